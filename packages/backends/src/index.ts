@@ -1,0 +1,1 @@
+export type { HostConnection, ExecResult, ExecOptions } from './host-connection';

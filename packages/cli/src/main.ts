@@ -1,0 +1,17 @@
+// Entry of the `dstack` CLI. Commands register cheaply here; each loads what it needs (gRPC, YAML,
+// zod) inside its action, so `dstack --help` and `dstack validate` start fast.
+import { Command } from 'commander';
+import { VERSION } from '@dstack/core/version';
+import { registerCommands } from './commands/index';
+import { runMain } from './run-main';
+
+const program = new Command();
+program
+  .name('dstack')
+  .description('Dev environments on any machine: your code, your IDE, a GPU box, one command.')
+  .version(VERSION, '-v, --version', 'print the version')
+  .showHelpAfterError('(run with --help for usage)')
+  .configureHelp({ sortSubcommands: false });
+
+registerCommands(program);
+void runMain(program);

@@ -1,0 +1,1 @@
+export { VERSION, AGENT_PROTOCOL_VERSION } from './version';

@@ -1,0 +1,56 @@
+// Global setup of the e2e project: checks that every system part is installed (and fails loudly
+// when one is missing: a skipped e2e suite hides failures), starts a private Docker engine, builds
+// the test images and starts a private registry. Suites read these with inject().
+import type { TestProject } from 'vitest/node';
+import 'vitest';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { startDockerd } from './docker';
+import { ensureBusyboxImage, ensureDebianImage, CACHE_DIR } from './images';
+import { startRegistry } from './registry';
+import { execOk } from './util';
+
+const REQUIRED = [
+  ['dockerd', 'docker.io'], ['docker', 'docker.io'], ['debootstrap', 'debootstrap'], ['sshd', 'openssh-server'],
+  ['ssh', 'openssh-client'], ['scp', 'openssh-client'], ['sftp', 'openssh-client'], ['ssh-keygen', 'openssh-client'],
+  ['ssh-agent', 'openssh-client'], ['rsync', 'rsync'], ['docker-registry', 'docker-registry'],
+  ['htpasswd', 'apache2-utils'], ['busybox', 'busybox-static'], ['ip', 'iproute2'], ['git', 'git'],
+] as const;
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    dockerHost: string;
+    debianImage: string;
+    busyboxImage: string;
+    registry: { address: string; username: string; password: string; privateImage: string };
+  }
+}
+
+export default async function setup(project: TestProject) {
+  if (process.getuid?.() !== 0) throw new Error('the e2e suites need root (dockerd, network namespaces): run them as root');
+  const missing: string[] = [];
+  for (const [bin, pkg] of REQUIRED) if (!(await execOk('sh', ['-c', `command -v ${bin}`]))) missing.push(`${bin} (apt-get install ${pkg})`);
+  if (!(await execOk('sh', ['-c', 'command -v sshd || test -x /usr/sbin/sshd']))) missing.push('sshd (apt-get install openssh-server)');
+  if (missing.length) throw new Error(`e2e suites need these system parts, missing here: ${missing.join(', ')}. Run scripts/install-test-deps.sh`);
+
+  const engine = await startDockerd();
+  const [debianImage, busyboxImage] = [await ensureDebianImage(), await ensureBusyboxImage()];
+  const regDir = join(CACHE_DIR, `registry-${process.pid}`);
+  mkdirSync(regDir, { recursive: true });
+  const registry = await startRegistry(regDir, busyboxImage);
+
+  project.provide('dockerHost', engine.host);
+  project.provide('debianImage', debianImage);
+  project.provide('busyboxImage', busyboxImage);
+  project.provide('registry', {
+    address: registry.address,
+    username: registry.username,
+    password: registry.password,
+    privateImage: registry.privateImage,
+  });
+
+  return async () => {
+    await registry.stop();
+    await engine.stop();
+  };
+}

@@ -1,0 +1,78 @@
+// Test images, built on this machine (no registry outside it answers):
+// - a Debian bookworm image from debootstrap (bash, python3, git, rsync, sftp-server, ssh client),
+//   cached as a rootfs tarball so later runs import it in seconds;
+// - a busybox image (a static busybox and its applets): nothing but /bin/sh and friends, the
+//   smallest image the agent must serve.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, copyFileSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { DOCKER_HOST, docker } from './docker';
+import { mustRun, run } from './util';
+
+export const CACHE_DIR = process.env.DSTACK_TEST_CACHE ?? '/var/cache/dstack-test';
+export const DEBIAN_IMAGE = 'dstack-test/debian:bookworm-v1';
+export const BUSYBOX_IMAGE = 'dstack-test/busybox:v1';
+const DEBIAN_PACKAGES = 'bash,openssh-sftp-server,openssh-client,rsync,git,python3,procps,ca-certificates';
+const DEBIAN_TARBALL = join(CACHE_DIR, 'debian-bookworm-v1.tar');
+
+async function imageExists(tag: string): Promise<boolean> {
+  const res = await run('docker', ['-H', DOCKER_HOST, 'image', 'inspect', tag]);
+  return res.code === 0;
+}
+
+/** The machine's own Debian mirror (apt sources), which debootstrap can reach. */
+export function debianMirror(): string {
+  for (const file of ['/etc/apt/sources.list.d/debian.sources', '/etc/apt/sources.list']) {
+    if (!existsSync(file)) continue;
+    const text = readFileSync(file, 'utf8');
+    const uris = /^URIs:\s*(\S+)/m.exec(text) ?? /^deb\s+(?:\[[^\]]*\]\s+)?(\S+)\s+bookworm\b/m.exec(text);
+    if (uris) return uris[1];
+  }
+  return 'http://deb.debian.org/debian';
+}
+
+async function buildDebianTarball(): Promise<void> {
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const work = mkdtempSync(join(CACHE_DIR, 'debootstrap-'));
+  const rootfs = join(work, 'rootfs');
+  try {
+    await mustRun('debootstrap', ['--variant=minbase', `--include=${DEBIAN_PACKAGES}`, 'bookworm', rootfs, debianMirror()], {
+      timeoutMs: 15 * 60_000,
+    });
+    // Trim what an image never needs: apt lists and caches.
+    rmSync(join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
+    rmSync(join(rootfs, 'var/lib/apt/lists'), { recursive: true, force: true });
+    await mustRun('tar', ['-C', rootfs, '-cf', `${DEBIAN_TARBALL}.tmp`, '.']);
+    renameSync(`${DEBIAN_TARBALL}.tmp`, DEBIAN_TARBALL);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+export async function ensureDebianImage(): Promise<string> {
+  if (await imageExists(DEBIAN_IMAGE)) return DEBIAN_IMAGE;
+  if (!existsSync(DEBIAN_TARBALL)) await buildDebianTarball();
+  await docker(['import', '--change', 'CMD ["/bin/bash"]', DEBIAN_TARBALL, DEBIAN_IMAGE], { timeoutMs: 10 * 60_000 });
+  return DEBIAN_IMAGE;
+}
+
+export async function ensureBusyboxImage(): Promise<string> {
+  if (await imageExists(BUSYBOX_IMAGE)) return BUSYBOX_IMAGE;
+  const work = mkdtempSync(join(CACHE_DIR, 'busybox-'));
+  try {
+    const bin = join(work, 'bin');
+    mkdirSync(bin, { recursive: true });
+    for (const d of ['tmp', 'root', 'etc', 'proc', 'sys', 'dev']) mkdirSync(join(work, d), { recursive: true });
+    chmodSync(join(work, 'tmp'), 0o1777);
+    copyFileSync('/bin/busybox', join(bin, 'busybox'));
+    chmodSync(join(bin, 'busybox'), 0o755);
+    const applets = (await mustRun('/bin/busybox', ['--list'])).stdout.split('\n').filter(Boolean);
+    for (const applet of applets) {
+      if (applet !== 'busybox') symlinkSync('busybox', join(bin, applet));
+    }
+    await mustRun('sh', ['-c', `printf 'root:x:0:0:root:/root:/bin/sh\\n' > ${work}/etc/passwd; printf 'root:x:0:\\n' > ${work}/etc/group`]);
+    await mustRun('sh', ['-c', `tar -C ${work} -c . | docker -H ${DOCKER_HOST} import --change 'CMD ["/bin/sh"]' - ${BUSYBOX_IMAGE}`]);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  return BUSYBOX_IMAGE;
+}
