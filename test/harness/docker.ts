@@ -2,7 +2,7 @@
 // iptables (containers use the host network, as the agent's design needs). Started once per test run
 // by the global setup; an engine already answering on the socket (a previous run's) is reused.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { mkdirSync, openSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { execOk, mustRun, waitFor } from './util';
 
@@ -31,12 +31,12 @@ export function dockerPing(socketPath = DOCKER_SOCKET): Promise<boolean> {
 export interface Engine {
   host: string;
   socketPath: string;
-  /** Stops dockerd if this run started it. */
-  stop(): Promise<void>;
 }
 
 export async function startDockerd(): Promise<Engine> {
-  if (await dockerPing()) return { host: DOCKER_HOST, socketPath: DOCKER_SOCKET, stop: async () => {} };
+  // Several test runs may share the engine (parallel runs on one machine), so it is left running
+  // after a run: a later run finds it answering and reuses it.
+  if (await dockerPing()) return { host: DOCKER_HOST, socketPath: DOCKER_SOCKET };
   if (!(await execOk('which', ['dockerd']))) {
     throw new Error('dockerd is not installed: run `apt-get install -y docker.io` (scripts/install-test-deps.sh does it)');
   }
@@ -61,21 +61,7 @@ export async function startDockerd(): Promise<Engine> {
     if (exited) throw new Error(`${exited}; last lines of ${LOG}:\n${tail(LOG)}`);
     return dockerPing();
   }, { timeoutMs: 60_000, intervalMs: 250 });
-  const pid = child.pid!;
-  return {
-    host: DOCKER_HOST,
-    socketPath: DOCKER_SOCKET,
-    stop: async () => {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        return;
-      }
-      await waitFor('dockerd to stop', () => !existsSync(PIDFILE), { timeoutMs: 30_000 }).catch(() => {
-        try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-      });
-    },
-  };
+  return { host: DOCKER_HOST, socketPath: DOCKER_SOCKET };
 }
 
 /** The docker CLI pointed at the test engine. */

@@ -51,6 +51,5 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     await registry.stop();
-    await engine.stop();
   };
 }
