@@ -1,0 +1,221 @@
+// SSH test hosts: each one a network namespace with its own address on a veth pair and its own
+// OpenSSH sshd (key auth only), with a private /root (a bind mount in a private mount namespace) so an
+// agent installed on one host is not "already there" on the next. A host may sit behind a jump host:
+// its veth peer is then in the jump host's namespace, and this machine has no route to it.
+//
+// Parallel-safe: names and subnets carry a per-network random id. Needs root and iproute2.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mustRun, run, tempDir, waitFor, type RunResult } from './util';
+
+export interface HostSpec {
+  name: string;
+  /** Name of another host in the same network that is the only way in. */
+  via?: string;
+}
+
+export interface TestHost {
+  name: string;
+  ns: string;
+  /** The address to dial: from this machine, or from the jump host when `via` is set. */
+  address: string;
+  port: number;
+  user: string;
+  /** The host's private /root, as a path on this machine. */
+  homeDir: string;
+  via?: TestHost;
+  /** Runs a command inside the host (its network and mount namespaces). */
+  exec(command: string): Promise<RunResult>;
+  /** Cuts the host's only link (as if its cable were pulled) and restores it. */
+  linkDown(): Promise<void>;
+  linkUp(): Promise<void>;
+}
+
+export interface TestHostNetwork {
+  hosts: TestHost[];
+  host(name: string): TestHost;
+  /** A private key that every host accepts for root, and its public half. */
+  keyPath: string;
+  publicKey: string;
+  dir: string;
+  destroy(): Promise<void>;
+}
+
+const SSHD = '/usr/sbin/sshd';
+
+function randomId(): string {
+  return Math.random().toString(36).slice(2, 6);
+}
+
+async function usedSubnets(): Promise<Set<string>> {
+  const out = (await run('ip', ['-o', '-4', 'addr'])).stdout;
+  const used = new Set<string>();
+  for (const m of out.matchAll(/inet (10\.\d+)\./g)) used.add(m[1]);
+  return used;
+}
+
+export async function createTestHosts(specs: HostSpec[]): Promise<TestHostNetwork> {
+  if (process.getuid?.() !== 0) throw new Error('SSH test hosts need root (network namespaces)');
+  const id = randomId();
+  const used = await usedSubnets();
+  let second = 0;
+  for (let tries = 0; tries < 50; tries++) {
+    const candidate = 100 + Math.floor(Math.random() * 150);
+    if (!used.has(`10.${candidate}`)) {
+      second = candidate;
+      break;
+    }
+  }
+  if (!second) throw new Error('no free 10.x subnet for the test hosts');
+
+  const tmp = tempDir(`hosts-${id}`);
+  const dir = tmp.path;
+  const keyPath = join(dir, 'id_ed25519');
+  await mustRun('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'dstack-test', '-f', keyPath]);
+  const publicKey = readFileSync(`${keyPath}.pub`, 'utf8').trim();
+
+  const hosts: TestHost[] = [];
+  const sshds: ChildProcess[] = [];
+  const namespaces: string[] = [];
+  const byName = new Map<string, TestHost>();
+
+  const destroy = async () => {
+    for (const ns of namespaces) {
+      const pids = (await run('ip', ['netns', 'pids', ns])).stdout.split('\n').filter(Boolean);
+      for (const pid of pids) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+    for (const child of sshds) child.kill('SIGKILL');
+    for (const ns of namespaces) await run('ip', ['netns', 'del', ns]);
+    tmp.cleanup();
+  };
+
+  try {
+    for (const [index, spec] of specs.entries()) {
+      const ns = `dstk-${id}-${spec.name}`;
+      await mustRun('ip', ['netns', 'add', ns]);
+      namespaces.push(ns);
+      await mustRun('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+
+      // veth names are limited to 15 characters.
+      const outer = `dk${id}${index}a`;
+      const inner = `dk${id}${index}b`;
+      const subnet = `10.${second}.${index}`;
+      const via = spec.via ? byName.get(spec.via) : undefined;
+      if (spec.via && !via) throw new Error(`host ${spec.name}: jump host ${spec.via} must come before it`);
+      const outerNs = via ? via.ns : undefined;
+      await mustRun('ip', ['link', 'add', outer, 'type', 'veth', 'peer', 'name', inner]);
+      await mustRun('ip', ['link', 'set', inner, 'netns', ns]);
+      if (outerNs) await mustRun('ip', ['link', 'set', outer, 'netns', outerNs]);
+      const onOuter = outerNs ? ['-n', outerNs] : [];
+      await mustRun('ip', [...onOuter, 'addr', 'add', `${subnet}.1/24`, 'dev', outer]);
+      await mustRun('ip', [...onOuter, 'link', 'set', outer, 'up']);
+      await mustRun('ip', ['-n', ns, 'addr', 'add', `${subnet}.2/24`, 'dev', inner]);
+      await mustRun('ip', ['-n', ns, 'link', 'set', inner, 'up']);
+
+      const hostDir = join(dir, spec.name);
+      const homeDir = join(hostDir, 'root');
+      mkdirSync(join(homeDir, '.ssh'), { recursive: true, mode: 0o700 });
+      await mustRun('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(hostDir, 'host_key')]);
+      writeFileSync(join(hostDir, 'authorized_keys'), `${publicKey}\n`, { mode: 0o600 });
+      const config = [
+        'Port 22',
+        'ListenAddress 0.0.0.0',
+        `HostKey ${join(hostDir, 'host_key')}`,
+        `PidFile ${join(hostDir, 'sshd.pid')}`,
+        `AuthorizedKeysFile ${join(hostDir, 'authorized_keys')}`,
+        'UsePAM no',
+        'StrictModes no',
+        'PermitRootLogin prohibit-password',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'AllowTcpForwarding yes',
+        'AllowStreamLocalForwarding yes',
+        'AllowAgentForwarding yes',
+        'Subsystem sftp internal-sftp',
+        'LogLevel VERBOSE',
+        '',
+      ].join('\n');
+      writeFileSync(join(hostDir, 'sshd_config'), config);
+      mkdirSync('/run/sshd', { recursive: true });
+      const log = openSync(join(hostDir, 'sshd.log'), 'a');
+      // ip netns exec → unshare → sh → sshd, each exec'ing the next: child.pid ends up being sshd's.
+      const sshd = spawn(
+        'ip',
+        ['netns', 'exec', ns, 'unshare', '-m', 'sh', '-c', `mount --bind '${homeDir}' /root && exec ${SSHD} -D -e -f '${join(hostDir, 'sshd_config')}'`],
+        { stdio: ['ignore', log, log], detached: true },
+      );
+      sshd.unref();
+      sshds.push(sshd);
+      const address = `${subnet}.2`;
+      const pid = sshd.pid!;
+      const linkCmd = (state: 'up' | 'down') => mustRun('ip', [...onOuter, 'link', 'set', outer, state]).then(() => undefined);
+      const host: TestHost = {
+        name: spec.name,
+        ns,
+        address,
+        port: 22,
+        user: 'root',
+        homeDir,
+        via,
+        exec: (command) => run('nsenter', ['-t', String(pid), '-m', '-n', '--', 'sh', '-c', command]),
+        linkDown: () => linkCmd('down'),
+        linkUp: () => linkCmd('up'),
+      };
+      const probeNs = outerNs ?? undefined;
+      await waitFor(`sshd of test host ${spec.name}`, async () => {
+        if (sshd.exitCode !== null) throw new Error(`sshd exited: ${readFileSync(join(hostDir, 'sshd.log'), 'utf8').slice(-1500)}`);
+        const probe = `exec 3<>/dev/tcp/${address}/22 && head -c 4 <&3`;
+        const res = probeNs ? await run('ip', ['netns', 'exec', probeNs, 'bash', '-c', probe]) : await run('bash', ['-c', probe]);
+        return res.stdout.startsWith('SSH-');
+      }, { timeoutMs: 20_000 });
+      hosts.push(host);
+      byName.set(spec.name, host);
+    }
+  } catch (err) {
+    await destroy();
+    throw err;
+  }
+
+  return {
+    hosts,
+    host: (name) => {
+      const h = byName.get(name);
+      if (!h) throw new Error(`no test host ${name}`);
+      return h;
+    },
+    keyPath,
+    publicKey,
+    dir,
+    destroy,
+  };
+}
+
+/**
+ * An OpenSSH client config reaching every host of the network as root with the network's key
+ * (jump hosts through ProxyJump); for tests that want to check a host with plain `ssh`.
+ */
+export function writeClientConfig(net: TestHostNetwork, path: string): string {
+  const blocks = net.hosts.map((h) =>
+    [
+      `Host ${h.name}`,
+      `  HostName ${h.address}`,
+      `  Port ${h.port}`,
+      `  User ${h.user}`,
+      `  IdentityFile ${net.keyPath}`,
+      '  IdentitiesOnly yes',
+      '  StrictHostKeyChecking no',
+      '  UserKnownHostsFile /dev/null',
+      '  LogLevel ERROR',
+      ...(h.via ? [`  ProxyJump ${h.via.name}`] : []),
+    ].join('\n'),
+  );
+  writeFileSync(path, `${blocks.join('\n\n')}\n`);
+  return path;
+}
