@@ -1,0 +1,95 @@
+// One interface for every place a run can go: this machine (local), the user's own hosts (ssh
+// fleets), clouds. A backend knows offers and instances; it knows nothing about runs, jobs or the
+// CLI. The daemon deploys the agent through the HostConnection a backend hands back, so agent
+// deployment is one code path for all of them.
+import type { Offer } from '@dstack/core/gen/daemon';
+import type { HostConnection } from './host-connection';
+
+/** An SSH endpoint, for `ssh` config blocks: a host's own sshd, reached maybe through a jump host. */
+export interface SshEndpoint {
+  hostname: string;
+  port: number;
+  user: string;
+  /** Private key for this hop; the daemon's own key when empty. */
+  identityFile?: string;
+  /** Pinned host key line(s) of this hop ("ssh-ed25519 AAAA..."), when known. */
+  hostKeys?: string[];
+  proxyJump?: SshEndpoint;
+}
+
+/** Where the agent lives on an instance; absolute paths on that host. */
+export interface AgentPlacement {
+  /** The agent's data dir (`serve --data-dir`): jobs, blobs, logs. */
+  dataDir: string;
+  /** Where the executable is installed. */
+  binPath: string;
+  /** The agent's gRPC unix socket on the host. */
+  socketPath: string;
+  logFile: string;
+  /** Extra environment for the agent process (e.g. DOCKER_HOST). */
+  env?: Record<string, string>;
+}
+
+/** An instance as the daemon stores it: everything needed to reach it again after a restart. */
+export interface InstanceRecord {
+  /** Stable id within its backend ("local", a fleet host's name, a cloud instance id). */
+  instanceId: string;
+  /** The name shown to the user. */
+  name: string;
+  backend: string;
+  region: string;
+  price: number;
+  /** The offer it was made from (resources, spot). */
+  offer: Offer;
+  agent: AgentPlacement;
+  /**
+   * How OpenSSH reaches the host, for the jump in a run's SSH block; absent when the job's SSH port
+   * on 127.0.0.1 is reachable from here (this machine).
+   */
+  sshProxy?: SshEndpoint;
+  /** Shared by several runs and kept after a run (this machine, fleet hosts), or made for one run. */
+  reusable: boolean;
+  /** Backend-specific data, kept as JSON by the daemon and handed back as is. */
+  data?: Record<string, unknown>;
+}
+
+export interface OfferList {
+  /** Every offer the backend has now, unfiltered: the daemon's planner matches the resource spec. */
+  offers: Offer[];
+  /** Why the backend has no offers, or fewer than it might (a host unreachable), one line each. */
+  reasons: string[];
+}
+
+export interface CreateInstanceRequest {
+  offer: Offer;
+  /** Name for a new instance (`<run>-0`); reusable backends keep their own. */
+  name: string;
+  /** The daemon's public key, for backends that put it on a new VM. */
+  sshPublicKey: string;
+}
+
+export interface Backend {
+  /** "local", "ssh", "runpod", ... as Offer.backend says. */
+  readonly type: string;
+  offers(): Promise<OfferList>;
+  /**
+   * Creates an instance for one of this backend's offers, or reuses the existing one an offer names
+   * (Offer.instance_name). Idempotent by `name`: a daemon that died mid-call calls it again.
+   * Throws NoCapacityError when the offer is gone.
+   */
+  createInstance(req: CreateInstanceRequest): Promise<InstanceRecord>;
+  /** A connection to the instance's host, for deploying and reaching the agent. */
+  connect(instance: InstanceRecord): Promise<HostConnection>;
+  /**
+   * The run on the instance ended: a reusable instance goes back to its pool; any other is deleted
+   * (idle_duration is the caller's business).
+   */
+  release(instance: InstanceRecord): Promise<void>;
+  /** Deletes the instance for good (a no-op for this machine). */
+  terminate(instance: InstanceRecord): Promise<void>;
+}
+
+/** The offer exists no more, or the provider has no capacity for it: a `no-capacity` retry event. */
+export class NoCapacityError extends Error {
+  override name = 'NoCapacityError';
+}

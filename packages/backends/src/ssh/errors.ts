@@ -1,0 +1,62 @@
+// Errors of SSH connections, one class per thing the user must do something different about: a host
+// that cannot be reached (network, sshd down), a key the host refuses, a host whose key changed,
+// an identity file we cannot use. Each message starts with the host it is about
+// ("ssh root@10.0.0.2:22 via root@10.0.0.1:22: ...") so a fleet of many hosts reports clearly.
+
+export type SshErrorKind = 'unreachable' | 'auth' | 'host-key-changed' | 'identity' | 'closed' | 'timeout' | 'channel';
+
+export class SshError extends Error {
+  constructor(
+    readonly kind: SshErrorKind,
+    /** "ssh root@10.0.0.2:22 via root@10.0.0.1:22": the connection this is about. */
+    readonly host: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${host}: ${message}`, options);
+    this.name = 'SshError';
+  }
+}
+
+/** TCP connect failed or timed out, the route is gone, sshd does not answer, or keepalives went unanswered. */
+export class SshUnreachableError extends SshError {
+  constructor(host: string, message: string, options?: { cause?: unknown }) {
+    super('unreachable', host, message, options);
+    this.name = 'SshUnreachableError';
+  }
+}
+
+/** The host (or the jump host) did not accept our key for the user. */
+export class SshAuthError extends SshError {
+  constructor(host: string, message: string, options?: { cause?: unknown }) {
+    super('auth', host, message, options);
+    this.name = 'SshAuthError';
+  }
+}
+
+/** The host presented a key other than the one recorded for it: possibly someone in the middle. */
+export class SshHostKeyChangedError extends SshError {
+  constructor(
+    host: string,
+    message: string,
+    /** Where the recorded key is: the file and its 1-based line. */
+    readonly knownHostsFile: string,
+    readonly line: number,
+  ) {
+    super('host-key-changed', host, message);
+    this.name = 'SshHostKeyChangedError';
+  }
+}
+
+/** The identity file cannot be read or parsed, or needs a passphrase. */
+export class SshIdentityError extends SshError {
+  constructor(
+    host: string,
+    message: string,
+    readonly file: string,
+    options?: { cause?: unknown },
+  ) {
+    super('identity', host, message, options);
+    this.name = 'SshIdentityError';
+  }
+}
