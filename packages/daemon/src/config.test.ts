@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_REPO_SIZE_LIMIT, parseConfig, parseSize } from './config';
+
+describe('config.yml', () => {
+  it('is optional and has defaults', () => {
+    expect(parseConfig('/h/config.yml', '')).toEqual({ baseImage: null, repoSizeLimit: DEFAULT_REPO_SIZE_LIMIT, debug: false });
+  });
+
+  it('reads base_image and repo_size_limit', () => {
+    const cfg = parseConfig('/h/config.yml', 'base_image: dstack-test/debian:bookworm-v1\nrepo_size_limit: 10MB\n');
+    expect(cfg.baseImage).toBe('dstack-test/debian:bookworm-v1');
+    expect(cfg.repoSizeLimit).toBe(10 * 1024 * 1024);
+  });
+
+  it('names file:line:col for a bad value, an unknown key and broken YAML', () => {
+    expect(() => parseConfig('/h/config.yml', 'base_image: x\nrepo_size_limit: lots\n')).toThrow(
+      new ConfigError('/h/config.yml:2:18: repo_size_limit: expected a size like 500MB or 1GB, got "lots"'),
+    );
+    expect(() => parseConfig('/h/config.yml', '\nbase_imag: x\n')).toThrow(/^\/h\/config.yml:2:1: unknown setting "base_imag"/);
+    expect(() => parseConfig('/h/config.yml', 'base_image: [x\n')).toThrow(/^\/h\/config.yml:\d+:\d+: /);
+  });
+
+  it('parses sizes in powers of 1024', () => {
+    expect(parseSize('1GB')).toBe(1024 ** 3);
+    expect(parseSize('1.5 gb')).toBe(1.5 * 1024 ** 3);
+    expect(parseSize(2048)).toBe(2048);
+    expect(() => parseSize('-1GB')).toThrow();
+  });
+});

@@ -1,0 +1,86 @@
+// $DSTACK_HOME/config.yml: the daemon's own settings. Every problem is reported as one line naming
+// file:line:col, and the daemon refuses to start on a bad file rather than guess.
+import { existsSync, readFileSync } from 'node:fs';
+import { LineCounter, isMap, isScalar, parseDocument, type Node } from 'yaml';
+
+export interface DaemonConfig {
+  /** Replaces dstack's base image (for every python version, with or without nvcc). */
+  baseImage: string | null;
+  /** Largest repo (bytes) apply uploads; default 1 GiB. */
+  repoSizeLimit: number;
+  /** Write debug lines to daemon.log. */
+  debug: boolean;
+}
+
+export const DEFAULT_REPO_SIZE_LIMIT = 1024 ** 3;
+
+export const DEFAULT_CONFIG: DaemonConfig = { baseImage: null, repoSizeLimit: DEFAULT_REPO_SIZE_LIMIT, debug: false };
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3, tb: 1024 ** 4 };
+
+/** Bytes of `512MB`, `1GB`, `1.5GB`, `1024` (bytes); KB/MB/GB are powers of 1024, as dstack counts. */
+export function parseSize(v: unknown): number {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.floor(v);
+  if (typeof v === 'string') {
+    const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b|b)?\s*$/i.exec(v);
+    if (m) {
+      const unit = (m[2] ?? '').toLowerCase().replace('ib', 'b');
+      return Math.floor(Number(m[1]) * SIZE_UNITS[unit]);
+    }
+  }
+  throw new Error(`expected a size like 500MB or 1GB, got ${JSON.stringify(v)}`);
+}
+
+export function loadConfig(file: string): DaemonConfig {
+  if (!existsSync(file)) return { ...DEFAULT_CONFIG };
+  return parseConfig(file, readFileSync(file, 'utf8'));
+}
+
+export function parseConfig(file: string, text: string): DaemonConfig {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
+  const at = (node: Node | null | undefined, fallback = 0) => {
+    const off = node?.range?.[0] ?? fallback;
+    const p = lc.linePos(off);
+    return `${file}:${p.line}:${p.col}`;
+  };
+  if (doc.errors.length) {
+    const e = doc.errors[0];
+    const p = lc.linePos(e.pos[0]);
+    throw new ConfigError(`${file}:${p.line}:${p.col}: ${e.message.split('\n')[0]}`);
+  }
+  const cfg: DaemonConfig = { ...DEFAULT_CONFIG };
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return cfg;
+  if (!isMap(doc.contents)) throw new ConfigError(`${at(doc.contents)}: expected a mapping of settings`);
+  for (const pair of doc.contents.items) {
+    const keyNode = pair.key as Node;
+    const key = isScalar(keyNode) ? String(keyNode.value) : '';
+    const valueNode = pair.value as Node | null;
+    const value = isScalar(valueNode) ? valueNode.value : valueNode;
+    const where = at(valueNode ?? keyNode);
+    switch (key) {
+      case 'base_image':
+        if (typeof value !== 'string' || !value.trim()) throw new ConfigError(`${where}: base_image: expected an image name`);
+        cfg.baseImage = value.trim();
+        break;
+      case 'repo_size_limit':
+        try {
+          cfg.repoSizeLimit = parseSize(value);
+        } catch (err) {
+          throw new ConfigError(`${where}: repo_size_limit: ${(err as Error).message}`);
+        }
+        break;
+      case 'debug':
+        if (typeof value !== 'boolean') throw new ConfigError(`${where}: debug: expected true or false`);
+        cfg.debug = value;
+        break;
+      default:
+        throw new ConfigError(`${at(keyNode)}: unknown setting ${JSON.stringify(key)} (known: base_image, repo_size_limit, debug)`);
+    }
+  }
+  return cfg;
+}

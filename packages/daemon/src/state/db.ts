@@ -1,0 +1,120 @@
+// The daemon's state: one SQLite file ($DSTACK_HOME/state.db) in WAL mode, with versioned
+// migrations kept in code (PRAGMA user_version says which ran). A transition is committed here
+// before the daemon acts on it, so a kill -9 at any moment leaves a state that reconcile can finish.
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'runs, their transitions, instances, the file hash cache',
+    sql: `
+      CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        termination_reason TEXT NOT NULL DEFAULT '',
+        status_message TEXT NOT NULL DEFAULT '',
+        submitted_ms INTEGER NOT NULL,
+        finished_ms INTEGER NOT NULL DEFAULT 0,
+        configuration_json TEXT NOT NULL,
+        secrets BLOB,
+        configuration_path TEXT NOT NULL DEFAULT '',
+        repo_dir TEXT NOT NULL DEFAULT '',
+        no_repo INTEGER NOT NULL DEFAULT 0,
+        repo_id TEXT NOT NULL DEFAULT '',
+        ide_version TEXT NOT NULL DEFAULT '',
+        attempt INTEGER NOT NULL DEFAULT 0,
+        job_id TEXT NOT NULL DEFAULT '',
+        instance_key TEXT NOT NULL DEFAULT '',
+        backend TEXT NOT NULL DEFAULT '',
+        region TEXT NOT NULL DEFAULT '',
+        price REAL NOT NULL DEFAULT 0,
+        resources_json TEXT NOT NULL DEFAULT '',
+        retry_at_ms INTEGER NOT NULL DEFAULT 0,
+        running_ms INTEGER NOT NULL DEFAULT 0,
+        running_since_ms INTEGER NOT NULL DEFAULT 0,
+        job_json TEXT NOT NULL DEFAULT '',
+        inactivity_duration INTEGER,
+        ssh_alias TEXT NOT NULL DEFAULT ''
+      );
+      CREATE INDEX runs_name ON runs(name);
+      CREATE UNIQUE INDEX runs_one_active_name ON runs(name)
+        WHERE status NOT IN ('terminated', 'failed', 'done');
+
+      CREATE TABLE run_transitions (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL,
+        time_ms INTEGER NOT NULL,
+        from_status TEXT NOT NULL,
+        to_status TEXT NOT NULL,
+        reason TEXT NOT NULL DEFAULT '',
+        message TEXT NOT NULL DEFAULT ''
+      );
+      CREATE INDEX run_transitions_run ON run_transitions(run_id);
+
+      CREATE TABLE instances (
+        key TEXT PRIMARY KEY,
+        backend TEXT NOT NULL,
+        instance_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        status_message TEXT NOT NULL DEFAULT '',
+        record_json TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        agent_version TEXT NOT NULL DEFAULT '',
+        agent_sha256 TEXT NOT NULL DEFAULT '',
+        agent_instance_id TEXT NOT NULL DEFAULT ''
+      );
+
+      CREATE TABLE file_hashes (
+        path TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mtime_ns TEXT NOT NULL,
+        ino INTEGER NOT NULL,
+        sha256 TEXT NOT NULL
+      );
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+export function openDb(file: string): Db {
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  // FULL: a committed transition survives a crash of the machine too, not only of the daemon.
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+  return db;
+}
+
+/** Runs the migrations newer than the file's user_version; returns how many ran. */
+export function migrate(db: Db, migrations: Migration[] = MIGRATIONS): number {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  const latest = migrations[migrations.length - 1]?.version ?? 0;
+  if (current > latest) {
+    throw new Error(
+      `state.db has schema version ${current}, newer than this daemon knows (${latest}): upgrade dstack, or move the file away`,
+    );
+  }
+  let ran = 0;
+  for (const m of migrations) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+    ran++;
+  }
+  return ran;
+}
