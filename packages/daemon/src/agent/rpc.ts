@@ -1,0 +1,128 @@
+// Promise-shaped calls to one agent (the generated AgentClient is callback-shaped). Every call has
+// a deadline, so a wedged agent or a dead tunnel turns into an error instead of a hang.
+import { Metadata, credentials, type ClientReadableStream, type ClientWritableStream, type ServiceError } from '@grpc/grpc-js';
+import {
+  AgentClient,
+  type BlobChunk,
+  type CommitCodeRequest,
+  type CommitCodeResponse,
+  type Event,
+  type EventsRequest,
+  type GetLogsRequest,
+  type GetLogsResponse,
+  type HandshakeRequest,
+  type HandshakeResponse,
+  type HostInfo,
+  type Job,
+  type JobSpec,
+  type PutBlobsResponse,
+  type PutManifestRequest,
+  type PutManifestResponse,
+  type StopJobRequest,
+  type UpdateJobRequest,
+} from '@dstack/core/gen/agent';
+
+export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+
+type Callback<T> = (err: ServiceError | null, res: T) => void;
+type UnaryFn<Req, Res> = (req: Req, md: Metadata, opts: { deadline: number }, cb: Callback<Res>) => unknown;
+
+export function isNotFound(err: unknown): boolean {
+  return (err as ServiceError | undefined)?.code === 5;
+}
+
+export function isUnavailable(err: unknown): boolean {
+  const code = (err as ServiceError | undefined)?.code;
+  return code === 14 || code === 4; // UNAVAILABLE, DEADLINE_EXCEEDED
+}
+
+export class AgentRpc {
+  readonly client: AgentClient;
+
+  /** `address`: a grpc-js target, e.g. unix:///path/to/bridge.sock */
+  constructor(address: string) {
+    this.client = new AgentClient(address, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+      // The bridge may be slow to come back after a tunnel drop: retry the connection quickly.
+      'grpc.initial_reconnect_backoff_ms': 200,
+      'grpc.max_reconnect_backoff_ms': 2000,
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+    });
+  }
+
+  private unary<Req, Res>(fn: UnaryFn<Req, Res>, req: Req, timeoutMs: number): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      fn.call(this.client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
+    });
+  }
+
+  handshake(req: HandshakeRequest, timeoutMs = 10_000): Promise<HandshakeResponse> {
+    return this.unary(this.client.handshake as UnaryFn<HandshakeRequest, HandshakeResponse>, req, timeoutMs);
+  }
+
+  getHostInfo(timeoutMs = 30_000): Promise<HostInfo> {
+    return this.unary(this.client.getHostInfo as UnaryFn<object, HostInfo>, {}, timeoutMs);
+  }
+
+  submitJob(spec: JobSpec, timeoutMs = 60_000): Promise<Job> {
+    return this.unary(this.client.submitJob as UnaryFn<{ spec: JobSpec }, Job>, { spec }, timeoutMs);
+  }
+
+  getJob(jobId: string, timeoutMs = 15_000): Promise<Job> {
+    return this.unary(this.client.getJob as UnaryFn<{ jobId: string }, Job>, { jobId }, timeoutMs);
+  }
+
+  async listJobs(timeoutMs = 15_000): Promise<Job[]> {
+    const res = await this.unary(this.client.listJobs as UnaryFn<object, { jobs: Job[] }>, {}, timeoutMs);
+    return res.jobs;
+  }
+
+  stopJob(req: StopJobRequest, timeoutMs = 60_000): Promise<Job> {
+    return this.unary(this.client.stopJob as UnaryFn<StopJobRequest, Job>, req, timeoutMs);
+  }
+
+  async removeJob(jobId: string, timeoutMs = 120_000): Promise<void> {
+    await this.unary(this.client.removeJob as UnaryFn<{ jobId: string }, object>, { jobId }, timeoutMs);
+  }
+
+  updateJob(req: UpdateJobRequest, timeoutMs = 15_000): Promise<Job> {
+    return this.unary(this.client.updateJob as UnaryFn<UpdateJobRequest, Job>, req, timeoutMs);
+  }
+
+  putManifest(req: PutManifestRequest, timeoutMs = 120_000): Promise<PutManifestResponse> {
+    return this.unary(this.client.putManifest as UnaryFn<PutManifestRequest, PutManifestResponse>, req, timeoutMs);
+  }
+
+  /** A client stream of blob chunks; `done` settles with the agent's answer. */
+  putBlobs(timeoutMs = 60 * 60_000): { stream: ClientWritableStream<BlobChunk>; done: Promise<PutBlobsResponse> } {
+    let stream!: ClientWritableStream<BlobChunk>;
+    const done = new Promise<PutBlobsResponse>((resolve, reject) => {
+      stream = this.client.putBlobs(new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+        err ? reject(err) : resolve(res),
+      );
+    });
+    return { stream, done };
+  }
+
+  commitCode(req: CommitCodeRequest, timeoutMs = 10 * 60_000): Promise<CommitCodeResponse> {
+    return this.unary(this.client.commitCode as UnaryFn<CommitCodeRequest, CommitCodeResponse>, req, timeoutMs);
+  }
+
+  events(req: EventsRequest): ClientReadableStream<Event> {
+    return this.client.events(req);
+  }
+
+  getLogs(req: GetLogsRequest, timeoutMs = 30_000): Promise<GetLogsResponse> {
+    return this.unary(this.client.getLogs as UnaryFn<GetLogsRequest, GetLogsResponse>, req, timeoutMs);
+  }
+
+  async shutdown(removeData = false, timeoutMs = 30_000): Promise<void> {
+    await this.unary(this.client.shutdown as UnaryFn<{ removeData: boolean }, object>, { removeData }, timeoutMs);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,77 @@
+// sha256 of the repo's files, cached in SQLite by path and checked against (size, mtime, inode):
+// a re-apply of a large repo rehashes only the files that changed since the last one.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import type { Db } from '../state/db';
+import type { RepoFile } from './repo-files';
+
+export interface HashedFile extends RepoFile {
+  /** Empty for symlinks. */
+  sha256: string;
+}
+
+export function sha256File(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const h = createHash('sha256');
+    createReadStream(path)
+      .on('data', (d) => h.update(d))
+      .on('error', reject)
+      .on('end', () => resolve(h.digest('hex')));
+  });
+}
+
+interface Row {
+  path: string;
+  size: number;
+  mtime_ns: string;
+  ino: number;
+  sha256: string;
+}
+
+export class HashCache {
+  constructor(private readonly db: Db | null) {}
+
+  /** Hashes the files (symlinks get no hash), reusing cached hashes of unchanged ones. */
+  async hash(files: RepoFile[], { concurrency = 8 } = {}): Promise<{ files: HashedFile[]; rehashed: number }> {
+    const cached = new Map<string, Row>();
+    if (this.db && files.length) {
+      const stmt = this.db.prepare('SELECT * FROM file_hashes WHERE path = ?');
+      for (const f of files) {
+        if (f.symlinkTarget !== undefined) continue;
+        const r = stmt.get(f.abs) as Row | undefined;
+        if (r) cached.set(f.abs, r);
+      }
+    }
+    const out: HashedFile[] = new Array(files.length);
+    const fresh: HashedFile[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < files.length) {
+        const i = next++;
+        const f = files[i];
+        if (f.symlinkTarget !== undefined) {
+          out[i] = { ...f, sha256: '' };
+          continue;
+        }
+        const c = cached.get(f.abs);
+        if (c && c.size === f.size && c.mtime_ns === String(f.mtimeNs) && c.ino === f.ino) {
+          out[i] = { ...f, sha256: c.sha256 };
+          continue;
+        }
+        out[i] = { ...f, sha256: await sha256File(f.abs) };
+        fresh.push(out[i]);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, files.length)) }, worker));
+    if (this.db && fresh.length) {
+      const put = this.db.prepare(
+        'INSERT INTO file_hashes (path, size, mtime_ns, ino, sha256) VALUES (?, ?, ?, ?, ?) ' +
+          'ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, ino = excluded.ino, sha256 = excluded.sha256',
+      );
+      this.db.transaction(() => {
+        for (const f of fresh) put.run(f.abs, f.size, String(f.mtimeNs), f.ino, f.sha256);
+      })();
+    }
+    return { files: out, rehashed: fresh.length };
+  }
+}

@@ -1,0 +1,163 @@
+// Which files of the user's repo go to the instance. In a git repo: tracked files plus untracked
+// ones that .gitignore does not exclude, as they are on disk now (uncommitted edits included,
+// deleted-but-tracked files skipped). A folder that is not a git repo: everything but `.git`.
+// Either way, minus the patterns of `.dstackignore` at the repo's root (gitignore syntax).
+import { execFile } from 'node:child_process';
+import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
+import { join, resolve, sep } from 'node:path';
+import { promisify } from 'node:util';
+import ignore, { type Ignore } from 'ignore';
+
+const execFileP = promisify(execFile);
+
+export interface RepoFile {
+  /** Relative to the repo root, forward slashes. */
+  path: string;
+  abs: string;
+  /** 0644 or 0755 for files; 0777 for symlinks. */
+  mode: number;
+  size: number;
+  symlinkTarget?: string;
+  mtimeNs: bigint;
+  ino: number;
+}
+
+export interface RepoListing {
+  root: string;
+  git: boolean;
+  files: RepoFile[];
+  totalBytes: number;
+}
+
+async function gitToplevel(dir: string): Promise<string | null> {
+  try {
+    const { stdout } = await execFileP('git', ['-C', dir, 'rev-parse', '--show-toplevel'], { maxBuffer: 1 << 20 });
+    return stdout.trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+async function loadDstackignore(root: string): Promise<Ignore> {
+  const ig = ignore();
+  try {
+    ig.add(await readFile(join(root, '.dstackignore'), 'utf8'));
+  } catch {
+    /* none */
+  }
+  return ig;
+}
+
+async function statFile(root: string, rel: string): Promise<RepoFile | 'dir' | null> {
+  const abs = join(root, ...rel.split('/'));
+  let st;
+  try {
+    st = await lstat(abs, { bigint: true });
+  } catch {
+    return null; // deleted but still tracked
+  }
+  if (st.isDirectory()) return 'dir';
+  const base = { path: rel, abs, mtimeNs: st.mtimeNs, ino: Number(st.ino) };
+  if (st.isSymbolicLink()) return { ...base, mode: 0o777, size: 0, symlinkTarget: await readlink(abs) };
+  if (!st.isFile()) return null; // sockets, fifos, devices
+  return { ...base, mode: Number(st.mode) & 0o111 ? 0o755 : 0o644, size: Number(st.size) };
+}
+
+/** Every file under `rel` (a folder), skipping `.git` and what `ig` ignores. */
+async function walk(root: string, rel: string, ig: Ignore, out: RepoFile[]): Promise<void> {
+  const entries = await readdir(rel ? join(root, rel) : root, { withFileTypes: true });
+  for (const e of entries) {
+    if (e.name === '.git') continue;
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) {
+      if (ig.ignores(`${p}/`)) continue;
+      await walk(root, p, ig, out);
+      continue;
+    }
+    if (ig.ignores(p)) continue;
+    const f = await statFile(root, p);
+    if (f && f !== 'dir') out.push(f);
+  }
+}
+
+async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i]);
+      }
+    }),
+  );
+  return out;
+}
+
+export async function listRepoFiles(dir: string): Promise<RepoListing> {
+  const abs = resolve(dir);
+  const top = await gitToplevel(abs);
+  const root = top ?? abs;
+  const ig = await loadDstackignore(root);
+  const files: RepoFile[] = [];
+  if (top) {
+    const { stdout } = await execFileP(
+      'git',
+      ['-C', root, '-c', 'core.quotePath=off', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+      { maxBuffer: 1 << 30, encoding: 'buffer' },
+    );
+    const paths = [...new Set(stdout.toString('utf8').split('\0').filter(Boolean))].filter((p) => !ig.ignores(p));
+    const stats = await mapLimit(paths, 32, (p) => statFile(root, p));
+    for (let i = 0; i < paths.length; i++) {
+      const f = stats[i];
+      if (f === 'dir') await walk(root, paths[i], ig, files); // a submodule: its working tree
+      else if (f) files.push(f);
+    }
+  } else {
+    await walk(root, '', ig, files);
+  }
+  files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const totalBytes = files.reduce((n, f) => n + f.size, 0);
+  return { root: root.split(sep).join('/'), git: Boolean(top), files, totalBytes };
+}
+
+/** A stable id for the repo: its origin URL when it has one, else its absolute path. */
+export async function repoId(listing: Pick<RepoListing, 'root' | 'git'>): Promise<string> {
+  const { createHash } = await import('node:crypto');
+  let basis = `path:${listing.root}`;
+  if (listing.git) {
+    try {
+      const { stdout } = await execFileP('git', ['-C', listing.root, 'config', '--get', 'remote.origin.url']);
+      if (stdout.trim()) basis = `remote:${stdout.trim()}`;
+    } catch {
+      /* no remote */
+    }
+  }
+  return createHash('sha256').update(basis).digest('hex').slice(0, 16);
+}
+
+export class RepoTooLargeError extends Error {
+  override name = 'RepoTooLargeError';
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${u === 0 ? v : v.toFixed(1)}${units[u]}`;
+}
+
+/** Throws RepoTooLargeError naming the largest paths when the repo is over `limit` bytes. */
+export function checkRepoSize(listing: RepoListing, limit: number): void {
+  if (listing.totalBytes <= limit) return;
+  const largest = [...listing.files].sort((a, b) => b.size - a.size).slice(0, 5);
+  throw new RepoTooLargeError(
+    `the repo ${listing.root} is ${formatBytes(listing.totalBytes)}, over the ${formatBytes(limit)} limit ` +
+      `(repo_size_limit in config.yml); largest: ${largest.map((f) => `${f.path} (${formatBytes(f.size)})`).join(', ')}. ` +
+      'Add them to .dstackignore (or .gitignore), raise repo_size_limit, or apply with --no-repo',
+  );
+}

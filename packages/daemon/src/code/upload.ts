@@ -1,0 +1,116 @@
+// Code upload by manifest: send the tree (path, mode, size, sha256, symlinks), the agent answers
+// which blobs it lacks, stream only those in chunks, then commit. The agent keeps blobs by hash, so
+// a re-apply after one edit sends one file's bytes.
+import type { ManifestEntry } from '@dstack/core/gen/agent';
+import { open } from 'node:fs/promises';
+import type { AgentRpc } from '../agent/rpc';
+import type { HashedFile } from './hash-cache';
+
+export const CHUNK_BYTES = 1024 * 1024;
+
+export interface UploadProgress {
+  current: number;
+  total: number;
+  message: string;
+}
+
+export interface UploadResult {
+  files: number;
+  bytes: number;
+  /** Blobs and bytes that actually travelled. */
+  sentBlobs: number;
+  sentBytes: number;
+  written: number;
+  removed: number;
+  conflicts: { path: string; keptAs: string }[];
+}
+
+export function toManifest(files: HashedFile[]): ManifestEntry[] {
+  return files.map((f) => ({
+    path: f.path,
+    mode: f.mode,
+    size: f.size,
+    sha256: f.sha256,
+    symlinkTarget: f.symlinkTarget ?? '',
+    directory: false,
+  }));
+}
+
+export class FileChangedError extends Error {
+  override name = 'FileChangedError';
+}
+
+export async function uploadCode(
+  agent: AgentRpc,
+  jobId: string,
+  files: HashedFile[],
+  onProgress: (p: UploadProgress) => void = () => {},
+): Promise<UploadResult> {
+  const entries = toManifest(files);
+  const manifest = await agent.putManifest({ jobId, full: true, entries, removed: [] });
+  const bySha = new Map<string, HashedFile>();
+  for (const f of files) if (f.sha256 && !bySha.has(f.sha256)) bySha.set(f.sha256, f);
+  const missing = manifest.missing.map((sha) => {
+    const f = bySha.get(sha);
+    if (!f) throw new Error(`the agent asked for blob ${sha}, which is not in the manifest`);
+    return f;
+  });
+  const total = missing.reduce((n, f) => n + f.size, 0);
+  let sent = 0;
+  onProgress({ current: 0, total, message: `uploading ${missing.length} of ${files.length} files` });
+  if (missing.length) {
+    const { stream, done } = agent.putBlobs();
+    // A rejected `done` (the agent refused) must not be left unhandled while we are still writing.
+    const settled = done.then(
+      (r) => ({ ok: true as const, r }),
+      (e: unknown) => ({ ok: false as const, e }),
+    );
+    const write = (chunk: Parameters<typeof stream.write>[0]) =>
+      new Promise<void>((resolve, reject) => {
+        const ok = stream.write(chunk, (err: Error | null | undefined) => (err ? reject(err) : undefined));
+        if (ok) resolve();
+        else stream.once('drain', resolve);
+      });
+    try {
+      for (const f of missing) {
+        const fh = await open(f.abs, 'r');
+        try {
+          let read = 0;
+          const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, Math.max(1, f.size)));
+          for (;;) {
+            const { bytesRead } = await fh.read(buf, 0, buf.length, read);
+            read += bytesRead;
+            if (read > f.size) throw new FileChangedError(`${f.path} grew while it was uploaded: apply again`);
+            if (bytesRead === 0 && read !== f.size) throw new FileChangedError(`${f.path} shrank while it was uploaded: apply again`);
+            const last = read === f.size;
+            if (bytesRead > 0 || last) {
+              await write({ uploadId: manifest.uploadId, sha256: f.sha256, data: Buffer.from(buf.subarray(0, bytesRead)), last });
+              sent += bytesRead;
+              onProgress({ current: sent, total, message: f.path });
+            }
+            if (last) break;
+          }
+        } finally {
+          await fh.close();
+        }
+      }
+      stream.end();
+    } catch (err) {
+      stream.cancel();
+      await settled;
+      throw err;
+    }
+    const res = await settled;
+    if (!res.ok) throw res.e;
+  }
+  const commit = await agent.commitCode({ uploadId: manifest.uploadId });
+  return {
+    files: files.length,
+    bytes: files.reduce((n, f) => n + f.size, 0),
+    sentBlobs: missing.length,
+    sentBytes: sent,
+    written: commit.written,
+    removed: commit.removed,
+    conflicts: commit.conflicts.map((c) => ({ path: c.path, keptAs: c.keptAs })),
+  };
+}
