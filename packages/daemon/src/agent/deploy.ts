@@ -1,0 +1,178 @@
+// Agent deployment, one code path for every HostConnection (this machine, a fleet host over SSH, a
+// cloud VM): detect the arch, upload the executable only when the host's copy differs (gzip in
+// transit), start it detached in its own session (it outlives the daemon and keeps the runs), wait
+// for its socket, and check the handshake. A version or sha256 mismatch restarts it once.
+import type { HandshakeResponse } from '@dstack/core/gen/agent';
+import { AGENT_PROTOCOL_VERSION, VERSION } from '@dstack/core/version';
+import type { AgentPlacement } from '@dstack/backends/backend';
+import type { HostConnection } from '@dstack/backends/host-connection';
+import { createReadStream } from 'node:fs';
+import { dirname } from 'node:path';
+import { createGzip } from 'node:zlib';
+import type { Logger } from '../logger';
+import { archOf, type AgentBinaries, type AgentBinary } from './binaries';
+import { SocketBridge } from './bridge';
+import { AgentRpc } from './rpc';
+
+export type DeployStage = 'detecting' | 'uploading_agent' | 'starting_agent' | 'ready';
+
+export interface DeployOptions {
+  conn: HostConnection;
+  placement: AgentPlacement;
+  binaries: AgentBinaries;
+  /** Local socket path the bridge listens on (under $DSTACK_HOME/run). */
+  bridgePath: string;
+  log: Logger;
+  onStage?: (stage: DeployStage, message: string) => void;
+  /** How long a freshly started agent has to answer. */
+  startTimeoutMs?: number;
+}
+
+export interface DeployedAgent {
+  rpc: AgentRpc;
+  bridge: SocketBridge;
+  handshake: HandshakeResponse;
+  binary: AgentBinary;
+  /** The executable was uploaded, or the agent (re)started, by this call. */
+  uploaded: boolean;
+  started: boolean;
+}
+
+/** Single-quoted for sh. */
+export function shq(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+async function must(conn: HostConnection, cmd: string, what: string, timeoutMs = 60_000): Promise<string> {
+  const res = await conn.exec(cmd, { timeoutMs });
+  if (res.code !== 0) throw new Error(`${what} on ${conn.description} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim().slice(-500)}`);
+  return res.stdout;
+}
+
+async function tryHandshake(rpc: AgentRpc, timeoutMs: number): Promise<HandshakeResponse | undefined> {
+  try {
+    return await rpc.handshake({ daemonVersion: VERSION, protocolVersion: AGENT_PROTOCOL_VERSION }, timeoutMs);
+  } catch {
+    return undefined;
+  }
+}
+
+function matches(hs: HandshakeResponse, bin: AgentBinary): boolean {
+  return hs.agentSha256 === bin.sha256 && hs.protocolVersion === AGENT_PROTOCOL_VERSION;
+}
+
+async function installedSha(conn: HostConnection, binPath: string): Promise<string> {
+  const res = await conn.exec(`sha256sum ${shq(binPath)} 2>/dev/null`);
+  return res.code === 0 ? res.stdout.trim().split(/\s+/)[0] : '';
+}
+
+async function install(conn: HostConnection, p: AgentPlacement, bin: AgentBinary): Promise<void> {
+  const hasGzip = (await conn.exec('command -v gzip >/dev/null 2>&1')).code === 0;
+  await must(conn, `mkdir -p ${shq(dirname(p.binPath))} ${shq(p.dataDir)} && chmod 700 ${shq(p.dataDir)}`, 'creating the agent dirs');
+  const next = `${p.binPath}.new`;
+  if (hasGzip) {
+    const gz = `${p.binPath}.gz`;
+    await conn.upload(createReadStream(bin.path).pipe(createGzip({ level: 1 })), gz, 0o600);
+    await must(conn, `gzip -dc ${shq(gz)} > ${shq(next)} && rm -f ${shq(gz)}`, 'unpacking the agent', 300_000);
+  } else {
+    await conn.upload(createReadStream(bin.path), next, 0o755);
+  }
+  // A rename: an agent still running from the old file keeps its inode.
+  await must(conn, `chmod 755 ${shq(next)} && mv -f ${shq(next)} ${shq(p.binPath)}`, 'installing the agent');
+  const sha = await installedSha(conn, p.binPath);
+  if (sha && sha !== bin.sha256) throw new Error(`the agent uploaded to ${conn.description} is corrupt (sha256 ${sha}, expected ${bin.sha256})`);
+}
+
+/** Starts `serve` detached in its own session; returns its pid. */
+async function start(conn: HostConnection, p: AgentPlacement): Promise<number> {
+  const env = Object.entries(p.env ?? {})
+    .map(([k, v]) => `${k}=${shq(v)}`)
+    .join(' ');
+  const out = `${p.dataDir}/agent.stdout`;
+  const cmd = [
+    `mkdir -p ${shq(p.dataDir)} && chmod 700 ${shq(p.dataDir)}`,
+    `rm -f ${shq(p.socketPath)}`,
+    'if command -v setsid >/dev/null 2>&1; then S=setsid; else S=nohup; fi',
+    `cd ${shq(p.dataDir)}`,
+    `${env ? `env ${env} ` : ''}$S ${shq(p.binPath)} serve --data-dir ${shq(p.dataDir)} --socket ${shq(p.socketPath)} --log-file ${shq(p.logFile)} </dev/null >>${shq(out)} 2>&1 &`,
+    'echo $!',
+  ].join('\n');
+  const pid = Number((await must(conn, cmd, 'starting the agent')).trim().split('\n').pop());
+  return Number.isFinite(pid) ? pid : 0;
+}
+
+async function stopProcess(conn: HostConnection, pid: number): Promise<void> {
+  if (!pid) return;
+  await conn.exec(
+    `kill ${pid} 2>/dev/null; for i in $(seq 1 50); do kill -0 ${pid} 2>/dev/null || exit 0; sleep 0.2; done; kill -9 ${pid} 2>/dev/null; exit 0`,
+    { timeoutMs: 30_000 },
+  );
+}
+
+async function tail(conn: HostConnection, p: AgentPlacement): Promise<string> {
+  const res = await conn.exec(`tail -n 20 ${shq(p.logFile)} ${shq(`${p.dataDir}/agent.stdout`)} 2>/dev/null`);
+  return res.stdout.trim();
+}
+
+async function waitReady(conn: HostConnection, p: AgentPlacement, rpc: AgentRpc, pid: number, timeoutMs: number): Promise<HandshakeResponse> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; ; i++) {
+    const hs = await tryHandshake(rpc, 2000);
+    if (hs) return hs;
+    if (pid && i % 4 === 3 && (await conn.exec(`kill -0 ${pid} 2>/dev/null`)).code !== 0) {
+      throw new Error(`the agent on ${conn.description} exited right after it started:\n${await tail(conn, p)}`);
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`the agent on ${conn.description} did not answer on ${p.socketPath} within ${timeoutMs / 1000}s:\n${await tail(conn, p)}`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function deployAgent(opts: DeployOptions): Promise<DeployedAgent> {
+  const { conn, placement: p, log } = opts;
+  const stage = (s: DeployStage, m: string) => {
+    log.info(`agent on ${conn.description}: ${m}`);
+    opts.onStage?.(s, m);
+  };
+  stage('detecting', 'detecting the architecture');
+  const arch = archOf(await must(conn, 'uname -m', 'uname -m'));
+  const bin = await opts.binaries.forArch(arch);
+  const bridge = await SocketBridge.open(opts.bridgePath, () => conn.openUnixSocket(p.socketPath));
+  const rpc = new AgentRpc(bridge.address);
+  let uploaded = false;
+  let started = false;
+  try {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const hs = await tryHandshake(rpc, 3000);
+      if (hs && matches(hs, bin)) {
+        stage('ready', `agent ${hs.agentVersion} (pid ${hs.pid}) answers`);
+        return { rpc, bridge, handshake: hs, binary: bin, uploaded, started };
+      }
+      if (hs) {
+        log.warn(`agent on ${conn.description} is ${hs.agentVersion} sha256:${hs.agentSha256.slice(0, 12)} (protocol ${hs.protocolVersion}); ` +
+          `restarting it as sha256:${bin.sha256.slice(0, 12)}`);
+        await stopProcess(conn, hs.pid);
+      }
+      if ((await installedSha(conn, p.binPath)) !== bin.sha256) {
+        stage('uploading_agent', `uploading the agent (${Math.round(bin.size / 1024 / 1024)} MB, compressed)`);
+        await install(conn, p, bin);
+        uploaded = true;
+      }
+      stage('starting_agent', 'starting the agent');
+      const pid = await start(conn, p);
+      started = true;
+      const fresh = await waitReady(conn, p, rpc, pid, opts.startTimeoutMs ?? 60_000);
+      if (matches(fresh, bin)) {
+        stage('ready', `agent ${fresh.agentVersion} (pid ${fresh.pid}) started`);
+        return { rpc, bridge, handshake: fresh, binary: bin, uploaded, started };
+      }
+      log.warn(`agent on ${conn.description} reports sha256:${fresh.agentSha256} after a start, expected ${bin.sha256}`);
+    }
+    throw new Error(`the agent on ${conn.description} still reports a different version after a redeploy (expected sha256 ${bin.sha256})`);
+  } catch (err) {
+    rpc.close();
+    await bridge.close();
+    throw err;
+  }
+}
