@@ -43,8 +43,8 @@ describe('run transitions', () => {
     expect(canTransition('done', 'submitted')).toBe(false);
   });
 
-  it('reach every finished status from terminating', () => {
-    expect(nextStatuses('terminating').sort()).toEqual(['done', 'failed', 'terminated']);
+  it('reach every finished status from terminating, or a retry', () => {
+    expect(nextStatuses('terminating').sort()).toEqual(['done', 'failed', 'submitted', 'terminated']);
   });
 
   it('let every active status be stopped', () => {

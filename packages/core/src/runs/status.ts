@@ -114,6 +114,7 @@ export const RUN_TRANSITIONS: ReadonlyArray<readonly [from: RunStatus, to: RunSt
   ['terminating', 'terminated', 'cleaned up after a stop'],
   ['terminating', 'failed', 'cleaned up after a failure'],
   ['terminating', 'done', 'cleaned up after the job finished on its own'],
+  ['terminating', 'submitted', 'cleaned up after a failure with a retry left: wait for the next attempt'],
 ];
 
 const ALLOWED = new Map<RunStatus, Set<RunStatus>>();
