@@ -1,0 +1,217 @@
+// `type: fleet`: SSH fleets (the user's own hosts, `ssh_config`) and cloud fleets (`nodes`), with the
+// rules that span fields and the normalized form.
+import { z } from 'zod';
+import type { GrammarIssue } from '../resources/errors';
+import { defaultResources } from '../resources/spec';
+import { parseCountRange } from '../resources/range';
+import { backends, duration, env, leaf, maxPrice, resources, retry, runName, spotPolicy, str, strList } from './fields';
+import { PLACEMENTS, type FleetConfiguration, type SshConfig, type SshHost, type SshProxyJump } from './types';
+
+export const FLEET_UNSUPPORTED: Record<string, string> = {
+  reservation: '`reservation` is not supported by dstack-ts',
+  availability_zones: '`availability_zones` is not supported by dstack-ts',
+  tags: '`tags` is not supported by dstack-ts',
+  termination_policy: '`termination_policy` is deprecated in dstack: use `idle_duration`',
+  termination_idle_time: '`termination_idle_time` is deprecated in dstack: use `idle_duration`',
+};
+
+const port = z.number().int().min(1).max(65535).meta({ description: 'The SSH port (default 22)' });
+const blocks = z.union([z.literal('auto'), z.number().int().min(1)]).meta({ description: 'Split each host into this many blocks, or auto' });
+
+const proxyJump = z
+  .strictObject({
+    hostname: str('The jump host'),
+    port: port.nullish(),
+    user: str('The user on the jump host'),
+    identity_file: str('The private key for the jump host'),
+  })
+  .meta({ description: 'A jump host to reach the hosts through' });
+
+const host = z.union([
+  z.string().min(1).meta({ description: 'A hostname or IP address' }),
+  z.strictObject({
+    hostname: str('The hostname or IP address'),
+    port: port.nullish(),
+    user: str('The user to log in as').nullish(),
+    identity_file: str('The private key to log in with').nullish(),
+    proxy_jump: proxyJump.nullish(),
+    internal_ip: str('The private address other hosts reach it on').nullish(),
+    blocks: blocks.nullish(),
+  }),
+]);
+
+let schema: z.ZodType | undefined;
+
+export function fleetSchema() {
+  schema ??= z.strictObject({
+    type: z.literal('fleet'),
+    name: runName.nullish(),
+    env: env.optional(),
+    ssh_config: z
+      .strictObject({
+        user: str('The user to log in as on every host').nullish(),
+        port: port.nullish(),
+        identity_file: str('The private key for every host').nullish(),
+        proxy_jump: proxyJump.nullish(),
+        hosts: z.array(host).meta({ description: 'Hostnames, or objects that override user, port, identity_file, proxy_jump' }),
+        network: str('The cluster network, <ip>/<prefix>').nullish(),
+      })
+      .nullish()
+      .meta({ description: 'An SSH fleet: your own hosts' }),
+    nodes: leaf((v) => parseCountRange(v, 'nodes'), 'A cloud fleet: how many instances (2, 1..4)', {
+      anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string' }],
+    }).optional(),
+    placement: z.enum(PLACEMENTS as [string, ...string[]]).nullish().meta({ description: 'any (default) or cluster' }),
+    resources: resources.optional(),
+    blocks: blocks.nullish(),
+    backends: backends.nullish(),
+    regions: strList('Regions to consider').nullish(),
+    instance_types: strList('Instance types to consider').nullish(),
+    spot_policy: spotPolicy.nullish(),
+    retry: retry.optional(),
+    max_price: maxPrice.nullish(),
+    idle_duration: duration('idle', 'Terminate instances idle this long (off: never; default 3d)').optional(),
+  });
+  return schema;
+}
+
+type Raw = Record<string, any>;
+type Data = Record<string, any>;
+const given = (o: Raw | undefined | null, key: string) => o != null && o[key] !== undefined && o[key] !== null;
+
+export function checkFleet(raw: Raw, data: Data | null): GrammarIssue[] {
+  const issues: GrammarIssue[] = [];
+  const ssh = raw.ssh_config;
+  if (!given(raw, 'ssh_config') && !given(raw, 'nodes')) {
+    issues.push({ path: ['type'], message: 'a fleet needs `ssh_config` (your own hosts) or `nodes` (cloud instances)' });
+  }
+  if (given(raw, 'ssh_config') && given(raw, 'nodes')) {
+    issues.push({ path: ['nodes'], message: '`nodes` is for cloud fleets; an SSH fleet has one instance per host: remove `nodes`' });
+  }
+  if (!given(raw, 'ssh_config') && given(raw, 'env') && !(Array.isArray(raw.env) && raw.env.length === 0)) {
+    issues.push({ path: ['env'], message: '`env` is supported for SSH fleets (`ssh_config`) only' });
+  }
+  if (given(raw, 'ssh_config') && ssh && typeof ssh === 'object' && Array.isArray(ssh.hosts)) {
+    if (ssh.hosts.length === 0) issues.push({ path: ['ssh_config', 'hosts'], message: '`hosts` is empty: list at least one host' });
+    const seen = new Map<string, number>();
+    ssh.hosts.forEach((h: unknown, i: number) => {
+      const o: Raw | null = typeof h === 'string' ? { hostname: h } : h && typeof h === 'object' ? (h as Raw) : null;
+      if (!o || typeof o.hostname !== 'string') return;
+      const key = `${o.hostname}:${o.port ?? ssh.port ?? 22}`;
+      if (seen.has(key)) issues.push({ path: ['ssh_config', 'hosts', i], message: `host ${key} is listed twice (first at item ${seen.get(key)! + 1})` });
+      else seen.set(key, i);
+      if (!given(o, 'user') && !given(ssh, 'user')) {
+        issues.push({ path: ['ssh_config', 'hosts', i], message: `no user for host ${o.hostname}: set \`ssh_config.user\` or the host's \`user\`` });
+      }
+      if (typeof o.internal_ip === 'string' && !isPrivateIp(o.internal_ip)) {
+        issues.push({ path: ['ssh_config', 'hosts', i, 'internal_ip'], message: `internal_ip ${o.internal_ip} is not a private IP address` });
+      }
+    });
+  }
+  if (typeof ssh?.network === 'string') {
+    const [ip, prefix, ...rest] = ssh.network.split('/');
+    const bits = Number(prefix);
+    const max = ip.includes(':') ? 128 : 32;
+    if (rest.length || !Number.isInteger(bits) || bits < 0 || bits > max || !isIp(ip)) {
+      issues.push({ path: ['ssh_config', 'network'], message: `invalid network "${ssh.network}": write <ip>/<prefix>, e.g. 10.0.0.0/24` });
+    } else if (!isPrivateIp(ip)) {
+      issues.push({ path: ['ssh_config', 'network'], message: `network ${ssh.network} is public: a private network is required` });
+    }
+  }
+  void data;
+  return issues;
+}
+
+export function buildFleet(d: Data): FleetConfiguration {
+  return {
+    type: 'fleet',
+    name: d.name ?? null,
+    env: d.env ?? {},
+    ssh_config: d.ssh_config ? buildSshConfig(d.ssh_config) : null,
+    nodes: d.nodes ?? null,
+    placement: d.placement ?? 'any',
+    resources: d.resources ?? defaultResources(),
+    blocks: d.blocks ?? 1,
+    spot_policy: d.spot_policy ?? 'on-demand',
+    retry: d.retry ?? null,
+    idle_duration: d.idle_duration ?? null,
+    max_price: d.max_price ?? null,
+    backends: d.backends ?? null,
+    regions: d.regions ?? null,
+    instance_types: d.instance_types ?? null,
+  };
+}
+
+function buildProxy(p: Data | null | undefined): SshProxyJump | null {
+  return p ? { hostname: p.hostname, port: p.port ?? null, user: p.user, identity_file: p.identity_file } : null;
+}
+
+function buildSshConfig(s: Data): SshConfig {
+  return {
+    user: s.user ?? null,
+    port: s.port ?? null,
+    identity_file: s.identity_file ?? null,
+    proxy_jump: buildProxy(s.proxy_jump),
+    hosts: (s.hosts as (string | Data)[]).map((h): SshHost => {
+      const o = typeof h === 'string' ? { hostname: h } : h;
+      return {
+        hostname: o.hostname,
+        port: o.port ?? null,
+        user: o.user ?? null,
+        identity_file: o.identity_file ?? null,
+        proxy_jump: buildProxy(o.proxy_jump),
+        internal_ip: o.internal_ip ?? null,
+        blocks: o.blocks ?? 1,
+      };
+    }),
+    network: s.network ?? null,
+  };
+}
+
+/** A host with the fleet-wide settings filled in: how to reach it. */
+export interface ResolvedSshHost {
+  hostname: string;
+  port: number;
+  user: string;
+  /** null: the SSH agent's and the default keys. */
+  identity_file: string | null;
+  proxy_jump: SshProxyJump | null;
+  internal_ip: string | null;
+  blocks: number | 'auto';
+}
+
+/** Each host of an SSH fleet with ssh_config's user, port (22), identity_file and proxy_jump applied. */
+export function resolveSshHosts(ssh: SshConfig): ResolvedSshHost[] {
+  return ssh.hosts.map((h) => ({
+    hostname: h.hostname,
+    port: h.port ?? ssh.port ?? 22,
+    // Validation guarantees one of the two.
+    user: (h.user ?? ssh.user)!,
+    identity_file: h.identity_file ?? ssh.identity_file,
+    proxy_jump: h.proxy_jump ?? ssh.proxy_jump,
+    internal_ip: h.internal_ip,
+    blocks: h.blocks,
+  }));
+}
+
+function isIp(s: string): boolean {
+  return parseIpv4(s) !== null || /^[0-9a-f:]+$/i.test(s);
+}
+
+function parseIpv4(s: string): number[] | null {
+  const parts = s.split('.');
+  if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) return null;
+  return parts.map(Number);
+}
+
+/** RFC 1918, loopback and link-local for IPv4; unique-local, link-local and loopback for IPv6. */
+export function isPrivateIp(s: string): boolean {
+  const v4 = parseIpv4(s);
+  if (v4) {
+    const [a, b] = v4;
+    return a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168) || a === 127 || (a === 169 && b === 254);
+  }
+  const v6 = s.toLowerCase();
+  if (!/^[0-9a-f:]+$/.test(v6) || !v6.includes(':')) return false;
+  return v6 === '::1' || /^f[cd][0-9a-f]{0,2}:/.test(v6) || /^fe[89ab][0-9a-f]?:/.test(v6);
+}

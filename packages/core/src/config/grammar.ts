@@ -1,0 +1,226 @@
+// The grammar of configuration fields that are more than a plain string or enum: env, ports, volumes,
+// retry, python, durations. Pure functions that collect problems into Issues (see resources/errors.ts).
+import { DurationError, parseDuration, parseIdleDuration, parseOffDuration } from '../duration';
+import { GrammarError, Issues, asMapping, checkKeys, didYouMean, show, type Path } from '../resources/errors';
+import {
+  DEFAULT_RETRY_DURATION,
+  PYTHON_VERSIONS,
+  RETRY_EVENTS,
+  type EnvMapping,
+  type InstanceMount,
+  type PortMapping,
+  type PythonVersion,
+  type RetryEvent,
+  type RetryPolicy,
+  type VolumeMount,
+} from './types';
+
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const ENV_ITEM_RE = /^([A-Za-z_][A-Za-z0-9_]*)(=[\s\S]*)?$/;
+
+/** `env`: a list of `KEY=VALUE` / `KEY`, or a mapping; a KEY without a value maps to null. */
+export function parseEnv(v: unknown, issues: Issues, path: Path = []): EnvMapping | undefined {
+  const env: EnvMapping = {};
+  if (v === undefined || v === null) return env;
+  const before = issues.list.length;
+  if (Array.isArray(v)) {
+    const seenAt = new Map<string, number>();
+    v.forEach((item, i) => {
+      const m = typeof item === 'string' ? ENV_ITEM_RE.exec(item) : null;
+      if (!m) {
+        issues.add([...path, i], `invalid environment variable ${show(item)}: write NAME=VALUE or NAME (letters, digits, _; not starting with a digit)`);
+        return;
+      }
+      const name = m[1];
+      if (seenAt.has(name)) {
+        issues.add([...path, i], `duplicate environment variable \`${name}\` (first at item ${seenAt.get(name)! + 1})`);
+        return;
+      }
+      seenAt.set(name, i);
+      env[name] = m[2] === undefined ? null : m[2].slice(1);
+    });
+  } else if (asMapping(v)) {
+    for (const [name, value] of Object.entries(v as Record<string, unknown>)) {
+      if (!ENV_NAME_RE.test(name)) {
+        issues.add([...path, name], `invalid environment variable name \`${name}\`: letters, digits and _, not starting with a digit`, true);
+      } else if (value === null || typeof value === 'string') {
+        env[name] = value;
+      } else if (typeof value === 'number' || typeof value === 'boolean') {
+        env[name] = String(value);
+      } else {
+        issues.add([...path, name], `environment variable \`${name}\` must be a string, got ${show(value)}`);
+      }
+    }
+  } else {
+    issues.add(path, `expected a list of NAME=VALUE or a mapping, got ${show(v)}`);
+  }
+  return issues.list.length > before ? undefined : env;
+}
+
+const PORT_RE = /^(?:(\d+|\*):)?(\d+)$/;
+
+export function parsePorts(v: unknown, issues: Issues, path: Path = []): PortMapping[] | undefined {
+  if (!Array.isArray(v)) {
+    issues.add(path, `expected a list of ports (8080, "8000:8080" or "*:8080"), got ${show(v)}`);
+    return undefined;
+  }
+  const before = issues.list.length;
+  const ports: PortMapping[] = [];
+  const containerAt = new Map<number, number>();
+  const localAt = new Map<number, number>();
+  v.forEach((item, i) => {
+    const p = issues.at([...path, i], () => parsePort(item));
+    if (!p) return;
+    if (containerAt.has(p.container_port)) {
+      issues.add([...path, i], `port ${p.container_port} is listed twice (first at item ${containerAt.get(p.container_port)! + 1})`);
+      return;
+    }
+    if (p.local_port !== null && localAt.has(p.local_port)) {
+      issues.add([...path, i], `local port ${p.local_port} is used twice (first at item ${localAt.get(p.local_port)! + 1})`);
+      return;
+    }
+    containerAt.set(p.container_port, i);
+    if (p.local_port !== null) localAt.set(p.local_port, i);
+    ports.push(p);
+  });
+  return issues.list.length > before ? undefined : ports;
+}
+
+function parsePort(v: unknown): PortMapping {
+  const m = typeof v === 'number' ? [String(v), undefined, String(v)] : typeof v === 'string' ? PORT_RE.exec(v.trim()) : null;
+  if (!m) throw new GrammarError(`invalid port ${show(v)}: write PORT, LOCAL:PORT or *:PORT, e.g. 8080 or "8000:8080"`);
+  const container = portNumber(m[2]!, v);
+  const local = m[1] === undefined ? container : m[1] === '*' ? null : portNumber(m[1], v);
+  return { local_port: local, container_port: container };
+}
+
+function portNumber(s: string, whole: unknown): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new GrammarError(`invalid port ${show(whole)}: ports are 1 to 65535`);
+  return n;
+}
+
+/** `volumes`: `name:/path` (a volume), `/instance/path:/path` (a folder of the instance), or objects. */
+export function parseVolumes(v: unknown, issues: Issues, path: Path = []): (VolumeMount | InstanceMount)[] | undefined {
+  if (!Array.isArray(v)) {
+    issues.add(path, `expected a list of mounts (NAME:/path or /instance/path:/path), got ${show(v)}`);
+    return undefined;
+  }
+  const before = issues.list.length;
+  const out: (VolumeMount | InstanceMount)[] = [];
+  v.forEach((item, i) => {
+    const at = [...path, i];
+    if (typeof item === 'string') {
+      const mount = issues.at(at, () => parseMountString(item));
+      if (mount) out.push(mount);
+      return;
+    }
+    const o = asMapping(item);
+    if (!o) {
+      issues.add(at, `expected NAME:/path, /instance/path:/path or a mapping, got ${show(item)}`);
+      return;
+    }
+    const isInstance = 'instance_path' in o;
+    checkKeys(o, isInstance ? ['instance_path', 'path', 'optional'] : ['name', 'path'], 'a volume mount', issues, at);
+    const target = issues.at([...at, 'path'], () => containerPath(o.path));
+    if (isInstance) {
+      const source = issues.at([...at, 'instance_path'], () => containerPath(o.instance_path, 'instance_path'));
+      if (o.optional !== undefined && typeof o.optional !== 'boolean') issues.add([...at, 'optional'], 'expected true or false');
+      if (source && target) out.push({ instance_path: source, path: target, optional: o.optional === true });
+    } else {
+      const names = typeof o.name === 'string' ? [o.name] : o.name;
+      if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string' || n === '')) {
+        issues.add([...at, 'name'], 'expected a volume name or a list of names');
+      } else if (target) {
+        out.push({ name: names as string[], path: target });
+      }
+    }
+  });
+  return issues.list.length > before ? undefined : out;
+}
+
+function parseMountString(s: string): VolumeMount | InstanceMount {
+  const parts = s.split(':');
+  if (parts.length !== 2 || !parts[0] || !parts[1]) {
+    throw new GrammarError(`invalid mount ${show(s)}: write NAME:/path (a volume) or /instance/path:/path`);
+  }
+  const target = containerPath(parts[1]);
+  if (parts[0].startsWith('/') || parts[0].startsWith('~')) return { instance_path: parts[0], path: target, optional: false };
+  return { name: [parts[0]], path: target };
+}
+
+function containerPath(v: unknown, what = 'path'): string {
+  if (typeof v !== 'string' || !(v.startsWith('/') || (what === 'instance_path' && v.startsWith('~')))) {
+    throw new GrammarError(`invalid ${what} ${show(v)}: expected an absolute path`);
+  }
+  return v;
+}
+
+/** `retry`: true (all events, 1h), false (none), or {on_events, duration}. */
+export function parseRetry(v: unknown, issues: Issues, path: Path = []): RetryPolicy | null | undefined {
+  if (v === undefined || v === null || v === false) return null;
+  if (v === true) return { on_events: [...RETRY_EVENTS], duration: DEFAULT_RETRY_DURATION };
+  const o = asMapping(v);
+  if (!o) {
+    issues.add(path, `expected true, false or a mapping {on_events, duration}, got ${show(v)}`);
+    return undefined;
+  }
+  const before = issues.list.length;
+  checkKeys(o, ['on_events', 'duration'], 'retry', issues, path);
+  let on_events: RetryEvent[] = [...RETRY_EVENTS];
+  if (o.on_events !== undefined && o.on_events !== null) {
+    if (!Array.isArray(o.on_events)) {
+      issues.add([...path, 'on_events'], `expected a list of ${RETRY_EVENTS.join(', ')}, got ${show(o.on_events)}`);
+    } else if (o.on_events.length === 0) {
+      issues.add([...path, 'on_events'], `\`on_events\` cannot be empty: list some of ${RETRY_EVENTS.join(', ')}, or set \`retry: false\``);
+    } else {
+      on_events = [];
+      o.on_events.forEach((e, i) => {
+        if (typeof e === 'string' && (RETRY_EVENTS as readonly string[]).includes(e)) {
+          if (!on_events.includes(e as RetryEvent)) on_events.push(e as RetryEvent);
+        } else {
+          issues.add([...path, 'on_events', i], oneOfMessage('retry event', e, RETRY_EVENTS));
+        }
+      });
+    }
+  }
+  const duration =
+    o.duration === undefined || o.duration === null ? DEFAULT_RETRY_DURATION : issues.at([...path, 'duration'], () => duration_(o.duration));
+  return issues.list.length > before || duration === undefined ? undefined : { on_events, duration };
+}
+
+/** `python`: "3.9" … "3.14"; a YAML float 3.10 (read as 3.1) means "3.10". */
+export function parsePython(v: unknown): PythonVersion {
+  let s = typeof v === 'number' ? String(v) : v;
+  if (s === '3.1') s = '3.10';
+  if (typeof s === 'string' && (PYTHON_VERSIONS as readonly string[]).includes(s)) return s as PythonVersion;
+  throw new GrammarError(`${oneOfMessage('python version', v, PYTHON_VERSIONS)} (quote it: "3.12")`);
+}
+
+export type DurationKind = 'plain' | 'off' | 'idle';
+
+/** Seconds; for 'off' fields `off`/`false` → null (unlimited); for `idle_duration` `off` → -1. */
+export function parseDurationField(v: unknown, kind: DurationKind): number | null {
+  try {
+    if (kind === 'plain') return parseDuration(v);
+    if (kind === 'idle') return parseIdleDuration(v);
+    const d = parseOffDuration(v);
+    return d === 'off' ? null : d;
+  } catch (err) {
+    if (err instanceof DurationError) {
+      const off = kind === 'plain' ? '' : ', or off';
+      throw new GrammarError(`${err.message.replace(/: use .*$/, '')}: use seconds or <n><s|m|h|d|w> (e.g. 90m, 2h, 1d)${off}`);
+    }
+    throw err;
+  }
+}
+
+function duration_(v: unknown): number {
+  return parseDurationField(v, 'plain') as number;
+}
+
+/** "invalid X "foo": use one of a, b, c (did you mean `a`?)". */
+export function oneOfMessage(what: string, v: unknown, allowed: readonly string[]): string {
+  const guess = typeof v === 'string' ? didYouMean(v, allowed) : null;
+  return `invalid ${what} ${show(v)}: use one of ${allowed.join(', ')}${guess ? ` (did you mean \`${guess}\`?)` : ''}`;
+}

@@ -1,0 +1,183 @@
+// The normalized configurations: what a `.dstack.yml` means once parsed, validated and given dstack's
+// defaults. This shape is the contract of the whole system: `dstack validate --json` prints it, the
+// CLI sends it to the daemon as `configuration_json` (proto/daemon.proto), the daemon re-validates it
+// with `parseNormalizedConfiguration` and stores it. Everything here is plain JSON: durations are
+// integer seconds, sizes GB numbers, ranges {min, max}.
+import type { Range, ResourcesSpec } from '../resources/types';
+
+export type { Range, ResourcesSpec, CpuSpec, GpuSpec, DiskSpec, CpuArch, GpuVendor } from '../resources/types';
+
+export type Ide = 'vscode' | 'cursor' | 'windsurf' | 'zed';
+export type PythonVersion = '3.9' | '3.10' | '3.11' | '3.12' | '3.13' | '3.14';
+export type SpotPolicy = 'spot' | 'on-demand' | 'auto';
+export type CreationPolicy = 'reuse' | 'reuse-or-create';
+export type RetryEvent = 'no-capacity' | 'interruption' | 'error';
+export type Placement = 'any' | 'cluster';
+
+export const IDES: readonly Ide[] = ['vscode', 'cursor', 'windsurf', 'zed'];
+export const PYTHON_VERSIONS: readonly PythonVersion[] = ['3.9', '3.10', '3.11', '3.12', '3.13', '3.14'];
+export const SPOT_POLICIES: readonly SpotPolicy[] = ['spot', 'on-demand', 'auto'];
+export const CREATION_POLICIES: readonly CreationPolicy[] = ['reuse', 'reuse-or-create'];
+export const RETRY_EVENTS: readonly RetryEvent[] = ['no-capacity', 'interruption', 'error'];
+export const PLACEMENTS: readonly Placement[] = ['any', 'cluster'];
+
+/** Default retry duration when `retry` is `true` or has no `duration`: 1h. */
+export const DEFAULT_RETRY_DURATION = 3600;
+
+/**
+ * Environment variables, in file order. A null value is an entry listed without one (`- HF_TOKEN`, or
+ * `HF_TOKEN:` in the mapping form): apply takes it from `-e NAME=VALUE` or the CLI's environment and
+ * sends it as a secret (ApplyRunRequest.secret_env), never inside configuration_json.
+ */
+export type EnvMapping = Record<string, string | null>;
+
+export interface RegistryAuth {
+  username: string;
+  /** `"***"` in toJson()/toYaml() output unless secrets are revealed explicitly. */
+  password: string;
+}
+
+export interface RetryPolicy {
+  /** Never empty. `retry: true` means all three. */
+  on_events: RetryEvent[];
+  /** Seconds; 3600 when not given. */
+  duration: number;
+}
+
+export interface PortMapping {
+  /** The port on the user's machine; null: any free port (`*:8080`). Equal to container_port for `8080`. */
+  local_port: number | null;
+  container_port: number;
+}
+
+/** `name:/path` or {name, path}: a network volume (names: any one of them). */
+export interface VolumeMount {
+  name: string[];
+  path: string;
+}
+
+/** `/host/path:/path` or {instance_path, path, optional}: a folder of the instance. */
+export interface InstanceMount {
+  instance_path: string;
+  path: string;
+  optional: boolean;
+}
+
+/** Fields dev environments share with dstack's profiles (where and how to provision). */
+export interface ProfileFields {
+  spot_policy: SpotPolicy;
+  retry: RetryPolicy | null;
+  /** Seconds; null: off (the default for dev environments). */
+  max_duration: number | null;
+  /** Seconds an idle instance lives on after the run; -1: off (forever); null: default (5m for runs, 3d for fleets). */
+  idle_duration: number | null;
+  /** Dollars per hour, > 0; null: no limit. */
+  max_price: number | null;
+  /** Backend names (lowercase); null: all configured. */
+  backends: string[] | null;
+  regions: string[] | null;
+  instance_types: string[] | null;
+}
+
+export interface DevEnvironmentConfiguration extends ProfileFields {
+  type: 'dev-environment';
+  /** Matches RUN_NAME_RE; null: a generated name (generateRunName). */
+  name: string | null;
+  /** null: dstack's base image for `python` (or the default Python). Exclusive with `python`. */
+  image: string | null;
+  python: PythonVersion | null;
+  /** Use the base image with nvcc; only without `image`. */
+  nvcc: boolean | null;
+  privileged: boolean;
+  ide: Ide | null;
+  /** The IDE's version (commit for VS Code/Cursor, `version@commit` for Windsurf); needs `ide`. */
+  version: string | null;
+  init: string[];
+  env: EnvMapping;
+  registry_auth: RegistryAuth | null;
+  working_dir: string | null;
+  /** `user[:group]`, names or ids. */
+  user: string | null;
+  /** `sh`, `bash`, or an absolute path; null: /bin/sh with `image`, /bin/bash otherwise. */
+  shell: string | null;
+  ports: PortMapping[];
+  volumes: (VolumeMount | InstanceMount)[];
+  resources: ResourcesSpec;
+  /** Seconds without a connection before the run stops; null: off (the default). */
+  inactivity_duration: number | null;
+  creation_policy: CreationPolicy;
+  /** Fleet names to consider; null: any. */
+  fleets: string[] | null;
+}
+
+export interface SshProxyJump {
+  hostname: string;
+  /** null: 22. */
+  port: number | null;
+  user: string;
+  identity_file: string;
+}
+
+export interface SshHost {
+  hostname: string;
+  /** null: ssh_config.port, else 22. */
+  port: number | null;
+  /** null: ssh_config.user. */
+  user: string | null;
+  /** null: ssh_config.identity_file (else the SSH agent and default keys). */
+  identity_file: string | null;
+  /** null: ssh_config.proxy_jump. */
+  proxy_jump: SshProxyJump | null;
+  /** Private address other hosts of the fleet reach it on. */
+  internal_ip: string | null;
+  /** Split the host into this many blocks; 'auto': as many as possible. */
+  blocks: number | 'auto';
+}
+
+export interface SshConfig {
+  user: string | null;
+  port: number | null;
+  identity_file: string | null;
+  proxy_jump: SshProxyJump | null;
+  /** Strings in the file become {hostname, every other field null}; never empty. */
+  hosts: SshHost[];
+  /** `<ip>/<prefix>` of the cluster network, private. */
+  network: string | null;
+}
+
+export interface FleetConfiguration {
+  type: 'fleet';
+  name: string | null;
+  /** Passed to the instances' agents; SSH fleets only. */
+  env: EnvMapping;
+  /** An SSH fleet (the user's own hosts); exactly one of ssh_config and nodes is set. */
+  ssh_config: SshConfig | null;
+  /** A cloud fleet: how many instances. */
+  nodes: Range | null;
+  placement: Placement;
+  /** For cloud fleets: what each instance must have. */
+  resources: ResourcesSpec;
+  blocks: number | 'auto';
+  spot_policy: SpotPolicy;
+  retry: RetryPolicy | null;
+  /** Seconds; -1: off; null: default (3d). */
+  idle_duration: number | null;
+  max_price: number | null;
+  backends: string[] | null;
+  regions: string[] | null;
+  instance_types: string[] | null;
+}
+
+export type Configuration = DevEnvironmentConfiguration | FleetConfiguration;
+export type ConfigurationType = Configuration['type'];
+export const CONFIGURATION_TYPES: readonly ConfigurationType[] = ['dev-environment', 'fleet'];
+
+/** One problem in a configuration file, positioned at the offending node (1-based line and column). */
+export interface ConfigError {
+  file: string;
+  line: number;
+  column: number;
+  message: string;
+}
+
+export type ParseResult<T = Configuration> = { ok: true; config: T } | { ok: false; errors: ConfigError[] };
