@@ -10,6 +10,8 @@ program
   .name('dstack')
   .description('Dev environments on any machine: your code, your IDE, a GPU box, one command.')
   .version(VERSION, '-v, --version', 'print the version')
+  // `dstack ps -v` is ps's --verbose, not the program's --version.
+  .enablePositionalOptions()
   .showHelpAfterError('(run with --help for usage)')
   .configureHelp({ sortSubcommands: false });
 

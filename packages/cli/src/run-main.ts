@@ -3,26 +3,46 @@
 // unless DSTACK_DEBUG is set.
 import type { Command } from 'commander';
 import { CommanderError } from 'commander';
-import { UserError } from './errors';
+import { EXIT_FAILURE, EXIT_USAGE, ReportedError, UserError } from './errors';
 
 export async function runMain(program: Command): Promise<void> {
-  program.exitOverride();
+  // Subcommands copy settings when they are made, so each needs it: commander must throw, not exit.
+  const override = (cmd: Command) => {
+    cmd.exitOverride();
+    cmd.commands.forEach(override);
+  };
+  override(program);
+  // `dstack ps | head` closes our stdout early: that is not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  });
   try {
     await program.parseAsync(process.argv);
   } catch (err) {
     process.exitCode = exitCodeFor(err);
-    if (err instanceof CommanderError) return; // commander printed its message already
+    if (err instanceof CommanderError || err instanceof ReportedError) {
+      if (process.env.DSTACK_DEBUG && err instanceof ReportedError && err.stack) process.stderr.write(`${err.stack}\n`);
+      return; // printed already
+    }
     printError(err);
   }
 }
 
-function exitCodeFor(err: unknown): number {
+export function exitCodeFor(err: unknown): number {
   if (err instanceof CommanderError) {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
-    return err.exitCode === 0 ? 0 : 2;
+    return err.exitCode === 0 ? 0 : EXIT_USAGE;
   }
   if (err instanceof UserError) return err.exitCode;
-  return 1;
+  return EXIT_FAILURE;
+}
+
+/** The one line a failure prints: `error: <message>`. */
+export function errorLine(err: unknown): string {
+  let message = err instanceof Error ? err.message : String(err);
+  // A system error (ENOENT, EACCES...) from Node: its message already names the path.
+  message = message.split('\n')[0].trim() || (err instanceof Error ? err.name : 'unknown error');
+  return message.startsWith('error:') ? message : `error: ${message}`;
 }
 
 function printError(err: unknown): void {
@@ -30,6 +50,5 @@ function printError(err: unknown): void {
     process.stderr.write(`${err.stack}\n`);
     return;
   }
-  const message = err instanceof Error ? err.message : String(err);
-  process.stderr.write(`${message.startsWith('error:') ? message : `error: ${message}`}\n`);
+  process.stderr.write(`${errorLine(err)}\n`);
 }

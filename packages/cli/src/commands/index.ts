@@ -1,9 +1,17 @@
 // Every CLI command, in the order `dstack --help` lists them. Each module's register() only
 // declares options; its action imports the heavy parts lazily.
 import type { Command } from 'commander';
+import { register as apply } from './apply';
+import { register as ps } from './ps';
+import { register as attach } from './attach';
+import { register as logs } from './logs';
+import { register as stop } from './stop';
+import { register as deleteRun } from './delete';
+import { register as offer } from './offer';
+import { register as daemon } from './daemon';
 
 type Register = (program: Command) => void;
-const commands: Register[] = [];
+const commands: Register[] = [apply, ps, attach, logs, stop, deleteRun, offer, daemon];
 
 export function registerCommands(program: Command): void {
   for (const register of commands) register(program);

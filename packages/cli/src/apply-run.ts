@@ -1,0 +1,184 @@
+// `dstack apply` for `type: dev-environment`: overrides and env, the plan and its offers, the
+// question, then the run followed until it is up (with -d) or until Ctrl+C, which asks whether to
+// stop it before detaching.
+import { resolve } from 'node:path';
+import type { DevEnvironmentConfiguration } from '@dstack/core/config/types';
+import type { Plan, Run } from '@dstack/core/gen/daemon';
+import { isFinished } from '@dstack/core/runs/status';
+import { forwardPorts } from './commands/attach';
+import { connect } from './client';
+import { configurationJson } from './configuration';
+import { UsageError, UserError } from './errors';
+import { parseEnvFlags, resolveEnv } from './env-vars';
+import { localIdeVersion } from './ide-version';
+import { offersTable } from './offers-table';
+import { humanOut, printJson } from './output';
+import { applyOverrides, type OverrideFlags } from './overrides';
+import { canPrompt, confirm } from './prompt';
+import { repoDirFor } from './repo';
+import { reportEnd } from './run-end';
+import { waitUntilFinished } from './run-wait';
+import { watchRun } from './run-watch';
+import { spinner } from './progress';
+import type { Forwarder } from './port-forward';
+
+export interface ApplyOptions extends OverrideFlags {
+  file: string;
+  yes?: boolean;
+  detach?: boolean;
+  force?: boolean;
+  env?: string[];
+  /** false with --no-repo */
+  repo?: boolean;
+  json?: boolean;
+  maxOffers?: number;
+}
+
+/** `['inactivity_duration']`, as dstack (Python) prints a list. */
+export function pyList(items: readonly string[]): string {
+  return `[${items.map((i) => `'${i}'`).join(', ')}]`;
+}
+
+export type Decision =
+  | { action: 'submit'; question: string; notice?: string }
+  | { action: 'update'; question: string; notice: string }
+  | { action: 'override'; question: string; notice: string }
+  | { action: 'unchanged'; question: string; notice: string };
+
+/** What applying this plan means for a run of the same name, and what to ask. */
+export function decide(plan: Plan, name: string): Decision {
+  const current = plan.currentRun;
+  if (!current || isFinished(current.status)) return { action: 'submit', question: `Submit the run ${name}?` };
+  if (!plan.changedFields.length) {
+    return { action: 'unchanged', question: 'Stop and override the run?', notice: `Active run ${name} already exists. Detected no changes.` };
+  }
+  if (plan.inPlace) {
+    return {
+      action: 'update',
+      question: 'Update the run?',
+      notice: `Detected configuration changes that can be updated in-place: ${pyList(plan.changedFields)}`,
+    };
+  }
+  return {
+    action: 'override',
+    question: 'Stop and override the run?',
+    notice: `Active run ${name} already exists. Detected configuration changes that cannot be updated in-place: ${pyList(plan.changedFields)}`,
+  };
+}
+
+export async function applyDevEnvironment(file: string, fileConfig: DevEnvironmentConfiguration, opts: ApplyOptions): Promise<void> {
+  if (opts.json && !opts.detach) throw new UsageError('--json needs -d: apply prints the run as JSON once it is up');
+  const out = humanOut(opts.json);
+
+  // Everything the flags and the shell add is checked before the daemon is asked anything.
+  let config = applyOverrides(fileConfig, opts);
+  const { env, secretEnv } = resolveEnv(config.env, parseEnvFlags(opts.env ?? []));
+  config = { ...config, env };
+  let ideVersion = '';
+  if (config.ide && !config.version) {
+    const v = localIdeVersion(config.ide);
+    if (v && 'commit' in v) ideVersion = v.commit;
+    else if (v) process.stderr.write(`warning: ${v.problem}\n`);
+  }
+  const noRepo = opts.repo === false;
+  const repoDir = noRepo ? '' : repoDirFor(file);
+  const request = {
+    configurationJson: await configurationJson(config),
+    configurationPath: resolve(file),
+    repoDir,
+    noRepo,
+  };
+
+  let daemon = await connect();
+  let forwards: Forwarder | undefined;
+  try {
+    const spin = spinner('Getting apply plan...', { delayMs: 300 });
+    const plan = await daemon.getPlan({ ...request, maxOffers: opts.maxOffers ?? 3 }).finally(() => spin.stop());
+    const name = plan.runName;
+    if (!plan.offers.length) {
+      const reasons = plan.noOfferReasons.length ? `: ${plan.noOfferReasons.join('; ')}` : '';
+      throw new UserError(`no offers fit the configuration${reasons}`);
+    }
+    out.write(`\n${offersTable(plan.offers, plan.totalOffers)}\n`);
+
+    const decision = decide(plan, name);
+    if (decision.notice) out.write(`${decision.notice}\n`);
+    if (decision.action === 'unchanged' && opts.yes && !opts.force) {
+      out.write('Use --force to apply anyway.\n');
+      return;
+    }
+    if (!(await confirm(decision.question, { yes: opts.yes }))) {
+      out.write('\nExiting...\n');
+      return;
+    }
+
+    const run = await daemon.applyRun({
+      ...request,
+      runName: name,
+      secretEnv,
+      override: decision.action === 'override' || decision.action === 'unchanged',
+      updateInPlace: decision.action === 'update',
+      ideVersion,
+      sync: false,
+    });
+    if (decision.action === 'update') out.write(`\nRun ${name} updated\n`);
+    else out.write(`\nLaunching \`${run.name}\`...\n`);
+
+    const abort = new AbortController();
+    const onInt = () => abort.abort();
+    process.once('SIGINT', onInt);
+    let result;
+    try {
+      result = await watchRun(daemon, {
+        name: run.name,
+        countAsActivity: true,
+        untilUp: opts.detach,
+        logs: !opts.detach,
+        out,
+        signal: abort.signal,
+        onUp: (up: Run) => {
+          if (!opts.detach) forwards = forwardPorts(up.configurationJson, up.sshAlias || up.name, daemon.home);
+        },
+      });
+    } finally {
+      process.off('SIGINT', onInt);
+    }
+    daemon = result.daemon;
+    if (result.end === 'up') {
+      if (opts.json) {
+        const { Run: RunJson } = await import('@dstack/core/gen/daemon');
+        printJson(RunJson.toJSON(result.run!));
+      }
+      return;
+    }
+    if (result.end === 'finished') {
+      reportEnd(result.run!, out);
+      return;
+    }
+    // Ctrl+C: stop the run, or leave it running (ssh NAME keeps working).
+    forwards?.stop();
+    if (opts.yes || !canPrompt()) {
+      out.write('\nDetached\n');
+      if (!opts.yes) process.exitCode = 130;
+      return;
+    }
+    process.stderr.write('\n');
+    let stop: boolean;
+    try {
+      stop = await confirm(`Stop the run ${run.name} before detaching?`);
+    } catch (err) {
+      out.write('Detached\n');
+      throw err;
+    }
+    if (!stop) {
+      out.write('Detached\n');
+      return;
+    }
+    await daemon.stopRun(run.name, false);
+    await waitUntilFinished(daemon, run.name);
+    out.write('Stopped\n');
+  } finally {
+    forwards?.stop();
+    daemon.close();
+  }
+}

@@ -1,0 +1,273 @@
+// The CLI's side of the daemon: connect to $DSTACK_HOME/daemon.sock, start the daemon when nothing
+// answers there, check that it runs this version, and turn gRPC calls into promises and async
+// iterables whose errors are one line for the user. gRPC and the generated client load lazily:
+// only commands that talk to the daemon pay for them.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { join } from 'node:path';
+import type {
+  ApplyRunRequest,
+  AttachEvent,
+  AttachRequest,
+  DaemonClient,
+  GetLogsRequest,
+  GetPlanRequest,
+  ListOffersRequest,
+  ListOffersResponse,
+  ListRunsResponse,
+  LogEntry,
+  Plan,
+  Run,
+  StatusResponse,
+} from '@dstack/core/gen/daemon';
+import type { CallOptions, ClientReadableStream, ClientUnaryCall, Metadata, ServiceError } from '@grpc/grpc-js';
+import { VERSION } from '@dstack/core/version';
+import { DaemonError, UserError } from './errors';
+import { daemonLogPath, dstackHome, socketPath } from './home';
+import { spinner } from './progress';
+
+// gRPC status codes used here (from @grpc/grpc-js's Status, without loading it).
+const CANCELLED = 1;
+const DEADLINE_EXCEEDED = 4;
+const UNAVAILABLE = 14;
+
+type Grpc = typeof import('@grpc/grpc-js');
+type UnaryMethod<Req, Res> = (
+  req: Req,
+  md: Metadata,
+  opts: Partial<CallOptions>,
+  cb: (err: ServiceError | null, res: Res) => void,
+) => ClientUnaryCall;
+
+/** A server stream: iterate its messages; cancel() ends the iteration quietly. */
+export interface EventStream<T> extends AsyncIterable<T> {
+  cancel(): void;
+}
+
+export class Daemon {
+  constructor(
+    private readonly raw: DaemonClient,
+    private readonly grpc: Grpc,
+    readonly home: string,
+  ) {}
+
+  status(timeoutMs = 5_000) {
+    return this.unary(this.raw.status, {}, timeoutMs) as Promise<StatusResponse>;
+  }
+  shutdown() {
+    return this.unary(this.raw.shutdown, {}, 10_000);
+  }
+  getPlan(req: GetPlanRequest): Promise<Plan> {
+    return this.unary(this.raw.getPlan, req);
+  }
+  applyRun(req: ApplyRunRequest): Promise<Run> {
+    return this.unary(this.raw.applyRun, req);
+  }
+  listRuns(all: boolean): Promise<ListRunsResponse> {
+    return this.unary(this.raw.listRuns, { all });
+  }
+  getRun(name: string): Promise<Run> {
+    return this.unary(this.raw.getRun, { name });
+  }
+  stopRun(name: string, abort: boolean): Promise<Run> {
+    return this.unary(this.raw.stopRun, { name, abort });
+  }
+  deleteRun(name: string) {
+    return this.unary(this.raw.deleteRun, { name });
+  }
+  listOffers(req: ListOffersRequest): Promise<ListOffersResponse> {
+    return this.unary(this.raw.listOffers, req);
+  }
+  attach(req: AttachRequest): EventStream<AttachEvent> {
+    return this.stream(this.raw.attach(req));
+  }
+  getLogs(req: GetLogsRequest): EventStream<LogEntry> {
+    return this.stream(this.raw.getLogs(req));
+  }
+
+  close(): void {
+    this.raw.close();
+  }
+
+  private unary<Req, Res>(method: UnaryMethod<Req, Res>, req: Req, timeoutMs?: number): Promise<Res> {
+    const opts: Partial<CallOptions> = timeoutMs ? { deadline: Date.now() + timeoutMs } : {};
+    return new Promise((resolve, reject) => {
+      method.call(this.raw, req, new this.grpc.Metadata(), opts, (err, res) => {
+        if (err) reject(toUserError(err, this.home));
+        else resolve(res);
+      });
+    });
+  }
+
+  private stream<T>(call: ClientReadableStream<T>): EventStream<T> {
+    let cancelled = false;
+    const home = this.home;
+    return {
+      cancel() {
+        cancelled = true;
+        call.cancel();
+      },
+      async *[Symbol.asyncIterator]() {
+        try {
+          for await (const msg of call) yield msg as T;
+        } catch (err) {
+          if (cancelled && (err as ServiceError).code === CANCELLED) return;
+          throw toUserError(err, home);
+        }
+      },
+    };
+  }
+}
+
+/** A gRPC failure as one line: the daemon's own message, or what went wrong reaching it. */
+export function toUserError(err: unknown, home = dstackHome()): Error {
+  const e = err as Partial<ServiceError>;
+  if (typeof e?.code !== 'number') return err instanceof Error ? err : new Error(String(err));
+  if (e.code === UNAVAILABLE) {
+    return new DaemonError(`lost the connection to the dstack daemon (${e.details || 'unavailable'}); its log: ${daemonLogPath(home)}`, e.code);
+  }
+  if (e.code === DEADLINE_EXCEEDED) {
+    return new DaemonError(`the dstack daemon did not answer in time; its log: ${daemonLogPath(home)}`, e.code);
+  }
+  return new DaemonError(e.details || e.message || 'the dstack daemon failed', e.code);
+}
+
+/** True when something accepts connections on the unix socket. */
+export function socketAnswers(path: string, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (!existsSync(path)) return resolve(false);
+    const sock = netConnect(path);
+    const done = (ok: boolean) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => done(false), timeoutMs);
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+async function openClient(home: string): Promise<Daemon> {
+  const grpc = await import('@grpc/grpc-js');
+  const { DaemonClient } = await import('@dstack/core/gen/daemon');
+  const raw = new DaemonClient(`unix://${socketPath(home)}`, grpc.credentials.createInsecure(), {
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+  });
+  return new Daemon(raw, grpc, home);
+}
+
+export interface ConnectOptions {
+  /** Start the daemon when nothing answers (default true). */
+  autoStart?: boolean;
+  /** Refuse a daemon of another version (default true). */
+  checkVersion?: boolean;
+  home?: string;
+}
+
+/** A connection to this user's daemon, started on demand and checked to run this CLI's version. */
+export async function connect(opts: ConnectOptions = {}): Promise<Daemon> {
+  const home = opts.home ?? dstackHome();
+  let daemon: Daemon | undefined;
+  let status: StatusResponse | undefined;
+  if (await socketAnswers(socketPath(home))) {
+    daemon = await openClient(home);
+    status = await daemon.status().catch(() => undefined);
+  }
+  if (!status) {
+    if (opts.autoStart === false) {
+      daemon?.close();
+      throw new UserError('the dstack daemon is not running: start it with `dstack daemon start`');
+    }
+    daemon?.close();
+    await startDaemon(home);
+    daemon = await openClient(home);
+    status = await daemon.status(15_000);
+  }
+  if (opts.checkVersion !== false && status.version !== VERSION) {
+    daemon!.close();
+    throw new UserError(
+      `the running dstack daemon is version ${status.version} and this CLI is ${VERSION}: restart it with \`dstack daemon stop\` (the next command starts this version; runs keep running)`,
+    );
+  }
+  return daemon!;
+}
+
+/** dist/daemon.cjs, next to the CLI's own bundle (dist/cli.cjs). */
+export function daemonScript(): string {
+  const dir = typeof __dirname === 'string' ? __dirname : process.cwd();
+  return join(dir, 'daemon.cjs');
+}
+
+/**
+ * Starts the daemon detached (its own session, output to its log) and waits until its socket
+ * answers. A spinner appears when that takes over a second. Another CLI starting one at the same
+ * time is fine: whichever daemon holds the socket serves both.
+ */
+export async function startDaemon(home: string, { timeoutMs = 60_000 } = {}): Promise<void> {
+  const script = daemonScript();
+  if (!existsSync(script)) {
+    throw new UserError(`cannot start the dstack daemon: ${script} is missing (run \`npm run build\`)`);
+  }
+  mkdirSync(home, { recursive: true, mode: 0o700 });
+  const log = daemonLogPath(home);
+  const fd = openSync(log, 'a', 0o600);
+  let exitInfo: string | undefined;
+  let exitedAt = 0;
+  try {
+    const child = spawn(process.execPath, [script], {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      cwd: home,
+      env: { ...process.env, DSTACK_HOME: home },
+    });
+    child.once('error', (err) => {
+      exitInfo = err.message;
+      exitedAt = Date.now();
+    });
+    child.once('exit', (code, signal) => {
+      exitInfo = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      exitedAt = Date.now();
+    });
+    child.unref();
+  } finally {
+    closeSync(fd);
+  }
+  const spin = spinner('Starting the dstack daemon...', { delayMs: 1_000 });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (await socketAnswers(socketPath(home))) return;
+      // A daemon that exits may have lost a race to another one: give that one a moment.
+      if (exitInfo && Date.now() - exitedAt > 3_000) {
+        throw new UserError(`the dstack daemon ${exitInfo} on start: ${lastLine(log)} (log: ${log})`);
+      }
+      if (Date.now() > deadline) {
+        throw new UserError(`the dstack daemon did not start within ${Math.round(timeoutMs / 1000)} s (log: ${log})`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    spin.stop();
+  }
+}
+
+function lastLine(file: string): string {
+  try {
+    const lines = readFileSync(file, 'utf8').trim().split('\n');
+    return lines[lines.length - 1]?.trim() || 'no output';
+  } catch {
+    return 'no output';
+  }
+}
+
+/** Runs fn with a connection and closes it after, whatever happens. */
+export async function withDaemon<T>(fn: (d: Daemon) => Promise<T>, opts: ConnectOptions = {}): Promise<T> {
+  const d = await connect(opts);
+  try {
+    return await fn(d);
+  } finally {
+    d.close();
+  }
+}

@@ -1,0 +1,38 @@
+// dstack apply -f FILE: validate a configuration and apply it. Dispatches on the file's `type`;
+// dev environments are handled in apply-run.ts (fleets come with `dstack fleet`).
+import type { Command } from 'commander';
+import type { Configuration } from '@dstack/core/config/types';
+import { applyDevEnvironment, type ApplyOptions } from '../apply-run';
+import { loadConfiguration } from '../configuration';
+import { UserError } from '../errors';
+import { addOverrideOptions, parseMaxOffers } from '../overrides';
+
+type Applier = (file: string, config: Configuration, opts: ApplyOptions) => Promise<void>;
+
+const APPLIERS: Record<Configuration['type'], Applier> = {
+  'dev-environment': (file, config, opts) => applyDevEnvironment(file, config as Extract<Configuration, { type: 'dev-environment' }>, opts),
+  fleet: async () => {
+    throw new UserError('applying `type: fleet` is not supported yet (SSH fleets come with `dstack fleet`)');
+  },
+};
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('apply')
+    .description('Apply a configuration: plan, confirm, provision, upload the repo, and attach')
+    .requiredOption('-f, --file <FILE>', 'the configuration file (.dstack.yml)')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('-d, --detach', 'return once the run is up instead of attaching to it')
+    .option('--force', 'apply even when nothing changed in an active run of the same name')
+    .option('-e, --env <KEY[=VALUE]>', 'an environment variable (repeatable); KEY alone takes its value from this shell', collect, [])
+    .option('--no-repo', 'do not upload the repo');
+  addOverrideOptions(cmd)
+    .option('--max-offers <N>', 'how many offers the plan shows (default 3)', parseMaxOffers)
+    .option('--json', 'with -d: print the run as one JSON object once it is up')
+    .action(async (opts: ApplyOptions) => {
+      const config = await loadConfiguration(opts.file);
+      await APPLIERS[config.type](opts.file, config, opts);
+    });
+}

@@ -1,0 +1,70 @@
+// dstack offer [--gpu ...] [--json] [--group-by gpu]: what the configured backends offer for a
+// resource spec, as the plan's table, or aggregated per GPU model.
+import type { Command } from 'commander';
+import type { DevEnvironmentConfiguration } from '@dstack/core/config/types';
+import { connect } from '../client';
+import { configurationJson } from '../configuration';
+import { UsageError } from '../errors';
+import { gpuGroupsTable, groupByGpu, offersTable } from '../offers-table';
+import { printJson } from '../output';
+import { addOverrideOptions, applyOverrides, parseMaxOffers, type OverrideFlags } from '../overrides';
+import { spinner } from '../progress';
+
+interface OfferOptions extends OverrideFlags {
+  json?: boolean;
+  groupBy?: string[];
+  maxOffers?: number;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
+
+export function register(program: Command): void {
+  const cmd = program
+    .command('offer')
+    .description('List the offers that fit a resource spec (all backends, spot and on-demand unless told)');
+  addOverrideOptions(cmd, 'both spot and on-demand (the default here)')
+    .option('--group-by <FIELD>', 'aggregate by GPU model: gpu', collect, [])
+    .option('--max-offers <N>', 'how many offers to list (default 50)', parseMaxOffers)
+    .option('--json', 'print the offers as one JSON object')
+    .action(async (opts: OfferOptions) => {
+      const groupBy = opts.groupBy ?? [];
+      const bad = groupBy.filter((g) => g !== 'gpu');
+      if (bad.length) throw new UsageError(`--group-by ${bad.join(',')}: only \`gpu\` is supported`);
+      const base = await baseConfiguration();
+      const config = applyOverrides({ ...base, spot_policy: 'auto' as const }, opts);
+      const json = await configurationJson(config);
+      const daemon = await connect();
+      try {
+        const spin = opts.json ? undefined : spinner('Getting offers...', { delayMs: 300 });
+        const resp = await daemon.listOffers({ configurationJson: json, maxOffers: opts.maxOffers ?? 50 }).finally(() => spin?.stop());
+        if (groupBy.length) {
+          const groups = groupByGpu(resp.offers);
+          if (opts.json) printJson({ group_by: groupBy, gpus: groups });
+          else if (groups.length) process.stdout.write(gpuGroupsTable(groups));
+          else process.stdout.write('No offers with GPUs fit\n');
+          return;
+        }
+        if (opts.json) {
+          const { ListOffersResponse } = await import('@dstack/core/gen/daemon');
+          printJson(ListOffersResponse.toJSON(resp));
+          return;
+        }
+        if (!resp.offers.length) {
+          const reasons = resp.noOfferReasons.length ? `: ${resp.noOfferReasons.join('; ')}` : '';
+          process.stdout.write(`No offers fit${reasons}\n`);
+          return;
+        }
+        process.stdout.write(offersTable(resp.offers, resp.totalOffers));
+      } finally {
+        daemon.close();
+      }
+    });
+}
+
+/** A dev environment with every default: the flags fill in its resources. */
+async function baseConfiguration(): Promise<DevEnvironmentConfiguration> {
+  const { parseConfiguration } = await import('@dstack/core/config/index');
+  const result = parseConfiguration('<flags>', 'type: dev-environment\n', {});
+  if (!result.ok || result.config.type !== 'dev-environment') throw new Error('the default dev environment does not validate');
+  return result.config;
+}

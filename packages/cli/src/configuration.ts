@@ -1,0 +1,31 @@
+// Reading a configuration file for apply: the text, parsed and validated by @dstack/core (loaded
+// lazily: YAML and zod are the CLI's heaviest parts). Errors go to stderr one per line as
+// FILE:LINE:COL: message, and nothing else happens.
+import { readFileSync } from 'node:fs';
+import type { Configuration } from '@dstack/core/config/types';
+import { ReportedError, UserError } from './errors';
+
+export async function loadConfiguration(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Configuration> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+    throw new UserError(`cannot read ${file}: ${why}`);
+  }
+  const { parseConfiguration, formatError } = await import('@dstack/core/config/index');
+  const result = parseConfiguration(file, text, env as Record<string, string | undefined>);
+  if (!result.ok) {
+    for (const e of result.errors) process.stderr.write(`${formatError(e)}\n`);
+    throw new ReportedError();
+  }
+  return result.config;
+}
+
+/** The normalized JSON sent to the daemon as configuration_json. */
+export async function configurationJson(config: Configuration): Promise<string> {
+  const { toJson } = await import('@dstack/core/config/index');
+  const json = toJson(config) as unknown;
+  return typeof json === 'string' ? json : JSON.stringify(json);
+}

@@ -1,0 +1,33 @@
+// The lines that tell the user how to reach a run: the desktop IDE's link and the SSH command.
+
+const IDES: Record<string, { scheme: string; title: string }> = {
+  vscode: { scheme: 'vscode', title: 'VS Code Desktop' },
+  cursor: { scheme: 'cursor', title: 'Cursor' },
+  windsurf: { scheme: 'windsurf', title: 'Windsurf' },
+};
+
+/** `vscode://vscode-remote/ssh-remote+NAME/workflow`, `cursor://...`; undefined for no or another IDE. */
+export function ideLink(ide: string | undefined | null, host: string, dir = '/workflow'): string | undefined {
+  const entry = ide ? IDES[ide] : undefined;
+  if (!entry) return undefined;
+  const path = dir.startsWith('/') ? dir : `/${dir}`;
+  return `${entry.scheme}://vscode-remote/ssh-remote+${host}${path}`;
+}
+
+/** The IDE's name as a heading says it: `VS Code Desktop`, `Cursor`. */
+export function ideTitle(ide: string | undefined | null): string | undefined {
+  if (!ide) return undefined;
+  return IDES[ide]?.title;
+}
+
+/** The text printed once a run is up: the IDE link (when there is an IDE) and the SSH hint. */
+export function accessLines(opts: { ide?: string | null; link?: string; sshAlias: string }): string {
+  const link = opts.link || ideLink(opts.ide, opts.sshAlias);
+  const lines: string[] = [];
+  if (link) {
+    const title = ideTitle(opts.ide) ?? ideTitle(link.split(':')[0]) ?? 'your IDE';
+    lines.push(`To open in ${title}, use this link:`, `  ${link}`, '');
+  }
+  lines.push(`To connect via SSH, use: ssh ${opts.sshAlias}`);
+  return lines.map((l) => `${l}\n`).join('');
+}

@@ -1,0 +1,64 @@
+// Local port forwards of a run's `ports`, through OpenSSH and the SSH config the daemon keeps
+// ($DSTACK_HOME/ssh/config): `ssh -N -L 8080:localhost:8080 NAME`, a child stopped when we exit.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+export interface PortMapping {
+  local: number;
+  remote: number;
+}
+
+/** The normalized configuration's `ports`: numbers, `"8080:80"` strings or {local_port, container_port}. */
+export function portMappings(ports: unknown): PortMapping[] {
+  if (!Array.isArray(ports)) return [];
+  const out: PortMapping[] = [];
+  for (const p of ports) {
+    if (typeof p === 'number') out.push({ local: p, remote: p });
+    else if (typeof p === 'string') {
+      const m = /^(?:(\d+):)?(\d+)$/.exec(p.trim());
+      if (m) out.push({ local: Number(m[1] ?? m[2]), remote: Number(m[2]) });
+    } else if (p && typeof p === 'object') {
+      const o = p as Record<string, unknown>;
+      const remote = Number(o.container_port ?? o.port);
+      const local = Number(o.local_port ?? remote);
+      if (remote) out.push({ local: local || remote, remote });
+    }
+  }
+  return out;
+}
+
+export function sshForwardArgs(alias: string, ports: PortMapping[], configFile?: string): string[] {
+  const args: string[] = [];
+  if (configFile) args.push('-F', configFile);
+  args.push('-N', '-o', 'ExitOnForwardFailure=yes', '-o', 'BatchMode=yes', '-o', 'ServerAliveInterval=15');
+  for (const p of ports) args.push('-L', `${p.local}:localhost:${p.remote}`);
+  args.push(alias);
+  return args;
+}
+
+export interface Forwarder {
+  stop(): void;
+  readonly exited: Promise<string | undefined>;
+}
+
+/** Starts the forwards; the child is killed when stop() is called or this process exits. */
+export function startForwards(alias: string, ports: PortMapping[], configFile: string): Forwarder | undefined {
+  if (!ports.length) return undefined;
+  const child: ChildProcess = spawn('ssh', sshForwardArgs(alias, ports, existsSync(configFile) ? configFile : undefined), {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+  };
+  process.once('exit', kill);
+  const exited = new Promise<string | undefined>((resolve) => {
+    child.once('error', (err) => resolve(err.message));
+    child.once('exit', (code, signal) => {
+      process.off('exit', kill);
+      resolve(signal === 'SIGTERM' ? undefined : stderr.trim().split('\n').pop() || `ssh exited with ${code ?? signal}`);
+    });
+  });
+  return { stop: kill, exited };
+}

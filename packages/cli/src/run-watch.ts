@@ -1,0 +1,167 @@
+// Following a run from the CLI (apply, attach): its status while it launches, progress bars for
+// the image pull and code upload, the IDE link and SSH hint once it is up, then its logs. Survives a
+// daemon restart: the stream is opened again from the last log offset.
+import type { Writable } from 'node:stream';
+import type { Run } from '@dstack/core/gen/daemon';
+import { connect, type Daemon } from './client';
+import { DaemonError } from './errors';
+import { accessLines } from './links';
+import { LiveLine, ProgressView, spinner, type Spinner } from './progress';
+import { isFinished } from './runs-table';
+
+const UNAVAILABLE = 14;
+
+export type WatchEnd = 'up' | 'finished' | 'interrupted';
+
+export interface WatchOptions {
+  name: string;
+  /** An attached CLI keeps the run from counting as inactive. */
+  countAsActivity: boolean;
+  /** Return as soon as the run is up (apply -d). */
+  untilUp?: boolean;
+  /** Print the run's logs (to stdout). */
+  logs?: boolean;
+  /** Human text (status, links): stdout, or stderr when stdout carries JSON. */
+  out: Writable;
+  /** Called once when the run is up, after the links are printed. */
+  onUp?: (run: Run) => void;
+  /** Aborting ends the watch with 'interrupted'. */
+  signal?: AbortSignal;
+}
+
+export interface WatchResult {
+  end: WatchEnd;
+  run: Run | undefined;
+  /** The connection in use at the end (a new one after a daemon restart). */
+  daemon: Daemon;
+}
+
+export async function watchRun(daemon: Daemon, opts: WatchOptions): Promise<WatchResult> {
+  const line = new LiveLine(process.stderr);
+  const progress = new ProgressView(line);
+  let run: Run | undefined;
+  let up = false;
+  let offset = 0;
+  let partial = '';
+  let spin: Spinner | undefined;
+  let lastStatus = '';
+
+  const writeLog = (data: Buffer) => {
+    if (!opts.logs) return;
+    const text = partial + data.toString('utf8');
+    const cut = text.lastIndexOf('\n') + 1;
+    partial = text.slice(cut);
+    if (cut) line.print(text.slice(0, cut), process.stdout);
+  };
+  const showStatus = (r: Run) => {
+    if (up || isFinished(r.status)) return;
+    const text = r.statusMessage && r.statusMessage !== r.status ? `${r.status}: ${r.statusMessage}` : r.status;
+    if (text === lastStatus) return;
+    lastStatus = text;
+    if (line.tty) {
+      if (!spin) spin = spinner(text, { out: process.stderr });
+      else spin.text(text);
+    } else {
+      opts.out.write(`Status: ${text}\n`);
+    }
+  };
+  const stopSpinner = () => {
+    spin?.stop();
+    spin = undefined;
+  };
+
+  for (;;) {
+    const stream = daemon.attach({ name: opts.name, countAsActivity: opts.countAsActivity, logsFrom: offset, noLogs: !opts.logs });
+    const onAbort = () => stream.cancel();
+    opts.signal?.addEventListener('abort', onAbort);
+    try {
+      for await (const ev of stream) {
+        const p = ev.payload;
+        if (!p) continue;
+        switch (p.$case) {
+          case 'run': {
+            run = p.value;
+            if (!up && run.status === 'running') {
+              up = true;
+              stopSpinner();
+              progress.finish();
+              line.clear();
+              opts.out.write(`\n${accessLines({ ide: ideOf(run), link: run.ideLink, sshAlias: run.sshAlias || run.name })}`);
+              opts.onUp?.(run);
+              if (opts.untilUp) return finish('up');
+            } else if (isFinished(run.status)) {
+              return finish('finished');
+            } else {
+              showStatus(run);
+            }
+            break;
+          }
+          case 'progress':
+            stopSpinner();
+            lastStatus = '';
+            progress.update(p.value);
+            break;
+          case 'log':
+            if (p.value.offset + p.value.data.length > offset) {
+              // Skip what a replay after reconnecting repeats.
+              const skip = Math.max(0, offset - p.value.offset);
+              writeLog(p.value.data.subarray(skip));
+              offset = p.value.offset + p.value.data.length;
+            }
+            break;
+          case 'notice':
+            line.print(`${p.value}\n`, process.stderr);
+            break;
+        }
+      }
+      if (opts.signal?.aborted) return finish('interrupted');
+      // The stream ended without the run finishing (the daemon is shutting down): reconnect.
+      daemon = await reconnect(daemon);
+    } catch (err) {
+      if (opts.signal?.aborted) return finish('interrupted');
+      if (err instanceof DaemonError && err.grpcCode === UNAVAILABLE) {
+        daemon = await reconnect(daemon);
+        continue;
+      }
+      stopSpinner();
+      line.clear();
+      throw err;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  function finish(end: WatchEnd): WatchResult {
+    stopSpinner();
+    progress.finish();
+    line.clear();
+    if (partial) {
+      process.stdout.write(`${partial}\n`);
+      partial = '';
+    }
+    return { end, run, daemon };
+  }
+}
+
+function ideOf(run: Run): string | undefined {
+  try {
+    const ide = JSON.parse(run.configurationJson || '{}').ide;
+    return typeof ide === 'string' ? ide : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A new connection after the daemon went away; it is started again if needed. */
+async function reconnect(old: Daemon): Promise<Daemon> {
+  old.close();
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    try {
+      return await connect();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { Run, type DeepPartial } from '@dstack/core/gen/daemon';
+import { inactivityLimit, runError, runsTable } from './runs-table';
+
+const NOW = Date.UTC(2025, 5, 15, 12, 0, 0);
+
+function vscodeRun(over: DeepPartial<Run> = {}): Run {
+  const base: DeepPartial<Run> = {
+    name: 'vscode',
+    status: 'running',
+    backend: 'cudo',
+    price: 0.0286,
+    submittedMs: NOW - 8 * 60_000,
+    resources: { cpus: 2, memoryGb: 8, diskGb: 100, gpus: [] },
+    activity: { inactiveSeconds: 154 },
+    configurationJson: JSON.stringify({ type: 'dev-environment', name: 'vscode', inactivity_duration: 7200 }),
+  };
+  return Run.fromPartial({ ...base, ...over });
+}
+
+describe('runsTable', () => {
+  it('prints `ps --verbose` exactly as the seed page shows it', () => {
+    expect(runsTable([vscodeRun()], { verbose: true, now: NOW })).toBe(
+      [
+        ' NAME    BACKEND  RESOURCES       PRICE    STATUS                 SUBMITTED',
+        ' vscode  cudo     2xCPU, 8GB,     $0.0286  running                8 mins ago',
+        '                  100.0GB (disk)           (inactive for 2m 34s)',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('keeps resources on one line and leaves inactivity out without -v', () => {
+    expect(runsTable([vscodeRun()], { now: NOW })).toBe(
+      [
+        ' NAME    BACKEND  RESOURCES                   PRICE    STATUS   SUBMITTED',
+        ' vscode  cudo     2xCPU, 8GB, 100.0GB (disk)  $0.0286  running  8 mins ago',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('shows inactivity only when inactivity_duration is set and the time is known', () => {
+    const untracked = vscodeRun({ configurationJson: JSON.stringify({ inactivity_duration: null }) });
+    expect(runsTable([untracked], { verbose: true, now: NOW })).not.toContain('inactive for');
+    const unknown = vscodeRun({ activity: { inactiveSeconds: -1 } });
+    expect(runsTable([unknown], { verbose: true, now: NOW })).not.toContain('inactive for');
+    expect(inactivityLimit(vscodeRun())).toBe(7200);
+    expect(inactivityLimit(vscodeRun({ configurationJson: 'not json' }))).toBeUndefined();
+  });
+
+  it('adds an ERROR column with -v when a run ended for a reason', () => {
+    const failed = vscodeRun({
+      name: 'broken',
+      status: 'failed',
+      terminationReason: 'creating_container_error',
+      statusMessage: 'image not found: nosuch/image',
+      activity: undefined,
+    });
+    const text = runsTable([vscodeRun(), failed], { verbose: true, now: NOW });
+    const lines = text.split('\n');
+    expect(lines[0]).toMatch(/ SUBMITTED +ERROR$/);
+    expect(text).toContain('creating_container_error: image not found: nosuch/image');
+    expect(runsTable([failed], { now: NOW })).not.toContain('ERROR');
+  });
+
+  it('leaves backend and price empty before a run has an instance', () => {
+    const pending = Run.fromPartial({ name: 'new-run', status: 'submitted', submittedMs: NOW - 5000 });
+    expect(runsTable([pending], { now: NOW })).toBe(
+      ' NAME     BACKEND  RESOURCES  PRICE  STATUS     SUBMITTED\n new-run                             submitted  now\n',
+    );
+  });
+
+  it('prints only the header for no runs', () => {
+    expect(runsTable([], { now: NOW })).toBe(' NAME  BACKEND  RESOURCES  PRICE  STATUS  SUBMITTED\n');
+  });
+});
+
+describe('runError', () => {
+  it('is empty for active runs and joins reason and message for finished ones', () => {
+    expect(runError(vscodeRun())).toBe('');
+    expect(runError(vscodeRun({ status: 'terminated', terminationReason: 'inactivity_duration_exceeded' }))).toBe(
+      'inactivity_duration_exceeded',
+    );
+    expect(runError(vscodeRun({ status: 'failed', terminationReason: 'x', statusMessage: 'x' }))).toBe('x');
+  });
+});

@@ -1,0 +1,54 @@
+// The runs table of `dstack ps`, laid out like dstack's:
+//  NAME    BACKEND  RESOURCES       PRICE    STATUS                 SUBMITTED
+//  vscode  cudo     2xCPU, 8GB,     $0.0286  running                8 mins ago
+//                   100.0GB (disk)           (inactive for 2m 34s)
+import type { Run } from '@dstack/core/gen/daemon';
+import { formatResources } from '@dstack/core/offers/format';
+import { isFinished } from '@dstack/core/runs/status';
+import { formatPrice } from './format';
+import { renderTable, wrapList } from './table';
+import { formatDurationMultiunit, prettyDate } from './time-format';
+
+export { isFinished };
+
+/** The configuration's `inactivity_duration` in seconds, when set (the daemon sends it normalized). */
+export function inactivityLimit(run: Run): number | undefined {
+  try {
+    const v = JSON.parse(run.configurationJson || '{}').inactivity_duration;
+    return typeof v === 'number' && v > 0 ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What ended a run, for `ps -v` and error lines: `failed_to_start_due_to_no_capacity: no offers`. */
+export function runError(run: Run): string {
+  if (!isFinished(run.status)) return '';
+  const parts = [run.terminationReason, run.statusMessage].filter((p) => p && p !== run.status);
+  return [...new Set(parts)].join(': ');
+}
+
+export function runsTable(runs: Run[], opts: { verbose?: boolean; now?: number } = {}): string {
+  const verbose = Boolean(opts.verbose);
+  const now = opts.now ?? Date.now();
+  const withError = verbose && runs.some((r) => runError(r));
+  const headers = ['NAME', 'BACKEND', 'RESOURCES', 'PRICE', 'STATUS', 'SUBMITTED', ...(withError ? ['ERROR'] : [])];
+  const rows = runs.map((run) => {
+    const resources = run.resources ? formatResources(run.resources) : '';
+    let status = run.status;
+    const inactive = run.activity?.inactiveSeconds ?? -1;
+    if (verbose && run.status === 'running' && inactive > 0 && inactivityLimit(run)) {
+      status += `\n(inactive for ${formatDurationMultiunit(inactive)})`;
+    }
+    return [
+      run.name,
+      run.backend,
+      verbose ? wrapList(resources) : resources,
+      run.backend ? formatPrice(run.price) : '',
+      status,
+      prettyDate(run.submittedMs, now),
+      ...(withError ? [runError(run)] : []),
+    ];
+  });
+  return renderTable(headers, rows);
+}
