@@ -1,0 +1,64 @@
+// The agent's command line. Kept stable: the daemon starts `serve` exactly like this, detached, on
+// this machine and over SSH on fleet hosts, and compares `--version --json` with what it ships.
+//
+//   dstack-agent --version [--json]
+//   dstack-agent --help
+//   dstack-agent serve --data-dir DIR [--socket PATH] [--log-file PATH] [--log-cap BYTES]
+
+export const USAGE = `dstack-agent: runs dstack dev environments on this host (containers through Docker, or on the host),
+their SSH servers, and reports to the dstack daemon over gRPC on a unix socket.
+
+Usage:
+  dstack-agent serve --data-dir DIR [--socket PATH] [--log-file PATH] [--log-cap BYTES]
+  dstack-agent --version [--json]
+  dstack-agent --help
+
+serve options:
+  --data-dir DIR     where the agent keeps its state, job logs, code and blob cache (created, mode 0700)
+  --socket PATH      the gRPC unix socket (mode 0600); default DIR/agent.sock
+  --log-file PATH    the agent's own log; default stderr
+  --log-cap BYTES    size kept per job log before the oldest lines are dropped; default 16777216
+
+Environment:
+  DOCKER_HOST                  the Docker engine (unix:///path or tcp://host:port); default /var/run/docker.sock
+  DSTACK_VSCODE_SERVER_URL     VS Code server download URL template ({commit}, {arch})
+  DSTACK_CURSOR_SERVER_URL     Cursor server download URL template ({commit}, {arch})
+  DSTACK_WINDSURF_SERVER_URL   Windsurf server download URL template ({commit}, {version}, {arch})
+
+Exit codes: 0 ok, 1 runtime error, 2 bad usage.`;
+
+export type Command =
+  | { kind: 'help' }
+  | { kind: 'version'; json: boolean }
+  | { kind: 'serve'; dataDir: string; socket?: string; logFile?: string; logCap?: number };
+
+export class UsageError extends Error {}
+
+export function parseArgs(argv: string[]): Command {
+  if (argv.length === 0 || argv.includes('--help') || argv.includes('-h') || argv[0] === 'help') return { kind: 'help' };
+  if (argv[0] === '--version' || argv[0] === '-v' || argv[0] === 'version') {
+    const rest = argv.slice(1);
+    const bad = rest.find((a) => a !== '--json');
+    if (bad) throw new UsageError(`unknown option ${bad} for --version (only --json)`);
+    return { kind: 'version', json: rest.includes('--json') };
+  }
+  if (argv[0] !== 'serve') throw new UsageError(`unknown command ${argv[0]}: use serve, --version or --help`);
+  const opts: Record<string, string> = {};
+  const known = ['--data-dir', '--socket', '--log-file', '--log-cap'];
+  for (let i = 1; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.indexOf('=');
+    const [name, inline] = eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
+    if (!known.includes(name)) throw new UsageError(`unknown option ${name} for serve`);
+    const value = inline ?? argv[++i];
+    if (value === undefined || value === '') throw new UsageError(`option ${name} needs a value`);
+    opts[name] = value;
+  }
+  if (!opts['--data-dir']) throw new UsageError('serve needs --data-dir DIR');
+  let logCap: number | undefined;
+  if (opts['--log-cap'] !== undefined) {
+    logCap = Number(opts['--log-cap']);
+    if (!Number.isInteger(logCap) || logCap < 16384) throw new UsageError(`--log-cap ${opts['--log-cap']}: a whole number of bytes, at least 16384`);
+  }
+  return { kind: 'serve', dataDir: opts['--data-dir'], socket: opts['--socket'], logFile: opts['--log-file'], logCap };
+}

@@ -1,0 +1,74 @@
+// Content-addressed blob cache (blobs/ab/<sha256>), shared by all jobs and kept across them, so a
+// re-apply of a repo sends only what changed. A blob is written to a temp file while its hash is
+// computed and moved into place only when the hash matches its name.
+import { createHash, randomBytes, type Hash } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+const SHA_RE = /^[0-9a-f]{64}$/;
+
+export function isSha256(s: string): boolean {
+  return SHA_RE.test(s);
+}
+
+export class BlobStore {
+  constructor(private readonly dir: string) {
+    mkdirSync(join(dir, 'tmp'), { recursive: true, mode: 0o700 });
+    if (!this.has(EMPTY_SHA256)) {
+      mkdirSync(join(dir, EMPTY_SHA256.slice(0, 2)), { recursive: true });
+      closeSync(openSync(this.path(EMPTY_SHA256), 'w', 0o600));
+    }
+  }
+
+  path(sha: string): string {
+    return join(this.dir, sha.slice(0, 2), sha);
+  }
+
+  has(sha: string): boolean {
+    return existsSync(this.path(sha));
+  }
+
+  writer(sha: string): BlobWriter {
+    if (!isSha256(sha)) throw new Error(`blob ${JSON.stringify(sha)}: not a sha256 in hex`);
+    return new BlobWriter(this, sha, join(this.dir, 'tmp', `${sha}.${randomBytes(6).toString('hex')}`));
+  }
+}
+
+export class BlobWriter {
+  private readonly hash: Hash = createHash('sha256');
+  private readonly fd: number;
+  bytes = 0;
+
+  constructor(private readonly store: BlobStore, readonly sha: string, private readonly tmp: string) {
+    this.fd = openSync(tmp, 'w', 0o600);
+  }
+
+  write(data: Buffer): void {
+    this.hash.update(data);
+    writeSync(this.fd, data);
+    this.bytes += data.length;
+  }
+
+  /** Verifies the hash and moves the blob into the cache; throws (and drops it) on a mismatch. */
+  finish(): void {
+    closeSync(this.fd);
+    const got = this.hash.digest('hex');
+    if (got !== this.sha) {
+      rmSync(this.tmp, { force: true });
+      throw new Error(`blob ${this.sha}: its content hashes to ${got}; not stored`);
+    }
+    const dest = this.store.path(this.sha);
+    mkdirSync(join(dest, '..'), { recursive: true, mode: 0o700 });
+    renameSync(this.tmp, dest);
+  }
+
+  abort(): void {
+    try {
+      closeSync(this.fd);
+    } catch {
+      /* closed */
+    }
+    rmSync(this.tmp, { force: true });
+  }
+}

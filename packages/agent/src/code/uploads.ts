@@ -1,0 +1,121 @@
+// The three steps of a code upload: PutManifest (validate, answer which blobs are missing), PutBlobs
+// (store them, verified), CommitCode (write the tree into the job's work dir). A manifest waits in
+// uploads/<id>.json between the steps, so an agent restart in between loses nothing.
+import { randomUUID } from 'node:crypto';
+import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BlobChunk, CommitCodeResponse, ManifestEntry, PutManifestRequest, PutManifestResponse } from '@dstack/core/gen/agent';
+import { readJson, writeJsonAtomic } from '../files';
+import { BlobStore, isSha256, type BlobWriter } from './blobs';
+import { PathError, checkRelPath } from './paths';
+import { applyCommit, type SyncState } from './sync';
+
+export interface Upload {
+  id: string;
+  jobId: string;
+  full: boolean;
+  entries: ManifestEntry[];
+  removed: string[];
+  createdMs: number;
+}
+
+/** Uploads older than this are dropped at start-up. */
+const UPLOAD_TTL_MS = 24 * 3600_000;
+
+/** Checks a manifest; throws a PathError (or Error) that names the bad entry. */
+export function validateManifest(req: PutManifestRequest): void {
+  const seen = new Set<string>();
+  req.entries.forEach((e, i) => {
+    const where = `manifest entry ${i + 1} (${JSON.stringify(e.path)})`;
+    const path = checkRelPath(e.path);
+    if (seen.has(path)) throw new PathError(`${where}: the path appears twice`);
+    seen.add(path);
+    const kinds = [e.directory, !!e.symlinkTarget, !e.directory && !e.symlinkTarget].filter(Boolean).length;
+    if (kinds !== 1) throw new Error(`${where}: a directory cannot have a symlink target`);
+    if (!e.directory && !e.symlinkTarget && !isSha256(e.sha256)) throw new Error(`${where}: sha256 ${JSON.stringify(e.sha256)} is not 64 hex digits`);
+    if (e.symlinkTarget.includes('\0')) throw new PathError(`${where}: the symlink target contains a NUL byte`);
+  });
+  for (const p of req.removed) checkRelPath(p);
+}
+
+export class Uploads {
+  readonly blobs: BlobStore;
+
+  constructor(private readonly dir: string, blobsDir: string) {
+    this.blobs = new BlobStore(blobsDir);
+    for (const f of existsSync(dir) ? readdirSync(dir) : []) {
+      const p = join(dir, f);
+      if (Date.now() - statSync(p).mtimeMs > UPLOAD_TTL_MS) rmSync(p, { force: true });
+    }
+  }
+
+  private file(id: string): string {
+    return join(this.dir, `${id}.json`);
+  }
+
+  put(req: PutManifestRequest): PutManifestResponse {
+    validateManifest(req);
+    const upload: Upload = { id: randomUUID(), jobId: req.jobId, full: req.full, entries: req.entries, removed: req.removed, createdMs: Date.now() };
+    writeJsonAtomic(this.file(upload.id), upload);
+    const missing = new Map<string, number>();
+    for (const e of req.entries) {
+      if (e.directory || e.symlinkTarget || missing.has(e.sha256)) continue;
+      if (!this.blobs.has(e.sha256)) missing.set(e.sha256, e.size);
+    }
+    let missingBytes = 0;
+    for (const size of missing.values()) missingBytes += size;
+    return { uploadId: upload.id, missing: [...missing.keys()], missingBytes };
+  }
+
+  get(id: string): Upload {
+    if (!/^[0-9a-f-]{36}$/.test(id) || !existsSync(this.file(id))) throw new UnknownUpload(id);
+    return readJson<Upload>(this.file(id));
+  }
+
+  /** Stores a stream of chunks (each blob's chunks in a row, `last` on its final one). */
+  async receive(chunks: AsyncIterable<BlobChunk>): Promise<{ blobs: number; bytes: number }> {
+    let writer: BlobWriter | undefined;
+    let blobs = 0;
+    let bytes = 0;
+    const checked = new Set<string>();
+    try {
+      for await (const c of chunks) {
+        if (!checked.has(c.uploadId)) {
+          this.get(c.uploadId);
+          checked.add(c.uploadId);
+        }
+        if (writer && writer.sha !== c.sha256) throw new Error(`blob ${writer.sha} ended without a chunk marked last`);
+        writer ??= this.blobs.writer(c.sha256);
+        writer.write(c.data);
+        bytes += c.data.length;
+        if (c.last) {
+          writer.finish();
+          writer = undefined;
+          blobs++;
+        }
+      }
+      if (writer) throw new Error(`blob ${writer.sha} ended without a chunk marked last`);
+    } catch (err) {
+      writer?.abort();
+      throw err;
+    }
+    return { blobs, bytes };
+  }
+
+  /** Writes the upload's tree into workDir; the caller persists the returned sync state. */
+  commit(id: string, workDir: string, synced: SyncState): CommitCodeResponse {
+    const upload = this.get(id);
+    const lacking = new Set(upload.entries.filter((e) => !e.directory && !e.symlinkTarget && !this.blobs.has(e.sha256)).map((e) => e.sha256));
+    if (lacking.size) throw new Error(`upload ${id}: ${lacking.size} blob(s) were never sent (first: ${[...lacking][0]}); send them with PutBlobs, then commit again`);
+    const result = applyCommit(workDir, this.blobs, synced, upload);
+    rmSync(this.file(id), { force: true });
+    return result;
+  }
+}
+
+export class UnknownUpload extends Error {
+  constructor(id: string) {
+    super(`upload ${JSON.stringify(id)} is unknown (committed already, or expired): send the manifest again`);
+    this.name = 'UnknownUpload';
+  }
+}

@@ -1,0 +1,132 @@
+// The Agent gRPC service over the manager: each rpc of proto/agent.proto, with errors mapped to
+// status codes and a one-line message.
+import { Server, ServerCredentials, status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type ServerReadableStream } from '@grpc/grpc-js';
+import {
+  AgentService,
+  type AgentServer,
+  type BlobChunk,
+  type Event,
+  type EventsRequest,
+  type HandshakeResponse,
+  type PutBlobsResponse,
+} from '@dstack/core/gen/agent';
+import { AGENT_PROTOCOL_VERSION } from '@dstack/core/version';
+import type { DockerEngine } from '../docker/engine';
+import { FailedPrecondition, InvalidArgument, NotFound } from '../errors';
+import type { EventBus } from '../events';
+import { collectHostInfo } from '../hostinfo/index';
+import type { JobManager } from '../job/manager';
+import { logger } from '../logger';
+import { AGENT_VERSION, executableSha256 } from '../self';
+
+/** Manifests of 20,000+ entries and large log pages fit. */
+export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+
+export interface AgentDeps {
+  manager: JobManager;
+  bus: EventBus;
+  engine: DockerEngine;
+  dataDir: string;
+  instanceId: string;
+  startedMs: number;
+  /** Shutdown rpc: called after the answer went out. */
+  onShutdown(removeData: boolean): void;
+}
+
+function grpcError(err: unknown): { code: status; details: string } {
+  const details = err instanceof Error ? err.message : String(err);
+  if (err instanceof NotFound) return { code: status.NOT_FOUND, details };
+  if (err instanceof InvalidArgument) return { code: status.INVALID_ARGUMENT, details };
+  if (err instanceof FailedPrecondition) return { code: status.FAILED_PRECONDITION, details };
+  logger.error(`rpc failed: ${err instanceof Error ? (err.stack ?? details) : details}`);
+  return { code: status.INTERNAL, details };
+}
+
+function unary<Req, Res>(fn: (req: Req) => Promise<Res> | Res) {
+  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+    Promise.resolve()
+      .then(() => fn(call.request))
+      .then(
+        (res) => callback(null, res),
+        (err) => callback(grpcError(err)),
+      );
+  };
+}
+
+export function agentService(d: AgentDeps): AgentServer {
+  const m = d.manager;
+  return {
+    handshake: unary(async (): Promise<HandshakeResponse> => ({
+      agentVersion: AGENT_VERSION,
+      agentSha256: await executableSha256(),
+      protocolVersion: AGENT_PROTOCOL_VERSION,
+      pid: process.pid,
+      dataDir: d.dataDir,
+      startedMs: d.startedMs,
+      instanceId: d.instanceId,
+    })),
+    getHostInfo: unary(() => collectHostInfo(d.dataDir, d.engine)),
+    submitJob: unary((req) => m.submit(req.spec)),
+    getJob: unary((req) => m.get(req.jobId).proto()),
+    listJobs: unary(() => ({ jobs: m.list().map((j) => j.proto()) })),
+    stopJob: unary((req) => m.stop(req.jobId, req.abort, req.graceSeconds)),
+    removeJob: unary(async (req) => {
+      await m.remove(req.jobId);
+      return {};
+    }),
+    updateJob: unary((req) => m.update(req.jobId, req.authorizedKeys)),
+    putManifest: unary((req) => m.putManifest(req)),
+    putBlobs: (call: ServerReadableStream<BlobChunk, PutBlobsResponse>, callback: sendUnaryData<PutBlobsResponse>) => {
+      m.putBlobs(call as AsyncIterable<BlobChunk>).then(
+        (res) => callback(null, res),
+        (err) => {
+          callback(grpcError(err));
+          call.destroy();
+        },
+      );
+    },
+    commitCode: unary((req) => m.commit(req.uploadId)),
+    events: (call: ServerWritableStream<EventsRequest, Event>) => {
+      const jobId = call.request.jobId;
+      // The snapshot is built and written synchronously, so no live event can slip in before it.
+      const jobs = jobId ? m.list().filter((j) => j.id === jobId) : m.list();
+      const now = Date.now();
+      for (const j of jobs) {
+        call.write({ timeMs: now, jobId: j.id, payload: { $case: 'status', value: { ...j.status } } });
+        call.write({ timeMs: now, jobId: j.id, payload: { $case: 'activity', value: j.activity() } });
+      }
+      const unsubscribe = d.bus.subscribe(jobId, (e) => {
+        if (!call.cancelled && !call.destroyed) call.write(e);
+      });
+      const end = () => unsubscribe();
+      call.on('cancelled', end);
+      call.on('close', end);
+      call.on('error', end);
+    },
+    getLogs: unary((req) => {
+      const r = m.get(req.jobId).readLogs(req.fromOffset, req.sinceMs, req.limitBytes);
+      return { lines: r.lines, nextOffset: r.nextOffset, firstOffset: r.firstOffset };
+    }),
+    shutdown: unary(async (req) => {
+      logger.info(`shutdown requested${req.removeData ? ' (removing the data dir)' : ''}: stopping every job`);
+      await m.stopAll();
+      setImmediate(() => d.onShutdown(req.removeData));
+      return {};
+    }),
+  };
+}
+
+export function createServer(deps: AgentDeps): Server {
+  const server = new Server({
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  });
+  server.addService(AgentService, agentService(deps));
+  return server;
+}
+
+export function bindUnix(server: Server, socketPath: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(`unix://${socketPath}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+  });
+}

@@ -1,0 +1,402 @@
+// One job: its files, its state (job/state.ts's table, saved before it takes effect), and the steps
+// that move it: pull, wait for code, start (container or host process, profile, init commands, IDE
+// server, SSH server), run until stopped. A job loaded after an agent restart carries on from the
+// state it was saved in: a running job keeps its container, log and SSH port.
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { JobState, LogStream, type Activity, type Job as JobProto, type JobSpec, type JobStatus, type RegistryAuth } from '@dstack/core/gen/agent';
+import { writeFileAtomic, writeJsonAtomic, readJson, readJsonOr } from '../files';
+import { JobLog, LineSplitter } from '../logs/job-log';
+import { logger } from '../logger';
+import type { EventBus } from '../events';
+import { PullError } from '../docker/pull';
+import { JobError, type OutputStream, type Runtime, type RuntimeJob, type RuntimeState } from '../runtime/runtime';
+import { generateHostKey, startJobSshServer, type JobSshServer } from '../ssh/server';
+import type { SyncState } from '../code/sync';
+import { installIdeServer } from './ide';
+import { isFinished, next, stateName, type JobEvent } from './state';
+
+export interface JobContext {
+  bus: EventBus;
+  logCap: number;
+  runtimeOf(kind: 'docker' | 'host'): Runtime;
+}
+
+interface Internal {
+  env: Record<string, string>;
+  workingDir: string;
+  /** Init commands done; `initRunning` is set while one runs (a restart then cannot tell its outcome). */
+  initDone: number;
+  initRunning?: number;
+  sshPort?: number;
+  stop?: { abort: boolean; grace: number };
+}
+
+interface JobFile {
+  spec: JobSpec;
+  status: JobStatus;
+  rt: RuntimeState;
+  internal: Internal;
+}
+
+const NO_AUTH: RegistryAuth = { username: '', password: '' };
+
+export class Job implements RuntimeJob {
+  readonly id: string;
+  readonly spec: JobSpec;
+  status: JobStatus;
+  readonly state: RuntimeState;
+  private readonly internal: Internal;
+  private readonly dir: string;
+  private readonly log: JobLog;
+  private readonly splitters: Record<OutputStream, LineSplitter>;
+  private ssh: JobSshServer | undefined;
+  private sshStarting: Promise<void> | undefined;
+  private readonly abort = new AbortController();
+  private stopRequested = false;
+  private stopping: Promise<void> | undefined;
+  private codeWaiter: (() => void) | undefined;
+  private activityTimer: NodeJS.Timeout | undefined;
+  private readonly runtime: Runtime;
+  /** Kept in memory (and secrets.json, 0600) only until the pull; never in job.json or answers. */
+  private registryAuth: RegistryAuth | undefined;
+
+  private constructor(private readonly ctx: JobContext, dir: string, file: JobFile) {
+    this.dir = dir;
+    this.id = file.spec.jobId;
+    this.spec = file.spec;
+    this.status = file.status;
+    this.state = file.rt;
+    this.internal = file.internal;
+    this.runtime = ctx.runtimeOf(file.status.runtime as 'docker' | 'host');
+    this.log = new JobLog(join(dir, 'logs'), ctx.logCap);
+    const split = (stream: LogStream) => new LineSplitter((line) => this.appendLog(stream, line));
+    this.splitters = { stdout: split(LogStream.LOG_STREAM_STDOUT), stderr: split(LogStream.LOG_STREAM_STDERR) };
+    const secrets = readJsonOr<{ registryAuth?: RegistryAuth }>(join(dir, 'secrets.json'), {});
+    this.registryAuth = secrets.registryAuth;
+  }
+
+  /** A new job, saved as submitted. */
+  static create(ctx: JobContext, dir: string, spec: JobSpec, runtime: 'docker' | 'host', env: (workingDir: string) => Record<string, string>): Job {
+    mkdirSync(join(dir, 'workflow'), { recursive: true, mode: 0o755 });
+    const codeDir = join(dir, 'workflow');
+    const wd = spec.workingDir;
+    // In a container the code is /workflow; on the host it is the job's workflow dir, and a
+    // working_dir given as /workflow/... (what a daemon sends for containers) maps into it.
+    const workingDir =
+      runtime === 'docker'
+        ? !wd ? '/workflow' : wd.startsWith('/') ? wd : posix.join('/workflow', wd)
+        : join(codeDir, wd.replace(/^\/workflow(\/|$)/, '').replace(/^\/+/, ''));
+    if (spec.registryAuth?.username) writeJsonAtomic(join(dir, 'secrets.json'), { registryAuth: spec.registryAuth });
+    const file: JobFile = {
+      spec: { ...spec, registryAuth: spec.registryAuth ? { ...NO_AUTH, username: spec.registryAuth.username } : undefined },
+      status: {
+        jobId: spec.jobId,
+        state: JobState.JOB_STATE_SUBMITTED,
+        message: '',
+        reason: '',
+        exitCode: 0,
+        runtime,
+        containerId: '',
+        sshPort: 0,
+        sshHostKey: '',
+        submittedMs: Date.now(),
+        startedMs: 0,
+        finishedMs: 0,
+        workingDir,
+        codeReady: false,
+      },
+      rt: {},
+      internal: { env: env(workingDir), workingDir, initDone: 0 },
+    };
+    writeJsonAtomic(join(dir, 'job.json'), file);
+    return new Job(ctx, dir, file);
+  }
+
+  static load(ctx: JobContext, dir: string): Job {
+    return new Job(ctx, dir, readJson<JobFile>(join(dir, 'job.json')));
+  }
+
+  get env(): Record<string, string> {
+    return this.internal.env;
+  }
+  get codeDir(): string {
+    return join(this.dir, 'workflow');
+  }
+  get workingDir(): string {
+    return this.internal.workingDir;
+  }
+  get finished(): boolean {
+    return isFinished(this.status.state);
+  }
+
+  persist(): void {
+    this.status.containerId = this.state.containerId ?? '';
+    writeJsonAtomic(join(this.dir, 'job.json'), { spec: this.spec, status: this.status, rt: this.state, internal: this.internal } satisfies JobFile);
+  }
+
+  proto(): JobProto {
+    return { spec: this.spec, status: { ...this.status } };
+  }
+
+  private publishStatus(): void {
+    this.ctx.bus.publish({ timeMs: Date.now(), jobId: this.id, payload: { $case: 'status', value: { ...this.status } } });
+  }
+
+  /** Moves the job along the table: saved to disk first, then announced. */
+  private fire(event: JobEvent, patch: Partial<JobStatus> = {}): void {
+    const to = next(this.status.state, event);
+    this.status = { ...this.status, ...patch, state: to };
+    this.persist();
+    this.note(`job ${stateName(to)}${patch.message ? `: ${patch.message}` : ''}`);
+    this.publishStatus();
+  }
+
+  // ---- logs -----------------------------------------------------------------------------------
+  private appendLog(stream: LogStream, data: Buffer): void {
+    const line = this.log.append(stream, data);
+    this.ctx.bus.publish({ timeMs: line.timeMs, jobId: this.id, payload: { $case: 'log', value: line } });
+  }
+
+  note(message: string): void {
+    this.appendLog(LogStream.LOG_STREAM_AGENT, Buffer.from(`${message}\n`));
+  }
+
+  private output = (stream: OutputStream, data: Buffer): void => this.splitters[stream].write(data);
+
+  readLogs(fromOffset: number, sinceMs: number, limitBytes: number) {
+    return this.log.read(fromOffset, { sinceMs, limitBytes: limitBytes || 1 << 20 });
+  }
+
+  // ---- activity -------------------------------------------------------------------------------
+  activity(): Activity {
+    if (this.ssh) return this.ssh.activity();
+    const since = this.status.startedMs || this.status.submittedMs;
+    return { shellSessions: 0, execSessions: 0, sftpSessions: 0, portForwards: 0, inactiveSeconds: Math.max(0, Math.floor((Date.now() - since) / 1000)) };
+  }
+
+  private publishActivity(a: Activity = this.activity()): void {
+    this.ctx.bus.publish({ timeMs: Date.now(), jobId: this.id, payload: { $case: 'activity', value: a } });
+  }
+
+  // ---- the steps ------------------------------------------------------------------------------
+  /** Drives the job from its saved state until it runs (and then until its main process exits). */
+  async run(): Promise<void> {
+    try {
+      if (this.status.state === JobState.JOB_STATE_STOPPING) return await this.finishStop();
+      if (this.status.state === JobState.JOB_STATE_STARTING && this.internal.initRunning !== undefined) {
+        const cmd = this.spec.init[this.internal.initRunning];
+        throw new JobError('executor_error', `the agent restarted while init command \`${cmd}\` was running; its outcome is unknown`);
+      }
+      for (;;) {
+        if (this.stopRequested || this.finished) return;
+        switch (this.status.state) {
+          case JobState.JOB_STATE_SUBMITTED:
+            this.fire('pull');
+            break;
+          case JobState.JOB_STATE_PULLING:
+            await this.runtime.prepare(
+              this,
+              this.registryAuth,
+              (p) => this.ctx.bus.publish({ timeMs: Date.now(), jobId: this.id, payload: { $case: 'pull', value: p } }),
+              this.abort.signal,
+            );
+            if (this.stopRequested) return;
+            rmSync(join(this.dir, 'secrets.json'), { force: true });
+            this.registryAuth = undefined;
+            this.fire(this.spec.expectCode && !this.status.codeReady ? 'wait_code' : 'start');
+            break;
+          case JobState.JOB_STATE_WAITING_CODE:
+            if (!this.status.codeReady) await new Promise<void>((resolve) => (this.codeWaiter = resolve));
+            if (this.stopRequested) return;
+            this.fire('start');
+            break;
+          case JobState.JOB_STATE_STARTING:
+            await this.startUp();
+            if (this.stopRequested) return;
+            this.fire('ready', { startedMs: Date.now() });
+            this.startActivityTimer();
+            break;
+          case JobState.JOB_STATE_RUNNING: {
+            await this.ensureSsh();
+            this.startActivityTimer();
+            const code = await this.runtime.waitExit(this);
+            if (this.stopRequested) return;
+            await this.exited(code);
+            return;
+          }
+          default:
+            return;
+        }
+      }
+    } catch (err) {
+      if (this.stopRequested) return;
+      await this.failWith(err);
+    }
+  }
+
+  private async startUp(): Promise<void> {
+    await this.runtime.start(this);
+    if (this.stopRequested) return;
+    await this.runtime.installProfile(this);
+    // The SSH server comes up before init, so a user can look at a long init from inside.
+    await this.ensureSsh();
+    const init = this.spec.init;
+    for (let i = this.internal.initDone; i < init.length; i++) {
+      this.internal.initRunning = i;
+      this.persist();
+      this.note(`init ${i + 1}/${init.length}: ${init[i]}`);
+      const code = await this.runtime.exec(this, init[i], this.output, { signal: this.abort.signal });
+      this.splitters.stdout.flush();
+      this.splitters.stderr.flush();
+      if (this.stopRequested) return;
+      if (code !== 0) throw new JobError('init_failed', `init command \`${init[i]}\` failed with exit code ${code}`, code);
+      this.internal.initDone = i + 1;
+      this.internal.initRunning = undefined;
+      this.persist();
+    }
+    await installIdeServer(this.runtime, this, this.abort.signal);
+  }
+
+  private async ensureSsh(): Promise<void> {
+    if (this.ssh) return;
+    this.sshStarting ??= (async () => {
+      const keyFile = join(this.dir, 'ssh_host_key');
+      if (!existsSync(keyFile)) writeFileAtomic(keyFile, generateHostKey().privatePem);
+      const hostKeyPem = readFileSync(keyFile, 'utf8');
+      const port = this.internal.sshPort || this.spec.sshPort || 0;
+      let lastErr: unknown;
+      // After a restart the port is this job's own: retry a moment if the old socket lingers.
+      for (let attempt = 0; attempt < 20; attempt++) {
+        try {
+          this.ssh = await startJobSshServer({
+            hostKeyPem,
+            authorizedKeys: this.spec.authorizedKeys,
+            target: this.runtime.target(this),
+            port,
+            onActivity: (a) => this.publishActivity(a),
+            log: (line) => logger.info(`job ${this.id}: ${line}`),
+          });
+          break;
+        } catch (err) {
+          lastErr = err;
+          if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !port) break;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+      if (!this.ssh) throw new JobError('executor_error', `cannot start the job's SSH server on port ${port}: ${(lastErr as Error).message}`);
+      this.internal.sshPort = this.ssh.port;
+      this.status = { ...this.status, sshPort: this.ssh.port, sshHostKey: this.ssh.hostPublicKey };
+      this.persist();
+      this.note(`SSH server listening on 127.0.0.1:${this.ssh.port}`);
+      this.publishStatus();
+    })().finally(() => (this.sshStarting = undefined));
+    await this.sshStarting;
+  }
+
+  private startActivityTimer(): void {
+    if (this.activityTimer) return;
+    // inactive_seconds grows with no session changing: report it now and then.
+    this.activityTimer = setInterval(() => this.publishActivity(), 10_000);
+    this.activityTimer.unref();
+  }
+
+  private async teardown(grace: number): Promise<void> {
+    if (this.activityTimer) clearInterval(this.activityTimer);
+    this.activityTimer = undefined;
+    await this.sshStarting?.catch(() => {});
+    await this.ssh?.close().catch(() => {});
+    this.ssh = undefined;
+    await this.runtime.stop(this, grace);
+  }
+
+  private async exited(code: number): Promise<void> {
+    if (code === 0) this.fire('exit_ok', { exitCode: 0, finishedMs: Date.now(), message: 'the job\'s main process exited' });
+    else this.fire('fail', { reason: 'container_error', exitCode: code, finishedMs: Date.now(), message: code < 0 ? 'the job\'s process exited while the agent was down' : `the job's main process exited with code ${code}` });
+    await this.teardown(0).catch((err) => this.note(`cleanup failed: ${(err as Error).message}`));
+  }
+
+  private async failWith(err: unknown): Promise<void> {
+    const e = err as Error;
+    const reason = err instanceof JobError || err instanceof PullError ? err.reason : 'executor_error';
+    const exitCode = err instanceof JobError ? err.exitCode : 0;
+    if (!(err instanceof JobError) && !(err instanceof PullError)) logger.error(`job ${this.id}: ${e.stack ?? e.message}`);
+    this.splitters.stdout.flush();
+    this.splitters.stderr.flush();
+    if (!this.finished) this.fire('fail', { reason, message: e.message, exitCode, finishedMs: Date.now() });
+    // A failed job holds nothing: its container (and GPUs) go; its logs and code stay until RemoveJob.
+    await this.teardown(0).catch((cleanup) => this.note(`cleanup failed: ${(cleanup as Error).message}`));
+  }
+
+  // ---- requests from the daemon ---------------------------------------------------------------
+  /** Graceful: SIGTERM, SIGKILL after `grace` seconds; abort: SIGKILL now. Resolves when stopped. */
+  async stop(abort: boolean, grace: number): Promise<void> {
+    if (this.finished) return;
+    if (!this.stopping) {
+      this.stopRequested = true;
+      this.internal.stop = { abort, grace };
+      this.fire('stop', { message: abort ? 'aborting' : 'stopping' });
+      this.abort.abort();
+      this.codeWaiter?.();
+      this.stopping = this.finishStop();
+    } else if (abort) {
+      // Escalate a graceful stop in progress.
+      await this.runtime.stop(this, 0).catch(() => {});
+    }
+    await this.stopping;
+  }
+
+  private async finishStop(): Promise<void> {
+    this.stopRequested = true;
+    const req = this.internal.stop ?? { abort: false, grace: 10 };
+    try {
+      await this.teardown(req.abort ? 0 : req.grace);
+      this.fire('stopped', { reason: req.abort ? 'aborted' : 'stopped', message: req.abort ? 'aborted on request' : 'stopped on request', finishedMs: Date.now() });
+    } catch (err) {
+      this.fire('fail', { reason: 'executor_error', message: `stop failed: ${(err as Error).message}`, finishedMs: Date.now() });
+    }
+  }
+
+  updateAuthorizedKeys(keys: string[]): void {
+    this.spec.authorizedKeys = keys;
+    this.persist();
+    this.ssh?.updateAuthorizedKeys(keys);
+  }
+
+  /** Called after a commit wrote the code: a job waiting for it goes on. */
+  codeCommitted(): void {
+    if (!this.status.codeReady) {
+      this.status = { ...this.status, codeReady: true };
+      this.persist();
+      this.publishStatus();
+    }
+    this.codeWaiter?.();
+  }
+
+  get syncStateFile(): string {
+    return join(this.dir, 'synced.json');
+  }
+
+  readSyncState(): SyncState {
+    return readJsonOr<SyncState>(this.syncStateFile, {});
+  }
+
+  writeSyncState(s: SyncState): void {
+    writeJsonAtomic(this.syncStateFile, s);
+  }
+
+  /** Stops the job's activity reports and closes files (agent exit: the job itself stays up). */
+  detach(): void {
+    if (this.activityTimer) clearInterval(this.activityTimer);
+    this.splitters.stdout.flush();
+    this.splitters.stderr.flush();
+    void this.ssh?.close();
+    this.log.close();
+  }
+
+  /** Deletes the job's files (after it is finished). */
+  removeFiles(): void {
+    this.log.close();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

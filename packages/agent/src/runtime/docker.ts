@@ -1,0 +1,252 @@
+// The docker runtime: the job is a container (host network, /workflow bind-mounted from the job's code
+// dir, GPUs as device requests) whose main process only keeps it alive; init commands, the profile,
+// the IDE server install and SSH sessions all enter it through Docker exec.
+//
+// Containers carry labels naming this agent's instance id and the job: agents of parallel test runs
+// sharing one engine never touch each other's containers, and a restarted agent finds its own.
+import type { PullProgress, RegistryAuth } from '@dstack/core/gen/agent';
+import { DockerError, type DockerEngine } from '../docker/engine';
+import { dockerExec, dockerSessionTarget } from '../docker/exec';
+import { imageExists, pullImage } from '../docker/pull';
+import type { SessionTarget } from '../ssh/target';
+import { JobError, KEEPALIVE, profileScript, type ExecOptions, type OutputStream, type Runtime, type RuntimeJob } from './runtime';
+
+export const LABEL_INSTANCE = 'ai.dstack.agent.instance-id';
+export const LABEL_JOB = 'ai.dstack.job-id';
+export const LABEL_RUN = 'ai.dstack.run-name';
+export const LABEL_REPO = 'ai.dstack.repo-id';
+
+
+const PROFILE = '/etc/profile.d/dstack.sh';
+// Shells that skip /etc/profile still read ~/.profile or ~/.bashrc: both source the job's env.
+const PROFILE_HOOKS = `
+line='[ -f ${PROFILE} ] && . ${PROFILE}'
+h="\${HOME:-/root}"
+mkdir -p "$h" 2>/dev/null
+for f in "$h/.profile" "$h/.bashrc"; do grep -qxF "$line" "$f" 2>/dev/null || printf '%s\\n' "$line" >> "$f"; done
+[ -f /etc/profile ] || printf 'for f in /etc/profile.d/*.sh; do [ -r "$f" ] && . "$f"; done\\n' > /etc/profile
+`;
+
+interface ContainerInspect {
+  Id: string;
+  State: { Running: boolean; Pid: number; ExitCode: number; Status: string };
+  Config: { Env: string[] | null };
+}
+
+function slug(s: string): string {
+  return s.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'job';
+}
+
+export class DockerRuntime implements Runtime {
+  readonly kind = 'docker' as const;
+
+  constructor(private readonly engine: DockerEngine, private readonly instanceId: string) {}
+
+  async prepare(job: RuntimeJob, auth: RegistryAuth | undefined, onProgress: (p: PullProgress) => void, signal: AbortSignal): Promise<void> {
+    const image = job.spec.image;
+    if (!image) throw new JobError('image_pull_error', 'the job names no image (a docker job needs one)');
+    // With credentials the pull always goes to the registry, so they are checked every time and a
+    // cached private image is never handed to a job that could not pull it.
+    if (!auth?.username && (await imageExists(this.engine, image))) {
+      job.note(`image ${image} is present`);
+      onProgress({ current: 0, total: 0, status: 'present' });
+      return;
+    }
+    job.note(`pulling image ${image}`);
+    let lastNote = 0;
+    await pullImage(
+      this.engine,
+      image,
+      auth,
+      (p) => {
+        onProgress(p);
+        if (p.total && Date.now() - lastNote > 5000) {
+          lastNote = Date.now();
+          job.note(`pulling ${image}: ${(p.current / 1048576).toFixed(1)} of ${(p.total / 1048576).toFixed(1)} MiB`);
+        }
+      },
+      signal,
+    );
+    job.note(`pulled image ${image}`);
+  }
+
+  private async inspect(id: string): Promise<ContainerInspect | undefined> {
+    try {
+      return await this.engine.json<ContainerInspect>('GET', `/containers/${encodeURIComponent(id)}/json`);
+    } catch (err) {
+      if (err instanceof DockerError && err.statusCode === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** This agent's container for the job: by its saved id, else by labels (a crash right after create). */
+  private async find(job: RuntimeJob): Promise<ContainerInspect | undefined> {
+    if (job.state.containerId) {
+      const c = await this.inspect(job.state.containerId);
+      if (c) return c;
+    }
+    const filters = JSON.stringify({ label: [`${LABEL_INSTANCE}=${this.instanceId}`, `${LABEL_JOB}=${job.id}`] });
+    const list = await this.engine.json<{ Id: string }[]>('GET', `/containers/json?all=1&filters=${encodeURIComponent(filters)}`);
+    if (!list.length) return undefined;
+    job.state.containerId = list[0].Id;
+    job.persist();
+    return this.inspect(list[0].Id);
+  }
+
+  async start(job: RuntimeJob): Promise<void> {
+    let c = await this.find(job);
+    if (!c) {
+      const spec = job.spec;
+      const gpus = spec.gpus;
+      const deviceRequests =
+        gpus && (gpus.all || gpus.count > 0) && (gpus.vendor === '' || gpus.vendor === 'nvidia')
+          ? [{ Driver: 'nvidia', Count: gpus.all ? -1 : gpus.count, Capabilities: [['gpu']] }]
+          : [];
+      const amd = gpus && (gpus.all || gpus.count > 0) && gpus.vendor === 'amd';
+      const body = {
+        Image: spec.image,
+        Entrypoint: ['/bin/sh', '-c', KEEPALIVE],
+        Cmd: null,
+        Env: Object.entries(job.env).map(([k, v]) => `${k}=${v}`),
+        WorkingDir: job.workingDir,
+        User: spec.user || '',
+        Labels: {
+          ...spec.labels,
+          [LABEL_INSTANCE]: this.instanceId,
+          [LABEL_JOB]: job.id,
+          [LABEL_RUN]: spec.runName,
+          [LABEL_REPO]: spec.repoId,
+        },
+        HostConfig: {
+          NetworkMode: 'host',
+          Privileged: spec.privileged,
+          ShmSize: spec.shmSizeGb > 0 ? Math.round(spec.shmSizeGb * 1024 ** 3) : undefined,
+          Binds: [`${job.codeDir}:/workflow`, ...spec.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`)],
+          DeviceRequests: deviceRequests,
+          Devices: amd ? ['/dev/kfd', '/dev/dri'].map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' })) : [],
+        },
+      };
+      const name = `dstack-${slug(spec.runName)}-${job.id.slice(0, 8)}-${this.instanceId.slice(0, 8)}`;
+      let created: { Id: string };
+      try {
+        created = await this.engine.json<{ Id: string }>('POST', `/containers/create?name=${encodeURIComponent(name)}`, body);
+      } catch (err) {
+        throw new JobError('container_error', `cannot create the container: ${(err as Error).message}`);
+      }
+      job.state.containerId = created.Id;
+      job.persist();
+      c = await this.inspect(created.Id);
+    }
+    if (!c) throw new JobError('container_error', 'the container vanished right after it was created');
+    if (!c.State.Running) {
+      try {
+        await this.engine.json('POST', `/containers/${c.Id}/start`);
+      } catch (err) {
+        throw new JobError('container_error', `cannot start the container: ${(err as Error).message}`);
+      }
+    }
+    job.note(`container ${c.Id.slice(0, 12)} started`);
+  }
+
+  async alive(job: RuntimeJob): Promise<boolean> {
+    const c = await this.find(job);
+    return !!c?.State.Running;
+  }
+
+  async waitExit(job: RuntimeJob): Promise<number> {
+    const id = job.state.containerId;
+    if (!id) throw new JobError('container_error', 'the job has no container');
+    for (;;) {
+      try {
+        const res = await this.engine.json<{ StatusCode: number }>('POST', `/containers/${id}/wait?condition=not-running`);
+        return res.StatusCode;
+      } catch (err) {
+        if (err instanceof DockerError && err.statusCode === 404) return 137;
+        // The engine went away for a moment (restart): look again shortly.
+        await new Promise((r) => setTimeout(r, 2000));
+        const c = await this.inspect(id).catch(() => undefined);
+        if (c && !c.State.Running) return c.State.ExitCode;
+      }
+    }
+  }
+
+  async exec(job: RuntimeJob, command: string, onOutput: (s: OutputStream, d: Buffer) => void, opts: ExecOptions = {}): Promise<number> {
+    const id = job.state.containerId;
+    if (!id) throw new JobError('container_error', 'the job has no container');
+    const p = await dockerExec(this.engine, id, { cmd: ['/bin/sh', '-c', command], env: job.env, workingDir: job.workingDir, user: job.spec.user || undefined });
+    p.stdout.on('data', (d: Buffer) => onOutput('stdout', d));
+    p.stderr?.on('data', (d: Buffer) => onOutput('stderr', d));
+    if (opts.stdin) opts.stdin.pipe(p.stdin);
+    else p.stdin.end(opts.input ?? '');
+    const kill = () => p.signal('SIGKILL');
+    opts.signal?.addEventListener('abort', kill, { once: true });
+    try {
+      return (await p.exit).code ?? 255;
+    } finally {
+      opts.signal?.removeEventListener('abort', kill);
+    }
+  }
+
+  async installProfile(job: RuntimeJob): Promise<void> {
+    const c = await this.find(job);
+    // The image's own env (PATH of a conda image) first: a login shell's /etc/profile resets PATH.
+    const imageEnv: Record<string, string> = {};
+    for (const e of c?.Config.Env ?? []) {
+      const i = e.indexOf('=');
+      if (i > 0) imageEnv[e.slice(0, i)] = e.slice(i + 1);
+    }
+    const quiet = () => {};
+    const script = profileScript({ ...imageEnv, ...job.env });
+    const code = await this.exec(job, `mkdir -p /etc/profile.d && cat > ${PROFILE} && ${PROFILE_HOOKS}`, quiet, { input: script });
+    if (code !== 0) job.note(`warning: could not write ${PROFILE} (exit code ${code}); SSH sessions still get the env`);
+  }
+
+  /** Processes in the container other than the keep-alive and its sleep. */
+  private async userProcesses(c: ContainerInspect): Promise<number> {
+    try {
+      const top = await this.engine.json<{ Titles: string[]; Processes: string[][] }>('GET', `/containers/${c.Id}/top?ps_args=-o%20pid,ppid,args`);
+      const [pid, ppid, args] = ['PID', 'PPID', 'COMMAND'].map((t) => top.Titles.indexOf(t));
+      const keepalive = String(c.State.Pid);
+      return top.Processes.filter((p) => p[pid] !== keepalive && !(p[ppid] === keepalive && /^sleep 3600$/.test(p[args] ?? ''))).length;
+    } catch {
+      return 0;
+    }
+  }
+
+  async stop(job: RuntimeJob, graceSeconds: number): Promise<void> {
+    const c = await this.find(job);
+    if (!c) return;
+    try {
+      if (graceSeconds > 0 && c.State.Running) {
+        // SIGTERM to every process of the container but PID 1, and time to exit, up to the grace
+        // period; then PID 1 (which exits at once on SIGTERM) and SIGKILL for what is left.
+        const deadline = Date.now() + graceSeconds * 1000;
+        await this.exec(job, 'kill -TERM -1 2>/dev/null; exit 0', () => {}).catch(() => {});
+        while (Date.now() < deadline && (await this.userProcesses(c)) > 0) await new Promise((r) => setTimeout(r, 250));
+        const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
+        await this.engine.json('POST', `/containers/${c.Id}/stop?t=${left}`);
+      } else await this.engine.json('POST', `/containers/${c.Id}/kill`);
+    } catch (err) {
+      // 304: already stopped; 404: gone; 409: not running.
+      if (!(err instanceof DockerError) || ![304, 404, 409].includes(err.statusCode)) throw err;
+    }
+    try {
+      await this.engine.json('DELETE', `/containers/${c.Id}?force=1&v=1`);
+    } catch (err) {
+      if (!(err instanceof DockerError) || err.statusCode !== 404) throw err;
+    }
+    job.note(`container ${c.Id.slice(0, 12)} removed`);
+  }
+
+  target(job: RuntimeJob): SessionTarget {
+    // Sessions are Docker execs made by the SSH engineer's docker/exec.ts.
+    return dockerSessionTarget({
+      engine: this.engine,
+      containerId: job.state.containerId ?? '',
+      workingDir: job.workingDir,
+      user: job.spec.user || undefined,
+      env: job.env,
+      shell: job.spec.shell || undefined,
+    });
+  }
+}

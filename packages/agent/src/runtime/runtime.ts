@@ -1,0 +1,95 @@
+// Where a job runs: in a Docker container (docker.ts) or on the host as processes (host.ts). The job
+// (job/job.ts) drives either through this one interface; the SSH server reaches the job through the
+// SessionTarget a runtime hands out.
+import type { JobSpec, PullProgress, RegistryAuth } from '@dstack/core/gen/agent';
+import type { SessionTarget } from '../ssh/target';
+
+export type RuntimeKind = 'docker' | 'host';
+export type OutputStream = 'stdout' | 'stderr';
+
+/** What a runtime keeps about a job across agent restarts (saved in job.json). */
+export interface RuntimeState {
+  containerId?: string;
+  /** host: the job's leader process and its start time (clock ticks since boot, from /proc). */
+  pid?: number;
+  pidStart?: number;
+}
+
+export interface RuntimeJob {
+  readonly id: string;
+  readonly spec: JobSpec;
+  /** The job's env: spec env plus DSTACK_* (and, on the host, the marker DSTACK_JOB_ID). */
+  readonly env: Record<string, string>;
+  /** The code on the agent's host (bind-mounted at /workflow in a container). */
+  readonly codeDir: string;
+  /** Where the job works, as the job sees it. */
+  readonly workingDir: string;
+  readonly state: RuntimeState;
+  /** Saves `state` (call after changing it, before relying on it). */
+  persist(): void;
+  /** A line for the job's log from the agent itself. */
+  note(message: string): void;
+}
+
+export class JobError extends Error {
+  constructor(readonly reason: string, message: string, readonly exitCode = 0) {
+    super(message);
+    this.name = 'JobError';
+  }
+}
+
+export interface ExecOptions {
+  /** Bytes for the command's stdin (else it reads EOF). */
+  input?: Buffer | string;
+  /** A stream for the command's stdin (the IDE server tarball). */
+  stdin?: NodeJS.ReadableStream;
+  signal?: AbortSignal;
+}
+
+export interface Runtime {
+  readonly kind: RuntimeKind;
+  /**
+   * Makes the image available (docker: pull, progress reported). `auth` is the registry login with
+   * its password, which the job's spec (saved, and returned to callers) does not hold.
+   */
+  prepare(job: RuntimeJob, auth: RegistryAuth | undefined, onProgress: (p: PullProgress) => void, signal: AbortSignal): Promise<void>;
+  /** Creates and starts the job's main process (a keep-alive that exits on SIGTERM); idempotent. */
+  start(job: RuntimeJob): Promise<void>;
+  /** Is the main process still there (after an agent restart)? */
+  alive(job: RuntimeJob): Promise<boolean>;
+  /** Resolves with the main process's exit code when it exits. */
+  waitExit(job: RuntimeJob): Promise<number>;
+  /** Runs `sh -c command` in the working dir with the job's env; output streamed; exit code back. */
+  exec(job: RuntimeJob, command: string, onOutput: (stream: OutputStream, data: Buffer) => void, opts?: ExecOptions): Promise<number>;
+  /** Makes the job's env the default of every shell in the target (profile files). */
+  installProfile(job: RuntimeJob): Promise<void>;
+  /** SIGTERM then SIGKILL after graceSeconds (0: SIGKILL at once); then frees what start() made. */
+  stop(job: RuntimeJob, graceSeconds: number): Promise<void>;
+  /** Where the job's SSH sessions land. */
+  target(job: RuntimeJob): SessionTarget;
+}
+
+/**
+ * The job's main process, in a container (PID 1) and on the host alike: sleeps until SIGTERM, then
+ * exits 0. Needs nothing but /bin/sh (busybox is enough).
+ */
+export const KEEPALIVE = 'trap "kill $! 2>/dev/null; exit 0" TERM INT; while :; do sleep 3600 & wait $!; done';
+
+/** The env of a host-mode job's processes: the agent's own (PATH, HOME), the job's, the marker. */
+export function hostProcessEnv(job: RuntimeJob, extra: Record<string, string> = {}): Record<string, string> {
+  const base: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('DSTACK_AGENT_')) base[k] = v;
+  return { ...base, ...job.env, ...extra, DSTACK_JOB_ID: job.id };
+}
+
+/** Single-quotes a string for sh. */
+export function shQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** `export K='v'` lines for a profile; keys that are not shell identifiers are skipped. */
+export function profileScript(env: Record<string, string>): string {
+  const lines = ['# Written by dstack-agent: the job\'s env for every shell.'];
+  for (const [k, v] of Object.entries(env)) if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) lines.push(`export ${k}=${shQuote(v)}`);
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,216 @@
+// The built agent executable as a child process, and a promise-returning client for its socket.
+// Suites run dist/agent/dstack-agent-linux-x64 (npm run build:agent makes it) exactly as the daemon
+// does: `serve --data-dir DIR`, detached, then gRPC over DIR/agent.sock.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { credentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import {
+  AgentClient,
+  JobState,
+  type BlobChunk,
+  type Event,
+  type Job,
+  type JobSpec,
+  type LogLine,
+} from '@dstack/core/gen/agent';
+import { tempDir, waitFor } from '../harness/util';
+
+export const ROOT = join(__dirname, '../..');
+export const AGENT_BIN = join(ROOT, 'dist/agent/dstack-agent-linux-x64');
+
+export function requireAgentBinary(): string {
+  if (!existsSync(AGENT_BIN)) throw new Error(`${AGENT_BIN} is missing: run npm run build:agent first`);
+  return AGENT_BIN;
+}
+
+type Callback<T> = (err: ServiceError | null, res: T) => void;
+
+/** Calls a callback-style unary method as a promise. */
+function call<Req, Res>(fn: (req: Req, cb: Callback<Res>) => unknown, req: Req): Promise<Res> {
+  return new Promise((resolve, reject) => fn(req, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+export class AgentProcess {
+  client!: AgentClient;
+  proc: ChildProcess | undefined;
+  readonly events: Event[] = [];
+  private streams: ClientReadableStream<Event>[] = [];
+
+  constructor(readonly dataDir: string, readonly env: Record<string, string>) {}
+
+  get socket(): string {
+    return join(this.dataDir, 'agent.sock');
+  }
+  get logFile(): string {
+    return join(this.dataDir, 'agent.log');
+  }
+
+  async start(): Promise<void> {
+    const bin = requireAgentBinary();
+    this.proc = spawn(bin, ['serve', '--data-dir', this.dataDir, '--log-file', this.logFile], {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...this.env },
+      detached: true,
+      stdio: 'ignore',
+    });
+    this.proc.unref();
+    let exited: string | undefined;
+    this.proc.once('exit', (code, sig) => (exited = `the agent exited (${code ?? sig}); its log:\n${this.log()}`));
+    this.client?.close();
+    this.client = new AgentClient(`unix://${this.socket}`, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 256 << 20,
+      'grpc.max_send_message_length': 256 << 20,
+    });
+    await waitFor('the agent to answer a handshake', async () => {
+      if (exited) throw new Error(exited);
+      if (!existsSync(this.socket)) return false;
+      await this.handshake();
+      return true;
+    }, { timeoutMs: 30_000, intervalMs: 100 });
+  }
+
+  log(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '(no log)';
+    }
+  }
+
+  /** Collects every event into `events` (a new subscription, e.g. after a restart). */
+  subscribe(jobId = ''): void {
+    const s = this.client.events({ jobId });
+    s.on('data', (e: Event) => this.events.push(e));
+    s.on('error', () => {});
+    this.streams.push(s);
+  }
+
+  async waitEvent(what: string, pred: (e: Event) => boolean, timeoutMs = 120_000): Promise<Event> {
+    return waitFor(what, () => this.events.find(pred), { timeoutMs, intervalMs: 100 });
+  }
+
+  handshake() {
+    return call(this.client.handshake.bind(this.client), { daemonVersion: 'test', protocolVersion: 1 });
+  }
+  hostInfo() {
+    return call(this.client.getHostInfo.bind(this.client), {});
+  }
+  submit(spec: Partial<JobSpec> & { jobId: string }): Promise<Job> {
+    return call(this.client.submitJob.bind(this.client), { spec: jobSpec(spec) });
+  }
+  getJob(jobId: string): Promise<Job> {
+    return call(this.client.getJob.bind(this.client), { jobId });
+  }
+  listJobs() {
+    return call(this.client.listJobs.bind(this.client), {});
+  }
+  stopJob(jobId: string, abort = false, graceSeconds = 0): Promise<Job> {
+    return call(this.client.stopJob.bind(this.client), { jobId, abort, graceSeconds });
+  }
+  removeJob(jobId: string) {
+    return call(this.client.removeJob.bind(this.client), { jobId });
+  }
+  updateJob(jobId: string, authorizedKeys: string[]) {
+    return call(this.client.updateJob.bind(this.client), { jobId, authorizedKeys });
+  }
+  putManifest(req: Parameters<AgentClient['putManifest']>[0]) {
+    return call(this.client.putManifest.bind(this.client), req);
+  }
+  commitCode(uploadId: string) {
+    return call(this.client.commitCode.bind(this.client), { uploadId });
+  }
+  getLogs(jobId: string, fromOffset = 0, sinceMs = 0) {
+    return call(this.client.getLogs.bind(this.client), { jobId, fromOffset, sinceMs, limitBytes: 0 });
+  }
+  shutdown(removeData = false) {
+    return call(this.client.shutdown.bind(this.client), { removeData });
+  }
+  putBlobs(chunks: BlobChunk[]): Promise<{ blobs: number; bytes: number }> {
+    return new Promise((resolve, reject) => {
+      const stream = this.client.putBlobs((err, res) => (err ? reject(err) : resolve(res)));
+      for (const c of chunks) stream.write(c);
+      stream.end();
+    });
+  }
+
+  async waitState(jobId: string, state: JobState, timeoutMs = 180_000): Promise<Job> {
+    return waitFor(`job ${jobId} to be ${JobState[state]}`, async () => {
+      const job = await this.getJob(jobId);
+      if (job.status!.state === JobState.JOB_STATE_FAILED && state !== JobState.JOB_STATE_FAILED) {
+        throw new Error(`job failed: ${job.status!.reason}: ${job.status!.message}`);
+      }
+      return job.status!.state === state ? job : undefined;
+    }, { timeoutMs, intervalMs: 200 });
+  }
+
+  /** All of the job's log text (every stream). */
+  async logText(jobId: string): Promise<string> {
+    const r = await this.getLogs(jobId);
+    return r.lines.map((l: LogLine) => Buffer.from(l.data).toString()).join('');
+  }
+
+  kill9(): void {
+    if (this.proc?.pid) process.kill(this.proc.pid, 'SIGKILL');
+    for (const s of this.streams.splice(0)) s.cancel();
+  }
+
+  async stop(): Promise<void> {
+    for (const s of this.streams.splice(0)) s.cancel();
+    if (this.proc?.pid && this.proc.exitCode === null) {
+      const proc = this.proc;
+      const gone = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGTERM');
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+    }
+    this.client?.close();
+  }
+}
+
+/** A full JobSpec from the fields a test cares about. */
+export function jobSpec(p: Partial<JobSpec> & { jobId: string }): JobSpec {
+  return {
+    runName: 'test-run',
+    repoId: 'test-repo',
+    runtime: '',
+    image: '',
+    registryAuth: undefined,
+    privileged: false,
+    env: {},
+    init: [],
+    workingDir: '',
+    user: '',
+    shell: '',
+    gpus: undefined,
+    shmSizeGb: 0,
+    authorizedKeys: [],
+    ide: undefined,
+    expectCode: false,
+    labels: {},
+    sshPort: 0,
+    mounts: [],
+    ...p,
+  };
+}
+
+export async function startAgent(env: Record<string, string> = {}): Promise<{ agent: AgentProcess; cleanup: () => Promise<void> }> {
+  const dir = tempDir('agent');
+  const agent = new AgentProcess(join(dir.path, 'data'), env);
+  await agent.start();
+  return {
+    agent,
+    cleanup: async () => {
+      // Jobs first (containers), then the agent, then its files.
+      try {
+        for (const j of (await agent.listJobs()).jobs) await agent.removeJob(j.spec!.jobId).catch(() => {});
+      } catch {
+        /* the agent is gone */
+      }
+      await agent.stop();
+      dir.cleanup();
+    },
+  };
+}
+
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+}
