@@ -1,0 +1,77 @@
+// dstack daemon start|stop|status|install|uninstall, and the daemon started on demand by any
+// command that needs it.
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dstack, mustDstack, ROOT, sandbox } from './helpers';
+
+describe('dstack daemon', () => {
+  it('start, status, stop; any command starts it on demand', async () => {
+    const sb = sandbox('daemon');
+    try {
+      const sock = join(sb.dstackHome, 'daemon.sock');
+      const down = await dstack(sb, ['daemon', 'status']);
+      expect(down.code).toBe(1);
+      expect(down.stdout).toContain('The dstack daemon is not running');
+
+      const start = await mustDstack(sb, ['daemon', 'start']);
+      expect(start.stdout).toMatch(/^Started the dstack daemon \S+ \(pid \d+, log .+\)$/m);
+      expect(statSync(sock).mode & 0o777).toBe(0o600);
+      const again = await mustDstack(sb, ['daemon', 'start']);
+      expect(again.stdout).toMatch(/already running \(pid \d+\)/);
+
+      const status = await mustDstack(sb, ['daemon', 'status', '--json']);
+      const s = JSON.parse(status.stdout);
+      expect(s).toMatchObject({ running: true });
+      expect(s.pid).toBeGreaterThan(0);
+      const human = await mustDstack(sb, ['daemon', 'status']);
+      expect(human.stdout).toContain('The dstack daemon is running');
+      expect(human.stdout).toContain(`  pid       ${s.pid}`);
+
+      const stop = await mustDstack(sb, ['daemon', 'stop']);
+      expect(stop.stdout).toBe(`Stopped the dstack daemon (pid ${s.pid})\n`);
+      expect(() => process.kill(s.pid, 0)).toThrow();
+      expect((await dstack(sb, ['daemon', 'stop'])).stdout).toBe('The dstack daemon is not running\n');
+
+      // On demand: ps starts it.
+      const ps = await mustDstack(sb, ['ps']);
+      expect(ps.stdout).toBe(' NAME  BACKEND  RESOURCES  PRICE  STATUS  SUBMITTED\n');
+      expect((await mustDstack(sb, ['daemon', 'status', '--json'])).stdout).toContain('"running": true');
+    } finally {
+      await sb.cleanup();
+    }
+  });
+
+  it('install writes a systemd user unit (idempotently) and uninstall removes it', async () => {
+    const sb = sandbox('install');
+    try {
+      const xdg = join(sb.dir, 'xdg');
+      // A PATH without systemctl: install says how to enable the unit instead.
+      const bin = join(sb.dir, 'onlysh');
+      mkdirSync(bin);
+      symlinkSync('/bin/sh', join(bin, 'sh'));
+      const env = { XDG_CONFIG_HOME: xdg, PATH: bin };
+      await mustDstack(sb, ['daemon', 'start']);
+      const first = await mustDstack(sb, ['daemon', 'install'], { env });
+      const unit = join(xdg, 'systemd', 'user', 'dstack-daemon.service');
+      expect(first.stdout).toBe(
+        `Wrote ${unit}\nsystemctl is not available here: enable it in a systemd login session with \`systemctl --user daemon-reload && systemctl --user enable --now dstack-daemon.service\`\n`,
+      );
+      const text = readFileSync(unit, 'utf8');
+      expect(text).toContain(`ExecStart=${process.execPath} ${join(ROOT, 'dist', 'daemon.cjs')}\n`);
+      expect(text).toContain(`Environment=DSTACK_HOME=${sb.dstackHome}\n`);
+      // The on-demand daemon was stopped so the service manager's can take the socket.
+      expect((await dstack(sb, ['daemon', 'status'], { env })).code).toBe(1);
+
+      const second = await mustDstack(sb, ['daemon', 'install'], { env });
+      expect(second.stdout.split('\n')[0]).toBe(`Already installed: ${unit}`);
+      expect(readFileSync(unit, 'utf8')).toBe(text);
+
+      expect((await mustDstack(sb, ['daemon', 'uninstall'], { env })).stdout).toBe(`Removed ${unit}\n`);
+      expect(existsSync(unit)).toBe(false);
+      expect((await mustDstack(sb, ['daemon', 'uninstall'], { env })).stdout).toBe(`Not installed (no ${unit})\n`);
+    } finally {
+      await sb.cleanup();
+    }
+  });
+});
