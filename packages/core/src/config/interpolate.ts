@@ -58,5 +58,6 @@ export function interpolate(s: string, lookup?: (name: string) => string | undef
   if (missing.length) {
     throw new GrammarError(`${missing.map((n) => `\`${n}\``).join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set: list it in \`env\` with a value, or export it before running dstack`);
   }
-  return { value: out, names };
+  // Not resolving: the text stays exactly as written (`$$` included), for a later resolution.
+  return { value: lookup ? out : s, names };
 }

@@ -77,6 +77,11 @@ export function issuesFromZod(issue: core.$ZodIssue, ctx: MessageContext): Gramm
       return [{ path, message: prefix(`expected ${list}, got ${show(got)}${guess ? ` (did you mean \`${guess}\`?)` : ''}`) }];
     }
     case 'invalid_union': {
+      // The branch whose type matched (a mapping given, the mapping branch failed inside): its issues.
+      const matched = issue.errors.find((branch) => branch.length > 0 && branch.every((sub) => sub.path.length > 0));
+      if (matched) {
+        return matched.flatMap((sub) => issuesFromZod({ ...sub, path: [...path, ...sub.path] } as core.$ZodIssue, ctx));
+      }
       const expected = new Set<string>();
       for (const branch of issue.errors) {
         for (const sub of branch) {

@@ -58,7 +58,7 @@ export function parseConfiguration(file: string, text: string, env?: Record<stri
   const typeError = checkType(obj.type);
   if (typeError) return fail(errorAt(offsetOf(src, obj.type === undefined ? [] : ['type']), typeError));
   const type = obj.type as ConfigurationType;
-  keepEnvSourceText(src, obj);
+  keepSourceText(src, obj);
 
   const kind = KINDS[type];
   const ctx: BuildContext = { env };
@@ -96,17 +96,23 @@ function checkType(type: unknown): string | null {
 }
 
 /**
- * In the mapping form of `env`, a number or boolean value means its text, as written: `X: 1.10` is
- * "1.10", not "1.1".
+ * Where YAML 1.1 reads a number but the text is what counts: in the mapping form of `env` (`X: 1.10`
+ * is "1.10", not "1.1"), and ports written as `8000:50`, which YAML 1.1 reads as a base-60 number.
  */
-function keepEnvSourceText(src: YamlSource, obj: Raw): void {
+function keepSourceText(src: YamlSource, obj: Raw): void {
   const env = obj.env;
-  if (!env || typeof env !== 'object' || Array.isArray(env)) return;
-  for (const [key, value] of Object.entries(env as Raw)) {
-    if (typeof value === 'number' || typeof value === 'boolean') {
-      const node = scalarAt(src, ['env', key] as Path);
-      (env as Raw)[key] = node?.source ?? String(value);
+  if (env && typeof env === 'object' && !Array.isArray(env)) {
+    for (const [key, value] of Object.entries(env as Raw)) {
+      if (typeof value === 'number' || typeof value === 'boolean') {
+        (env as Raw)[key] = scalarAt(src, ['env', key] as Path)?.source ?? String(value);
+      }
     }
+  }
+  if (Array.isArray(obj.ports)) {
+    obj.ports.forEach((value, i) => {
+      const source = typeof value === 'number' ? scalarAt(src, ['ports', i])?.source : undefined;
+      if (source?.includes(':')) (obj.ports as unknown[])[i] = source;
+    });
   }
 }
 

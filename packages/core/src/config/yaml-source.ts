@@ -25,7 +25,7 @@ export function loadYaml(text: string): YamlSource {
     uniqueKeys: true,
     customTags: pyyamlBooleans,
   });
-  const errors = doc.errors.map((e) => ({ offset: e.pos[0], message: firstLine(e.message) }));
+  const errors = doc.errors.map((e) => ({ offset: errorOffset(text, e.code, e.message, e.pos[0]), message: firstLine(e.message) }));
   return { doc, lines, errors };
 }
 
@@ -35,6 +35,17 @@ function pyyamlBooleans(tags: Tags): Tags {
     const truthy = tag.test.test('true');
     return { ...tag, test: truthy ? PY_TRUE : PY_FALSE };
   });
+}
+
+/**
+ * yaml reports an unclosed quote where the text ends; the quote that opened it is where to look (the
+ * last quote of that kind before the end, since none closes it).
+ */
+function errorOffset(text: string, code: string, message: string, offset: number): number {
+  if (code !== 'MISSING_CHAR' || !message.includes('quote')) return offset;
+  const quote = message.includes('"quote') ? '"' : "'";
+  const open = text.lastIndexOf(quote, offset - 1);
+  return open === -1 ? offset : open;
 }
 
 function firstLine(message: string): string {

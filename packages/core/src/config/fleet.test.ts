@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { resolveSshHosts } from './fleet';
+import { fleet, parseErrors } from './test-helpers';
+import type { FleetConfiguration } from './types';
+
+const SSH = 'ssh_config:\n  user: ubuntu\n  identity_file: ~/.ssh/id_rsa\n  hosts:\n';
+
+describe('fleet: what a valid file means', () => {
+  it('an SSH fleet of plain hostnames', () => {
+    const c = fleet(`name: my-fleet\n${SSH}    - 3.255.177.51\n    - 3.255.177.52\n`);
+    expect(c.name).toBe('my-fleet');
+    expect(c.ssh_config!.hosts.map((h) => h.hostname)).toEqual(['3.255.177.51', '3.255.177.52']);
+    expect(c.ssh_config!.hosts[0]).toEqual({
+      hostname: '3.255.177.51',
+      port: null,
+      user: null,
+      identity_file: null,
+      proxy_jump: null,
+      internal_ip: null,
+      blocks: 1,
+    });
+    expect(c.placement).toBe('any');
+    expect(c.nodes).toBeNull();
+  });
+
+  it.each<[string, (c: FleetConfiguration) => unknown, unknown]>([
+    [`${SSH}    - a\nplacement: cluster`, (c) => c.placement, 'cluster'],
+    [`${SSH}    - a\nidle_duration: 3d`, (c) => c.idle_duration, 259_200],
+    [`${SSH}    - a\nidle_duration: off`, (c) => c.idle_duration, -1],
+    [`${SSH}    - a\nenv:\n  - A=1\n  - B`, (c) => c.env, { A: '1', B: null }],
+    [`${SSH}    - hostname: a\n      port: 2222\n      user: root\n      internal_ip: 10.0.0.5`, (c) => c.ssh_config!.hosts[0], {
+      hostname: 'a', port: 2222, user: 'root', identity_file: null, proxy_jump: null, internal_ip: '10.0.0.5', blocks: 1,
+    }],
+    [`${SSH}    - a\n  proxy_jump:\n    hostname: bastion\n    user: jump\n    identity_file: ~/.ssh/j`, (c) => c.ssh_config!.proxy_jump, {
+      hostname: 'bastion', port: null, user: 'jump', identity_file: '~/.ssh/j',
+    }],
+    [`${SSH}    - a\n  network: 10.0.0.0/24`, (c) => c.ssh_config!.network, '10.0.0.0/24'],
+    [`${SSH}    - hostname: a\n      blocks: auto`, (c) => c.ssh_config!.hosts[0].blocks, 'auto'],
+    ['nodes: 2', (c) => c.nodes, { min: 2, max: 2 }],
+    ['nodes: 1..4\nresources:\n  gpu: 24GB', (c) => c.resources.gpu.memory, { min: 24, max: 24 }],
+    ['nodes: 0..2', (c) => c.nodes, { min: 0, max: 2 }],
+  ])('%j', (body, pick, expected) => {
+    expect(pick(fleet(body))).toEqual(expected);
+  });
+
+  it('resolves each host with the fleet-wide user, port, key and jump host', () => {
+    const c = fleet(
+      'ssh_config:\n  user: ubuntu\n  port: 2200\n  identity_file: ~/.ssh/k\n  proxy_jump: {hostname: b, user: j, identity_file: ~/.ssh/j}\n' +
+        '  hosts:\n    - h1\n    - hostname: h2\n      port: 22\n      user: root\n      identity_file: ~/.ssh/r\n',
+    );
+    const [h1, h2] = resolveSshHosts(c.ssh_config!);
+    expect(h1).toEqual({ hostname: 'h1', port: 2200, user: 'ubuntu', identity_file: '~/.ssh/k', proxy_jump: { hostname: 'b', port: null, user: 'j', identity_file: '~/.ssh/j' }, internal_ip: null, blocks: 1 });
+    expect(h2).toMatchObject({ hostname: 'h2', port: 22, user: 'root', identity_file: '~/.ssh/r' });
+  });
+
+  it('defaults the port to 22', () => {
+    expect(resolveSshHosts(fleet(`${SSH}    - a\n`).ssh_config!)[0].port).toBe(22);
+  });
+});
+
+describe('fleet: errors', () => {
+  it.each<[string, number, RegExp]>([
+    ['name: x', 1, /a fleet needs `ssh_config` \(your own hosts\) or `nodes`/],
+    [`${SSH}    - a\nnodes: 2`, 7, /`nodes` is for cloud fleets/],
+    ['nodes: 2\nenv: [A=1]', 3, /`env` is supported for SSH fleets/],
+    ['ssh_config:\n  user: u\n  hosts: []', 4, /`hosts` is empty/],
+    ['ssh_config:\n  user: u', 2, /missing required key `hosts` in ssh_config/],
+    ['ssh_config:\n  hosts: [a]', 3, /no user for host a: set `ssh_config.user` or the host's `user`/],
+    [`${SSH}    - a\n    - a`, 7, /host a:22 is listed twice/],
+    [`${SSH}    - hostname: a\n      port: 0`, 7, /hosts\[0\].port: must be at least 1/],
+    [`${SSH}    - hostname: a\n      port: 70000`, 7, /must be at most 65535/],
+    [`${SSH}    - hostname: a\n      prox_jump: {}`, 7, /unknown key `prox_jump` in ssh_config.hosts\[0\] \(did you mean `proxy_jump`\?\)/],
+    [`${SSH}    - port: 22`, 6, /missing required key `hostname` in ssh_config.hosts\[0\]/],
+    [`${SSH}    - 22`, 6, /hosts\[0\]: expected a string or a mapping, got the number 22/],
+    [`${SSH}    - a\n  proxy_jump:\n    hostname: b`, 7, /missing required key `user` in ssh_config.proxy_jump/],
+    [`${SSH}    - hostname: a\n      internal_ip: 8.8.8.8`, 7, /internal_ip 8.8.8.8 is not a private IP address/],
+    [`${SSH}    - a\n  network: 8.8.8.0/24`, 7, /network 8.8.8.0\/24 is public/],
+    [`${SSH}    - a\n  network: 10.0.0.0`, 7, /invalid network "10.0.0.0"/],
+    [`${SSH}    - a\n  hostz: []`, 7, /unknown key `hostz` in ssh_config \(did you mean `hosts`\?\)/],
+    [`${SSH}    - a\nplacement: rack`, 7, /placement: expected one of any, cluster/],
+    ['nodes: 3..1', 2, /range order 3\.\.1/],
+    ['nodes: many', 2, /invalid count "many"/],
+    ['nodes: 2\nresources:\n  gpu: A100::2', 4, /empty token/],
+    ['nodes: 2\ntags: {a: b}', 3, /`tags` is not supported by dstack-ts/],
+    ['nodes: 2\nide: vscode', 3, /unknown key `ide` in the fleet configuration/],
+    ['nodes: 2\nmax_price: 0', 3, /max_price: must be greater than 0/],
+    ['nodes: 2\nidle_duration: soon', 3, /invalid duration "soon"/],
+  ])('%j → line %d: %s', (body, line, message) => {
+    const errors = parseErrors(`type: fleet\n${body}\n`);
+    expect(errors.map((e) => e.message).join('\n')).toMatch(message);
+    expect(errors.find((e) => message.test(e.message))!.line).toBe(line);
+  });
+});
