@@ -1,0 +1,155 @@
+// The daemon assembled: state, secrets, keys, backends, agents, the run controller and the gRPC
+// server on $DSTACK_HOME/daemon.sock. start() returns once the socket answers; reconcile runs right
+// after, while requests are already served.
+import type { Server } from '@grpc/grpc-js';
+import type { HostInfo } from '@dstack/core/gen/agent';
+import { VERSION } from '@dstack/core/version';
+import { LocalBackend, type Backend, type InstanceRecord } from '@dstack/backends/index';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { AgentBinaries, defaultAgentDir } from './agent/binaries';
+import { AgentManager } from './agent/manager';
+import { loadConfig, type DaemonConfig } from './config';
+import { acquirePidFile } from './lock';
+import { createLogger, type Logger } from './logger';
+import { RunLogs } from './logs/run-log';
+import { pathsFor, type Paths } from './paths';
+import { RunController } from './runs/controller';
+import { RunService } from './runs/service';
+import { SecretBox } from './secrets';
+import { handlers, listen } from './server/grpc';
+import { SshConfigFiles } from './ssh/config-files';
+import { ensureUserKey } from './ssh/keys';
+import { openDb, type Db } from './state/db';
+import { InstancesStore, instanceKey } from './state/instances-store';
+import { RunsStore } from './state/runs-store';
+
+export interface DaemonOptions {
+  home: string;
+  agentDir?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningDaemon {
+  paths: Paths;
+  log: Logger;
+  config: DaemonConfig;
+  /** Resolves when the daemon has stopped (Shutdown rpc, SIGTERM). */
+  stopped: Promise<void>;
+  stop(): Promise<void>;
+}
+
+const EMPTY_OFFER = { backend: 'local', region: 'local', instanceType: 'local', spot: false, price: 0, availability: 'available', instanceName: 'local', fleet: '' };
+
+export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
+  const paths = pathsFor(opts.home);
+  mkdirSync(paths.home, { recursive: true, mode: 0o700 });
+  chmodSync(paths.home, 0o700);
+  const releasePid = acquirePidFile(paths.pidFile, paths.home);
+  let config: DaemonConfig;
+  try {
+    config = loadConfig(paths.config);
+  } catch (err) {
+    releasePid();
+    throw err;
+  }
+  const log = createLogger(paths.log, { debug: config.debug });
+  const startedMs = Date.now();
+  log.info(`daemon ${VERSION} starting`, { pid: process.pid, home: paths.home });
+
+  let db: Db | undefined;
+  let server: Server | undefined;
+  let agents: AgentManager | undefined;
+  let controller: RunController | undefined;
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((r) => (resolveStopped = r));
+  let stopping: Promise<void> | undefined;
+
+  const stop = () => {
+    stopping ??= (async () => {
+      log.info('daemon stopping (runs keep going on their agents)');
+      await new Promise<void>((r) => (server ? server.tryShutdown(() => r()) : r()));
+      await controller?.shutdown();
+      await agents?.closeAll();
+      db?.close();
+      rmSync(paths.socket, { force: true });
+      releasePid();
+      log.info('daemon stopped');
+      log.close();
+      resolveStopped();
+    })();
+    return stopping;
+  };
+
+  try {
+    for (const dir of [paths.sshDir, paths.runDir, paths.runsDir, paths.localDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    db = openDb(paths.db);
+    const store = new RunsStore(db);
+    const instances = new InstancesStore(db);
+    const secrets = SecretBox.open(paths.secretKey);
+    const userKey = ensureUserKey(paths.sshKey);
+    const ssh = new SshConfigFiles(paths.sshConfig, paths.knownHosts, paths.sshKey);
+    const logs = new RunLogs(paths.runsDir);
+
+    const backends: Backend[] = [];
+    const backendFor = (type: string) => {
+      const b = backends.find((x) => x.type === type);
+      if (!b) throw new Error(`backend ${type} is not configured`);
+      return b;
+    };
+    agents = new AgentManager({ runDir: paths.runDir, binaries: new AgentBinaries(opts.agentDir ?? defaultAgentDir(opts.env)), log, backendFor });
+
+    // This machine: its agent is deployed on first use (the first plan asks it for host info).
+    let hostInfo: { at: number; info: HostInfo } | undefined;
+    let localRecord: InstanceRecord | undefined;
+    const local: LocalBackend = new LocalBackend({
+      dir: paths.localDir,
+      env: opts.env,
+      hostInfo: async () => {
+        if (hostInfo && Date.now() - hostInfo.at < 30_000) return hostInfo.info;
+        localRecord ??= await local.createInstance({ offer: EMPTY_OFFER, name: 'local', sshPublicKey: userKey.publicKey });
+        const handle = await agents!.connect(instanceKey('local', localRecord.instanceId), localRecord);
+        const info = await handle.rpc.getHostInfo();
+        hostInfo = { at: Date.now(), info };
+        return info;
+      },
+    });
+    backends.push(local);
+
+    controller = new RunController({
+      db, store, instances, agents, backends, ssh, userKey, logs, secrets, config, log, home: paths.home,
+      userHome: () => homedir(),
+    });
+    const runs = new RunService({ store, controller, backends, logs, secrets, config, log });
+
+    rmSync(paths.socket, { force: true }); // ours: the pid file says no other daemon owns it
+    server = await listen(
+      paths.socket,
+      handlers({
+        runs,
+        log,
+        shutdown: () => void stop(),
+        status: () => ({
+          version: VERSION,
+          pid: process.pid,
+          home: paths.home,
+          startedMs,
+          logFile: paths.log,
+          activeRuns: runs.activeCount(),
+          backends: backends.map((b) => b.type),
+        }),
+      }),
+    );
+    log.info(`listening on ${paths.socket}`);
+    const ctl = controller;
+    void ctl
+      .reconcile()
+      .catch((err: Error) => log.error('reconcile failed', { error: err }))
+      .finally(() => ctl.start());
+  } catch (err) {
+    log.error('daemon failed to start', { error: err as Error });
+    await stop();
+    throw err;
+  }
+  return { paths, log, config, stopped, stop };
+}

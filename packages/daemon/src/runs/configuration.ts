@@ -1,0 +1,84 @@
+// The configuration a run was applied with: validated with core's schema, secrets (env values given
+// through secret_env, the registry password) split out to be sealed, the rest stored and shown
+// masked, and compared with an active run's for in-place updates.
+import { MASK, parseNormalizedConfiguration, type DevEnvironmentConfiguration } from '@dstack/core/config/index';
+
+import { BadRequestError } from '../errors';
+
+export { BadRequestError };
+
+/** What is sealed at rest: values of env entries listed without one, and the registry password. */
+export interface RunSecrets {
+  env: Record<string, string>;
+  registryPassword?: string;
+}
+
+/** Fields that change without a restart. */
+export const IN_PLACE_FIELDS = ['inactivity_duration'] as const;
+
+export function parseRunConfiguration(json: string): DevEnvironmentConfiguration {
+  if (!json.trim()) throw new BadRequestError('configuration_json is empty');
+  const res = parseNormalizedConfiguration(json);
+  if (!res.ok) throw new BadRequestError(res.message);
+  if (res.config.type !== 'dev-environment') {
+    throw new BadRequestError(`a ${res.config.type} configuration is applied with ApplyFleet, not ApplyRun`);
+  }
+  return res.config;
+}
+
+/** The secrets of a run: every env entry without a value must have one in secret_env. */
+export function collectSecrets(config: DevEnvironmentConfiguration, secretEnv: Record<string, string>): RunSecrets {
+  const missing = Object.entries(config.env)
+    .filter(([k, v]) => v === null && secretEnv[k] === undefined)
+    .map(([k]) => k);
+  if (missing.length) {
+    throw new BadRequestError(
+      `env ${missing.join(', ')} ${missing.length > 1 ? 'have' : 'has'} no value: pass ${missing.map((m) => `-e ${m}=VALUE`).join(' ')} ` +
+        'or set it in the environment of `dstack apply`',
+    );
+  }
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config.env)) if (v === null) env[k] = secretEnv[k];
+  const secrets: RunSecrets = { env };
+  if (config.registry_auth && config.registry_auth.password !== MASK) secrets.registryPassword = config.registry_auth.password;
+  return secrets;
+}
+
+/** The configuration as stored and returned: secret env values and the registry password masked. */
+export function maskConfiguration(config: DevEnvironmentConfiguration, secrets: RunSecrets): DevEnvironmentConfiguration {
+  const copy = structuredClone(config);
+  for (const k of Object.keys(secrets.env)) copy.env[k] = MASK;
+  if (copy.registry_auth) copy.registry_auth.password = MASK;
+  return copy;
+}
+
+/** The configuration with every secret filled in: for the job spec and for comparisons. */
+export function revealConfiguration(masked: DevEnvironmentConfiguration, secrets: RunSecrets): DevEnvironmentConfiguration {
+  const copy = structuredClone(masked);
+  for (const [k, v] of Object.entries(secrets.env)) copy.env[k] = v;
+  if (copy.registry_auth && secrets.registryPassword !== undefined) copy.registry_auth.password = secrets.registryPassword;
+  return copy;
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v ?? null);
+}
+
+/** Top-level fields that differ (secrets compared by value), in the order of the new configuration. */
+export function changedFields(current: DevEnvironmentConfiguration, next: DevEnvironmentConfiguration): string[] {
+  const keys = [...new Set([...Object.keys(next), ...Object.keys(current)])];
+  return keys.filter(
+    (k) => canonical((current as unknown as Record<string, unknown>)[k]) !== canonical((next as unknown as Record<string, unknown>)[k]),
+  );
+}
+
+export function isInPlace(changed: string[]): boolean {
+  return changed.every((f) => (IN_PLACE_FIELDS as readonly string[]).includes(f));
+}

@@ -1,0 +1,108 @@
+// The agent's JobSpec for a run: image (dstack's base image for the python version unless `image`),
+// env (the configuration's, the secrets, dstack's system variables), init, IDE, the user's key.
+import type { JobSpec } from '@dstack/core/gen/agent';
+import type { DevEnvironmentConfiguration } from '@dstack/core/config/index';
+import type { Offer } from '@dstack/core/gen/daemon';
+import { execFileSync } from 'node:child_process';
+
+/** dstack's base image tag version, as in `dstackai/base:py3.11-0.7-cuda-12.1`. */
+export const BASE_IMAGE_VERSION = '0.7';
+const BASE_IMAGE_PYTHONS = ['3.9', '3.10', '3.11', '3.12', '3.13'];
+const FALLBACK_PYTHON = '3.12';
+
+/** dstack's base image for a Python version; the `-devel` variant carries nvcc. */
+export function defaultBaseImage(python: string, nvcc: boolean): string {
+  return `dstackai/base:py${python}-${BASE_IMAGE_VERSION}-cuda-12.1${nvcc ? '-devel' : ''}`;
+}
+
+let localPython: string | undefined;
+
+/** As dstack does: the Python version of the user's machine when a base image has it, else 3.12. */
+export function defaultPython(): string {
+  if (localPython === undefined) {
+    try {
+      const v = execFileSync('python3', ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8', timeout: 5000 }).trim();
+      localPython = BASE_IMAGE_PYTHONS.includes(v) ? v : FALLBACK_PYTHON;
+    } catch {
+      localPython = FALLBACK_PYTHON;
+    }
+  }
+  return localPython;
+}
+
+export function imageFor(config: DevEnvironmentConfiguration, baseImageOverride: string | null): string {
+  if (config.image) return config.image;
+  if (baseImageOverride) return baseImageOverride;
+  return defaultBaseImage(config.python ?? defaultPython(), config.nvcc === true);
+}
+
+export interface JobSpecInput {
+  jobId: string;
+  runId: string;
+  runName: string;
+  repoId: string;
+  /** Every secret filled in. */
+  config: DevEnvironmentConfiguration;
+  offer: Offer;
+  baseImage: string | null;
+  publicKey: string;
+  ideVersion: string;
+  expectCode: boolean;
+  home: string;
+}
+
+/** How many of the offer's GPUs the job gets: all it has, or the spec's maximum when lower. */
+export function gpuCountFor(config: DevEnvironmentConfiguration, offer: Offer): number {
+  const has = (offer.resources?.gpus ?? []).reduce((n, g) => n + (g.count || 1), 0);
+  const max = config.resources.gpu.count.max;
+  return max === null ? has : Math.min(has, max);
+}
+
+export function buildJobSpec(i: JobSpecInput): JobSpec {
+  const { config } = i;
+  const gpus = gpuCountFor(config, i.offer);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config.env)) if (v !== null) env[k] = v;
+  env.DSTACK_RUN_NAME = i.runName;
+  env.DSTACK_REPO_ID = i.repoId;
+  env.DSTACK_GPUS_NUM = String(gpus);
+  const vendor = i.offer.resources?.gpus?.[0]?.vendor ?? '';
+  return {
+    jobId: i.jobId,
+    runName: i.runName,
+    repoId: i.repoId,
+    // The agent decides: Docker when an engine answers, else the host.
+    runtime: '',
+    image: imageFor(config, i.baseImage),
+    registryAuth: config.registry_auth ? { username: config.registry_auth.username, password: config.registry_auth.password } : undefined,
+    privileged: config.privileged,
+    env,
+    init: config.init,
+    workingDir: config.working_dir ?? '',
+    user: config.user ?? '',
+    shell: config.shell ?? '',
+    gpus: { count: gpus, all: false, vendor: gpus ? vendor : '' },
+    shmSizeGb: config.resources.shm_size ?? 0,
+    authorizedKeys: [i.publicKey],
+    ide: { name: config.ide ?? '', version: config.version ?? i.ideVersion },
+    expectCode: i.expectCode,
+    labels: { 'ai.dstack.run-name': i.runName, 'ai.dstack.run-id': i.runId, 'ai.dstack.home': i.home },
+    sshPort: 0,
+    mounts: [],
+  };
+}
+
+/** The IDE link for a run, or '' without an IDE. */
+export function ideLink(config: Pick<DevEnvironmentConfiguration, 'ide'>, alias: string, workingDir: string): string {
+  const dir = workingDir || '/workflow';
+  switch (config.ide) {
+    case 'vscode':
+      return `vscode://vscode-remote/ssh-remote+${alias}${dir}`;
+    case 'cursor':
+      return `cursor://vscode-remote/ssh-remote+${alias}${dir}`;
+    case 'windsurf':
+      return `windsurf://vscode-remote/ssh-remote+${alias}${dir}`;
+    default:
+      return '';
+  }
+}

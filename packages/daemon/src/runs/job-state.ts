@@ -1,0 +1,48 @@
+// What an agent's job state means for the run: a table from JobState to run status, and from the
+// agent's failure causes to dstack's termination reasons.
+import { JobState, type JobStatus } from '@dstack/core/gen/agent';
+import type { TerminationReason } from '@dstack/core/runs/status';
+
+/** The run status an active job state shows as; undefined for the stopping and finished states. */
+export const JOB_STATE_TO_RUN_STATUS: Partial<Record<JobState, 'provisioning' | 'pulling' | 'running'>> = {
+  [JobState.JOB_STATE_SUBMITTED]: 'provisioning',
+  [JobState.JOB_STATE_PULLING]: 'pulling',
+  [JobState.JOB_STATE_WAITING_CODE]: 'pulling',
+  // Container up, init running: `ssh` already works, as in dstack (init runs inside the job).
+  [JobState.JOB_STATE_STARTING]: 'running',
+  [JobState.JOB_STATE_RUNNING]: 'running',
+};
+
+export function isJobFinished(state: JobState): boolean {
+  return state === JobState.JOB_STATE_TERMINATED || state === JobState.JOB_STATE_FAILED || state === JobState.JOB_STATE_DONE;
+}
+
+/** The agent's machine-readable FAILED causes (agent.proto JobStatus.reason) → dstack's reasons. */
+export const AGENT_FAILURE_REASONS: Record<string, TerminationReason> = {
+  image_pull_error: 'creating_container_error',
+  registry_auth_error: 'creating_container_error',
+  container_error: 'creating_container_error',
+  init_failed: 'container_exited_with_error',
+  code_error: 'executor_error',
+  executor_error: 'executor_error',
+  aborted: 'aborted_by_user',
+};
+
+/**
+ * Why a job that ended on its own (not stopped by us) ends the run: done when its process exited 0,
+ * else the failure's reason; a job terminated by someone else was interrupted.
+ */
+export function reasonForEndedJob(status: Pick<JobStatus, 'state' | 'reason' | 'exitCode'>): TerminationReason {
+  switch (status.state) {
+    case JobState.JOB_STATE_DONE:
+      return 'done_by_runner';
+    case JobState.JOB_STATE_TERMINATED:
+      return 'terminated_by_server';
+    default:
+      return AGENT_FAILURE_REASONS[status.reason] ?? (status.exitCode ? 'container_exited_with_error' : 'executor_error');
+  }
+}
+
+export function jobStateName(state: JobState): string {
+  return JobState[state]?.replace('JOB_STATE_', '').toLowerCase() ?? String(state);
+}

@@ -1,0 +1,64 @@
+// Offers for a configuration: every configured backend's offers, narrowed by the configuration's
+// backends, regions, instance types, spot policy and max price, then matched against its resource
+// spec (core's offerFits) and sorted cheapest first. When nothing fits, one line per offer says why.
+import type { ResourcesSpec } from '@dstack/core/config/index';
+import { offerFits, sortOffers } from '@dstack/core/offers/index';
+import type { Offer } from '@dstack/core/gen/daemon';
+import type { Backend } from '@dstack/backends/backend';
+
+export interface OfferRequirements {
+  resources: ResourcesSpec;
+  spot_policy: 'spot' | 'on-demand' | 'auto';
+  max_price: number | null;
+  backends: string[] | null;
+  regions: string[] | null;
+  instance_types?: string[] | null;
+}
+
+export interface OfferPlan {
+  offers: Offer[];
+  total: number;
+  reasons: string[];
+}
+
+function where(o: Offer): string {
+  return o.instanceName && o.instanceName !== o.backend ? `${o.backend} ${o.instanceName}` : `${o.backend} (${o.region})`;
+}
+
+export function filterOffer(o: Offer, req: OfferRequirements): string | undefined {
+  if (req.regions && !req.regions.includes(o.region)) return `region ${o.region} is not in regions: ${req.regions.join(', ')}`;
+  if (req.instance_types && !req.instance_types.includes(o.instanceType)) return `instance type ${o.instanceType} is not listed`;
+  if (req.spot_policy === 'spot' && !o.spot) return 'not a spot offer (spot_policy: spot)';
+  if (req.spot_policy === 'on-demand' && o.spot) return 'a spot offer (spot_policy: on-demand)';
+  if (req.max_price !== null && o.price > req.max_price) return `$${o.price}/h is over max_price $${req.max_price}`;
+  if (!o.resources) return 'no resources known';
+  const fit = offerFits(req.resources, o.resources);
+  return fit.fits ? undefined : fit.reason;
+}
+
+export async function planOffers(backends: Backend[], req: OfferRequirements, max = 50): Promise<OfferPlan> {
+  const reasons: string[] = [];
+  let chosen = backends;
+  if (req.backends) {
+    chosen = backends.filter((b) => req.backends!.includes(b.type));
+    if (!chosen.length) {
+      return {
+        offers: [],
+        total: 0,
+        reasons: [`no configured backend is in backends: ${req.backends.join(', ')} (configured: ${backends.map((b) => b.type).join(', ')})`],
+      };
+    }
+  }
+  const lists = await Promise.all(chosen.map((b) => b.offers().catch((err: Error) => ({ offers: [], reasons: [`${b.type}: ${err.message}`] }))));
+  const fitting: Offer[] = [];
+  for (const l of lists) {
+    reasons.push(...l.reasons);
+    for (const o of l.offers) {
+      const why = filterOffer(o, req);
+      if (why) reasons.push(`${where(o)}: ${why}`);
+      else fitting.push(o);
+    }
+  }
+  const sorted = sortOffers(fitting);
+  return { offers: sorted.slice(0, max || 50), total: sorted.length, reasons: fitting.length ? [] : [...new Set(reasons)] };
+}

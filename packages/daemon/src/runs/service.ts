@@ -1,0 +1,337 @@
+// The runs half of the daemon's API (daemon.proto): plan, apply (new, override, in-place), list,
+// get, stop, delete, attach, logs, offers. Bad input is refused before anything is created.
+import type { DevEnvironmentConfiguration } from '@dstack/core/config/index';
+import { parseNormalizedConfiguration } from '@dstack/core/config/index';
+import type {
+  ApplyRunRequest,
+  AttachEvent,
+  AttachRequest,
+  GetLogsRequest,
+  GetPlanRequest,
+  ListOffersRequest,
+  ListOffersResponse,
+  LogEntry,
+  Plan,
+  Progress,
+  Run,
+} from '@dstack/core/gen/daemon';
+import { generateRunName, isValidRunName } from '@dstack/core/names';
+import { isActive, isFinished } from '@dstack/core/runs/status';
+import type { Backend } from '@dstack/backends/backend';
+import { randomUUID } from 'node:crypto';
+import { checkRepoSize, listRepoFiles, repoId, RepoTooLargeError, type RepoListing } from '../code/repo-files';
+import type { DaemonConfig } from '../config';
+import { BadRequestError, ConflictError, NotFoundError, PreconditionError } from '../errors';
+import type { Logger } from '../logger';
+import type { RunLogEntry, RunLogs } from '../logs/run-log';
+import type { SecretBox } from '../secrets';
+import type { RunRow, RunsStore } from '../state/runs-store';
+import {
+  changedFields,
+  collectSecrets,
+  isInPlace,
+  maskConfiguration,
+  parseRunConfiguration,
+  revealConfiguration,
+  type RunSecrets,
+} from './configuration';
+import type { RunController } from './controller';
+import { planOffers, type OfferRequirements } from './planner';
+
+export interface Sink<T> {
+  write(v: T): void;
+  end(): void;
+  /** Called once when the client goes away. */
+  onClose(cb: () => void): void;
+}
+
+export interface RunServiceDeps {
+  store: RunsStore;
+  controller: RunController;
+  backends: Backend[];
+  logs: RunLogs;
+  secrets: SecretBox;
+  config: DaemonConfig;
+  log: Logger;
+}
+
+const STOP_WAIT_MS = 90_000;
+
+function toLogEntry(e: RunLogEntry): LogEntry {
+  return { offset: e.offset, timeMs: e.timeMs, stream: e.stream, data: e.data };
+}
+
+export class RunService {
+  constructor(private readonly d: RunServiceDeps) {}
+
+  private byName(name: string): RunRow {
+    const row = this.d.store.byName(name);
+    if (!row) throw new NotFoundError(`no run named ${JSON.stringify(name)}: see \`dstack ps -a\``);
+    return row;
+  }
+
+  private async repo(req: { repoDir: string; noRepo: boolean }): Promise<{ listing?: RepoListing; id: string }> {
+    if (req.noRepo || !req.repoDir) return { id: '' };
+    let listing: RepoListing;
+    try {
+      listing = await listRepoFiles(req.repoDir);
+    } catch (err) {
+      throw new BadRequestError(`repo_dir ${req.repoDir}: ${(err as Error).message}`);
+    }
+    try {
+      checkRepoSize(listing, this.d.config.repoSizeLimit);
+    } catch (err) {
+      if (err instanceof RepoTooLargeError) throw new PreconditionError(err.message);
+      throw err;
+    }
+    return { listing, id: await repoId(listing) };
+  }
+
+  private runName(config: DevEnvironmentConfiguration, given: string): string {
+    const name = given || config.name || generateRunName({ isTaken: (n) => Boolean(this.d.store.activeByName(n)) });
+    if (!isValidRunName(name)) {
+      throw new BadRequestError(`run name ${JSON.stringify(name)}: a lowercase letter, then 1 to 40 lowercase letters, digits or dashes`);
+    }
+    return name;
+  }
+
+  /** Differences from the active run, comparing secrets by value where the new ones are known. */
+  private diff(current: RunRow, next: DevEnvironmentConfiguration, nextSecrets: RunSecrets | null): string[] {
+    const curSecrets = current.secrets ? this.d.secrets.openJson<RunSecrets>(current.secrets) : { env: {} };
+    const cur = revealConfiguration(JSON.parse(current.configurationJson), curSecrets);
+    let nxt = next;
+    if (!nextSecrets) {
+      // A plan carries no secret_env: an entry listed without a value keeps the current one.
+      nxt = structuredClone(next);
+      for (const [k, v] of Object.entries(nxt.env)) if (v === null && k in curSecrets.env) nxt.env[k] = curSecrets.env[k];
+    }
+    return changedFields(cur, nxt);
+  }
+
+  async plan(req: GetPlanRequest): Promise<Plan> {
+    const config = parseRunConfiguration(req.configurationJson);
+    const name = this.runName(config, '');
+    const repo = await this.repo(req);
+    const offers = await planOffers(this.d.backends, config, req.maxOffers || 50);
+    const current = this.d.store.activeByName(name);
+    const changed = current ? this.diff(current, config, null) : [];
+    return {
+      runName: name,
+      offers: offers.offers,
+      totalOffers: offers.total,
+      currentRun: current ? this.d.controller.view(current) : undefined,
+      changedFields: changed,
+      inPlace: Boolean(current) && isInPlace(changed),
+      noOfferReasons: offers.reasons,
+      repoId: repo.id,
+      repoFiles: repo.listing?.files.length ?? 0,
+      repoBytes: repo.listing?.totalBytes ?? 0,
+    };
+  }
+
+  async apply(req: ApplyRunRequest): Promise<Run> {
+    const config = parseRunConfiguration(req.configurationJson);
+    const name = this.runName(config, req.runName);
+    const secrets = collectSecrets(config, req.secretEnv);
+    for (const v of Object.values(secrets.env)) this.d.log.redact(v);
+    if (secrets.registryPassword) this.d.log.redact(secrets.registryPassword);
+    const masked = maskConfiguration(config, secrets);
+    const sealed = this.d.secrets.sealJson(secrets);
+
+    const current = this.d.store.activeByName(name);
+    if (current) {
+      const changed = this.diff(current, config, secrets);
+      if (req.updateInPlace) {
+        if (!isInPlace(changed)) {
+          throw new PreconditionError(
+            `run ${name}: ${changed.join(', ')} cannot change without a restart (only inactivity_duration can): apply with override`,
+          );
+        }
+        const row = this.d.controller.updateInPlace(current.id, JSON.stringify(masked), sealed, config.inactivity_duration);
+        return this.d.controller.view(row);
+      }
+      if (!req.override) {
+        throw new ConflictError(
+          `run ${name} is ${current.status}: apply with override to stop it and submit the new configuration` +
+            (changed.length && isInPlace(changed) ? ', or update it in place' : ''),
+        );
+      }
+    }
+    // Everything that can be refused is checked before anything is created or stopped.
+    const repo = await this.repo(req);
+    const offers = await planOffers(this.d.backends, config);
+    if (!offers.offers.length && !config.retry?.on_events.includes('no-capacity')) {
+      throw new PreconditionError(`no offer fits the run ${name}: ${offers.reasons.join('; ') || 'no backend has offers'}`);
+    }
+    if (current) {
+      this.d.log.info(`run ${name}: stopping it to submit the new configuration`);
+      await this.d.controller.end(current.id, 'stopped_by_user', 'replaced by a new configuration', { user: true });
+      const after = this.d.store.get(current.id);
+      if (after && isActive(after.status)) throw new PreconditionError(`run ${name} could not be stopped (${after.status}); try again`);
+    }
+    const row: RunRow = {
+      id: randomUUID(),
+      name,
+      status: 'submitted',
+      terminationReason: '',
+      statusMessage: '',
+      submittedMs: Date.now(),
+      finishedMs: 0,
+      configurationJson: JSON.stringify(masked),
+      secrets: sealed,
+      configurationPath: req.configurationPath,
+      repoDir: repo.listing?.root ?? '',
+      noRepo: !repo.listing,
+      repoId: repo.id,
+      ideVersion: req.ideVersion,
+      attempt: 0,
+      jobId: '',
+      instanceKey: '',
+      backend: '',
+      region: '',
+      price: 0,
+      resourcesJson: '',
+      retryAtMs: 0,
+      runningMs: 0,
+      runningSinceMs: 0,
+      jobJson: '',
+      inactivityDuration: config.inactivity_duration,
+      sshAlias: '',
+    };
+    try {
+      this.d.store.insert(row);
+    } catch (err) {
+      if (/UNIQUE/.test((err as Error).message)) throw new ConflictError(`run ${name} was submitted meanwhile`);
+      throw err;
+    }
+    this.d.controller.submitted(row);
+    return this.d.controller.view(this.d.store.get(row.id)!);
+  }
+
+  list(all: boolean): Run[] {
+    return this.d.store.list({ all }).map((r) => this.d.controller.view(r));
+  }
+
+  get(name: string): Run {
+    return this.d.controller.view(this.byName(name));
+  }
+
+  async stop(name: string, abort: boolean): Promise<Run> {
+    const row = this.byName(name);
+    if (isFinished(row.status)) return this.d.controller.view(row);
+    const done = this.d.controller.end(row.id, abort ? 'aborted_by_user' : 'stopped_by_user', '', { abort, user: true });
+    await Promise.race([done, new Promise((r) => setTimeout(r, STOP_WAIT_MS))]);
+    return this.d.controller.view(this.d.store.get(row.id)!);
+  }
+
+  delete(name: string): void {
+    const active = this.d.store.activeByName(name);
+    if (active) throw new PreconditionError(`run ${name} is ${active.status}: stop it first (\`dstack stop ${name}\`)`);
+    const finished = this.d.store.finishedByName(name);
+    if (!finished.length) throw new NotFoundError(`no run named ${JSON.stringify(name)}: see \`dstack ps -a\``);
+    for (const r of finished) this.d.controller.deleteFinished(r);
+  }
+
+  attach(req: AttachRequest, sink: Sink<AttachEvent>): void {
+    const row = this.byName(req.name);
+    const id = row.id;
+    const c = this.d.controller;
+    let closed = false;
+    const cleanups: (() => void)[] = [];
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      for (const f of cleanups) f();
+    };
+    sink.onClose(close);
+    sink.write({ payload: { $case: 'run', value: c.view(row) } });
+    if (isFinished(row.status) && req.noLogs) {
+      close();
+      sink.end();
+      return;
+    }
+    if (req.countAsActivity && isActive(row.status)) {
+      c.attachOpened(id);
+      cleanups.push(() => c.attachClosed(id));
+    }
+    if (!req.noLogs) {
+      const log = this.d.logs.get(id);
+      for (const e of log.read({ fromOffset: req.logsFrom })) sink.write({ payload: { $case: 'log', value: toLogEntry(e) } });
+      const onEntry = (e: RunLogEntry) => sink.write({ payload: { $case: 'log', value: toLogEntry(e) } });
+      log.on('entry', onEntry);
+      cleanups.push(() => log.off('entry', onEntry));
+    }
+    const progress = c.lastProgress(id);
+    if (progress) sink.write({ payload: { $case: 'progress', value: progress } });
+    const onRun = (runId: string, run: Run) => {
+      if (runId !== id) return;
+      sink.write({ payload: { $case: 'run', value: run } });
+      if (isFinished(run.status)) {
+        close();
+        sink.end();
+      }
+    };
+    const onProgress = (runId: string, p: Progress) => {
+      if (runId === id) sink.write({ payload: { $case: 'progress', value: p } });
+    };
+    const onNotice = (runId: string, n: string) => {
+      if (runId === id) sink.write({ payload: { $case: 'notice', value: n } });
+    };
+    c.on('run', onRun);
+    c.on('progress', onProgress);
+    c.on('notice', onNotice);
+    cleanups.push(() => {
+      c.off('run', onRun);
+      c.off('progress', onProgress);
+      c.off('notice', onNotice);
+    });
+    if (isFinished(row.status)) {
+      close();
+      sink.end();
+    }
+  }
+
+  getLogs(req: GetLogsRequest, sink: Sink<LogEntry>): void {
+    const row = this.byName(req.name);
+    const log = this.d.logs.get(row.id);
+    for (const e of log.read({ sinceMs: req.sinceMs })) sink.write(toLogEntry(e));
+    if (!req.follow || isFinished(row.status)) {
+      sink.end();
+      return;
+    }
+    const onEntry = (e: RunLogEntry) => sink.write(toLogEntry(e));
+    const onRun = (runId: string, run: Run) => {
+      if (runId === row.id && isFinished(run.status)) {
+        done();
+        sink.end();
+      }
+    };
+    const done = () => {
+      log.off('entry', onEntry);
+      this.d.controller.off('run', onRun);
+    };
+    log.on('entry', onEntry);
+    this.d.controller.on('run', onRun);
+    sink.onClose(done);
+  }
+
+  async offers(req: ListOffersRequest): Promise<ListOffersResponse> {
+    const parsed = parseNormalizedConfiguration(req.configurationJson);
+    if (!parsed.ok) throw new BadRequestError(parsed.message);
+    const c = parsed.config;
+    const requirements: OfferRequirements = {
+      resources: c.resources,
+      spot_policy: c.spot_policy,
+      max_price: c.max_price,
+      backends: c.backends,
+      regions: c.regions,
+      instance_types: c.instance_types,
+    };
+    const plan = await planOffers(this.d.backends, requirements, req.maxOffers || 50);
+    return { offers: plan.offers, totalOffers: plan.total, noOfferReasons: plan.reasons };
+  }
+
+  activeCount(): number {
+    return this.d.store.unfinished().length;
+  }
+}
