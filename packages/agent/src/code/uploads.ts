@@ -36,6 +36,17 @@ export function validateManifest(req: PutManifestRequest): void {
     if (e.symlinkTarget.includes('\0')) throw new PathError(`${where}: the symlink target contains a NUL byte`);
   });
   for (const p of req.removed) checkRelPath(p);
+  // A path under a symlink of the same manifest would be written through the link.
+  const links = new Set(req.entries.filter((e) => e.symlinkTarget).map((e) => checkRelPath(e.path)));
+  if (links.size) {
+    for (const e of req.entries) {
+      const parts = checkRelPath(e.path).split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const prefix = parts.slice(0, i).join('/');
+        if (links.has(prefix)) throw new PathError(`path ${JSON.stringify(e.path)} escapes the work dir: ${JSON.stringify(prefix)} is a symlink in the manifest`);
+      }
+    }
+  }
 }
 
 export class Uploads {

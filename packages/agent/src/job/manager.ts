@@ -90,8 +90,9 @@ export class JobManager {
     const job = Job.create(this.ctx, this.dataDir.jobDir(spec.jobId), spec, runtime, (wd) => jobEnv(spec, wd, gpus, runtime));
     this.jobs.set(job.id, job);
     logger.info(`job ${job.id}: submitted (runtime ${runtime}, image ${spec.image || '-'})`);
-    void job.run();
-    return job.proto();
+    const answer = job.proto();
+    setImmediate(() => void job.run());
+    return answer;
   }
 
   private engineAddress(): string {
