@@ -23,9 +23,11 @@ export async function loadConfiguration(file: string, env: NodeJS.ProcessEnv = p
   return result.config;
 }
 
-/** The normalized JSON sent to the daemon as configuration_json. */
+/**
+ * The normalized JSON sent to the daemon as configuration_json. The registry password goes in clear
+ * (over the 0600 socket): the daemon seals it at rest and masks it in everything it returns.
+ */
 export async function configurationJson(config: Configuration): Promise<string> {
   const { toJson } = await import('@dstack/core/config/index');
-  const json = toJson(config) as unknown;
-  return typeof json === 'string' ? json : JSON.stringify(json);
+  return JSON.stringify(toJson(config, { revealSecrets: true }));
 }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { connect } from '../client';
 import { confirm } from '../prompt';
 import { waitUntilFinished } from '../run-wait';
-import { runError } from '../runs-table';
+import { isFinished, runError } from '../runs-table';
 
 export function register(program: Command): void {
   program
@@ -15,7 +15,11 @@ export function register(program: Command): void {
     .action(async (name: string, opts: { abort?: boolean; yes?: boolean }) => {
       const daemon = await connect();
       try {
-        await daemon.getRun(name); // a clear "not found" before asking anything
+        const current = await daemon.getRun(name); // a clear "not found" before asking anything
+        if (isFinished(current.status)) {
+          process.stdout.write(`Run ${name} is not active (${current.status})\n`);
+          return;
+        }
         if (!(await confirm(`Stop the run ${name}?`, { yes: opts.yes }))) {
           process.stdout.write('Exiting...\n');
           return;
