@@ -130,6 +130,8 @@ describe('dev-environment: errors', () => {
     ['pyhton: "3.11"', 2, /unknown key `pyhton` in the dev-environment configuration \(did you mean `python`\?\)/],
     ['inactivity: 2h', 2, /unknown key `inactivity`.*did you mean `inactivity_duration`/],
     ['resource:\n  gpu: 1', 2, /did you mean `resources`/],
+    ['idle: 5m', 2, /unknown key `idle`.*did you mean `idle_duration`/],
+    ['spot: auto', 2, /did you mean `spot_policy`/],
     ['zzz_unrelated: 1', 2, /unknown key `zzz_unrelated`.*allowed: type, name/],
     ['privileged: "true"', 2, /privileged: expected true or false, got a string/],
     ['init: pip install x', 2, /init: expected a list, got a string/],

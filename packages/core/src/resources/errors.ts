@@ -74,6 +74,9 @@ export function unknownKeyMessage(key: string, allowed: readonly string[], where
 /** The closest candidate to `word` when it is close enough to be a likely typo, else null. */
 export function didYouMean(word: string, candidates: readonly string[]): string | null {
   const w = word.toLowerCase();
+  // `idle` is short for `idle_duration` more likely than a typo of `ide`.
+  const head = w.length >= 3 ? candidates.find((c) => c.toLowerCase().startsWith(`${w}_`)) : undefined;
+  if (head) return head;
   let best: string | null = null;
   let bestDistance = Infinity;
   for (const c of candidates) {
