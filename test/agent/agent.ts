@@ -37,7 +37,7 @@ export class AgentProcess {
   readonly events: Event[] = [];
   private streams: ClientReadableStream<Event>[] = [];
 
-  constructor(readonly dataDir: string, readonly env: Record<string, string>) {}
+  constructor(readonly dataDir: string, readonly env: Record<string, string>, readonly args: string[] = []) {}
 
   get socket(): string {
     return join(this.dataDir, 'agent.sock');
@@ -48,7 +48,7 @@ export class AgentProcess {
 
   async start(): Promise<void> {
     const bin = requireAgentBinary();
-    this.proc = spawn(bin, ['serve', '--data-dir', this.dataDir, '--log-file', this.logFile], {
+    this.proc = spawn(bin, ['serve', '--data-dir', this.dataDir, '--log-file', this.logFile, ...this.args], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...this.env },
       detached: true,
       stdio: 'ignore',
@@ -192,9 +192,9 @@ export function jobSpec(p: Partial<JobSpec> & { jobId: string }): JobSpec {
   };
 }
 
-export async function startAgent(env: Record<string, string> = {}): Promise<{ agent: AgentProcess; cleanup: () => Promise<void> }> {
+export async function startAgent(env: Record<string, string> = {}, args: string[] = []): Promise<{ agent: AgentProcess; cleanup: () => Promise<void> }> {
   const dir = tempDir('agent');
-  const agent = new AgentProcess(join(dir.path, 'data'), env);
+  const agent = new AgentProcess(join(dir.path, 'data'), env, args);
   await agent.start();
   return {
     agent,

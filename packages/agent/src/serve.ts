@@ -78,11 +78,11 @@ export async function serve(opts: ServeOptions): Promise<void> {
   let resolveDone!: () => void;
   const done = new Promise<void>((r) => (resolveDone = r));
   let exiting = false;
-  const exit = (removeData: boolean) => {
+  const exit = async (removeData: boolean) => {
     if (exiting) return;
     exiting = true;
     manager.detachAll();
-    server.forceShutdown();
+    await grpc.close();
     rmSync(socketPath, { force: true });
     rmSync(dataDir.pidFile, { force: true });
     if (removeData) rmSync(dataDir.root, { recursive: true, force: true });
@@ -92,11 +92,11 @@ export async function serve(opts: ServeOptions): Promise<void> {
     setTimeout(() => process.exit(0), 200).unref();
   };
 
-  const server = createServer({ manager, bus, engine, dataDir: dataDir.root, instanceId, startedMs, onShutdown: exit });
+  const grpc = createServer({ manager, bus, engine, dataDir: dataDir.root, instanceId, startedMs, onShutdown: (rm) => void exit(rm) });
   // The socket is born 0600: no window in which another user could connect.
   const umask = process.umask(0o077);
   try {
-    await bindUnix(server, socketPath);
+    await bindUnix(grpc.server, socketPath);
   } finally {
     process.umask(umask);
   }
@@ -105,7 +105,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   manager.recover();
   logger.info(`dstack-agent ${AGENT_VERSION} serving ${dataDir.root} on ${socketPath} (pid ${process.pid}, instance ${instanceId})`);
 
-  process.on('SIGTERM', () => exit(false));
-  process.on('SIGINT', () => exit(false));
+  process.on('SIGTERM', () => void exit(false));
+  process.on('SIGINT', () => void exit(false));
   await done;
 }

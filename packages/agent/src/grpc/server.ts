@@ -53,7 +53,7 @@ function unary<Req, Res>(fn: (req: Req) => Promise<Res> | Res) {
   };
 }
 
-export function agentService(d: AgentDeps): AgentServer {
+export function agentService(d: AgentDeps, streams: Set<ServerWritableStream<EventsRequest, Event>>): AgentServer {
   const m = d.manager;
   return {
     handshake: unary(async (): Promise<HandshakeResponse> => ({
@@ -98,7 +98,11 @@ export function agentService(d: AgentDeps): AgentServer {
       const unsubscribe = d.bus.subscribe(jobId, (e) => {
         if (!call.cancelled && !call.destroyed) call.write(e);
       });
-      const end = () => unsubscribe();
+      streams.add(call);
+      const end = () => {
+        unsubscribe();
+        streams.delete(call);
+      };
       call.on('cancelled', end);
       call.on('close', end);
       call.on('error', end);
@@ -116,13 +120,34 @@ export function agentService(d: AgentDeps): AgentServer {
   };
 }
 
-export function createServer(deps: AgentDeps): Server {
+export interface AgentGrpcServer {
+  server: Server;
+  /** Ends the Events streams, lets answers in flight go out, then closes (at most `ms` later). */
+  close(ms?: number): Promise<void>;
+}
+
+export function createServer(deps: AgentDeps): AgentGrpcServer {
   const server = new Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   });
-  server.addService(AgentService, agentService(deps));
-  return server;
+  const streams = new Set<ServerWritableStream<EventsRequest, Event>>();
+  server.addService(AgentService, agentService(deps, streams));
+  return {
+    server,
+    close: (ms = 2000) =>
+      new Promise<void>((resolve) => {
+        for (const s of streams) s.end();
+        const timer = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, ms);
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      }),
+  };
 }
 
 export function bindUnix(server: Server, socketPath: string): Promise<void> {
