@@ -15,7 +15,27 @@ function schemaOf(type: ConfigurationType): Record<string, unknown> {
   const json = z.toJSONSchema(SCHEMAS[type](), { io: 'input', target: 'draft-7', unrepresentable: 'any' }) as Record<string, unknown>;
   delete json.$schema;
   json.title = `dstack ${type} configuration`;
-  return json;
+  return hoistDescriptions(json) as Record<string, unknown>;
+}
+
+/**
+ * An optional field comes out as anyOf [the field, null] with its description inside the first
+ * branch; editors show a field's own description on hover, so move it up.
+ */
+function hoistDescriptions(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(hoistDescriptions);
+  if (node === null || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(node)) out[k] = hoistDescriptions(v);
+  const branches = out.anyOf as Record<string, unknown>[] | undefined;
+  if (Array.isArray(branches) && out.description === undefined) {
+    const described = branches.find((b) => typeof b.description === 'string');
+    if (described) {
+      out.description = described.description;
+      delete described.description;
+    }
+  }
+  return out;
 }
 
 /** The schema of one configuration type, or of both (chosen by `type`) when no type is given. */

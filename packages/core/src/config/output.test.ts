@@ -133,6 +133,8 @@ describe('configurationJsonSchema', () => {
       expect.arrayContaining(['name', 'image', 'python', 'ide', 'version', 'init', 'env', 'registry_auth', 'resources', 'retry', 'inactivity_duration']),
     );
     expect(devRule.then.properties.resources.properties.gpu.description).toMatch(/A100:80GB:2/);
+    expect(devRule.then.properties.image.description).toMatch(/Docker image/);
+    expect(devRule.then.properties.image.anyOf).toEqual([{ type: 'string' }, { type: 'null' }]);
     expect(fleetRule.then.properties.ssh_config.anyOf ?? fleetRule.then.properties.ssh_config).toBeTruthy();
     expect(JSON.stringify(fleetRule.then)).toContain('proxy_jump');
   });
