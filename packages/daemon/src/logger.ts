@@ -21,7 +21,10 @@ export function createLogger(file: string | null, { debug = false } = {}): Logge
   const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (level === 'debug' && !debug) return;
     let line = `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${msg}`;
-    if (fields && Object.keys(fields).length) line += ` ${formatFields(fields)}`;
+    if (fields) {
+      const f = formatFields(fields);
+      if (f) line += ` ${f}`;
+    }
     for (const s of secrets) if (s) line = line.split(s).join('***');
     line += '\n';
     if (fd !== null) {
@@ -48,6 +51,7 @@ export function createLogger(file: string | null, { debug = false } = {}): Logge
 
 function formatFields(fields: Record<string, unknown>): string {
   return Object.entries(fields)
+    .filter(([, v]) => v !== undefined)
     .map(([k, v]) => {
       const s = v instanceof Error ? v.message : typeof v === 'string' ? v : JSON.stringify(v);
       return `${k}=${/[\s"]/.test(s ?? '') ? JSON.stringify(s) : s}`;

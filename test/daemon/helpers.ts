@@ -1,0 +1,284 @@
+// The daemon's end-to-end suites drive the built daemon (dist/daemon.cjs, a child process) through
+// the generated DaemonClient on its socket, as the CLI does, with the built agent
+// (dist/agent/dstack-agent-linux-x64) deployed by it on this machine. Each sandbox has its own
+// DSTACK_HOME and HOME, the test Docker engine (or none, for host mode), and config.yml pointing the
+// base image at the harness's Debian image. OpenSSH is the client; `docker()` checks containers.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { inject } from 'vitest';
+import { parseConfiguration, toJson } from '@dstack/core/config/index';
+import { AgentClient } from '@dstack/core/gen/agent';
+import {
+  DaemonClient,
+  type ApplyRunRequest,
+  type AttachEvent,
+  type AttachRequest,
+  type GetPlanRequest,
+  type LogEntry,
+  type Plan,
+  type Run,
+  type StatusResponse,
+} from '@dstack/core/gen/daemon';
+import { docker } from '../harness/docker';
+import { mustRun, run, tempDir, waitFor, type RunResult } from '../harness/util';
+
+export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export const DAEMON = join(ROOT, 'dist/daemon.cjs');
+export const AGENT = join(ROOT, 'dist/agent/dstack-agent-linux-x64');
+
+export function requireBuilt(): void {
+  const missing = [DAEMON, AGENT].filter((p) => !existsSync(p));
+  if (missing.length) throw new Error(`the daemon e2e suites run the built product; missing ${missing.join(', ')}: run \`npm run build\``);
+}
+
+type Cb<T> = (err: ServiceError | null, res: T) => void;
+
+export interface SandboxOptions {
+  /** DOCKER_HOST of the daemon (and so of its agent): default the test engine; unix:///nonexistent for host mode. */
+  dockerHost?: string;
+  /** Extra lines for config.yml. */
+  config?: string;
+}
+
+export class Sandbox {
+  readonly dir: string;
+  readonly home: string;
+  readonly dstackHome: string;
+  readonly env: NodeJS.ProcessEnv;
+  client!: DaemonClient;
+  proc?: ChildProcess;
+  private readonly tmp: ReturnType<typeof tempDir>;
+
+  constructor(prefix: string, opts: SandboxOptions = {}) {
+    requireBuilt();
+    this.tmp = tempDir(`daemon-${prefix}`);
+    this.dir = this.tmp.path;
+    this.home = join(this.dir, 'home');
+    this.dstackHome = join(this.dir, 'dh');
+    for (const d of [this.home, this.dstackHome]) mkdirSync(d, { recursive: true, mode: 0o700 });
+    writeFileSync(join(this.dstackHome, 'config.yml'), `base_image: ${inject('debianImage')}\n${opts.config ?? ''}`);
+    this.env = { ...process.env, HOME: this.home, DSTACK_HOME: this.dstackHome, DOCKER_HOST: opts.dockerHost ?? inject('dockerHost') };
+  }
+
+  get socket(): string {
+    return join(this.dstackHome, 'daemon.sock');
+  }
+
+  /** Starts dist/daemon.cjs and waits until Status answers. */
+  async start(): Promise<StatusResponse> {
+    const proc = spawn(process.execPath, [DAEMON], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    this.proc = proc;
+    let stderr = '';
+    proc.stderr!.on('data', (d) => (stderr += d));
+    let exited: string | undefined;
+    proc.once('exit', (code, sig) => (exited = `the daemon exited (${code ?? sig}): ${stderr}`));
+    this.client?.close();
+    this.client = new DaemonClient(`unix://${this.socket}`, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    });
+    return waitFor(
+      'the daemon to answer',
+      async () => {
+        if (exited) throw new Error(exited);
+        return this.status(2000).catch(() => undefined);
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
+  }
+
+  /** The daemon dies without any cleanup. */
+  async kill9(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const gone = new Promise((r) => p.once('exit', r));
+    process.kill(p.pid!, 'SIGKILL');
+    await gone;
+  }
+
+  private unary<Req, Res>(method: (req: Req, md: Metadata, opts: object, cb: Cb<Res>) => unknown, req: Req, timeoutMs = 120_000): Promise<Res> {
+    return new Promise((resolve, reject) =>
+      method.call(this.client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err: ServiceError | null, res: Res) =>
+        err ? reject(err) : resolve(res),
+      ),
+    );
+  }
+
+  status(timeoutMs = 10_000): Promise<StatusResponse> {
+    return this.unary(this.client.status, {}, timeoutMs);
+  }
+  plan(req: Partial<GetPlanRequest> & { configurationJson: string }): Promise<Plan> {
+    return this.unary(this.client.getPlan, { configurationPath: '', repoDir: '', noRepo: false, maxOffers: 0, ...req });
+  }
+  apply(req: Partial<ApplyRunRequest> & { configurationJson: string }): Promise<Run> {
+    return this.unary(this.client.applyRun, {
+      configurationPath: '', repoDir: '', noRepo: false, runName: '', secretEnv: {}, override: false, updateInPlace: false,
+      ideVersion: '', sync: false, ...req,
+    });
+  }
+  getRun(name: string): Promise<Run> {
+    return this.unary(this.client.getRun, { name });
+  }
+  async listRuns(all = true): Promise<Run[]> {
+    return (await this.unary(this.client.listRuns, { all })).runs;
+  }
+  stop(name: string, abort = false): Promise<Run> {
+    return this.unary(this.client.stopRun, { name, abort }, 180_000);
+  }
+  deleteRun(name: string): Promise<object> {
+    return this.unary(this.client.deleteRun, { name });
+  }
+  shutdown(): Promise<object> {
+    return this.unary(this.client.shutdown, {}, 10_000);
+  }
+
+  /** Collects GetLogs until it ends (follow=false). */
+  logs(name: string, sinceMs = 0): Promise<LogEntry[]> {
+    return new Promise((resolve, reject) => {
+      const out: LogEntry[] = [];
+      const s = this.client.getLogs({ name, sinceMs, follow: false });
+      s.on('data', (e: LogEntry) => out.push(e));
+      s.on('error', reject);
+      s.on('end', () => resolve(out));
+    });
+  }
+
+  async logText(name: string): Promise<string> {
+    return (await this.logs(name)).map((e) => Buffer.from(e.data).toString()).join('');
+  }
+
+  /** An Attach stream whose events pile up in `events`; close() cancels it. */
+  attach(req: Partial<AttachRequest> & { name: string }): { events: AttachEvent[]; close(): void; ended: Promise<void> } {
+    const events: AttachEvent[] = [];
+    const s = this.client.attach({ countAsActivity: false, logsFrom: 0, noLogs: false, ...req });
+    s.on('data', (e: AttachEvent) => events.push(e));
+    const ended = new Promise<void>((r) => {
+      s.on('end', () => r());
+      s.on('error', () => r());
+    });
+    return { events, close: () => s.cancel(), ended };
+  }
+
+  waitForRun(name: string, ok: (r: Run) => boolean, what: string, timeoutMs = 180_000): Promise<Run> {
+    return waitFor(
+      `run ${name} to be ${what}`,
+      async () => {
+        const r = await this.getRun(name);
+        if (['failed', 'terminated', 'done'].includes(r.status) && !ok(r)) {
+          throw new Error(`run ${name} ended ${r.status} (${r.terminationReason}: ${r.statusMessage})`);
+        }
+        return ok(r) ? r : undefined;
+      },
+      { timeoutMs, intervalMs: 500 },
+    );
+  }
+
+  /** OpenSSH through ~/.ssh/config of the temp HOME, which the daemon gave its Include line. */
+  ssh(host: string, command: string, timeoutMs = 60_000): Promise<RunResult> {
+    return run('ssh', ['-F', join(this.home, '.ssh', 'config'), '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=20', host, command], {
+      env: this.env,
+      timeoutMs,
+    });
+  }
+
+  sshConfig(): string {
+    const f = join(this.dstackHome, 'ssh', 'config');
+    return existsSync(f) ? readFileSync(f, 'utf8') : '';
+  }
+
+  hasHostBlock(name: string): boolean {
+    return new RegExp(`^Host ${name}$`, 'm').test(this.sshConfig());
+  }
+
+  daemonLog(): string {
+    const f = join(this.dstackHome, 'daemon.log');
+    return existsSync(f) ? readFileSync(f, 'utf8') : '';
+  }
+
+  /** Stops what is still active, the daemon, and the local agent (whose runs are gone by then). */
+  async cleanup(): Promise<void> {
+    try {
+      if (!this.proc || this.proc.exitCode !== null) await this.start().catch(() => undefined);
+      for (const r of await this.listRuns(true).catch(() => [] as Run[])) {
+        if (!['terminated', 'failed', 'done'].includes(r.status)) await this.stop(r.name, true).catch(() => undefined);
+      }
+      const p = this.proc;
+      if (p && p.exitCode === null) {
+        const gone = new Promise((r) => p.once('exit', r));
+        await this.shutdown().catch(() => undefined);
+        await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
+        if (p.exitCode === null) process.kill(p.pid!, 'SIGKILL');
+      }
+      await stopLocalAgent(this.dstackHome);
+    } finally {
+      this.client?.close();
+      this.tmp.cleanup();
+    }
+  }
+}
+
+/** The local agent of a home outlives its daemon by design: the tests stop it themselves. */
+export async function stopLocalAgent(dstackHome: string): Promise<void> {
+  const sock = join(dstackHome, 'local', 'agent', 'agent.sock');
+  if (!existsSync(sock)) return;
+  const agent = new AgentClient(`unix://${sock}`, credentials.createInsecure());
+  await new Promise<void>((r) => agent.shutdown({ removeData: false }, new Metadata(), { deadline: Date.now() + 20_000 }, () => r()));
+  agent.close();
+  const pidFile = join(dstackHome, 'local', 'agent', 'agent.pid');
+  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
+  if (pid) {
+    await waitFor('the agent to exit', () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, { timeoutMs: 20_000 }).catch(() => {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    });
+  }
+}
+
+/** The normalized JSON the CLI sends (`dstack validate --json`), secrets revealed as apply sends them. */
+export function configJson(yaml: string): string {
+  const r = parseConfiguration('.dstack.yml', yaml, {});
+  if (!r.ok) throw new Error(`bad test configuration: ${JSON.stringify(r.errors)}`);
+  return JSON.stringify(toJson(r.config, { revealSecrets: true }));
+}
+
+/** Containers of a run on the test engine (any state). */
+export async function containersOf(runName: string): Promise<string[]> {
+  const res = await docker(['ps', '-aq', '--no-trunc', '--filter', `label=ai.dstack.run-name=${runName}`]);
+  return res.stdout.split('\n').filter(Boolean);
+}
+
+/** A git repo: one committed file, one committed then modified, one untracked (not ignored), one ignored. */
+export async function gitRepo(dir: string): Promise<string> {
+  const repo = join(dir, 'repo');
+  mkdirSync(repo);
+  const git = (...args: string[]) => mustRun('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
+  await git('init', '-q');
+  writeFileSync(join(repo, 'committed.txt'), 'committed-content\n');
+  writeFileSync(join(repo, 'modified.txt'), 'original-content\n');
+  writeFileSync(join(repo, '.gitignore'), 'ignored.txt\n');
+  await git('add', '.');
+  await git('commit', '-q', '-m', 'init');
+  writeFileSync(join(repo, 'modified.txt'), 'modified-content\n');
+  writeFileSync(join(repo, 'untracked.txt'), 'untracked-content\n');
+  writeFileSync(join(repo, 'ignored.txt'), 'ignored-content\n');
+  return repo;
+}
+
+export function runName(prefix: string): string {
+  return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/** The resources every test host has (the default spec asks for 100GB of disk and 8GB of memory). */
+export const SMALL = 'resources:\n  cpu: 1..\n  memory: 1GB..\n  disk: 1GB..\n';
