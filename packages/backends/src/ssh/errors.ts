@@ -3,7 +3,7 @@
 // an identity file we cannot use. Each message starts with the host it is about
 // ("ssh root@10.0.0.2:22 via root@10.0.0.1:22: ...") so a fleet of many hosts reports clearly.
 
-export type SshErrorKind = 'unreachable' | 'auth' | 'host-key-changed' | 'identity' | 'closed' | 'timeout' | 'channel';
+export type SshErrorKind = 'unreachable' | 'auth' | 'host-key-changed' | 'identity' | 'known-hosts' | 'closed' | 'remote';
 
 export class SshError extends Error {
   constructor(

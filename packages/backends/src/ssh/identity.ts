@@ -1,11 +1,14 @@
 // The private key an SSH connection authenticates with, read from the user's identity file. Only keys
 // without a passphrase: the daemon runs unattended and never prompts.
 import { readFileSync } from 'node:fs';
-import { utils, type ParsedKey } from 'ssh2';
+import { utils } from 'ssh2';
 import { SshIdentityError } from './errors';
 
-/** Reads and parses an identity file; throws SshIdentityError naming the file (and `host`, for context). */
-export function loadIdentity(file: string, host: string): ParsedKey {
+/**
+ * Reads an identity file and checks that it parses as a private key; returns its bytes (ssh2 takes
+ * keys as bytes). Throws SshIdentityError naming the file (and `host`, for context).
+ */
+export function loadIdentity(file: string, host: string): Buffer {
   let data: Buffer;
   try {
     data = readFileSync(file);
@@ -25,5 +28,5 @@ export function loadIdentity(file: string, host: string): ParsedKey {
   if (!key || key.isPrivateKey?.() === false || key.getPrivatePEM() === null) {
     throw new SshIdentityError(host, `identity file ${file}: holds no private key (is it the .pub half?)`, file);
   }
-  return key;
+  return data;
 }

@@ -1,0 +1,32 @@
+// SshHost against a real OpenSSH sshd in its own network namespace, reached directly.
+import { afterAll, beforeAll, describe } from 'vitest';
+import { FileHostKeyStore, SshHost } from '../../packages/backends/src/ssh/index';
+import { createTestHosts, type TestHostNetwork } from '../harness/ssh-hosts';
+import { tempDir } from '../harness/util';
+import { hostConnectionSuite, type SuiteContext } from './host-suite';
+
+describe('SshHost to a directly reachable host', () => {
+  let net: TestHostNetwork;
+  let ctx: SuiteContext;
+  const scratch = tempDir('ssh-host');
+
+  beforeAll(async () => {
+    net = await createTestHosts([{ name: 'h1' }]);
+    const host = net.host('h1');
+    const conn = new SshHost({
+      hostname: host.address,
+      user: host.user,
+      identityFile: net.keyPath,
+      knownHosts: new FileHostKeyStore(`${scratch.path}/known_hosts`),
+    });
+    ctx = { conn, host, dir: scratch.path };
+  });
+
+  afterAll(async () => {
+    await ctx?.conn.close();
+    await net?.destroy();
+    scratch.cleanup();
+  });
+
+  hostConnectionSuite(() => ctx);
+});
