@@ -2,7 +2,7 @@
 // `Include` the daemon adds to ~/.ssh/config is a temp file), the built CLI (`dist/cli.cjs`, which
 // starts `dist/daemon.cjs`, which deploys `dist/agent/`), the test Docker engine, and OpenSSH as
 // the client. Nothing here fakes a part: a missing build fails the suite with what to run.
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
@@ -66,10 +66,34 @@ export function sandbox(prefix: string, opts: SandboxOptions = {}): Sandbox {
         }
       }
       await dstack(sb, ['daemon', 'stop'], { timeoutMs: 60_000 }).catch(() => undefined);
+      // The local agent outlives the daemon (runs belong to it): end this sandbox's, by pid.
+      const pids = pidsUnder(dstackHome);
+      for (const pid of pids) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // already gone
+        }
+      }
+      await waitFor('the sandbox agent to exit', () => pidsUnder(dstackHome).length === 0, { timeoutMs: 30_000 }).catch(() => undefined);
       tmp.cleanup();
     },
   };
   return sb;
+}
+
+/** Processes whose command line names a path under `dir` (this sandbox's agent). */
+function pidsUnder(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`${dir}/`)) pids.push(Number(entry));
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
 }
 
 export function dstack(

@@ -107,8 +107,10 @@ export async function applyDevEnvironment(file: string, fileConfig: DevEnvironme
       out.write('Use --force to apply anyway.\n');
       return;
     }
-    if (!(await confirm(decision.question, { yes: opts.yes }))) {
-      out.write('\nExiting...\n');
+    const yes = await confirm(decision.question, { yes: opts.yes });
+    if (!opts.yes) out.write('\n');
+    if (!yes) {
+      out.write('Exiting...\n');
       return;
     }
 
@@ -121,8 +123,8 @@ export async function applyDevEnvironment(file: string, fileConfig: DevEnvironme
       ideVersion,
       sync: false,
     });
-    if (decision.action === 'update') out.write(`\nRun ${name} updated\n`);
-    else out.write(`\nLaunching \`${run.name}\`...\n`);
+    if (decision.action === 'update') out.write(`Run ${name} updated\n`);
+    else out.write(`Launching \`${run.name}\`...\n`);
 
     const abort = new AbortController();
     const onInt = () => abort.abort();

@@ -15,16 +15,17 @@ export function localIdeVersion(ide: string, env: NodeJS.ProcessEnv = process.en
   if (!cmd) return undefined;
   const res = spawnSync(cmd.bin, ['--version'], { encoding: 'utf8', timeout: 15_000, env });
   const fix = `install the \`${cmd.bin}\` command (${cmd.name}: Command Palette → "Shell Command: Install '${cmd.bin}' command in PATH") or set \`version:\` in the configuration; the IDE server will be installed when you first connect`;
-  if (res.error) {
-    const why = (res.error as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : res.error.message;
-    return { problem: `could not read the local ${cmd.name} version (\`${cmd.bin} --version\`: ${why}): ${fix}` };
-  }
   const commit = (res.stdout ?? '')
     .split('\n')
     .map((l) => l.trim())
     .find((l) => /^[0-9a-f]{40}$/.test(l));
-  if (res.status !== 0 || !commit) {
-    return { problem: `could not read the local ${cmd.name} commit from \`${cmd.bin} --version\`: ${fix}` };
-  }
-  return { commit };
+  if (!res.error && res.status === 0 && commit) return { commit };
+  const why = res.error
+    ? (res.error as NodeJS.ErrnoException).code === 'ENOENT'
+      ? 'not found'
+      : res.error.message
+    : res.status !== 0
+      ? `exited with ${res.status ?? res.signal}`
+      : 'no commit in its output';
+  return { problem: `could not read the local ${cmd.name} version (\`${cmd.bin} --version\`: ${why}): ${fix}` };
 }

@@ -37,7 +37,8 @@ export interface WatchResult {
 }
 
 export async function watchRun(daemon: Daemon, opts: WatchOptions): Promise<WatchResult> {
-  const line = new LiveLine(process.stderr);
+  // The live line (spinner, bars) on stderr when it is a terminal; plain lines go with the rest.
+  const line = new LiveLine(process.stderr.isTTY ? process.stderr : opts.out);
   const progress = new ProgressView(line);
   let run: Run | undefined;
   let up = false;
@@ -70,27 +71,35 @@ export async function watchRun(daemon: Daemon, opts: WatchOptions): Promise<Watc
     spin = undefined;
   };
 
+  // How the watch ends, once known; the stream is then cancelled and drained (returning from
+  // inside the loop would leave the call open).
+  let ended: WatchEnd | undefined;
   for (;;) {
     const stream = daemon.attach({ name: opts.name, countAsActivity: opts.countAsActivity, logsFrom: offset, noLogs: !opts.logs });
     const onAbort = () => stream.cancel();
     opts.signal?.addEventListener('abort', onAbort);
+    const end = (how: WatchEnd) => {
+      ended = how;
+      stream.cancel();
+    };
     try {
       for await (const ev of stream) {
         const p = ev.payload;
-        if (!p) continue;
+        if (!p || ended) continue;
         switch (p.$case) {
           case 'run': {
             run = p.value;
-            if (!up && run.status === 'running') {
+            // Up means reachable: running, and its Host block written (the daemon sets the alias then).
+            if (!up && run.status === 'running' && (run.sshAlias || runningWithoutAlias(run))) {
               up = true;
               stopSpinner();
               progress.finish();
               line.clear();
               opts.out.write(`\n${accessLines({ ide: ideOf(run), link: run.ideLink, sshAlias: run.sshAlias || run.name })}`);
               opts.onUp?.(run);
-              if (opts.untilUp) return finish('up');
+              if (opts.untilUp) end('up');
             } else if (isFinished(run.status)) {
-              return finish('finished');
+              end('finished');
             } else {
               showStatus(run);
             }
@@ -98,7 +107,6 @@ export async function watchRun(daemon: Daemon, opts: WatchOptions): Promise<Watc
           }
           case 'progress':
             stopSpinner();
-            lastStatus = '';
             progress.update(p.value);
             break;
           case 'log':
@@ -114,10 +122,12 @@ export async function watchRun(daemon: Daemon, opts: WatchOptions): Promise<Watc
             break;
         }
       }
+      if (ended) return finish(ended);
       if (opts.signal?.aborted) return finish('interrupted');
       // The stream ended without the run finishing (the daemon is shutting down): reconnect.
       daemon = await reconnect(daemon);
     } catch (err) {
+      if (ended) return finish(ended);
       if (opts.signal?.aborted) return finish('interrupted');
       if (err instanceof DaemonError && err.grpcCode === UNAVAILABLE) {
         daemon = await reconnect(daemon);
@@ -141,6 +151,15 @@ export async function watchRun(daemon: Daemon, opts: WatchOptions): Promise<Watc
     }
     return { end, run, daemon };
   }
+}
+
+// A daemon that could not write the SSH config still serves the run: after a while, go on without it.
+const aliasWaitMs = 30_000;
+const runningSince = new Map<string, number>();
+function runningWithoutAlias(run: Run): boolean {
+  const since = runningSince.get(run.id) ?? Date.now();
+  runningSince.set(run.id, since);
+  return Date.now() - since > aliasWaitMs;
 }
 
 function ideOf(run: Run): string | undefined {
