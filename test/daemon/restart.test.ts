@@ -1,0 +1,72 @@
+// kill -9 of the daemon at any moment is safe: runs belong to the agents, every transition is in
+// SQLite before it takes effect, and the next start reconciles. Killed while provisioning, the run
+// comes up once (no second container); killed while running, it keeps running and SSH keeps
+// working; killed mid-stop, the stop finishes. One daemon per DSTACK_HOME.
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DAEMON, SMALL, Sandbox, configJson, containersOf, gitRepo, runName } from './helpers';
+
+let sb: Sandbox | undefined;
+afterEach(async () => {
+  await sb?.cleanup();
+  sb = undefined;
+});
+
+describe('daemon restarts', () => {
+  it('survives kill -9 during provisioning, while running and while stopping', async () => {
+    sb = new Sandbox('kill9');
+    await sb.start();
+    const repo = await gitRepo(sb.dir);
+    // Enough files that the upload is still going when the daemon dies.
+    mkdirSync(join(repo, 'many'));
+    for (let i = 0; i < 2000; i++) writeFileSync(join(repo, 'many', `f${i}.txt`), `file ${i}\n`);
+    const name = runName('kill');
+    await sb.apply({ configurationJson: configJson(`type: dev-environment\nname: ${name}\n${SMALL}`), repoDir: repo });
+    await sb.kill9();
+
+    await sb.start();
+    const up = await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running after the restart');
+    expect(await containersOf(name)).toEqual([up.job?.containerId]);
+    const ls = await sb.ssh(name, 'ls /workflow/many | wc -l; cat /workflow/untracked.txt');
+    expect(ls.stdout.split('\n').slice(0, 2)).toEqual(['2000', 'untracked-content']);
+
+    // Killed while running: the same container goes on, SSH still works with the same pinned key.
+    await sb.kill9();
+    expect((await sb.ssh(name, 'echo alive')).stdout.trim()).toBe('alive'); // no daemon in the byte path
+    await sb.start();
+    const again = await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running after the second restart');
+    expect(again.job?.containerId).toBe(up.job?.containerId);
+    expect((await sb.ssh(name, 'echo still')).stdout.trim()).toBe('still');
+    expect(sb.daemonLog()).toContain(`reconcile run ${name} (running)`);
+
+    // Killed in the middle of a stop: the next start finishes it.
+    const pending = sb.stop(name).catch(() => undefined);
+    await sb.waitForRun(name, (r) => r.status === 'terminating' || r.status === 'terminated', 'stopping', 30_000);
+    await sb.kill9();
+    await pending;
+    await sb.start();
+    const done = await sb.waitForRun(name, (r) => r.status === 'terminated', 'terminated', 120_000);
+    expect(done.terminationReason).toBe('stopped_by_user');
+    expect(await containersOf(name)).toEqual([]);
+    expect(sb.hasHostBlock(name)).toBe(false);
+  });
+
+  it('refuses a second daemon for the same home, and takes over a dead one', async () => {
+    sb = new Sandbox('lock');
+    const first = await sb.start();
+    const second = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, [DAEMON], { env: sb!.env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      p.stderr.on('data', (d) => (stderr += d));
+      p.on('exit', (code) => resolve({ code, stderr }));
+    });
+    expect(second.code).toBe(3);
+    expect(second.stderr).toContain(`a dstack daemon is already running for ${sb.dstackHome} (pid ${first.pid})`);
+    expect((await sb.status()).pid).toBe(first.pid);
+    await sb.kill9();
+    const next = await sb.start();
+    expect(next.pid).not.toBe(first.pid);
+  });
+});
