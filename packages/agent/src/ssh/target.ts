@@ -34,6 +34,15 @@ export interface SessionProcess {
   readonly exit: Promise<SessionExit>;
 }
 
+/** Who sessions run as inside the target, as the target's own /etc/passwd (or the host) says. */
+export interface TargetUser {
+  name: string;
+  uid: number;
+  gid: number;
+  /** Relative sftp paths resolve against it. */
+  home: string;
+}
+
 export interface SessionTarget {
   readonly kind: 'docker' | 'host';
   /** Working dir of new sessions (/workflow in a container). */
@@ -44,4 +53,10 @@ export interface SessionTarget {
    * /proc/<container pid>/root for a container.
    */
   fsRoot(): Promise<string>;
+  /**
+   * The session user (added by the SSH server's work, optional so existing targets still compile):
+   * files that sftp creates and the agent-forwarding socket are given to this user, and sftp's
+   * relative paths start at its home. When absent: the agent's own user, home "/".
+   */
+  user?(): Promise<TargetUser>;
 }

@@ -1,0 +1,89 @@
+// SSH agent forwarding (ssh -A). A unix socket is made inside the target's filesystem (a private
+// 0700 directory under /tmp, owned by the session user) and SSH_AUTH_SOCK points at it; each
+// connection to it becomes an auth-agent@openssh.com channel back to the client.
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { Connection, ServerChannel } from 'ssh2';
+import { hostPath, resolveIn } from './confine';
+import { sessionUser } from './target-user';
+import type { SessionTarget } from './target';
+
+export interface AgentForward {
+  /** The socket's path as the target sees it. */
+  socketPath: string;
+  close(): Promise<void>;
+}
+
+// ssh2's server has no public call for this channel type; its protocol layer has the message, so
+// the channel is opened the way ssh2 opens forwarded-tcpip ones (Connection internals, ssh2 1.x).
+const MAX_WINDOW = 2 * 1024 * 1024;
+const PACKET_SIZE = 32 * 1024;
+
+interface ConnectionInternals {
+  _chanMgr: { add(cb: unknown): number };
+  _protocol: { openssh_authAgent(chan: number, window: number, packet: number): void };
+}
+
+export function openAuthAgentChannel(conn: Connection): Promise<ServerChannel> {
+  return new Promise((resolve, reject) => {
+    const internals = conn as unknown as ConnectionInternals;
+    const callback = Object.assign((err: Error | undefined, channel: ServerChannel) => (err ? reject(err) : resolve(channel)), {
+      type: 'auth-agent@openssh.com',
+    });
+    const local = internals._chanMgr.add(callback);
+    if (local === -1) return reject(new Error('no free channels'));
+    internals._protocol.openssh_authAgent(local, MAX_WINDOW, PACKET_SIZE);
+  });
+}
+
+function relay(sock: Socket, conn: Connection, log: (line: string) => void): void {
+  sock.pause();
+  openAuthAgentChannel(conn).then(
+    (channel) => {
+      sock.pipe(channel).pipe(sock);
+      sock.on('error', () => channel.close());
+      channel.on('close', () => sock.destroy());
+      sock.resume();
+    },
+    (err: Error) => {
+      log(`agent forwarding: the client refused the channel: ${err.message}`);
+      sock.destroy();
+    },
+  );
+}
+
+export async function startAgentForward(conn: Connection, target: SessionTarget, log: (line: string) => void): Promise<AgentForward> {
+  const [root, user] = await Promise.all([target.fsRoot(), sessionUser(target)]);
+  // /tmp may itself be a symlink in an image: resolve it inside the target.
+  const tmp = await resolveIn(root, '/tmp', '/');
+  await mkdir(tmp.host, { recursive: true, mode: 0o1777 });
+  const name = `dstack-ssh-${randomBytes(6).toString('hex')}`;
+  const dirVirtual = `${tmp.virtual === '/' ? '' : tmp.virtual}/${name}`;
+  const dirHost = hostPath(root, dirVirtual);
+  await mkdir(dirHost, { mode: 0o700 });
+  await chown(dirHost, user.uid, user.gid);
+  const sockHost = `${dirHost}/agent.sock`;
+  const open = new Set<Socket>();
+  const server: Server = createServer((sock) => {
+    open.add(sock);
+    sock.on('close', () => open.delete(sock));
+    relay(sock, conn, log);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(sockHost, () => resolve());
+  });
+  server.on('error', (err) => log(`agent forwarding: ${err.message}`));
+  await chmod(sockHost, 0o600);
+  await chown(sockHost, user.uid, user.gid);
+  let closed: Promise<void> | undefined;
+  return {
+    socketPath: `${dirVirtual}/agent.sock`,
+    close: () =>
+      (closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const sock of open) sock.destroy();
+      }).then(() => rm(dirHost, { recursive: true, force: true }))),
+  };
+}

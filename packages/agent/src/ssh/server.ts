@@ -1,0 +1,128 @@
+// The job's SSH server: OpenSSH clients (ssh, scp, sftp, rsync, VS Code Remote-SSH) connect here and
+// land in the job's SessionTarget. Public-key auth against the job's authorized keys, the job's own
+// host key, keepalives that drop a vanished client within a minute, and activity counts for the
+// inactivity timer. ssh2's pure-JS crypto is enough (the single executable carries no ssh2 addon).
+import type { AddressInfo } from 'node:net';
+import ssh2, { type Connection, type ServerConfig } from 'ssh2';
+import ssh2Crypto from 'ssh2/lib/protocol/crypto.js';
+import type { Activity } from '@dstack/core/gen/agent';
+import { ActivityTracker, CONNECTION_GRACE_MS } from './activity';
+import { authenticate } from './auth';
+import { forwardTcp, forwardUnix } from './forwarding';
+import { parseAuthorizedKeys, publicKeyLine, type AuthorizedKey } from './keys';
+import { handleSession } from './session';
+import type { SessionTarget } from './target';
+
+export { generateHostKey } from './keys';
+
+export interface JobSshServerOptions {
+  /** The job's host key (OpenSSH or PEM private key). */
+  hostKeyPem: string;
+  /** OpenSSH public key lines; anything else is logged and ignored. */
+  authorizedKeys: string[];
+  target: SessionTarget;
+  /** 0 (the default): a free port. */
+  port?: number;
+  listenHost?: string;
+  /** Called whenever a count changes (not every second: ask activity() for the idle time). */
+  onActivity?: (activity: Activity) => void;
+  log?: (line: string) => void;
+  /** Keepalive probe interval; a client that misses `keepaliveCountMax` in a row is dropped. */
+  keepaliveIntervalMs?: number;
+  keepaliveCountMax?: number;
+}
+
+export interface JobSshServer {
+  port: number;
+  /** "ssh-ed25519 AAAA...", for the daemon's known_hosts. */
+  hostPublicKey: string;
+  updateAuthorizedKeys(keys: string[]): void;
+  activity(): Activity;
+  close(): Promise<void>;
+}
+
+// OpenSSH's client picks the first of its own preferences that we offer. Without the addon,
+// chacha20-poly1305 runs in JavaScript and is several times slower than AES through node's OpenSSL,
+// so it is only offered when native.
+function algorithms(): ServerConfig['algorithms'] {
+  const aes = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes192-ctr', 'aes256-ctr'] as const;
+  return { cipher: ssh2Crypto.bindingAvailable ? ['chacha20-poly1305@openssh.com', ...aes] : [...aes] } as ServerConfig['algorithms'];
+}
+
+export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobSshServer> {
+  const log = opts.log ?? (() => {});
+  const tracker = new ActivityTracker(opts.onActivity);
+  let keys: AuthorizedKey[] = [];
+  const setKeys = (lines: string[]) => {
+    const parsed = parseAuthorizedKeys(lines);
+    for (const e of parsed.errors) log(`ssh: ${e}`);
+    keys = parsed.keys;
+  };
+  setKeys(opts.authorizedKeys);
+  const connections = new Set<Connection>();
+
+  const server = new ssh2.Server(
+    {
+      hostKeys: [opts.hostKeyPem],
+      ident: 'dstack',
+      algorithms: algorithms(),
+      keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
+      keepaliveCountMax: opts.keepaliveCountMax ?? 3,
+    } as ServerConfig,
+    (conn, info) => {
+      connections.add(conn);
+      const onClose: Array<() => void> = [];
+      let user = '';
+      conn.on('authentication', (ctx) => {
+        // Before deciding: ssh2 emits 'ready' from inside accept().
+        user = ctx.username;
+        authenticate(ctx, keys);
+      });
+      conn.on('ready', () => {
+        log(`ssh: ${user}@${info.ip} connected`);
+        // A connection that stays up counts by itself (an ssh -N tunnel); a probe never does.
+        const grace = setTimeout(() => onClose.push(tracker.begin('connection')), CONNECTION_GRACE_MS);
+        onClose.push(() => clearTimeout(grace));
+        const ctx = {
+          conn,
+          target: opts.target,
+          begin: (kind: Parameters<ActivityTracker['begin']>[0]) => tracker.begin(kind),
+          onConnectionClose: (fn: () => void) => onClose.push(fn),
+          log,
+        };
+        conn.on('session', (accept) => handleSession(accept, ctx));
+        conn.on('tcpip', (accept, reject, req) =>
+          forwardTcp(accept, reject, req, () => tracker.begin('portForward'), ctx.onConnectionClose),
+        );
+        conn.on('openssh.streamlocal', (accept, reject, req) =>
+          forwardUnix(accept, reject, req, opts.target, () => tracker.begin('portForward'), ctx.onConnectionClose),
+        );
+        // Remote forwarding (ssh -R) is not offered.
+        conn.on('request', (_accept, reject) => reject?.());
+      });
+      conn.on('error', (err) => log(`ssh: ${info.ip}: ${err.message}`));
+      conn.on('close', () => {
+        connections.delete(conn);
+        for (const fn of onClose.splice(0)) fn();
+      });
+    },
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.listenHost ?? '127.0.0.1', () => resolve());
+  });
+  server.on('error', (err: Error) => log(`ssh: ${err.message}`));
+
+  return {
+    port: (server.address() as AddressInfo).port,
+    hostPublicKey: publicKeyLine(opts.hostKeyPem),
+    updateAuthorizedKeys: setKeys,
+    activity: () => tracker.snapshot(),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const c of connections) c.end();
+      }),
+  };
+}
