@@ -44,12 +44,16 @@ export interface Forwarder {
 /** Starts the forwards; the child is killed when stop() is called or this process exits. */
 export function startForwards(alias: string, ports: PortMapping[], configFile: string): Forwarder | undefined {
   if (!ports.length) return undefined;
+  // Its own process group: Ctrl+C on the terminal is ours to handle (it asks a question first).
   const child: ChildProcess = spawn('ssh', sshForwardArgs(alias, ports, existsSync(configFile) ? configFile : undefined), {
     stdio: ['ignore', 'ignore', 'pipe'],
+    detached: true,
   });
+  let stopping = false;
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const kill = () => {
+    stopping = true;
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
   };
   process.once('exit', kill);
@@ -57,7 +61,7 @@ export function startForwards(alias: string, ports: PortMapping[], configFile: s
     child.once('error', (err) => resolve(err.message));
     child.once('exit', (code, signal) => {
       process.off('exit', kill);
-      resolve(signal === 'SIGTERM' ? undefined : stderr.trim().split('\n').pop() || `ssh exited with ${code ?? signal}`);
+      resolve(stopping ? undefined : stderr.trim().split('\n').pop() || `ssh exited with ${code ?? signal}`);
     });
   });
   return { stop: kill, exited };

@@ -47,9 +47,12 @@ export interface Spinner {
   stop(): void;
 }
 
-/** A spinner with `text` on a terminal, shown only once the wait passes `delayMs`. */
-export function spinner(text: string, opts: { out?: Out; delayMs?: number } = {}): Spinner {
-  const line = new LiveLine(opts.out);
+/**
+ * A spinner with `text` on a terminal, shown only once the wait passes `delayMs`. Give it the live
+ * line other output is printed around, so that output scrolls above it.
+ */
+export function spinner(text: string, opts: { out?: Out; line?: LiveLine; delayMs?: number } = {}): Spinner {
+  const line = opts.line ?? new LiveLine(opts.out);
   let current = text;
   let frame = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -111,7 +114,7 @@ export function progressText(p: ProgressEvent): string {
   const amount = sizes(p);
   const msg = p.message ? `  ${p.message}` : '';
   if (p.total > 0) return `${label.padEnd(22)} ${bar(p.current, p.total)}  ${amount}${msg}`.trimEnd();
-  return `${label}...${amount ? ` ${amount}` : ''}${msg}`;
+  return [`${label}...`, amount, p.message].filter(Boolean).join(' ');
 }
 
 function sizes(p: ProgressEvent): string {
@@ -124,16 +127,21 @@ function sizes(p: ProgressEvent): string {
  * another step starts. Plain output prints a step's start and end only.
  */
 export class ProgressView {
-  private active: ProgressEvent | undefined;
+  private current: ProgressEvent | undefined;
+
+  /** A step is on screen (the live line is a bar). */
+  get active(): boolean {
+    return this.current !== undefined;
+  }
   private finished = new Set<string>();
   constructor(readonly line: LiveLine) {}
 
   update(p: ProgressEvent): void {
-    if (this.active && this.active.kind !== p.kind) this.finish();
+    if (this.current && this.current.kind !== p.kind) this.finish();
     if (this.finished.has(p.kind) && !(p.total > 0 && p.current < p.total)) return;
     this.finished.delete(p.kind);
-    const starting = !this.active;
-    this.active = p;
+    const starting = !this.current;
+    this.current = p;
     if (this.line.tty) this.line.set(progressText(p));
     else if (starting) this.line.out.write(`${LABELS[p.kind] ?? p.kind}...${p.message ? ` ${p.message}` : ''}\n`);
     if (p.total > 0 && p.current >= p.total) this.finish();
@@ -141,9 +149,9 @@ export class ProgressView {
 
   /** Ends the active step: its last state stays on screen (terminal) or a `done` line (plain). */
   finish(): void {
-    const p = this.active;
+    const p = this.current;
     if (!p) return;
-    this.active = undefined;
+    this.current = undefined;
     this.finished.add(p.kind);
     const done = { ...p, current: p.total > 0 ? p.total : p.current };
     if (this.line.tty) {

@@ -46,8 +46,18 @@ export async function watchRun(daemon: Daemon, opts: WatchOptions): Promise<Watc
   let partial = '';
   let spin: Spinner | undefined;
   let lastStatus = '';
+  let progressActive = false;
 
-  const writeLog = (data: Buffer) => {
+  // The run's own output (stdout, stderr) is printed; the daemon's and agent's notes (pulling,
+  // uploading, starting) show in the status while launching, and in full in `dstack logs`.
+  let detail = '';
+  const writeLog = (stream: string, data: Buffer) => {
+    if (stream === 'agent' || stream === 'daemon') {
+      if (up || !run) return;
+      detail = data.toString('utf8').trim().split('\n').pop() ?? '';
+      showStatus(run);
+      return;
+    }
     if (!opts.logs) return;
     const text = partial + data.toString('utf8');
     const cut = text.lastIndexOf('\n') + 1;
@@ -56,15 +66,17 @@ export async function watchRun(daemon: Daemon, opts: WatchOptions): Promise<Watc
   };
   const showStatus = (r: Run) => {
     if (up || isFinished(r.status)) return;
-    const text = r.statusMessage && r.statusMessage !== r.status ? `${r.status}: ${r.statusMessage}` : r.status;
-    if (text === lastStatus) return;
-    lastStatus = text;
-    if (line.tty) {
-      if (!spin) spin = spinner(text, { out: process.stderr });
-      else spin.text(text);
-    } else {
-      opts.out.write(`Status: ${text}\n`);
+    const base = r.statusMessage && r.statusMessage !== r.status ? `${r.status}: ${r.statusMessage}` : r.status;
+    if (!line.tty) {
+      // Plain output: one line per status, without the notes in between.
+      if (base !== lastStatus) opts.out.write(`Status: ${base}\n`);
+      lastStatus = base;
+      return;
     }
+    const text = detail ? `${base} — ${detail}` : base;
+    if (progressActive) return;
+    if (!spin) spin = spinner(text, { line });
+    else spin.text(text);
   };
   const stopSpinner = () => {
     spin?.stop();
@@ -106,14 +118,19 @@ export async function watchRun(daemon: Daemon, opts: WatchOptions): Promise<Watc
             break;
           }
           case 'progress':
+            // Once up, the pull and upload are history (attach replays the last one); later work
+            // (the IDE server, sync) shows while it is in progress.
+            if (up && (p.value.kind === 'pull' || p.value.kind === 'upload' || (p.value.total > 0 && p.value.current >= p.value.total))) break;
             stopSpinner();
             progress.update(p.value);
+            progressActive = progress.active;
+            if (!progressActive && run) showStatus(run);
             break;
           case 'log':
             if (p.value.offset + p.value.data.length > offset) {
               // Skip what a replay after reconnecting repeats.
               const skip = Math.max(0, offset - p.value.offset);
-              writeLog(p.value.data.subarray(skip));
+              writeLog(p.value.stream, p.value.data.subarray(skip));
               offset = p.value.offset + p.value.data.length;
             }
             break;
