@@ -9,7 +9,7 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -94,14 +94,29 @@ function ptyLoader() {
 // ---- 2 + 3. blob and executable, per arch ----------------------------------------------------
 const ptyNode = join(root, 'node_modules/node-pty/build/Release/pty.node');
 
+/** Identity of a big input without reading it: path, size and mtime. */
+function statKey(path) {
+  const st = statSync(path);
+  return `${path}:${st.size}:${st.mtimeMs}`;
+}
+
+function readStamp(path) {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 async function executable({ arch, nodeBinary, assets, codeCache }) {
   const target = join(out, `dstack-agent-linux-${arch}`);
-  const inputs = [fileHash(bundlePath), fileHash(nodeBinary), codeCache, ...Object.entries(assets).map(([k, p]) => `${k}=${fileHash(p)}`)];
+  const inputs = [fileHash(bundlePath), statKey(nodeBinary), codeCache, ...Object.entries(assets).map(([k, p]) => `${k}=${fileHash(p)}`)];
   const key = sha256(inputs.join('\n'));
-  const stamp = join(cache, `${arch}.stamp`);
-  if (existsSync(target) && existsSync(stamp) && readFileSync(stamp, 'utf8') === `${key} ${fileHash(target)}`) {
+  const stampFile = join(cache, `${arch}.stamp`);
+  const stamp = readStamp(stampFile);
+  if (stamp?.key === key && existsSync(target) && statKey(target) === stamp.target) {
     log(`dist/agent/dstack-agent-linux-${arch}: up to date`);
-    return target;
+    return { target, stamp };
   }
   const blob = join(cache, `${arch}.blob`);
   const config = join(cache, `sea-${arch}.json`);
@@ -119,8 +134,11 @@ async function executable({ arch, nodeBinary, assets, codeCache }) {
   chmodSync(tmp, 0o755);
   quietly(process.execPath, [join(root, 'node_modules/postject/dist/cli.js'), tmp, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', FUSE]);
   renameSync(tmp, target);
-  writeFileSync(stamp, `${key} ${fileHash(target)}`);
-  return target;
+  const data = readFileSync(target);
+  // gzip -6 size: about what the daemon's compressed upload costs.
+  const fresh = { key, target: statKey(target), bytes: data.length, gzipBytes: gzipSync(data, { level: 6 }).length };
+  writeFileSync(stampFile, JSON.stringify(fresh));
+  return { target, stamp: fresh };
 }
 
 /** Runs a build tool; its chatter (postject's LIEF warnings) is shown only when it fails. */
@@ -149,12 +167,7 @@ function arm64Node() {
   return bin;
 }
 
-function sizes(path) {
-  const data = readFileSync(path);
-  const mb = (n) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-  // gzip -6: what the daemon's compressed upload costs.
-  return `${mb(data.length)}, gzip ${mb(gzipSync(data, { level: 6 }).length)}`;
-}
+const mib = (n) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
 if (!existsSync(ptyNode)) {
   throw new Error(`${ptyNode} is missing: node-pty was not built (npm install runs node-gyp; approve it with npm install-scripts approve node-pty)`);
@@ -167,8 +180,6 @@ try {
   const why = (err.stderr?.toString().trim().split('\n').pop() || err.message).slice(0, 200);
   console.warn(`warning: skipped dist/agent/dstack-agent-linux-arm64: no arm64 node ${process.version} (${why})`);
 }
-if (process.argv.includes('--sizes') || !quiet) {
-  for (const path of built) log(`${path.slice(root.length + 1)}: ${sizes(path)}`);
-}
+for (const { target, stamp } of built) log(`${target.slice(root.length + 1)}: ${mib(stamp.bytes)}, gzip ${mib(stamp.gzipBytes)}`);
 // Keep only current outputs in dist/agent.
 for (const f of readdirSync(out)) if (f.endsWith('.tmp')) rmSync(join(out, f));

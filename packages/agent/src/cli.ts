@@ -4,6 +4,8 @@
 //   dstack-agent --version [--json]
 //   dstack-agent --help
 //   dstack-agent serve --data-dir DIR [--socket PATH] [--log-file PATH] [--log-cap BYTES]
+//   dstack-agent hostinfo [--data-dir DIR]
+//   dstack-agent call (--socket PATH | --data-dir DIR) METHOD [JSON]
 
 export const USAGE = `dstack-agent: runs dstack dev environments on this host (containers through Docker, or on the host),
 their SSH servers, and reports to the dstack daemon over gRPC on a unix socket.
@@ -12,6 +14,10 @@ Usage:
   dstack-agent serve --data-dir DIR [--socket PATH] [--log-file PATH] [--log-cap BYTES]
   dstack-agent --version [--json]
   dstack-agent --help
+  dstack-agent hostinfo [--data-dir DIR]            what GetHostInfo reports, as JSON (disk: DIR's, default /)
+  dstack-agent call (--socket PATH | --data-dir DIR) METHOD [JSON]
+                                                    one rpc to a running agent (e.g. GetJob '{"jobId":"x"}');
+                                                    Events prints one JSON line per event until stopped
 
 serve options:
   --data-dir DIR     where the agent keeps its state, job logs, code and blob cache (created, mode 0700)
@@ -30,7 +36,9 @@ Exit codes: 0 ok, 1 runtime error, 2 bad usage.`;
 export type Command =
   | { kind: 'help' }
   | { kind: 'version'; json: boolean }
-  | { kind: 'serve'; dataDir: string; socket?: string; logFile?: string; logCap?: number };
+  | { kind: 'serve'; dataDir: string; socket?: string; logFile?: string; logCap?: number }
+  | { kind: 'hostinfo'; dataDir: string }
+  | { kind: 'call'; socket: string; method: string; body: string };
 
 export class UsageError extends Error {}
 
@@ -42,18 +50,39 @@ export function parseArgs(argv: string[]): Command {
     if (bad) throw new UsageError(`unknown option ${bad} for --version (only --json)`);
     return { kind: 'version', json: rest.includes('--json') };
   }
-  if (argv[0] !== 'serve') throw new UsageError(`unknown command ${argv[0]}: use serve, --version or --help`);
+  const command = argv[0];
+  if (!['serve', 'hostinfo', 'call'].includes(command)) throw new UsageError(`unknown command ${command}: use serve, hostinfo, call, --version or --help`);
   const opts: Record<string, string> = {};
-  const known = ['--data-dir', '--socket', '--log-file', '--log-cap'];
+  const positional: string[] = [];
+  const known: Record<string, string[]> = {
+    serve: ['--data-dir', '--socket', '--log-file', '--log-cap'],
+    hostinfo: ['--data-dir'],
+    call: ['--data-dir', '--socket'],
+  };
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i];
+    if (!arg.startsWith('--')) {
+      positional.push(arg);
+      continue;
+    }
     const eq = arg.indexOf('=');
     const [name, inline] = eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
-    if (!known.includes(name)) throw new UsageError(`unknown option ${name} for serve`);
+    if (!known[command].includes(name)) throw new UsageError(`unknown option ${name} for ${command}`);
     const value = inline ?? argv[++i];
     if (value === undefined || value === '') throw new UsageError(`option ${name} needs a value`);
     opts[name] = value;
   }
+  if (command === 'hostinfo') {
+    if (positional.length) throw new UsageError(`hostinfo takes no argument (got ${positional[0]})`);
+    return { kind: 'hostinfo', dataDir: opts['--data-dir'] ?? '/' };
+  }
+  if (command === 'call') {
+    const socket = opts['--socket'] ?? (opts['--data-dir'] ? `${opts['--data-dir'].replace(/\/+$/, '')}/agent.sock` : undefined);
+    if (!socket) throw new UsageError('call needs --socket PATH or --data-dir DIR');
+    if (positional.length < 1 || positional.length > 2) throw new UsageError('call needs METHOD and at most one JSON request');
+    return { kind: 'call', socket, method: positional[0], body: positional[1] ?? '{}' };
+  }
+  if (positional.length) throw new UsageError(`serve takes no argument (got ${positional[0]})`);
   if (!opts['--data-dir']) throw new UsageError('serve needs --data-dir DIR');
   let logCap: number | undefined;
   if (opts['--log-cap'] !== undefined) {

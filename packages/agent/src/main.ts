@@ -2,6 +2,7 @@
 // and runs it. See cli.ts for the commands.
 import { AGENT_VERSION, executablePath, executableSha256 } from './self';
 import { USAGE, UsageError, parseArgs } from './cli';
+import { call, hostinfo } from './ctl';
 import { serve } from './serve';
 
 async function main(argv: string[]): Promise<number> {
@@ -29,6 +30,12 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'serve':
       await serve(cmd);
+      return 0;
+    case 'hostinfo':
+      await hostinfo(cmd.dataDir);
+      return 0;
+    case 'call':
+      await call(cmd.socket, cmd.method, cmd.body);
       return 0;
   }
 }

@@ -1,7 +1,7 @@
 // The agent's identity: its version and the sha256 of the running executable, which the daemon
 // compares with the one it ships (a mismatch means redeploy).
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { VERSION } from '@dstack/core/version';
 import { isSea } from './native/sea';
 
@@ -14,10 +14,16 @@ export function executablePath(): string {
 
 let sha: Promise<string> | undefined;
 
+/**
+ * The sha256 of the running executable. Read through /proc/self/exe where it exists: the daemon
+ * replaces the file by a rename while an old agent may still run, and the old one must report the
+ * hash of what it runs, not of the new file at the same path.
+ */
 export function executableSha256(): Promise<string> {
+  const path = isSea() && existsSync('/proc/self/exe') ? '/proc/self/exe' : executablePath();
   sha ??= new Promise((resolve, reject) => {
     const hash = createHash('sha256');
-    createReadStream(executablePath())
+    createReadStream(path)
       .on('data', (d) => hash.update(d))
       .on('error', reject)
       .on('end', () => resolve(hash.digest('hex')));

@@ -110,7 +110,9 @@ export class Job implements RuntimeJob {
       internal: { env: env(workingDir), workingDir, initDone: 0 },
     };
     writeJsonAtomic(join(dir, 'job.json'), file);
-    return new Job(ctx, dir, file);
+    const job = new Job(ctx, dir, file);
+    job.note(`job submitted (runtime ${runtime}${spec.image && runtime === 'docker' ? `, image ${spec.image}` : ''})`);
+    return job;
   }
 
   static load(ctx: JobContext, dir: string): Job {
