@@ -53,6 +53,8 @@ export class SshHost extends EventEmitter implements HostConnection {
   private live?: Connected;
   private connecting?: Promise<Connected>;
   private closed = false;
+  /** Why the live connection went down (the first error it reported), for the calls it fails. */
+  private dropReason?: Error;
   private sessions = 0;
   private readonly waiting: (() => void)[] = [];
 
@@ -102,16 +104,16 @@ export class SshHost extends EventEmitter implements HostConnection {
       conn.jump?.end();
       throw new SshError('closed', this.description, 'connection closed');
     }
-    let reason: Error | undefined;
+    this.dropReason = undefined;
     const onError = (err: Error) => {
-      reason ??= err;
+      this.dropReason ??= err;
     };
     const onClose = () => {
       if (this.live !== conn) return;
       this.live = undefined;
       conn.target.end();
       conn.jump?.end();
-      this.emit('disconnect', reason);
+      this.emit('disconnect', this.dropReason);
     };
     for (const c of [conn.target, conn.jump]) c?.on('error', onError).on('close', onClose);
     this.live = conn;
@@ -134,18 +136,31 @@ export class SshHost extends EventEmitter implements HostConnection {
 
   private lost(what: string, err?: Error): SshError {
     if (this.closed) return new SshError('closed', this.description, `connection closed during ${what}`);
-    const why = err?.message ? `: ${err.message}` : '';
+    const why = this.dropReason ? `: ${this.dropReason.message}` : err?.message ? `: ${err.message}` : '';
     return new SshUnreachableError(this.description, `connection lost during ${what}${why}`, { cause: err });
   }
 
-  private async openExec(client: Client, command: string): Promise<ClientChannel> {
+  /**
+   * Starts a command; `done` settles with its result. Listeners go on in ssh2's callback itself: a
+   * fast command's exit status can arrive in the same packet batch as the channel confirmation.
+   */
+  private async openExec(
+    client: Client,
+    command: string,
+    what: string,
+    setup?: (stream: ClientChannel) => void,
+  ): Promise<{ stream: ClientChannel; done: Promise<ExecResult> }> {
     // sshd frees a session slot a moment after the channel closes, so a busy connection can hear
     // "no more sessions" (open failed, reason 2) for a while: wait and retry, briefly.
     for (let attempt = 0; ; attempt++) {
       try {
-        return await new Promise<ClientChannel>((resolve, reject) => {
+        return await new Promise((resolve, reject) => {
           // The login shell may be anything (fish, csh); sh -c gives every command the same language.
-          client.exec(`exec /bin/sh -c ${shellQuote(command)}`, (err, stream) => (err ? reject(err) : resolve(stream)));
+          client.exec(`exec /bin/sh -c ${shellQuote(command)}`, (err, stream) => {
+            if (err) return reject(err);
+            setup?.(stream);
+            resolve({ stream, done: this.finish(stream, what) });
+          });
         });
       } catch (err) {
         const refused = (err as { reason?: number }).reason === 2 && this.live?.target === client;
@@ -179,8 +194,7 @@ export class SshHost extends EventEmitter implements HostConnection {
     const what = `\`${command.length > 60 ? `${command.slice(0, 57)}...` : command}\``;
     if (opts.timeoutMs === undefined) {
       return this.withSession(async (client) => {
-        const stream = await this.openExec(client, command);
-        const done = this.finish(stream, what);
+        const { stream, done } = await this.openExec(client, command, what);
         stream.end(opts.input);
         return done;
       });
@@ -194,14 +208,14 @@ export class SshHost extends EventEmitter implements HostConnection {
   // it a session leader: its pid is the process group of all it starts) and a second session kills it.
   private execWithTimeout(command: string, what: string, timeoutMs: number, input?: string | Buffer): Promise<ExecResult> {
     return this.withSession(async (client) => {
-      const stream = await this.openExec(client, `echo "$$" >&2; exec /bin/sh -c ${shellQuote(command)}`);
       let header = '';
-      const onHeader = (d: Buffer) => {
-        header += d.toString('latin1');
-        if (header.includes('\n')) stream.stderr.off('data', onHeader);
-      };
-      stream.stderr.on('data', onHeader);
-      const done = this.finish(stream, what);
+      const { stream, done } = await this.openExec(client, `echo "$$" >&2; exec /bin/sh -c ${shellQuote(command)}`, what, (ch) => {
+        const onHeader = (d: Buffer) => {
+          header += d.toString('latin1');
+          if (header.includes('\n')) ch.stderr.off('data', onHeader);
+        };
+        ch.stderr.on('data', onHeader);
+      });
       stream.end(input);
       let timedOut = false;
       const timer = setTimeout(() => {
@@ -237,8 +251,7 @@ export class SshHost extends EventEmitter implements HostConnection {
     source.once('error', (err) => abort(err));
     const cleanup = () => this.exec(`rm -f ${q.tmp}`).catch(() => undefined);
     const written = await this.withSession(async (client) => {
-      const stream = await this.openExec(client, `mkdir -p ${q.dir} && umask 077 && ${writer} > ${q.tmp}`);
-      const done = this.finish(stream, `upload to ${remotePath}`);
+      const { stream, done } = await this.openExec(client, `mkdir -p ${q.dir} && umask 077 && ${writer} > ${q.tmp}`, `upload to ${remotePath}`);
       const sourceFailed = new Promise<never>((_, reject) => {
         abort = (err) => {
           stream.close();
