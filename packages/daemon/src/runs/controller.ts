@@ -294,7 +294,8 @@ export class RunController extends EventEmitter {
       this.notice(next, `No capacity; retrying in ${Math.round((at - Date.now()) / 1000)}s (attempt ${row.attempt + 1})`);
       return;
     }
-    this.move(row.id, 'failed', { terminationReason: reason, statusMessage: message, finishedMs: Date.now() });
+    // No job was ever submitted for this attempt: the run shows none.
+    this.move(row.id, 'failed', { terminationReason: reason, statusMessage: message, finishedMs: Date.now(), jobId: '' });
   }
 
   // ---- agent events ------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+// Bad input never leaves half-made state: an invalid configuration, a missing env value, a repo over
+// the size cap and a spec no offer fits are refused before anything is created (no run, no
+// container); an unknown image fails the run with the agent's reason and leaves nothing running.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { status as Status } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SMALL, Sandbox, configJson, containersOf, gitRepo, runName } from './helpers';
+
+let sb: Sandbox;
+beforeAll(async () => {
+  sb = new Sandbox('bad', { config: 'repo_size_limit: 1MB\n' });
+  await sb.start();
+});
+afterAll(async () => {
+  await sb?.cleanup();
+});
+
+async function nothingCreated(name: string) {
+  expect((await sb.listRuns(true)).filter((r) => r.name === name)).toEqual([]);
+  expect(await containersOf(name)).toEqual([]);
+}
+
+describe('bad input', () => {
+  it('refuses a configuration that is not valid, naming the field', async () => {
+    const name = runName('badcfg');
+    await expect(sb.apply({ configurationJson: '{"type": "dev-environment", "name": 5}' })).rejects.toMatchObject({
+      code: Status.INVALID_ARGUMENT,
+      details: expect.stringMatching(/^invalid configuration: .*name/),
+    });
+    await expect(sb.apply({ configurationJson: 'not json' })).rejects.toMatchObject({
+      code: Status.INVALID_ARGUMENT,
+      details: expect.stringContaining('configuration_json is not JSON'),
+    });
+    const fleet = configJson('type: fleet\nname: f1\nnodes: 1\n');
+    await expect(sb.apply({ configurationJson: fleet })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, details: expect.stringContaining('ApplyFleet') });
+    await nothingCreated(name);
+  });
+
+  it('refuses an env entry with no value', async () => {
+    const name = runName('noenv');
+    const cfg = configJson(`type: dev-environment\nname: ${name}\nenv:\n  - HF_TOKEN\n${SMALL}`);
+    await expect(sb.apply({ configurationJson: cfg, noRepo: true })).rejects.toMatchObject({
+      code: Status.INVALID_ARGUMENT,
+      details: 'env HF_TOKEN has no value: pass -e HF_TOKEN=VALUE or set it in the environment of `dstack apply`',
+    });
+    await nothingCreated(name);
+  });
+
+  it('refuses a repo over repo_size_limit before anything is created, naming the largest paths', async () => {
+    const name = runName('bigrepo');
+    const repo = await gitRepo(sb.dir);
+    writeFileSync(join(repo, 'weights.bin'), Buffer.alloc(2 * 1024 * 1024, 1));
+    const cfg = configJson(`type: dev-environment\nname: ${name}\n${SMALL}`);
+    const err = { code: Status.FAILED_PRECONDITION, details: expect.stringMatching(/over the 1\.0MB limit .*largest: weights\.bin \(2\.0MB\)/) };
+    await expect(sb.plan({ configurationJson: cfg, repoDir: repo })).rejects.toMatchObject(err);
+    await expect(sb.apply({ configurationJson: cfg, repoDir: repo })).rejects.toMatchObject(err);
+    await nothingCreated(name);
+  });
+
+  it('refuses a spec no offer fits when there is no retry, saying why', async () => {
+    const name = runName('nogpu');
+    const cfg = configJson(`type: dev-environment\nname: ${name}\nresources:\n  gpu: 24GB\n  disk: 1GB..\n  memory: 1GB..\n`);
+    const plan = await sb.plan({ configurationJson: cfg, noRepo: true });
+    expect(plan.offers).toEqual([]);
+    expect(plan.noOfferReasons.join('\n')).toMatch(/^local.*GPU/m);
+    await expect(sb.apply({ configurationJson: cfg, noRepo: true })).rejects.toMatchObject({
+      code: Status.FAILED_PRECONDITION,
+      details: expect.stringMatching(/^no offer fits the run .*: local.*GPU/),
+    });
+    await nothingCreated(name);
+  });
+
+  it('fails a run whose image does not exist, with the reason, and leaves nothing running', async () => {
+    const name = runName('noimage');
+    const cfg = configJson(`type: dev-environment\nname: ${name}\nimage: dstack-test/no-such-image:v0\n${SMALL}`);
+    await sb.apply({ configurationJson: cfg, noRepo: true });
+    const failed = await sb.waitForRun(name, (r) => r.status === 'failed', 'failed', 120_000);
+    expect(failed.terminationReason).toBe('creating_container_error');
+    expect(failed.statusMessage).toContain('no-such-image');
+    expect(await containersOf(name)).toEqual([]);
+    expect(sb.hasHostBlock(name)).toBe(false);
+    expect(await sb.logText(name)).toContain('no-such-image');
+  });
+
+  it('answers UNIMPLEMENTED for fleets and sync, which are not built yet', async () => {
+    const call = (fn: (req: object, cb: (err: { code: number; details: string } | null) => void) => unknown) =>
+      new Promise<{ code: number; details: string } | null>((resolve) => fn.call(sb.client, { name: 'x', all: false }, (err) => resolve(err)));
+    expect(await call(sb.client.listFleets)).toMatchObject({ code: Status.UNIMPLEMENTED, details: expect.stringContaining('fleets are not built yet') });
+    expect(await call(sb.client.getSync)).toMatchObject({ code: Status.UNIMPLEMENTED, details: expect.stringContaining('sync') });
+  });
+});
