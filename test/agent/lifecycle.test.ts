@@ -45,6 +45,26 @@ describe('events, logs and shutdown', () => {
     expect(agent.events.every((e) => e.jobId === jobId)).toBe(true);
   });
 
+  it('UpdateJob replaces the authorized keys of a running job', async () => {
+    const other = join(keys.path, 'other');
+    await mustRun('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+    const jobId = uniqueId('keys');
+    await agent.submit({ jobId, runtime: 'host', authorizedKeys: [(await mustRun('cat', [`${key}.pub`])).stdout.trim()] });
+    const job = await agent.waitState(jobId, JobState.JOB_STATE_RUNNING);
+    const sshWith = (k: string) => run('ssh', [
+      '-F', '/dev/null', '-i', k, '-p', String(job.status!.sshPort), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
+      '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', 'root@127.0.0.1', 'echo in',
+    ], { timeoutMs: 60_000 });
+    expect((await sshWith(key)).stdout).toBe('in\n');
+    expect((await sshWith(other)).code).toBe(255);
+    const updated = await agent.updateJob(jobId, [(await mustRun('cat', [`${other}.pub`])).stdout.trim()]);
+    expect(updated.spec!.authorizedKeys).toHaveLength(1);
+    expect((await sshWith(other)).stdout).toBe('in\n');
+    const refused = await sshWith(key);
+    expect(refused.code).toBe(255);
+    expect(refused.stderr).toMatch(/Permission denied/);
+  });
+
   it('keeps the log under its cap, dropping the oldest lines, and reads by offset and time', async () => {
     const jobId = uniqueId('bigLog'.toLowerCase());
     await agent.submit({ jobId, runtime: 'host', init: ['i=0; while [ $i -lt 2000 ]; do echo "line $i of the chatty init"; i=$((i+1)); done'] });

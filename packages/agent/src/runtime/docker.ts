@@ -37,6 +37,38 @@ function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'job';
 }
 
+/** The Engine API's create body for a job's container. */
+export function containerConfig(job: Pick<RuntimeJob, 'id' | 'spec' | 'env' | 'codeDir' | 'workingDir'>, instanceId: string) {
+  const spec = job.spec;
+  const gpus = spec.gpus;
+  const wantsGpus = !!gpus && (gpus.all || gpus.count > 0);
+  const vendor = gpus?.vendor || 'nvidia';
+  return {
+    Image: spec.image,
+    Entrypoint: ['/bin/sh', '-c', KEEPALIVE],
+    Cmd: null,
+    Env: Object.entries(job.env).map(([k, v]) => `${k}=${v}`),
+    WorkingDir: job.workingDir,
+    User: spec.user || '',
+    Labels: {
+      ...spec.labels,
+      [LABEL_INSTANCE]: instanceId,
+      [LABEL_JOB]: job.id,
+      [LABEL_RUN]: spec.runName,
+      [LABEL_REPO]: spec.repoId,
+    },
+    HostConfig: {
+      NetworkMode: 'host',
+      Privileged: spec.privileged,
+      ShmSize: spec.shmSizeGb > 0 ? Math.round(spec.shmSizeGb * 1024 ** 3) : undefined,
+      Binds: [`${job.codeDir}:/workflow`, ...spec.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`)],
+      // NVIDIA through the container toolkit's device request; AMD as the devices ROCm needs.
+      DeviceRequests: wantsGpus && vendor === 'nvidia' ? [{ Driver: 'nvidia', Count: gpus!.all ? -1 : gpus!.count, Capabilities: [['gpu']] }] : [],
+      Devices: wantsGpus && vendor === 'amd' ? ['/dev/kfd', '/dev/dri'].map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' })) : [],
+    },
+  };
+}
+
 export class DockerRuntime implements Runtime {
   readonly kind = 'docker' as const;
 
@@ -97,36 +129,8 @@ export class DockerRuntime implements Runtime {
     let c = await this.find(job);
     if (!c) {
       const spec = job.spec;
-      const gpus = spec.gpus;
-      const deviceRequests =
-        gpus && (gpus.all || gpus.count > 0) && (gpus.vendor === '' || gpus.vendor === 'nvidia')
-          ? [{ Driver: 'nvidia', Count: gpus.all ? -1 : gpus.count, Capabilities: [['gpu']] }]
-          : [];
-      const amd = gpus && (gpus.all || gpus.count > 0) && gpus.vendor === 'amd';
-      const body = {
-        Image: spec.image,
-        Entrypoint: ['/bin/sh', '-c', KEEPALIVE],
-        Cmd: null,
-        Env: Object.entries(job.env).map(([k, v]) => `${k}=${v}`),
-        WorkingDir: job.workingDir,
-        User: spec.user || '',
-        Labels: {
-          ...spec.labels,
-          [LABEL_INSTANCE]: this.instanceId,
-          [LABEL_JOB]: job.id,
-          [LABEL_RUN]: spec.runName,
-          [LABEL_REPO]: spec.repoId,
-        },
-        HostConfig: {
-          NetworkMode: 'host',
-          Privileged: spec.privileged,
-          ShmSize: spec.shmSizeGb > 0 ? Math.round(spec.shmSizeGb * 1024 ** 3) : undefined,
-          Binds: [`${job.codeDir}:/workflow`, ...spec.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`)],
-          DeviceRequests: deviceRequests,
-          Devices: amd ? ['/dev/kfd', '/dev/dri'].map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' })) : [],
-        },
-      };
-      const name = `dstack-${slug(spec.runName)}-${job.id.slice(0, 8)}-${this.instanceId.slice(0, 8)}`;
+      const body = containerConfig(job, this.instanceId);
+      const name = `dstack-${slug(spec.runName)}-${job.id}-${this.instanceId.slice(0, 8)}`;
       let created: { Id: string };
       try {
         created = await this.engine.json<{ Id: string }>('POST', `/containers/create?name=${encodeURIComponent(name)}`, body);

@@ -1,0 +1,38 @@
+// The container a job asks for, as the Engine API create body (the e2e suites run it for real; GPUs
+// and shm sizes cannot be seen on a test engine without GPUs, so their translation is checked here).
+import { describe, expect, it } from 'vitest';
+import type { JobSpec } from '@dstack/core/gen/agent';
+import { containerConfig } from './docker';
+
+const spec = (p: Partial<JobSpec>): JobSpec => ({
+  jobId: 'j1', runName: 'run', repoId: 'repo', runtime: 'docker', image: 'img:1', registryAuth: undefined, privileged: false,
+  env: {}, init: [], workingDir: '', user: '', shell: '', gpus: undefined, shmSizeGb: 0, authorizedKeys: [], ide: undefined,
+  expectCode: false, labels: {}, sshPort: 0, mounts: [], ...p,
+});
+const job = (p: Partial<JobSpec>) => ({ id: 'j1', spec: spec(p), env: { A: '1', DSTACK_RUN_NAME: 'run' }, codeDir: '/data/jobs/j1/workflow', workingDir: '/workflow' });
+
+describe('container config', () => {
+  it('uses the host network, /workflow from the code dir, the keep-alive, and labels of the run and agent', () => {
+    const c = containerConfig(job({ labels: { team: 'ml' }, mounts: [{ source: '/data', target: '/data', readOnly: true }] }), 'inst-1');
+    expect(c.HostConfig.NetworkMode).toBe('host');
+    expect(c.HostConfig.Binds).toEqual(['/data/jobs/j1/workflow:/workflow', '/data:/data:ro']);
+    expect(c.WorkingDir).toBe('/workflow');
+    expect(c.Entrypoint.slice(0, 2)).toEqual(['/bin/sh', '-c']);
+    expect(c.Env).toEqual(['A=1', 'DSTACK_RUN_NAME=run']);
+    expect(c.Labels).toEqual({ team: 'ml', 'ai.dstack.agent.instance-id': 'inst-1', 'ai.dstack.job-id': 'j1', 'ai.dstack.run-name': 'run', 'ai.dstack.repo-id': 'repo' });
+    expect(c.HostConfig.DeviceRequests).toEqual([]);
+    expect(c.HostConfig.ShmSize).toBeUndefined();
+  });
+
+  it('asks for GPUs by count or all, privileged and /dev/shm size', () => {
+    const two = containerConfig(job({ gpus: { count: 2, all: false, vendor: '' }, privileged: true, shmSizeGb: 1.5 }), 'i');
+    expect(two.HostConfig.DeviceRequests).toEqual([{ Driver: 'nvidia', Count: 2, Capabilities: [['gpu']] }]);
+    expect(two.HostConfig.Privileged).toBe(true);
+    expect(two.HostConfig.ShmSize).toBe(1610612736);
+    const all = containerConfig(job({ gpus: { count: 0, all: true, vendor: 'nvidia' } }), 'i');
+    expect(all.HostConfig.DeviceRequests).toEqual([{ Driver: 'nvidia', Count: -1, Capabilities: [['gpu']] }]);
+    const amd = containerConfig(job({ gpus: { count: 1, all: false, vendor: 'amd' } }), 'i');
+    expect(amd.HostConfig.DeviceRequests).toEqual([]);
+    expect(amd.HostConfig.Devices.map((d) => d.PathOnHost)).toEqual(['/dev/kfd', '/dev/dri']);
+  });
+});
