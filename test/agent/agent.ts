@@ -9,10 +9,18 @@ import {
   AgentClient,
   JobState,
   type BlobChunk,
+  type CommitCodeResponse,
   type Event,
+  type GetLogsResponse,
+  type HandshakeResponse,
+  type HostInfo,
   type Job,
   type JobSpec,
+  type ListJobsResponse,
   type LogLine,
+  type PutManifestResponse,
+  type RemoveJobResponse,
+  type ShutdownResponse,
 } from '@dstack/core/gen/agent';
 import { tempDir, waitFor } from '../harness/util';
 
@@ -27,8 +35,8 @@ export function requireAgentBinary(): string {
 type Callback<T> = (err: ServiceError | null, res: T) => void;
 
 /** Calls a callback-style unary method as a promise. */
-function call<Req, Res>(fn: (req: Req, cb: Callback<Res>) => unknown, req: Req): Promise<Res> {
-  return new Promise((resolve, reject) => fn(req, (err, res) => (err ? reject(err) : resolve(res))));
+function call<Res>(fn: (cb: Callback<Res>) => unknown): Promise<Res> {
+  return new Promise((resolve, reject) => fn((err, res) => (err ? reject(err) : resolve(res))));
 }
 
 export class AgentProcess {
@@ -90,40 +98,40 @@ export class AgentProcess {
   }
 
   handshake() {
-    return call(this.client.handshake.bind(this.client), { daemonVersion: 'test', protocolVersion: 1 });
+    return call((cb: Callback<HandshakeResponse>) => this.client.handshake({ daemonVersion: 'test', protocolVersion: 1 }, cb));
   }
   hostInfo() {
-    return call(this.client.getHostInfo.bind(this.client), {});
+    return call((cb: Callback<HostInfo>) => this.client.getHostInfo({}, cb));
   }
   submit(spec: Partial<JobSpec> & { jobId: string }): Promise<Job> {
-    return call(this.client.submitJob.bind(this.client), { spec: jobSpec(spec) });
+    return call((cb: Callback<Job>) => this.client.submitJob({ spec: jobSpec(spec) }, cb));
   }
   getJob(jobId: string): Promise<Job> {
-    return call(this.client.getJob.bind(this.client), { jobId });
+    return call((cb: Callback<Job>) => this.client.getJob({ jobId }, cb));
   }
   listJobs() {
-    return call(this.client.listJobs.bind(this.client), {});
+    return call((cb: Callback<ListJobsResponse>) => this.client.listJobs({}, cb));
   }
   stopJob(jobId: string, abort = false, graceSeconds = 0): Promise<Job> {
-    return call(this.client.stopJob.bind(this.client), { jobId, abort, graceSeconds });
+    return call((cb: Callback<Job>) => this.client.stopJob({ jobId, abort, graceSeconds }, cb));
   }
   removeJob(jobId: string) {
-    return call(this.client.removeJob.bind(this.client), { jobId });
+    return call((cb: Callback<RemoveJobResponse>) => this.client.removeJob({ jobId }, cb));
   }
   updateJob(jobId: string, authorizedKeys: string[]) {
-    return call(this.client.updateJob.bind(this.client), { jobId, authorizedKeys });
+    return call((cb: Callback<Job>) => this.client.updateJob({ jobId, authorizedKeys }, cb));
   }
   putManifest(req: Parameters<AgentClient['putManifest']>[0]) {
-    return call(this.client.putManifest.bind(this.client), req);
+    return call((cb: Callback<PutManifestResponse>) => this.client.putManifest(req, cb));
   }
   commitCode(uploadId: string) {
-    return call(this.client.commitCode.bind(this.client), { uploadId });
+    return call((cb: Callback<CommitCodeResponse>) => this.client.commitCode({ uploadId }, cb));
   }
   getLogs(jobId: string, fromOffset = 0, sinceMs = 0) {
-    return call(this.client.getLogs.bind(this.client), { jobId, fromOffset, sinceMs, limitBytes: 0 });
+    return call((cb: Callback<GetLogsResponse>) => this.client.getLogs({ jobId, fromOffset, sinceMs, limitBytes: 0 }, cb));
   }
   shutdown(removeData = false) {
-    return call(this.client.shutdown.bind(this.client), { removeData });
+    return call((cb: Callback<ShutdownResponse>) => this.client.shutdown({ removeData }, cb));
   }
   putBlobs(chunks: BlobChunk[]): Promise<{ blobs: number; bytes: number }> {
     return new Promise((resolve, reject) => {

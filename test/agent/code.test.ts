@@ -118,7 +118,7 @@ describe('code upload by manifest', () => {
   });
 
   it('removes files dropped from a full manifest, and those in `removed` of a delta, unless changed here', async () => {
-    const base = { ...tree, 'hello.txt': { content: 'hello v2\n' }, 'new.txt': { content: 'new in the repo\n' }, 'bin/run.sh': { content: '#!/bin/sh\necho run v2\n', mode: 0o755 } };
+    const base: Record<string, FileSpec> = { ...tree, 'hello.txt': { content: 'hello v2\n' }, 'new.txt': { content: 'new in the repo\n' }, 'bin/run.sh': { content: '#!/bin/sh\necho run v2\n', mode: 0o755 } };
     const { 'docs/copy.txt': _dropped, ...withoutCopy } = base;
     const r = await upload(withoutCopy);
     expect(r.commit.removed).toBeGreaterThanOrEqual(1);
