@@ -139,6 +139,9 @@ function startHop(hop: Hop, role: string, opts: AttemptOptions, knownTypes: stri
       );
     },
   });
+  // Commands are small request/answer exchanges: without this, Nagle's algorithm meets the host's
+  // delayed ACKs and every round trip waits ~40 ms. (A no-op on a forwarded channel.)
+  client.setNoDelay(true);
   return { client, ready };
 }
 
