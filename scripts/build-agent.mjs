@@ -179,6 +179,8 @@ try {
 } catch (err) {
   const why = (err.stderr?.toString().trim().split('\n').pop() || err.message).slice(0, 200);
   console.warn(`warning: skipped dist/agent/dstack-agent-linux-arm64: no arm64 node ${process.version} (${why})`);
+  // An arm64 executable from an earlier build would not match this one: none is better than stale.
+  rmSync(join(out, 'dstack-agent-linux-arm64'), { force: true });
 }
 for (const { target, stamp } of built) log(`${target.slice(root.length + 1)}: ${mib(stamp.bytes)}, gzip ${mib(stamp.gzipBytes)}`);
 // Keep only current outputs in dist/agent.
