@@ -3,7 +3,9 @@
 import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dstack, mustDstack, ROOT, sandbox } from './helpers';
+import { spawn } from 'node:child_process';
+import { waitFor } from '../harness/util';
+import { CLI, dstack, mustDstack, ROOT, sandbox } from './helpers';
 
 /** No such process, or only a zombie left for its (reparented) parent to reap. */
 function gone(pid: number): boolean {
@@ -47,6 +49,15 @@ describe('dstack daemon', () => {
       const ps = await mustDstack(sb, ['ps']);
       expect(ps.stdout).toBe(' NAME  BACKEND  RESOURCES  PRICE  STATUS  SUBMITTED\n');
       expect((await mustDstack(sb, ['daemon', 'status', '--json'])).stdout).toContain('"running": true');
+
+      // ps -w redraws until Ctrl+C, which ends it with 0.
+      const watch = spawn(process.execPath, [CLI, 'ps', '-w'], { env: sb.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      watch.stdout.on('data', (d) => (out += d));
+      const exited = new Promise<number | null>((resolve) => watch.on('exit', resolve));
+      await waitFor('ps -w to draw twice', () => out.split(' NAME  BACKEND').length > 2, { timeoutMs: 30_000 });
+      watch.kill('SIGINT');
+      expect(await exited).toBe(0);
     } finally {
       await sb.cleanup();
     }
