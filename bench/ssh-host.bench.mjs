@@ -1,7 +1,7 @@
 // SshHost against OpenSSH on the same host: a 100 MB upload next to `scp` of the same file, and an
 // exec round trip next to `ssh host true` over a kept-open ControlMaster connection (the best OpenSSH
 // does for repeated commands). Also the SFTP upload we did not pick (ssh2's SFTP write stream), next
-// to the same scp, to keep that choice honest. The host is a network namespace with its own sshd, made
+// to the same scp, to keep that choice honest. And a gRPC call through bridgeUnixSocket. The host is a network namespace with its own sshd, made
 // by the e2e harness (test/harness/ssh-hosts.ts, bundled here with esbuild): needs root and iproute2.
 import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
@@ -21,7 +21,7 @@ async function load() {
   await build({
     stdin: {
       contents:
-        "export { SshHost, FileHostKeyStore } from './packages/backends/src/ssh/index.ts';\n" +
+        "export { SshHost, FileHostKeyStore, bridgeUnixSocket } from './packages/backends/src/ssh/index.ts';\n" +
         "export { createTestHosts } from './test/harness/ssh-hosts.ts';",
       resolveDir: root,
       loader: 'ts',
@@ -88,6 +88,31 @@ export default async function sshHostBench() {
     const execMs = await timeMedian(() => conn.exec('true'), { n: 30, warmup: 3 });
     const sshMs = await timeMedian(() => sh('ssh', [...sshOpts, target, 'true']), { n: 30, warmup: 3 });
     report({ name: 'SshHost.exec("true") round trip', value: execMs, baseline: sshMs, baselineName: 'ssh (ControlMaster) true' });
+
+    // A gRPC call to a server on the host's unix socket through bridgeUnixSocket, next to the same
+    // call on the socket directly (how the daemon talks to a local agent).
+    const grpc = require('@grpc/grpc-js');
+    const bytes = { requestSerialize: (b) => b, requestDeserialize: (b) => b, responseSerialize: (b) => b, responseDeserialize: (b) => b };
+    const service = { echo: { path: '/bench.Echo/Echo', requestStream: false, responseStream: false, ...bytes } };
+    const server = new grpc.Server();
+    server.addService(service, { echo: (call, cb) => cb(null, call.request) });
+    const serverSock = join(host.homeDir, 'bench-grpc.sock'); // the host's /root/bench-grpc.sock
+    await new Promise((resolve, reject) => server.bindAsync(`unix://${serverSock}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+    const bridge = await lib.bridgeUnixSocket(conn, '/root/bench-grpc.sock', join(dir, 'bridge.sock'));
+    const Echo = grpc.makeGenericClientConstructor(service, 'Echo');
+    const viaBridge = new Echo(`unix://${bridge.localPath}`, grpc.credentials.createInsecure());
+    const direct = new Echo(`unix://${serverSock}`, grpc.credentials.createInsecure());
+    const call = (c) => new Promise((resolve, reject) => c.echo(Buffer.from('ping'), (e, r) => (e ? reject(e) : resolve(r))));
+    try {
+      const bridged = await timeMedian(() => call(viaBridge), { n: 50, warmup: 5 });
+      const local = await timeMedian(() => call(direct), { n: 50, warmup: 5 });
+      report({ name: 'gRPC unary call through bridgeUnixSocket over SSH', value: bridged, baseline: local, baselineName: 'same call on the socket directly' });
+    } finally {
+      viaBridge.close();
+      direct.close();
+      await bridge.close();
+      server.forceShutdown();
+    }
 
     // 100 MB of random bytes (incompressible: the transfer itself is measured).
     const file = join(dir, 'payload.bin');

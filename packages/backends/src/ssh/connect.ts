@@ -145,6 +145,28 @@ function startHop(hop: Hop, role: string, opts: AttemptOptions, knownTypes: stri
   return { client, ready };
 }
 
+/**
+ * OpenSSH's sshd turns on TCP_NODELAY for a connection only when its first session starts. Until then
+ * each reply written in pieces (an HTTP/2 response: headers, data, trailers) waits for our delayed ACK,
+ * ~40 ms a round trip on forwarded sockets. So every hop runs one empty session first. Bounded and
+ * best-effort: a host that forbids sessions (a bastion with ForceCommand) still works, only slower.
+ */
+function primeNoDelay(client: Client): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, 2000);
+    function done() {
+      clearTimeout(timer);
+      resolve();
+    }
+    client.exec('true', (err, stream) => {
+      if (err) return done();
+      stream.on('close', done).resume();
+      stream.stderr.resume();
+      setTimeout(() => stream.close(), 2000).unref();
+    });
+  });
+}
+
 function forwardTo(jump: Client, target: Endpoint, jumpHop: Hop, description: string): Promise<Duplex> {
   return new Promise((resolve, reject) => {
     jump.forwardOut('127.0.0.1', 0, target.hostname, target.port, (err, stream) => {
@@ -174,12 +196,14 @@ export async function connectAttempt(opts: AttemptOptions): Promise<Connected> {
       jump = hop.client;
       clients.push(jump);
       await hop.ready;
+      await primeNoDelay(jump);
       sock = await forwardTo(jump, opts.target.endpoint, opts.jump, opts.description);
     }
     const types = await opts.knownHosts.knownTypes(opts.target.endpoint.hostname, opts.target.endpoint.port);
     const hop = startHop(opts.target, 'host', opts, types, sock);
     clients.push(hop.client);
     await hop.ready;
+    await primeNoDelay(hop.client);
     return { target: hop.client, jump };
   };
   try {
