@@ -1,6 +1,7 @@
 // Small file helpers: writes that never leave a half-written file behind (write a temp file, fsync,
 // rename), and JSON state files read back with a clear error.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, lchownSync, openSync, readFileSync, readdirSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 
 export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600): void {
   const tmp = `${path}.${process.pid}.tmp`;
@@ -33,5 +34,15 @@ export function readJsonOr<T>(path: string, fallback: T): T {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return fallback;
     throw err;
+  }
+}
+
+/** Gives a whole tree (links themselves, not their targets) to uid:gid. */
+export function chownTree(dir: string, uid: number, gid: number): void {
+  lchownSync(dir, uid, gid);
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) chownTree(p, uid, gid);
+    else lchownSync(p, uid, gid);
   }
 }

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { JobState, LogStream, type Activity, type Job as JobProto, type JobSpec, type JobStatus, type RegistryAuth } from '@dstack/core/gen/agent';
-import { writeFileAtomic, writeJsonAtomic, readJson, readJsonOr } from '../files';
+import { chownTree, writeFileAtomic, writeJsonAtomic, readJson, readJsonOr } from '../files';
 import { JobLog, LineSplitter } from '../logs/job-log';
 import { logger } from '../logger';
 import type { EventBus } from '../events';
@@ -30,6 +30,8 @@ interface Internal {
   initRunning?: number;
   sshPort?: number;
   stop?: { abort: boolean; grace: number };
+  /** The container user that owns the code (a job with `user`); unset: the agent's user. */
+  codeOwner?: { uid: number; gid: number };
 }
 
 interface JobFile {
@@ -240,6 +242,13 @@ export class Job implements RuntimeJob {
   private async startUp(): Promise<void> {
     await this.runtime.start(this);
     if (this.stopRequested) return;
+    const owner = await this.runtime.codeOwner(this);
+    if (owner) {
+      // The code was written by the agent (root): the job's user must be able to edit it.
+      this.internal.codeOwner = owner;
+      this.persist();
+      chownTree(this.codeDir, owner.uid, owner.gid);
+    }
     await this.runtime.installProfile(this);
     // The SSH server comes up before init, so a user can look at a long init from inside.
     await this.ensureSsh();
@@ -367,6 +376,8 @@ export class Job implements RuntimeJob {
 
   /** Called after a commit wrote the code: a job waiting for it goes on. */
   codeCommitted(): void {
+    const owner = this.internal.codeOwner;
+    if (owner) chownTree(this.codeDir, owner.uid, owner.gid);
     if (!this.status.codeReady) {
       this.status = { ...this.status, codeReady: true };
       this.persist();

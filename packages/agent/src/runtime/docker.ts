@@ -19,13 +19,15 @@ export const LABEL_REPO = 'ai.dstack.repo-id';
 
 const PROFILE = '/etc/profile.d/dstack.sh';
 // Shells that skip /etc/profile still read ~/.profile or ~/.bashrc: both source the job's env.
-const PROFILE_HOOKS = `
-line='[ -f ${PROFILE} ] && . ${PROFILE}'
+// As root: the profile itself, and an /etc/profile that reads profile.d where the image has none.
+const PROFILE_WRITE = `mkdir -p /etc/profile.d && cat > ${PROFILE} && chmod 644 ${PROFILE}
+[ -f /etc/profile ] || printf 'for f in /etc/profile.d/*.sh; do [ -r "$f" ] && . "$f"; done\\n' > /etc/profile`;
+// As the job's user, so the files in its home stay its own.
+const PROFILE_HOOKS = `line='[ -f ${PROFILE} ] && . ${PROFILE}'
 h="\${HOME:-/root}"
 mkdir -p "$h" 2>/dev/null
 for f in "$h/.profile" "$h/.bashrc"; do grep -qxF "$line" "$f" 2>/dev/null || printf '%s\\n' "$line" >> "$f"; done
-[ -f /etc/profile ] || printf 'for f in /etc/profile.d/*.sh; do [ -r "$f" ] && . "$f"; done\\n' > /etc/profile
-`;
+exit 0`;
 
 interface ContainerInspect {
   Id: string;
@@ -177,7 +179,8 @@ export class DockerRuntime implements Runtime {
   async exec(job: RuntimeJob, command: string, onOutput: (s: OutputStream, d: Buffer) => void, opts: ExecOptions = {}): Promise<number> {
     const id = job.state.containerId;
     if (!id) throw new JobError('container_error', 'the job has no container');
-    const p = await dockerExec(this.engine, id, { cmd: ['/bin/sh', '-c', command], env: job.env, workingDir: job.workingDir, user: job.spec.user || undefined });
+    const user = opts.user ?? (job.spec.user || undefined);
+    const p = await dockerExec(this.engine, id, { cmd: ['/bin/sh', '-c', command], env: job.env, workingDir: job.workingDir, user });
     p.stdout.on('data', (d: Buffer) => onOutput('stdout', d));
     p.stderr?.on('data', (d: Buffer) => onOutput('stderr', d));
     if (opts.stdin) opts.stdin.pipe(p.stdin);
@@ -201,8 +204,9 @@ export class DockerRuntime implements Runtime {
     }
     const quiet = () => {};
     const script = profileScript({ ...imageEnv, ...job.env });
-    const code = await this.exec(job, `mkdir -p /etc/profile.d && cat > ${PROFILE} && ${PROFILE_HOOKS}`, quiet, { input: script });
+    const code = await this.exec(job, PROFILE_WRITE, quiet, { input: script, user: '0' });
     if (code !== 0) job.note(`warning: could not write ${PROFILE} (exit code ${code}); SSH sessions still get the env`);
+    await this.exec(job, PROFILE_HOOKS, quiet);
   }
 
   /** Processes in the container other than the keep-alive and its sleep. */
@@ -240,6 +244,12 @@ export class DockerRuntime implements Runtime {
       if (!(err instanceof DockerError) || err.statusCode !== 404) throw err;
     }
     job.note(`container ${c.Id.slice(0, 12)} removed`);
+  }
+
+  async codeOwner(job: RuntimeJob): Promise<{ uid: number; gid: number } | undefined> {
+    if (!job.spec.user) return undefined;
+    const u = await this.target(job).user!();
+    return u.uid === 0 ? undefined : { uid: u.uid, gid: u.gid };
   }
 
   target(job: RuntimeJob): SessionTarget {

@@ -137,6 +137,10 @@ export class HostRuntime implements Runtime {
     job.note('job processes stopped');
   }
 
+  async codeOwner(): Promise<undefined> {
+    return undefined;
+  }
+
   target(job: RuntimeJob): SessionTarget {
     // Sessions are the SSH engineer's host sessions (node-pty, or `script` where it cannot load),
     // with the job's env and the marker that lets stop() find them.

@@ -44,6 +44,8 @@ export interface ExecOptions {
   /** A stream for the command's stdin (the IDE server tarball). */
   stdin?: NodeJS.ReadableStream;
   signal?: AbortSignal;
+  /** Run as this user instead of the job's (docker's User form; "0" for root). */
+  user?: string;
 }
 
 export interface Runtime {
@@ -67,6 +69,11 @@ export interface Runtime {
   stop(job: RuntimeJob, graceSeconds: number): Promise<void>;
   /** Where the job's SSH sessions land. */
   target(job: RuntimeJob): SessionTarget;
+  /**
+   * Who should own the job's code files: the container's user when the job names one; undefined
+   * when the agent's own user is right (root in a container, the host runtime).
+   */
+  codeOwner(job: RuntimeJob): Promise<{ uid: number; gid: number } | undefined>;
 }
 
 /**
