@@ -229,7 +229,7 @@ export class DockerRuntime implements Runtime {
         // SIGTERM to every process of the container but PID 1, and time to exit, up to the grace
         // period; then PID 1 (which exits at once on SIGTERM) and SIGKILL for what is left.
         const deadline = Date.now() + graceSeconds * 1000;
-        await this.exec(job, 'kill -TERM -1 2>/dev/null; exit 0', () => {}).catch(() => {});
+        await this.exec(job, 'kill -TERM -1 2>/dev/null; exit 0', () => {}, { user: '0' }).catch(() => {});
         while (Date.now() < deadline && (await this.userProcesses(c)) > 0) await new Promise((r) => setTimeout(r, 250));
         const left = Math.max(1, Math.ceil((deadline - Date.now()) / 1000));
         await this.engine.json('POST', `/containers/${c.Id}/stop?t=${left}`);
