@@ -16,6 +16,7 @@ import {
 } from '../../packages/backends/src/ssh/index';
 import { createTestHosts, type TestHost, type TestHostNetwork } from '../harness/ssh-hosts';
 import { mustRun, tempDir, waitFor } from '../harness/util';
+import { sshHostFor } from './connect';
 
 describe('SshHost faults', () => {
   let net: TestHostNetwork;
@@ -23,16 +24,7 @@ describe('SshHost faults', () => {
   const opened: SshHost[] = [];
 
   const connect = (host: TestHost, extra: Partial<SshHostOptions> = {}) => {
-    const via = host.via;
-    const conn = new SshHost({
-      hostname: host.address,
-      user: host.user,
-      identityFile: net.keyPath,
-      proxyJump: via && { hostname: via.address, user: via.user, identityFile: net.keyPath },
-      knownHosts: new FileHostKeyStore(join(scratch.path, 'known_hosts')),
-      connectTimeoutMs: 15_000,
-      ...extra,
-    });
+    const conn = sshHostFor(net, host, join(scratch.path, 'known_hosts'), extra);
     opened.push(conn);
     return conn;
   };

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileHostKeyStore, SshHost, SshHostKeyChangedError, type SshHostOptions } from '../../packages/backends/src/ssh/index';
 import { createTestHosts, type TestHost, type TestHostNetwork } from '../harness/ssh-hosts';
 import { mustRun, run, tempDir, waitFor } from '../harness/util';
+import { sshHostFor } from './connect';
 
 describe('host keys', () => {
   let net: TestHostNetwork;
@@ -15,16 +16,7 @@ describe('host keys', () => {
   const opened: SshHost[] = [];
 
   const connect = (host: TestHost, extra: Partial<SshHostOptions> = {}) => {
-    const via = host.via;
-    const conn = new SshHost({
-      hostname: host.address,
-      user: host.user,
-      identityFile: net.keyPath,
-      proxyJump: via && { hostname: via.address, user: via.user, identityFile: net.keyPath },
-      knownHosts: new FileHostKeyStore(file),
-      connectTimeoutMs: 15_000,
-      ...extra,
-    });
+    const conn = sshHostFor(net, host, file, extra);
     opened.push(conn);
     return conn;
   };

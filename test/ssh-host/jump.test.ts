@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileHostKeyStore, SshHost, SshUnreachableError } from '../../packages/backends/src/ssh/index';
 import { createTestHosts, type TestHostNetwork } from '../harness/ssh-hosts';
 import { tempDir } from '../harness/util';
+import { sshHostFor } from './connect';
 import { hostConnectionSuite, type SuiteContext } from './host-suite';
 
 describe('SshHost through a jump host', () => {
@@ -16,14 +17,8 @@ describe('SshHost through a jump host', () => {
 
   beforeAll(async () => {
     net = await createTestHosts([{ name: 'j1' }, { name: 'h3', via: 'j1' }]);
-    const [jump, host] = [net.host('j1'), net.host('h3')];
-    const conn = new SshHost({
-      hostname: host.address,
-      user: host.user,
-      identityFile: net.keyPath,
-      proxyJump: { hostname: jump.address, port: jump.port, user: jump.user, identityFile: net.keyPath },
-      knownHosts: new FileHostKeyStore(knownHostsFile),
-    });
+    const host = net.host('h3');
+    const conn = sshHostFor(net, host, knownHostsFile);
     ctx = { conn, host, dir: scratch.path };
   });
 

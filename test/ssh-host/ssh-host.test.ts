@@ -1,8 +1,8 @@
 // SshHost against a real OpenSSH sshd in its own network namespace, reached directly.
 import { afterAll, beforeAll, describe } from 'vitest';
-import { FileHostKeyStore, SshHost } from '../../packages/backends/src/ssh/index';
 import { createTestHosts, type TestHostNetwork } from '../harness/ssh-hosts';
 import { tempDir } from '../harness/util';
+import { sshHostFor } from './connect';
 import { hostConnectionSuite, type SuiteContext } from './host-suite';
 
 describe('SshHost to a directly reachable host', () => {
@@ -13,12 +13,7 @@ describe('SshHost to a directly reachable host', () => {
   beforeAll(async () => {
     net = await createTestHosts([{ name: 'h1' }]);
     const host = net.host('h1');
-    const conn = new SshHost({
-      hostname: host.address,
-      user: host.user,
-      identityFile: net.keyPath,
-      knownHosts: new FileHostKeyStore(`${scratch.path}/known_hosts`),
-    });
+    const conn = sshHostFor(net, host, `${scratch.path}/known_hosts`);
     ctx = { conn, host, dir: scratch.path };
   });
 
