@@ -2,7 +2,7 @@
 // missing env value (named), a bad flag value (named, exit 2), a question without a terminal
 // (exit 2, says -y): no run is created, and the first three never even start the daemon. A run
 // whose image does not exist fails with one line saying why (exit 1) and leaves no container.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { docker } from '../harness/docker';
@@ -16,18 +16,20 @@ afterAll(async () => {
   await sb.cleanup();
 });
 
+// Configurations live in a folder of their own (the sandbox's folder also holds DSTACK_HOME).
 function file(name: string, text: string): string {
-  const p = join(sb.dir, name);
-  writeFileSync(p, text);
+  mkdirSync(join(sb.dir, 'proj'), { recursive: true });
+  writeFileSync(join(sb.dir, 'proj', name), text);
   return name;
 }
 
 const socket = () => join(sb.dstackHome, 'daemon.sock');
+const proj = () => join(sb.dir, 'proj');
 
 describe('bad input', () => {
   it('an invalid configuration: every error at file:line:col, exit 1, nothing started', async () => {
     const f = file('invalid.dstack.yml', 'type: dev-environment\nname: bad-config\nresources:\n  gpu: 24XB\ninactivity_duration: soon\n');
-    const res = await dstack(sb, ['apply', '-f', f, '-y', '-d']);
+    const res = await dstack(sb, ['apply', '-f', f, '-y', '-d'], { cwd: proj() });
     expect(res.code).toBe(1);
     expect(res.stdout).toBe('');
     const lines = res.stderr.trim().split('\n');
@@ -39,7 +41,7 @@ describe('bad input', () => {
 
   it('an env entry without a value: named, exit 1, nothing started', async () => {
     const f = file('env.dstack.yml', 'type: dev-environment\nname: needs-env\nenv:\n  - DSTACK_E2E_UNSET_A\n  - DSTACK_E2E_UNSET_B\n  - SET=1\n');
-    const res = await dstack(sb, ['apply', '-f', f, '-y', '-d']);
+    const res = await dstack(sb, ['apply', '-f', f, '-y', '-d'], { cwd: proj() });
     expect(res.code).toBe(1);
     expect(res.stderr).toBe(
       'error: no value for env DSTACK_E2E_UNSET_A, DSTACK_E2E_UNSET_B: pass each with -e NAME=VALUE or set them in your environment\n',
@@ -50,11 +52,11 @@ describe('bad input', () => {
   it('a bad flag value: the flag named, exit 2, nothing started', async () => {
     const f = file('ok.dstack.yml', 'type: dev-environment\nname: flags\n');
     for (const [flag, value] of [['--gpu', 'A100::2'], ['--memory', 'lots'], ['--max-price', 'free'], ['-e', '9BAD=1']]) {
-      const res = await dstack(sb, ['apply', '-f', f, '-y', '-d', flag, value]);
+      const res = await dstack(sb, ['apply', '-f', f, '-y', '-d', flag, value], { cwd: proj() });
       expect(res.code, `${flag} ${value}`).toBe(2);
       expect(res.stderr).toMatch(new RegExp(`^error: ${flag.replace(/-/g, '\\-')} "${value.replace(/\./g, '\\.')}": `));
     }
-    const unknown = await dstack(sb, ['apply', '-f', f, '--frobnicate']);
+    const unknown = await dstack(sb, ['apply', '-f', f, '--frobnicate'], { cwd: proj() });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("error: unknown option '--frobnicate'");
     expect(existsSync(socket())).toBe(false);
@@ -65,7 +67,7 @@ describe('bad input', () => {
   it('a question without a terminal and without -y: exit 2, says to pass -y, nothing created', async () => {
     const name = runName('notty');
     const f = file('notty.dstack.yml', `type: dev-environment\nname: ${name}\n`);
-    const res = await dstack(sb, ['apply', '-f', f]);
+    const res = await dstack(sb, ['apply', '-f', f], { cwd: proj() });
     expect(res.code).toBe(2);
     expect(res.stdout).toMatch(/^ #  BACKEND  REGION/m);
     expect(res.stderr).toBe(`error: cannot ask "Submit the run ${name}?" without a terminal: pass -y to answer yes\n`);
@@ -75,7 +77,7 @@ describe('bad input', () => {
   it('an image that does not exist: the run fails with its reason in one line, exit 1, no container left', async () => {
     const name = runName('noimage');
     const f = file('noimage.dstack.yml', `type: dev-environment\nname: ${name}\nimage: dstack-test/no-such-image:1\n`);
-    const res = await dstack(sb, ['apply', '-f', f, '-y', '-d']);
+    const res = await dstack(sb, ['apply', '-f', f, '-y', '-d'], { cwd: proj() });
     expect(res.code).toBe(1);
     const errLines = res.stderr.trim().split('\n').filter((l) => l.startsWith('error:'));
     expect(errLines).toHaveLength(1);
