@@ -19,6 +19,15 @@ describe('dstack apply on a terminal', () => {
     const terms: Terminal[] = [];
     try {
       const repo = await gitRepo(sb, config(name, '10m'));
+      // Ctrl+C at the question: exit 130, nothing created.
+      const c = new Terminal(sb, ['apply', '-f', '.dstack.yml'], { cwd: repo });
+      terms.push(c);
+      await c.expect(`Submit the run ${name}? [y/n]: `);
+      c.interrupt();
+      expect((await c.exited).exitCode).toBe(130);
+      expect(c.text).toMatch(/^error: interrupted$/m);
+      expect(await getRun(sb, name)).toBeUndefined();
+
       const t = new Terminal(sb, ['apply', '-f', '.dstack.yml'], { cwd: repo });
       terms.push(t);
       await t.expect(/ #  BACKEND  REGION +RESOURCES +SPOT +PRICE\n 1  local +local +\d+xCPU, \d+GB, [\d.]+GB \(disk\) +no +\$0\n/);
