@@ -84,8 +84,11 @@ describe('bad input', () => {
   });
 
   it('answers UNIMPLEMENTED for fleets and sync, which are not built yet', async () => {
-    const call = (fn: (req: object, cb: (err: { code: number; details: string } | null) => void) => unknown) =>
-      new Promise<{ code: number; details: string } | null>((resolve) => fn.call(sb.client, { name: 'x', all: false }, (err) => resolve(err)));
+    type Err = { code: number; details: string } | null;
+    const call = (fn: unknown) =>
+      new Promise<Err>((resolve) =>
+        (fn as (req: object, cb: (err: Err) => void) => unknown).call(sb.client, { name: 'x', all: false }, (err: Err) => resolve(err)),
+      );
     expect(await call(sb.client.listFleets)).toMatchObject({ code: Status.UNIMPLEMENTED, details: expect.stringContaining('fleets are not built yet') });
     expect(await call(sb.client.getSync)).toMatchObject({ code: Status.UNIMPLEMENTED, details: expect.stringContaining('sync') });
   });

@@ -20,6 +20,14 @@ export function sha256File(path: string): Promise<string> {
   });
 }
 
+function commonDir(paths: string[]): string {
+  let prefix = paths[0];
+  for (const p of paths) {
+    while (!p.startsWith(prefix)) prefix = prefix.slice(0, prefix.lastIndexOf('/', prefix.length - 2) + 1);
+  }
+  return prefix.slice(0, prefix.lastIndexOf('/') + 1);
+}
+
 interface Row {
   path: string;
   size: number;
@@ -35,12 +43,10 @@ export class HashCache {
   async hash(files: RepoFile[], { concurrency = 8 } = {}): Promise<{ files: HashedFile[]; rehashed: number }> {
     const cached = new Map<string, Row>();
     if (this.db && files.length) {
-      const stmt = this.db.prepare('SELECT * FROM file_hashes WHERE path = ?');
-      for (const f of files) {
-        if (f.symlinkTarget !== undefined) continue;
-        const r = stmt.get(f.abs) as Row | undefined;
-        if (r) cached.set(f.abs, r);
-      }
+      // One range query over the common folder of the files, not one query per file.
+      const prefix = commonDir(files.map((f) => f.abs));
+      const rows = this.db.prepare('SELECT * FROM file_hashes WHERE path >= ? AND path < ?').all(prefix, `${prefix}\u{10ffff}`) as Row[];
+      for (const r of rows) cached.set(r.path, r);
     }
     const out: HashedFile[] = new Array(files.length);
     const fresh: HashedFile[] = [];

@@ -3,7 +3,7 @@
 // deleted-but-tracked files skipped). A folder that is not a git repo: everything but `.git`.
 // Either way, minus the patterns of `.dstackignore` at the repo's root (gitignore syntax).
 import { execFile } from 'node:child_process';
-import { lstat, readFile, readdir, readlink } from 'node:fs/promises';
+import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import ignore, { type Ignore } from 'ignore';
@@ -38,67 +38,55 @@ async function gitToplevel(dir: string): Promise<string | null> {
   }
 }
 
-async function loadDstackignore(root: string): Promise<Ignore> {
+function loadDstackignore(root: string): Ignore {
   const ig = ignore();
   try {
-    ig.add(await readFile(join(root, '.dstackignore'), 'utf8'));
+    ig.add(readFileSync(join(root, '.dstackignore'), 'utf8'));
   } catch {
     /* none */
   }
   return ig;
 }
 
-async function statFile(root: string, rel: string): Promise<RepoFile | 'dir' | null> {
+// Synchronous stats on purpose: for a 20,000-file repo they take tens of milliseconds, where
+// promise-per-file stats through the thread pool take ten times that.
+function statFile(root: string, rel: string): RepoFile | 'dir' | null {
   const abs = join(root, ...rel.split('/'));
   let st;
   try {
-    st = await lstat(abs, { bigint: true });
+    st = lstatSync(abs, { bigint: true });
   } catch {
     return null; // deleted but still tracked
   }
   if (st.isDirectory()) return 'dir';
   const base = { path: rel, abs, mtimeNs: st.mtimeNs, ino: Number(st.ino) };
-  if (st.isSymbolicLink()) return { ...base, mode: 0o777, size: 0, symlinkTarget: await readlink(abs) };
+  if (st.isSymbolicLink()) return { ...base, mode: 0o777, size: 0, symlinkTarget: readlinkSync(abs) };
   if (!st.isFile()) return null; // sockets, fifos, devices
   return { ...base, mode: Number(st.mode) & 0o111 ? 0o755 : 0o644, size: Number(st.size) };
 }
 
 /** Every file under `rel` (a folder), skipping `.git` and what `ig` ignores. */
-async function walk(root: string, rel: string, ig: Ignore, out: RepoFile[]): Promise<void> {
-  const entries = await readdir(rel ? join(root, rel) : root, { withFileTypes: true });
+function walk(root: string, rel: string, ig: Ignore, out: RepoFile[]): void {
+  const entries = readdirSync(rel ? join(root, rel) : root, { withFileTypes: true });
   for (const e of entries) {
     if (e.name === '.git') continue;
     const p = rel ? `${rel}/${e.name}` : e.name;
     if (e.isDirectory()) {
       if (ig.ignores(`${p}/`)) continue;
-      await walk(root, p, ig, out);
+      walk(root, p, ig, out);
       continue;
     }
     if (ig.ignores(p)) continue;
-    const f = await statFile(root, p);
+    const f = statFile(root, p);
     if (f && f !== 'dir') out.push(f);
   }
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        out[i] = await fn(items[i]);
-      }
-    }),
-  );
-  return out;
 }
 
 export async function listRepoFiles(dir: string): Promise<RepoListing> {
   const abs = resolve(dir);
   const top = await gitToplevel(abs);
   const root = top ?? abs;
-  const ig = await loadDstackignore(root);
+  const ig = loadDstackignore(root);
   const files: RepoFile[] = [];
   if (top) {
     const { stdout } = await execFileP(
@@ -107,14 +95,13 @@ export async function listRepoFiles(dir: string): Promise<RepoListing> {
       { maxBuffer: 1 << 30, encoding: 'buffer' },
     );
     const paths = [...new Set(stdout.toString('utf8').split('\0').filter(Boolean))].filter((p) => !ig.ignores(p));
-    const stats = await mapLimit(paths, 32, (p) => statFile(root, p));
-    for (let i = 0; i < paths.length; i++) {
-      const f = stats[i];
-      if (f === 'dir') await walk(root, paths[i], ig, files); // a submodule: its working tree
+    for (const p of paths) {
+      const f = statFile(root, p);
+      if (f === 'dir') walk(root, p, ig, files); // a submodule: its working tree
       else if (f) files.push(f);
     }
   } else {
-    await walk(root, '', ig, files);
+    walk(root, '', ig, files);
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const totalBytes = files.reduce((n, f) => n + f.size, 0);

@@ -1,0 +1,155 @@
+// Code upload: a re-apply after one changed file in a 20,000-file git repo, next to the first upload
+// of the same repo (goal ≤ 0.05×). Both use the daemon's own code-upload modules (repo listing, the
+// SQLite hash cache, manifest → missing blobs → commit) against the real agent executable, whose
+// blob cache is what makes the second one cheap. The re-apply is measured twice: into a new job (a
+// new run: the agent writes the tree from its cache) and into the same job (only the change moves).
+// Needs `npm run build:agent`; no Docker (the job runs in host mode).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { build } from 'esbuild';
+import { median, report, root, time } from './lib.mjs';
+
+const require = createRequire(import.meta.url);
+const AGENT = join(root, 'dist/agent/dstack-agent-linux-x64');
+const FILES = 20_000;
+
+/** The daemon's modules bundled for this script (workspace code inlined, npm packages external). */
+async function loadDaemonModules() {
+  const out = join(root, '.cache/bench/daemon-upload.cjs');
+  mkdirSync(join(root, '.cache/bench'), { recursive: true });
+  await build({
+    stdin: {
+      contents: [
+        "export { listRepoFiles } from './packages/daemon/src/code/repo-files.ts';",
+        "export { HashCache } from './packages/daemon/src/code/hash-cache.ts';",
+        "export { uploadCode } from './packages/daemon/src/code/upload.ts';",
+        "export { AgentRpc } from './packages/daemon/src/agent/rpc.ts';",
+        "export { openDb } from './packages/daemon/src/state/db.ts';",
+      ].join('\n'),
+      resolveDir: root,
+      loader: 'ts',
+    },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    packages: 'external',
+    outfile: out,
+    logLevel: 'error',
+    plugins: [
+      {
+        name: 'workspace',
+        setup(b) {
+          b.onResolve({ filter: /^@dstack\// }, (args) => {
+            const [, pkg, ...rest] = args.path.split('/');
+            return { path: join(root, 'packages', pkg, 'src', `${rest.length ? rest.join('/') : 'index'}.ts`) };
+          });
+        },
+      },
+    ],
+  });
+  return require(out);
+}
+
+function makeRepo(dir) {
+  // 200 folders × 100 files of 0.5–4 KB (about 45 MB), committed.
+  for (let d = 0; d < FILES / 100; d++) {
+    const sub = join(dir, 'src', `pkg${d}`);
+    mkdirSync(sub, { recursive: true });
+    for (let f = 0; f < 100; f++) {
+      const size = 512 + ((d * 100 + f) * 7919) % 3584;
+      writeFileSync(join(sub, `mod${f}.py`), `# ${d}/${f}\n${'x = 1\n'.repeat(Math.floor(size / 6))}`);
+    }
+  }
+  const git = (...args) => execFileSync('git', ['-C', dir, '-c', 'user.name=b', '-c', 'user.email=b@b', ...args], { stdio: 'pipe', maxBuffer: 1 << 28 });
+  git('init', '-q');
+  git('add', '.');
+  git('commit', '-q', '-m', 'bench');
+}
+
+async function startAgent(dataDir) {
+  const socket = join(dataDir, 'agent.sock');
+  const proc = spawn(AGENT, ['serve', '--data-dir', dataDir, '--socket', socket, '--log-file', join(dataDir, 'agent.log')], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME ?? '/root', DOCKER_HOST: 'unix:///nonexistent/docker.sock' },
+    stdio: 'ignore',
+  });
+  return { proc, socket };
+}
+
+export default async function bench() {
+  const m = await loadDaemonModules();
+  const tmp = mkdtempSync(join(tmpdir(), 'dstack-bench-upload-'));
+  const repo = join(tmp, 'repo');
+  mkdirSync(repo);
+  makeRepo(repo);
+  const { proc, socket } = await startAgent(join(tmp, 'agent'));
+  const rpc = new m.AgentRpc(`unix://${socket}`);
+  try {
+    for (let i = 0; ; i++) {
+      try {
+        await rpc.handshake({ daemonVersion: 'bench', protocolVersion: 1 }, 1000);
+        break;
+      } catch (err) {
+        if (i > 120) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    const cache = new m.HashCache(m.openDb(join(tmp, 'state.db')));
+    let jobs = 0;
+    const newJob = async () => {
+      const jobId = `bench-${++jobs}`;
+      await rpc.submitJob({
+        jobId, runName: jobId, repoId: 'bench', runtime: 'host', image: '', privileged: false, env: {}, init: [], workingDir: '',
+        user: '', shell: '', shmSizeGb: 0, authorizedKeys: [], expectCode: true, labels: {}, sshPort: 0, mounts: [],
+      });
+      return jobId;
+    };
+    /** What apply does for the code: list, hash (cached), manifest → missing blobs → commit. */
+    const upload = async (jobId) => {
+      const listing = await m.listRepoFiles(repo);
+      const { files } = await cache.hash(listing.files);
+      return m.uploadCode(rpc, jobId, files);
+    };
+
+    const firstJob = await newJob();
+    let first;
+    const firstMs = await time(async () => (first = await upload(firstJob)));
+    if (first.files !== FILES || first.sentBlobs < FILES * 0.9) throw new Error(`first upload sent ${first.sentBlobs} of ${first.files} files`);
+
+    const change = (i) => writeFileSync(join(repo, 'src', 'pkg7', 'mod3.py'), `# changed ${i}\n`);
+    const newRun = [];
+    const sameJob = [];
+    for (let i = 0; i < 3; i++) {
+      change(i);
+      const job = await newJob();
+      let res;
+      newRun.push(await time(async () => (res = await upload(job))));
+      if (res.sentBlobs !== 1) throw new Error(`re-apply sent ${res.sentBlobs} blobs, expected 1`);
+      change(100 + i);
+      sameJob.push(await time(async () => (res = await upload(job))));
+      if (res.sentBlobs !== 1 || res.written !== 1) throw new Error(`same-job re-upload sent ${res.sentBlobs} blobs, wrote ${res.written}`);
+    }
+    const baseline = { baseline: firstMs, baselineName: `first upload of ${FILES} files (${(first.bytes / 1024 / 1024).toFixed(0)} MB)` };
+    report({ name: 're-apply after one change (new run)', value: median(newRun), ...baseline, goal: 0.05 });
+    report({ name: 're-upload after one change (same job)', value: median(sameJob), ...baseline, goal: 0.05 });
+  } finally {
+    await rpc.shutdown(false).catch(() => {});
+    rpc.close();
+    await new Promise((r) => {
+      if (proc.exitCode !== null) return r();
+      const t = setTimeout(() => {
+        proc.kill('SIGKILL');
+        r();
+      }, 10_000);
+      proc.once('exit', () => {
+        clearTimeout(t);
+        r();
+      });
+    });
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await bench();
