@@ -107,6 +107,9 @@ export function hostConnectionSuite(ctx: () => SuiteContext): void {
     const res = await conn.exec(`echo started; sleep ${secs} & sleep ${secs}; echo finished`, { timeoutMs: 1000 });
     // As LocalHost and timeout(1) answer: 124, and what it printed before.
     expect(res).toEqual({ code: 124, stdout: 'started\n', stderr: 'timed out after 1000 ms' });
+    // More timed-out commands at once than there are session slots: each one's kill still gets through.
+    const many = await Promise.all(Array.from({ length: 12 }, () => conn.exec(`sleep ${secs}`, { timeoutMs: 500 })));
+    expect(many.map((r) => r.code)).toEqual(Array(12).fill(124));
     // `[2]99...` keeps pgrep from finding the shell that runs it.
     await waitFor('the timed-out commands to be gone', async () => !(await host.exec(`pgrep -f "sleep [2]${secs.slice(1)}"`)).stdout.trim(), {
       timeoutMs: 30_000,

@@ -43,10 +43,17 @@ export interface UploadOptions {
 // sshd allows 10 sessions per connection (MaxSessions); exec and upload each hold one while they run.
 const MAX_SESSIONS = 8;
 
+// Events: 'connect' after each successful (re)connect, 'disconnect' (reason?: Error) when it drops.
+export interface SshHost {
+  on(event: 'connect', listener: () => void): this;
+  on(event: 'disconnect', listener: (reason?: Error) => void): this;
+  once(event: 'connect', listener: () => void): this;
+  once(event: 'disconnect', listener: (reason?: Error) => void): this;
+}
+
 export class SshHost extends EventEmitter implements HostConnection {
   readonly description: string;
-  /** Successful connects so far (1 after the first, +1 per reconnect). */
-  connects = 0;
+  private connectCount = 0;
   private readonly target: Endpoint;
   private readonly jump?: Endpoint;
   private readonly keys = new Map<string, Buffer>();
@@ -63,6 +70,11 @@ export class SshHost extends EventEmitter implements HostConnection {
     this.target = { hostname: opts.hostname, port: opts.port ?? 22, user: opts.user };
     if (opts.proxyJump) this.jump = { ...opts.proxyJump, port: opts.proxyJump.port ?? 22 };
     this.description = `ssh ${endpointLabel(this.target)}${this.jump ? ` via ${endpointLabel(this.jump)}` : ''}`;
+  }
+
+  /** Successful connects so far (1 after the first, +1 per reconnect). */
+  get connects(): number {
+    return this.connectCount;
   }
 
   /** Whether a connection is up now (it is made on the first call, and again after a drop). */
@@ -117,7 +129,7 @@ export class SshHost extends EventEmitter implements HostConnection {
     };
     for (const c of [conn.target, conn.jump]) c?.on('error', onError).on('close', onClose);
     this.live = conn;
-    this.connects++;
+    this.connectCount++;
     this.emit('connect');
     return conn;
   }
@@ -221,7 +233,9 @@ export class SshHost extends EventEmitter implements HostConnection {
       const timer = setTimeout(() => {
         timedOut = true;
         const pid = /^(\d+)\n/.exec(header)?.[1];
-        if (pid) this.exec(`kill -KILL -${pid}`).catch(() => undefined); // no `--`: dash and busybox refuse it
+        // Outside the session limit: every slot may be held by commands waiting for their own kill.
+        // No `--`: dash and busybox refuse it.
+        if (pid) this.openExec(client, `kill -KILL -${pid}`, 'kill').then(({ stream: s, done: d }) => (s.end(), d)).catch(() => undefined);
         else stream.close();
       }, timeoutMs);
       try {
