@@ -17,6 +17,22 @@ afterEach(async () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const devenv = (name: string, extra: string) => configJson(`type: dev-environment\nname: ${name}\n${extra}${SMALL}`);
 
+describe('max_duration', () => {
+  it('stops the run after that much running time, even while in use', async () => {
+    sb = new Sandbox('maxdur');
+    await sb.start();
+    const name = runName('maxdur');
+    await sb.apply({ configurationJson: devenv(name, 'max_duration: 5s\n'), noRepo: true });
+    await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
+    const attached = sb.attach({ name, countAsActivity: true, noLogs: true });
+    const done = await sb.waitForRun(name, (r) => r.status === 'terminated', 'stopped by max_duration', 60_000);
+    attached.close();
+    expect(done.terminationReason).toBe('max_duration_exceeded');
+    expect(done.runningSeconds).toBeGreaterThanOrEqual(5);
+    expect(await containersOf(name)).toEqual([]);
+  });
+});
+
 describe('inactivity', () => {
   it('stops an idle run, but not while an ssh session or an attached CLI is open', async () => {
     sb = new Sandbox('idle');

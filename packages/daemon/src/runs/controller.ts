@@ -71,11 +71,15 @@ interface Live {
 class Aborted extends Error {}
 
 const STOP_GRACE_SECONDS = 10;
+/** A run whose agent has not answered for this long has lost its instance (instance_unreachable). */
+const UNREACHABLE_AFTER_MS = 3 * 60_000;
 
 export class RunController extends EventEmitter {
   private live = new Map<string, Live>();
   private jobIndex = new Map<string, string>();
   private timer?: NodeJS.Timeout;
+  /** Instances whose agent stopped answering, and since when. */
+  private agentDownSince = new Map<string, number>();
   private hashCache: HashCache;
   private stopped = false;
 
@@ -84,6 +88,10 @@ export class RunController extends EventEmitter {
     this.setMaxListeners(0);
     this.hashCache = new HashCache(d.db);
     d.agents.onEvent((key, ev) => this.onAgentEvent(key, ev));
+    d.agents.onState((key, up) => {
+      if (up) this.agentDownSince.delete(key);
+      else if (!this.agentDownSince.has(key)) this.agentDownSince.set(key, Date.now());
+    });
   }
 
   // ---- bookkeeping -------------------------------------------------------------------------
@@ -413,7 +421,7 @@ export class RunController extends EventEmitter {
     if (!wasThere) {
       const inc = ensureInclude(this.d.userHome(), this.d.ssh.configPath);
       if (inc.warning) {
-        this.d.log.warn(inc.warning);
+        this.say(row, `warning: ${inc.warning}`);
         this.notice(row, inc.warning);
       }
       this.say(row, `SSH: ssh ${row.name}`);
@@ -577,11 +585,19 @@ export class RunController extends EventEmitter {
       try {
         if (row.status === 'submitted' && !live.provisioning && row.retryAtMs <= now) this.provision(row.id);
         else if (row.status === 'terminating' && !live.ending && (live.cleanupAfterMs ?? 0) <= now) void this.startEnding(row.id, false);
-        else if (row.status === 'running') this.enforceLimits(row, live, now);
+        else if (this.unreachableTooLong(row, now)) {
+          void this.end(row.id, 'instance_unreachable', `the agent on ${this.instanceOf(row)?.name ?? 'the instance'} has not answered for ${UNREACHABLE_AFTER_MS / 1000}s`);
+        } else if (row.status === 'running') this.enforceLimits(row, live, now);
       } catch (err) {
         this.d.log.error(`run ${row.name}: tick failed`, { error: err as Error });
       }
     }
+  }
+
+  private unreachableTooLong(row: RunRow, now: number): boolean {
+    if (!['provisioning', 'pulling', 'running'].includes(row.status) || !row.instanceKey) return false;
+    const since = this.agentDownSince.get(row.instanceKey);
+    return since !== undefined && now - since >= UNREACHABLE_AFTER_MS;
   }
 
   private enforceLimits(row: RunRow, live: Live, now: number): void {
