@@ -1,5 +1,6 @@
 // Host keys and authorized keys in OpenSSH's text forms. Each job gets its own ed25519 host key;
 // the daemon pins its public half in ~/.dstack/ssh/known_hosts.
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import ssh2, { type ParsedKey } from 'ssh2';
 
 // ssh2 is CommonJS: Node's ESM loader sees only its default export.
@@ -12,9 +13,45 @@ export interface HostKey {
   publicKey: string;
 }
 
-export function generateHostKey(): HostKey {
-  const pair = utils.generateKeyPairSync('ed25519');
-  return { privatePem: pair.private, publicKey: publicKeyLine(pair.private) };
+function sshString(data: Buffer | string): Buffer {
+  const body = typeof data === 'string' ? Buffer.from(data) : data;
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(body.length);
+  return Buffer.concat([len, body]);
+}
+
+function uint32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return b;
+}
+
+/**
+ * A fresh ed25519 key in OpenSSH's own format (openssh-key-v1, unencrypted), made with node's
+ * crypto. (ssh2's generateKeyPairSync drops a leading zero byte of the public key, about one key in
+ * 150, and then cannot read its own output.)
+ */
+export function generateHostKey(comment = 'dstack-job'): HostKey {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const pub = Buffer.from(publicKey.export({ format: 'jwk' }).x!, 'base64url');
+  const seed = Buffer.from(privateKey.export({ format: 'jwk' }).d!, 'base64url');
+  const pubBlob = Buffer.concat([sshString('ssh-ed25519'), sshString(pub)]);
+  const check = randomBytes(4);
+  let priv = Buffer.concat([check, check, pubBlob, sshString(Buffer.concat([seed, pub])), sshString(comment)]);
+  const pad = (8 - (priv.length % 8)) % 8;
+  priv = Buffer.concat([priv, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
+  const blob = Buffer.concat([
+    Buffer.from('openssh-key-v1\0'),
+    sshString('none'),
+    sshString('none'),
+    sshString(''),
+    uint32(1),
+    sshString(pubBlob),
+    sshString(priv),
+  ]);
+  const b64 = blob.toString('base64').replace(/.{70}/g, '$&\n').replace(/\n$/, '');
+  const privatePem = `-----BEGIN OPENSSH PRIVATE KEY-----\n${b64}\n-----END OPENSSH PRIVATE KEY-----\n`;
+  return { privatePem, publicKey: `ssh-ed25519 ${pubBlob.toString('base64')}` };
 }
 
 function parsed(key: string | Buffer): ParsedKey {

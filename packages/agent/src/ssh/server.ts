@@ -30,6 +30,8 @@ export interface JobSshServerOptions {
   /** Keepalive probe interval; a client that misses `keepaliveCountMax` in a row is dropped. */
   keepaliveIntervalMs?: number;
   keepaliveCountMax?: number;
+  /** How long an authenticated connection without sessions must last to count as activity. */
+  connectionGraceMs?: number;
 }
 
 export interface JobSshServer {
@@ -47,6 +49,11 @@ export interface JobSshServer {
 function algorithms(): ServerConfig['algorithms'] {
   const aes = ['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com', 'aes128-ctr', 'aes192-ctr', 'aes256-ctr'] as const;
   return { cipher: ssh2Crypto.bindingAvailable ? ['chacha20-poly1305@openssh.com', ...aes] : [...aes] } as ServerConfig['algorithms'];
+}
+
+/** ssh2's Connection keeps its socket to itself; end() alone waits for the peer's FIN. */
+function destroySocket(conn: Connection): void {
+  (conn as unknown as { _sock?: { destroy(): void } })._sock?.destroy();
 }
 
 export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobSshServer> {
@@ -81,7 +88,7 @@ export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobS
       conn.on('ready', () => {
         log(`ssh: ${user}@${info.ip} connected`);
         // A connection that stays up counts by itself (an ssh -N tunnel); a probe never does.
-        const grace = setTimeout(() => onClose.push(tracker.begin('connection')), CONNECTION_GRACE_MS);
+        const grace = setTimeout(() => onClose.push(tracker.begin('connection')), opts.connectionGraceMs ?? CONNECTION_GRACE_MS);
         onClose.push(() => clearTimeout(grace));
         const ctx = {
           conn,
@@ -100,7 +107,11 @@ export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobS
         // Remote forwarding (ssh -R) is not offered.
         conn.on('request', (_accept, reject) => reject?.());
       });
-      conn.on('error', (err) => log(`ssh: ${info.ip}: ${err.message}`));
+      conn.on('error', (err: Error & { level?: string }) => {
+        log(`ssh: ${info.ip}: ${err.message}`);
+        // A vanished client never sends its FIN: ending politely would leave the socket half-open.
+        if (err.level === 'client-timeout') destroySocket(conn);
+      });
       conn.on('close', () => {
         connections.delete(conn);
         for (const fn of onClose.splice(0)) fn();
@@ -122,7 +133,10 @@ export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobS
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        for (const c of connections) c.end();
+        for (const c of connections) {
+          c.end();
+          destroySocket(c);
+        }
       }),
   };
 }

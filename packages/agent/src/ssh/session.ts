@@ -78,10 +78,7 @@ export function handleSession(accept: () => Session, ctx: SessionContext): void 
     const end = ctx.begin('sftp');
     ctx.onConnectionClose(end);
     sftp.on('close', end);
-    serveSftp(sftp, ctx.target, ctx.log).catch((err: Error) => {
-      ctx.log(`sftp: ${err.message}`);
-      sftp.end();
-    });
+    serveSftp(sftp, ctx.target, ctx.log);
   });
 }
 

@@ -99,25 +99,40 @@ export function finishSftp(sftp: SFTPWrapper): void {
   sftp.end();
 }
 
-export async function serveSftp(sftp: SFTPWrapper, target: SessionTarget, log: (line: string) => void): Promise<void> {
-  const [root, user] = await Promise.all([target.fsRoot(), sessionUser(target)]);
-  new SftpSession(sftp, root, user, log).listen();
+/**
+ * Serves sftp on an accepted subsystem channel. Handlers are attached at once (ssh2 answers
+ * "unsupported" to requests nobody listens for); they wait for the target's root and user.
+ */
+export function serveSftp(sftp: SFTPWrapper, target: SessionTarget, log: (line: string) => void): void {
+  const ready = Promise.all([target.fsRoot(), sessionUser(target)]);
+  new SftpSession(sftp, ready, log).listen();
 }
 
 class SftpSession {
   private readonly handles = new Map<number, Handle>();
   private nextHandle = 1;
+  private root = '/';
+  private user: TargetUser = { ...agentUser(), home: '/' };
   /** Files created for a user other than the agent's own are given to that user. */
-  private readonly chownTo: TargetUser | undefined;
+  private chownTo: TargetUser | undefined;
+  /** Requests run one after another, in arrival order. */
+  private queue: Promise<unknown>;
 
   constructor(
     private readonly sftp: SFTPWrapper,
-    private readonly root: string,
-    private readonly user: TargetUser,
+    ready: Promise<[string, TargetUser]>,
     private readonly log: (line: string) => void,
   ) {
-    const me = agentUser();
-    this.chownTo = user.uid !== me.uid || user.gid !== me.gid ? user : undefined;
+    this.queue = ready.then(([root, user]) => {
+      this.root = root;
+      this.user = user;
+      const me = agentUser();
+      this.chownTo = user.uid !== me.uid || user.gid !== me.gid ? user : undefined;
+    });
+    this.queue.catch((err: Error) => {
+      log(`sftp: ${err.message}`);
+      finishSftp(sftp);
+    });
   }
 
   private resolve(path: string, followLast = true) {
@@ -139,9 +154,6 @@ class SftpSession {
   private async giveAway(hostPath: string): Promise<void> {
     if (this.chownTo) await lchown(hostPath, this.chownTo.uid, this.chownTo.gid).catch(() => {});
   }
-
-  /** Requests run one after another, in arrival order. */
-  private queue: Promise<void> = Promise.resolve();
 
   /**
    * Runs one request; a thrown error becomes its status reply. Replies go out in request order, as
