@@ -82,6 +82,14 @@ export function jobSuite(runtime: 'docker' | 'host') {
       }
     });
 
+    it('runs init with the configured shell', async () => {
+      const jobId = uniqueId('shell');
+      await agent.submit({ jobId, runtime, image: image(), shell: 'bash', init: ['[[ -n "$BASH_VERSION" ]] && echo "in bash"'] });
+      await agent.waitState(jobId, JobState.JOB_STATE_RUNNING);
+      expect(await agent.logText(jobId)).toContain('in bash\n');
+      await agent.removeJob(jobId);
+    });
+
     it('fails the job on the first failing init command, naming it and its exit code', async () => {
       const jobId = uniqueId('initfail');
       await agent.submit({ jobId, runtime, image: image(), init: ['echo first', 'sh -c "exit 3"', 'echo never'] });

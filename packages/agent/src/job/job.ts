@@ -10,7 +10,7 @@ import { JobLog, LineSplitter } from '../logs/job-log';
 import { logger } from '../logger';
 import type { EventBus } from '../events';
 import { PullError } from '../docker/pull';
-import { JobError, type OutputStream, type Runtime, type RuntimeJob, type RuntimeState } from '../runtime/runtime';
+import { JobError, shellPath, type OutputStream, type Runtime, type RuntimeJob, type RuntimeState } from '../runtime/runtime';
 import { generateHostKey, startJobSshServer, type JobSshServer } from '../ssh/server';
 import type { SyncState } from '../code/sync';
 import { installIdeServer } from './ide';
@@ -257,7 +257,7 @@ export class Job implements RuntimeJob {
       this.internal.initRunning = i;
       this.persist();
       this.note(`init ${i + 1}/${init.length}: ${init[i]}`);
-      const code = await this.runtime.exec(this, init[i], this.output, { signal: this.abort.signal });
+      const code = await this.runtime.exec(this, init[i], this.output, { signal: this.abort.signal, shell: shellPath(this.spec.shell) });
       this.splitters.stdout.flush();
       this.splitters.stderr.flush();
       if (this.stopRequested) return;
@@ -346,7 +346,7 @@ export class Job implements RuntimeJob {
     if (!this.stopping) {
       this.stopRequested = true;
       this.internal.stop = { abort, grace };
-      this.fire('stop', { message: abort ? 'aborting' : 'stopping' });
+      this.fire('stop', { message: abort ? 'abort requested' : `stop requested (SIGKILL after ${grace} s)` });
       this.abort.abort();
       this.codeWaiter?.();
       this.stopping = this.finishStop();

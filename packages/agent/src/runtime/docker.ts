@@ -180,7 +180,7 @@ export class DockerRuntime implements Runtime {
     const id = job.state.containerId;
     if (!id) throw new JobError('container_error', 'the job has no container');
     const user = opts.user ?? (job.spec.user || undefined);
-    const p = await dockerExec(this.engine, id, { cmd: ['/bin/sh', '-c', command], env: job.env, workingDir: job.workingDir, user });
+    const p = await dockerExec(this.engine, id, { cmd: [opts.shell ?? '/bin/sh', '-c', command], env: job.env, workingDir: job.workingDir, user });
     p.stdout.on('data', (d: Buffer) => onOutput('stdout', d));
     p.stderr?.on('data', (d: Buffer) => onOutput('stderr', d));
     if (opts.stdin) opts.stdin.pipe(p.stdin);

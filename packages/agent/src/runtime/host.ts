@@ -92,7 +92,7 @@ export class HostRuntime implements Runtime {
 
   exec(job: RuntimeJob, command: string, onOutput: (s: OutputStream, d: Buffer) => void, opts: ExecOptions = {}): Promise<number> {
     return new Promise((resolve, reject) => {
-      const child = spawn('/bin/sh', ['-c', command], { cwd: job.workingDir, env: hostProcessEnv(job), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(opts.shell ?? '/bin/sh', ['-c', command], { cwd: job.workingDir, env: hostProcessEnv(job), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
       child.stdout!.on('data', (d: Buffer) => onOutput('stdout', d));
       child.stderr!.on('data', (d: Buffer) => onOutput('stderr', d));
       child.stdin!.on('error', () => {});

@@ -46,6 +46,14 @@ export interface ExecOptions {
   signal?: AbortSignal;
   /** Run as this user instead of the job's (docker's User form; "0" for root). */
   user?: string;
+  /** The shell that runs the command (`SHELL -c command`); default /bin/sh. */
+  shell?: string;
+}
+
+/** The configuration's `shell` (sh, bash, or an absolute path) as a path; "" means /bin/sh. */
+export function shellPath(shell: string): string {
+  if (!shell) return '/bin/sh';
+  return shell.startsWith('/') ? shell : `/bin/${shell}`;
 }
 
 export interface Runtime {
