@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SshConfigFiles, ensureInclude, includeLine } from './config-files';
-import { ensureUserKey } from './keys';
+import { ensureUserKey, generateEd25519 } from './keys';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dstack-sshcfg-'));
 afterAll(() => {
@@ -36,6 +36,18 @@ describe('the user key', () => {
     // OpenSSH itself derives the same public key from it.
     const derived = execFileSync('ssh-keygen', ['-y', '-f', p], { encoding: 'utf8' }).trim();
     expect(derived.split(' ').slice(0, 2)).toEqual(a.publicKey.split(' ').slice(0, 2));
+  });
+
+  it('is always a key OpenSSH reads, whatever bytes it has (200 keys)', () => {
+    const dir = join(tmp, 'many');
+    mkdirSync(dir);
+    for (let i = 0; i < 200; i++) {
+      const k = generateEd25519('t');
+      const f = join(dir, `k${i}`);
+      writeFileSync(f, k.privateKey, { mode: 0o600 });
+      const derived = execFileSync('ssh-keygen', ['-y', '-f', f], { encoding: 'utf8' }).trim();
+      expect(derived.split(' ').slice(0, 2).join(' ')).toBe(k.publicKey.split(' ').slice(0, 2).join(' '));
+    }
   });
 });
 
