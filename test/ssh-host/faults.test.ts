@@ -4,8 +4,9 @@
 import { writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import {
+  bridgeUnixSocket,
   FileHostKeyStore,
   SshAuthError,
   SshError,
@@ -17,6 +18,7 @@ import {
 import { createTestHosts, type TestHost, type TestHostNetwork } from '../harness/ssh-hosts';
 import { mustRun, tempDir, waitFor } from '../harness/util';
 import { sshHostFor } from './connect';
+import { echoClient, startEchoServer } from './grpc-echo';
 
 describe('SshHost faults', () => {
   let net: TestHostNetwork;
@@ -115,13 +117,22 @@ describe('SshHost faults', () => {
   });
 
   for (const name of ['h1', 'h3']) {
-    it(`notices a cut link to ${name} while idle, fails the command in flight, and reconnects once the link is back`, async () => {
+    it(`notices a cut link to ${name} while idle, fails the command in flight, and reconnects (gRPC through the bridge too) once the link is back`, async () => {
       const host = net.host(name);
       const conn = connect(host, { keepalive: { intervalMs: 500, countMax: 3 } });
       const events: string[] = [];
       conn.on('connect', () => events.push('connect'));
       conn.on('disconnect', (err?: Error) => events.push(`disconnect: ${err?.message ?? ''}`));
       expect((await conn.exec('echo up')).stdout).toBe('up\n');
+      const server = await startEchoServer(join(host.homeDir, 'agent.sock'));
+      const bridge = await bridgeUnixSocket(conn, '/root/agent.sock', join(scratch.path, `bridge-${name}.sock`));
+      const client = echoClient(bridge.localPath);
+      onTestFinished(async () => {
+        client.close();
+        await bridge.close();
+        server.close();
+      });
+      expect((await client.echo(Buffer.from('before'))).toString()).toBe('before');
       const secs = `119.${Math.floor(Math.random() * 1e6)}`;
       const inFlight = conn.exec(`sleep ${secs}`).catch((e) => e);
       await waitFor('the command to run', async () => (await host.exec(`pgrep -f "sleep [1]${secs.slice(1)}"`)).stdout.trim());
@@ -140,6 +151,9 @@ describe('SshHost faults', () => {
       expect(results.map((r) => r.stdout)).toEqual(['0\n', '1\n', '2\n', '3\n', '4\n']);
       expect(conn.connects).toBe(2);
       expect(events.filter((e) => e === 'connect')).toHaveLength(2);
+      // The gRPC client's old connection died with the SSH one; its next connection is bridged anew.
+      await waitFor('a gRPC call through the bridge', async () => (await client.echo(Buffer.from('after'))).toString() === 'after', { timeoutMs: 60_000 });
+      expect(conn.connects).toBe(2);
     });
   }
 

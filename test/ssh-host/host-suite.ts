@@ -1,9 +1,8 @@
 // What an SshHost must do on a real sshd host, as one suite run for a direct host (ssh-host.test.ts)
 // and for a host behind a jump host (jump.test.ts): exec, atomic upload (plain and gzip'd), unix
 // sockets on the host, gRPC through a bridged socket, and the host probes.
-import * as grpc from '@grpc/grpc-js';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, statSync, writeFileSync } from 'node:fs';
 import { arch } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -13,6 +12,7 @@ import { canSudo, detectArch, fileSha256, hasSystemd, homeDir } from '../../pack
 import { bridgeUnixSocket, SshError, type SshHost } from '../../packages/backends/src/ssh/index';
 import type { TestHost } from '../harness/ssh-hosts';
 import { waitFor } from '../harness/util';
+import { echoClient, startEchoServer } from './grpc-echo';
 
 export interface SuiteContext {
   conn: SshHost;
@@ -70,13 +70,6 @@ function readAll(stream: NodeJS.ReadableStream, bytes: number): Promise<Buffer> 
     stream.on('close', () => reject(new Error(`stream closed after ${n} of ${bytes} bytes`)));
   });
 }
-
-// A gRPC service with raw-bytes messages: enough to prove HTTP/2 framing survives the bridge.
-const bytes = { serialize: (b: Buffer) => b, deserialize: (b: Buffer) => b };
-const ECHO_SERVICE = {
-  echo: { path: '/test.Echo/Echo', requestStream: false, responseStream: false, requestSerialize: bytes.serialize, requestDeserialize: bytes.deserialize, responseSerialize: bytes.serialize, responseDeserialize: bytes.deserialize },
-  repeat: { path: '/test.Echo/Repeat', requestStream: false, responseStream: true, requestSerialize: bytes.serialize, requestDeserialize: bytes.deserialize, responseSerialize: bytes.serialize, responseDeserialize: bytes.deserialize },
-} satisfies grpc.ServiceDefinition;
 
 export function hostConnectionSuite(ctx: () => SuiteContext): void {
   it('runs commands on the host through sh -c, with exit codes, stderr and stdin', async () => {
@@ -175,42 +168,19 @@ export function hostConnectionSuite(ctx: () => SuiteContext): void {
 
   it('carries gRPC over a local socket bridged to a socket on the host', async () => {
     const { conn, host, dir } = ctx();
-    const server = new grpc.Server();
-    server.addService(ECHO_SERVICE, {
-      echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, call.request),
-      repeat: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
-        for (let i = 0; i < 50; i++) call.write(Buffer.concat([Buffer.from(`${i}:`), call.request]));
-        call.end();
-      },
-    });
     // The server listens at the host's /root/agent.sock (its private /root, seen from here).
-    const remotePath = '/root/agent.sock';
-    rmSync(join(host.homeDir, 'agent.sock'), { force: true });
-    await new Promise<void>((resolve, reject) =>
-      server.bindAsync(`unix://${join(host.homeDir, 'agent.sock')}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
-    );
-    const bridge = await bridgeUnixSocket(conn, remotePath, join(dir, 'bridge', 'agent.sock'));
-    const Client = grpc.makeGenericClientConstructor(ECHO_SERVICE, 'Echo');
-    const client = new Client(`unix://${bridge.localPath}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
-      echo(req: Buffer, cb: (err: grpc.ServiceError | null, res?: Buffer) => void): void;
-      repeat(req: Buffer): grpc.ClientReadableStream<Buffer>;
-    };
+    const server = await startEchoServer(join(host.homeDir, 'agent.sock'));
+    const bridge = await bridgeUnixSocket(conn, '/root/agent.sock', join(dir, 'bridge', 'agent.sock'));
+    const client = echoClient(bridge.localPath);
     try {
       const big = randomBytes(2 << 20);
-      const answer = await new Promise<Buffer>((resolve, reject) => client.echo(big, (err, res) => (err ? reject(err) : resolve(res!))));
-      expect(answer.equals(big)).toBe(true);
-      const items: string[] = [];
-      await new Promise<void>((resolve, reject) => {
-        const call = client.repeat(Buffer.from('x'));
-        call.on('data', (d: Buffer) => items.push(d.toString()));
-        call.on('end', resolve);
-        call.on('error', reject);
-      });
-      expect(items).toEqual(Array.from({ length: 50 }, (_, i) => `${i}:x`));
+      expect((await client.echo(big)).equals(big)).toBe(true);
+      expect(await client.repeat(Buffer.from('x'))).toEqual(Array.from({ length: 50 }, (_, i) => `${i}:x`));
+      expect(statSync(bridge.localPath).mode & 0o777).toBe(0o600);
     } finally {
       client.close();
       await bridge.close();
-      server.forceShutdown();
+      server.close();
     }
     expect(existsSync(bridge.localPath)).toBe(false);
   });
