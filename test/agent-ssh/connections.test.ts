@@ -3,10 +3,11 @@
 // no session counts as activity only once it outlives the grace period (probes never do).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hostSessionTarget } from '../../packages/agent/src/ssh/host-process';
 import { run, tempDir, waitFor } from '../harness/util';
-import { startServerAndClient, type ServerUnderTest } from './client';
+import { startServerAndClient, writeClientConfig, type ServerUnderTest } from './client';
 import { JOB_ENV } from './suite';
 
 describe('job SSH server connections', () => {
@@ -40,6 +41,21 @@ describe('job SSH server connections', () => {
     await waitFor('the server to drop the silent client', () => sut!.server.activity().execSessions === 0, { timeoutMs: 60_000 });
     await waitFor('the command to be hung up', async () => (await run('pgrep', ['-f', `^${name}`])).code === 1);
     expect(sut.logs.join('\n')).toMatch(/Keepalive timeout/);
+  });
+
+  it('takes RSA and ECDSA client keys once authorized, and drops keys no longer authorized', async () => {
+    sut = await startServerAndClient(target);
+    for (const [type, bits] of [['rsa', '3072'], ['ecdsa', '256']]) {
+      const path = `${sut.client.dir}/id_${type}`;
+      await run('ssh-keygen', ['-q', '-t', type, '-b', bits, '-N', '', '-f', path]);
+      const cfg = writeClientConfig(sut.client.dir, sut.server.port, sut.server.hostPublicKey, path, `cfg_${type}`);
+      expect((await run('ssh', ['-F', cfg, 'job', 'true'])).code).toBe(255);
+      sut.server.updateAuthorizedKeys([sut.client.publicKey, readFileSync(`${path}.pub`, 'utf8')]);
+      const res = await run('ssh', ['-F', cfg, 'job', 'echo "$FOO"']);
+      expect(res.stdout).toBe('from-the-job\n');
+    }
+    sut.server.updateAuthorizedKeys([]);
+    expect((await sut.client.ssh(['job', 'true'])).code).toBe(255);
   });
 
   it('does not count a short connection without sessions', async () => {
