@@ -76,7 +76,8 @@ export function sandbox(prefix: string, opts: SandboxOptions = {}): Sandbox {
         }
       }
       await waitFor('the sandbox agent to exit', () => pidsUnder(dstackHome).length === 0, { timeoutMs: 30_000 }).catch(() => undefined);
-      tmp.cleanup();
+      // A process still closing its files can race the removal once: try again.
+      await waitFor('the sandbox to be removed', () => (tmp.cleanup(), true), { timeoutMs: 10_000, intervalMs: 500 });
     },
   };
   return sb;
