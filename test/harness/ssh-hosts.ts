@@ -49,9 +49,9 @@ function randomId(): string {
 }
 
 async function usedSubnets(): Promise<Set<string>> {
-  const out = (await run('ip', ['-o', '-4', 'addr'])).stdout;
+  const out = (await run('ip', ['-o', '-4', 'addr'])).stdout + (await run('ip', ['-4', 'route'])).stdout;
   const used = new Set<string>();
-  for (const m of out.matchAll(/inet (10\.\d+)\./g)) used.add(m[1]);
+  for (const m of out.matchAll(/\b(10\.\d+)\./g)) used.add(m[1]);
   return used;
 }
 
@@ -68,6 +68,9 @@ export async function createTestHosts(specs: HostSpec[]): Promise<TestHostNetwor
     }
   }
   if (!second) throw new Error('no free 10.x subnet for the test hosts');
+  // Nothing for these addresses may ever leave the machine, whatever state a link is in.
+  const guardRoute = `10.${second}.0.0/16`;
+  await mustRun('ip', ['route', 'add', 'unreachable', guardRoute]);
 
   const tmp = tempDir(`hosts-${id}`);
   const dir = tmp.path;
@@ -93,6 +96,7 @@ export async function createTestHosts(specs: HostSpec[]): Promise<TestHostNetwor
     }
     for (const child of sshds) child.kill('SIGKILL');
     for (const ns of namespaces) await run('ip', ['netns', 'del', ns]);
+    await run('ip', ['route', 'del', 'unreachable', guardRoute]);
     tmp.cleanup();
   };
 
@@ -155,7 +159,9 @@ export async function createTestHosts(specs: HostSpec[]): Promise<TestHostNetwor
       sshds.push(sshd);
       const address = `${subnet}.2`;
       const pid = sshd.pid!;
-      const linkCmd = (state: 'up' | 'down') => mustRun('ip', [...onOuter, 'link', 'set', outer, state]).then(() => undefined);
+      // The host's own end goes down, like a pulled cable: packets are dropped silently. (Taking our
+      // end down would remove the route and send the traffic out of the default route instead.)
+      const linkCmd = (state: 'up' | 'down') => mustRun('ip', ['-n', ns, 'link', 'set', inner, state]).then(() => undefined);
       const host: TestHost = {
         name: spec.name,
         ns,
