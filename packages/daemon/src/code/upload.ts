@@ -15,6 +15,10 @@ export interface UploadProgress {
 }
 
 export interface UploadResult {
+  uploadId: string;
+  /** Milliseconds in the manifest and blob phase, and in the agent's commit (writing the work dir). */
+  transferMs: number;
+  commitMs: number;
   files: number;
   bytes: number;
   /** Blobs and bytes that actually travelled. */
@@ -46,6 +50,7 @@ export async function uploadCode(
   files: HashedFile[],
   onProgress: (p: UploadProgress) => void = () => {},
 ): Promise<UploadResult> {
+  const t0 = Date.now();
   const entries = toManifest(files);
   const manifest = await agent.putManifest({ jobId, full: true, entries, removed: [] });
   const bySha = new Map<string, HashedFile>();
@@ -103,8 +108,12 @@ export async function uploadCode(
     const res = await settled;
     if (!res.ok) throw res.e;
   }
+  const t1 = Date.now();
   const commit = await agent.commitCode({ uploadId: manifest.uploadId });
   return {
+    uploadId: manifest.uploadId,
+    transferMs: t1 - t0,
+    commitMs: Date.now() - t1,
     files: files.length,
     bytes: files.reduce((n, f) => n + f.size, 0),
     sentBlobs: missing.length,
