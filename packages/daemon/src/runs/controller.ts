@@ -66,9 +66,16 @@ interface Live {
   cleanupAfterMs?: number;
   cleanupFailures: number;
   lastProgress?: Progress;
+  /** A fetch of missed agent log lines is running; `refill`: run it once more when it ends. */
+  filling?: boolean;
+  refill?: boolean;
 }
 
 class Aborted extends Error {}
+
+function streamName(s: LogStream): LogStreamName {
+  return s === LogStream.LOG_STREAM_STDERR ? 'stderr' : s === LogStream.LOG_STREAM_AGENT ? 'agent' : 'stdout';
+}
 
 const STOP_GRACE_SECONDS = 10;
 /** A run whose agent has not answered for this long has lost its instance (instance_unreachable). */
@@ -330,11 +337,11 @@ export class RunController extends EventEmitter {
       }
       case 'log': {
         const l = ev.payload.value;
-        const stream: LogStreamName =
-          l.stream === LogStream.LOG_STREAM_STDERR ? 'stderr' : l.stream === LogStream.LOG_STREAM_AGENT ? 'agent' : 'stdout';
+        const stream = streamName(l.stream);
         const log = this.d.logs.get(row.id);
-        if (l.offset > log.agentOffset(row.jobId)) void this.fillLogGap(row);
-        log.append({ timeMs: l.timeMs, stream, data: Buffer.from(l.data), jobId: row.jobId, agentOffset: l.offset });
+        // Lines were missed (the stream dropped): fetch them, this one included, in order.
+        if (l.offset > log.agentOffset(row.jobId) || this.liveOf(row.id).filling) void this.fillLogGap(row);
+        else log.append({ timeMs: l.timeMs, stream, data: Buffer.from(l.data), jobId: row.jobId, agentOffset: l.offset });
         break;
       }
       case 'activity': {
@@ -348,22 +355,31 @@ export class RunController extends EventEmitter {
 
   /** Lines the agent wrote while we were not listening: fetch them from its log. */
   private async fillLogGap(row: RunRow): Promise<void> {
+    const live = this.liveOf(row.id);
+    if (live.filling) {
+      live.refill = true;
+      return;
+    }
     const handle = this.d.agents.current(row.instanceKey);
     if (!handle) return;
     const log = this.d.logs.get(row.id);
+    live.filling = true;
     try {
-      for (let i = 0; i < 64; i++) {
-        const from = log.agentOffset(row.jobId);
-        const res = await handle.rpc.getLogs({ jobId: row.jobId, fromOffset: from, sinceMs: 0, limitBytes: 0 });
-        for (const l of res.lines) {
-          const stream: LogStreamName =
-            l.stream === LogStream.LOG_STREAM_STDERR ? 'stderr' : l.stream === LogStream.LOG_STREAM_AGENT ? 'agent' : 'stdout';
-          log.append({ timeMs: l.timeMs, stream, data: Buffer.from(l.data), jobId: row.jobId, agentOffset: l.offset });
+      do {
+        live.refill = false;
+        for (let i = 0; i < 64; i++) {
+          const from = log.agentOffset(row.jobId);
+          const res = await handle.rpc.getLogs({ jobId: row.jobId, fromOffset: from, sinceMs: 0, limitBytes: 0 });
+          for (const l of res.lines) {
+            log.append({ timeMs: l.timeMs, stream: streamName(l.stream), data: Buffer.from(l.data), jobId: row.jobId, agentOffset: l.offset });
+          }
+          if (!res.lines.length || res.nextOffset <= from) break;
         }
-        if (!res.lines.length || res.nextOffset <= from) break;
-      }
+      } while (live.refill);
     } catch (err) {
       if (!isNotFound(err)) this.d.log.debug(`run ${row.name}: could not fetch logs`, { error: err as Error });
+    } finally {
+      live.filling = false;
     }
   }
 
@@ -672,11 +688,7 @@ export class RunController extends EventEmitter {
       return;
     }
     if (!st) return;
-    const fresh = this.d.store.get(row.id)!;
-    if (fresh.status === 'running' && JOB_STATE_TO_RUN_STATUS[st.state] === 'running') {
-      // Force the block to be rewritten from the agent's current view.
-      this.d.ssh.remove(fresh.name);
-    }
+    // Also rewrites the SSH block from the agent's current view.
     this.onJobStatus(row.id, st);
     const after = this.d.store.get(row.id)!;
     if ((after.status === 'pulling' || after.status === 'provisioning') && !after.noRepo && !st.codeReady) {
