@@ -144,6 +144,12 @@ export class RunController extends EventEmitter {
     this.d.logs.get(row.id).append({ timeMs: Date.now(), stream, data: Buffer.from(`${message}\n`) });
   }
 
+  /** A line in the run's log and a notice to attached CLIs. */
+  note(row: RunRow, message: string): void {
+    this.say(row, message);
+    this.notice(row, message);
+  }
+
   private notice(row: RunRow, message: string): void {
     this.emit('notice', row.id, message);
   }
