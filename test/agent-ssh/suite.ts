@@ -70,8 +70,8 @@ export function clientSuite(name: string, setup: () => Promise<TargetUnderTest>)
     });
 
     it('runs commands with the job env and SSH env requests, keeps stdout and stderr apart', async () => {
-      const res = await sut.client.mustSsh(['-o', 'SetEnv=BAZ=from-the-client', 'job', 'echo "$FOO $BAZ"; echo oops >&2']);
-      expect(res.stdout).toBe('from-the-job from-the-client\n');
+      const res = await sut.client.mustSsh(['-o', 'SetEnv=BAZ=from-the-client', 'job', 'echo "$FOO $BAZ"; echo "$SSH_CONNECTION"; echo oops >&2']);
+      expect(res.stdout).toMatch(new RegExp(`^from-the-job from-the-client\n127\\.0\\.0\\.1 \\d+ 127\\.0\\.0\\.1 ${sut.server.port}\n$`));
       expect(res.stderr).toBe('oops\n');
     });
 

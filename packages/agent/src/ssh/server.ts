@@ -2,7 +2,7 @@
 // land in the job's SessionTarget. Public-key auth against the job's authorized keys, the job's own
 // host key, keepalives that drop a vanished client within a minute, and activity counts for the
 // inactivity timer. ssh2's pure-JS crypto is enough (the single executable carries no ssh2 addon).
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import ssh2, { type Connection, type ServerConfig } from 'ssh2';
 import ssh2Crypto from 'ssh2/lib/protocol/crypto.js';
 import type { Activity } from '@dstack/core/gen/agent';
@@ -51,9 +51,36 @@ function algorithms(): ServerConfig['algorithms'] {
   return { cipher: ssh2Crypto.bindingAvailable ? ['chacha20-poly1305@openssh.com', ...aes] : [...aes] } as ServerConfig['algorithms'];
 }
 
-/** ssh2's Connection keeps its socket to itself; end() alone waits for the peer's FIN. */
+/**
+ * Gathers the writes of one tick into one writev: a packet's pieces, and the packets made from
+ * one chunk of a session's output, leave in one send instead of three per packet.
+ */
+function coalesceWrites(conn: Connection): void {
+  const sock = socketOf(conn);
+  if (!sock) return;
+  const write = sock.write;
+  let corked = false;
+  sock.write = function (this: Socket, ...args: Parameters<Socket['write']>) {
+    if (!corked) {
+      corked = true;
+      sock.cork();
+      process.nextTick(() => {
+        corked = false;
+        sock.uncork();
+      });
+    }
+    return write.apply(this, args);
+  } as Socket['write'];
+}
+
+/** ssh2's Connection keeps its socket to itself (ssh2 1.x internals). */
+function socketOf(conn: Connection): Socket | undefined {
+  return (conn as unknown as { _sock?: Socket })._sock;
+}
+
+/** end() alone waits for the peer's FIN, which a vanished client never sends. */
 function destroySocket(conn: Connection): void {
-  (conn as unknown as { _sock?: { destroy(): void } })._sock?.destroy();
+  socketOf(conn)?.destroy();
 }
 
 export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobSshServer> {
@@ -78,6 +105,11 @@ export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobS
     } as ServerConfig,
     (conn, info) => {
       connections.add(conn);
+      // ssh2's pure-JS ciphers write each packet in several pieces (length, body, tag): with Nagle
+      // on, the small ones wait for the peer's delayed ACK and bulk transfers stall (sshd, too,
+      // turns Nagle off).
+      socketOf(conn)?.setNoDelay(true);
+      coalesceWrites(conn);
       const onClose: Array<() => void> = [];
       let user = '';
       conn.on('authentication', (ctx) => {
@@ -90,9 +122,12 @@ export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobS
         // A connection that stays up counts by itself (an ssh -N tunnel); a probe never does.
         const grace = setTimeout(() => onClose.push(tracker.begin('connection')), opts.connectionGraceMs ?? CONNECTION_GRACE_MS);
         onClose.push(() => clearTimeout(grace));
+        const local = socketOf(conn);
+        const here = `${local?.localAddress ?? listenHost} ${local?.localPort ?? port}`;
         const ctx = {
           conn,
           target: opts.target,
+          connectionEnv: { SSH_CONNECTION: `${info.ip} ${info.port} ${here}`, SSH_CLIENT: `${info.ip} ${info.port} ${local?.localPort ?? port}` },
           begin: (kind: Parameters<ActivityTracker['begin']>[0]) => tracker.begin(kind),
           onConnectionClose: (fn: () => void) => onClose.push(fn),
           log,
@@ -119,14 +154,16 @@ export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobS
     },
   );
 
+  const listenHost = opts.listenHost ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port ?? 0, opts.listenHost ?? '127.0.0.1', () => resolve());
+    server.listen(opts.port ?? 0, listenHost, () => resolve());
   });
   server.on('error', (err: Error) => log(`ssh: ${err.message}`));
+  const port = (server.address() as AddressInfo).port;
 
   return {
-    port: (server.address() as AddressInfo).port,
+    port,
     hostPublicKey: publicKeyLine(opts.hostKeyPem),
     updateAuthorizedKeys: setKeys,
     activity: () => tracker.snapshot(),

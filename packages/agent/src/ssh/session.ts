@@ -13,6 +13,8 @@ export interface SessionContext {
   target: SessionTarget;
   /** Marks activity open; returns its close. */
   begin(kind: ActivityKind): () => void;
+  /** Set in every session, as sshd sets them (SSH_CONNECTION, SSH_CLIENT). */
+  connectionEnv: Record<string, string>;
   /** Runs when the connection goes away, for sessions the client never closed. */
   onConnectionClose(fn: () => void): void;
   log(line: string): void;
@@ -126,7 +128,7 @@ async function runProcess(
   let agent: AgentForward | undefined;
   let proc: SessionProcess;
   try {
-    const env = { ...opts.env };
+    const env = { ...ctx.connectionEnv, ...opts.env };
     if (opts.wantAgent) {
       agent = await startAgentForward(ctx.conn, ctx.target, ctx.log);
       env.SSH_AUTH_SOCK = agent.socketPath;
