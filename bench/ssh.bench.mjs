@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
+import { bundleServer } from '../test/agent-ssh/bundle-server.mjs';
 import { report, root, sh, time, timeMedian } from './lib.mjs';
 
 const DOCKER_HOST = 'unix:///run/dstack-test-docker.sock';
@@ -28,19 +28,10 @@ function freePort() {
 }
 
 /** The test suites' serve-entry, bundled as the agent build bundles: native addons left out. */
-async function bundleServer() {
+async function bundled() {
   const out = join(root, '.cache/bench/ssh-serve.cjs');
   mkdirSync(join(root, '.cache/bench'), { recursive: true });
-  await build({
-    entryPoints: [join(root, 'test/agent-ssh/serve-entry.ts')],
-    outfile: out,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    logLevel: 'error',
-    external: ['*.node', 'node-pty', 'cpu-features'],
-  });
+  await bundleServer(out);
   return out;
 }
 
@@ -134,7 +125,7 @@ export default async function () {
     const keyPath = join(dir, 'id_ed25519');
     sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyPath]);
     const pub = readFileSync(`${keyPath}.pub`, 'utf8').trim();
-    const bundle = await bundleServer();
+    const bundle = await bundled();
 
     const inContainer = await startOurs(bundle, { authorizedKeys: [pub], env: {}, workingDir: '/root', containerId: container });
     stops.push(inContainer.stop);

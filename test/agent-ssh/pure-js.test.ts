@@ -1,34 +1,19 @@
 // The server as the single executable runs it: bundled whole with esbuild, ssh2's sshcrypto.node
-// left out, so ssh2 falls back to its pure-JS/OpenSSL crypto (and node-pty is absent, so TTYs go
-// through `script`). OpenSSH's clients must still work, with every cipher we offer.
+// left out, so ssh2 falls back to its pure-JS/OpenSSL crypto. OpenSSH's clients must still work,
+// with every cipher we offer.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { docker } from '../harness/docker';
 import { mustRun, run, tempDir, waitFor } from '../harness/util';
+import { bundleServer } from './bundle-server.mjs';
 import { makeKey, writeClientConfig } from './client';
 import type { ServeConfig } from './serve-entry';
 import { JOB_ENV } from './suite';
 import { SshTerminal } from './terminal';
-
-/** Bundles serve-entry.ts as the agent build does: one CommonJS file, native addons left out. */
-export async function bundleServer(outfile: string): Promise<void> {
-  await build({
-    entryPoints: [fileURLToPath(new URL('./serve-entry.ts', import.meta.url))],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    logLevel: 'error',
-    external: ['*.node', 'node-pty', 'cpu-features'],
-  });
-}
 
 describe('job SSH server without ssh2’s native addon', () => {
   const scratch = tempDir('agent-ssh-purejs');
