@@ -78,6 +78,10 @@ export function clientSuite(name: string, setup: () => Promise<TargetUnderTest>)
     it('returns the real exit status', async () => {
       expect((await sut.client.ssh(['job', 'exit 3'])).code).toBe(3);
       expect((await sut.client.ssh(['job', 'true'])).code).toBe(0);
+      // A command on a TTY (ssh -t): same status, output through the terminal.
+      const tty = await sut.client.ssh(['-tt', 'job', 'tty; exit 4']);
+      expect(tty.code).toBe(4);
+      expect(tty.stdout).toMatch(/^\/dev\/pts\/\d+\r?\n/);
     });
 
     it('passes stdin through to EOF, byte for byte', async () => {
