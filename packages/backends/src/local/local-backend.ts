@@ -6,6 +6,7 @@ import type { HostInfo } from '@dstack/core/gen/agent';
 import type { GpuResources, Offer, Resources } from '@dstack/core/gen/daemon';
 import { join } from 'node:path';
 import type { Backend, CreateInstanceRequest, InstanceRecord, OfferList } from '../backend';
+import { dstackGpuName } from '../gpu-names';
 import type { HostConnection } from '../host-connection';
 import { LocalHost } from './local-host';
 
@@ -25,10 +26,11 @@ export function resourcesFromHostInfo(info: HostInfo): Resources {
   const gpus = new Map<string, GpuResources>();
   for (const g of info.gpus) {
     const memoryGb = Math.round((g.memoryMib / 1024) * 10) / 10;
-    const key = `${g.vendor}/${g.name}/${memoryGb}`;
+    const name = dstackGpuName(g.vendor, g.name);
+    const key = `${g.vendor}/${name}/${memoryGb}`;
     const cur = gpus.get(key);
     if (cur) cur.count++;
-    else gpus.set(key, { vendor: g.vendor, name: g.name, memoryGb, count: 1 });
+    else gpus.set(key, { vendor: g.vendor, name, memoryGb, count: 1 });
   }
   return {
     cpus: info.cpus,

@@ -1,0 +1,62 @@
+// The planner with the local backend's real offers: host info as the agent reported it on an H200
+// host (fixture recorded on that machine) and on this kind of CI machine (no GPU).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfiguration, type DevEnvironmentConfiguration } from '@dstack/core/config/index';
+import type { HostInfo } from '@dstack/core/gen/agent';
+import { LocalBackend } from '@dstack/backends/local/local-backend';
+import { planOffers } from './planner';
+
+const h200 = JSON.parse(
+  readFileSync(join(__dirname, '../../../backends/src/local/fixtures/h200-hostinfo.json'), 'utf8'),
+) as HostInfo;
+const cpuOnly: HostInfo = { ...h200, cpus: 2, memoryBytes: 24 * 1024 ** 3, gpus: [] };
+
+function spec(resources: string): DevEnvironmentConfiguration {
+  const r = parseConfiguration('.dstack.yml', `type: dev-environment\nresources:\n${resources}`, {});
+  if (!r.ok || r.config.type !== 'dev-environment') throw new Error(JSON.stringify(r));
+  return r.config;
+}
+
+const local = (info: HostInfo) => new LocalBackend({ dir: '/nonexistent', hostInfo: async () => info });
+
+describe('planning on this machine', () => {
+  it("offers an H200 host by dstack's GPU name", async () => {
+    const plan = await planOffers([local(h200)], spec('  gpu: H200\n'));
+    expect(plan.offers).toHaveLength(1);
+    expect(plan.offers[0]).toMatchObject({
+      backend: 'local',
+      region: 'local',
+      price: 0,
+      resources: { cpus: 16, cpuArch: 'x86', gpus: [{ vendor: 'nvidia', name: 'H200', memoryGb: 140.4, count: 1 }] },
+    });
+    for (const gpu of ['nvidia', '80GB..', 'H100,H200', '1']) {
+      expect((await planOffers([local(h200)], spec(`  gpu: ${gpu}\n`))).offers, gpu).toHaveLength(1);
+    }
+  });
+
+  it('says why a spec does not fit', async () => {
+    const a100 = await planOffers([local(h200)], spec('  gpu: A100\n'));
+    expect(a100.offers).toEqual([]);
+    expect(a100.reasons).toEqual(['local (local): needs A100 GPUs, host has H200:140GB']);
+    const two = await planOffers([local(h200)], spec('  gpu: H200:2\n'));
+    expect(two.reasons[0]).toMatch(/^local \(local\): needs 2\.\.2 GPUs/);
+    const none = await planOffers([local(cpuOnly)], spec('  gpu: 24GB\n'));
+    expect(none.reasons[0]).toMatch(/^local \(local\): .*GPU.*host has none/);
+  });
+
+  it('honours spot policy, max price, backends and regions', async () => {
+    const base = spec('  cpu: 1..\n  memory: 1GB..\n  disk: 1GB..\n');
+    expect((await planOffers([local(cpuOnly)], { ...base, spot_policy: 'spot' })).reasons).toEqual(['local (local): not a spot offer (spot_policy: spot)']);
+    expect((await planOffers([local(cpuOnly)], { ...base, backends: ['aws'] })).reasons[0]).toMatch(/^no configured backend is in backends: aws/);
+    expect((await planOffers([local(cpuOnly)], { ...base, regions: ['us-east-1'] })).offers).toEqual([]);
+    expect((await planOffers([local(cpuOnly)], { ...base, max_price: 0.5 })).offers).toHaveLength(1);
+  });
+
+  it('reports an agent that does not answer as the reason', async () => {
+    const broken = new LocalBackend({ dir: '/nonexistent', hostInfo: async () => Promise.reject(new Error('no agent executable')) });
+    const plan = await planOffers([broken], spec('  cpu: 1..\n'));
+    expect(plan.reasons).toEqual(['local: the agent on this machine did not answer: no agent executable']);
+  });
+});
