@@ -3,3 +3,4 @@ export type { Backend, InstanceRecord, AgentPlacement, SshEndpoint, OfferList, C
 export { NoCapacityError } from './backend';
 export { LocalHost } from './local/local-host';
 export { LocalBackend, LOCAL_INSTANCE_ID, resourcesFromHostInfo } from './local/local-backend';
+export { dstackGpuName } from './gpu-names';
