@@ -38,14 +38,15 @@ async function gitToplevel(dir: string): Promise<string | null> {
   }
 }
 
-function loadDstackignore(root: string): Ignore {
-  const ig = ignore();
+/** The patterns of `.dstackignore`, or null when there is none (then nothing is tested against it). */
+function loadDstackignore(root: string): Ignore | null {
+  let text: string;
   try {
-    ig.add(readFileSync(join(root, '.dstackignore'), 'utf8'));
+    text = readFileSync(join(root, '.dstackignore'), 'utf8');
   } catch {
-    /* none */
+    return null;
   }
-  return ig;
+  return ignore().add(text);
 }
 
 // Synchronous stats on purpose: for a 20,000-file repo they take tens of milliseconds, where
@@ -66,17 +67,17 @@ function statFile(root: string, rel: string): RepoFile | 'dir' | null {
 }
 
 /** Every file under `rel` (a folder), skipping `.git` and what `ig` ignores. */
-function walk(root: string, rel: string, ig: Ignore, out: RepoFile[]): void {
+function walk(root: string, rel: string, ig: Ignore | null, out: RepoFile[]): void {
   const entries = readdirSync(rel ? join(root, rel) : root, { withFileTypes: true });
   for (const e of entries) {
     if (e.name === '.git') continue;
     const p = rel ? `${rel}/${e.name}` : e.name;
     if (e.isDirectory()) {
-      if (ig.ignores(`${p}/`)) continue;
+      if (ig?.ignores(`${p}/`)) continue;
       walk(root, p, ig, out);
       continue;
     }
-    if (ig.ignores(p)) continue;
+    if (ig?.ignores(p)) continue;
     const f = statFile(root, p);
     if (f && f !== 'dir') out.push(f);
   }
@@ -94,7 +95,7 @@ export async function listRepoFiles(dir: string): Promise<RepoListing> {
       ['-C', root, '-c', 'core.quotePath=off', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
       { maxBuffer: 1 << 30, encoding: 'buffer' },
     );
-    const paths = [...new Set(stdout.toString('utf8').split('\0').filter(Boolean))].filter((p) => !ig.ignores(p));
+    const paths = [...new Set(stdout.toString('utf8').split('\0').filter(Boolean))].filter((p) => !ig?.ignores(p));
     for (const p of paths) {
       const f = statFile(root, p);
       if (f === 'dir') walk(root, p, ig, files); // a submodule: its working tree

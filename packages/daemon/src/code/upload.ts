@@ -16,8 +16,9 @@ export interface UploadProgress {
 
 export interface UploadResult {
   uploadId: string;
-  /** Milliseconds in the manifest and blob phase, and in the agent's commit (writing the work dir). */
+  /** Milliseconds in the manifest and blob phase (manifestMs of it in PutManifest), and in the agent's commit (writing the work dir). */
   transferMs: number;
+  manifestMs: number;
   commitMs: number;
   files: number;
   bytes: number;
@@ -53,6 +54,7 @@ export async function uploadCode(
   const t0 = Date.now();
   const entries = toManifest(files);
   const manifest = await agent.putManifest({ jobId, full: true, entries, removed: [] });
+  const manifestMs = Date.now() - t0;
   const bySha = new Map<string, HashedFile>();
   for (const f of files) if (f.sha256 && !bySha.has(f.sha256)) bySha.set(f.sha256, f);
   const missing = manifest.missing.map((sha) => {
@@ -113,6 +115,7 @@ export async function uploadCode(
   return {
     uploadId: manifest.uploadId,
     transferMs: t1 - t0,
+    manifestMs,
     commitMs: Date.now() - t1,
     files: files.length,
     bytes: files.reduce((n, f) => n + f.size, 0),
