@@ -68,7 +68,13 @@ async function installedSha(conn: HostConnection, binPath: string): Promise<stri
 
 async function install(conn: HostConnection, p: AgentPlacement, bin: AgentBinary): Promise<void> {
   const hasGzip = (await conn.exec('command -v gzip >/dev/null 2>&1')).code === 0;
-  await must(conn, `mkdir -p ${shq(dirname(p.binPath))} ${shq(p.dataDir)} && chmod 700 ${shq(p.dataDir)}`, 'creating the agent dirs');
+  // Leftovers of an upload cut short (a daemon killed mid-deploy) go first.
+  await must(
+    conn,
+    `mkdir -p ${shq(dirname(p.binPath))} ${shq(p.dataDir)} && chmod 700 ${shq(p.dataDir)} && ` +
+      `rm -f ${shq(p.binPath)}.new ${shq(p.binPath)}.gz ${shq(p.binPath)}.gz.tmp-* ${shq(p.binPath)}.new.tmp-*`,
+    'creating the agent dirs',
+  );
   const next = `${p.binPath}.new`;
   if (hasGzip) {
     const gz = `${p.binPath}.gz`;
