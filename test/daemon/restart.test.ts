@@ -53,9 +53,11 @@ describe('daemon restarts', () => {
     expect(sb.hasHostBlock(name)).toBe(false);
   });
 
-  it('refuses a second daemon for the same home, and takes over a dead one', async () => {
+  it('refuses a second daemon for the same home, and takes over a dead one, reusing the running agent', async () => {
     sb = new Sandbox('lock');
     const first = await sb.start();
+    const cfg = configJson(`type: dev-environment\nname: lock\n${SMALL}`);
+    expect((await sb.plan({ configurationJson: cfg, noRepo: true })).offers).toHaveLength(1);
     const second = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const p = spawn(process.execPath, [DAEMON], { env: sb!.env, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
@@ -68,5 +70,10 @@ describe('daemon restarts', () => {
     await sb.kill9();
     const next = await sb.start();
     expect(next.pid).not.toBe(first.pid);
+    // The agent outlived the daemon: the new one finds it answering, with the same sha256.
+    expect((await sb.plan({ configurationJson: cfg, noRepo: true })).offers).toHaveLength(1);
+    const log = sb.daemonLog();
+    expect(log.match(/uploading the agent/g)).toHaveLength(1);
+    expect(log.match(/agent on this machine: agent \S+ \(pid \d+\) answers/g)).toHaveLength(1);
   });
 });
