@@ -73,20 +73,18 @@ export class Sandbox {
     this.proc = proc;
     let stderr = '';
     proc.stderr!.on('data', (d) => (stderr += d));
-    let exited: string | undefined;
-    proc.once('exit', (code, sig) => (exited = `the daemon exited (${code ?? sig}): ${stderr}`));
+    const exited = new Promise<never>((_, reject) =>
+      proc.once('exit', (code, sig) => reject(new Error(`the daemon exited (${code ?? sig}): ${stderr}`))),
+    );
+    exited.catch(() => {});
     this.client?.close();
     this.client = new DaemonClient(`unix://${this.socket}`, credentials.createInsecure(), {
       'grpc.max_receive_message_length': 64 * 1024 * 1024,
     });
-    return waitFor(
-      'the daemon to answer',
-      async () => {
-        if (exited) throw new Error(exited);
-        return this.status(2000).catch(() => undefined);
-      },
-      { timeoutMs: 30_000, intervalMs: 200 },
-    );
+    return Promise.race([
+      exited,
+      waitFor('the daemon to answer', () => this.status(2000).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 200 }),
+    ]);
   }
 
   /** The daemon dies without any cleanup. */

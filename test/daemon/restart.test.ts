@@ -3,7 +3,7 @@
 // comes up once (no second container); killed while running, it keeps running and SSH keeps
 // working; killed mid-stop, the stop finishes. One daemon per DSTACK_HOME.
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DAEMON, SMALL, Sandbox, configJson, containersOf, gitRepo, runName } from './helpers';
@@ -75,5 +75,21 @@ describe('daemon restarts', () => {
     const log = sb.daemonLog();
     expect(log.match(/uploading the agent/g)).toHaveLength(1);
     expect(log.match(/agent on this machine: agent \S+ \(pid \d+\) answers/g)).toHaveLength(1);
+  });
+
+  it('does not start on a bad config.yml, naming file:line:col', async () => {
+    sb = new Sandbox('badconfig');
+    const file = join(sb.dstackHome, 'config.yml');
+    writeFileSync(file, 'base_image: x\nrepo_size_limit: lots\n');
+    const res = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const p = spawn(process.execPath, [DAEMON], { env: sb!.env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      p.stderr.on('data', (d) => (stderr += d));
+      p.on('exit', (code) => resolve({ code, stderr }));
+    });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(`dstack daemon: ${file}:2:18: repo_size_limit: expected a size like 500MB or 1GB, got "lots"\n`);
+    expect(existsSync(join(sb.dstackHome, 'daemon.pid'))).toBe(false);
+    expect(existsSync(join(sb.dstackHome, 'daemon.sock'))).toBe(false);
   });
 });
