@@ -3,6 +3,7 @@
 // CLI. The daemon deploys the agent through the HostConnection a backend hands back, so agent
 // deployment is one code path for all of them.
 import type { Offer } from '@dstack/core/gen/daemon';
+import type { ResourcesSpec } from '@dstack/core/resources/types';
 import type { HostConnection } from './host-connection';
 
 /** An SSH endpoint, for `ssh` config blocks: a host's own sshd, reached maybe through a jump host. */
@@ -53,8 +54,21 @@ export interface InstanceRecord {
   data?: Record<string, unknown>;
 }
 
+/**
+ * What the run asks for. A backend may use it to narrow what it lists (a cloud catalog); it need
+ * not: the daemon's planner matches every offer against it anyway.
+ */
+export interface OfferQuery {
+  resources: ResourcesSpec;
+  /** true: spot only; false: on-demand only; null: either. */
+  spot: boolean | null;
+  /** Dollars per hour; null: no limit. */
+  maxPrice: number | null;
+  regions: string[] | null;
+}
+
 export interface OfferList {
-  /** Every offer the backend has now, unfiltered: the daemon's planner matches the resource spec. */
+  /** The backend's offers now (narrowed by the query or not): the daemon's planner matches the resource spec. */
   offers: Offer[];
   /** Why the backend has no offers, or fewer than it might (a host unreachable), one line each. */
   reasons: string[];
@@ -71,7 +85,7 @@ export interface CreateInstanceRequest {
 export interface Backend {
   /** "local", "ssh", "runpod", ... as Offer.backend says. */
   readonly type: string;
-  offers(): Promise<OfferList>;
+  offers(query?: OfferQuery): Promise<OfferList>;
   /**
    * Creates an instance for one of this backend's offers, or reuses the existing one an offer names
    * (Offer.instance_name). Idempotent by `name`: a daemon that died mid-call calls it again.

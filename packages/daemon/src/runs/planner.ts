@@ -49,7 +49,13 @@ export async function planOffers(backends: Backend[], req: OfferRequirements, ma
       };
     }
   }
-  const lists = await Promise.all(chosen.map((b) => b.offers().catch((err: Error) => ({ offers: [], reasons: [`${b.type}: ${err.message}`] }))));
+  const query = {
+    resources: req.resources,
+    spot: req.spot_policy === 'spot' ? true : req.spot_policy === 'on-demand' ? false : null,
+    maxPrice: req.max_price,
+    regions: req.regions,
+  };
+  const lists = await Promise.all(chosen.map((b) => b.offers(query).catch((err: Error) => ({ offers: [], reasons: [`${b.type}: ${err.message}`] }))));
   const fitting: Offer[] = [];
   for (const l of lists) {
     reasons.push(...l.reasons);
