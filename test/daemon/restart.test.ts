@@ -3,9 +3,10 @@
 // comes up once (no second container); killed while running, it keeps running and SSH keeps
 // working; killed mid-stop, the stop finishes. One daemon per DSTACK_HOME.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../harness/util';
 import { DAEMON, SMALL, Sandbox, configJson, containersOf, gitRepo, runName } from './helpers';
 
 let sb: Sandbox | undefined;
@@ -75,6 +76,22 @@ describe('daemon restarts', () => {
     const log = sb.daemonLog();
     expect(log.match(/uploading the agent/g)).toHaveLength(1);
     expect(log.match(/agent on this machine: agent \S+ \(pid \d+\) answers/g)).toHaveLength(1);
+  });
+
+  it('removes a container no run owns, even when state.db was lost', async () => {
+    sb = new Sandbox('orphan');
+    await sb.start();
+    const name = runName('orphan');
+    await sb.apply({ configurationJson: configJson(`type: dev-environment\nname: ${name}\n${SMALL}`), noRepo: true });
+    await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
+    expect(await containersOf(name)).toHaveLength(1);
+    await sb.kill9();
+    for (const f of ['state.db', 'state.db-wal', 'state.db-shm']) rmSync(join(sb.dstackHome, f), { force: true });
+    await sb.start();
+    await waitFor('the orphan to be removed', async () => (await containersOf(name)).length === 0, { timeoutMs: 60_000, intervalMs: 500 });
+    expect(sb.daemonLog()).toMatch(new RegExp(`orphaned job \\S+ \\(run ${name}\\) on local: removing it`));
+    expect(await sb.listRuns(true)).toEqual([]);
+    await waitFor('its SSH block to go', () => !sb!.hasHostBlock(name), { timeoutMs: 30_000 });
   });
 
   it('does not start on a bad config.yml, naming file:line:col', async () => {

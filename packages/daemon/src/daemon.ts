@@ -5,7 +5,7 @@ import type { Server } from '@grpc/grpc-js';
 import type { HostInfo } from '@dstack/core/gen/agent';
 import { VERSION } from '@dstack/core/version';
 import { LocalBackend, type Backend, type InstanceRecord } from '@dstack/backends/index';
-import { chmodSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { AgentBinaries, defaultAgentDir } from './agent/binaries';
 import { AgentManager } from './agent/manager';
@@ -119,6 +119,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     controller = new RunController({
       db, store, instances, agents, backends, ssh, userKey, logs, secrets, config, log, home: paths.home,
       userHome: () => homedir(),
+      alwaysSweep: async () => {
+        const record = await local.createInstance({ offer: EMPTY_OFFER, name: 'local', sshPublicKey: userKey.publicKey });
+        // Only an agent that runs already: a sweep never starts one.
+        return existsSync(record.agent.socketPath) ? [{ key: instanceKey('local', record.instanceId), record }] : [];
+      },
     });
     const runs = new RunService({ store, controller, backends, logs, secrets, config, log });
 

@@ -55,6 +55,11 @@ export interface ControllerDeps {
   home: string;
   /** The user's home, for the Include line in ~/.ssh/config. */
   userHome: () => string;
+  /**
+   * Instances to sweep for orphaned jobs even when state.db does not list them (this machine, when
+   * its agent is already running): a lost or replaced state.db must not leave containers behind.
+   */
+  alwaysSweep?: () => Promise<{ key: string; record: InstanceRecord }[]>;
 }
 
 interface Live {
@@ -657,6 +662,14 @@ export class RunController extends EventEmitter {
       }
     }
     await this.sweepOrphans();
+    // Host blocks of runs that are not active any more (a crash between the stop and the rewrite).
+    const active = new Set(this.d.store.unfinished().map((r) => r.name));
+    for (const alias of this.d.ssh.aliases()) {
+      if (!active.has(alias)) {
+        this.d.ssh.remove(alias);
+        this.d.log.info(`removed the SSH block of ${alias}: no such active run`);
+      }
+    }
   }
 
   private async reconcileRun(row: RunRow): Promise<void> {
@@ -706,8 +719,9 @@ export class RunController extends EventEmitter {
   /** Jobs on our agents that no unfinished run owns (a crash between steps): stopped and removed. */
   private async sweepOrphans(): Promise<void> {
     const owned = new Set(this.d.store.unfinished().map((r) => r.jobId).filter(Boolean));
-    for (const inst of this.d.instances.list()) {
-      if (inst.status === 'terminated') continue;
+    const known = this.d.instances.list().filter((i) => i.status !== 'terminated');
+    const extra = (await this.d.alwaysSweep?.().catch(() => [])) ?? [];
+    for (const inst of [...known, ...extra.filter((x) => !known.some((k) => k.key === x.key))]) {
       let handle;
       try {
         handle = await this.d.agents.connect(inst.key, inst.record);
