@@ -1,10 +1,12 @@
 // Bad input never leaves half-made state: an invalid configuration, a missing env value, a repo over
 // the size cap and a spec no offer fits are refused before anything is created (no run, no
 // container); an unknown image fails the run with the agent's reason and leaves nothing running.
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../harness/util';
 import { SMALL, Sandbox, configJson, containersOf, gitRepo, runName } from './helpers';
 
 let sb: Sandbox;
@@ -81,6 +83,28 @@ describe('bad input', () => {
     expect(await containersOf(name)).toEqual([]);
     expect(sb.hasHostBlock(name)).toBe(false);
     expect(await sb.logText(name)).toContain('no-such-image');
+  });
+
+  it('warns with the exact line when ~/.ssh/config cannot be changed, and SSH works with our file', async () => {
+    const userConfig = join(sb.home, '.ssh', 'config');
+    mkdirSync(join(sb.home, '.ssh'), { recursive: true });
+    writeFileSync(userConfig, 'Host example\n  User me\n');
+    execFileSync('chattr', ['+i', userConfig]); // not even root may write it now
+    try {
+      const name = runName('noinclude');
+      await sb.apply({ configurationJson: configJson(`type: dev-environment\nname: ${name}\n${SMALL}`), noRepo: true });
+      await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
+      const ours = join(sb.dstackHome, 'ssh', 'config');
+      const warning = `warning: could not add dstack's Include line to ${userConfig} (EPERM): add this line at its top yourself: Include ${ours}`;
+      expect(await sb.logText(name)).toContain(warning);
+      expect(sb.daemonLog()).toContain(warning);
+      expect(readFileSync(userConfig, 'utf8')).toBe('Host example\n  User me\n');
+      const ssh = await run('ssh', ['-F', ours, '-o', 'BatchMode=yes', name, 'echo via-our-file'], { timeoutMs: 60_000 });
+      expect(ssh.stdout.trim()).toBe('via-our-file');
+      await sb.stop(name);
+    } finally {
+      execFileSync('chattr', ['-i', userConfig]);
+    }
   });
 
   it('answers UNIMPLEMENTED for fleets and sync, which are not built yet', async () => {
