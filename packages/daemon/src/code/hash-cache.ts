@@ -69,13 +69,18 @@ export class HashCache {
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, files.length)) }, worker));
-    if (this.db && fresh.length) {
+    // Rows of files under the same folder that are gone now: the cache does not grow forever.
+    const seen = new Set(files.map((f) => f.abs));
+    const stale = [...cached.keys()].filter((p) => !seen.has(p));
+    if (this.db && (fresh.length || stale.length)) {
+      const drop = this.db.prepare('DELETE FROM file_hashes WHERE path = ?');
       const put = this.db.prepare(
         'INSERT INTO file_hashes (path, size, mtime_ns, ino, sha256) VALUES (?, ?, ?, ?, ?) ' +
           'ON CONFLICT(path) DO UPDATE SET size = excluded.size, mtime_ns = excluded.mtime_ns, ino = excluded.ino, sha256 = excluded.sha256',
       );
       this.db.transaction(() => {
         for (const f of fresh) put.run(f.abs, f.size, String(f.mtimeNs), f.ino, f.sha256);
+        for (const p of stale) drop.run(p);
       })();
     }
     return { files: out, rehashed: fresh.length };

@@ -115,7 +115,8 @@ describe('hash cache', () => {
   it('rehashes only files whose size, mtime or inode changed', async () => {
     const dir = join(tmp, 'hc');
     for (let i = 0; i < 20; i++) write(dir, `f${i}.txt`, `content ${i}`);
-    const cache = new HashCache(openDb(join(tmp, 'hc.db')));
+    const db = openDb(join(tmp, 'hc.db'));
+    const cache = new HashCache(db);
     const first = await cache.hash((await listRepoFiles(dir)).files);
     expect(first.rehashed).toBe(20);
     expect(first.files.find((f) => f.path === 'f3.txt')?.sha256).toBe(await sha256File(join(dir, 'f3.txt')));
@@ -125,5 +126,9 @@ describe('hash cache', () => {
     const third = await cache.hash((await listRepoFiles(dir)).files);
     expect(third.rehashed).toBe(1);
     expect(third.files.find((f) => f.path === 'f7.txt')?.sha256).toBe(await sha256File(join(dir, 'f7.txt')));
+    // A deleted file's row goes.
+    rmSync(join(dir, 'f3.txt'));
+    await cache.hash((await listRepoFiles(dir)).files);
+    expect(db.prepare('SELECT count(*) AS n FROM file_hashes').get()).toEqual({ n: 19 });
   });
 });
