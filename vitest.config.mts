@@ -9,6 +9,8 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          // Unit tests first (seconds), then the e2e suites (minutes), each group with its own pool.
+          sequence: { groupOrder: 0 },
           include: ['packages/*/src/**/*.test.ts'],
           environment: 'node',
           testTimeout: 20_000,
@@ -17,6 +19,7 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
+          sequence: { groupOrder: 1 },
           include: ['test/**/*.test.ts'],
           environment: 'node',
           globalSetup: ['test/harness/global-setup.ts'],
