@@ -11,5 +11,5 @@ export {
   type SshErrorKind,
 } from './errors';
 export { loadIdentity } from './identity';
-export { bridgeUnixSocket, type SocketBridge } from './socket-bridge';
+export { bridgeUnixSocket, type SocketBridge } from '../socket-bridge';
 export { shellQuote } from './shell';

@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import { createGzip } from 'node:zlib';
 import type { Logger } from '../logger';
 import { archOf, type AgentBinaries, type AgentBinary } from './binaries';
-import { SocketBridge } from './bridge';
+import { bridgeUnixSocket, type SocketBridge } from '@dstack/backends/socket-bridge';
 import { AgentRpc } from './rpc';
 
 export type DeployStage = 'detecting' | 'uploading_agent' | 'starting_agent' | 'ready';
@@ -144,8 +144,8 @@ export async function deployAgent(opts: DeployOptions): Promise<DeployedAgent> {
   stage('detecting', 'detecting the architecture');
   const arch = archOf(await must(conn, 'uname -m', 'uname -m'));
   const bin = await opts.binaries.forArch(arch);
-  const bridge = await SocketBridge.open(opts.bridgePath, () => conn.openUnixSocket(p.socketPath));
-  const rpc = new AgentRpc(bridge.address);
+  const bridge = await bridgeUnixSocket(conn, p.socketPath, opts.bridgePath);
+  const rpc = new AgentRpc(`unix://${bridge.localPath}`);
   let uploaded = false;
   let started = false;
   try {

@@ -1,11 +1,12 @@
-// A local unix socket that stands for a unix socket on a host: every connection to `localPath` is
+// A local unix socket that stands for a unix socket on a host (this machine or one reached over
+// SSH: one path for both, so the local backend exercises what fleets use): every connection to `localPath` is
 // piped to a fresh `openUnixSocket(remotePath)` stream. gRPC clients (grpc-js dials `unix://` paths,
 // not arbitrary streams) reach the agent's socket on a remote host this way.
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { HostConnection } from '../host-connection';
+import type { HostConnection } from './host-connection';
 
 export interface SocketBridge {
   readonly localPath: string;
