@@ -102,6 +102,7 @@ export function handlers(d: ServerDeps): DaemonServer {
     attach: streaming(log, 'Attach', (req, sink) => runs.attach(req, sink)),
     getLogs: streaming(log, 'GetLogs', (req, sink) => runs.getLogs(req, sink)),
     listOffers: unary(log, 'ListOffers', (req) => runs.offers(req)),
+    getFleetPlan: unary(log, 'GetFleetPlan', notYet('fleets', 'issue 5')),
     applyFleet: streaming(log, 'ApplyFleet', notYet('fleets', 'issue 5')),
     listFleets: unary(log, 'ListFleets', notYet('fleets', 'issue 5')),
     getFleet: unary(log, 'GetFleet', notYet('fleets', 'issue 5')),
