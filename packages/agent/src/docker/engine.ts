@@ -56,7 +56,7 @@ export class DockerEngine {
   constructor(readonly endpoint: DockerEndpoint = dockerEndpoint()) {}
 
   /** A request whose response is streamed back; non-2xx answers become a DockerError. */
-  stream(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+  stream(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const h: Record<string, string> = { ...headers };
@@ -64,7 +64,7 @@ export class DockerEngine {
         h['Content-Type'] = 'application/json';
         h['Content-Length'] = String(payload.length);
       }
-      const req = request(options(this.endpoint, method, path, h), (res) => {
+      const req = request({ ...options(this.endpoint, method, path, h), signal }, (res) => {
         if ((res.statusCode ?? 500) >= 300) errorFrom(res).then(reject, reject);
         else resolve(res);
       });

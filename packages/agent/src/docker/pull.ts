@@ -114,9 +114,11 @@ export async function pullImage(
   const withAuth = !!auth?.username;
   const headers: Record<string, string> = withAuth ? { 'X-Registry-Auth': registryAuthHeader(image, auth!) } : {};
   let res: IncomingMessage;
+  if (signal?.aborted) throw new Error('pull aborted');
   try {
-    res = await engine.stream('POST', `/images/create?fromImage=${encodeURIComponent(image)}`, undefined, headers);
+    res = await engine.stream('POST', `/images/create?fromImage=${encodeURIComponent(image)}`, undefined, headers, signal);
   } catch (err) {
+    if (signal?.aborted) throw new Error('pull aborted');
     if (err instanceof DockerError) throw classifyPullError(image, err.message, withAuth);
     throw err;
   }

@@ -42,6 +42,8 @@ interface JobFile {
 }
 
 const NO_AUTH: RegistryAuth = { username: '', password: '' };
+/** How long a stop waits for a step in flight before tearing down anyway. */
+const STEP_WAIT_MS = 60_000;
 
 export class Job implements RuntimeJob {
   readonly id: string;
@@ -57,6 +59,12 @@ export class Job implements RuntimeJob {
   private readonly abort = new AbortController();
   private stopRequested = false;
   private stopping: Promise<void> | undefined;
+  /** The step now making something (image pull, container, init): a stop waits for it to end. */
+  private inFlight: Promise<void> | undefined;
+  /** Set once a stop's teardown ran: what a late step still made is torn down again. */
+  private tornDown = false;
+  /** Set once the job's files are deleted: nothing is saved any more. */
+  private removed = false;
   private codeWaiter: (() => void) | undefined;
   private activityTimer: NodeJS.Timeout | undefined;
   private readonly runtime: Runtime;
@@ -135,6 +143,7 @@ export class Job implements RuntimeJob {
   }
 
   persist(): void {
+    if (this.removed) return;
     this.status.containerId = this.state.containerId ?? '';
     writeJsonAtomic(join(this.dir, 'job.json'), { spec: this.spec, status: this.status, rt: this.state, internal: this.internal } satisfies JobFile);
   }
@@ -158,6 +167,7 @@ export class Job implements RuntimeJob {
 
   // ---- logs -----------------------------------------------------------------------------------
   private appendLog(stream: LogStream, data: Buffer): void {
+    if (this.removed) return;
     const line = this.log.append(stream, data);
     this.ctx.bus.publish({ timeMs: line.timeMs, jobId: this.id, payload: { $case: 'log', value: line } });
   }
@@ -187,7 +197,7 @@ export class Job implements RuntimeJob {
   /** Drives the job from its saved state until it runs (and then until its main process exits). */
   async run(): Promise<void> {
     try {
-      if (this.status.state === JobState.JOB_STATE_STOPPING) return await this.finishStop();
+      if (this.status.state === JobState.JOB_STATE_STOPPING) return await (this.stopping ??= this.finishStop());
       if (this.status.state === JobState.JOB_STATE_STARTING && this.internal.initRunning !== undefined) {
         const cmd = this.spec.init[this.internal.initRunning];
         throw new JobError('executor_error', `the agent restarted while init command \`${cmd}\` was running; its outcome is unknown`);
@@ -199,11 +209,13 @@ export class Job implements RuntimeJob {
             this.fire('pull');
             break;
           case JobState.JOB_STATE_PULLING:
-            await this.runtime.prepare(
-              this,
-              this.registryAuth,
-              (p) => this.ctx.bus.publish({ timeMs: Date.now(), jobId: this.id, payload: { $case: 'pull', value: p } }),
-              this.abort.signal,
+            await this.track(() =>
+              this.runtime.prepare(
+                this,
+                this.registryAuth,
+                (p) => this.ctx.bus.publish({ timeMs: Date.now(), jobId: this.id, payload: { $case: 'pull', value: p } }),
+                this.abort.signal,
+              ),
             );
             if (this.stopRequested) return;
             rmSync(join(this.dir, 'secrets.json'), { force: true });
@@ -216,7 +228,7 @@ export class Job implements RuntimeJob {
             this.fire('start');
             break;
           case JobState.JOB_STATE_STARTING:
-            await this.startUp();
+            await this.track(() => this.startUp());
             if (this.stopRequested) return;
             this.fire('ready', { startedMs: Date.now() });
             this.startActivityTimer();
@@ -239,8 +251,28 @@ export class Job implements RuntimeJob {
     }
   }
 
+  /**
+   * Runs a step that makes things a stop must find (a pulled image's pull, a container, processes).
+   * A stop waits for the step to end (the abort signal cuts it short) before it tears down, so it
+   * sees everything the step made; should the step outlast that wait, what it made is torn down
+   * when it ends.
+   */
+  private async track(step: () => Promise<void>): Promise<void> {
+    const p = step();
+    this.inFlight = p.then(
+      () => {},
+      () => {},
+    );
+    try {
+      await p;
+    } finally {
+      this.inFlight = undefined;
+      if (this.tornDown) await this.runtime.stop(this, 0).catch((err) => logger.warn(`job ${this.id}: late cleanup failed: ${(err as Error).message}`));
+    }
+  }
+
   private async startUp(): Promise<void> {
-    await this.runtime.start(this);
+    await this.runtime.start(this, this.abort.signal);
     if (this.stopRequested) return;
     const owner = await this.runtime.codeOwner(this);
     if (owner) {
@@ -250,8 +282,10 @@ export class Job implements RuntimeJob {
       chownTree(this.codeDir, owner.uid, owner.gid);
     }
     await this.runtime.installProfile(this);
+    if (this.stopRequested) return;
     // The SSH server comes up before init, so a user can look at a long init from inside.
     await this.ensureSsh();
+    if (this.stopRequested) return;
     const init = this.spec.init;
     for (let i = this.internal.initDone; i < init.length; i++) {
       this.internal.initRunning = i;
@@ -319,6 +353,7 @@ export class Job implements RuntimeJob {
     await this.ssh?.close().catch(() => {});
     this.ssh = undefined;
     await this.runtime.stop(this, grace);
+    if (this.stopRequested) this.tornDown = true;
   }
 
   private async exited(code: number): Promise<void> {
@@ -361,11 +396,21 @@ export class Job implements RuntimeJob {
     this.stopRequested = true;
     const req = this.internal.stop ?? { abort: false, grace: 10 };
     try {
+      // The abort signal ends a pull or an init command at once and a container create is short;
+      // a step stuck past this bound is cleaned up when it ends (track()).
+      await this.settled(this.inFlight, STEP_WAIT_MS);
       await this.teardown(req.abort ? 0 : req.grace);
       this.fire('stopped', { reason: req.abort ? 'aborted' : 'stopped', message: req.abort ? 'aborted on request' : 'stopped on request', finishedMs: Date.now() });
     } catch (err) {
       this.fire('fail', { reason: 'executor_error', message: `stop failed: ${(err as Error).message}`, finishedMs: Date.now() });
     }
+  }
+
+  private async settled(p: Promise<void> | undefined, ms: number): Promise<void> {
+    if (!p) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+    clearTimeout(timer);
   }
 
   updateAuthorizedKeys(keys: string[]): void {
@@ -409,6 +454,7 @@ export class Job implements RuntimeJob {
 
   /** Deletes the job's files (after it is finished). */
   removeFiles(): void {
+    this.removed = true;
     this.log.close();
     rmSync(this.dir, { recursive: true, force: true });
   }

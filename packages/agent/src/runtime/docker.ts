@@ -127,7 +127,7 @@ export class DockerRuntime implements Runtime {
     return this.inspect(list[0].Id);
   }
 
-  async start(job: RuntimeJob): Promise<void> {
+  async start(job: RuntimeJob, signal?: AbortSignal): Promise<void> {
     let c = await this.find(job);
     if (!c) {
       const spec = job.spec;
@@ -144,6 +144,8 @@ export class DockerRuntime implements Runtime {
       c = await this.inspect(created.Id);
     }
     if (!c) throw new JobError('container_error', 'the container vanished right after it was created');
+    // Stopped while it was being created: its id is saved, so the stop's teardown removes it.
+    if (signal?.aborted) return;
     if (!c.State.Running) {
       try {
         await this.engine.json('POST', `/containers/${c.Id}/start`);

@@ -63,8 +63,11 @@ export interface Runtime {
    * its password, which the job's spec (saved, and returned to callers) does not hold.
    */
   prepare(job: RuntimeJob, auth: RegistryAuth | undefined, onProgress: (p: PullProgress) => void, signal: AbortSignal): Promise<void>;
-  /** Creates and starts the job's main process (a keep-alive that exits on SIGTERM); idempotent. */
-  start(job: RuntimeJob): Promise<void>;
+  /**
+   * Creates and starts the job's main process (a keep-alive that exits on SIGTERM); idempotent.
+   * With `signal` aborted (a stop came in meanwhile) what is created is saved but not started.
+   */
+  start(job: RuntimeJob, signal?: AbortSignal): Promise<void>;
   /** Is the main process still there (after an agent restart)? */
   alive(job: RuntimeJob): Promise<boolean>;
   /** Resolves with the main process's exit code when it exits. */
