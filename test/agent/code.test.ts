@@ -182,3 +182,79 @@ describe('code upload by manifest', () => {
     expect(m.missingBytes).toBe(250_000);
   });
 });
+
+// Live sync (issue 6) leans on two rules: a reconcile sends the whole local tree but writes only
+// what changed locally since the last sync, and a kept instance version is never replaced by a later one.
+describe('code upload for live sync', () => {
+  let agent: AgentProcess;
+  let cleanup: () => Promise<void>;
+  let jobId: string;
+  let wd: string;
+
+  async function upload(tree: Record<string, FileSpec>, opts: { full?: boolean; removed?: string[]; localChangesOnly?: boolean } = {}) {
+    const m = await agent.putManifest({ jobId, full: opts.full ?? true, entries: manifest(tree), removed: opts.removed ?? [], localChangesOnly: opts.localChangesOnly });
+    if (m.missing.length) await agent.putBlobs(chunks(m.uploadId, tree, m.missing));
+    return agent.commitCode(m.uploadId);
+  }
+  const read = (p: string) => readFileSync(join(wd, p), 'utf8');
+
+  beforeAll(async () => {
+    ({ agent, cleanup } = await startAgent({ DOCKER_HOST: inject('dockerHost') }));
+    jobId = uniqueId('sync');
+    await agent.submit({ jobId, runtime: 'host', expectCode: true, init: [] });
+    await agent.waitState(jobId, JobState.JOB_STATE_WAITING_CODE);
+    wd = join(agent.dataDir, 'jobs', jobId, 'workflow');
+  });
+  afterAll(async () => cleanup?.());
+
+  it('with local_changes_only writes local changes and removals but leaves instance edits of unchanged files alone', async () => {
+    const base: Record<string, FileSpec> = {
+      'same.txt': { content: 'same\n' },
+      'edited-there.txt': { content: 'v1\n' },
+      'deleted-there.txt': { content: 'v1\n' },
+      'changed-here.txt': { content: 'v1\n' },
+      'both.txt': { content: 'v1\n' },
+      'gone-here.txt': { content: 'v1\n' },
+    };
+    expect(await upload(base)).toMatchObject({ written: 6, conflicts: [] });
+    writeFileSync(join(wd, 'edited-there.txt'), 'edited on the instance\n');
+    rmSync(join(wd, 'deleted-there.txt'));
+    writeFileSync(join(wd, 'both.txt'), 'both: instance\n');
+
+    const { 'gone-here.txt': _gone, ...rest } = base;
+    const local = { ...rest, 'changed-here.txt': { content: 'v2\n' }, 'both.txt': { content: 'both: local\n' } };
+    const commit = await upload(local, { localChangesOnly: true });
+    expect(commit.written).toBe(2);
+    expect(commit.removed).toBe(1);
+    expect(commit.conflicts).toEqual([{ path: 'both.txt', keptAs: 'both.txt.remote-conflict', localSha256: sha('both: local\n'), remoteSha256: sha('both: instance\n') }]);
+    expect(read('edited-there.txt')).toBe('edited on the instance\n');
+    expect(existsSync(join(wd, 'deleted-there.txt'))).toBe(false);
+    expect(read('changed-here.txt')).toBe('v2\n');
+    expect(read('both.txt')).toBe('both: local\n');
+    expect(read('both.txt.remote-conflict')).toBe('both: instance\n');
+    expect(existsSync(join(wd, 'gone-here.txt'))).toBe(false);
+
+    // The same tree again: nothing to do, and still no conflict for the instance's edit.
+    expect(await upload(local, { localChangesOnly: true })).toMatchObject({ written: 0, removed: 0, conflicts: [] });
+    // A plain full manifest (apply) treats that edit as a conflict, as before.
+    const plain = await upload(local);
+    expect(plain.conflicts.map((c) => c.path).sort()).toEqual(['edited-there.txt']);
+  });
+
+  it('never replaces a kept instance version: a second conflict on the same path is kept beside the first', async () => {
+    await upload({ 'twice.txt': { content: 'v1\n' } }, { full: false });
+    writeFileSync(join(wd, 'twice.txt'), 'instance edit 1\n');
+    const first = await upload({ 'twice.txt': { content: 'local 2\n' } }, { full: false });
+    expect(first.conflicts.map((c) => c.keptAs)).toEqual(['twice.txt.remote-conflict']);
+    writeFileSync(join(wd, 'twice.txt'), 'instance edit 2\n');
+    const second = await upload({ 'twice.txt': { content: 'local 3\n' } }, { full: false });
+    expect(second.conflicts.map((c) => c.keptAs)).toEqual(['twice.txt.remote-conflict.2']);
+    writeFileSync(join(wd, 'twice.txt'), 'instance edit 3\n');
+    const removal = await upload({}, { full: false, removed: ['twice.txt'] });
+    expect(removal.conflicts.map((c) => c.keptAs)).toEqual(['twice.txt.remote-conflict.3']);
+    expect(read('twice.txt.remote-conflict')).toBe('instance edit 1\n');
+    expect(read('twice.txt.remote-conflict.2')).toBe('instance edit 2\n');
+    expect(read('twice.txt.remote-conflict.3')).toBe('instance edit 3\n');
+    expect(existsSync(join(wd, 'twice.txt'))).toBe(false);
+  });
+});

@@ -3,7 +3,7 @@
 // The agent remembers what it wrote last (synced.json: per path the sha256, kind, and the size,
 // mtime and inode it had right after writing, to tell "unchanged" without hashing). A later commit
 // never overwrites or deletes a file that changed on the instance since: that version is kept as
-// `PATH.remote-conflict` and reported. A file that exists on the instance but was never synced counts
+// `PATH.remote-conflict` (`.remote-conflict.2`, ... when an earlier one is still there) and reported. A file that exists on the instance but was never synced counts
 // as changed there (the user made it). Live sync relies on this.
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, rmdirSync, symlinkSync, type Stats } from 'node:fs';
@@ -30,6 +30,8 @@ export interface CommitInput {
   full: boolean;
   entries: ManifestEntry[];
   removed: string[];
+  /** Skip entries equal to what was last synced to their path (live sync's reconcile). */
+  localChangesOnly?: boolean;
 }
 
 export interface CommitResult {
@@ -84,11 +86,11 @@ export function applyCommit(workDir: string, blobs: BlobStore, synced: SyncState
   mkdirSync(workDir, { recursive: true });
 
   const keep = (rel: string, abs: string, localSha: string, remoteSha: string) => {
-    const keptAs = `${rel}${CONFLICT_SUFFIX}`;
-    const keptAbs = `${abs}${CONFLICT_SUFFIX}`;
-    const old = lstatOr(keptAbs);
-    if (old) removeAt(keptAbs, old);
-    renameSync(abs, keptAbs);
+    // An earlier kept version may not have been looked at yet: never replace it.
+    let suffix = CONFLICT_SUFFIX;
+    for (let n = 2; lstatOr(`${abs}${suffix}`); n++) suffix = `${CONFLICT_SUFFIX}.${n}`;
+    const keptAs = `${rel}${suffix}`;
+    renameSync(abs, `${abs}${suffix}`);
     result.conflicts.push({ path: rel, keptAs, localSha256: localSha, remoteSha256: remoteSha });
   };
 
@@ -107,6 +109,8 @@ export function applyCommit(workDir: string, blobs: BlobStore, synced: SyncState
     const want = kind === 'file' ? e.sha256 : kind === 'link' ? e.symlinkTarget : '';
     const mode = (e.mode & 0o7777) || (kind === 'dir' ? 0o755 : 0o644);
     const prev = synced[rel];
+    // Unchanged locally since the last sync: whatever the instance did to it stays.
+    if (input.localChangesOnly && prev && prev.kind === kind && prev.sha === want && prev.mode === mode) continue;
     const st = lstatOr(abs);
     if (st) {
       const now = current(abs, st, prev);

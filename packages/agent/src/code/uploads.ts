@@ -16,6 +16,8 @@ export interface Upload {
   full: boolean;
   entries: ManifestEntry[];
   removed: string[];
+  /** PutManifestRequest.local_changes_only (absent in uploads written by older agents). */
+  localChangesOnly?: boolean;
   createdMs: number;
 }
 
@@ -66,7 +68,7 @@ export class Uploads {
 
   put(req: PutManifestRequest): PutManifestResponse {
     validateManifest(req);
-    const upload: Upload = { id: randomUUID(), jobId: req.jobId, full: req.full, entries: req.entries, removed: req.removed, createdMs: Date.now() };
+    const upload: Upload = { id: randomUUID(), jobId: req.jobId, full: req.full, entries: req.entries, removed: req.removed, localChangesOnly: req.localChangesOnly, createdMs: Date.now() };
     writeJsonAtomic(this.file(upload.id), upload);
     const missing = new Map<string, number>();
     for (const e of req.entries) {
