@@ -95,6 +95,11 @@ export interface Backend {
   /** A connection to the instance's host, for deploying and reaching the agent. */
   connect(instance: InstanceRecord): Promise<HostConnection>;
   /**
+   * Starts the agent the backend's own way (a systemd unit on a fleet host) and returns its pid;
+   * absent, or null: the daemon starts it as a detached process.
+   */
+  startAgent?(conn: HostConnection, instance: InstanceRecord): Promise<number | null>;
+  /**
    * The run on the instance ended: a reusable instance goes back to its pool; any other is deleted
    * (idle_duration is the caller's business).
    */

@@ -26,6 +26,8 @@ export interface DeployOptions {
   onStage?: (stage: DeployStage, message: string) => void;
   /** How long a freshly started agent has to answer. */
   startTimeoutMs?: number;
+  /** Starts the agent another way (a systemd unit) and returns its pid; null: detached, as by default. */
+  start?: (conn: HostConnection, placement: AgentPlacement) => Promise<number | null>;
 }
 
 export interface DeployedAgent {
@@ -166,7 +168,7 @@ export async function deployAgent(opts: DeployOptions): Promise<DeployedAgent> {
         uploaded = true;
       }
       stage('starting_agent', 'starting the agent');
-      const pid = await start(conn, p);
+      const pid = (await opts.start?.(conn, p)) ?? (await start(conn, p));
       started = true;
       const fresh = await waitReady(conn, p, rpc, pid, opts.startTimeoutMs ?? 60_000);
       if (matches(fresh, bin)) {

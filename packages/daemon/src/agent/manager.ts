@@ -98,6 +98,7 @@ export class AgentManager {
         bridgePath: bridgePathFor(this.opts.runDir, key),
         log: this.opts.log,
         onStage,
+        start: backend.startAgent && ((c, placement) => backend.startAgent!(c, { ...e.record, agent: placement })),
       });
     } catch (err) {
       await conn.close().catch(() => {});

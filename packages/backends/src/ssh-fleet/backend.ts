@@ -1,0 +1,158 @@
+// SSH fleets as a backend: the user's own hosts, applied with `type: fleet` and `ssh_config`. Every
+// host of an active fleet is one reusable instance and one offer (backend `ssh`, price $0, the
+// resources its agent reported), available while it is idle and reachable. Which hosts exist and
+// what state they are in is the daemon's (fleets and runs live in its state): it hands them in as
+// `instances`. This backend claims a host for a run, reaches it over SSH (through the jump host where
+// there is one, host keys checked against $DSTACK_HOME/ssh/fleet_known_hosts) and starts its agent
+// under systemd where the host allows.
+import type { Offer } from '@dstack/core/gen/daemon';
+import { NoCapacityError, type Backend, type CreateInstanceRequest, type InstanceRecord, type OfferList } from '../backend';
+import type { HostConnection } from '../host-connection';
+import type { Keepalive } from '../ssh/connect';
+import { FileHostKeyStore } from '../ssh/known-hosts';
+import { SshHost } from '../ssh/ssh-host';
+import { accessLabel, type HostAccess } from './access';
+import { RecordingHostKeyStore } from './key-recorder';
+import { MeteredHost } from './metered-host';
+import { startUnit } from './systemd';
+
+export const SSH_BACKEND = 'ssh';
+
+/** What a fleet host's InstanceRecord.data holds. */
+export interface FleetHostData {
+  fleet: string;
+  fleetId: string;
+  num: number;
+  access: HostAccess;
+  /** The SSH user's home on the host ('' until first reached). */
+  home: string;
+  /** The SSH user is root (no sudo needed for the unit). */
+  root: boolean;
+  supervisor: 'systemd' | 'detached' | '';
+}
+
+export function fleetHostData(record: InstanceRecord): FleetHostData {
+  return record.data as unknown as FleetHostData;
+}
+
+/** idle: offered; busy: a run is on it; unreachable, unavailable (provisioning, failed): not offered as available. */
+export type FleetHostAvailability = 'idle' | 'busy' | 'unreachable' | 'unavailable';
+
+export interface FleetHostState {
+  record: InstanceRecord;
+  availability: FleetHostAvailability;
+  /** Why it is not idle: "busy with run x", "unreachable: ...", "provisioning". */
+  note?: string;
+  /** Resources are known (the agent answered at least once). */
+  ready: boolean;
+}
+
+export interface SshFleetBackendOptions {
+  /** OpenSSH known_hosts format; recorded on first contact, checked after. */
+  knownHostsFile: string;
+  /** Every host of every active fleet, as the daemon sees it now. */
+  instances: () => FleetHostState[];
+  keepalive?: Partial<Keepalive>;
+  connectTimeoutMs?: number;
+}
+
+const AVAILABILITY: Record<FleetHostAvailability, string> = { idle: 'available', busy: 'busy', unreachable: 'not_available', unavailable: 'not_available' };
+
+export class SshFleetBackend implements Backend {
+  readonly type = SSH_BACKEND;
+  /** Keys the hosts showed, for pinning them in the runs' SSH blocks. */
+  readonly hostKeys: RecordingHostKeyStore;
+  /** Host (instanceId) → the instance name of the run that claimed it, until release. */
+  private readonly claims = new Map<string, string>();
+  /** A connection opened to look at a host, handed to the next connect() of its instance. */
+  private readonly warm = new Map<string, HostConnection>();
+
+  constructor(private readonly opts: SshFleetBackendOptions) {
+    this.hostKeys = new RecordingHostKeyStore(new FileHostKeyStore(opts.knownHostsFile));
+  }
+
+  get knownHostsFile(): string {
+    return this.opts.knownHostsFile;
+  }
+
+  /** A (lazy) connection to a host; uploads through it are counted. */
+  open(access: HostAccess): MeteredHost {
+    return new MeteredHost(
+      new SshHost({
+        hostname: access.hostname,
+        port: access.port,
+        user: access.user,
+        identityFile: access.identityFile,
+        proxyJump: access.proxyJump ?? undefined,
+        knownHosts: this.hostKeys,
+        keepalive: this.opts.keepalive,
+        connectTimeoutMs: this.opts.connectTimeoutMs,
+      }),
+    );
+  }
+
+  /** Keeps an open connection for the next connect() of the instance (saves a handshake per host). */
+  park(instanceId: string, conn: HostConnection): void {
+    const old = this.warm.get(instanceId);
+    this.warm.set(instanceId, conn);
+    if (old && old !== conn) void old.close().catch(() => undefined);
+  }
+
+  private states(): FleetHostState[] {
+    return this.opts.instances().map((s) => (this.claims.has(s.record.instanceId) && s.availability === 'idle' ? { ...s, availability: 'busy', note: 'claimed by a starting run' } : s));
+  }
+
+  async offers(): Promise<OfferList> {
+    const offers: Offer[] = [];
+    const reasons: string[] = [];
+    for (const s of this.states()) {
+      const d = fleetHostData(s.record);
+      const where = `ssh ${s.record.name} (${accessLabel(d.access)})`;
+      if (s.availability !== 'idle') reasons.push(`${where}: ${s.note ?? s.availability}`);
+      if (!s.ready) continue;
+      offers.push({ ...s.record.offer, backend: SSH_BACKEND, instanceName: s.record.name, fleet: d.fleet, price: 0, availability: AVAILABILITY[s.availability] });
+    }
+    return { offers, reasons };
+  }
+
+  async createInstance(req: CreateInstanceRequest): Promise<InstanceRecord> {
+    const state = this.states().find((s) => s.record.name === req.offer.instanceName && fleetHostData(s.record).fleet === req.offer.fleet);
+    if (!state) throw new NoCapacityError(`fleet host ${req.offer.instanceName} is gone (its fleet was deleted or changed)`);
+    const id = state.record.instanceId;
+    const claimedBy = this.claims.get(id);
+    if (claimedBy !== req.name && state.availability !== 'idle') {
+      throw new NoCapacityError(`fleet host ${state.record.name} is ${state.note ?? state.availability}`);
+    }
+    // Claimed before any await: two runs planning at once cannot both take the host.
+    this.claims.set(id, req.name);
+    return state.record;
+  }
+
+  async connect(instance: InstanceRecord): Promise<HostConnection> {
+    const warm = this.warm.get(instance.instanceId);
+    if (warm) {
+      this.warm.delete(instance.instanceId);
+      return warm;
+    }
+    return this.open(fleetHostData(instance).access);
+  }
+
+  /** A systemd unit where the host allows one; null: the daemon starts the agent detached. */
+  async startAgent(conn: HostConnection, instance: InstanceRecord): Promise<number | null> {
+    const d = fleetHostData(instance);
+    if (d.supervisor !== 'systemd') return null;
+    return startUnit(conn, instance.agent, { user: d.access.user, root: d.root });
+  }
+
+  async release(instance: InstanceRecord): Promise<void> {
+    this.claims.delete(instance.instanceId);
+  }
+
+  /** Hosts are the user's: nothing to delete. Uninstalling the agent is the fleet's delete. */
+  async terminate(instance: InstanceRecord): Promise<void> {
+    this.claims.delete(instance.instanceId);
+    const warm = this.warm.get(instance.instanceId);
+    this.warm.delete(instance.instanceId);
+    await warm?.close().catch(() => undefined);
+  }
+}
