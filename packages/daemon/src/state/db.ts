@@ -83,6 +83,24 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'fleets (type: fleet): one row per fleet; its hosts are instances whose record names the fleet',
+    sql: `
+      CREATE TABLE fleets (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        status_message TEXT NOT NULL DEFAULT '',
+        configuration_json TEXT NOT NULL,
+        configuration_path TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL,
+        finished_ms INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE UNIQUE INDEX fleets_one_active_name ON fleets(name)
+        WHERE status NOT IN ('terminated', 'failed');
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
