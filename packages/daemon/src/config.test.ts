@@ -3,7 +3,19 @@ import { ConfigError, DEFAULT_REPO_SIZE_LIMIT, parseConfig, parseSize } from './
 
 describe('config.yml', () => {
   it('is optional and has defaults', () => {
-    expect(parseConfig('/h/config.yml', '')).toEqual({ baseImage: null, repoSizeLimit: DEFAULT_REPO_SIZE_LIMIT, debug: false });
+    expect(parseConfig('/h/config.yml', '')).toEqual({
+      baseImage: null,
+      repoSizeLimit: DEFAULT_REPO_SIZE_LIMIT,
+      debug: false,
+      instanceUnreachableAfterMs: 180_000,
+    });
+  });
+
+  it('reads instance_unreachable_after as a duration, refusing zero and nonsense', () => {
+    expect(parseConfig('/h/config.yml', 'instance_unreachable_after: 20s\n').instanceUnreachableAfterMs).toBe(20_000);
+    expect(parseConfig('/h/config.yml', 'instance_unreachable_after: 5m\n').instanceUnreachableAfterMs).toBe(300_000);
+    expect(() => parseConfig('/h/config.yml', 'instance_unreachable_after: 0\n')).toThrow(/^\/h\/config.yml:1:29: instance_unreachable_after: must be at least 1s$/);
+    expect(() => parseConfig('/h/config.yml', 'instance_unreachable_after: soon\n')).toThrow(/^\/h\/config.yml:1:29: instance_unreachable_after: invalid duration/);
   });
 
   it('reads base_image and repo_size_limit', () => {

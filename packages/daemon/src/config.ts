@@ -2,6 +2,7 @@
 // file:line:col, and the daemon refuses to start on a bad file rather than guess.
 import { existsSync, readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, parseDocument, type Node } from 'yaml';
+import { parseDuration } from '@dstack/core/duration';
 
 export interface DaemonConfig {
   /** Replaces dstack's base image (for every python version, with or without nvcc). */
@@ -10,11 +11,23 @@ export interface DaemonConfig {
   repoSizeLimit: number;
   /** Write debug lines to daemon.log. */
   debug: boolean;
+  /**
+   * How long an instance's agent may be silent (host down, link cut) before its run ends with
+   * instance_unreachable (or is resubmitted by its retry policy); default 3 minutes.
+   */
+  instanceUnreachableAfterMs: number;
 }
 
 export const DEFAULT_REPO_SIZE_LIMIT = 1024 ** 3;
 
-export const DEFAULT_CONFIG: DaemonConfig = { baseImage: null, repoSizeLimit: DEFAULT_REPO_SIZE_LIMIT, debug: false };
+export const DEFAULT_UNREACHABLE_AFTER_MS = 3 * 60_000;
+
+export const DEFAULT_CONFIG: DaemonConfig = {
+  baseImage: null,
+  repoSizeLimit: DEFAULT_REPO_SIZE_LIMIT,
+  debug: false,
+  instanceUnreachableAfterMs: DEFAULT_UNREACHABLE_AFTER_MS,
+};
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -78,8 +91,21 @@ export function parseConfig(file: string, text: string): DaemonConfig {
         if (typeof value !== 'boolean') throw new ConfigError(`${where}: debug: expected true or false`);
         cfg.debug = value;
         break;
+      case 'instance_unreachable_after': {
+        let seconds: number;
+        try {
+          seconds = parseDuration(value);
+        } catch (err) {
+          throw new ConfigError(`${where}: instance_unreachable_after: ${(err as Error).message}`);
+        }
+        if (seconds < 1) throw new ConfigError(`${where}: instance_unreachable_after: must be at least 1s`);
+        cfg.instanceUnreachableAfterMs = seconds * 1000;
+        break;
+      }
       default:
-        throw new ConfigError(`${at(keyNode)}: unknown setting ${JSON.stringify(key)} (known: base_image, repo_size_limit, debug)`);
+        throw new ConfigError(
+          `${at(keyNode)}: unknown setting ${JSON.stringify(key)} (known: base_image, repo_size_limit, debug, instance_unreachable_after)`,
+        );
     }
   }
   return cfg;

@@ -34,9 +34,12 @@ import { instanceKey, type InstancesStore } from '../state/instances-store';
 import { TransitionError, type RunRow, type RunsStore } from '../state/runs-store';
 import type { ActivityState } from './activity';
 import { inactiveSeconds } from './activity';
+import { InstanceLoss, retriesAfter } from './instance-loss';
+import { OrphanSweeper } from './orphans';
 import { revealConfiguration, type RunSecrets } from './configuration';
 import { JOB_STATE_TO_RUN_STATUS, isJobFinished, reasonForEndedJob } from './job-state';
 import { buildJobSpec } from './job-spec';
+import { isUsable } from '../fleets/preference';
 import { planOffers } from './planner';
 import { runView } from './views';
 
@@ -83,15 +86,14 @@ function streamName(s: LogStream): LogStreamName {
 }
 
 const STOP_GRACE_SECONDS = 10;
-/** A run whose agent has not answered for this long has lost its instance (instance_unreachable). */
-const UNREACHABLE_AFTER_MS = 3 * 60_000;
 
 export class RunController extends EventEmitter {
   private live = new Map<string, Live>();
   private jobIndex = new Map<string, string>();
   private timer?: NodeJS.Timeout;
-  /** Instances whose agent stopped answering, and since when. */
-  private agentDownSince = new Map<string, number>();
+  /** Instances whose agent stopped answering: their runs end after a grace period. */
+  private readonly loss: InstanceLoss;
+  private readonly orphans: OrphanSweeper;
   private hashCache: HashCache;
   private stopped = false;
 
@@ -100,9 +102,11 @@ export class RunController extends EventEmitter {
     this.setMaxListeners(0);
     this.hashCache = new HashCache(d.db);
     d.agents.onEvent((key, ev) => this.onAgentEvent(key, ev));
+    this.loss = new InstanceLoss(d.agents, d.config.instanceUnreachableAfterMs);
+    this.orphans = new OrphanSweeper(d);
+    // An agent that answers again may hold jobs of runs that ended while it was away.
     d.agents.onState((key, up) => {
-      if (up) this.agentDownSince.delete(key);
-      else if (!this.agentDownSince.has(key)) this.agentDownSince.set(key, Date.now());
+      if (up && !this.stopped) void this.orphans.sweep(key);
     });
   }
 
@@ -229,8 +233,8 @@ export class RunController extends EventEmitter {
     if (!record) {
       const plan = await planOffers(this.d.backends, config);
       row = this.check(runId, signal);
-      if (!plan.offers.length) throw new NoCapacityError(plan.reasons.join('; ') || 'no offers');
-      const offer = plan.offers[0];
+      const offer = plan.offers.find(isUsable);
+      if (!offer) throw new NoCapacityError(plan.reasons.join('; ') || 'no offers');
       this.say(row, `Provisioning on ${offer.backend} (${offer.region})`);
       record = await this.backend(offer.backend).createInstance({ offer, name: `${row.name}-0`, sshPublicKey: this.d.userKey.publicKey });
       const key = instanceKey(record.backend, record.instanceId);
@@ -503,7 +507,9 @@ export class RunController extends EventEmitter {
     let row = this.d.store.get(runId);
     if (!row || row.status !== 'terminating') return;
     const record = this.instanceOf(row);
-    if (row.jobId && record) {
+    if (row.jobId && record && this.loss.isDown(row.instanceKey)) {
+      this.say(row, `The job on ${record.name} is removed when its agent answers again`);
+    } else if (row.jobId && record) {
       try {
         const handle = await this.d.agents.connect(row.instanceKey, record);
         await this.stopJob(row, handle.rpc, abort || row.terminationReason === 'aborted_by_user');
@@ -521,7 +527,7 @@ export class RunController extends EventEmitter {
     live.activity = { attached: live.activity.attached };
     const reason = row.terminationReason as TerminationReason;
     const config = this.configOf(row);
-    if (shouldRetry(reason, config.retry, row.submittedMs, Date.now())) {
+    if (retriesAfter(reason, config.retry, row.submittedMs, Date.now())) {
       const at = Date.now() + retryDelayMs(row.attempt);
       const next = this.move(runId, 'submitted', {
         retryAtMs: at,
@@ -613,7 +619,7 @@ export class RunController extends EventEmitter {
         if (row.status === 'submitted' && !live.provisioning && row.retryAtMs <= now) this.provision(row.id);
         else if (row.status === 'terminating' && !live.ending && (live.cleanupAfterMs ?? 0) <= now) void this.startEnding(row.id, false);
         else if (this.unreachableTooLong(row, now)) {
-          void this.end(row.id, 'instance_unreachable', `the agent on ${this.instanceOf(row)?.name ?? 'the instance'} has not answered for ${UNREACHABLE_AFTER_MS / 1000}s`);
+          void this.end(row.id, 'instance_unreachable', this.loss.message(this.instanceOf(row)?.name ?? 'the instance'));
         } else if (row.status === 'running') this.enforceLimits(row, live, now);
       } catch (err) {
         this.d.log.error(`run ${row.name}: tick failed`, { error: err as Error });
@@ -622,9 +628,7 @@ export class RunController extends EventEmitter {
   }
 
   private unreachableTooLong(row: RunRow, now: number): boolean {
-    if (!['provisioning', 'pulling', 'running'].includes(row.status) || !row.instanceKey) return false;
-    const since = this.agentDownSince.get(row.instanceKey);
-    return since !== undefined && now - since >= UNREACHABLE_AFTER_MS;
+    return ['provisioning', 'pulling', 'running'].includes(row.status) && Boolean(row.instanceKey) && this.loss.isLost(row.instanceKey, now);
   }
 
   private enforceLimits(row: RunRow, live: Live, now: number): void {
@@ -661,7 +665,7 @@ export class RunController extends EventEmitter {
         this.d.log.warn(`run ${row.name}: reconcile failed`, { error: err as Error });
       }
     }
-    await this.sweepOrphans();
+    await this.orphans.sweepAll();
     // Host blocks of runs that are not active any more (a crash between the stop and the rewrite).
     const active = new Set(this.d.store.unfinished().map((r) => r.name));
     for (const alias of this.d.ssh.aliases()) {
@@ -714,35 +718,6 @@ export class RunController extends EventEmitter {
       this.provision(row.id, true);
     }
     void this.fillLogGap(after);
-  }
-
-  /** Jobs on our agents that no unfinished run owns (a crash between steps): stopped and removed. */
-  private async sweepOrphans(): Promise<void> {
-    const owned = new Set(this.d.store.unfinished().map((r) => r.jobId).filter(Boolean));
-    const known = this.d.instances.list().filter((i) => i.status !== 'terminated');
-    const extra = (await this.d.alwaysSweep?.().catch(() => [])) ?? [];
-    for (const inst of [...known, ...extra.filter((x) => !known.some((k) => k.key === x.key))]) {
-      let handle;
-      try {
-        handle = await this.d.agents.connect(inst.key, inst.record);
-      } catch (err) {
-        this.d.log.warn(`instance ${inst.record.name}: unreachable during reconcile`, { error: err as Error });
-        continue;
-      }
-      const jobs = await handle.rpc.listJobs().catch(() => []);
-      for (const job of jobs) {
-        const spec = job.spec;
-        if (!spec || owned.has(spec.jobId)) continue;
-        if (spec.labels?.['ai.dstack.home'] !== this.d.home) continue;
-        this.d.log.warn(`orphaned job ${spec.jobId} (run ${spec.runName}) on ${inst.record.name}: removing it`);
-        try {
-          if (job.status && !isJobFinished(job.status.state)) await handle.rpc.stopJob({ jobId: spec.jobId, abort: true, graceSeconds: 0 });
-          await handle.rpc.removeJob(spec.jobId);
-        } catch (err) {
-          if (!isNotFound(err)) this.d.log.warn(`could not remove orphaned job ${spec.jobId}`, { error: err as Error });
-        }
-      }
-    }
   }
 
   // ---- delete, shutdown --------------------------------------------------------------------

@@ -1,10 +1,13 @@
 // Offers for a configuration: every configured backend's offers, narrowed by the configuration's
 // backends, regions, instance types, spot policy and max price, then matched against its resource
-// spec (core's offerFits) and sorted cheapest first. When nothing fits, one line per offer says why.
+// spec (core's offerFits) and ranked: usable offers cheapest first (an idle fleet instance before
+// this machine at the same price), busy or unreachable ones last. When nothing usable fits, one line
+// per offer or host says why.
 import type { ResourcesSpec } from '@dstack/core/config/index';
-import { offerFits, sortOffers } from '@dstack/core/offers/index';
+import { offerFits } from '@dstack/core/offers/index';
 import type { Offer } from '@dstack/core/gen/daemon';
 import type { Backend } from '@dstack/backends/backend';
+import { isUsable, outsideFleets, rankOffers } from '../fleets/preference';
 
 export interface OfferRequirements {
   resources: ResourcesSpec;
@@ -13,6 +16,8 @@ export interface OfferRequirements {
   backends: string[] | null;
   regions: string[] | null;
   instance_types?: string[] | null;
+  /** Fleet names a run may use; null: any, and non-fleet backends too. */
+  fleets?: string[] | null;
 }
 
 export interface OfferPlan {
@@ -26,6 +31,8 @@ function where(o: Offer): string {
 }
 
 export function filterOffer(o: Offer, req: OfferRequirements): string | undefined {
+  const fleet = outsideFleets(o, req.fleets);
+  if (fleet) return fleet;
   if (req.regions && !req.regions.includes(o.region)) return `region ${o.region} is not in regions: ${req.regions.join(', ')}`;
   if (req.instance_types && !req.instance_types.includes(o.instanceType)) return `instance type ${o.instanceType} is not listed`;
   if (req.spot_policy === 'spot' && !o.spot) return 'not a spot offer (spot_policy: spot)';
@@ -65,6 +72,11 @@ export async function planOffers(backends: Backend[], req: OfferRequirements, ma
       else fitting.push(o);
     }
   }
-  const sorted = sortOffers(fitting);
-  return { offers: sorted.slice(0, max || 50), total: sorted.length, reasons: fitting.length ? [] : [...new Set(reasons)] };
+  // Idle fleet instances first; busy or unreachable ones are listed but never picked (see preference.ts).
+  const sorted = rankOffers(fitting);
+  const usable = sorted.some(isUsable);
+  for (const f of req.fleets ?? []) {
+    if (!lists.some((l) => l.offers.some((o) => o.fleet === f))) reasons.push(`fleets: no ready host in a fleet named ${f} (see \`dstack fleet\`)`);
+  }
+  return { offers: sorted.slice(0, max || 50), total: sorted.length, reasons: usable ? [] : [...new Set(reasons)] };
 }

@@ -36,6 +36,7 @@ import {
   type RunSecrets,
 } from './configuration';
 import type { RunController } from './controller';
+import { isUsable } from '../fleets/preference';
 import { planOffers, type OfferRequirements } from './planner';
 
 export interface Sink<T> {
@@ -160,7 +161,7 @@ export class RunService {
     // Everything that can be refused is checked before anything is created or stopped.
     const repo = await this.repo(req);
     const offers = await planOffers(this.d.backends, config);
-    if (!offers.offers.length && !config.retry?.on_events.includes('no-capacity')) {
+    if (!offers.offers.some(isUsable) && !config.retry?.on_events.includes('no-capacity')) {
       throw new PreconditionError(`no offer fits the run ${name}: ${offers.reasons.join('; ') || 'no backend has offers'}`);
     }
     if (current) {
