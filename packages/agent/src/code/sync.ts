@@ -81,6 +81,17 @@ function removeAt(abs: string, st: Stats): void {
   else rmSync(abs, { force: true });
 }
 
+/** A folder left empty by a removal goes too (a folder deleted or renamed locally); one holding anything stays. */
+function removeEmptyParents(workDir: string, abs: string): void {
+  for (let dir = dirname(abs); dir.startsWith(`${workDir}/`); dir = dirname(dir)) {
+    try {
+      rmdirSync(dir);
+    } catch {
+      return;
+    }
+  }
+}
+
 export function applyCommit(workDir: string, blobs: BlobStore, synced: SyncState, input: CommitInput): CommitResult {
   const result: CommitResult = { written: 0, removed: 0, conflicts: [] };
   mkdirSync(workDir, { recursive: true });
@@ -172,6 +183,7 @@ export function applyCommit(workDir: string, blobs: BlobStore, synced: SyncState
     else {
       rmSync(abs, { force: true });
       result.removed++;
+      removeEmptyParents(workDir, abs);
     }
   }
   return result;
