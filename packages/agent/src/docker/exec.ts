@@ -60,7 +60,10 @@ export async function dockerExec(engine: DockerEngine, containerId: string, o: D
     Env: Object.entries(o.env).map(([k, v]) => `${k}=${v}`),
     WorkingDir: o.workingDir ?? '',
     User: o.user ?? '',
-    Cmd: o.cmd,
+    // Engine 20.10 (API 1.41) has no ConsoleSize and refuses a resize until the process runs, so a
+    // fast first command could see a 0x0 terminal: the TTY gets its size from stty before the
+    // command starts, and the resize call below only follows later changes.
+    Cmd: o.pty ? ['/bin/sh', '-c', `stty cols ${o.pty.cols} rows ${o.pty.rows} 2>/dev/null; exec "$0" "$@"`, ...o.cmd] : o.cmd,
   });
   const sock: Duplex = await engine.hijack(`/exec/${id}/start`, { Detach: false, Tty: tty });
 
@@ -92,13 +95,13 @@ export async function dockerExec(engine: DockerEngine, containerId: string, o: D
   let pid: number | undefined;
   const inspect = () => engine.json<ExecInspect>('GET', `/exec/${id}/json`);
   const resize = async (cols: number, rows: number) => {
-    // Refused (409) until the process runs: retry briefly.
-    for (let i = 0; i < 20; i++) {
+    // Refused (409) until the process runs: retry with backoff, for up to ~5 s on a loaded host.
+    for (let i = 0; i < 30; i++) {
       try {
         await engine.stream('POST', `/exec/${id}/resize?h=${rows}&w=${cols}`).then((r) => r.resume());
         return;
       } catch {
-        await sleep(25);
+        await sleep(Math.min(25 * (i + 1), 250));
       }
     }
   };
