@@ -32,6 +32,8 @@ export interface ApplyOptions extends OverrideFlags {
   repo?: boolean;
   json?: boolean;
   maxOffers?: number;
+  /** --sync: live file sync once the run is up. */
+  sync?: boolean;
 }
 
 /** `['inactivity_duration']`, as dstack (Python) prints a list. */
@@ -81,6 +83,7 @@ export async function applyDevEnvironment(file: string, fileConfig: DevEnvironme
     else if (v) process.stderr.write(`warning: ${v.problem}\n`);
   }
   const noRepo = opts.repo === false;
+  if (opts.sync && noRepo) throw new UsageError('--sync needs the repo: drop --no-repo');
   const repoDir = noRepo ? '' : repoDirFor(file);
   const request = {
     configurationJson: await configurationJson(config),
@@ -121,7 +124,7 @@ export async function applyDevEnvironment(file: string, fileConfig: DevEnvironme
       override: decision.action === 'override' || decision.action === 'unchanged',
       updateInPlace: decision.action === 'update',
       ideVersion,
-      sync: false,
+      sync: Boolean(opts.sync),
     });
     if (decision.action === 'update') out.write(`Run ${name} updated\n`);
     else out.write(`Launching \`${run.name}\`...\n`);
@@ -139,6 +142,7 @@ export async function applyDevEnvironment(file: string, fileConfig: DevEnvironme
         out,
         signal: abort.signal,
         onUp: (up: Run) => {
+          if (opts.sync) out.write(`Live sync is on: \`dstack sync ${up.name}\` shows it, \`dstack sync ${up.name} --stop\` stops it\n`);
           if (!opts.detach) forwards = forwardPorts(up.configurationJson, up.sshAlias || up.name, daemon.home);
         },
       });

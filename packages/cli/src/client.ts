@@ -20,6 +20,7 @@ import type {
   Plan,
   Run,
   StatusResponse,
+  SyncStatus,
 } from '@dstack/core/gen/daemon';
 import type { CallOptions, ClientReadableStream, ClientUnaryCall, Metadata, ServiceError } from '@grpc/grpc-js';
 import { VERSION } from '@dstack/core/version';
@@ -84,6 +85,15 @@ export class Daemon {
   }
   getLogs(req: GetLogsRequest): EventStream<LogEntry> {
     return this.stream(this.raw.getLogs(req));
+  }
+  startSync(name: string): Promise<SyncStatus> {
+    return this.unary(this.raw.startSync, { name });
+  }
+  stopSync(name: string): Promise<SyncStatus> {
+    return this.unary(this.raw.stopSync, { name });
+  }
+  getSync(name: string): Promise<SyncStatus> {
+    return this.unary(this.raw.getSync, { name });
   }
 
   close(): void {

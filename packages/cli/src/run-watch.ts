@@ -189,7 +189,7 @@ function ideOf(run: Run): string | undefined {
 }
 
 /** A new connection after the daemon went away; it is started again if needed. */
-async function reconnect(old: Daemon): Promise<Daemon> {
+export async function reconnect(old: Daemon): Promise<Daemon> {
   old.close();
   const deadline = Date.now() + 60_000;
   for (;;) {

@@ -5,6 +5,7 @@
 import type { Run } from '@dstack/core/gen/daemon';
 import { formatResources } from '@dstack/core/offers/format';
 import { isFinished } from '@dstack/core/runs/status';
+import { syncStatusLines } from './commands/sync-view';
 import { formatPrice } from './format';
 import { renderTable, wrapList } from './table';
 import { formatDurationMultiunit, prettyDate } from './time-format';
@@ -40,6 +41,7 @@ export function runsTable(runs: Run[], opts: { verbose?: boolean; now?: number }
     if (verbose && run.status === 'running' && inactive > 0 && inactivityLimit(run)) {
       status += `\n(inactive for ${formatDurationMultiunit(inactive)})`;
     }
+    if (verbose) for (const line of syncStatusLines(run.sync, now)) status += `\n${line}`;
     return [
       run.name,
       run.backend,

@@ -19,6 +19,8 @@ import { RunService } from './runs/service';
 import { SecretBox } from './secrets';
 import { handlers, listen } from './server/grpc';
 import { SshConfigFiles } from './ssh/config-files';
+import { HashCache } from './code/hash-cache';
+import { SyncService } from './sync/service';
 import { ensureUserKey } from './ssh/keys';
 import { openDb, type Db } from './state/db';
 import { InstancesStore, instanceKey } from './state/instances-store';
@@ -61,6 +63,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   let server: Server | undefined;
   let agents: AgentManager | undefined;
   let controller: RunController | undefined;
+  let sync: SyncService | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
   let stopping: Promise<void> | undefined;
@@ -69,6 +72,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     stopping ??= (async () => {
       log.info('daemon stopping (runs keep going on their agents)');
       await new Promise<void>((r) => (server ? server.tryShutdown(() => r()) : r()));
+      await sync?.close();
       await controller?.shutdown();
       await agents?.closeAll();
       db?.close();
@@ -124,6 +128,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         // Only an agent that runs already: a sweep never starts one.
         return existsSync(record.agent.socketPath) ? [{ key: instanceKey('local', record.instanceId), record }] : [];
       },
+      syncStatus: (runId) => sync?.status(runId),
+    });
+    sync = new SyncService({
+      db, runs: store, instances, agents, events: controller, hashCache: new HashCache(db), repoSizeLimit: config.repoSizeLimit, log,
     });
     const runs = new RunService({ store, controller, backends, logs, secrets, config, log });
 
@@ -132,6 +140,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       paths.socket,
       handlers({
         runs,
+        sync,
         log,
         shutdown: () => void stop(),
         status: () => ({
@@ -147,10 +156,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     );
     log.info(`listening on ${paths.socket}`);
     const ctl = controller;
+    const syncs = sync;
     void ctl
       .reconcile()
       .catch((err: Error) => log.error('reconcile failed', { error: err }))
-      .finally(() => ctl.start());
+      .finally(() => {
+        ctl.start();
+        syncs.resume();
+      });
   } catch (err) {
     log.error('daemon failed to start', { error: err as Error });
     await stop();

@@ -27,7 +27,8 @@ export function register(program: Command): void {
     .option('-d, --detach', 'return once the run is up instead of attaching to it')
     .option('--force', 'apply even when nothing changed in an active run of the same name')
     .option('-e, --env <KEY[=VALUE]>', 'an environment variable (repeatable); KEY alone takes its value from this shell', collect, [])
-    .option('--no-repo', 'do not upload the repo');
+    .option('--no-repo', 'do not upload the repo')
+    .option('--sync', 'keep syncing local changes into the run once it is up (see `dstack sync`)');
   addOverrideOptions(cmd)
     .option('--max-offers <N>', 'how many offers the plan shows (default 3)', parseMaxOffers)
     .option('--json', 'with -d: print the run as one JSON object once it is up')

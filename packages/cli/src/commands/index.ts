@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { register as apply } from './apply';
 import { register as ps } from './ps';
 import { register as attach } from './attach';
+import { register as sync } from './sync';
 import { register as logs } from './logs';
 import { register as stop } from './stop';
 import { register as deleteRun } from './delete';
@@ -13,7 +14,7 @@ import { register as validate } from './validate';
 import { register as schema } from './schema';
 
 type Register = (program: Command) => void;
-const commands: Register[] = [apply, ps, attach, logs, stop, deleteRun, offer, daemon, validate, schema];
+const commands: Register[] = [apply, ps, attach, sync, logs, stop, deleteRun, offer, daemon, validate, schema];
 
 export function registerCommands(program: Command): void {
   for (const register of commands) register(program);

@@ -39,7 +39,7 @@ async function gitToplevel(dir: string): Promise<string | null> {
 }
 
 /** The patterns of `.dstackignore`, or null when there is none (then nothing is tested against it). */
-function loadDstackignore(root: string): Ignore | null {
+export function loadDstackignore(root: string): Ignore | null {
   let text: string;
   try {
     text = readFileSync(join(root, '.dstackignore'), 'utf8');
@@ -83,26 +83,52 @@ function walk(root: string, rel: string, ig: Ignore | null, out: RepoFile[]): vo
   }
 }
 
-export async function listRepoFiles(dir: string): Promise<RepoListing> {
+/** Paths per `git ls-files` call when only some are listed (command-line length). */
+const PATHSPECS_PER_CALL = 1000;
+
+/**
+ * The repo's files; with `paths` (relative to the repo root; folders stand for what is under them),
+ * only those among them, by the same rules (live sync lists what changed).
+ */
+export async function listRepoFiles(dir: string, opts: { paths?: readonly string[] } = {}): Promise<RepoListing> {
   const abs = resolve(dir);
   const top = await gitToplevel(abs);
   const root = top ?? abs;
   const ig = loadDstackignore(root);
   const files: RepoFile[] = [];
   if (top) {
-    const { stdout } = await execFileP(
-      'git',
-      ['-C', root, '-c', 'core.quotePath=off', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
-      { maxBuffer: 1 << 30, encoding: 'buffer' },
-    );
-    const paths = [...new Set(stdout.toString('utf8').split('\0').filter(Boolean))].filter((p) => !ig?.ignores(p));
+    const specs: (readonly string[])[] = [];
+    if (!opts.paths) specs.push([]);
+    else for (let i = 0; i < opts.paths.length; i += PATHSPECS_PER_CALL) specs.push(opts.paths.slice(i, i + PATHSPECS_PER_CALL));
+    const listed: string[] = [];
+    for (const spec of specs) {
+      const { stdout } = await execFileP(
+        'git',
+        ['-C', root, '-c', 'core.quotePath=off', '--literal-pathspecs', 'ls-files', '-z', '--cached', '--others', '--exclude-standard', ...(spec.length ? ['--', ...spec] : [])],
+        { maxBuffer: 1 << 30, encoding: 'buffer' },
+      );
+      listed.push(...stdout.toString('utf8').split('\0'));
+    }
+    const paths = [...new Set(listed.filter(Boolean))].filter((p) => !ig?.ignores(p));
     for (const p of paths) {
       const f = statFile(root, p);
       if (f === 'dir') walk(root, p, ig, files); // a submodule: its working tree
       else if (f) files.push(f);
     }
+  } else if (opts.paths) {
+    for (const p of opts.paths) {
+      if (ig?.ignores(p)) continue;
+      const f = statFile(root, p);
+      if (f === 'dir') {
+        if (!ig?.ignores(`${p}/`)) walk(root, p, ig, files);
+      } else if (f) files.push(f);
+    }
   } else {
     walk(root, '', ig, files);
+  }
+  if (opts.paths) {
+    const unique = new Map(files.map((f) => [f.path, f]));
+    files.splice(0, files.length, ...unique.values());
   }
   files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   const totalBytes = files.reduce((n, f) => n + f.size, 0);

@@ -27,7 +27,15 @@ export interface UploadResult {
   sentBytes: number;
   written: number;
   removed: number;
-  conflicts: { path: string; keptAs: string }[];
+  /** Files changed on the instance since they were last synced; `localDeleted`: the local side removed it. */
+  conflicts: { path: string; keptAs: string; localDeleted: boolean }[];
+}
+
+/** What kind of manifest: the whole tree (apply), or a delta with removals (live sync). */
+export interface ManifestKind {
+  full: boolean;
+  removed?: string[];
+  localChangesOnly?: boolean;
 }
 
 export function toManifest(files: HashedFile[]): ManifestEntry[] {
@@ -50,10 +58,17 @@ export async function uploadCode(
   jobId: string,
   files: HashedFile[],
   onProgress: (p: UploadProgress) => void = () => {},
+  kind: ManifestKind = { full: true },
 ): Promise<UploadResult> {
   const t0 = Date.now();
   const entries = toManifest(files);
-  const manifest = await agent.putManifest({ jobId, full: true, entries, removed: [] });
+  const manifest = await agent.putManifest({
+    jobId,
+    full: kind.full,
+    entries,
+    removed: kind.removed ?? [],
+    localChangesOnly: kind.localChangesOnly,
+  });
   const manifestMs = Date.now() - t0;
   const bySha = new Map<string, HashedFile>();
   for (const f of files) if (f.sha256 && !bySha.has(f.sha256)) bySha.set(f.sha256, f);
@@ -123,6 +138,6 @@ export async function uploadCode(
     sentBytes: sent,
     written: commit.written,
     removed: commit.removed,
-    conflicts: commit.conflicts.map((c) => ({ path: c.path, keptAs: c.keptAs })),
+    conflicts: commit.conflicts.map((c) => ({ path: c.path, keptAs: c.keptAs, localDeleted: !c.localSha256 })),
   };
 }

@@ -63,6 +63,8 @@ export interface ControllerDeps {
    * its agent is already running): a lost or replaced state.db must not leave containers behind.
    */
   alwaysSweep?: () => Promise<{ key: string; record: InstanceRecord }[]>;
+  /** The run's live sync, for its view (sync/service.ts). */
+  syncStatus?: (runId: string) => Run['sync'];
 }
 
 interface Live {
@@ -144,6 +146,7 @@ export class RunController extends EventEmitter {
       activity: this.live.get(row.id)?.activity,
       instance: this.instanceOf(row),
       sshReady: row.status === 'running' && this.d.ssh.has(row.name),
+      sync: this.d.syncStatus?.(row.id),
     });
   }
 

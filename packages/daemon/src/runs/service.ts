@@ -206,7 +206,6 @@ export class RunService {
       throw err;
     }
     this.d.controller.submitted(row);
-    if (req.sync) this.d.controller.note(row, 'Live file sync is not built yet (issue 6): the repo was uploaded once');
     return this.d.controller.view(this.d.store.get(row.id)!);
   }
 

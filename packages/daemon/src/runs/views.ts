@@ -1,7 +1,7 @@
 // Runs as the CLI sees them (daemon.proto Run): the stored row, the agent's last job status, live
 // activity, the SSH alias and the IDE link.
 import type { JobStatus } from '@dstack/core/gen/agent';
-import type { Activity, Job, Resources, Run } from '@dstack/core/gen/daemon';
+import type { Activity, Job, Resources, Run, SyncStatus } from '@dstack/core/gen/daemon';
 import type { InstanceRecord, SshEndpoint } from '@dstack/backends/backend';
 import type { RunRow } from '../state/runs-store';
 import { inactiveSeconds, type ActivityState } from './activity';
@@ -40,7 +40,7 @@ export function activityView(state: ActivityState | undefined, nowMs: number): A
 
 export function runView(
   row: RunRow,
-  opts: { activity?: ActivityState; instance?: InstanceRecord; sshReady: boolean; nowMs?: number },
+  opts: { activity?: ActivityState; instance?: InstanceRecord; sshReady: boolean; nowMs?: number; sync?: SyncStatus },
 ): Run {
   const now = opts.nowMs ?? Date.now();
   const st = parseJobStatus(row.jobJson);
@@ -94,7 +94,7 @@ export function runView(
     activity: row.status === 'running' ? activityView(opts.activity, now) : undefined,
     sshAlias: alias,
     ideLink: alias ? ideLink({ ide: config.ide ?? null }, alias, st?.workingDir ?? '') : '',
-    sync: undefined,
+    sync: opts.sync,
     fleet: '',
     retryAtMs: row.retryAtMs,
     runningSeconds: runningSeconds(row, now),

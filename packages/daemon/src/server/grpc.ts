@@ -1,6 +1,6 @@
 // The daemon's gRPC service on $DSTACK_HOME/daemon.sock: each rpc handed to the run service, each
-// error mapped to a status code with a one-line message. Fleets (issue 5) and sync (issue 6) answer
-// UNIMPLEMENTED until they are built.
+// error mapped to a status code with a one-line message. Fleets (issue 5) answer UNIMPLEMENTED until
+// they are built.
 import { Server, ServerCredentials, status as Status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import { DaemonService, type DaemonServer, type StatusResponse } from '@dstack/core/gen/daemon';
 import { chmodSync } from 'node:fs';
@@ -8,9 +8,11 @@ import { MAX_MESSAGE_BYTES } from '../agent/rpc';
 import { BadRequestError, ConflictError, NotFoundError, NotImplementedError, PreconditionError } from '../errors';
 import type { Logger } from '../logger';
 import type { RunService, Sink } from '../runs/service';
+import type { SyncService } from '../sync/service';
 
 export interface ServerDeps {
   runs: RunService;
+  sync: Pick<SyncService, 'start' | 'stop' | 'get'>;
   log: Logger;
   status: () => StatusResponse;
   shutdown: () => void;
@@ -91,7 +93,11 @@ export function handlers(d: ServerDeps): DaemonServer {
       return {};
     }),
     getPlan: unary(log, 'GetPlan', (req) => runs.plan(req)),
-    applyRun: unary(log, 'ApplyRun', (req) => runs.apply(req)),
+    applyRun: unary(log, 'ApplyRun', async (req) => {
+      if (req.sync && (req.noRepo || !req.repoDir)) throw new BadRequestError('sync needs the repo: apply without --no-repo');
+      const run = await runs.apply(req);
+      return req.sync ? { ...run, sync: d.sync.start(run.name) } : run;
+    }),
     listRuns: unary(log, 'ListRuns', (req) => ({ runs: runs.list(req.all) })),
     getRun: unary(log, 'GetRun', (req) => runs.get(req.name)),
     stopRun: unary(log, 'StopRun', (req) => runs.stop(req.name, req.abort)),
@@ -107,9 +113,9 @@ export function handlers(d: ServerDeps): DaemonServer {
     listFleets: unary(log, 'ListFleets', notYet('fleets', 'issue 5')),
     getFleet: unary(log, 'GetFleet', notYet('fleets', 'issue 5')),
     deleteFleet: streaming(log, 'DeleteFleet', notYet('fleets', 'issue 5')),
-    startSync: unary(log, 'StartSync', notYet('live file sync', 'issue 6')),
-    stopSync: unary(log, 'StopSync', notYet('live file sync', 'issue 6')),
-    getSync: unary(log, 'GetSync', notYet('live file sync', 'issue 6')),
+    startSync: unary(log, 'StartSync', (req) => d.sync.start(req.name)),
+    stopSync: unary(log, 'StopSync', (req) => d.sync.stop(req.name)),
+    getSync: unary(log, 'GetSync', (req) => d.sync.get(req.name)),
   };
 }
 

@@ -101,6 +101,33 @@ export const MIGRATIONS: Migration[] = [
         WHERE status NOT IN ('terminated', 'failed');
     `,
   },
+  {
+    version: 3,
+    name: 'live file sync: one row per run with sync on, and the conflicts it reported',
+    sql: `
+      CREATE TABLE syncs (
+        run_id TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        local_dir TEXT NOT NULL,
+        started_ms INTEGER NOT NULL,
+        stopped_ms INTEGER NOT NULL DEFAULT 0,
+        stop_reason TEXT NOT NULL DEFAULT '',
+        last_synced_ms INTEGER NOT NULL DEFAULT 0,
+        files_synced INTEGER NOT NULL DEFAULT 0,
+        batches INTEGER NOT NULL DEFAULT 0,
+        round_trips INTEGER NOT NULL DEFAULT 0,
+        last_batch_files INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE sync_conflicts (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        kept_as TEXT NOT NULL,
+        time_ms INTEGER NOT NULL
+      );
+      CREATE INDEX sync_conflicts_run ON sync_conflicts(run_id);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
