@@ -15,6 +15,12 @@ import type {
   GetPlanRequest,
   ListOffersRequest,
   ListOffersResponse,
+  ApplyFleetRequest,
+  DeleteFleetRequest,
+  Fleet,
+  FleetEvent,
+  FleetPlan,
+  ListFleetsResponse,
   ListRunsResponse,
   LogEntry,
   Plan,
@@ -85,6 +91,21 @@ export class Daemon {
   }
   getLogs(req: GetLogsRequest): EventStream<LogEntry> {
     return this.stream(this.raw.getLogs(req));
+  }
+  getFleetPlan(configurationJson: string): Promise<FleetPlan> {
+    return this.unary(this.raw.getFleetPlan, { configurationJson });
+  }
+  applyFleet(req: ApplyFleetRequest): EventStream<FleetEvent> {
+    return this.stream(this.raw.applyFleet(req));
+  }
+  listFleets(all: boolean): Promise<ListFleetsResponse> {
+    return this.unary(this.raw.listFleets, { all });
+  }
+  getFleet(name: string): Promise<Fleet> {
+    return this.unary(this.raw.getFleet, { name });
+  }
+  deleteFleet(req: DeleteFleetRequest): EventStream<FleetEvent> {
+    return this.stream(this.raw.deleteFleet(req));
   }
   startSync(name: string): Promise<SyncStatus> {
     return this.unary(this.raw.startSync, { name });

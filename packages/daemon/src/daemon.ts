@@ -7,6 +7,8 @@ import { VERSION } from '@dstack/core/version';
 import { LocalBackend, type Backend, type InstanceRecord } from '@dstack/backends/index';
 import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { SshFleetBackend } from '@dstack/backends/ssh-fleet/index';
 import { AgentBinaries, defaultAgentDir } from './agent/binaries';
 import { AgentManager } from './agent/manager';
 import { loadConfig, type DaemonConfig } from './config';
@@ -15,6 +17,9 @@ import { createLogger, type Logger } from './logger';
 import { RunLogs } from './logs/run-log';
 import { pathsFor, type Paths } from './paths';
 import { RunController } from './runs/controller';
+import { FleetHosts } from './fleets/hosts';
+import { FleetService } from './fleets/service';
+import { FleetsStore } from './fleets/store';
 import { RunService } from './runs/service';
 import { SecretBox } from './secrets';
 import { handlers, listen } from './server/grpc';
@@ -63,6 +68,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   let server: Server | undefined;
   let agents: AgentManager | undefined;
   let controller: RunController | undefined;
+  let fleetHosts: FleetHosts | undefined;
   let sync: SyncService | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
@@ -73,6 +79,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       log.info('daemon stopping (runs keep going on their agents)');
       await new Promise<void>((r) => (server ? server.tryShutdown(() => r()) : r()));
       await sync?.close();
+      fleetHosts?.stop();
       await controller?.shutdown();
       await agents?.closeAll();
       db?.close();
@@ -120,6 +127,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     });
     backends.push(local);
 
+    // The user's own hosts (`type: fleet`): one offer per idle host of an active fleet (fleets/).
+    const grace = config.instanceUnreachableAfterMs;
+    const fleetBackend = new SshFleetBackend({
+      knownHostsFile: join(paths.sshDir, 'fleet_known_hosts'),
+      instances: () => fleetHosts?.states() ?? [],
+      // A dead link is noticed well within the grace period, and a host that does not answer is given up as soon.
+      keepalive: { intervalMs: Math.max(1000, Math.min(10_000, Math.floor(grace / 6))), countMax: 3 },
+      connectTimeoutMs: Math.max(5000, Math.min(20_000, grace)),
+    });
+    backends.push(fleetBackend);
+
     controller = new RunController({
       db, store, instances, agents, backends, ssh, userKey, logs, secrets, config, log, home: paths.home,
       userHome: () => homedir(),
@@ -134,12 +152,21 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       db, runs: store, instances, agents, events: controller, hashCache: new HashCache(db), repoSizeLimit: config.repoSizeLimit, log,
     });
     const runs = new RunService({ store, controller, backends, logs, secrets, config, log });
+    const fleetsStore = new FleetsStore(db);
+    fleetHosts = new FleetHosts({ fleets: fleetsStore, instances, runs: store, agents, log });
+    const ctl0 = controller;
+    const fleets = new FleetService({
+      backend: fleetBackend, agents, instances, log, fleets: fleetsStore, hosts: fleetHosts, userHome: () => homedir(),
+      stopRun: (run, message) => ctl0.end(run.id, 'stopped_by_user', message, { user: true }),
+    });
+    fleetHosts.start();
 
     rmSync(paths.socket, { force: true }); // ours: the pid file says no other daemon owns it
     server = await listen(
       paths.socket,
       handlers({
         runs,
+        fleets,
         sync,
         log,
         shutdown: () => void stop(),

@@ -98,6 +98,13 @@ export class SshFleetBackend implements Backend {
     if (old && old !== conn) void old.close().catch(() => undefined);
   }
 
+  /** Closes a parked connection nobody took (the agent was already connected). */
+  discardWarm(instanceId: string): void {
+    const warm = this.warm.get(instanceId);
+    this.warm.delete(instanceId);
+    void warm?.close().catch(() => undefined);
+  }
+
   private states(): FleetHostState[] {
     return this.opts.instances().map((s) => (this.claims.has(s.record.instanceId) && s.availability === 'idle' ? { ...s, availability: 'busy', note: 'claimed by a starting run' } : s));
   }

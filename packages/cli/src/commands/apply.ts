@@ -1,19 +1,17 @@
 // dstack apply -f FILE: validate a configuration and apply it. Dispatches on the file's `type`;
-// dev environments are handled in apply-run.ts (fleets come with `dstack fleet`).
+// dev environments are handled in apply-run.ts, fleets in apply-fleet.ts.
 import type { Command } from 'commander';
 import type { Configuration } from '@dstack/core/config/types';
+import { applyFleet } from '../apply-fleet';
 import { applyDevEnvironment, type ApplyOptions } from '../apply-run';
 import { loadConfiguration } from '../configuration';
-import { UserError } from '../errors';
 import { addOverrideOptions, parseMaxOffers } from '../overrides';
 
 type Applier = (file: string, config: Configuration, opts: ApplyOptions) => Promise<void>;
 
 const APPLIERS: Record<Configuration['type'], Applier> = {
   'dev-environment': (file, config, opts) => applyDevEnvironment(file, config as Extract<Configuration, { type: 'dev-environment' }>, opts),
-  fleet: async () => {
-    throw new UserError('applying `type: fleet` is not supported yet (SSH fleets come with `dstack fleet`)');
-  },
+  fleet: (file, config, opts) => applyFleet(file, config as Extract<Configuration, { type: 'fleet' }>, opts),
 };
 
 const collect = (v: string, prev: string[]) => [...prev, v];

@@ -1,6 +1,5 @@
 // The daemon's gRPC service on $DSTACK_HOME/daemon.sock: each rpc handed to the run service, each
-// error mapped to a status code with a one-line message. Fleets (issue 5) answer UNIMPLEMENTED until
-// they are built.
+// error mapped to a status code with a one-line message.
 import { Server, ServerCredentials, status as Status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import { DaemonService, type DaemonServer, type StatusResponse } from '@dstack/core/gen/daemon';
 import { chmodSync } from 'node:fs';
@@ -8,10 +7,12 @@ import { MAX_MESSAGE_BYTES } from '../agent/rpc';
 import { BadRequestError, ConflictError, NotFoundError, NotImplementedError, PreconditionError } from '../errors';
 import type { Logger } from '../logger';
 import type { RunService, Sink } from '../runs/service';
+import type { FleetService } from '../fleets/service';
 import type { SyncService } from '../sync/service';
 
 export interface ServerDeps {
   runs: RunService;
+  fleets: FleetService;
   sync: Pick<SyncService, 'start' | 'stop' | 'get'>;
   log: Logger;
   status: () => StatusResponse;
@@ -108,11 +109,11 @@ export function handlers(d: ServerDeps): DaemonServer {
     attach: streaming(log, 'Attach', (req, sink) => runs.attach(req, sink)),
     getLogs: streaming(log, 'GetLogs', (req, sink) => runs.getLogs(req, sink)),
     listOffers: unary(log, 'ListOffers', (req) => runs.offers(req)),
-    getFleetPlan: unary(log, 'GetFleetPlan', notYet('fleets', 'issue 5')),
-    applyFleet: streaming(log, 'ApplyFleet', notYet('fleets', 'issue 5')),
-    listFleets: unary(log, 'ListFleets', notYet('fleets', 'issue 5')),
-    getFleet: unary(log, 'GetFleet', notYet('fleets', 'issue 5')),
-    deleteFleet: streaming(log, 'DeleteFleet', notYet('fleets', 'issue 5')),
+    getFleetPlan: unary(log, 'GetFleetPlan', (req) => d.fleets.plan(req)),
+    applyFleet: streaming(log, 'ApplyFleet', (req, sink) => d.fleets.apply(req, sink)),
+    listFleets: unary(log, 'ListFleets', (req) => ({ fleets: d.fleets.list(req.all) })),
+    getFleet: unary(log, 'GetFleet', (req) => d.fleets.get(req.name)),
+    deleteFleet: streaming(log, 'DeleteFleet', (req, sink) => d.fleets.delete(req, sink)),
     startSync: unary(log, 'StartSync', (req) => d.sync.start(req.name)),
     stopSync: unary(log, 'StopSync', (req) => d.sync.stop(req.name)),
     getSync: unary(log, 'GetSync', (req) => d.sync.get(req.name)),
