@@ -77,7 +77,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   const stop = () => {
     stopping ??= (async () => {
       log.info('daemon stopping (runs keep going on their agents)');
-      await new Promise<void>((r) => (server ? server.tryShutdown(() => r()) : r()));
+      await new Promise<void>((r) => {
+        if (!server) return r();
+        // Open streams (attached CLIs, `dstack sync NAME`) never end by themselves: cut them after a
+        // moment; those CLIs reconnect to the next daemon.
+        const force = setTimeout(() => {
+          server?.forceShutdown();
+          r();
+        }, 2000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          r();
+        });
+      });
       await sync?.close();
       fleetHosts?.stop();
       await controller?.shutdown();

@@ -45,7 +45,6 @@ interface Live {
   session?: SyncSession;
   jobId?: string;
   remoteDir: string;
-  resumed?: boolean;
   progressAt?: number;
 }
 
@@ -56,9 +55,12 @@ export class SyncService {
   readonly store: SyncStore;
   private live = new Map<string, Live>();
   private closed = false;
+  /** Syncs that were on when this daemon started: their first session says it resumed. */
+  private readonly resuming: Set<string>;
 
   constructor(private readonly d: SyncServiceDeps) {
     this.store = new SyncStore(d.db);
+    this.resuming = new Set(this.store.enabled().map((s) => s.runId));
     d.events.on('run', (runId, run) => this.onRun(runId, run));
   }
 
@@ -126,13 +128,14 @@ export class SyncService {
     return this.status(row.id) ?? this.offStatus(name);
   }
 
-  /** After the daemon (re)starts: every sync that was on comes back, with a reconcile. */
+  /**
+   * After the daemon (re)starts and has reconciled its runs: every sync that was on comes back, with
+   * a reconcile (runs already reported up by the controller have theirs by now).
+   */
   resume(): void {
     for (const s of this.store.enabled()) {
       const row = this.d.runs.get(s.runId);
-      if (!row) continue;
-      this.liveOf(row.id).resumed = true;
-      this.onRun(row.id, this.d.events.view(row));
+      if (row) this.onRun(row.id, this.d.events.view(row));
     }
   }
 
@@ -195,8 +198,7 @@ export class SyncService {
       onProgress: (p) => this.onProgress(row.id, p),
     });
     live.session = session;
-    const resumed = live.resumed;
-    live.resumed = false;
+    const resumed = this.resuming.delete(row.id);
     this.d.log.info(`sync ${row.name}: session for job ${jobId} (${local} → ${remoteDir})`);
     void (async () => {
       await old?.close();
