@@ -1,8 +1,12 @@
 // The one-line notices live sync sends to attached CLIs (and, for starts and conflicts, to the run's
 // log): what went where, and for a conflict which copy is where.
+import { formatBytes } from '../code/repo-files';
 import type { BatchReport } from './session';
 
 const SHOWN_PATHS = 3;
+/** A batch this large is announced before it goes. */
+const LARGE_FILES = 100;
+const LARGE_BYTES = 1 << 20;
 
 export function startNotice(localDir: string, runName: string, remoteDir: string, resumed: boolean): string {
   const what = resumed ? 'Sync resumed after a daemon restart' : 'Sync on';
@@ -23,6 +27,13 @@ export function batchNotice(b: BatchReport): string | undefined {
   const shown = b.paths.slice(0, SHOWN_PATHS).join(', ');
   const more = b.paths.length > SHOWN_PATHS ? `, +${b.paths.length - SHOWN_PATHS} more` : '';
   return `Synced ${plural(b.paths.length, 'file')}: ${shown}${more}`;
+}
+
+/** Before a large batch goes (it may take a while): what it holds. */
+export function sendingNotice(s: { files: number; removed: number; bytes: number }): string | undefined {
+  if (s.files + s.removed < LARGE_FILES && s.bytes < LARGE_BYTES) return undefined;
+  const removing = s.removed ? `, removing ${s.removed}` : '';
+  return `Sync: sending ${plural(s.files, 'file')} (${formatBytes(s.bytes)})${removing}...`;
 }
 
 export function conflictNotice(c: { path: string; keptAs: string; localDeleted: boolean }): string {

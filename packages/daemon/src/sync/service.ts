@@ -14,7 +14,7 @@ import type { Db } from '../state/db';
 import type { InstancesStore } from '../state/instances-store';
 import type { RunRow, RunsStore } from '../state/runs-store';
 import type { BatcherOptions } from './batcher';
-import { batchNotice, conflictNotice, startNotice } from './notices';
+import { batchNotice, conflictNotice, sendingNotice, startNotice } from './notices';
 import { SyncSession, type BatchReport } from './session';
 import { canMove, type SyncState } from './state';
 import { SyncStore } from './store';
@@ -194,6 +194,10 @@ export class SyncService {
       },
       onBatch: (b) => {
         if (live.session === session) this.onBatch(row, b);
+      },
+      onSending: (s) => {
+        const line = sendingNotice(s);
+        if (line && live.session === session) this.d.events.emit('notice', row.id, line);
       },
       onProgress: (p) => this.onProgress(row.id, p),
     });

@@ -46,6 +46,8 @@ export interface SessionOptions {
   batcher?: Partial<BatcherOptions>;
   onState(state: SyncState, error?: string): void;
   onBatch(report: BatchReport): void;
+  /** A delta is about to go: how much. */
+  onSending?(s: { files: number; removed: number; bytes: number }): void;
   onProgress?(p: UploadProgress): void;
 }
 
@@ -200,6 +202,7 @@ export class SyncSession {
     const d = await localDelta(this.o.root, dirty, this.synced, this.o.hashCache);
     if (this.closed || (!d.files.length && !d.removed.length)) return;
     this.o.onState('syncing');
+    this.o.onSending?.({ files: d.files.length, removed: d.removed.length, bytes: d.files.reduce((n, f) => n + f.size, 0) });
     const rpc = await this.o.agent();
     // A file replaced by a folder (or back): the removal must land before what goes under it.
     const gone = new Set(d.removed);
