@@ -4,6 +4,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+
+/** How long a compressed agent stays in memory after its last use (a fleet's hosts deploy together). */
+const GZIP_KEEP_MS = 5 * 60_000;
 
 export interface AgentBinary {
   arch: 'x64' | 'arm64';
@@ -28,6 +33,7 @@ export function archOf(unameM: string): 'x64' | 'arm64' {
 
 export class AgentBinaries {
   private cache = new Map<string, { mtimeMs: number; size: number; sha256: string }>();
+  private gzipped = new Map<string, { data: Promise<Buffer>; timer?: NodeJS.Timeout }>();
 
   constructor(readonly dir: string) {}
 
@@ -51,5 +57,55 @@ export class AgentBinaries {
     });
     this.cache.set(path, { mtimeMs: st.mtimeMs, size: st.size, sha256 });
     return { arch, path, sha256, size: st.size };
+  }
+
+  private keep(sha256: string, entry: { timer?: NodeJS.Timeout }): void {
+    if (entry.timer) clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => this.gzipped.delete(sha256), GZIP_KEEP_MS);
+    entry.timer.unref();
+  }
+
+  /**
+   * The executable gzip'd (level 1). The first upload compresses it as it sends it, and what it
+   * compressed is kept for a while: hosts deployed together (a fleet) compress it once, not once each.
+   */
+  gzipStream(bin: AgentBinary): Readable {
+    const kept = this.gzipped.get(bin.sha256);
+    if (kept) {
+      this.keep(bin.sha256, kept);
+      const again = () => this.gzipStream(bin);
+      return Readable.from(
+        (async function* () {
+          const data = await kept.data.catch(() => undefined);
+          // The compression it waited for was cut short (its upload failed): compress anew.
+          if (!data) return yield* again();
+          // In pieces: uploads report progress and keep their flow control.
+          for (let at = 0; at < data.length; at += 1 << 20) yield data.subarray(at, at + (1 << 20));
+        })(),
+      );
+    }
+    const chunks: Buffer[] = [];
+    const source = createReadStream(bin.path);
+    const gz = source.pipe(createGzip({ level: 1 }));
+    source.once('error', (err) => gz.destroy(err));
+    const data = new Promise<Buffer>((resolve, reject) => {
+      gz.on('data', (c: Buffer) => chunks.push(c));
+      gz.once('end', () => resolve(Buffer.concat(chunks)));
+      gz.once('error', reject);
+      gz.once('close', () => reject(new Error('compression stopped')));
+    });
+    const entry: { data: Promise<Buffer>; timer?: NodeJS.Timeout } = { data };
+    this.gzipped.set(bin.sha256, entry);
+    this.keep(bin.sha256, entry);
+    data.catch(() => {
+      if (this.gzipped.get(bin.sha256) === entry) this.gzipped.delete(bin.sha256);
+    });
+    const out = new PassThrough();
+    gz.pipe(out);
+    gz.once('error', (err) => out.destroy(err));
+    out.once('close', () => {
+      if (!gz.readableEnded) gz.destroy();
+    });
+    return out;
   }
 }

@@ -8,7 +8,6 @@ import type { AgentPlacement } from '@dstack/backends/backend';
 import type { HostConnection } from '@dstack/backends/host-connection';
 import { createReadStream } from 'node:fs';
 import { dirname } from 'node:path';
-import { createGzip } from 'node:zlib';
 import type { Logger } from '../logger';
 import { archOf, type AgentBinaries, type AgentBinary } from './binaries';
 import { bridgeUnixSocket, type SocketBridge } from '@dstack/backends/socket-bridge';
@@ -68,7 +67,7 @@ async function installedSha(conn: HostConnection, binPath: string): Promise<stri
   return res.code === 0 ? res.stdout.trim().split(/\s+/)[0] : '';
 }
 
-async function install(conn: HostConnection, p: AgentPlacement, bin: AgentBinary): Promise<void> {
+async function install(conn: HostConnection, p: AgentPlacement, bin: AgentBinary, binaries: AgentBinaries): Promise<void> {
   const hasGzip = (await conn.exec('command -v gzip >/dev/null 2>&1')).code === 0;
   // Leftovers of an upload cut short (a daemon killed mid-deploy) go first.
   await must(
@@ -80,7 +79,7 @@ async function install(conn: HostConnection, p: AgentPlacement, bin: AgentBinary
   const next = `${p.binPath}.new`;
   if (hasGzip) {
     const gz = `${p.binPath}.gz`;
-    await conn.upload(createReadStream(bin.path).pipe(createGzip({ level: 1 })), gz, 0o600);
+    await conn.upload(binaries.gzipStream(bin), gz, 0o600);
     await must(conn, `gzip -dc ${shq(gz)} > ${shq(next)} && rm -f ${shq(gz)}`, 'unpacking the agent', 300_000);
   } else {
     await conn.upload(createReadStream(bin.path), next, 0o755);
@@ -164,7 +163,7 @@ export async function deployAgent(opts: DeployOptions): Promise<DeployedAgent> {
       }
       if ((await installedSha(conn, p.binPath)) !== bin.sha256) {
         stage('uploading_agent', `uploading the agent (${Math.round(bin.size / 1024 / 1024)} MB, compressed)`);
-        await install(conn, p, bin);
+        await install(conn, p, bin, opts.binaries);
         uploaded = true;
       }
       stage('starting_agent', 'starting the agent');
