@@ -54,8 +54,9 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
       expect(res.stdout).toMatch(new RegExp(`^ ${label} +\\d+xCPU, \\d+GB, [\\d.]+GB \\(disk\\); agent uploaded \\([\\d.]+ MB compressed\\); detached$`, 'm'));
     }
     // The fleet table at the end.
-    expect(res.stdout).toMatch(new RegExp(`^ ${fleet} +3 +- +ssh +- +active +now$`, 'm'));
-    expect(res.stdout.match(/^ {4}instance=\d +\d+xCPU.* ssh +- +idle +now$/gm)).toHaveLength(3);
+    const created = '(now|\\d+ sec ago|1 min ago)';
+    expect(res.stdout).toMatch(new RegExp(`^ ${fleet} +3 +- +ssh +- +active +${created}$`, 'm'));
+    expect(res.stdout.match(new RegExp(`^ {4}instance=\\d +\\d+xCPU.* ssh +- +idle +${created}$`, 'gm'))).toHaveLength(3);
     expect(res.stderr).toMatch(/^warning: on .* the agent runs as a detached process/m);
     // Host keys of all four sshds were recorded on first contact.
     const known = readFileSync(join(sb.dstackHome, 'ssh', 'fleet_known_hosts'), 'utf8');
@@ -136,6 +137,39 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
     expect(res.stdout.match(/agent already there \(nothing uploaded\)/g)).toHaveLength(3);
     for (const name of runs) expect((await getRun(sb, name))?.status).toBe('running');
     expect(await addressOf(runs[0])).toContain(`${net.host('h1').address}/24`);
+  });
+
+  it('re-apply removes a host only when told to stop its run, and adds one back without touching the others', async () => {
+    const [h1, h2, h3] = ['h1', 'h2', 'h3'].map((n) => net.host(n));
+    const smaller = join(sb.dir, 'smaller.dstack.yml');
+    writeFileSync(smaller, fleetYaml(net, fleet, [h1, h2]));
+    const refused = await dstack(sb, ['apply', '-f', smaller, '-y']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toMatch(new RegExp(`^ root@${h3.address}:22 .* remove \\(stops run ${runs[2]}\\)$`, 'm'));
+    expect(refused.stderr).toContain(`removing root@${h3.address}:22 stops run ${runs[2]}: stop the run first, or pass --force`);
+    expect((await fleetNow()).instances.map((i) => i.status)).toEqual(['busy', 'busy', 'busy']);
+
+    const agents = async () => [...(await processesIn(h1, `${AGENT_DIR}/bin/dstack-agent serve`)), ...(await processesIn(h2, `${AGENT_DIR}/bin/dstack-agent serve`))];
+    const before = await agents();
+    const removed = await dstack(sb, ['apply', '-f', smaller, '-y', '--force'], { timeoutMs: 300_000 });
+    expect(removed.code, removed.stderr + removed.stdout).toBe(0);
+    expect((await getRun(sb, runs[2]))?.status).toBe('terminated');
+    expect(homeEntries(h3)).not.toContain('.dstack-agent');
+    expect((await fleetNow()).instances.map((i) => i.name)).toEqual([`${fleet}-0`, `${fleet}-1`]);
+
+    const again = await dstack(sb, ['apply', '-f', fleetFile(), '-y'], { timeoutMs: 300_000 });
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    const progress = again.stdout.slice(again.stdout.indexOf('Updating...'));
+    expect(progress).toContain(`root@${h3.address}:22  connecting through root@${net.host('j1').address}:22`);
+    for (const h of [h1, h2]) expect(progress).not.toMatch(new RegExp(`^ root@${h.address}:22 `, 'm'));
+    // The other hosts' agents were not restarted, their runs go on.
+    expect(await agents()).toEqual(before);
+    for (const name of runs.slice(0, 2)) expect((await getRun(sb, name))?.status).toBe('running');
+    expect((await fleetNow()).instances.map((i) => [i.name, i.status])).toEqual([
+      [`${fleet}-0`, 'busy'],
+      [`${fleet}-1`, 'busy'],
+      [`${fleet}-2`, 'idle'],
+    ]);
   });
 
   it('delete refuses while runs are on the fleet, then with --force stops them and removes what it installed, keeping the user’s files', async () => {

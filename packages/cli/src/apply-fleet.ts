@@ -109,7 +109,8 @@ export async function applyFleet(file: string, fileConfig: FleetConfiguration, o
           configurationPath: resolve(file),
           secretEnv,
           force: busy.length > 0,
-          redeploy: Boolean(opts.force),
+          // --force with nothing to change: check every host again; with changes it only allows stopping runs.
+          redeploy: Boolean(opts.force) && !changes.length,
         }),
         { out, hostWidth: Math.max(0, ...plan.hosts.map((h) => h.host.length)), signal: abort.signal },
       );
