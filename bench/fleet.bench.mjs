@@ -4,33 +4,17 @@
 //    next to `scp` of the agent executable to that host over OpenSSH, in the same run.
 //  - Second deploy to a host that has the agent (`apply --force`: nothing is uploaded), next to the same scp.
 //  - A 3-host fleet apply next to a 1-host one: the hosts are deployed in parallel.
-// Each first deploy starts from a host without the agent (`dstack fleet delete` removes it).
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
+// Each first deploy starts from a host without the agent (`dstack fleet delete` removes it). The
+// daemon keeps the compressed agent for 5 minutes, so after the first round the gzip is not redone
+// (as for a user's daemon deploying several hosts or fleets in a row).
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { build } from 'esbuild';
-import { median, report, root, sh, time } from './lib.mjs';
+import { loadBundle, median, report, root, sh, time } from './lib.mjs';
 
-const require = createRequire(import.meta.url);
 const CLI = join(root, 'dist/cli.cjs');
 const AGENT = join(root, 'dist/agent/dstack-agent-linux-x64');
-
-async function loadHarness() {
-  const out = join(root, '.cache/bench/fleet-hosts.cjs');
-  mkdirSync(join(root, '.cache/bench'), { recursive: true });
-  await build({
-    stdin: { contents: "export { createTestHosts } from './test/harness/ssh-hosts.ts';", resolveDir: root, loader: 'ts' },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    packages: 'external',
-    outfile: out,
-    logLevel: 'error',
-  });
-  return require(out);
-}
 
 function fleetYaml(net, name, hosts) {
   return ['type: fleet', `name: ${name}`, 'ssh_config:', '  user: root', `  identity_file: ${net.keyPath}`, '  hosts:', ...hosts.map((h) => `    - ${h.address}`), ''].join('\n');
@@ -39,7 +23,7 @@ function fleetYaml(net, name, hosts) {
 export default async function fleetBench() {
   if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces for the test hosts)');
   for (const p of [CLI, join(root, 'dist/daemon.cjs'), AGENT]) if (!existsSync(p)) throw new Error(`${p} is missing: run \`npm run build\``);
-  const { createTestHosts } = await loadHarness();
+  const { createTestHosts } = await loadBundle('fleet-hosts', "export { createTestHosts } from './test/harness/ssh-hosts.ts';");
   const dir = mkdtempSync(join(tmpdir(), 'dstack-bench-fleet-'));
   const home = join(dir, 'home');
   const dstackHome = join(dir, 'dh');
@@ -78,7 +62,7 @@ export default async function fleetBench() {
       three.push(await time(() => dstack(['apply', '-f', f3, '-y'])));
       dstack(['fleet', 'delete', `three-${i}`, '-y']);
     }
-    const mb = (require('node:fs').statSync(AGENT).size / 1e6).toFixed(0);
+    const mb = (statSync(AGENT).size / 1e6).toFixed(0);
     report({ name: `first agent deploy to a host (apply, 1 host; ${mb} MB agent, gzip in transit)`, value: median(first), baseline: median(scps), baselineName: `scp of the agent (${mb} MB)` });
     report({ name: 'second deploy to a host that has the agent (apply --force, nothing uploaded)', value: median(second), baseline: median(scps), baselineName: 'scp of the agent' });
     report({ name: '3-host fleet apply (fresh hosts, in parallel)', value: median(three), baseline: median(one), baselineName: '1-host fleet apply' });

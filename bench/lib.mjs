@@ -54,3 +54,18 @@ export function report({ name, value, baseline, baselineName, goal, unit = 'ms' 
 export function results() {
   return rows;
 }
+
+/**
+ * Bundles TypeScript sources of the repo (`contents` is an entry module, e.g. `export { X } from
+ * './packages/.../x.ts';`) into .cache/bench/NAME.cjs for a bench script and loads it; npm packages
+ * stay external.
+ */
+export async function loadBundle(name, contents) {
+  const { build } = await import('esbuild');
+  const { createRequire } = await import('node:module');
+  const { mkdirSync } = await import('node:fs');
+  const out = join(root, '.cache/bench', `${name}.cjs`);
+  mkdirSync(dirname(out), { recursive: true });
+  await build({ stdin: { contents, resolveDir: root, loader: 'ts' }, bundle: true, platform: 'node', format: 'cjs', packages: 'external', outfile: out, logLevel: 'error' });
+  return createRequire(import.meta.url)(out);
+}
