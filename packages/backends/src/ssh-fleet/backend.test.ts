@@ -1,36 +1,11 @@
 // The ssh backend's offers and claims, with hosts in the states the daemon hands it (no connection
 // is made: offers and claims need none).
 import { describe, expect, it } from 'vitest';
-import { NoCapacityError, type InstanceRecord } from '../backend';
-import { SshFleetBackend, type FleetHostAvailability, type FleetHostData, type FleetHostState } from './backend';
-import { fleetAgentPlacement } from './placement';
+import { NoCapacityError } from '../backend';
+import { SshFleetBackend, type FleetHostAvailability, type FleetHostState } from './backend';
+import { fleetHostState } from './test-helpers';
 
-function host(num: number, availability: FleetHostAvailability, note?: string, ready = true): FleetHostState {
-  const data: FleetHostData = {
-    fleet: 'f',
-    fleetId: 'fid',
-    num,
-    access: { hostname: `10.0.0.${num + 1}`, port: 22, user: 'root', identityFile: '/k', proxyJump: null },
-    home: '/root',
-    root: true,
-    supervisor: 'detached',
-  };
-  const record: InstanceRecord = {
-    instanceId: `fid/10.0.0.${num + 1}:22`,
-    name: `f-${num}`,
-    backend: 'ssh',
-    region: 'remote',
-    price: 0,
-    offer: {
-      backend: 'ssh', region: 'remote', instanceType: 'ssh', spot: false, price: 0, availability: 'available', instanceName: `f-${num}`, fleet: 'f',
-      resources: { cpus: 8, cpuArch: 'x86', memoryGb: 32, diskGb: 100, gpus: [], spot: false },
-    },
-    agent: fleetAgentPlacement('/root'),
-    reusable: true,
-    data: data as unknown as Record<string, unknown>,
-  };
-  return { record, availability, note, ready };
-}
+const host = (num: number, availability: FleetHostAvailability, note?: string, ready = true) => fleetHostState('f', num, availability, { note, ready });
 
 const backend = (hosts: FleetHostState[]) => new SshFleetBackend({ knownHostsFile: '/nonexistent/known_hosts', instances: () => hosts });
 

@@ -5,10 +5,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfiguration, type DevEnvironmentConfiguration } from '@dstack/core/config/index';
 import type { HostInfo } from '@dstack/core/gen/agent';
-import type { InstanceRecord } from '@dstack/backends/backend';
 import { LocalBackend, resourcesFromHostInfo } from '@dstack/backends/local/local-backend';
-import { fleetAgentPlacement } from '@dstack/backends/ssh-fleet/placement';
-import { SshFleetBackend, type FleetHostAvailability, type FleetHostData, type FleetHostState } from '@dstack/backends/ssh-fleet/backend';
+import { SshFleetBackend, type FleetHostAvailability, type FleetHostState } from '@dstack/backends/ssh-fleet/backend';
+import { fleetHostState } from '@dstack/backends/ssh-fleet/test-helpers';
 import { planOffers } from '../runs/planner';
 import { isUsable, rankOffers } from './preference';
 
@@ -23,29 +22,8 @@ function spec(yaml: string): DevEnvironmentConfiguration {
 
 const SMALL = 'resources:\n  cpu: 1..\n  memory: 1GB..\n  disk: 1GB..\n';
 
-function host(fleet: string, num: number, info: HostInfo, availability: FleetHostAvailability, note?: string): FleetHostState {
-  const data: FleetHostData = {
-    fleet,
-    fleetId: `${fleet}-id`,
-    num,
-    access: { hostname: `10.0.0.${num + 1}`, port: 22, user: 'root', identityFile: '/k', proxyJump: null },
-    home: '/root',
-    root: true,
-    supervisor: 'detached',
-  };
-  const record: InstanceRecord = {
-    instanceId: `${fleet}-id/10.0.0.${num + 1}:22`,
-    name: `${fleet}-${num}`,
-    backend: 'ssh',
-    region: 'remote',
-    price: 0,
-    offer: { backend: 'ssh', region: 'remote', instanceType: 'ssh', resources: resourcesFromHostInfo(info), spot: false, price: 0, availability: 'available', instanceName: `${fleet}-${num}`, fleet },
-    agent: fleetAgentPlacement('/root'),
-    reusable: true,
-    data: data as unknown as Record<string, unknown>,
-  };
-  return { record, availability, note, ready: true };
-}
+const host = (fleet: string, num: number, info: HostInfo, availability: FleetHostAvailability, note?: string): FleetHostState =>
+  fleetHostState(fleet, num, availability, { note, resources: resourcesFromHostInfo(info) });
 
 const local = new LocalBackend({ dir: '/nonexistent', hostInfo: async () => small });
 const fleet = (hosts: FleetHostState[]) => new SshFleetBackend({ knownHostsFile: '/nonexistent/known_hosts', instances: () => hosts });
