@@ -6,7 +6,9 @@
 //    the same phases of the first upload;
 //  - the whole re-apply into a new run, with the agent's commit writing all 20,000 files of the new
 //    job's work dir from its cache, next to the whole first upload;
-//  - a re-upload into the same job (only the change is written), next to the whole first upload.
+//  - a re-upload into the same job (only the change is written), next to the whole first upload;
+//  - a re-apply after the previous job was stopped and removed (what `apply` of the same run does):
+//    the agent starts the new job from the tree the old one left, next to the whole first upload.
 // Needs `npm run build:agent`; no Docker (the job runs in host mode).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -142,6 +144,22 @@ export default async function bench() {
       sameJob.push(await time(async () => (res = await upload(job))));
       if (res.sentBlobs !== 1 || res.written !== 1) throw new Error(`same-job re-upload sent ${res.sentBlobs} blobs, wrote ${res.written}`);
     }
+    // A re-apply of the same run (override) or after `dstack stop`: the previous job is stopped and
+    // removed first, and the agent keeps its tree for the next job of the repo.
+    const reuse = [];
+    const reuseParts = [];
+    let prev = `bench-${jobs}`;
+    for (let i = 0; i < 3; i++) {
+      change(200 + i);
+      await rpc.stopJob({ jobId: prev, abort: true, graceSeconds: 0 });
+      await rpc.removeJob(prev);
+      const job = await newJob();
+      let res;
+      reuse.push(await time(async () => (res = await upload(job))));
+      reuseParts.push(res);
+      if (res.sentBlobs !== 1 || res.written > 2) throw new Error(`re-apply after the previous job was removed sent ${res.sentBlobs} blobs, wrote ${res.written}`);
+      prev = job;
+    }
     const mid = (k) => median(parts.map((p) => p[k]));
     console.log(
       `  re-apply (new run), median parts: list+hash ${mid('scanMs')} ms (daemon), PutManifest ${mid('manifestMs')} ms, ` +
@@ -150,6 +168,8 @@ export default async function bench() {
     const what = `${FILES} files, ${(first.bytes / 1024 / 1024).toFixed(0)} MB`;
     report({ name: 're-apply upload after one change (new run, no commit)', value: median(newRunTransfer), baseline: firstTransferMs, baselineName: `first upload (${what}, no commit)`, goal: 0.05 });
     report({ name: 're-apply after one change, with the commit of 20,000 files (new run)', value: median(newRun), baseline: firstMs, baselineName: `first upload (${what}) with its commit`, goal: 0.05 });
+    console.log(`  re-apply (previous job removed, its tree reused), median CommitCode ${median(reuseParts.map((p) => p.commitMs))} ms (agent)`);
+    report({ name: 're-apply after one change, the previous job removed (its tree reused)', value: median(reuse), baseline: firstMs, baselineName: `first upload (${what}) with its commit`, goal: 0.05 });
     report({ name: 're-upload after one change (same job)', value: median(sameJob), baseline: firstMs, baselineName: `first upload (${what}) with its commit`, goal: 0.05 });
   } finally {
     await rpc.shutdown(false).catch(() => {});

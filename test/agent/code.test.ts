@@ -1,45 +1,13 @@
 // Code upload by manifest: only missing blobs travel, a second upload sends nothing, modes and links
 // are kept, escaping paths are refused, and files changed on the instance are never overwritten.
-import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { JobState, type BlobChunk, type ManifestEntry } from '@dstack/core/gen/agent';
+import { JobState, type ManifestEntry } from '@dstack/core/gen/agent';
 import { startAgent, uniqueId, type AgentProcess } from './agent';
-
-const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-
-interface FileSpec {
-  content?: string;
-  mode?: number;
-  link?: string;
-  dir?: boolean;
-}
-
-function manifest(tree: Record<string, FileSpec>): ManifestEntry[] {
-  return Object.entries(tree).map(([path, f]) => ({
-    path,
-    mode: f.mode ?? (f.dir ? 0o755 : 0o644),
-    size: f.content ? Buffer.byteLength(f.content) : 0,
-    sha256: f.content !== undefined ? sha(f.content) : '',
-    symlinkTarget: f.link ?? '',
-    directory: !!f.dir,
-  }));
-}
-
-/** Chunks of the blobs asked for (in pieces of `size` bytes, to exercise multi-chunk blobs). */
-function chunks(uploadId: string, tree: Record<string, FileSpec>, missing: string[], size = 7): BlobChunk[] {
-  const out: BlobChunk[] = [];
-  for (const want of missing) {
-    const content = Buffer.from(Object.values(tree).find((f) => f.content !== undefined && sha(f.content) === want)!.content!);
-    for (let i = 0; i < Math.max(1, content.length); i += size) {
-      out.push({ uploadId, sha256: want, data: content.subarray(i, i + size), last: i + size >= content.length });
-    }
-  }
-  return out;
-}
+import { chunks, manifest, sha, type FileSpec } from './trees';
 
 describe('code upload by manifest', () => {
   let agent: AgentProcess;

@@ -3,12 +3,13 @@
 import { closeSync, fsyncSync, lchownSync, openSync, readFileSync, readdirSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 
-export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600): void {
+/** `durable: false` skips the fsync: for files whose loss in a power cut costs only a retry. */
+export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600, durable = true): void {
   const tmp = `${path}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w', mode);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
+    if (durable) fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobChunk, CommitCodeResponse, ManifestEntry, PutManifestRequest, PutManifestResponse } from '@dstack/core/gen/agent';
-import { readJson, writeJsonAtomic } from '../files';
+import { readJson, writeFileAtomic } from '../files';
 import { BlobStore, isSha256, type BlobWriter } from './blobs';
 import { PathError, checkRelPath } from './paths';
 import { applyCommit, type SyncState } from './sync';
@@ -53,6 +53,8 @@ export function validateManifest(req: PutManifestRequest): void {
 
 export class Uploads {
   readonly blobs: BlobStore;
+  /** Uploads between PutManifest and CommitCode, parsed (a 20,000-entry manifest is megabytes of JSON). */
+  private readonly open = new Map<string, Upload>();
 
   constructor(private readonly dir: string, blobsDir: string) {
     this.blobs = new BlobStore(blobsDir);
@@ -69,7 +71,9 @@ export class Uploads {
   put(req: PutManifestRequest): PutManifestResponse {
     validateManifest(req);
     const upload: Upload = { id: randomUUID(), jobId: req.jobId, full: req.full, entries: req.entries, removed: req.removed, localChangesOnly: req.localChangesOnly, createdMs: Date.now() };
-    writeJsonAtomic(this.file(upload.id), upload);
+    // Not fsynced: after a power cut the daemon gets "unknown upload" and sends the manifest again.
+    writeFileAtomic(this.file(upload.id), JSON.stringify(upload), 0o600, false);
+    this.remember(upload);
     const missing = new Map<string, number>();
     for (const e of req.entries) {
       if (e.directory || e.symlinkTarget || missing.has(e.sha256)) continue;
@@ -81,8 +85,12 @@ export class Uploads {
   }
 
   get(id: string): Upload {
+    const known = this.open.get(id);
+    if (known) return known;
     if (!/^[0-9a-f-]{36}$/.test(id) || !existsSync(this.file(id))) throw new UnknownUpload(id);
-    return readJson<Upload>(this.file(id));
+    const upload = readJson<Upload>(this.file(id));
+    this.remember(upload);
+    return upload;
   }
 
   /** Stores a stream of chunks (each blob's chunks in a row, `last` on its final one). */
@@ -118,11 +126,37 @@ export class Uploads {
   /** Writes the upload's tree into workDir; the caller persists the returned sync state. */
   commit(id: string, workDir: string, synced: SyncState): CommitCodeResponse {
     const upload = this.get(id);
-    const lacking = new Set(upload.entries.filter((e) => !e.directory && !e.symlinkTarget && !this.blobs.has(e.sha256)).map((e) => e.sha256));
-    if (lacking.size) throw new Error(`upload ${id}: ${lacking.size} blob(s) were never sent (first: ${[...lacking][0]}); send them with PutBlobs, then commit again`);
+    this.requireBlobs(upload);
     const result = applyCommit(workDir, this.blobs, synced, upload);
-    rmSync(this.file(id), { force: true });
+    this.drop(id);
     return result;
+  }
+
+  /** Like commit(), with the tree written by `write` (a new job's exact commit, code/tree-commit.ts). */
+  async commitWith<T>(upload: Upload, write: (upload: Upload) => Promise<T>): Promise<T> {
+    this.requireBlobs(upload);
+    const result = await write(upload);
+    this.drop(upload.id);
+    return result;
+  }
+
+  /** Keeps the last few in memory; an abandoned one is read from its file again if it comes back. */
+  private remember(upload: Upload): void {
+    this.open.set(upload.id, upload);
+    for (const id of this.open.keys()) {
+      if (this.open.size <= 8) break;
+      this.open.delete(id);
+    }
+  }
+
+  private drop(id: string): void {
+    this.open.delete(id);
+    rmSync(this.file(id), { force: true });
+  }
+
+  private requireBlobs(upload: Upload): void {
+    const lacking = new Set(upload.entries.filter((e) => !e.directory && !e.symlinkTarget && !this.blobs.has(e.sha256)).map((e) => e.sha256));
+    if (lacking.size) throw new Error(`upload ${upload.id}: ${lacking.size} blob(s) were never sent (first: ${[...lacking][0]}); send them with PutBlobs, then commit again`);
   }
 }
 

@@ -440,7 +440,8 @@ export class Job implements RuntimeJob {
   }
 
   writeSyncState(s: SyncState): void {
-    writeJsonAtomic(this.syncStateFile, s);
+    // One line: a 20,000-file repo's record is megabytes, indented even more.
+    writeFileAtomic(this.syncStateFile, JSON.stringify(s));
   }
 
   /** Stops the job's activity reports and closes files (agent exit: the job itself stays up). */

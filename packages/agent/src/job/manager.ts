@@ -9,7 +9,9 @@ import type { EventBus } from '../events';
 import { nvidiaGpus } from '../hostinfo/index';
 import { logger } from '../logger';
 import { PathError } from '../code/paths';
-import { UnknownUpload, Uploads } from '../code/uploads';
+import { UnknownUpload, Uploads, type Upload } from '../code/uploads';
+import { TreeCache } from '../code/tree-cache';
+import { commitExact, scanTree, type TreeScan } from '../code/tree-commit';
 import { DockerRuntime } from '../runtime/docker';
 import { HostRuntime } from '../runtime/host';
 import type { Runtime } from '../runtime/runtime';
@@ -23,6 +25,11 @@ export class JobManager {
   private readonly docker: DockerRuntime;
   private readonly host = new HostRuntime();
   readonly uploads: Uploads;
+  readonly trees: TreeCache;
+  /** Per job, the commit in progress: commits of one job run one after the other. */
+  private readonly commits = new Map<string, Promise<unknown>>();
+  /** Scans of adopted trees, started at SubmitJob, for the job's first commit. */
+  private readonly scans = new Map<string, Promise<TreeScan>>();
   private hostGpus: Promise<number> | undefined;
 
   constructor(
@@ -34,6 +41,7 @@ export class JobManager {
   ) {
     this.docker = new DockerRuntime(engine, instanceId);
     this.uploads = new Uploads(dataDir.uploadsDir, dataDir.blobsDir);
+    this.trees = new TreeCache(dataDir.treesDir);
   }
 
   private get ctx() {
@@ -88,6 +96,17 @@ export class JobManager {
     if (raced) return raced.proto();
     const gpus = await this.gpuCount();
     const job = Job.create(this.ctx, this.dataDir.jobDir(spec.jobId), spec, runtime, (wd) => jobEnv(spec, wd, gpus, runtime));
+    if (spec.expectCode) {
+      // The tree an earlier job of this repo left: the first commit rewrites only what differs.
+      const kept = this.trees.adopt(spec.repoId, job.codeDir);
+      if (kept) {
+        job.writeSyncState(kept.synced);
+        const scan = scanTree(job.codeDir);
+        scan.catch(() => {}); // the commit scans again
+        this.scans.set(job.id, scan);
+        job.note(`work dir: starting from the tree job ${kept.jobId} left; the code commit makes it exactly the uploaded repo`);
+      }
+    }
     this.jobs.set(job.id, job);
     logger.info(`job ${job.id}: submitted (runtime ${runtime}, image ${spec.image || '-'})`);
     const answer = job.proto();
@@ -111,6 +130,11 @@ export class JobManager {
     if (!job) return; // removing twice is fine
     if (!job.finished) await job.stop(true, 0);
     this.jobs.delete(jobId);
+    this.scans.delete(jobId);
+    // Its code stays for the next job of the same repo (a re-apply), if it was ever committed.
+    if (job.status.codeReady && this.trees.keep(job.spec.repoId, job.id, job.codeDir, job.readSyncState())) {
+      logger.info(`job ${jobId}: work dir kept for the next job of repo ${job.spec.repoId}`);
+    }
     job.removeFiles();
     logger.info(`job ${jobId}: removed`);
   }
@@ -139,18 +163,42 @@ export class JobManager {
     }
   }
 
-  commit(uploadId: string): CommitCodeResponse {
-    let upload;
+  /** Commits of one job run one after the other (a live sync commit right behind the apply's). */
+  async commit(uploadId: string): Promise<CommitCodeResponse> {
+    let upload: Upload;
     try {
       upload = this.uploads.get(uploadId);
     } catch (err) {
       throw new NotFound((err as Error).message);
     }
+    const before = this.commits.get(upload.jobId) ?? Promise.resolve();
+    const mine = before.catch(() => {}).then(() => this.commitNow(upload));
+    this.commits.set(upload.jobId, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.commits.get(upload.jobId) === mine) this.commits.delete(upload.jobId);
+    }
+  }
+
+  private async commitNow(upload: Upload): Promise<CommitCodeResponse> {
+    const t0 = Date.now();
     const job = this.get(upload.jobId);
     const synced = job.readSyncState();
+    // A new job's first commit (it waits for its code, nobody has seen the tree): the work dir
+    // becomes exactly the manifest's tree, fast when it starts from a kept one. Later commits
+    // (live sync into a running job) keep what changed on the instance as *.remote-conflict.
+    const exact = job.spec.expectCode && !job.status.codeReady && upload.full;
     let res: CommitCodeResponse;
+    let unchanged = 0;
     try {
-      res = this.uploads.commit(uploadId, job.codeDir, synced);
+      if (exact) {
+        const scan = this.scans.get(job.id)?.catch(() => undefined);
+        this.scans.delete(job.id);
+        const r = await this.uploads.commitWith(upload, async (u) => commitExact(job.codeDir, this.uploads.blobs, synced, u.entries, await scan));
+        unchanged = r.unchanged;
+        res = { written: r.written, removed: r.removed, conflicts: r.conflicts };
+      } else res = this.uploads.commit(upload.id, job.codeDir, synced);
     } catch (err) {
       if (err instanceof PathError) throw new InvalidArgument(err.message);
       throw new FailedPrecondition((err as Error).message);
@@ -158,7 +206,7 @@ export class JobManager {
       // What was written before an error is on disk: remember it.
       job.writeSyncState(synced);
     }
-    job.note(`code committed: ${res.written} written, ${res.removed} removed${res.conflicts.length ? `, ${res.conflicts.length} conflict(s) kept as *.remote-conflict` : ''}`);
+    job.note(`code committed in ${((Date.now() - t0) / 1000).toFixed(2)} s: ${res.written} written, ${res.removed} removed${unchanged ? `, ${unchanged} unchanged` : ''}${res.conflicts.length ? `, ${res.conflicts.length} conflict(s) kept as *.remote-conflict` : ''}`);
     job.codeCommitted();
     return res;
   }

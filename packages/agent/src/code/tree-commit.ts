@@ -1,0 +1,221 @@
+// A new job's first commit: make its work dir exactly the manifest's tree. The dir is empty, or it is
+// the tree a previous job of the same repo left (code/tree-cache.ts), adopted by a rename. Either
+// way the result is the same bytes, modes and paths as a fresh write:
+//  - a file or link whose kind, content, size, mtime, inode and link count are what we last wrote
+//    (synced.json's record) stays; its mode and owner are set again where they drifted;
+//  - anything else the manifest names is written from its blob (an edit made on the instance in the
+//    old job is lost: a new job starts from the repo as it is locally);
+//  - whatever the manifest does not name goes, files the old job created included.
+// This is not live sync: nothing is kept as `.remote-conflict` (no one has seen this tree in this
+// job yet; the job waits for its code before it starts).
+//
+// Cost: one readdir per folder and one lstat per path (done ahead, while the daemon lists the repo,
+// when the tree was adopted); a write is one copy (blob → file, its own thread-pool call), a chmod
+// and an lstat, a bounded number at a time so the agent's event loop (other jobs' SSH sessions)
+// never stalls. Creating files is the slow part on most disks (an inode and a directory entry
+// each: about 0.1-1 ms here, whatever the parallelism), which is why a kept tree helps so much.
+// A file edited in the old job is told apart by size, mtime, inode and link count; an edit that
+// keeps the size and lands within the clock tick of our write, or puts the old mtime back to the
+// nanosecond, would go unseen (as for live sync's own record).
+import { constants, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { chmod, copyFile, lchown, lstat, symlink, unlink } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { ManifestEntry } from '@dstack/core/gen/agent';
+import type { BlobStore } from './blobs';
+import { checkRelPath } from './paths';
+import type { CommitResult, Kind, SyncState } from './sync';
+
+/** Folders the manifest implies (parents of its entries) get this mode, as a fresh mkdir would. */
+const IMPLIED_DIR_MODE = 0o755;
+/** Writes in flight at once. */
+const PARALLEL = 16;
+
+export interface ExactCommitResult extends CommitResult {
+  /** Files and links of an adopted tree that were already as the manifest wants them. */
+  unchanged: number;
+}
+
+function kindOf(e: ManifestEntry): Kind {
+  return e.directory ? 'dir' : e.symlinkTarget ? 'link' : 'file';
+}
+
+function modeOf(e: ManifestEntry, kind: Kind): number {
+  return (e.mode & 0o7777) || (kind === 'dir' ? 0o755 : 0o644);
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/** One path of a tree as found on disk (links not followed). */
+export interface Seen {
+  kind: Kind | 'other';
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtimeMs: number;
+  ino: number;
+  nlink: number;
+}
+
+/** Every path under a work dir, a folder before what it holds. */
+export type TreeScan = Map<string, Seen>;
+
+/**
+ * Walks `workDir` and lstats everything in it. A kept tree is scanned as soon as a job adopts it,
+ * while the daemon is still listing the repo, so the commit finds the work done; `yieldEvery`
+ * lstats it lets the event loop run (other jobs' SSH sessions).
+ */
+export async function scanTree(workDir: string, yieldEvery = 1000): Promise<TreeScan> {
+  workDir = resolve(workDir);
+  const seen: TreeScan = new Map();
+  let n = 0;
+  const walk = async (relDir: string) => {
+    const absDir = relDir ? `${workDir}/${relDir}` : workDir;
+    for (const d of readdirSync(absDir, { withFileTypes: true })) {
+      const rel = relDir ? `${relDir}/${d.name}` : d.name;
+      const st = lstatSync(`${absDir}/${d.name}`, { throwIfNoEntry: false });
+      if (!st) continue;
+      const kind: Seen['kind'] = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : st.isFile() ? 'file' : 'other';
+      seen.set(rel, { kind, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, nlink: st.nlink });
+      if (++n % yieldEvery === 0) await new Promise((r) => setImmediate(r));
+      if (kind === 'dir') await walk(rel);
+    }
+  };
+  if (existsSync(workDir)) await walk('');
+  return seen;
+}
+
+/**
+ * Makes `workDir` exactly the tree of `entries` (a full manifest, already validated). `synced` is
+ * the record of what was last written into this tree (empty for a new one); it is replaced by the
+ * record of this commit, path for path. `scan` is what scanTree() found in it, if that ran ahead
+ * (nothing may have touched the tree since).
+ */
+export async function commitExact(
+  workDir: string,
+  blobs: BlobStore,
+  synced: SyncState,
+  entries: ManifestEntry[],
+  scan?: Promise<TreeScan> | TreeScan,
+): Promise<ExactCommitResult> {
+  workDir = resolve(workDir);
+  const result: ExactCommitResult = { written: 0, removed: 0, conflicts: [], unchanged: 0 };
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? 0;
+
+  const want = new Map<string, ManifestEntry>();
+  // Every folder the tree needs, with its mode: named ones as named, parents as a mkdir makes them.
+  const dirs = new Map<string, number>();
+  for (const e of entries) {
+    const rel = checkRelPath(e.path);
+    want.set(rel, e);
+    // Parents, deepest first, up to one already known.
+    for (let i = rel.lastIndexOf('/'); i > 0; ) {
+      const p = rel.slice(0, i);
+      if (dirs.has(p)) break;
+      dirs.set(p, IMPLIED_DIR_MODE);
+      i = p.lastIndexOf('/');
+    }
+    if (e.directory) dirs.set(rel, modeOf(e, 'dir'));
+  }
+  for (const [rel, e] of want) if (!e.directory && dirs.has(rel)) throw new Error(`manifest entry ${JSON.stringify(e.path)} is a file, and a folder of other entries`);
+
+  // The root, as Job.create makes it (an old job's user may have owned it).
+  mkdirSync(workDir, { recursive: true });
+  const root = lstatSync(workDir);
+  if ((root.mode & 0o7777) !== IMPLIED_DIR_MODE) await chmod(workDir, IMPLIED_DIR_MODE);
+  if (root.uid !== uid || root.gid !== gid) await lchown(workDir, uid, gid);
+
+  // What the tree holds now: anything the manifest does not want there goes. Links are never
+  // followed, so once this pass is done no folder on a wanted path is a link.
+  const found = await (scan ?? scanTree(workDir, Infinity));
+  const present = new Map<string, Seen>();
+  let gone = '';
+  for (const [rel, f] of found) {
+    if (gone && rel.startsWith(gone)) continue; // under a folder removed whole
+    const abs = `${workDir}/${rel}`;
+    const e = want.get(rel);
+    if (f.kind === 'dir') {
+      if (dirs.has(rel)) present.set(rel, f);
+      else {
+        rmSync(abs, { recursive: true, force: true });
+        gone = `${rel}/`;
+        result.removed++;
+      }
+    } else if (e && !e.directory && f.kind === (e.symlinkTarget ? 'link' : 'file')) present.set(rel, f);
+    else {
+      unlinkSync(abs);
+      result.removed++;
+    }
+  }
+
+  // Folders, shallow before deep, with their modes and our ownership.
+  const next: SyncState = {};
+  for (const rel of [...dirs.keys()].sort((a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : 1))) {
+    const abs = join(workDir, rel);
+    const mode = dirs.get(rel)!;
+    let st: Pick<Seen, 'size' | 'mtimeMs' | 'ino'>;
+    const f = present.get(rel);
+    if (f) {
+      st = f;
+      if (f.mode !== mode) await chmod(abs, mode);
+      if (f.uid !== uid || f.gid !== gid) await lchown(abs, uid, gid);
+    } else {
+      mkdirSync(abs, { mode });
+      const made = lstatSync(abs);
+      st = made;
+      if ((made.mode & 0o7777) !== mode) await chmod(abs, mode); // the umask took bits away
+      if (want.get(rel)?.directory) result.written++;
+    }
+    if (want.get(rel)?.directory) next[rel] = { kind: 'dir', sha: '', mode, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+  }
+
+  // Files and links: keep what is provably ours and unchanged, write the rest.
+  const writes: [string, ManifestEntry][] = [];
+  for (const [rel, e] of want) {
+    if (e.directory) continue;
+    const kind = kindOf(e);
+    const sha = kind === 'file' ? e.sha256 : e.symlinkTarget;
+    const mode = modeOf(e, kind);
+    const prev = synced[rel];
+    const st = present.get(rel);
+    if (st && prev && prev.kind === kind && prev.sha === sha) {
+      const abs = `${workDir}/${rel}`;
+      // A second link to the inode (made in the old job) could change it behind our back.
+      if (st.size === prev.size && st.mtimeMs === prev.mtimeMs && st.ino === prev.ino && (kind === 'link' || st.nlink === 1)) {
+        // A chmod or chown leaves size, mtime and inode as they are.
+        if (kind === 'file' && st.mode !== mode) await chmod(abs, mode);
+        if (st.uid !== uid || st.gid !== gid) await lchown(abs, uid, gid);
+        next[rel] = { kind, sha, mode, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+        result.unchanged++;
+        continue;
+      }
+    }
+    writes.push([rel, e]);
+  }
+  await eachLimited(writes, PARALLEL, async ([rel, e]) => {
+    const abs = join(workDir, rel);
+    const kind = kindOf(e);
+    const mode = modeOf(e, kind);
+    if (present.has(rel)) await unlink(abs);
+    if (kind === 'link') await symlink(e.symlinkTarget, abs);
+    else {
+      await copyFile(blobs.path(e.sha256), abs, constants.COPYFILE_EXCL);
+      await chmod(abs, mode);
+    }
+    const st = await lstat(abs);
+    next[rel] = { kind, sha: kind === 'file' ? e.sha256 : e.symlinkTarget, mode, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+    result.written++;
+  });
+
+  for (const k of Object.keys(synced)) delete synced[k];
+  Object.assign(synced, next);
+  return result;
+}
