@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fleet } from '@dstack/core/gen/daemon';
 import { dstack, getRun, gitRepo, hasHostBlock, mustDstack, runName, ssh, type Sandbox } from '../cli/helpers';
 import type { TestHostNetwork } from '../harness/ssh-hosts';
+import { waitFor } from '../harness/util';
 import { AGENT_DIR, createTestHosts, devEnvYaml, fleetSandbox, fleetYaml, homeEntries, listFleets, processesIn } from './helpers';
 
 describe('an SSH fleet of three hosts, one behind a jump host', () => {
@@ -128,6 +129,17 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
     expect(busy.code).toBe(1);
     for (const [i, r] of runs.entries()) expect(busy.stderr).toContain(`ssh ${fleet}-${i} (root@${net.host(['h1', 'h2', 'h3'][i]).address}:22): busy with run ${r}`);
     expect(await getRun(sb, fourth)).toBeUndefined();
+  });
+
+  it('a restarted daemon finds the agents on the fleet hosts again; their runs never stopped', async () => {
+    const uploads = () => (readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8').match(/uploading the agent/g) ?? []).length;
+    const before = uploads();
+    await mustDstack(sb, ['daemon', 'stop']);
+    // SSH into a run does not go through the daemon.
+    expect(await addressOf(runs[2])).toContain(`${net.host('h3').address}/24`);
+    await waitFor('the fleet hosts to be busy again', async () => (await fleetNow()).instances.every((i) => i.status === 'busy'), { timeoutMs: 120_000, intervalMs: 1000 });
+    for (const name of runs) expect((await getRun(sb, name))?.status).toBe('running');
+    expect(uploads()).toBe(before);
   });
 
   it('a redeploy to hosts that have the agent sends no agent bytes and leaves the runs alone', async () => {
