@@ -1,7 +1,7 @@
 // Fleet faults with real hosts: a host that cannot be reached at apply (its link down), a host whose
 // link is cut while a run is on it (with and without a retry policy), and a host whose key changed.
 // The daemon's grace period for a silent agent is 10 s here (config.yml instance_unreachable_after).
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Fleet } from '@dstack/core/gen/daemon';
@@ -19,12 +19,14 @@ describe('fleet faults', () => {
   let dead: TestHost;
   const fleet = runName('faulty');
   const fleetFile = () => join(sb.dir, 'fleet.dstack.yml');
+  const SECRET = `s3cret-${Math.random().toString(36).slice(2)}`;
 
   beforeAll(async () => {
     net = await createTestHosts([{ name: 'h1' }, { name: 'h2' }, { name: 'dead' }]);
     [h1, h2, dead] = ['h1', 'h2', 'dead'].map((n) => net.host(n));
     sb = fleetSandbox('faults', { grace: '10s' });
-    writeFileSync(fleetFile(), fleetYaml(net, fleet, [h1, h2, dead]));
+    // The fleet's env reaches the agents; a value given from the shell is a secret: never stored.
+    writeFileSync(fleetFile(), `${fleetYaml(net, fleet, [h1, h2, dead])}env:\n  - FLEET_VAR=hello\n  - FLEET_SECRET\n`);
     repo = await gitRepo(sb, devEnvYaml('unused'));
     await dead.linkDown();
   });
@@ -50,7 +52,7 @@ describe('fleet faults', () => {
   const addressOf = async (name: string) => (await ssh(sb, name, 'ip -o -4 addr show')).stdout;
 
   it('an unreachable host at apply is reported by host, and the other hosts join the fleet', async () => {
-    const res = await dstack(sb, ['apply', '-f', fleetFile(), '-y'], { timeoutMs: 300_000 });
+    const res = await dstack(sb, ['apply', '-f', fleetFile(), '-y'], { timeoutMs: 300_000, env: { FLEET_SECRET: SECRET } });
     expect(res.code).toBe(1);
     const deadLabel = `root@${dead.address}:22`;
     expect(res.stdout).toMatch(new RegExp(`^ ${deadLabel} +failed: ssh ${deadLabel}: (host ${deadLabel} unreachable: \\w+|no SSH connection to ${deadLabel} within \\d+ ms)`, 'm'));
@@ -60,6 +62,12 @@ describe('fleet faults', () => {
     expect(f.status).toBe('active');
     expect(f.instances.map((i) => i.status)).toEqual(['idle', 'idle', 'failed']);
     expect(f.instances[2].statusMessage).toMatch(/unreachable|no SSH connection/);
+    expect(await processesIn(h1, `FLEET_SECRET=${SECRET}`)).toHaveLength(1);
+    expect(await processesIn(h1, 'FLEET_VAR=hello')).toHaveLength(1);
+    for (const file of ['state.db', 'state.db-wal', 'daemon.log']) {
+      const path = join(sb.dstackHome, file);
+      if (existsSync(path)) expect(readFileSync(path).includes(SECRET), file).toBe(false);
+    }
   });
 
   it('a run whose host goes away fails with instance_unreachable after the grace period; nothing is left, and the host comes back', async () => {
@@ -127,9 +135,13 @@ describe('fleet faults', () => {
     const at = lines.findIndex((l) => l.startsWith(`${h2.address} `));
     lines[at] = `${h2.address} ssh-ed25519 ${otherKey}`;
     writeFileSync(known, lines.join('\n'));
-    const res = await dstack(sb, ['apply', '-f', fleetFile(), '-y', '--force'], { timeoutMs: 300_000 });
+    // A second fleet with h2: its first connection checks the key recorded for h2.
+    const other2 = join(sb.dir, 'other.dstack.yml');
+    writeFileSync(other2, fleetYaml(net, `${fleet}-b`, [h2]));
+    const res = await dstack(sb, ['apply', '-f', other2, '-y'], { timeoutMs: 300_000 });
     expect(res.code).toBe(1);
-    expect(res.stdout).toContain(`the host key of host root@${h2.address}:22 changed (recorded at ${known}:${at + 1})`);
-    expect((await hostNow(1))?.status).toBe('failed');
+    expect(res.stdout).toContain(`the host key of host root@${h2.address}:22 changed (recorded at ${known}:${at + 1}); someone may be intercepting the connection`);
+    expect((await listFleets(sb)).find((f) => f.name === `${fleet}-b`)).toBeUndefined();
+    expect((await listFleets(sb, true)).find((f) => f.name === `${fleet}-b`)?.status).toBe('failed');
   });
 });

@@ -42,8 +42,8 @@ export function fleetYaml(net: TestHostNetwork, name: string, hosts: TestHost[])
   return `${lines.join('\n')}\n`;
 }
 
-export async function listFleets(sb: Sandbox): Promise<Fleet[]> {
-  const res = await mustDstack(sb, ['fleet', '--json'], { timeoutMs: 60_000 });
+export async function listFleets(sb: Sandbox, all = false): Promise<Fleet[]> {
+  const res = await mustDstack(sb, ['fleet', '--json', ...(all ? ['-a'] : [])], { timeoutMs: 60_000 });
   return (JSON.parse(res.stdout).fleets ?? []).map((f: unknown) => (f && typeof f === 'object' ? f : {})) as Fleet[];
 }
 

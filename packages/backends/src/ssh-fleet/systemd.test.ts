@@ -5,7 +5,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { ExecOptions, ExecResult, HostConnection } from '../host-connection';
 import { fleetAgentPlacement } from './placement';
-import { removeUnit, startUnit, systemdUnit, UNIT_PATH } from './systemd';
+import { envFileText, removeUnit, startUnit, systemdUnit, UNIT_PATH } from './systemd';
 
 class RecordingHost implements HostConnection {
   readonly description = 'recording host';
@@ -37,8 +37,7 @@ describe('the systemd unit of a fleet host agent', () => {
         '[Service]',
         'Type=simple',
         'User=ubuntu',
-        'Environment="HF_HOME=/data/hf cache"',
-        'Environment="RATE=50%%"',
+        'EnvironmentFile=/home/ubuntu/.dstack-agent/agent.env',
         'ExecStart=/home/ubuntu/.dstack-agent/bin/dstack-agent serve --data-dir /home/ubuntu/.dstack-agent --socket /home/ubuntu/.dstack-agent/agent.sock --log-file /home/ubuntu/.dstack-agent/agent.log',
         'KillMode=process',
         'Restart=on-failure',
@@ -49,6 +48,11 @@ describe('the systemd unit of a fleet host agent', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('keeps the environment in a file of its own (values may be secrets; the unit is world-readable)', () => {
+    expect(envFileText({ HF_HOME: '/data/hf cache', TOKEN: 'a"b\\c' })).toBe('HF_HOME="/data/hf cache"\nTOKEN="a\\"b\\\\c"\n');
+    expect(systemdUnit(fleetAgentPlacement('/root'), { user: 'root' })).not.toContain('Environment');
   });
 
   it('quotes paths with spaces and quotes for systemd', () => {
@@ -65,8 +69,14 @@ describe('the systemd unit of a fleet host agent', () => {
       'rm -f /home/ubuntu/.dstack-agent/agent.sock && sudo -n systemctl daemon-reload && sudo -n systemctl enable dstack-agent.service >/dev/null 2>&1 && sudo -n systemctl restart dstack-agent.service',
     );
     const root = new RecordingHost();
-    await startUnit(root, fleetAgentPlacement('/root'), { user: 'root', root: true });
+    await startUnit(root, fleetAgentPlacement('/root', { TOKEN: 's3cret' }), { user: 'root', root: true });
     expect(root.calls.map((c) => c.command).join('\n')).not.toContain('sudo');
+    // The env file first, mode 0600, its values on stdin (never on a command line).
+    expect(root.calls[0]).toEqual({
+      command: 'mkdir -p /root/.dstack-agent && umask 077 && cat > /root/.dstack-agent/agent.env && chmod 600 /root/.dstack-agent/agent.env',
+      input: 'TOKEN="s3cret"\n',
+    });
+    expect(root.calls.some((c) => c.command.includes('s3cret'))).toBe(false);
     const removing = new RecordingHost();
     await removeUnit(removing, false);
     expect(removing.calls[0].command).toBe(

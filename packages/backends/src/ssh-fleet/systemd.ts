@@ -19,9 +19,21 @@ export interface UnitOptions {
   user: string;
 }
 
+/** The agent's environment (the fleet's `env`), mode 0600 beside it: values may be secrets, the unit is world-readable. */
+export function envFilePath(p: AgentPlacement): string {
+  return `${p.dataDir}/agent.env`;
+}
+
+/** systemd's EnvironmentFile syntax: one KEY="value" a line, quotes and backslashes escaped. */
+export function envFileText(env: Record<string, string>): string {
+  return Object.entries(env)
+    .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"\n`)
+    .join('');
+}
+
 export function systemdUnit(p: AgentPlacement, opts: UnitOptions): string {
   const exec = [p.binPath, 'serve', '--data-dir', p.dataDir, '--socket', p.socketPath, '--log-file', p.logFile].map(systemdWord).join(' ');
-  const env = Object.entries(p.env ?? {}).map(([k, v]) => `Environment=${systemdWord(`${k}=${v}`)}`);
+  const env = Object.keys(p.env ?? {}).length ? [`EnvironmentFile=${systemdWord(envFilePath(p))}`] : [];
   return [
     '# Installed by dstack (fleet host agent); `dstack fleet delete` removes it.',
     '[Unit]',
@@ -60,6 +72,10 @@ async function must(conn: HostConnection, command: string, what: string, input?:
 /** Writes the unit, enables it and (re)starts it; returns the agent's pid (0 when systemd has none yet). */
 export async function startUnit(conn: HostConnection, p: AgentPlacement, opts: UnitOptions & { root: boolean }): Promise<number> {
   const sudo = sudoPrefix(opts.root);
+  if (Object.keys(p.env ?? {}).length) {
+    const file = shellQuote(envFilePath(p));
+    await must(conn, `mkdir -p ${shellQuote(p.dataDir)} && umask 077 && cat > ${file} && chmod 600 ${file}`, `writing ${envFilePath(p)}`, envFileText(p.env!));
+  }
   await must(conn, `${sudo}tee ${UNIT_PATH} >/dev/null`, `writing ${UNIT_PATH}`, systemdUnit(p, opts));
   await must(
     conn,

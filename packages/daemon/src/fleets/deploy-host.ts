@@ -65,6 +65,8 @@ export async function deployHost(
   change: HostChange,
   env: Record<string, string>,
   emit: Emit,
+  /** Env names whose values are secrets: used for this deploy, never stored. */
+  secretNames: ReadonlySet<string> = new Set(),
 ): Promise<boolean> {
   const a = change.access;
   const label = accessLabel(a);
@@ -102,7 +104,9 @@ export async function deployHost(
     ]);
     const data: FleetHostData = { fleet: fleet.name, fleetId: fleet.id, num: change.num, access: a, home, root, supervisor: systemd && sudo ? 'systemd' : 'detached' };
     record = { ...record, agent: fleetAgentPlacement(home, env), sshProxy: endpoint(a, d.backend.hostKeys), data: data as unknown as Record<string, unknown> };
-    d.instances.upsert(record, 'provisioning');
+    const storedEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !secretNames.has(k)));
+    const stored = (r: InstanceRecord): InstanceRecord => ({ ...r, agent: fleetAgentPlacement(home, storedEnv) });
+    d.instances.upsert(stored(record), 'provisioning');
     d.backend.park(instanceId, conn);
     const handle = await d.agents.connect(key, record, (stage, message) => {
       stopProgress();
@@ -124,7 +128,7 @@ export async function deployHost(
       offer: { ...record.offer, resources, instanceName: record.name, fleet: fleet.name },
       data: data as unknown as Record<string, unknown>,
     };
-    d.instances.upsert(record, 'idle');
+    d.instances.upsert(stored(record), 'idle');
     d.instances.setStatus(key, 'idle');
     d.instances.setAgent(key, { version: handle.handshake.agentVersion, sha256: handle.handshake.agentSha256, instanceId: handle.handshake.instanceId });
     if (data.supervisor === 'detached') at({ stage: 'starting_agent', message: DETACHED_WARNING, warning: true });
@@ -137,7 +141,7 @@ export async function deployHost(
     d.backend.discardWarm(instanceId);
     await conn.close().catch(() => undefined);
     const message = err instanceof Error ? err.message : String(err);
-    d.instances.upsert(record, 'failed');
+    d.instances.upsert({ ...record, agent: { ...record.agent, env: undefined } }, 'failed');
     d.instances.setStatus(key, 'failed', message);
     d.log.warn(`fleet ${fleet.name}: ${label} failed`, { error: message });
     at({ stage: 'failed', message, error: true, uploadedBytes: conn.uploadedBytes });

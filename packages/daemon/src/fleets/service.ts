@@ -109,11 +109,15 @@ export class FleetService {
   apply(req: ApplyFleetRequest, sink: Sink<FleetEvent>): void {
     const { config, name, wanted } = this.parse(req.configurationJson);
     const env: Record<string, string> = {};
+    const secretNames = new Set<string>();
     for (const [k, v] of Object.entries(config.env)) {
       const value = v ?? req.secretEnv[k];
       if (value === undefined) throw new BadRequestError(`env ${k} has no value: pass -e ${k}=VALUE or set it in the environment of \`dstack apply\``);
       env[k] = value;
-      if (v === null) this.d.log.redact(value);
+      if (v === null) {
+        secretNames.add(k);
+        this.d.log.redact(value);
+      }
     }
     if (this.working.has(name)) throw new ConflictError(`fleet ${name} is being applied or deleted right now: wait for that to end`);
     let fleet = this.d.fleets.activeByName(name);
@@ -146,7 +150,7 @@ export class FleetService {
     }
     this.working.add(name);
     const row = fleet;
-    void this.applyFlow(row, changes, hosts, env, sink)
+    void this.applyFlow(row, changes, hosts, env, secretNames, sink)
       .catch((err: Error) => {
         this.d.log.error(`fleet ${name}: apply failed`, { error: err.message });
         sink.write({ host: '', stage: 'failed', message: err.message, error: true, warning: false, uploadedBytes: 0 });
@@ -161,7 +165,14 @@ export class FleetService {
     return (ev) => sink.write({ host: '', message: '', error: false, warning: false, uploadedBytes: 0, ...ev });
   }
 
-  private async applyFlow(fleet: FleetRow, changes: HostChange[], hosts: FleetHost[], env: Record<string, string>, sink: Sink<FleetEvent>): Promise<void> {
+  private async applyFlow(
+    fleet: FleetRow,
+    changes: HostChange[],
+    hosts: FleetHost[],
+    env: Record<string, string>,
+    secretNames: ReadonlySet<string>,
+    sink: Sink<FleetEvent>,
+  ): Promise<void> {
     const emit = this.emitter(sink);
     const results = await Promise.all(
       changes.map(async (c) => {
@@ -170,7 +181,7 @@ export class FleetService {
           const host = hosts.find((h) => h.row.record.name === c.instanceName)!;
           return removeHost(this.d, host, emit);
         }
-        return deployHost(this.d, fleet, c, env, emit);
+        return deployHost(this.d, fleet, c, env, emit, secretNames);
       }),
     );
     const failed = changes.filter((_, i) => !results[i]);
