@@ -70,13 +70,21 @@ function isLink(abs: string): boolean {
   }
 }
 
-/** Every file and symlink under the run's /workflow, by path, with its sha256 (or link target), read over `ssh NAME`. */
-export async function remoteTree(sb: Sandbox, name: string, dir = '/workflow'): Promise<Map<string, string>> {
+/** A run's working dir on the instance, read with `ssh NAME`. */
+export interface Remote {
+  sb: Sandbox;
+  name: string;
+  /** /workflow in a container; the job's dir on a host. */
+  dir: string;
+}
+
+/** Every file and symlink under the run's working dir, by path, with its sha256 (or link target), read over `ssh NAME`. */
+export async function remoteTree(r: Remote): Promise<Map<string, string>> {
   const script =
-    `cd ${dir} && find . -type f -print0 | xargs -0 -r sha256sum && ` +
+    `cd ${r.dir} && find . -type f -print0 | xargs -0 -r sha256sum && ` +
     `find . -type l -print0 | xargs -0 -r -I{} sh -c 'printf "link:%s  %s\\n" "$(readlink "$1")" "$1"' _ {}`;
-  const res = await ssh(sb, name, script, { timeoutMs: 120_000 });
-  if (res.code !== 0) throw new Error(`ssh ${name} failed (${res.code}): ${res.stderr}`);
+  const res = await ssh(r.sb, r.name, script, { timeoutMs: 120_000 });
+  if (res.code !== 0) throw new Error(`ssh ${r.name} failed (${res.code}): ${res.stderr}`);
   const tree = new Map<string, string>();
   for (const line of res.stdout.split('\n').filter(Boolean)) {
     const m = /^(\S+) {2}\.\/(.*)$/.exec(line);
@@ -86,8 +94,8 @@ export async function remoteTree(sb: Sandbox, name: string, dir = '/workflow'): 
 }
 
 /** One file's content on the instance, or null when it is not there. */
-export async function remoteFile(sb: Sandbox, name: string, path: string): Promise<string | null> {
-  const res = await ssh(sb, name, `cat /workflow/${path} 2>/dev/null || echo __MISSING__`);
+export async function remoteFile(r: Remote, path: string): Promise<string | null> {
+  const res = await ssh(r.sb, r.name, `cat ${r.dir}/${path} 2>/dev/null || echo __MISSING__`);
   return res.stdout === '__MISSING__\n' ? null : res.stdout;
 }
 
@@ -98,30 +106,27 @@ function diffTrees(want: Map<string, string>, got: Map<string, string>): string 
   return lines.slice(0, 20).join(', ') + (lines.length > 20 ? `, +${lines.length - 20} more` : '');
 }
 
-/** Waits (generously) until the run's /workflow holds exactly `want`, then asserts it (full listings with sha256s). */
-export async function waitForRemoteTree(sb: Sandbox, name: string, want: () => Promise<Map<string, string>>, timeoutMs = 180_000): Promise<void> {
-  let last = '';
+/** Waits (generously) until the run's working dir holds exactly `want`, then asserts it (full listings with sha256s). */
+export async function waitForRemoteTree(r: Remote, want: () => Promise<Map<string, string>>, timeoutMs = 180_000): Promise<void> {
   await waitFor(
-    `the run's /workflow to match the local repo`,
+    `${r.name}:${r.dir} to match the local repo`,
     async () => {
-      const [w, g] = [await want(), await remoteTree(sb, name)];
-      last = diffTrees(w, g);
-      if (last) throw new Error(last);
+      const diff = diffTrees(await want(), await remoteTree(r));
+      if (diff) throw new Error(diff);
       return true;
     },
     { timeoutMs, intervalMs: 1000 },
   );
-  expect(await remoteTree(sb, name)).toEqual(await want());
+  expect(await remoteTree(r)).toEqual(await want());
 }
 
 /** Waits until `path` on the instance reads `content` (null: until it is gone). */
-export async function waitForRemoteFile(sb: Sandbox, name: string, path: string, content: string | null, timeoutMs = 120_000): Promise<void> {
-  let last: string | null = null;
+export async function waitForRemoteFile(r: Remote, path: string, content: string | null, timeoutMs = 120_000): Promise<void> {
   await waitFor(
-    `/workflow/${path} to be ${content === null ? 'gone' : JSON.stringify(content)}`,
+    `${r.dir}/${path} to be ${content === null ? 'gone' : JSON.stringify(content)}`,
     async () => {
-      last = await remoteFile(sb, name, path);
-      if (last !== content) throw new Error(`it is ${last === null ? 'missing' : JSON.stringify(last)}`);
+      const now = await remoteFile(r, path);
+      if (now !== content) throw new Error(`it is ${now === null ? 'missing' : JSON.stringify(now)}`);
       return true;
     },
     { timeoutMs, intervalMs: 500 },
