@@ -107,13 +107,13 @@ describe('bad input', () => {
     }
   });
 
-  it('answers UNIMPLEMENTED for fleets, which are not built yet, and NOT_FOUND for the sync of an unknown run', async () => {
+  it('answers NOT_FOUND for an unknown fleet and for the sync of an unknown run', async () => {
     type Err = { code: number; details: string } | null;
     const call = (fn: unknown) =>
       new Promise<Err>((resolve) =>
         (fn as (req: object, cb: (err: Err) => void) => unknown).call(sb.client, { name: 'x', all: false }, (err: Err) => resolve(err)),
       );
-    expect(await call(sb.client.listFleets)).toMatchObject({ code: Status.UNIMPLEMENTED, details: expect.stringContaining('fleets are not built yet') });
+    expect(await call(sb.client.getFleet)).toMatchObject({ code: Status.NOT_FOUND, details: expect.stringContaining('no fleet named "x"') });
     expect(await call(sb.client.getSync)).toMatchObject({ code: Status.NOT_FOUND, details: expect.stringContaining('no run named "x"') });
   });
 });
