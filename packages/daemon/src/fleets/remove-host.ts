@@ -30,6 +30,8 @@ export async function removeHost(d: HostRemoveDeps, host: FleetHost, emit: Emit)
     if (host.run) {
       at({ stage: 'removing', message: `stopping run ${host.run.name}` });
       await d.stopRun(host.run, `its host ${record.name} was removed from fleet ${data.fleet}`);
+      // The run's end frees the host (idle): it is still on its way out.
+      d.instances.setStatus(key, 'terminating');
     }
     if (host.row.status !== 'failed' || d.agents.current(key)) {
       // Shutdown stops every job (containers, processes) and deletes the agent's data dir.
