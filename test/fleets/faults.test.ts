@@ -126,6 +126,25 @@ describe('fleet faults', () => {
     await dstack(sb, ['stop', name, '-y']);
   });
 
+  it('a run that finds every host busy waits when retry covers no-capacity, and starts when a host frees', async () => {
+    const [x1, x2, waiting] = [runName('busy'), runName('busy'), runName('waits')];
+    await startRun(x1);
+    await startRun(x2);
+    writeFileSync(join(repo, `${waiting}.dstack.yml`), devEnvYaml(waiting, `fleets: [${fleet}]\nretry:\n  on_events: [no-capacity]\n  duration: 10m\n`));
+    // apply -d returns once the run is up: it waits meanwhile.
+    const applying = dstack(sb, ['apply', '-f', `${waiting}.dstack.yml`, '-y', '-d'], { cwd: repo, timeoutMs: 300_000 });
+    await waitFor('the run to wait for capacity', async () => {
+      const r = (await listRuns(sb)).find((x) => x.name === waiting);
+      return r?.status === 'submitted' && /busy with run/.test(r.statusMessage ?? '');
+    }, { timeoutMs: 60_000, intervalMs: 500 });
+    const freed = (await addressOf(x1)).includes(`${h1.address}/24`) ? h1 : h2;
+    await dstack(sb, ['stop', x1, '-y']);
+    const res = await applying;
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    expect(await addressOf(waiting)).toContain(`${freed.address}/24`);
+    for (const name of [x2, waiting]) await dstack(sb, ['stop', name, '-y']);
+  });
+
   it('a host whose key changed is refused, naming the host and the line of the recorded key', async () => {
     const known = join(sb.dstackHome, 'ssh', 'fleet_known_hosts');
     const other = join(sb.dir, 'other_key');
