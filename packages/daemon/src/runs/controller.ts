@@ -510,7 +510,7 @@ export class RunController extends EventEmitter {
     let row = this.d.store.get(runId);
     if (!row || row.status !== 'terminating') return;
     const record = this.instanceOf(row);
-    if (row.jobId && record && this.loss.isDown(row.instanceKey)) {
+    if (row.jobId && record && this.loss.isLost(row.instanceKey)) {
       this.say(row, `The job on ${record.name} is removed when its agent answers again`);
     } else if (row.jobId && record) {
       try {

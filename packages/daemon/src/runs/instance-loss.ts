@@ -22,11 +22,6 @@ export class InstanceLoss {
     });
   }
 
-  /** The instance's agent is not answering now. */
-  isDown(key: string): boolean {
-    return this.downSince.has(key);
-  }
-
   /** Silent for the whole grace period. */
   isLost(key: string, now = Date.now()): boolean {
     const since = this.downSince.get(key);
