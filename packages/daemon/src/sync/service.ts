@@ -226,9 +226,15 @@ export class SyncService {
     const was = this.store.get(row.id);
     const live = this.live.get(row.id);
     this.live.delete(row.id);
-    if (!was?.enabled) return;
+    const session = live?.session;
+    // A batch still on its way reports nothing once the session is not the run's any more.
+    if (live) live.session = undefined;
+    if (!was?.enabled) {
+      await session?.close();
+      return;
+    }
     this.store.disable(row.id, reason);
-    await live?.session?.close();
+    await session?.close();
     this.d.log.info(`sync ${row.name}: off (${reason})`);
     this.d.events.note(row, `Sync stopped (${reason}); the instance keeps what it has`);
     this.changed(row.id);
