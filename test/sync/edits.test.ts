@@ -22,6 +22,7 @@ describe('live sync on the local backend: local edits reach the container', () =
       t = new Terminal(sb, ['apply', '-f', '.dstack.yml', '-y', '--sync'], { cwd: repo });
       await t.expect(`Live sync is on: \`dstack sync ${name}\` shows it, \`dstack sync ${name} --stop\` stops it`);
       await t.expect(`Sync on: local changes in ${repo} go to ${name}:/workflow`);
+      await t.expect('Sync: the instance is up to date');
       writeFileSync(join(repo, 'saved.txt'), 'saved in my editor\n');
       await t.expect('Synced 1 file: saved.txt');
       await waitForRemoteFile({ sb, name, dir: '/workflow' }, 'saved.txt', 'saved in my editor\n');

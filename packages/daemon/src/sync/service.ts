@@ -207,8 +207,9 @@ export class SyncService {
     void (async () => {
       await old?.close();
       if (live.session !== session || session.isClosed) return;
-      this.d.events.note(row, startNotice(local, row.name, remoteDir, Boolean(resumed)));
       await session.start();
+      // Said once the watcher is up: a save made after this line is seen.
+      if (live.session === session) this.d.events.note(row, startNotice(local, row.name, remoteDir, resumed));
     })();
   }
 
