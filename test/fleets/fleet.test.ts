@@ -9,7 +9,8 @@ import type { Fleet } from '@dstack/core/gen/daemon';
 import { dstack, getRun, gitRepo, hasHostBlock, mustDstack, runName, ssh, type Sandbox } from '../cli/helpers';
 import type { TestHostNetwork } from '../harness/ssh-hosts';
 import { waitFor } from '../harness/util';
-import { AGENT_DIR, createTestHosts, devEnvYaml, fleetSandbox, fleetYaml, homeEntries, listFleets, processesIn } from './helpers';
+import { configJson } from '../daemon/helpers';
+import { AGENT_DIR, applyFleetEvents, createTestHosts, devEnvYaml, fleetSandbox, fleetYaml, homeEntries, listFleets, processesIn } from './helpers';
 
 describe('an SSH fleet of three hosts, one behind a jump host', () => {
   let net: TestHostNetwork;
@@ -147,6 +148,16 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
     expect(res.code, res.stderr + res.stdout).toBe(0);
     expect(res.stdout).not.toMatch(/uploading the agent/);
     expect(res.stdout.match(/agent already there \(nothing uploaded\)/g)).toHaveLength(3);
+    // The same through the daemon's API: each host's stages and the bytes it was sent.
+    const events = await applyFleetEvents(sb, { configurationJson: configJson(readFileSync(fleetFile(), 'utf8')), redeploy: true });
+    for (const h of ['h1', 'h2', 'h3'].map((n) => `root@${net.host(n).address}:22`)) {
+      const stages = events.filter((e) => e.host === h).map((e) => e.stage);
+      expect(stages[0]).toBe('connecting');
+      expect(stages).toContain('ready');
+      expect(stages).not.toContain('uploading_agent');
+      expect(events.filter((e) => e.host === h).every((e) => e.uploadedBytes === 0)).toBe(true);
+    }
+    expect(events.at(-1)).toMatchObject({ stage: 'done', error: false });
     for (const name of runs) expect((await getRun(sb, name))?.status).toBe('running');
     expect(await addressOf(runs[0])).toContain(`${net.host('h1').address}/24`);
   });
