@@ -4,8 +4,11 @@
 // /exec/{id}/json once the stream ends. Files (sftp, the agent socket) go through /proc/<pid>/root.
 import { PassThrough, Writable, type Duplex } from 'node:stream';
 import type { DockerEngine } from './engine';
+import { statSync } from 'node:fs';
+import { hostPath } from '../ssh/confine';
 import { lookupUser } from '../ssh/target-user';
-import type { PtyRequest, SessionExit, SessionProcess, SessionTarget } from '../ssh/target';
+import type { PtyRequest, SessionExit, SessionProcess, SessionTarget, TargetUser } from '../ssh/target';
+import { processStart } from '../runtime/host';
 
 export interface DockerExecOptions {
   cmd: string[];
@@ -138,12 +141,27 @@ export interface DockerSessionTargetOptions {
 const LOGIN_SHELL = 'if command -v bash >/dev/null 2>&1; then exec bash -l; else exec /bin/sh -l; fi';
 
 export function dockerSessionTarget(o: DockerSessionTargetOptions): SessionTarget {
+  // Per session only what can change: the container's PID 1 is asked of Docker once and checked
+  // by its start time afterwards (a reused pid is another process), the user is looked up again
+  // only when /etc/passwd or /etc/group changed.
+  let main: { pid: number; start: number | undefined } | undefined;
   const fsRoot = async () => {
+    if (main && processStart(main.pid) === main.start) return `/proc/${main.pid}/root`;
     const info = await o.engine.json<{ State: { Pid: number; Running: boolean } }>('GET', `/containers/${encodeURIComponent(o.containerId)}/json`);
     if (!info.State.Running || !info.State.Pid) throw new Error(`container ${o.containerId} is not running`);
+    main = { pid: info.State.Pid, start: processStart(info.State.Pid) };
     return `/proc/${info.State.Pid}/root`;
   };
-  const user = async () => lookupUser(await fsRoot(), o.user);
+  let known: { key: string; user: TargetUser } | undefined;
+  const user = async () => {
+    const root = await fsRoot();
+    const key = [root, ...['/etc/passwd', '/etc/group'].map((f) => {
+      const st = statSync(hostPath(root, f), { throwIfNoEntry: false });
+      return st ? `${st.ino}:${st.mtimeMs}:${st.size}` : '-';
+    })].join(' ');
+    if (known?.key !== key) known = { key, user: await lookupUser(root, o.user) };
+    return known.user;
+  };
   return {
     kind: 'docker',
     workingDir: o.workingDir,

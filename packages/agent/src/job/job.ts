@@ -14,6 +14,7 @@ import { JobError, shellPath, type OutputStream, type Runtime, type RuntimeJob, 
 import { generateHostKey, startJobSshServer, type JobSshServer } from '../ssh/server';
 import type { SyncState } from '../code/sync';
 import { installIdeServer } from './ide';
+import { ReadyGate, gatedTarget } from './ready-target';
 import { isFinished, next, stateName, type JobEvent } from './state';
 
 export interface JobContext {
@@ -55,12 +56,16 @@ export class Job implements RuntimeJob {
   private readonly log: JobLog;
   private readonly splitters: Record<OutputStream, LineSplitter>;
   private ssh: JobSshServer | undefined;
+  /** Opens once the job can take SSH sessions (container started, profile written). */
+  private readonly ready = new ReadyGate();
   private sshStarting: Promise<void> | undefined;
   private readonly abort = new AbortController();
   private stopRequested = false;
   private stopping: Promise<void> | undefined;
-  /** The step now making something (image pull, container, init): a stop waits for it to end. */
-  private inFlight: Promise<void> | undefined;
+  /** The steps now making something (image pull, container, init): a stop waits for them to end. */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** The container being started while the code is still on its way (docker). */
+  private containerUp: Promise<void> | undefined;
   /** Set once a stop's teardown ran: what a late step still made is torn down again. */
   private tornDown = false;
   /** Set once the job's files are deleted: nothing is saved any more. */
@@ -84,6 +89,8 @@ export class Job implements RuntimeJob {
     this.splitters = { stdout: split(LogStream.LOG_STREAM_STDOUT), stderr: split(LogStream.LOG_STREAM_STDERR) };
     const secrets = readJsonOr<{ registryAuth?: RegistryAuth }>(join(dir, 'secrets.json'), {});
     this.registryAuth = secrets.registryAuth;
+    // A job found running after an agent restart takes sessions at once.
+    if (this.status.state === JobState.JOB_STATE_RUNNING) this.ready.open();
   }
 
   /** A new job, saved as submitted. */
@@ -202,6 +209,9 @@ export class Job implements RuntimeJob {
         const cmd = this.spec.init[this.internal.initRunning];
         throw new JobError('executor_error', `the agent restarted while init command \`${cmd}\` was running; its outcome is unknown`);
       }
+      // The SSH server first: its port and host key go out with the next report, so the daemon can
+      // write the Host block as soon as the job starts; sessions wait for the ready gate.
+      if (!this.stopRequested && !this.finished) await this.ensureSsh();
       for (;;) {
         if (this.stopRequested || this.finished) return;
         switch (this.status.state) {
@@ -220,10 +230,22 @@ export class Job implements RuntimeJob {
             if (this.stopRequested) return;
             rmSync(join(this.dir, 'secrets.json'), { force: true });
             this.registryAuth = undefined;
+            // A container needs no code to start (the code dir is bind-mounted): start it now, so the
+            // code upload, the daemon's SSH block and the first SSH handshake overlap with it. A host
+            // job's process starts in its working dir, which may come with the code.
+            if (this.runtime.kind === 'docker') {
+              this.containerUp = this.track(() => this.runtime.start(this, this.abort.signal));
+              this.containerUp.catch(() => {}); // awaited by the next steps
+            }
             this.fire(this.spec.expectCode && !this.status.codeReady ? 'wait_code' : 'start');
             break;
           case JobState.JOB_STATE_WAITING_CODE:
-            if (!this.status.codeReady) await new Promise<void>((resolve) => (this.codeWaiter = resolve));
+            if (!this.status.codeReady) {
+              const code = new Promise<void>((resolve) => (this.codeWaiter = resolve));
+              // A container that fails to start fails the job now, not when the code comes.
+              const failed = this.containerUp?.then(() => new Promise<void>(() => {}));
+              await (failed ? Promise.race([code, failed]) : code);
+            }
             if (this.stopRequested) return;
             this.fire('start');
             break;
@@ -259,21 +281,26 @@ export class Job implements RuntimeJob {
    */
   private async track(step: () => Promise<void>): Promise<void> {
     const p = step();
-    this.inFlight = p.then(
+    const settled = p.then(
       () => {},
       () => {},
     );
+    this.inFlight.add(settled);
     try {
       await p;
     } finally {
-      this.inFlight = undefined;
+      this.inFlight.delete(settled);
       if (this.tornDown) await this.runtime.stop(this, 0).catch((err) => logger.warn(`job ${this.id}: late cleanup failed: ${(err as Error).message}`));
     }
   }
 
   private async startUp(): Promise<void> {
-    await this.runtime.start(this, this.abort.signal);
+    await (this.containerUp ?? this.runtime.start(this, this.abort.signal));
     if (this.stopRequested) return;
+    // A working dir inside the code that the repo lacks (the container made it before the code came).
+    if (this.runtime.kind === 'docker' && this.workingDir.startsWith('/workflow/')) {
+      mkdirSync(join(this.codeDir, this.workingDir.slice('/workflow/'.length)), { recursive: true });
+    }
     const owner = await this.runtime.codeOwner(this);
     if (owner) {
       // The code was written by the agent (root): the job's user must be able to edit it.
@@ -283,9 +310,8 @@ export class Job implements RuntimeJob {
     }
     await this.runtime.installProfile(this);
     if (this.stopRequested) return;
-    // The SSH server comes up before init, so a user can look at a long init from inside.
-    await this.ensureSsh();
-    if (this.stopRequested) return;
+    // Sessions may start now, before init, so a user can look at a long init from inside.
+    this.ready.open();
     const init = this.spec.init;
     for (let i = this.internal.initDone; i < init.length; i++) {
       this.internal.initRunning = i;
@@ -317,7 +343,7 @@ export class Job implements RuntimeJob {
           this.ssh = await startJobSshServer({
             hostKeyPem,
             authorizedKeys: this.spec.authorizedKeys,
-            target: this.runtime.target(this),
+            target: gatedTarget(this.runtime.kind, this.workingDir, this.ready, () => this.runtime.target(this)),
             port,
             onActivity: (a) => this.publishActivity(a),
             log: (line) => logger.info(`job ${this.id}: ${line}`),
@@ -347,13 +373,20 @@ export class Job implements RuntimeJob {
   }
 
   private async teardown(grace: number): Promise<void> {
+    this.ready.fail(new Error(`the job is ${stateName(this.status.state)}${this.status.message ? `: ${this.status.message}` : ''}`));
     if (this.activityTimer) clearInterval(this.activityTimer);
     this.activityTimer = undefined;
-    await this.sshStarting?.catch(() => {});
-    await this.ssh?.close().catch(() => {});
-    this.ssh = undefined;
-    await this.runtime.stop(this, grace);
-    if (this.stopRequested) this.tornDown = true;
+    try {
+      await this.runtime.stop(this, grace);
+      if (this.stopRequested) this.tornDown = true;
+    } finally {
+      // The SSH server last: sessions that waited for the job have written why it will not run,
+      // and those in the job have seen their processes end, before connections are cut.
+      await this.sshStarting?.catch(() => {});
+      await new Promise((r) => setImmediate(r));
+      await this.ssh?.close().catch(() => {});
+      this.ssh = undefined;
+    }
   }
 
   private async exited(code: number): Promise<void> {
@@ -398,7 +431,7 @@ export class Job implements RuntimeJob {
     try {
       // The abort signal ends a pull or an init command at once and a container create is short;
       // a step stuck past this bound is cleaned up when it ends (track()).
-      await this.settled(this.inFlight, STEP_WAIT_MS);
+      await this.settled(this.inFlight.size ? Promise.all(this.inFlight).then(() => {}) : undefined, STEP_WAIT_MS);
       await this.teardown(req.abort ? 0 : req.grace);
       this.fire('stopped', { reason: req.abort ? 'aborted' : 'stopped', message: req.abort ? 'aborted on request' : 'stopped on request', finishedMs: Date.now() });
     } catch (err) {

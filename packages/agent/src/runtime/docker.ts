@@ -9,7 +9,9 @@ import { DockerError, type DockerEngine } from '../docker/engine';
 import { dockerExec, dockerSessionTarget } from '../docker/exec';
 import { imageExists, pullImage } from '../docker/pull';
 import type { SessionTarget } from '../ssh/target';
-import { JobError, KEEPALIVE, profileScript, type ExecOptions, type OutputStream, type Runtime, type RuntimeJob } from './runtime';
+import { lookupUser } from '../ssh/target-user';
+import { PROFILE, PROFILE_LINE, PROFILE_LOOP, writeProfileFiles } from './profile-files';
+import { JobError, KEEPALIVE, profileScript, shQuote, type ExecOptions, type OutputStream, type Runtime, type RuntimeJob } from './runtime';
 
 export const LABEL_INSTANCE = 'ai.dstack.agent.instance-id';
 export const LABEL_JOB = 'ai.dstack.job-id';
@@ -17,13 +19,13 @@ export const LABEL_RUN = 'ai.dstack.run-name';
 export const LABEL_REPO = 'ai.dstack.repo-id';
 
 
-const PROFILE = '/etc/profile.d/dstack.sh';
-// Shells that skip /etc/profile still read ~/.profile or ~/.bashrc: both source the job's env.
-// As root: the profile itself, and an /etc/profile that reads profile.d where the image has none.
+// The fallback of writeProfileFiles() (profile-files.ts) when the agent cannot write into the
+// container's filesystem itself. As root: the profile, and an /etc/profile that reads profile.d
+// where the image has none.
 const PROFILE_WRITE = `mkdir -p /etc/profile.d && cat > ${PROFILE} && chmod 644 ${PROFILE}
-[ -f /etc/profile ] || printf 'for f in /etc/profile.d/*.sh; do [ -r "$f" ] && . "$f"; done\\n' > /etc/profile`;
+[ -f /etc/profile ] || printf '%s' ${shQuote(PROFILE_LOOP)} > /etc/profile`;
 // As the job's user, so the files in its home stay its own.
-const PROFILE_HOOKS = `line='[ -f ${PROFILE} ] && . ${PROFILE}'
+const PROFILE_HOOKS = `line=${shQuote(PROFILE_LINE)}
 h="\${HOME:-/root}"
 mkdir -p "$h" 2>/dev/null
 for f in "$h/.profile" "$h/.bashrc"; do grep -qxF "$line" "$f" 2>/dev/null || printf '%s\\n' "$line" >> "$f"; done
@@ -206,6 +208,15 @@ export class DockerRuntime implements Runtime {
     }
     const quiet = () => {};
     const script = profileScript({ ...imageEnv, ...job.env });
+    if (c?.State.Pid) {
+      try {
+        const root = `/proc/${c.State.Pid}/root`;
+        await writeProfileFiles(root, await lookupUser(root, job.spec.user || undefined), script);
+        return;
+      } catch (err) {
+        job.note(`writing the profile into the container directly failed (${(err as Error).message}); using docker exec`);
+      }
+    }
     const code = await this.exec(job, PROFILE_WRITE, quiet, { input: script, user: '0' });
     if (code !== 0) job.note(`warning: could not write ${PROFILE} (exit code ${code}); SSH sessions still get the env`);
     await this.exec(job, PROFILE_HOOKS, quiet);
