@@ -20,6 +20,7 @@ import { reportEnd } from './run-end';
 import { waitUntilFinished } from './run-wait';
 import { watchRun } from './run-watch';
 import { spinner } from './progress';
+import { trace } from './trace';
 import type { Forwarder } from './port-forward';
 
 export interface ApplyOptions extends OverrideFlags {
@@ -92,12 +93,15 @@ export async function applyDevEnvironment(file: string, fileConfig: DevEnvironme
     noRepo,
   };
 
+  trace('configuration ready');
   let daemon = await connect();
+  trace('connected to the daemon');
   let forwards: Forwarder | undefined;
   try {
     const spin = spinner('Getting apply plan...', { delayMs: 300 });
     const plan = await daemon.getPlan({ ...request, maxOffers: opts.maxOffers ?? 3 }).finally(() => spin.stop());
     const name = plan.runName;
+    trace('plan received');
     if (!plan.offers.length) {
       const reasons = plan.noOfferReasons.length ? `: ${plan.noOfferReasons.join('; ')}` : '';
       throw new UserError(`no offers fit the configuration${reasons}`);
@@ -126,6 +130,7 @@ export async function applyDevEnvironment(file: string, fileConfig: DevEnvironme
       ideVersion,
       sync: Boolean(opts.sync),
     });
+    trace('run submitted');
     if (decision.action === 'update') out.write(`Run ${name} updated\n`);
     else out.write(`Launching \`${run.name}\`...\n`);
 
@@ -150,6 +155,7 @@ export async function applyDevEnvironment(file: string, fileConfig: DevEnvironme
       process.off('SIGINT', onInt);
     }
     daemon = result.daemon;
+    trace(`run ${result.end}`);
     if (result.end === 'up') {
       if (opts.json) {
         const { Run: RunJson } = await import('@dstack/core/gen/daemon');

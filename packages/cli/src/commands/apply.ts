@@ -6,6 +6,7 @@ import { applyFleet } from '../apply-fleet';
 import { applyDevEnvironment, type ApplyOptions } from '../apply-run';
 import { loadConfiguration } from '../configuration';
 import { addOverrideOptions, parseMaxOffers } from '../overrides';
+import { trace } from '../trace';
 
 type Applier = (file: string, config: Configuration, opts: ApplyOptions) => Promise<void>;
 
@@ -31,7 +32,9 @@ export function register(program: Command): void {
     .option('--max-offers <N>', 'how many offers the plan shows (default 3)', parseMaxOffers)
     .option('--json', 'with -d: print the run as one JSON object once it is up')
     .action(async (opts: ApplyOptions) => {
+      trace('apply starts');
       const config = await loadConfiguration(opts.file);
+      trace('configuration parsed');
       await APPLIERS[config.type](opts.file, config, opts);
     });
 }
