@@ -3,48 +3,22 @@
 // `docker run -d --network host IMAGE` + `docker exec CONTAINER true` of the same image, measured in
 // the same run on the test engine). Needs the e2e harness's engine and image (any e2e run makes them).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
-import { median, report, root, sh, time, timeMedian } from './lib.mjs';
+import { DOCKER_HOST, TEST_IMAGE, docker, loadBundle, requireTestEngine, median, report, root, sh, time, timeMedian } from './lib.mjs';
 
-const DOCKER_SOCKET = '/run/dstack-test-docker.sock';
-const DOCKER_HOST = `unix://${DOCKER_SOCKET}`;
-const IMAGE = 'dstack-test/debian:bookworm-v1';
+const IMAGE = TEST_IMAGE;
 const AGENT = join(root, 'dist/agent/dstack-agent-linux-x64');
 const require = createRequire(import.meta.url);
 
-/** The generated AgentClient (TypeScript) bundled for this script; npm packages stay external. */
+/** The generated AgentClient (TypeScript) bundled for this script, with grpc-js's credentials. */
 async function loadClient() {
-  const out = join(root, '.cache/bench/agent-client.cjs');
-  mkdirSync(join(root, '.cache/bench'), { recursive: true });
-  await build({
-    stdin: { contents: "export { AgentClient, JobState } from './packages/core/src/gen/agent.ts';", resolveDir: root, loader: 'ts' },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    packages: 'external',
-    outfile: out,
-    logLevel: 'error',
-  });
-  return { ...require(out), credentials: require('@grpc/grpc-js').credentials };
+  const lib = await loadBundle('agent-client', "export { AgentClient, JobState } from './packages/core/src/gen/agent.ts';");
+  return { ...lib, credentials: require('@grpc/grpc-js').credentials };
 }
 
-function dockerPing() {
-  return new Promise((resolve) => {
-    const req = request({ socketPath: DOCKER_SOCKET, path: '/_ping', timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on('error', () => resolve(false));
-    req.end();
-  });
-}
-
-const docker = (args) => sh('docker', ['-H', DOCKER_HOST, ...args]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const unary = (client, method, req) => new Promise((resolve, reject) => client[method](req, (err, res) => (err ? reject(err) : resolve(res))));
 
@@ -122,8 +96,7 @@ export default async function agentBench() {
     }
     report({ name: 'agent cold start → first Handshake answer', value: median(starts), baseline: help, baselineName: 'dstack-agent --help' });
 
-    if (!(await dockerPing())) throw new Error(`no Docker engine on ${DOCKER_SOCKET}: run an e2e suite once (it starts the test engine and imports ${IMAGE})`);
-    docker(['image', 'inspect', IMAGE]);
+    await requireTestEngine();
     const dockerRuns = [];
     for (let i = 0; i <= 5; i++) {
       let cid;

@@ -7,13 +7,10 @@
 // Each first deploy starts from a host without the agent (`dstack fleet delete` removes it). The
 // daemon keeps the compressed agent for 5 minutes, so after the first round the gzip is not redone
 // (as for a user's daemon deploying several hosts or fleets in a row).
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
-import { loadBundle, median, report, root, sh, time } from './lib.mjs';
+import { cliSandbox, loadBundle, median, report, requireBuilt, root, sh, time } from './lib.mjs';
 
-const CLI = join(root, 'dist/cli.cjs');
 const AGENT = join(root, 'dist/agent/dstack-agent-linux-x64');
 
 function fleetYaml(net, name, hosts) {
@@ -22,14 +19,10 @@ function fleetYaml(net, name, hosts) {
 
 export default async function fleetBench() {
   if (process.getuid?.() !== 0) throw new Error('needs root (network namespaces for the test hosts)');
-  for (const p of [CLI, join(root, 'dist/daemon.cjs'), AGENT]) if (!existsSync(p)) throw new Error(`${p} is missing: run \`npm run build\``);
+  requireBuilt();
   const { createTestHosts } = await loadBundle('fleet-hosts', "export { createTestHosts } from './test/harness/ssh-hosts.ts';");
-  const dir = mkdtempSync(join(tmpdir(), 'dstack-bench-fleet-'));
-  const home = join(dir, 'home');
-  const dstackHome = join(dir, 'dh');
-  for (const d of [home, dstackHome]) mkdirSync(d, { recursive: true });
-  const env = { ...process.env, HOME: home, DSTACK_HOME: dstackHome, DOCKER_HOST: 'unix:///nonexistent' };
-  const dstack = (args) => sh(process.execPath, [CLI, ...args], { env, cwd: dir });
+  const sb = cliSandbox('fleet', { dockerHost: 'unix:///nonexistent', config: '' });
+  const { dir, dstack } = sb;
   const net = await createTestHosts([{ name: 'b1' }, { name: 'b2' }, { name: 'b3' }]);
   const hosts = ['b1', 'b2', 'b3'].map((n) => net.host(n));
   const sshOpts = ['-F', '/dev/null', '-i', net.keyPath, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
@@ -67,8 +60,7 @@ export default async function fleetBench() {
     report({ name: 'second deploy to a host that has the agent (apply --force, nothing uploaded)', value: median(second), baseline: median(scps), baselineName: 'scp of the agent' });
     report({ name: '3-host fleet apply (fresh hosts, in parallel)', value: median(three), baseline: median(one), baselineName: '1-host fleet apply' });
   } finally {
-    spawnSync(process.execPath, [CLI, 'daemon', 'stop'], { env, stdio: 'ignore' });
+    await sb.cleanup();
     await net.destroy();
-    rmSync(dir, { recursive: true, force: true });
   }
 }

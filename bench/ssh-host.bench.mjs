@@ -3,37 +3,23 @@
 // does for repeated commands). Also the SFTP upload we did not pick (ssh2's SFTP write stream), next
 // to the same scp, to keep that choice honest. And a gRPC call through bridgeUnixSocket. The host is a network namespace with its own sshd, made
 // by the e2e harness (test/harness/ssh-hosts.ts, bundled here with esbuild): needs root and iproute2.
-import { createReadStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
-import { median, report, root, sh, time, timeMedian } from './lib.mjs';
+import { loadBundle, median, report, sh, time, timeMedian } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
 
 /** SshHost and the test-host harness (TypeScript) bundled for this script; npm packages stay external. */
-async function load() {
-  const out = join(root, '.cache/bench/ssh-host.cjs');
-  mkdirSync(join(root, '.cache/bench'), { recursive: true });
-  await build({
-    stdin: {
-      contents:
-        "export { SshHost, FileHostKeyStore, bridgeUnixSocket } from './packages/backends/src/ssh/index.ts';\n" +
-        "export { createTestHosts } from './test/harness/ssh-hosts.ts';",
-      resolveDir: root,
-      loader: 'ts',
-    },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    packages: 'external',
-    outfile: out,
-    logLevel: 'error',
-  });
-  return require(out);
+function load() {
+  return loadBundle(
+    'ssh-host',
+    "export { SshHost, FileHostKeyStore, bridgeUnixSocket } from './packages/backends/src/ssh/index.ts';\n" +
+      "export { createTestHosts } from './test/harness/ssh-hosts.ts';",
+  );
 }
 
 /** ssh2's SFTP write stream into a file: the upload path we did not take. */

@@ -10,15 +10,10 @@
 //    `git checkout` then `rsync -a --delete` over OpenSSH into the run, median of 3.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { median, report, root, sh } from './lib.mjs';
+import { cliSandbox, median, report, requireBuilt, requireTestEngine, sh } from './lib.mjs';
 
-const DOCKER_SOCKET = '/run/dstack-test-docker.sock';
-const DOCKER_HOST = `unix://${DOCKER_SOCKET}`;
-const IMAGE = 'dstack-test/debian:bookworm-v1';
-const CLI = join(root, 'dist/cli.cjs');
 const FILES = 5000;
 const EDITS = 50;
 const ROUNDS = 3;
@@ -74,25 +69,14 @@ function sameTree(a, b) {
 }
 
 export default async function bench() {
-  for (const p of ['dist/cli.cjs', 'dist/daemon.cjs', 'dist/agent/dstack-agent-linux-x64']) {
-    if (!existsSync(join(root, p))) throw new Error(`${p} is missing: run \`npm run build\``);
-  }
-  if (spawnSync('docker', ['-H', DOCKER_HOST, 'image', 'inspect', IMAGE], { stdio: 'ignore' }).status !== 0) {
-    throw new Error(`the test Docker engine (${DOCKER_SOCKET}) or its image ${IMAGE} is missing: run the e2e suites once (\`npm run test:e2e\`) and keep the engine running`);
-  }
+  requireBuilt();
+  await requireTestEngine();
   if (spawnSync('rsync', ['--version'], { stdio: 'ignore' }).status !== 0) throw new Error('rsync is not installed (apt-get install rsync)');
 
-  const dir = mkdtempSync(join(tmpdir(), 'dstack-bench-sync-'));
-  const home = join(dir, 'home');
-  const dstackHome = join(dir, 'dh');
-  const repo = join(dir, 'repo');
-  for (const d of [home, dstackHome, repo]) mkdirSync(d, { recursive: true });
-  writeFileSync(join(dstackHome, 'config.yml'), `base_image: ${IMAGE}\n`);
-  const env = { ...process.env, HOME: home, DSTACK_HOME: dstackHome, DOCKER_HOST };
+  const sb = cliSandbox('sync');
+  const { dstackHome, repo, env, dstack, sshConfig } = sb;
   const git = (...args) => sh('git', ['-C', repo, '-c', 'user.name=b', '-c', 'user.email=b@b', ...args], { env, maxBuffer: 1 << 26 });
-  const dstack = (args) => sh(process.execPath, [CLI, ...args], { env, cwd: repo });
   const name = `bench-sync-${process.pid}`;
-  const sshConfig = join(home, '.ssh', 'config');
   const rsync = (args) => sh('rsync', ['-a', '-e', `ssh -F ${sshConfig} -o BatchMode=yes`, '--exclude', '.git', ...args], { env });
 
   // main: 5,000 files in 50 folders; branches b<r> (for live sync) and c<r> (for rsync) each change
@@ -209,17 +193,6 @@ export default async function bench() {
     const log = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes(`sync ${name}: delta of ${FILES} file(s)`));
     console.log(`  daemon.log, last switch: ${log[log.length - 1]?.replace(/^.*?delta of/, 'delta of') ?? '(none)'}`);
   } finally {
-    spawnSync(process.execPath, [CLI, 'stop', name, '-x', '-y'], { env, stdio: 'ignore' });
-    spawnSync(process.execPath, [CLI, 'daemon', 'stop'], { env, stdio: 'ignore' });
-    const pidFile = join(dstackHome, 'local', 'agent', 'agent.pid');
-    if (existsSync(pidFile)) {
-      try {
-        process.kill(Number(readFileSync(pidFile, 'utf8').trim()), 'SIGTERM');
-      } catch {
-        /* gone */
-      }
-    }
-    await sleep(1000);
-    rmSync(dir, { recursive: true, force: true });
+    await sb.cleanup();
   }
 }

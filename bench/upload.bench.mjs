@@ -12,51 +12,25 @@
 // Needs `npm run build:agent`; no Docker (the job runs in host mode).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
-import { median, report, root, time } from './lib.mjs';
+import { loadBundle, median, report, root, time } from './lib.mjs';
 
-const require = createRequire(import.meta.url);
 const AGENT = join(root, 'dist/agent/dstack-agent-linux-x64');
 const FILES = 20_000;
 
 /** The daemon's modules bundled for this script (workspace code inlined, npm packages external). */
-async function loadDaemonModules() {
-  const out = join(root, '.cache/bench/daemon-upload.cjs');
-  mkdirSync(join(root, '.cache/bench'), { recursive: true });
-  await build({
-    stdin: {
-      contents: [
-        "export { listRepoFiles } from './packages/daemon/src/code/repo-files.ts';",
-        "export { HashCache } from './packages/daemon/src/code/hash-cache.ts';",
-        "export { uploadCode } from './packages/daemon/src/code/upload.ts';",
-        "export { AgentRpc } from './packages/daemon/src/agent/rpc.ts';",
-        "export { openDb } from './packages/daemon/src/state/db.ts';",
-      ].join('\n'),
-      resolveDir: root,
-      loader: 'ts',
-    },
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    packages: 'external',
-    outfile: out,
-    logLevel: 'error',
-    plugins: [
-      {
-        name: 'workspace',
-        setup(b) {
-          b.onResolve({ filter: /^@dstack\// }, (args) => {
-            const [, pkg, ...rest] = args.path.split('/');
-            return { path: join(root, 'packages', pkg, 'src', `${rest.length ? rest.join('/') : 'index'}.ts`) };
-          });
-        },
-      },
-    ],
-  });
-  return require(out);
+function loadDaemonModules() {
+  return loadBundle(
+    'daemon-upload',
+    [
+      "export { listRepoFiles } from './packages/daemon/src/code/repo-files.ts';",
+      "export { HashCache } from './packages/daemon/src/code/hash-cache.ts';",
+      "export { uploadCode } from './packages/daemon/src/code/upload.ts';",
+      "export { AgentRpc } from './packages/daemon/src/agent/rpc.ts';",
+      "export { openDb } from './packages/daemon/src/state/db.ts';",
+    ].join('\n'),
+  );
 }
 
 function makeRepo(dir) {
