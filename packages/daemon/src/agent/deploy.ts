@@ -108,6 +108,13 @@ async function start(conn: HostConnection, p: AgentPlacement): Promise<number> {
   return Number.isFinite(pid) ? pid : 0;
 }
 
+/** The pid in the agent's pid file when that process is alive; 0 otherwise. */
+async function livePid(conn: HostConnection, p: AgentPlacement): Promise<number> {
+  const res = await conn.exec(`pid=$(cat ${shq(`${p.dataDir}/agent.pid`)} 2>/dev/null) && kill -0 "$pid" 2>/dev/null && echo "$pid"`);
+  const pid = Number(res.stdout.trim());
+  return res.code === 0 && Number.isInteger(pid) && pid > 0 ? pid : 0;
+}
+
 async function stopProcess(conn: HostConnection, pid: number): Promise<void> {
   if (!pid) return;
   await conn.exec(
@@ -151,7 +158,17 @@ export async function deployAgent(opts: DeployOptions): Promise<DeployedAgent> {
   let started = false;
   try {
     for (let attempt = 0; attempt < 2; attempt++) {
-      const hs = await tryHandshake(rpc, 3000);
+      let hs = await tryHandshake(rpc, 3000);
+      // No answer, but its process lives (a loaded host, a slow tunnel): ask again, longer, and stop it
+      // if it stays silent. Starting a second agent beside it would leave two on one data dir.
+      const silent = hs ? 0 : await livePid(conn, p);
+      if (silent) {
+        hs = await tryHandshake(rpc, 20_000);
+        if (!hs) {
+          log.warn(`agent on ${conn.description} (pid ${silent}) does not answer: restarting it`);
+          await stopProcess(conn, silent);
+        }
+      }
       if (hs && matches(hs, bin)) {
         stage('ready', `agent ${hs.agentVersion} (pid ${hs.pid}) answers`);
         return { rpc, bridge, handshake: hs, binary: bin, uploaded, started };
