@@ -2,19 +2,15 @@
 // `Include` the daemon adds to ~/.ssh/config is a temp file), the built CLI (`dist/cli.cjs`, which
 // starts `dist/daemon.cjs`, which deploys `dist/agent/`), the test Docker engine, and OpenSSH as
 // the client. Nothing here fakes a part: a missing build fails the suite with what to run.
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { inject } from 'vitest';
-import { mustRun, run, tempDir, waitFor, type RunResult } from '../harness/util';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLI, hasHostBlockIn, makeGitRepo, requireBuilt as requireBuiltParts, sshAs, sshConfigOf, userHome } from '../harness/sandbox';
+import { run, waitFor, type RunResult } from '../harness/util';
 
-export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
-export const CLI = join(ROOT, 'dist/cli.cjs');
-const NEEDED = ['dist/cli.cjs', 'dist/daemon.cjs', 'dist/agent/dstack-agent-linux-x64'];
+export { CLI, ROOT, runName } from '../harness/sandbox';
 
 export function requireBuilt(): void {
-  const missing = NEEDED.filter((p) => !existsSync(join(ROOT, p)));
-  if (missing.length) throw new Error(`the CLI e2e suites run the built product; missing ${missing.join(', ')}: run \`npm run build\``);
+  requireBuiltParts(['dist/cli.cjs', 'dist/daemon.cjs', 'dist/agent/dstack-agent-linux-x64'], 'CLI');
 }
 
 export interface Sandbox {
@@ -36,29 +32,20 @@ export interface SandboxOptions {
  */
 export function sandbox(prefix: string, opts: SandboxOptions = {}): Sandbox {
   requireBuilt();
-  const tmp = tempDir(`cli-${prefix}`);
-  const home = join(tmp.path, 'home');
-  const dstackHome = join(tmp.path, 'dh');
-  const bin = join(tmp.path, 'bin');
-  for (const d of [home, dstackHome, bin]) mkdirSync(d, { recursive: true, mode: 0o700 });
-  writeFileSync(join(dstackHome, 'config.yml'), `base_image: ${inject('debianImage')}\n`);
+  const user = userHome(`cli-${prefix}`, { dockerHost: opts.dockerHost });
+  const bin = join(user.dir, 'bin');
+  mkdirSync(bin, { recursive: true, mode: 0o700 });
   writeFileSync(join(bin, 'code'), '#!/bin/sh\necho "code: not installed in tests" >&2\nexit 127\n');
   chmodSync(join(bin, 'code'), 0o755);
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOME: home,
-    DSTACK_HOME: dstackHome,
-    DOCKER_HOST: opts.dockerHost ?? inject('dockerHost'),
-    PATH: `${bin}:${process.env.PATH}`,
-  };
-  delete env.DSTACK_DEBUG;
+  const env: NodeJS.ProcessEnv = { ...user.env, PATH: `${bin}:${process.env.PATH}` };
   const sb: Sandbox = {
-    dir: tmp.path,
-    home,
-    dstackHome,
+    dir: user.dir,
+    home: user.home,
+    dstackHome: user.dstackHome,
     env,
     async cleanup() {
-      // Never leak a run: stop what is still active, then the daemon.
+      // Never leak a run: stop what is still active, then the daemon; then the local agent (which
+      // outlives the daemon by design) and anything else of this user, and the files.
       const ps = await dstack(sb, ['ps', '-a', '--json'], { timeoutMs: 60_000 }).catch(() => undefined);
       if (ps?.code === 0) {
         for (const r of JSON.parse(ps.stdout).runs ?? []) {
@@ -66,35 +53,10 @@ export function sandbox(prefix: string, opts: SandboxOptions = {}): Sandbox {
         }
       }
       await dstack(sb, ['daemon', 'stop'], { timeoutMs: 60_000 }).catch(() => undefined);
-      // The local agent outlives the daemon (runs belong to it): end this sandbox's, by pid.
-      const pids = pidsUnder(dstackHome);
-      for (const pid of pids) {
-        try {
-          process.kill(pid, 'SIGTERM');
-        } catch {
-          // already gone
-        }
-      }
-      await waitFor('the sandbox agent to exit', () => pidsUnder(dstackHome).length === 0, { timeoutMs: 30_000 }).catch(() => undefined);
-      // A process still closing its files can race the removal once: try again.
-      await waitFor('the sandbox to be removed', () => (tmp.cleanup(), true), { timeoutMs: 10_000, intervalMs: 500 });
+      await user.end();
     },
   };
   return sb;
-}
-
-/** Processes whose command line names a path under `dir` (this sandbox's agent). */
-function pidsUnder(dir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(`${dir}/`)) pids.push(Number(entry));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return pids;
 }
 
 export function dstack(
@@ -119,11 +81,7 @@ export async function mustDstack(sb: Sandbox, args: string[], opts: Parameters<t
 
 /** OpenSSH as a user runs it: ~/.ssh/config (of the temp HOME) with the daemon's Include. */
 export function ssh(sb: Sandbox, host: string, command: string, opts: { timeoutMs?: number } = {}): Promise<RunResult> {
-  return run(
-    'ssh',
-    ['-F', join(sb.home, '.ssh', 'config'), '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=30', host, command],
-    { env: sb.env, timeoutMs: opts.timeoutMs ?? 120_000 },
-  );
+  return sshAs(sb, host, command, opts.timeoutMs);
 }
 
 export interface RunJson {
@@ -159,13 +117,12 @@ export function waitForRun(sb: Sandbox, name: string, ok: (r: RunJson) => boolea
 }
 
 export function sshConfigText(sb: Sandbox): string {
-  const f = join(sb.dstackHome, 'ssh', 'config');
-  return existsSync(f) ? readFileSync(f, 'utf8') : '';
+  return sshConfigOf(sb.dstackHome);
 }
 
 /** Does `$DSTACK_HOME/ssh/config` have a `Host NAME` block? */
 export function hasHostBlock(sb: Sandbox, name: string): boolean {
-  return new RegExp(`^Host\\s+${name}\\s*$`, 'm').test(sshConfigText(sb));
+  return hasHostBlockIn(sb.dstackHome, name);
 }
 
 /**
@@ -173,23 +130,7 @@ export function hasHostBlock(sb: Sandbox, name: string): boolean {
  * and one ignored, plus the configuration.
  */
 export async function gitRepo(sb: Sandbox, config: string): Promise<string> {
-  const repo = join(sb.dir, 'repo');
-  mkdirSync(repo);
-  const git = (...args: string[]) => mustRun('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { env: sb.env });
-  await git('init', '-q');
-  writeFileSync(join(repo, 'committed.txt'), 'committed-content\n');
-  writeFileSync(join(repo, 'modified.txt'), 'original-content\n');
-  writeFileSync(join(repo, '.gitignore'), 'ignored.txt\n');
-  await git('add', 'committed.txt', 'modified.txt', '.gitignore');
-  await git('commit', '-q', '-m', 'init');
-  writeFileSync(join(repo, 'modified.txt'), 'modified-content\n');
-  writeFileSync(join(repo, 'untracked.txt'), 'untracked-content\n');
-  writeFileSync(join(repo, 'ignored.txt'), 'ignored-content\n');
+  const repo = await makeGitRepo(sb.dir, sb.env);
   writeFileSync(join(repo, '.dstack.yml'), config);
   return repo;
-}
-
-/** A run name unique to this test run (names must start with a letter). */
-export function runName(prefix: string): string {
-  return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
 }

@@ -19,7 +19,9 @@ describe('agent connection', () => {
     await sb.start();
     const name = runName('agentdies');
     await sb.apply({ configurationJson: configJson(`type: dev-environment\nname: ${name}\n${SMALL}`), noRepo: true });
-    const up = await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
+    // Up (ssh works) may come before the container has an id: the job's container is made while
+    // the run starts; the test needs it known to check that the same one goes on.
+    const up = await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name && !!r.job?.containerId, 'running');
     const pidFile = join(sb.dstackHome, 'local', 'agent', 'agent.pid');
     const pid = Number(readFileSync(pidFile, 'utf8').trim());
     process.kill(pid, 'SIGKILL');

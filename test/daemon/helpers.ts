@@ -4,13 +4,10 @@
 // DSTACK_HOME and HOME, the test Docker engine (or none, for host mode), and config.yml pointing the
 // base image at the harness's Debian image. OpenSSH is the client; `docker()` checks containers.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { inject } from 'vitest';
 import { parseConfiguration, toJson } from '@dstack/core/config/index';
-import { AgentClient } from '@dstack/core/gen/agent';
 import {
   DaemonClient,
   type ApplyRunRequest,
@@ -23,15 +20,15 @@ import {
   type StatusResponse,
 } from '@dstack/core/gen/daemon';
 import { docker } from '../harness/docker';
-import { mustRun, run, tempDir, waitFor, type RunResult } from '../harness/util';
+import { ROOT, hasHostBlockIn, makeGitRepo, requireBuilt as requireBuiltParts, sshAs, sshConfigOf, userHome, type UserHome } from '../harness/sandbox';
+import { waitFor, type RunResult } from '../harness/util';
 
-export const ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+export { ROOT, runName, stopLocalAgent } from '../harness/sandbox';
 export const DAEMON = join(ROOT, 'dist/daemon.cjs');
 export const AGENT = join(ROOT, 'dist/agent/dstack-agent-linux-x64');
 
 export function requireBuilt(): void {
-  const missing = [DAEMON, AGENT].filter((p) => !existsSync(p));
-  if (missing.length) throw new Error(`the daemon e2e suites run the built product; missing ${missing.join(', ')}: run \`npm run build\``);
+  requireBuiltParts(['dist/daemon.cjs', 'dist/agent/dstack-agent-linux-x64'], 'daemon');
 }
 
 type Cb<T> = (err: ServiceError | null, res: T) => void;
@@ -50,17 +47,15 @@ export class Sandbox {
   readonly env: NodeJS.ProcessEnv;
   client!: DaemonClient;
   proc?: ChildProcess;
-  private readonly tmp: ReturnType<typeof tempDir>;
+  private readonly user: UserHome;
 
   constructor(prefix: string, opts: SandboxOptions = {}) {
     requireBuilt();
-    this.tmp = tempDir(`daemon-${prefix}`);
-    this.dir = this.tmp.path;
-    this.home = join(this.dir, 'home');
-    this.dstackHome = join(this.dir, 'dh');
-    for (const d of [this.home, this.dstackHome]) mkdirSync(d, { recursive: true, mode: 0o700 });
-    writeFileSync(join(this.dstackHome, 'config.yml'), `base_image: ${inject('debianImage')}\n${opts.config ?? ''}`);
-    this.env = { ...process.env, HOME: this.home, DSTACK_HOME: this.dstackHome, DOCKER_HOST: opts.dockerHost ?? inject('dockerHost') };
+    this.user = userHome(`daemon-${prefix}`, opts);
+    this.dir = this.user.dir;
+    this.home = this.user.home;
+    this.dstackHome = this.user.dstackHome;
+    this.env = this.user.env;
   }
 
   get socket(): string {
@@ -175,19 +170,15 @@ export class Sandbox {
 
   /** OpenSSH through ~/.ssh/config of the temp HOME, which the daemon gave its Include line. */
   ssh(host: string, command: string, timeoutMs = 60_000): Promise<RunResult> {
-    return run('ssh', ['-F', join(this.home, '.ssh', 'config'), '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=20', host, command], {
-      env: this.env,
-      timeoutMs,
-    });
+    return sshAs(this, host, command, timeoutMs);
   }
 
   sshConfig(): string {
-    const f = join(this.dstackHome, 'ssh', 'config');
-    return existsSync(f) ? readFileSync(f, 'utf8') : '';
+    return sshConfigOf(this.dstackHome);
   }
 
   hasHostBlock(name: string): boolean {
-    return new RegExp(`^Host ${name}$`, 'm').test(this.sshConfig());
+    return hasHostBlockIn(this.dstackHome, name);
   }
 
   daemonLog(): string {
@@ -195,7 +186,7 @@ export class Sandbox {
     return existsSync(f) ? readFileSync(f, 'utf8') : '';
   }
 
-  /** Stops what is still active, the daemon, and the local agent (whose runs are gone by then). */
+  /** Stops what is still active and the daemon; then the local agent and anything else of this user, and the files. */
   async cleanup(): Promise<void> {
     try {
       if (!this.proc || this.proc.exitCode !== null) await this.start().catch(() => undefined);
@@ -207,40 +198,11 @@ export class Sandbox {
         const gone = new Promise((r) => p.once('exit', r));
         await this.shutdown().catch(() => undefined);
         await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
-        if (p.exitCode === null) process.kill(p.pid!, 'SIGKILL');
       }
-      await stopLocalAgent(this.dstackHome);
     } finally {
       this.client?.close();
-      this.tmp.cleanup();
+      await this.user.end();
     }
-  }
-}
-
-/** The local agent of a home outlives its daemon by design: the tests stop it themselves. */
-export async function stopLocalAgent(dstackHome: string): Promise<void> {
-  const sock = join(dstackHome, 'local', 'agent', 'agent.sock');
-  if (!existsSync(sock)) return;
-  const agent = new AgentClient(`unix://${sock}`, credentials.createInsecure());
-  await new Promise<void>((r) => agent.shutdown({ removeData: false }, new Metadata(), { deadline: Date.now() + 20_000 }, () => r()));
-  agent.close();
-  const pidFile = join(dstackHome, 'local', 'agent', 'agent.pid');
-  const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
-  if (pid) {
-    await waitFor('the agent to exit', () => {
-      try {
-        process.kill(pid, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, { timeoutMs: 20_000 }).catch(() => {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-    });
   }
 }
 
@@ -258,24 +220,8 @@ export async function containersOf(runName: string): Promise<string[]> {
 }
 
 /** A git repo: one committed file, one committed then modified, one untracked (not ignored), one ignored. */
-export async function gitRepo(dir: string): Promise<string> {
-  const repo = join(dir, 'repo');
-  mkdirSync(repo);
-  const git = (...args: string[]) => mustRun('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
-  await git('init', '-q');
-  writeFileSync(join(repo, 'committed.txt'), 'committed-content\n');
-  writeFileSync(join(repo, 'modified.txt'), 'original-content\n');
-  writeFileSync(join(repo, '.gitignore'), 'ignored.txt\n');
-  await git('add', '.');
-  await git('commit', '-q', '-m', 'init');
-  writeFileSync(join(repo, 'modified.txt'), 'modified-content\n');
-  writeFileSync(join(repo, 'untracked.txt'), 'untracked-content\n');
-  writeFileSync(join(repo, 'ignored.txt'), 'ignored-content\n');
-  return repo;
-}
-
-export function runName(prefix: string): string {
-  return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+export function gitRepo(dir: string): Promise<string> {
+  return makeGitRepo(dir);
 }
 
 /** The resources every test host has (the default spec asks for 100GB of disk and 8GB of memory). */

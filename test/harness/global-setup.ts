@@ -3,11 +3,13 @@
 // the test images and starts a private registry. Suites read these with inject().
 import type { TestProject } from 'vitest/node';
 import 'vitest';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDockerd } from './docker';
 import { ensureBusyboxImage, ensureDebianImage, CACHE_DIR } from './images';
 import { startRegistry } from './registry';
+import { endUserHome, leftoversUnder } from './sandbox';
 import { execOk } from './util';
 
 const REQUIRED = [
@@ -39,6 +41,12 @@ export default async function setup(project: TestProject) {
   mkdirSync(regDir, { recursive: true });
   const registry = await startRegistry(regDir, busyboxImage);
 
+  // Every temp dir the suites make (sandboxes, agents' data dirs) goes under one folder of this run
+  // (the workers inherit TMPDIR): the check at the end looks for what was left under it, so runs
+  // by others in parallel never trip it. Set after the shared engine and registry started.
+  const runRoot = mkdtempSync(join(tmpdir(), 'dstack-e2e-run-'));
+  process.env.TMPDIR = runRoot;
+
   project.provide('dockerHost', engine.host);
   project.provide('debianImage', debianImage);
   project.provide('busyboxImage', busyboxImage);
@@ -51,5 +59,15 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     await registry.stop();
+    // Nothing a suite started may outlive the run: an agent, a daemon, a job's process or container.
+    const left = await leftoversUnder(runRoot);
+    if (left.processes.length || left.containers.length) await endUserHome(runRoot, join(runRoot, 'none'));
+    if (!process.env.DSTACK_TEST_KEEP) rmSync(runRoot, { recursive: true, force: true });
+    if (left.processes.length || left.containers.length) {
+      const lines = [...left.processes.map((p) => `  process ${p.pid}: ${p.what}`), ...left.containers.map((c) => `  container ${c.what}`)];
+      // vitest reports an error thrown here but still exits 0: the exit code says it too.
+      process.exitCode = 1;
+      throw new Error(`the e2e run left these behind (now ended; a suite's cleanup misses them):\n${lines.join('\n')}`);
+    }
   };
 }

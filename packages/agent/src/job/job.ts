@@ -151,8 +151,12 @@ export class Job implements RuntimeJob {
 
   persist(): void {
     if (this.removed) return;
-    this.status.containerId = this.state.containerId ?? '';
+    const containerId = this.state.containerId ?? '';
+    const newContainer = containerId !== this.status.containerId;
+    this.status.containerId = containerId;
     writeJsonAtomic(join(this.dir, 'job.json'), { spec: this.spec, status: this.status, rt: this.state, internal: this.internal } satisfies JobFile);
+    // The container is made beside the code upload: its id is reported as soon as it exists.
+    if (newContainer) this.publishStatus();
   }
 
   proto(): JobProto {
