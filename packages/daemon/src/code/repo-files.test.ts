@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -80,6 +81,19 @@ describe('repo files', () => {
     expect(l.totalBytes).toBe(l.files.reduce((n, f) => n + f.size, 0));
   });
 
+  it('finds the repo from a folder inside it, and from a worktree, as git does (without running it)', async () => {
+    const dir = gitRepo('top');
+    const top = git(dir, 'rev-parse', '--show-toplevel').toString().trim();
+    const fromSub = await listRepoFiles(join(dir, 'src'));
+    expect(fromSub).toMatchObject({ root: top, git: true });
+    expect(fromSub.files.map((f) => f.path)).toContain('committed.txt');
+    const wt = join(tmp, 'top-worktree');
+    git(dir, 'worktree', 'add', '-q', wt);
+    const l = await listRepoFiles(wt);
+    expect(l).toMatchObject({ root: git(wt, 'rev-parse', '--show-toplevel').toString().trim(), git: true });
+    expect(l.files.map((f) => f.path)).toEqual(['.gitignore', 'committed.txt', 'gone.txt', 'modified.txt', 'src/run.sh']);
+  });
+
   it('prunes ignored folders in a plain folder', async () => {
     const dir = join(tmp, 'plain2');
     write(dir, 'node_modules/x/index.js', 'x');
@@ -97,6 +111,16 @@ describe('repo files', () => {
     git(a, 'remote', 'add', 'origin', 'https://example.invalid/r.git');
     git(b, 'remote', 'add', 'origin', 'https://example.invalid/r.git');
     expect(await repoId(await listRepoFiles(a))).toBe(await repoId(await listRepoFiles(b)));
+    // Read from .git/config without git: the same as git's own answer, from a worktree too, and
+    // with an include (which the reader leaves to git).
+    const byGit = (dir: string) => createHash('sha256').update(`remote:${git(dir, 'config', '--get', 'remote.origin.url').toString().trim()}`).digest('hex').slice(0, 16);
+    expect(await repoId(await listRepoFiles(a))).toBe(byGit(a));
+    const wt = join(tmp, 'id1-worktree');
+    git(a, 'worktree', 'add', '-q', wt);
+    expect(await repoId(await listRepoFiles(wt))).toBe(byGit(a));
+    write(tmp, 'extra.gitconfig', '[remote "origin"]\n\turl = https://example.invalid/included.git\n');
+    git(b, 'config', 'include.path', join(tmp, 'extra.gitconfig'));
+    expect(await repoId(await listRepoFiles(b))).toBe(byGit(b));
   });
 
   it('refuses a repo over the cap, naming the largest paths', async () => {

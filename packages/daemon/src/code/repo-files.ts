@@ -3,8 +3,8 @@
 // deleted-but-tracked files skipped). A folder that is not a git repo: everything but `.git`.
 // Either way, minus the patterns of `.dstackignore` at the repo's root (gitignore syntax).
 import { execFile } from 'node:child_process';
-import { lstatSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { join, resolve, sep } from 'node:path';
+import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import ignore, { type Ignore } from 'ignore';
 
@@ -29,12 +29,47 @@ export interface RepoListing {
   totalBytes: number;
 }
 
-async function gitToplevel(dir: string): Promise<string | null> {
+/**
+ * The repo's top folder as `git rev-parse --show-toplevel` finds it (the nearest folder up holding
+ * `.git`, a folder or, in worktrees and submodules, a file; symlinks resolved), without starting
+ * git: a spawn from the daemon blocks its event loop for milliseconds, on every apply and sync.
+ */
+function isGitDir(path: string, depth = 0): boolean {
+  let st;
   try {
-    const { stdout } = await execFileP('git', ['-C', dir, 'rev-parse', '--show-toplevel'], { maxBuffer: 1 << 20 });
-    return stdout.trim() || null;
+    st = lstatSync(path);
+  } catch {
+    return false;
+  }
+  if (st.isFile() && depth === 0) {
+    // A worktree's or submodule's `.git` file: `gitdir: <path>`.
+    const m = /^gitdir: (.+)$/m.exec(readFileSync(path, 'utf8'));
+    return !!m && isGitDir(resolve(dirname(path), m[1].trim()), 1);
+  }
+  if (!st.isDirectory()) return false;
+  // What git itself checks: a HEAD that is a ref or a commit id, and objects (or a common dir).
+  let head = '';
+  try {
+    head = readFileSync(join(path, 'HEAD'), 'utf8');
+  } catch {
+    return false;
+  }
+  if (!/^(ref: refs\/|[0-9a-f]{40}|[0-9a-f]{64})/.test(head)) return false;
+  return existsSync(join(path, 'objects')) || existsSync(join(path, 'commondir'));
+}
+
+function gitToplevel(dir: string): string | null {
+  let d: string;
+  try {
+    d = realpathSync(dir);
   } catch {
     return null;
+  }
+  for (;;) {
+    if (isGitDir(join(d, '.git'))) return d;
+    const up = dirname(d);
+    if (up === d) return null;
+    d = up;
   }
 }
 
@@ -92,7 +127,7 @@ const PATHSPECS_PER_CALL = 1000;
  */
 export async function listRepoFiles(dir: string, opts: { paths?: readonly string[] } = {}): Promise<RepoListing> {
   const abs = resolve(dir);
-  const top = await gitToplevel(abs);
+  const top = gitToplevel(abs);
   const root = top ?? abs;
   const ig = loadDstackignore(root);
   const files: RepoFile[] = [];
@@ -135,17 +170,54 @@ export async function listRepoFiles(dir: string, opts: { paths?: readonly string
   return { root: root.split(sep).join('/'), git: Boolean(top), files, totalBytes };
 }
 
+/**
+ * remote.origin.url from the repo's own config file, read directly (no git process); undefined
+ * when that file uses what this reader does not follow (include directives), so git is asked.
+ */
+function originFromConfig(root: string): string | null | undefined {
+  try {
+    let gitDir = join(root, '.git');
+    if (lstatSync(gitDir).isFile()) {
+      const m = /^gitdir: (.+)$/m.exec(readFileSync(gitDir, 'utf8'));
+      if (!m) return undefined;
+      gitDir = resolve(root, m[1].trim());
+    }
+    // A worktree's own dir names the shared one, which holds the config.
+    if (existsSync(join(gitDir, 'commondir'))) gitDir = resolve(gitDir, readFileSync(join(gitDir, 'commondir'), 'utf8').trim());
+    const text = readFileSync(join(gitDir, 'config'), 'utf8');
+    if (/^\s*\[\s*include/im.test(text)) return undefined;
+    let inOrigin = false;
+    let url: string | null = null;
+    for (const raw of text.split('\n')) {
+      const line = raw.trim();
+      const section = /^\[\s*([^\s\]"]+)(?:\s+"([^"]*)")?\s*\]/.exec(line);
+      if (section) {
+        inOrigin = section[1].toLowerCase() === 'remote' && section[2] === 'origin';
+        continue;
+      }
+      const kv = /^url\s*=\s*(.*)$/i.exec(line);
+      if (inOrigin && kv) url = kv[1].replace(/^"(.*)"$/, '$1').trim();
+    }
+    return url;
+  } catch {
+    return undefined;
+  }
+}
+
 /** A stable id for the repo: its origin URL when it has one, else its absolute path. */
 export async function repoId(listing: Pick<RepoListing, 'root' | 'git'>): Promise<string> {
   const { createHash } = await import('node:crypto');
   let basis = `path:${listing.root}`;
   if (listing.git) {
-    try {
-      const { stdout } = await execFileP('git', ['-C', listing.root, 'config', '--get', 'remote.origin.url']);
-      if (stdout.trim()) basis = `remote:${stdout.trim()}`;
-    } catch {
-      /* no remote */
+    let url = originFromConfig(listing.root);
+    if (url === undefined) {
+      try {
+        url = (await execFileP('git', ['-C', listing.root, 'config', '--get', 'remote.origin.url'])).stdout.trim();
+      } catch {
+        url = null; // no remote
+      }
     }
+    if (url) basis = `remote:${url}`;
   }
   return createHash('sha256').update(basis).digest('hex').slice(0, 16);
 }
