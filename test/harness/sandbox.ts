@@ -90,12 +90,16 @@ function pidIn(file: string): number {
 export async function stopLocalAgent(dstackHome: string): Promise<void> {
   const agentDir = join(dstackHome, 'local', 'agent');
   const sock = join(agentDir, 'agent.sock');
+  // Its pid first: a shutting-down agent removes its pid file before its jobs are stopped.
+  const pid = pidIn(join(agentDir, 'agent.pid'));
   if (existsSync(sock)) {
     const agent = new AgentClient(`unix://${sock}`, credentials.createInsecure());
     await new Promise<void>((r) => agent.shutdown({ removeData: false }, new Metadata(), { deadline: Date.now() + 30_000 }, () => r()));
     agent.close();
+    // Shutdown answers at once and stops the jobs after: give it the time that takes.
+    await waitFor('the local agent to stop its jobs and exit', () => !alive(pid), { timeoutMs: 60_000, intervalMs: 100 }).catch(() => {});
   }
-  await endPid(pidIn(join(agentDir, 'agent.pid')), 'the local agent');
+  await endPid(pid, 'the local agent');
 }
 
 /**
