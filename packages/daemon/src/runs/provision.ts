@@ -1,0 +1,182 @@
+// Provisioning a run's attempt: an instance (the attempt's own, or one from the best offer), its
+// agent, SubmitJob, then the code upload. Each step is committed before the next and every await
+// is followed by a check that the run still wants it (a stop aborts the flow at its next step).
+// SubmitJob is idempotent by job_id and uploads by hash, so a resumed flow simply runs again.
+import type { JobStatus } from '@dstack/core/gen/agent';
+import { isFinished, retryDelayMs, shouldRetry, type RunStatus, type TerminationReason } from '@dstack/core/runs/status';
+import { NoCapacityError, type Backend } from '@dstack/backends/backend';
+import type { AgentManager } from '../agent/manager';
+import type { AgentRpc } from '../agent/rpc';
+import type { HashCache } from '../code/hash-cache';
+import { listRepoFiles } from '../code/repo-files';
+import { uploadCode } from '../code/upload';
+import type { DaemonConfig } from '../config';
+import type { Logger } from '../logger';
+import type { UserKey } from '../ssh/keys';
+import { instanceKey, type InstancesStore } from '../state/instances-store';
+import type { RunRow, RunsStore } from '../state/runs-store';
+import { isUsable } from '../fleets/preference';
+import type { RunBook } from './bookkeeping';
+import { buildJobSpec } from './job-spec';
+import { planOffers } from './planner';
+
+/** The run no longer wants this flow (stopped, or the daemon is shutting down). */
+class Aborted extends Error {}
+
+export interface ProvisionDeps {
+  book: Pick<RunBook, 'liveOf' | 'instanceOf' | 'configOf' | 'backend' | 'move' | 'say' | 'notice' | 'progress' | 'changed' | 'indexJob'>;
+  store: RunsStore;
+  instances: InstancesStore;
+  agents: Pick<AgentManager, 'connect' | 'current'>;
+  backends: Backend[];
+  userKey: UserKey;
+  config: DaemonConfig;
+  hashCache: HashCache;
+  log: Logger;
+  home: string;
+  /** The job's first status, from SubmitJob's answer (job-events.ts). */
+  onJobStatus: (runId: string, st: JobStatus) => void;
+  /** Ends the run's attempt after a failure (ending.ts). */
+  end: (runId: string, reason: TerminationReason, message: string) => Promise<void>;
+}
+
+export class Provisioner {
+  constructor(private readonly d: ProvisionDeps) {}
+
+  /** Starts the flow unless one (or the ending) is already under way; `resume`: the attempt is already provisioning. */
+  start(runId: string, resume = false): void {
+    const live = this.d.book.liveOf(runId);
+    if (live.provisioning || live.ending) return;
+    const abort = new AbortController();
+    live.abort = abort;
+    live.provisioning = this.flow(runId, abort.signal, resume)
+      .catch((err: unknown) => this.failed(runId, err))
+      .finally(() => {
+        live.provisioning = undefined;
+        live.abort = undefined;
+      });
+  }
+
+  private check(runId: string, signal: AbortSignal, statuses: RunStatus[] = ['provisioning', 'pulling', 'running']): RunRow {
+    const row = this.d.store.get(runId);
+    if (signal.aborted || !row || !statuses.includes(row.status)) throw new Aborted();
+    return row;
+  }
+
+  private async flow(runId: string, signal: AbortSignal, resume: boolean): Promise<void> {
+    const { book } = this.d;
+    let row = this.d.store.get(runId);
+    if (!row) return;
+    if (!resume) {
+      if (row.status !== 'submitted') return;
+      const attempt = row.attempt + 1;
+      row = book.move(runId, 'provisioning', {
+        attempt,
+        // Persisted before SubmitJob: a daemon killed in between submits the same job again.
+        jobId: `${row.id.slice(0, 8)}-${attempt}`,
+        retryAtMs: 0,
+        statusMessage: '',
+        jobJson: '',
+      });
+    }
+    book.indexJob(row);
+    const config = book.configOf(row);
+
+    // An instance: the one this attempt already has, or one from the best offer.
+    let record = book.instanceOf(row);
+    if (!record) {
+      const plan = await planOffers(this.d.backends, config);
+      row = this.check(runId, signal);
+      const offer = plan.offers.find(isUsable);
+      if (!offer) throw new NoCapacityError(plan.reasons.join('; ') || 'no offers');
+      book.say(row, `Provisioning on ${offer.backend} (${offer.region})`);
+      record = await book.backend(offer.backend).createInstance({ offer, name: `${row.name}-0`, sshPublicKey: this.d.userKey.publicKey });
+      const key = instanceKey(record.backend, record.instanceId);
+      this.d.instances.upsert(record, 'busy');
+      row = this.d.store.update(runId, {
+        instanceKey: key,
+        backend: offer.backend,
+        region: offer.region,
+        price: offer.price,
+        resourcesJson: JSON.stringify(offer.resources ?? {}),
+      });
+      book.changed(row);
+    }
+    row = this.check(runId, signal);
+    const handle = await this.d.agents.connect(row.instanceKey, record, (_stage, message) => book.say(row!, message));
+    this.d.instances.setAgent(row.instanceKey, {
+      version: handle.handshake.agentVersion,
+      sha256: handle.handshake.agentSha256,
+      instanceId: handle.handshake.instanceId,
+    });
+    row = this.check(runId, signal);
+
+    const spec = buildJobSpec({
+      jobId: row.jobId,
+      runId: row.id,
+      runName: row.name,
+      repoId: row.repoId,
+      config,
+      offer: record.offer,
+      baseImage: this.d.config.baseImage,
+      publicKey: this.d.userKey.publicKey,
+      ideVersion: row.ideVersion,
+      expectCode: !row.noRepo,
+      home: this.d.home,
+    });
+    const job = await handle.rpc.submitJob(spec);
+    if (job.status) this.d.onJobStatus(runId, job.status);
+    row = this.check(runId, signal);
+    if (!row.noRepo && !job.status?.codeReady) await this.upload(row, handle.rpc, signal);
+  }
+
+  private async upload(row: RunRow, rpc: AgentRpc, signal: AbortSignal): Promise<void> {
+    const listing = await listRepoFiles(row.repoDir);
+    const { files, rehashed } = await this.d.hashCache.hash(listing.files);
+    this.check(row.id, signal);
+    let last = 0;
+    const res = await uploadCode(rpc, row.jobId, files, (p) => {
+      const now = Date.now();
+      if (now - last < 200 && p.current !== p.total) return;
+      last = now;
+      this.d.book.progress(row.id, { kind: 'upload', current: p.current, total: p.total, message: p.message });
+    });
+    this.d.book.progress(row.id, { kind: 'upload', current: res.sentBytes, total: res.sentBytes, message: 'uploaded' });
+    this.d.book.say(
+      row,
+      `Uploaded the repo: ${res.files} files, ${res.sentBlobs} sent (${res.sentBytes} bytes), ${rehashed} rehashed`,
+    );
+  }
+
+  private failed(runId: string, err: unknown): void {
+    if (err instanceof Aborted) return;
+    const row = this.d.store.get(runId);
+    if (!row || isFinished(row.status) || row.status === 'terminating') return;
+    const message = err instanceof Error ? err.message : String(err);
+    this.d.log.warn(`run ${row.name}: provisioning failed`, { error: message });
+    if (err instanceof NoCapacityError) {
+      this.noCapacity(row, message);
+      return;
+    }
+    const reason: TerminationReason =
+      row.status === 'provisioning' && !this.d.agents.current(row.instanceKey) ? 'instance_unreachable' : 'executor_error';
+    void this.d.end(runId, reason, message);
+  }
+
+  /** No offer fits: wait for a retry, or fail naming why. */
+  private noCapacity(row: RunRow, reasons: string): void {
+    const { book } = this.d;
+    const config = book.configOf(row);
+    const reason: TerminationReason = 'failed_to_start_due_to_no_capacity';
+    const message = `no offer fits: ${reasons}`;
+    book.say(row, message);
+    if (shouldRetry(reason, config.retry, row.submittedMs, Date.now())) {
+      const at = Date.now() + retryDelayMs(row.attempt);
+      const next = book.move(row.id, 'submitted', { retryAtMs: at, statusMessage: message, jobId: '', instanceKey: '' });
+      book.notice(next, `No capacity; retrying in ${Math.round((at - Date.now()) / 1000)}s (attempt ${row.attempt + 1})`);
+      return;
+    }
+    // No job was ever submitted for this attempt: the run shows none.
+    book.move(row.id, 'failed', { terminationReason: reason, statusMessage: message, finishedMs: Date.now(), jobId: '' });
+  }
+}
