@@ -55,9 +55,9 @@ export class HostRuntime implements Runtime {
   readonly kind = 'host' as const;
   private readonly leaders = new Map<string, ChildProcess>();
 
-  async prepare(job: RuntimeJob, _auth: unknown, onProgress: (p: PullProgress) => void): Promise<void> {
+  // Nothing to pull on the host: no pull progress either (a "Pulling image" line would mislead).
+  async prepare(job: RuntimeJob, _auth: unknown, _onProgress: (p: PullProgress) => void): Promise<void> {
     if (job.spec.image) job.note(`runtime host: the image ${job.spec.image} is not used`);
-    onProgress({ current: 0, total: 0, status: 'present' });
   }
 
   async alive(job: RuntimeJob): Promise<boolean> {

@@ -110,6 +110,8 @@ export class Ending {
         instanceKey: '',
         sshAlias: '',
       });
+      // The next attempt's cleanup starts with a clean slate (no inherited backoff).
+      live.cleanupFailures = 0;
       book.say(next, `Attempt ${row.attempt} ended (${reasonText(reason)}); retrying in ${Math.round((at - Date.now()) / 1000)}s`);
       book.notice(next, `Retrying in ${Math.round((at - Date.now()) / 1000)}s (${reasonText(reason)})`);
       return;
