@@ -1,5 +1,5 @@
 // Prepares the daemon's GPU device check (test/daemon/device/gpu-check.sh) in .cache/device: the CLI
-// and the daemon bundled with their npm dependencies (better-sqlite3's addon beside them), this
+// and the daemon bundled with their npm dependencies (better-sqlite3 and ssh2 beside them), this
 // machine's node and the agent, xz-compressed (the device has no Node; what travels is capped at
 // 64 MiB). Run after `npm run build`; then run gpu-check.sh on the device with .cache/device carried.
 import { execFileSync } from 'node:child_process';
@@ -24,11 +24,12 @@ const workspace = {
 for (const [entry, file] of [['packages/daemon/src/main.ts', 'daemon.cjs'], ['packages/cli/src/main.ts', 'cli.cjs']]) {
   await build({
     entryPoints: [join(root, entry)], outfile: join(out, 'dist', file), bundle: true, platform: 'node', target: 'node20', format: 'cjs',
-    external: ['better-sqlite3', 'node-pty', 'cpu-features'], plugins: [workspace], logLevel: 'warning',
+    external: ['better-sqlite3', 'node-pty', 'cpu-features', 'ssh2'], plugins: [workspace], logLevel: 'warning',
     define: { 'process.env.DSTACK_BUILD_VERSION': '"0.1.0"' },
   });
 }
-for (const p of ['better-sqlite3/package.json', 'better-sqlite3/lib', 'better-sqlite3/build/Release/better_sqlite3.node', 'bindings', 'file-uri-to-path']) {
+// ssh2 (fleet hosts) stays external with its native crypto addon and its pure-JS dependencies.
+for (const p of ['better-sqlite3/package.json', 'better-sqlite3/lib', 'better-sqlite3/build/Release/better_sqlite3.node', 'bindings', 'file-uri-to-path', 'ssh2/package.json', 'ssh2/lib', 'asn1', 'bcrypt-pbkdf', 'tweetnacl', 'safer-buffer']) {
   cpSync(join(root, 'node_modules', p), join(out, 'nm', p), { recursive: true });
 }
 const xz = (src, dst) => writeFileSync(dst, execFileSync('xz', ['-T2', '-6', '-c', src], { maxBuffer: 1 << 30 }));
