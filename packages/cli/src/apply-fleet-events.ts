@@ -4,7 +4,8 @@
 import type { Fleet, FleetEvent } from '@dstack/core/gen/daemon';
 import type { Writable } from 'node:stream';
 import type { EventStream } from './client';
-import { formatBytes, LiveLine } from './progress';
+import { formatBytes } from '@dstack/core/bytes';
+import { LiveLine } from './progress';
 
 export interface FleetStreamResult {
   /** The fleet as the last event had it. */

@@ -1,6 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { bar, formatBytes, LiveLine, ProgressView, progressText } from './progress';
+import { formatBytes } from '@dstack/core/bytes';
+import { bar, LiveLine, ProgressView, progressText } from './progress';
 
 function stream(tty: boolean) {
   const s = Object.assign(new PassThrough(), { isTTY: tty, columns: 100 });

@@ -2,6 +2,7 @@
 // per step: image pull, code upload, IDE server) that other output scrolls above. Elsewhere (a pipe,
 // a CI log): plain lines, one when a step starts and one when it ends, never control characters.
 import type { Writable } from 'node:stream';
+import { formatBytes } from '@dstack/core/bytes';
 
 type Out = Writable & { isTTY?: boolean; columns?: number };
 
@@ -89,17 +90,6 @@ const LABELS: Record<string, string> = {
   sync: 'Syncing files',
 };
 
-/** Bytes as people read them: `512 B`, `12.3 MB`. */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return i === 0 ? `${v} B` : `${v.toFixed(1)} ${units[i]}`;
-}
 
 /** `[########------------]  40%` */
 export function bar(current: number, total: number, width = 24): string {

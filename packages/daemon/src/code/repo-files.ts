@@ -7,6 +7,7 @@ import { existsSync, lstatSync, readFileSync, readdirSync, readlinkSync, realpat
 import { dirname, join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import ignore, { type Ignore } from 'ignore';
+import { formatSize } from '@dstack/core/bytes';
 
 const execFileP = promisify(execFile);
 
@@ -226,24 +227,14 @@ export class RepoTooLargeError extends Error {
   override name = 'RepoTooLargeError';
 }
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${u === 0 ? v : v.toFixed(1)}${units[u]}`;
-}
 
 /** Throws RepoTooLargeError naming the largest paths when the repo is over `limit` bytes. */
 export function checkRepoSize(listing: RepoListing, limit: number): void {
   if (listing.totalBytes <= limit) return;
   const largest = [...listing.files].sort((a, b) => b.size - a.size).slice(0, 5);
   throw new RepoTooLargeError(
-    `the repo ${listing.root} is ${formatBytes(listing.totalBytes)}, over the ${formatBytes(limit)} limit ` +
-      `(repo_size_limit in config.yml); largest: ${largest.map((f) => `${f.path} (${formatBytes(f.size)})`).join(', ')}. ` +
+    `the repo ${listing.root} is ${formatSize(listing.totalBytes)}, over the ${formatSize(limit)} limit ` +
+      `(repo_size_limit in config.yml); largest: ${largest.map((f) => `${f.path} (${formatSize(f.size)})`).join(', ')}. ` +
       'Add them to .dstackignore (or .gitignore), raise repo_size_limit, or apply with --no-repo',
   );
 }

@@ -2,6 +2,7 @@
 // contact, checked after), look at it (home, systemd, root or sudo), record it as an instance, then
 // the agent deployment every backend shares (arch, upload only when the host lacks that exact build,
 // start: a systemd unit where the host allows, else detached), and its resources from the agent.
+import { formatBytes } from '@dstack/core/bytes';
 import type { FleetEvent } from '@dstack/core/gen/daemon';
 import { formatResources } from '@dstack/core/offers/format';
 import type { InstanceRecord, SshEndpoint } from '@dstack/backends/backend';
@@ -52,10 +53,6 @@ function endpoint(a: HostAccess, keys: SshFleetBackend['hostKeys']): SshEndpoint
     hostKeys: key ? [key] : undefined,
     proxyJump: jump ? { ...jump, hostKeys: jumpKey ? [jumpKey] : undefined } : undefined,
   };
-}
-
-function mb(bytes: number): string {
-  return `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
 /** Deploys the host of `change` (add or redeploy); reports every stage through `emit`. Never throws. */
@@ -132,7 +129,7 @@ export async function deployHost(
     d.instances.setStatus(key, 'idle');
     d.instances.setAgent(key, { version: handle.handshake.agentVersion, sha256: handle.handshake.agentSha256, instanceId: handle.handshake.instanceId });
     if (data.supervisor === 'detached') at({ stage: 'starting_agent', message: DETACHED_WARNING, warning: true });
-    const sent = uploaded ? `agent uploaded (${mb(uploaded)} compressed)` : 'agent already there (nothing uploaded)';
+    const sent = uploaded ? `agent uploaded (${formatBytes(uploaded)} compressed)` : 'agent already there (nothing uploaded)';
     at({ stage: 'ready', message: `${formatResources(resources)}; ${sent}; ${data.supervisor}`, uploadedBytes: uploaded });
     d.log.info(`fleet ${fleet.name}: ${record.name} (${label}) ready`, { uploaded, supervisor: data.supervisor });
     return true;

@@ -1,6 +1,6 @@
 // The one-line notices live sync sends to attached CLIs (and, for starts and conflicts, to the run's
 // log): what went where, and for a conflict which copy is where.
-import { formatBytes } from '../code/repo-files';
+import { formatBytes } from '@dstack/core/bytes';
 import type { BatchReport } from './session';
 
 const SHOWN_PATHS = 3;
