@@ -1,11 +1,11 @@
 // dstack daemon start|stop|status|install|uninstall, and the daemon started on demand by any
 // command that needs it.
-import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { waitFor } from '../harness/util';
-import { CLI, dstack, mustDstack, ROOT, sandbox } from './helpers';
+import { CLI, dstack, mustDstack, ROOT, runName, sandbox, ssh } from './helpers';
 
 /** No such process, or only a zombie left for its (reparented) parent to reap. */
 function gone(pid: number): boolean {
@@ -58,6 +58,33 @@ describe('dstack daemon', () => {
       await waitFor('ps -w to draw twice', () => out.split(' NAME  BACKEND').length > 2, { timeoutMs: 30_000 });
       watch.kill('SIGINT');
       expect(await exited).toBe(0);
+    } finally {
+      await sb.cleanup();
+    }
+  });
+
+  it("daemon stop takes this machine's agent along when no run needs it, and leaves it while one does", async () => {
+    const sb = sandbox('idle-agent', { dockerHost: 'unix:///nonexistent/docker.sock' });
+    const agentPid = () => Number(readFileSync(join(sb.dstackHome, 'local/agent/agent.pid'), 'utf8').trim());
+    try {
+      // offer asks the agent for host info: that deploys and starts it.
+      await mustDstack(sb, ['offer']);
+      const idle = agentPid();
+      expect(gone(idle)).toBe(false);
+      await mustDstack(sb, ['daemon', 'stop']);
+      await waitFor('the idle agent to exit', () => gone(idle), { timeoutMs: 30_000 });
+
+      // With a run on it, the agent (and the run) outlive the daemon.
+      const repo = join(sb.dir, 'norepo');
+      mkdirSync(repo);
+      const name = runName('idle');
+      writeFileSync(join(repo, '.dstack.yml'), `type: dev-environment\nname: ${name}\nresources: {cpu: 1.., memory: 1GB.., disk: 1GB..}\n`);
+      await mustDstack(sb, ['apply', '-f', join(repo, '.dstack.yml'), '-y', '-d', '--no-repo']);
+      const busy = agentPid();
+      await mustDstack(sb, ['daemon', 'stop']);
+      expect(gone(busy)).toBe(false);
+      const out = await ssh(sb, name, 'echo still-here');
+      expect(out.stdout).toContain('still-here');
     } finally {
       await sb.cleanup();
     }

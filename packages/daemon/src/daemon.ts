@@ -28,6 +28,7 @@ import { HashCache } from './code/hash-cache';
 import { SyncService } from './sync/service';
 import { ensureUserKey } from './ssh/keys';
 import { openDb, type Db } from './state/db';
+import { isJobFinished } from './runs/job-state';
 import { InstancesStore, instanceKey } from './state/instances-store';
 import { RunsStore } from './state/runs-store';
 
@@ -73,6 +74,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
   let stopping: Promise<void> | undefined;
+  let stopIdleLocalAgent: () => Promise<void> = async () => {};
 
   const stop = () => {
     stopping ??= (async () => {
@@ -93,6 +95,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       await sync?.close();
       fleetHosts?.stop();
       await controller?.shutdown();
+      await stopIdleLocalAgent().catch((err: Error) => log.warn('could not stop the idle local agent', { error: err }));
       await agents?.closeAll();
       db?.close();
       rmSync(paths.socket, { force: true });
@@ -138,6 +141,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       },
     });
     backends.push(local);
+    // This machine's agent goes with the daemon when no run needs it (an idle process left behind is
+    // one the user never asked for); its data (blob cache, the last tree) stays for the next start.
+    stopIdleLocalAgent = async () => {
+      const record = localRecord ?? (await local.createInstance({ offer: EMPTY_OFFER, name: 'local', sshPublicKey: userKey.publicKey }));
+      const key = instanceKey('local', record.instanceId);
+      const handle = agents?.current(key);
+      if (!handle || store.unfinished().some((r) => r.instanceKey === key)) return;
+      const jobs = await handle.rpc.listJobs(5000);
+      if (jobs.some((j) => j.status && !isJobFinished(j.status.state))) return;
+      await handle.rpc.shutdown(false, 10_000);
+      log.info('local agent stopped: no run needs it');
+    };
 
     // The user's own hosts (`type: fleet`): one offer per idle host of an active fleet (fleets/).
     const grace = config.instanceUnreachableAfterMs;
