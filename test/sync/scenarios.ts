@@ -264,7 +264,7 @@ export async function killMidSync(r: SyncRun): Promise<void> {
     for (let i = 0; i < 40; i++) big[`data/blob${i}.bin`] = randomBytes(2 << 20);
     for (let i = 0; i < 300; i++) big[`small/s${i}.txt`] = `small ${i}\n`;
     writeFiles(repo, big);
-    sending = await follow.expect(/Sync: sending \d+ files \([\d.]+MB\)\.\.\./);
+    sending = await follow.expect(/Sync: sending \d+ files \([\d.]+ MB\)\.\.\./);
     process.kill(pid, 'SIGKILL');
   } finally {
     follow.kill();
