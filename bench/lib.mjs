@@ -155,7 +155,9 @@ export function cliSandbox(prefix, { dockerHost = DOCKER_HOST, config = `base_im
           if (left.length) spawnSync('docker', ['-H', DOCKER_HOST, 'rm', '-f', ...left], { stdio: 'ignore' });
         }
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        // DSTACK_BENCH_KEEP=1 keeps the logs and state of the run (daemon.log, the agent's job logs) to look at.
+        if (process.env.DSTACK_BENCH_KEEP) console.log(`  kept: ${dir}`);
+        else rmSync(dir, { recursive: true, force: true });
       }
     },
   };

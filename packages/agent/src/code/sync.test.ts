@@ -1,6 +1,6 @@
 // applyCommit as live sync uses it: removals take emptied folders along, and which copy ends where.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -24,9 +24,9 @@ function setup(name: string) {
       w.finish();
       return { path, mode: 0o644, size: content.length, sha256: sha(content), symlinkTarget: '', directory: false };
     });
-  const commit = (tree: Record<string, string>, removed: string[] = [], full = false) =>
-    applyCommit(wd, blobs, synced, { full, entries: entries(tree), removed });
-  return { wd, commit };
+  const commit = (tree: Record<string, string>, removed: string[] = [], full = false, extra: ManifestEntry[] = []) =>
+    applyCommit(wd, blobs, synced, { full, entries: [...entries(tree), ...extra], removed });
+  return { wd, commit, synced };
 }
 
 describe('applyCommit for live sync', () => {
@@ -55,5 +55,38 @@ describe('applyCommit for live sync', () => {
     expect(r.conflicts).toEqual([{ path: 'd/f.txt', keptAs: 'd/f.txt.remote-conflict', localSha256: '', remoteSha256: sha('edited on the instance') }]);
     expect(existsSync(join(wd, 'd/f.txt'))).toBe(false);
     expect(readFileSync(join(wd, 'd/f.txt.remote-conflict'), 'utf8')).toBe('edited on the instance');
+  });
+
+  it('replaces a synced file, link or mode in place of the old one, and records what is on disk', () => {
+    const { wd, commit, synced } = setup('replace');
+    const link = (path: string, target: string): ManifestEntry => ({ path, mode: 0o777, size: 0, sha256: '', symlinkTarget: target, directory: false });
+    commit({ 'f.txt': 'one', 'l.txt': 'file first' }, [], false, [link('to-link', 'f.txt')]);
+    const inode = lstatSync(join(wd, 'f.txt')).ino;
+    // A file's new content, a file turned into a link, a link turned into a file.
+    const r = commit({ 'f.txt': 'two', 'to-link': 'now a file' }, [], false, [link('l.txt', 'f.txt')]);
+    expect(r).toMatchObject({ written: 3, conflicts: [] });
+    expect(readFileSync(join(wd, 'f.txt'), 'utf8')).toBe('two');
+    expect(lstatSync(join(wd, 'f.txt')).ino).not.toBe(inode); // a new file renamed into place
+    expect(readlinkSync(join(wd, 'l.txt'))).toBe('f.txt');
+    expect(lstatSync(join(wd, 'to-link')).isFile()).toBe(true);
+    expect(readFileSync(join(wd, 'to-link'), 'utf8')).toBe('now a file');
+    for (const rel of ['f.txt', 'to-link']) {
+      const st = lstatSync(join(wd, rel));
+      expect(synced[rel]).toMatchObject({ kind: 'file', size: st.size, mtimeMs: st.mtimeMs, ino: st.ino });
+    }
+    // Nothing of the temp files is left behind.
+    expect(existsSync(join(wd, `f.txt.dstack-tmp-${process.pid}`))).toBe(false);
+    // A later commit of the same content sees the record as unchanged: no conflict, nothing written.
+    expect(commit({ 'f.txt': 'two' })).toMatchObject({ written: 0, conflicts: [] });
+  });
+
+  it('keeps a folder made on the instance where a synced file goes', () => {
+    const { wd, commit } = setup('dir-in-the-way');
+    mkdirSync(join(wd, 'f.txt'), { recursive: true });
+    writeFileSync(join(wd, 'f.txt/inside'), 'instance');
+    const r = commit({ 'f.txt': 'local' });
+    expect(r.conflicts).toEqual([{ path: 'f.txt', keptAs: 'f.txt.remote-conflict', localSha256: sha('local'), remoteSha256: '' }]);
+    expect(readFileSync(join(wd, 'f.txt'), 'utf8')).toBe('local');
+    expect(readFileSync(join(wd, 'f.txt.remote-conflict/inside'), 'utf8')).toBe('instance');
   });
 });

@@ -6,11 +6,12 @@
 // `PATH.remote-conflict` (`.remote-conflict.2`, ... when an earlier one is still there) and reported. A file that exists on the instance but was never synced counts
 // as changed there (the user made it). Live sync relies on this.
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, rmdirSync, symlinkSync, type Stats } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, rmdirSync, symlinkSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Conflict, ManifestEntry } from '@dstack/core/gen/agent';
 import type { BlobStore } from './blobs';
 import { safeJoin } from './paths';
+import { writeFromBlobSync } from './write-file';
 
 export type Kind = 'file' | 'link' | 'dir';
 
@@ -76,11 +77,6 @@ function record(abs: string, kind: Kind, sha: string, mode: number): SyncedEntry
   return { kind, sha, mode, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
 }
 
-function removeAt(abs: string, st: Stats): void {
-  if (st.isDirectory()) rmSync(abs, { recursive: true, force: true });
-  else rmSync(abs, { force: true });
-}
-
 /** A folder left empty by a removal goes too (a folder deleted or renamed locally); one holding anything stays. */
 function removeEmptyParents(workDir: string, abs: string): void {
   for (let dir = dirname(abs); dir.startsWith(`${workDir}/`); dir = dirname(dir)) {
@@ -132,25 +128,28 @@ export function applyCommit(workDir: string, blobs: BlobStore, synced: SyncState
         continue;
       }
       const changedHere = !prev || prev.kind !== now.kind || prev.sha !== now.sha;
-      // A directory in the way is kept aside whole: it may hold files made on the instance.
+      // A directory in the way is kept aside whole: it may hold files made on the instance. A file
+      // or link we wrote is replaced by the rename below.
       if (changedHere || now.kind === 'dir') keep(rel, abs, want, now.kind === 'file' ? now.sha : '');
-      else removeAt(abs, st);
     }
     mkdirSync(dirname(abs), { recursive: true });
     if (kind === 'dir') {
       mkdirSync(abs, { recursive: true });
       chmodSync(abs, mode);
-    } else {
+      synced[rel] = record(abs, kind, want, mode);
+    } else if (kind === 'link') {
       const tmp = `${abs}.dstack-tmp-${process.pid}`;
       rmSync(tmp, { force: true });
-      if (kind === 'link') symlinkSync(e.symlinkTarget, tmp);
-      else {
-        copyFileSync(blobs.path(e.sha256), tmp);
-        chmodSync(tmp, mode);
-      }
+      symlinkSync(e.symlinkTarget, tmp);
       renameSync(tmp, abs);
+      synced[rel] = record(abs, kind, want, mode);
+    } else {
+      // Written aside and renamed into place: a reader on the instance sees the old or the new file, never half of one.
+      const tmp = `${abs}.dstack-tmp-${process.pid}`;
+      const st = writeFromBlobSync(blobs.path(e.sha256), tmp, mode);
+      renameSync(tmp, abs);
+      synced[rel] = { kind, sha: want, mode, ...st };
     }
-    synced[rel] = record(abs, kind, want, mode);
     result.written++;
   }
 

@@ -10,19 +10,20 @@
 // job yet; the job waits for its code before it starts).
 //
 // Cost: one readdir per folder and one lstat per path (done ahead, while the daemon lists the repo,
-// when the tree was adopted); a write is one copy (blob → file, its own thread-pool call), a chmod
-// and an lstat, a bounded number at a time so the agent's event loop (other jobs' SSH sessions)
-// never stalls. Creating files is the slow part on most disks (an inode and a directory entry
+// when the tree was adopted); a write is one read of the blob and one write of the file
+// (code/write-file.ts), a bounded number at a time so the agent's event loop (other jobs' SSH
+// sessions) never stalls. Creating files is the slow part on most disks (an inode and a directory entry
 // each: about 0.1-1 ms here, whatever the parallelism), which is why a kept tree helps so much.
 // A file edited in the old job is told apart by size, mtime, inode and link count; an edit that
 // keeps the size and lands within the clock tick of our write, or puts the old mtime back to the
 // nanosecond, would go unseen (as for live sync's own record).
-import { constants, existsSync, lstatSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
-import { chmod, copyFile, lchown, lstat, symlink, unlink } from 'node:fs/promises';
+import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
+import { chmod, lchown, lstat, symlink, unlink } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ManifestEntry } from '@dstack/core/gen/agent';
 import type { BlobStore } from './blobs';
 import { checkRelPath } from './paths';
+import { writeFromBlob } from './write-file';
 import type { CommitResult, Kind, SyncState } from './sync';
 
 /** Folders the manifest implies (parents of its entries) get this mode, as a fresh mkdir would. */
@@ -205,12 +206,7 @@ export async function commitExact(
     const kind = kindOf(e);
     const mode = modeOf(e, kind);
     if (present.has(rel)) await unlink(abs);
-    if (kind === 'link') await symlink(e.symlinkTarget, abs);
-    else {
-      await copyFile(blobs.path(e.sha256), abs, constants.COPYFILE_EXCL);
-      await chmod(abs, mode);
-    }
-    const st = await lstat(abs);
+    const st = kind === 'link' ? await symlink(e.symlinkTarget, abs).then(() => lstat(abs)) : await writeFromBlob(blobs.path(e.sha256), abs, mode);
     next[rel] = { kind, sha: kind === 'file' ? e.sha256 : e.symlinkTarget, mode, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
     result.written++;
   });
