@@ -35,8 +35,8 @@ async function bundled() {
   return out;
 }
 
-async function startOurs(bundle, cfg) {
-  const child = spawn(process.execPath, [bundle, JSON.stringify(cfg)], { env: { ...process.env, DOCKER_HOST }, stdio: ['ignore', 'pipe', 'ignore'] });
+async function startOurs(bundle, cfg, env = {}) {
+  const child = spawn(process.execPath, [bundle, JSON.stringify(cfg)], { env: { ...process.env, DOCKER_HOST, ...env }, stdio: ['ignore', 'pipe', 'ignore'] });
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`the bundled SSH server exited ${code}`)));
@@ -131,12 +131,16 @@ export default async function () {
     stops.push(inContainer.stop);
     const onHost = await startOurs(bundle, { authorizedKeys: [pub], env: {}, workingDir: dir });
     stops.push(onHost.stop);
+    // The same container with sessions on Docker's exec stream (what FIFOs replaced), for comparison.
+    const viaStream = await startOurs(bundle, { authorizedKeys: [pub], env: {}, workingDir: '/root', containerId: container }, { DSTACK_AGENT_EXEC_STREAM: '1' });
+    stops.push(viaStream.stop);
     const sshd = await startSshd(dir, pub);
     stops.push(sshd.stop);
     const cfgC = clientConfig(dir, 'agent-container', inContainer.port, inContainer.hostPublicKey, keyPath);
     const cfgH = clientConfig(dir, 'agent-host', onHost.port, onHost.hostPublicKey, keyPath);
     const cfgS = clientConfig(dir, 'sshd', sshd.port, sshd.hostPublicKey, keyPath);
-    for (const [cfg, host] of [[cfgC, 'agent-container'], [cfgH, 'agent-host'], [cfgS, 'sshd']]) await waitUp(cfg, host);
+    const cfgX = clientConfig(dir, 'agent-stream', viaStream.port, viaStream.hostPublicKey, keyPath);
+    for (const [cfg, host] of [[cfgC, 'agent-container'], [cfgH, 'agent-host'], [cfgS, 'sshd'], [cfgX, 'agent-stream']]) await waitUp(cfg, host);
 
     const opts = { n: 15, warmup: 2 };
     const sshdTrue = await timeMedian(() => ssh(cfgS, 'sshd', 'true'), opts);
@@ -147,8 +151,8 @@ export default async function () {
 
     // Throughput as time for the same bytes: ratio ≤ 1/0.9 is "≥ 0.9× sshd's throughput".
     const goal = Number((1 / 0.9).toFixed(2));
-    // The container's rows carry Docker's exec stream too (dockerd copies every byte); the host's
-    // rows are the SSH server alone.
+    // The container's rows: the command's stdio on FIFOs (docker/pipe-exec.ts), and for comparison
+    // on Docker's exec stream (dockerd copies every byte); the host's rows are the SSH server alone.
     for (const direction of ['down', 'up']) {
       const base = await bulk(cfgS, 'sshd', direction, GiB);
       const way = direction === 'down' ? 'download' : 'upload';
@@ -156,6 +160,8 @@ export default async function () {
       report({ name: `1 GiB through \`ssh ... cat\` (${way}, container), s`, value: inC, baseline: base, baselineName: 'sshd', goal, unit: 's' });
       const onH = await bulk(cfgH, 'agent-host', direction, GiB);
       report({ name: `1 GiB through \`ssh ... cat\` (${way}, host), s`, value: onH, baseline: base, baselineName: 'sshd', goal, unit: 's' });
+      const viaX = await bulk(cfgX, 'agent-stream', direction, GiB);
+      report({ name: `  the same in the container through Docker's exec stream (not used for this), s`, value: viaX, baseline: base, baselineName: 'sshd', unit: 's' });
     }
 
     const file = join(dir, 'file-100MB');

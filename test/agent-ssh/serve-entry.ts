@@ -3,7 +3,7 @@
 // serve. Used by pure-js.test.ts and bench/ssh.bench.mjs. Prints one JSON line when listening.
 import ssh2Crypto from 'ssh2/lib/protocol/crypto.js';
 import { DockerEngine, dockerEndpoint } from '../../packages/agent/src/docker/engine';
-import { dockerSessionTarget } from '../../packages/agent/src/docker/exec';
+import { dockerSessionTarget } from '../../packages/agent/src/docker/session-target';
 import { hostSessionTarget } from '../../packages/agent/src/ssh/host-process';
 import { generateHostKey, startJobSshServer } from '../../packages/agent/src/ssh/server';
 

@@ -75,6 +75,10 @@ export function run(
       if (timer) clearTimeout(timer);
       resolve({ code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() });
     });
+    // A command may exit without reading all of its input (as `ssh host true < big` does, with sshd too).
+    child.stdin!.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') reject(e);
+    });
     if (opts.input !== undefined) child.stdin!.end(opts.input);
     else child.stdin!.end();
   });

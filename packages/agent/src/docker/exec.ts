@@ -1,14 +1,11 @@
 // SSH sessions inside a job's container, through Docker exec over the Engine API: the exec's
 // hijacked connection carries stdin and the output (raw with a TTY; stdout and stderr framed with
 // 8-byte headers without one), resize goes to /exec/{id}/resize, and the exit code is read from
-// /exec/{id}/json once the stream ends. Files (sftp, the agent socket) go through /proc/<pid>/root.
+// /exec/{id}/json once the stream ends. Sessions with a TTY use it; those without one use FIFOs
+// (pipe-exec.ts) where they can. The session target built on both is in session-target.ts.
 import { PassThrough, Writable, type Duplex } from 'node:stream';
 import type { DockerEngine } from './engine';
-import { statSync } from 'node:fs';
-import { hostPath } from '../ssh/confine';
-import { lookupUser } from '../ssh/target-user';
-import type { PtyRequest, SessionExit, SessionProcess, SessionTarget, TargetUser } from '../ssh/target';
-import { processStart } from '../runtime/host';
+import type { PtyRequest, SessionExit, SessionProcess } from '../ssh/target';
 
 export interface DockerExecOptions {
   cmd: string[];
@@ -18,7 +15,7 @@ export interface DockerExecOptions {
   user?: string;
 }
 
-interface ExecInspect {
+export interface ExecInspect {
   Running: boolean;
   ExitCode: number | null;
   Pid: number;
@@ -44,7 +41,8 @@ export class Demuxer {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitExit(engine: DockerEngine, id: string): Promise<SessionExit> {
+/** The exec's exit code, once Docker has recorded it. */
+export async function waitExit(engine: DockerEngine, id: string): Promise<SessionExit> {
   // The stream can end a moment before Docker records the exit.
   for (let i = 0; ; i++) {
     const info = await engine.json<ExecInspect>('GET', `/exec/${id}/json`);
@@ -122,57 +120,5 @@ export async function dockerExec(engine: DockerEngine, containerId: string, o: D
       else void inspect().then((i) => i.Pid && i.Running && process.kill(i.Pid, sig), () => {});
     },
     exit: streamDone.then(() => waitExit(engine, id)),
-  };
-}
-
-export interface DockerSessionTargetOptions {
-  engine: DockerEngine;
-  containerId: string;
-  workingDir: string;
-  /** Docker's User form; empty: the image's user. */
-  user?: string;
-  /** The job's env (config env plus DSTACK_* variables). */
-  env: Record<string, string>;
-  /** The job's shell; else bash where the image has it, else /bin/sh. */
-  shell?: string;
-}
-
-// Decided inside the container, where we can see whether bash exists.
-const LOGIN_SHELL = 'if command -v bash >/dev/null 2>&1; then exec bash -l; else exec /bin/sh -l; fi';
-
-export function dockerSessionTarget(o: DockerSessionTargetOptions): SessionTarget {
-  // Per session only what can change: the container's PID 1 is asked of Docker once and checked
-  // by its start time afterwards (a reused pid is another process), the user is looked up again
-  // only when /etc/passwd or /etc/group changed.
-  let main: { pid: number; start: number | undefined } | undefined;
-  const fsRoot = async () => {
-    if (main && processStart(main.pid) === main.start) return `/proc/${main.pid}/root`;
-    const info = await o.engine.json<{ State: { Pid: number; Running: boolean } }>('GET', `/containers/${encodeURIComponent(o.containerId)}/json`);
-    if (!info.State.Running || !info.State.Pid) throw new Error(`container ${o.containerId} is not running`);
-    main = { pid: info.State.Pid, start: processStart(info.State.Pid) };
-    return `/proc/${info.State.Pid}/root`;
-  };
-  let known: { key: string; user: TargetUser } | undefined;
-  const user = async () => {
-    const root = await fsRoot();
-    const key = [root, ...['/etc/passwd', '/etc/group'].map((f) => {
-      const st = statSync(hostPath(root, f), { throwIfNoEntry: false });
-      return st ? `${st.ino}:${st.mtimeMs}:${st.size}` : '-';
-    })].join(' ');
-    if (known?.key !== key) known = { key, user: await lookupUser(root, o.user) };
-    return known.user;
-  };
-  return {
-    kind: 'docker',
-    workingDir: o.workingDir,
-    fsRoot,
-    user,
-    spawn: async (s) => {
-      const u = await user();
-      const shell = o.shell ?? '/bin/sh';
-      const cmd = s.command !== undefined ? [shell, '-c', s.command] : o.shell ? [o.shell, '-l'] : ['/bin/sh', '-c', LOGIN_SHELL];
-      const env = { HOME: u.home, USER: u.name, LOGNAME: u.name, ...o.env, ...s.env };
-      return dockerExec(o.engine, o.containerId, { cmd, env, pty: s.pty, workingDir: o.workingDir, user: o.user });
-    },
   };
 }

@@ -6,7 +6,8 @@
 // sharing one engine never touch each other's containers, and a restarted agent finds its own.
 import type { PullProgress, RegistryAuth } from '@dstack/core/gen/agent';
 import { DockerError, type DockerEngine } from '../docker/engine';
-import { dockerExec, dockerSessionTarget } from '../docker/exec';
+import { dockerExec } from '../docker/exec';
+import { dockerSessionTarget } from '../docker/session-target';
 import { imageExists, pullImage } from '../docker/pull';
 import type { SessionTarget } from '../ssh/target';
 import { lookupUser } from '../ssh/target-user';
@@ -266,7 +267,7 @@ export class DockerRuntime implements Runtime {
   }
 
   target(job: RuntimeJob): SessionTarget {
-    // Sessions are Docker execs made by the SSH engineer's docker/exec.ts.
+    // Sessions are Docker execs (docker/session-target.ts).
     return dockerSessionTarget({
       engine: this.engine,
       containerId: job.state.containerId ?? '',
@@ -274,6 +275,7 @@ export class DockerRuntime implements Runtime {
       user: job.spec.user || undefined,
       env: job.env,
       shell: job.spec.shell || undefined,
+      log: (line) => job.note(line),
     });
   }
 }

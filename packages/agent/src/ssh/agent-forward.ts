@@ -1,11 +1,10 @@
 // SSH agent forwarding (ssh -A). A unix socket is made inside the target's filesystem (a private
 // 0700 directory under /tmp, owned by the session user) and SSH_AUTH_SOCK points at it; each
 // connection to it becomes an auth-agent@openssh.com channel back to the client.
-import { randomBytes } from 'node:crypto';
-import { chmod, chown, mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Connection, ServerChannel } from 'ssh2';
-import { hostPath, resolveIn } from './confine';
+import { makePrivateTmpDir } from './private-tmp';
 import { sessionUser } from './target-user';
 import type { SessionTarget } from './target';
 
@@ -55,14 +54,7 @@ function relay(sock: Socket, conn: Connection, log: (line: string) => void): voi
 
 export async function startAgentForward(conn: Connection, target: SessionTarget, log: (line: string) => void): Promise<AgentForward> {
   const [root, user] = await Promise.all([target.fsRoot(), sessionUser(target)]);
-  // /tmp may itself be a symlink in an image: resolve it inside the target.
-  const tmp = await resolveIn(root, '/tmp', '/');
-  await mkdir(tmp.host, { recursive: true, mode: 0o1777 });
-  const name = `dstack-ssh-${randomBytes(6).toString('hex')}`;
-  const dirVirtual = `${tmp.virtual === '/' ? '' : tmp.virtual}/${name}`;
-  const dirHost = hostPath(root, dirVirtual);
-  await mkdir(dirHost, { mode: 0o700 });
-  await chown(dirHost, user.uid, user.gid);
+  const { virtual: dirVirtual, host: dirHost } = await makePrivateTmpDir(root, user, 'dstack-ssh');
   const sockHost = `${dirHost}/agent.sock`;
   const open = new Set<Socket>();
   const server: Server = createServer((sock) => {

@@ -1,0 +1,179 @@
+// Non-TTY sessions in a container (`ssh host cmd`, rsync, tar pipes) with stdin, stdout and stderr
+// on FIFOs in a private folder of the container's /tmp, so bulk data moves through kernel pipes
+// between the agent and the process instead of through dockerd's exec stream (which alone moves
+// 1 GiB in 2-3 s here: the data would cross the shim, dockerd and its HTTP connection). The process
+// is still made by Docker exec (its user, env, capabilities, cgroup and exit code are Docker's);
+// only its descriptors are ours. Needs nothing in the image but /bin/sh.
+//
+// The agent opens its ends without blocking: stdout and stderr read-only (no EOF is reported
+// before a writer has come and gone), stdin read-write (so the process's open never waits for a
+// writer). A wrapper opens the three, writes one marker byte to stdout (stripped here), and execs
+// the command. Our stdin end is closed only after the marker: closing it earlier would leave the
+// process's open waiting forever for a writer. When the exec ends before the marker was seen (the
+// wrapper failed, or its output is still on the way), a writer is opened and closed on stdout and
+// stderr: that is what lets them report EOF after whatever they still hold, so nothing is lost and
+// nothing waits forever. Anything the wrapper says before its redirections (a FIFO it cannot open)
+// comes through the exec stream, which is kept and merged in.
+import { execFile } from 'node:child_process';
+import { constants, open as openCb } from 'node:fs';
+import { chown, open, rm } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { PassThrough, Writable, type Duplex, type Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import type { DockerEngine } from './engine';
+import { Demuxer, waitExit, type DockerExecOptions, type ExecInspect } from './exec';
+import { makePrivateTmpDir } from '../ssh/private-tmp';
+import type { SessionProcess, TargetUser } from '../ssh/target';
+
+const MARKER = 0x2e; // "."
+// $1..$3: the FIFOs; the rest: the command. `exec` with only redirections applies them to the shell.
+const WRAPPER = 'exec 1>"$2" 2>"$3" 0<"$1" && printf . && shift 3 && exec "$@"';
+
+export interface PipeExecOptions extends Omit<DockerExecOptions, 'pty'> {
+  /** The container's root as a path on this host (/proc/<pid>/root). */
+  root: string;
+  /** The session's user, who must be able to open the FIFOs. */
+  sessionUser: TargetUser;
+}
+
+const openFd = promisify(openCb);
+
+async function openEnd(path: string, flags: number, readable: boolean): Promise<Socket> {
+  // A bare descriptor (not a FileHandle, which would close it when collected): net.Socket takes it
+  // over, libuv watches it with epoll, and the socket closes it.
+  const fd = await openFd(path, flags | constants.O_NONBLOCK);
+  return new Socket({ fd, readable, writable: !readable });
+}
+
+/** Resolves once `s` has ended or closed (whichever comes first). */
+function done(s: Readable | Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    s.once('end', resolve);
+    s.once('close', resolve);
+    s.once('error', resolve);
+  });
+}
+
+/** The FIFOs could not be made here (no mkfifo on the host, a read-only /tmp): use the exec stream. */
+export class PipeSetupError extends Error {
+  constructor(cause: Error) {
+    super(`cannot make the session's FIFOs: ${cause.message}`);
+    this.name = 'PipeSetupError';
+  }
+}
+
+export async function dockerPipeExec(engine: DockerEngine, containerId: string, o: PipeExecOptions): Promise<SessionProcess> {
+  const sockets: Socket[] = [];
+  let dir: { host: string; virtual: string } | undefined;
+  try {
+    const made = await makePrivateTmpDir(o.root, o.sessionUser, 'dstack-io');
+    dir = made;
+    const names = ['in', 'out', 'err'];
+    await promisify(execFile)('mkfifo', ['-m', '600', ...names.map((n) => `${made.host}/${n}`)]);
+    await Promise.all(names.map((n) => chown(`${made.host}/${n}`, o.sessionUser.uid, o.sessionUser.gid)));
+    sockets.push(
+      await openEnd(`${made.host}/in`, constants.O_RDWR, false),
+      await openEnd(`${made.host}/out`, constants.O_RDONLY, true),
+      await openEnd(`${made.host}/err`, constants.O_RDONLY, true),
+    );
+  } catch (err) {
+    for (const s of sockets) s.destroy();
+    if (dir) await rm(dir.host, { recursive: true, force: true }).catch(() => {});
+    throw new PipeSetupError(err as Error);
+  }
+  const [inEnd, outEnd, errEnd] = sockets;
+  for (const s of sockets) s.on('error', () => {});
+  const fifos = dir!;
+  const cleanup = () => rm(fifos.host, { recursive: true, force: true }).catch(() => {});
+
+  let id: string;
+  let stream: Duplex;
+  try {
+    ({ Id: id } = await engine.json<{ Id: string }>('POST', `/containers/${encodeURIComponent(containerId)}/exec`, {
+      AttachStdin: false,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+      Env: Object.entries(o.env).map(([k, v]) => `${k}=${v}`),
+      WorkingDir: o.workingDir ?? '',
+      User: o.user ?? '',
+      Cmd: ['/bin/sh', '-c', WRAPPER, 'sh', ...['in', 'out', 'err'].map((n) => `${fifos.virtual}/${n}`), ...o.cmd],
+    }));
+    stream = await engine.hijack(`/exec/${id}/start`, { Detach: false, Tty: false });
+  } catch (err) {
+    for (const s of sockets) s.destroy();
+    await cleanup();
+    throw err;
+  }
+
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  // The exec stream: empty unless the wrapper failed before its redirections.
+  const demux = new Demuxer((n, data) => (n === 2 ? stderr : stdout).write(data));
+  stream.on('data', (chunk: Buffer) => demux.push(chunk));
+  stream.on('error', () => {});
+  const streamDone = done(stream);
+
+  let opened = false;
+  let markOpened: () => void;
+  const openedOrGone = new Promise<void>((resolve) => (markOpened = resolve));
+  let first = true;
+  outEnd.on('data', (chunk: Buffer) => {
+    if (first) {
+      first = false;
+      opened = chunk[0] === MARKER;
+      markOpened();
+      if (opened) {
+        chunk = chunk.subarray(1);
+        void cleanup(); // the process holds its descriptors: the names are no longer needed
+      }
+    }
+    // Backpressure: a slow client pauses the FIFO and the process blocks on its write, as on a pipe.
+    if (chunk.length && !stdout.write(chunk)) outEnd.pause();
+  });
+  stdout.on('drain', () => outEnd.resume());
+  errEnd.on('data', (chunk: Buffer) => {
+    if (!stderr.write(chunk)) errEnd.pause();
+  });
+  stderr.on('drain', () => errEnd.resume());
+
+  void streamDone.then(async () => {
+    markOpened();
+    inEnd.destroy(); // the process is gone: what it did not read is dropped
+    if (!opened) {
+      for (const n of ['out', 'err']) {
+        await open(`${fifos.host}/${n}`, constants.O_WRONLY | constants.O_NONBLOCK).then((fh) => fh.close(), () => {});
+      }
+    }
+    await cleanup();
+  });
+  void Promise.all([streamDone, done(outEnd)]).then(() => stdout.end());
+  void Promise.all([streamDone, done(errEnd)]).then(() => stderr.end());
+
+  // Ends our stdin end (flushing what is queued) once the process holds its own; never destroys
+  // it: the process's exit does (above).
+  const stdin = new Writable({
+    write: (chunk, _enc, cb) => (inEnd.destroyed ? cb() : inEnd.write(chunk, () => cb())),
+    final: (cb) => {
+      void openedOrGone.then(() => {
+        if (!inEnd.destroyed) inEnd.end();
+        cb();
+      });
+    },
+  });
+
+  let pid: number | undefined;
+  const inspect = () => engine.json<ExecInspect>('GET', `/exec/${id}/json`);
+  void inspect().then((i) => (pid = i.Pid || undefined), () => {});
+  return {
+    stdin,
+    stdout,
+    stderr,
+    resize: () => {},
+    signal: (sig) => {
+      if (pid) process.kill(pid, sig);
+      else void inspect().then((i) => i.Pid && i.Running && process.kill(i.Pid, sig), () => {});
+    },
+    exit: streamDone.then(() => waitExit(engine, id)),
+  };
+}
