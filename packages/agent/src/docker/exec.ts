@@ -51,22 +51,34 @@ export async function waitExit(engine: DockerEngine, id: string): Promise<Sessio
   }
 }
 
-export async function dockerExec(engine: DockerEngine, containerId: string, o: DockerExecOptions): Promise<SessionProcess> {
-  const tty = Boolean(o.pty);
+/** Creates an exec of `cmd` (o.cmd is not used) and starts it attached; its id and hijacked stream. */
+export async function startExec(
+  engine: DockerEngine,
+  containerId: string,
+  o: Omit<DockerExecOptions, 'cmd' | 'pty'>,
+  cmd: string[],
+  io: { stdin: boolean; tty: boolean },
+): Promise<{ id: string; stream: Duplex }> {
   const { Id: id } = await engine.json<{ Id: string }>('POST', `/containers/${encodeURIComponent(containerId)}/exec`, {
-    AttachStdin: true,
+    AttachStdin: io.stdin,
     AttachStdout: true,
     AttachStderr: true,
-    Tty: tty,
+    Tty: io.tty,
     Env: Object.entries(o.env).map(([k, v]) => `${k}=${v}`),
     WorkingDir: o.workingDir ?? '',
     User: o.user ?? '',
-    // Engine 20.10 (API 1.41) has no ConsoleSize and refuses a resize until the process runs, so a
-    // fast first command could see a 0x0 terminal: the TTY gets its size from stty before the
-    // command starts, and the resize call below only follows later changes.
-    Cmd: o.pty ? ['/bin/sh', '-c', `stty cols ${o.pty.cols} rows ${o.pty.rows} 2>/dev/null; exec "$0" "$@"`, ...o.cmd] : o.cmd,
+    Cmd: cmd,
   });
-  const sock: Duplex = await engine.hijack(`/exec/${id}/start`, { Detach: false, Tty: tty });
+  return { id, stream: await engine.hijack(`/exec/${id}/start`, { Detach: false, Tty: io.tty }) };
+}
+
+export async function dockerExec(engine: DockerEngine, containerId: string, o: DockerExecOptions): Promise<SessionProcess> {
+  const tty = Boolean(o.pty);
+  // Engine 20.10 (API 1.41) has no ConsoleSize and refuses a resize until the process runs, so a
+  // fast first command could see a 0x0 terminal: the TTY gets its size from stty before the
+  // command starts, and the resize call below only follows later changes.
+  const cmd = o.pty ? ['/bin/sh', '-c', `stty cols ${o.pty.cols} rows ${o.pty.rows} 2>/dev/null; exec "$0" "$@"`, ...o.cmd] : o.cmd;
+  const { id, stream: sock } = await startExec(engine, containerId, o, cmd, { stdin: true, tty });
 
   const stdout = new PassThrough();
   const stderr = tty ? null : new PassThrough();

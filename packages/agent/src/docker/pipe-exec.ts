@@ -21,7 +21,7 @@ import { Socket } from 'node:net';
 import { PassThrough, Writable, type Duplex, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { DockerEngine } from './engine';
-import { Demuxer, waitExit, type DockerExecOptions, type ExecInspect } from './exec';
+import { Demuxer, startExec, waitExit, type DockerExecOptions, type ExecInspect } from './exec';
 import { makePrivateTmpDir } from '../ssh/private-tmp';
 import type { SessionProcess, TargetUser } from '../ssh/target';
 
@@ -89,17 +89,8 @@ export async function dockerPipeExec(engine: DockerEngine, containerId: string, 
   let id: string;
   let stream: Duplex;
   try {
-    ({ Id: id } = await engine.json<{ Id: string }>('POST', `/containers/${encodeURIComponent(containerId)}/exec`, {
-      AttachStdin: false,
-      AttachStdout: true,
-      AttachStderr: true,
-      Tty: false,
-      Env: Object.entries(o.env).map(([k, v]) => `${k}=${v}`),
-      WorkingDir: o.workingDir ?? '',
-      User: o.user ?? '',
-      Cmd: ['/bin/sh', '-c', WRAPPER, 'sh', ...['in', 'out', 'err'].map((n) => `${fifos.virtual}/${n}`), ...o.cmd],
-    }));
-    stream = await engine.hijack(`/exec/${id}/start`, { Detach: false, Tty: false });
+    const fifoPaths = ['in', 'out', 'err'].map((n) => `${fifos.virtual}/${n}`);
+    ({ id, stream } = await startExec(engine, containerId, o, ['/bin/sh', '-c', WRAPPER, 'sh', ...fifoPaths, ...o.cmd], { stdin: false, tty: false }));
   } catch (err) {
     for (const s of sockets) s.destroy();
     await cleanup();
