@@ -87,3 +87,40 @@ export class BlobWriter {
     rmSync(this.tmp, { force: true });
   }
 }
+
+/**
+ * A blob kept in memory instead of the store: a live-sync batch's small files, written once into
+ * the work dir at commit and never into the store (creating a file is the slow part of a sync on
+ * most disks, and the store would keep every saved version of every file). Verified like a stored one.
+ */
+export class InlineBlobWriter {
+  private readonly hash: Hash = createHash('sha256');
+  private readonly parts: Buffer[] = [];
+  bytes = 0;
+
+  constructor(
+    readonly sha: string,
+    private readonly maxBytes: number,
+  ) {
+    if (!isSha256(sha)) throw new Error(`blob ${JSON.stringify(sha)}: not a sha256 in hex`);
+  }
+
+  write(data: Buffer): void {
+    this.bytes += data.length;
+    if (this.bytes > this.maxBytes) throw new Error(`blob ${this.sha}: longer than the ${this.maxBytes} bytes its manifest entry says`);
+    this.hash.update(data);
+    this.parts.push(data);
+  }
+
+  /** The verified content; throws on a mismatch. */
+  finish(): Buffer {
+    const got = this.hash.digest('hex');
+    if (got !== this.sha) throw new Error(`blob ${this.sha}: its content hashes to ${got}; not stored`);
+    return Buffer.concat(this.parts);
+  }
+
+  abort(): void {
+    this.parts.length = 0;
+  }
+}
+

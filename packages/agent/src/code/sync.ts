@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import type { Conflict, ManifestEntry } from '@dstack/core/gen/agent';
 import type { BlobStore } from './blobs';
 import { safeJoin } from './paths';
-import { writeFromBlobSync } from './write-file';
+import { writeDataSync, writeFromBlobSync } from './write-file';
 
 export type Kind = 'file' | 'link' | 'dir';
 
@@ -33,6 +33,8 @@ export interface CommitInput {
   removed: string[];
   /** Skip entries equal to what was last synced to their path (live sync's reconcile). */
   localChangesOnly?: boolean;
+  /** Blobs held in memory (a live-sync batch's small files); the rest are in the store. */
+  inline?: ReadonlyMap<string, Buffer>;
 }
 
 export interface CommitResult {
@@ -146,7 +148,8 @@ export function applyCommit(workDir: string, blobs: BlobStore, synced: SyncState
     } else {
       // Written aside and renamed into place: a reader on the instance sees the old or the new file, never half of one.
       const tmp = `${abs}.dstack-tmp-${process.pid}`;
-      const st = writeFromBlobSync(blobs.path(e.sha256), tmp, mode);
+      const data = input.inline?.get(e.sha256);
+      const st = data ? writeDataSync(data, tmp, mode) : writeFromBlobSync(blobs.path(e.sha256), tmp, mode);
       renameSync(tmp, abs);
       synced[rel] = { kind, sha: want, mode, ...st };
     }

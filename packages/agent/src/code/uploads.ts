@@ -1,12 +1,13 @@
 // The three steps of a code upload: PutManifest (validate, answer which blobs are missing), PutBlobs
 // (store them, verified), CommitCode (write the tree into the job's work dir). A manifest waits in
-// uploads/<id>.json between the steps, so an agent restart in between loses nothing.
+// uploads/<id>.json between the steps, so an agent restart in between loses no manifest; a live-sync
+// batch's small blobs wait in memory (see receive()), so a restart costs that batch a resend.
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobChunk, CommitCodeResponse, ManifestEntry, PutManifestRequest, PutManifestResponse } from '@dstack/core/gen/agent';
 import { readJson, writeFileAtomic } from '../files';
-import { BlobStore, isSha256, type BlobWriter } from './blobs';
+import { BlobStore, InlineBlobWriter, isSha256, type BlobWriter } from './blobs';
 import { PathError, checkRelPath } from './paths';
 import { applyCommit, type SyncState } from './sync';
 
@@ -20,6 +21,10 @@ export interface Upload {
   localChangesOnly?: boolean;
   createdMs: number;
 }
+
+/** A live-sync blob up to this size is kept in memory until its commit, up to this much per upload. */
+export const INLINE_BLOB_MAX = 256 * 1024;
+export const INLINE_UPLOAD_MAX = 64 * 1024 * 1024;
 
 /** Uploads older than this are dropped at start-up. */
 const UPLOAD_TTL_MS = 24 * 3600_000;
@@ -55,6 +60,8 @@ export class Uploads {
   readonly blobs: BlobStore;
   /** Uploads between PutManifest and CommitCode, parsed (a 20,000-entry manifest is megabytes of JSON). */
   private readonly open = new Map<string, Upload>();
+  /** Per open upload, its blobs held in memory (receive()); dropped with the upload. */
+  private readonly inline = new Map<string, { bytes: number; blobs: Map<string, Buffer> }>();
 
   constructor(private readonly dir: string, blobsDir: string) {
     this.blobs = new BlobStore(blobsDir);
@@ -93,24 +100,43 @@ export class Uploads {
     return upload;
   }
 
-  /** Stores a stream of chunks (each blob's chunks in a row, `last` on its final one). */
+  /**
+   * Stores a stream of chunks (each blob's chunks in a row, `last` on its final one). A live-sync
+   * batch's small blobs stay in memory until its commit (InlineBlobWriter); an agent restart in
+   * between loses them, and the commit then says which to send again (the daemon resends the batch).
+   */
   async receive(chunks: AsyncIterable<BlobChunk>): Promise<{ blobs: number; bytes: number }> {
-    let writer: BlobWriter | undefined;
+    let writer: BlobWriter | InlineBlobWriter | undefined;
     let blobs = 0;
     let bytes = 0;
-    const checked = new Set<string>();
+    const sizes = new Map<string, Map<string, number>>();
     try {
       for await (const c of chunks) {
-        if (!checked.has(c.uploadId)) {
-          this.get(c.uploadId);
-          checked.add(c.uploadId);
+        let sizeOf = sizes.get(c.uploadId);
+        if (!sizeOf) {
+          const upload = this.get(c.uploadId);
+          // Full uploads (an apply) go to the store: a later apply of the same repo reuses them.
+          sizeOf = upload.full ? new Map() : new Map(upload.entries.filter((e) => !e.directory && !e.symlinkTarget).map((e) => [e.sha256, e.size]));
+          sizes.set(c.uploadId, sizeOf);
         }
         if (writer && writer.sha !== c.sha256) throw new Error(`blob ${writer.sha} ended without a chunk marked last`);
-        writer ??= this.blobs.writer(c.sha256);
+        if (!writer) {
+          const size = sizeOf.get(c.sha256);
+          const inline = this.inlineOf(c.uploadId);
+          writer =
+            size !== undefined && size <= INLINE_BLOB_MAX && inline.bytes + size <= INLINE_UPLOAD_MAX
+              ? new InlineBlobWriter(c.sha256, size)
+              : this.blobs.writer(c.sha256);
+        }
         writer.write(c.data);
         bytes += c.data.length;
         if (c.last) {
-          writer.finish();
+          if (writer instanceof InlineBlobWriter) {
+            const inline = this.inlineOf(c.uploadId);
+            const data = writer.finish();
+            if (!inline.blobs.has(writer.sha)) inline.bytes += data.length;
+            inline.blobs.set(writer.sha, data);
+          } else writer.finish();
           writer = undefined;
           blobs++;
         }
@@ -123,11 +149,17 @@ export class Uploads {
     return { blobs, bytes };
   }
 
+  private inlineOf(id: string): { bytes: number; blobs: Map<string, Buffer> } {
+    let inline = this.inline.get(id);
+    if (!inline) this.inline.set(id, (inline = { bytes: 0, blobs: new Map() }));
+    return inline;
+  }
+
   /** Writes the upload's tree into workDir; the caller persists the returned sync state. */
   commit(id: string, workDir: string, synced: SyncState): CommitCodeResponse {
     const upload = this.get(id);
     this.requireBlobs(upload);
-    const result = applyCommit(workDir, this.blobs, synced, upload);
+    const result = applyCommit(workDir, this.blobs, synced, { ...upload, inline: this.inline.get(id)?.blobs });
     this.drop(id);
     return result;
   }
@@ -146,16 +178,19 @@ export class Uploads {
     for (const id of this.open.keys()) {
       if (this.open.size <= 8) break;
       this.open.delete(id);
+      this.inline.delete(id);
     }
   }
 
   private drop(id: string): void {
     this.open.delete(id);
+    this.inline.delete(id);
     rmSync(this.file(id), { force: true });
   }
 
   private requireBlobs(upload: Upload): void {
-    const lacking = new Set(upload.entries.filter((e) => !e.directory && !e.symlinkTarget && !this.blobs.has(e.sha256)).map((e) => e.sha256));
+    const inline = this.inline.get(upload.id)?.blobs;
+    const lacking = new Set(upload.entries.filter((e) => !e.directory && !e.symlinkTarget && !inline?.has(e.sha256) && !this.blobs.has(e.sha256)).map((e) => e.sha256));
     if (lacking.size) throw new Error(`upload ${upload.id}: ${lacking.size} blob(s) were never sent (first: ${[...lacking][0]}); send them with PutBlobs, then commit again`);
   }
 }

@@ -27,7 +27,11 @@ export function writeFromBlobSync(blob: string, dest: string, mode: number): Wri
     chmodSync(dest, mode);
     return fromStats(lstatSync(dest));
   }
-  const data = readFileSync(blob);
+  return writeDataSync(readFileSync(blob), dest, mode);
+}
+
+/** Writes `dest` (created, or truncated when it is there) with `data` and `mode`. */
+export function writeDataSync(data: Buffer, dest: string, mode: number): Written {
   const fd = openSync(dest, 'w', mode);
   try {
     for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);

@@ -1,0 +1,88 @@
+// Uploads: where received blobs go (the store for an apply's full upload and for large files; memory
+// for a live-sync batch's small files, written once at commit), and what an agent restart between
+// PutBlobs and CommitCode costs (the commit names the blobs to send again).
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { BlobChunk, ManifestEntry } from '@dstack/core/gen/agent';
+import { INLINE_BLOB_MAX, Uploads } from './uploads';
+
+const dir = mkdtempSync(join(tmpdir(), 'dstack-uploads-unit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+function setup(name: string) {
+  const paths = { uploads: join(dir, name, 'uploads'), blobs: join(dir, name, 'blobs'), wd: join(dir, name, 'wd') };
+  mkdirSync(paths.uploads, { recursive: true }); // made by the agent's data dir
+  const make = () => new Uploads(paths.uploads, paths.blobs);
+  return { paths, make };
+}
+
+function manifest(files: Record<string, Buffer>, claimed: Record<string, number> = {}): ManifestEntry[] {
+  return Object.entries(files).map(([path, data]) => ({ path, mode: 0o644, size: claimed[path] ?? data.length, sha256: sha(data), symlinkTarget: '', directory: false }));
+}
+
+async function* chunks(uploadId: string, blobs: Buffer[], chunkSize = 64 * 1024): AsyncIterable<BlobChunk> {
+  for (const b of blobs) {
+    for (let off = 0; off === 0 || off < b.length; off += chunkSize) {
+      yield { uploadId, sha256: sha(b), data: b.subarray(off, off + chunkSize), last: off + chunkSize >= b.length };
+    }
+  }
+}
+
+describe('Uploads', () => {
+  const small = Buffer.from('print("saved")\n');
+  const large = Buffer.alloc(INLINE_BLOB_MAX + 1, 1);
+
+  it("keeps a live-sync batch's small blobs out of the store, and writes them at commit", async () => {
+    const { paths, make } = setup('inline');
+    const u = make();
+    const { uploadId, missing } = u.put({ jobId: 'j', full: false, entries: manifest({ 'a.py': small, 'big.bin': large }), removed: [], localChangesOnly: false });
+    expect(missing.sort()).toEqual([sha(small), sha(large)].sort());
+    expect(await u.receive(chunks(uploadId, [small, large]))).toEqual({ blobs: 2, bytes: small.length + large.length });
+    expect(existsSync(u.blobs.path(sha(small)))).toBe(false);
+    expect(existsSync(u.blobs.path(sha(large)))).toBe(true); // too large for memory
+    u.commit(uploadId, paths.wd, {});
+    expect(readFileSync(join(paths.wd, 'a.py')).equals(small)).toBe(true);
+    expect(readFileSync(join(paths.wd, 'big.bin')).equals(large)).toBe(true);
+    expect(u.blobs.has(sha(small))).toBe(false);
+  });
+
+  it("stores an apply's (full) blobs, small ones too", async () => {
+    const { paths, make } = setup('full');
+    const u = make();
+    const { uploadId } = u.put({ jobId: 'j', full: true, entries: manifest({ 'a.py': small }), removed: [], localChangesOnly: false });
+    await u.receive(chunks(uploadId, [small]));
+    expect(existsSync(u.blobs.path(sha(small)))).toBe(true);
+    u.commit(uploadId, paths.wd, {});
+    expect(readFileSync(join(paths.wd, 'a.py')).equals(small)).toBe(true);
+  });
+
+  it('refuses a blob longer than its manifest entry says, or not matching its hash', async () => {
+    const { make } = setup('bad');
+    const u = make();
+    const { uploadId } = u.put({ jobId: 'j', full: false, entries: manifest({ 'a.py': small }, { 'a.py': 3 }), removed: [], localChangesOnly: false });
+    await expect(u.receive(chunks(uploadId, [small]))).rejects.toThrow(/longer than the 3 bytes its manifest entry says/);
+    const other = Buffer.from('other');
+    const { uploadId: id2 } = u.put({ jobId: 'j', full: false, entries: manifest({ 'a.py': small }), removed: [], localChangesOnly: false });
+    const lying: AsyncIterable<BlobChunk> = (async function* () {
+      yield { uploadId: id2, sha256: sha(small), data: Buffer.concat([other, Buffer.alloc(small.length - other.length)]), last: true };
+    })();
+    await expect(u.receive(lying)).rejects.toThrow(/hashes to/);
+  });
+
+  it('after an agent restart between PutBlobs and CommitCode, the commit names the blobs to send again', async () => {
+    const { paths, make } = setup('restart');
+    const before = make();
+    const { uploadId } = before.put({ jobId: 'j', full: false, entries: manifest({ 'a.py': small }), removed: [], localChangesOnly: false });
+    await before.receive(chunks(uploadId, [small]));
+    const after = make(); // the manifest is on disk, the in-memory blob is gone
+    expect(() => after.commit(uploadId, paths.wd, {})).toThrow(new RegExp(`1 blob\\(s\\) were never sent \\(first: ${sha(small)}\\); send them with PutBlobs`));
+    await after.receive(chunks(uploadId, [small]));
+    after.commit(uploadId, paths.wd, {});
+    expect(readFileSync(join(paths.wd, 'a.py')).equals(small)).toBe(true);
+  });
+});
