@@ -125,7 +125,7 @@ describe('code upload by manifest', () => {
 
   it('verifies blob hashes and refuses a commit whose blobs never came', async () => {
     const m = await agent.putManifest({ jobId, full: false, entries: manifest({ 'x.txt': { content: 'the real content' } }), removed: [] });
-    const bad = await agent.putBlobs([{ uploadId: m.uploadId, sha256: sha('the real content'), data: Buffer.from('something else'), last: true }]).catch((e) => e);
+    const bad = await agent.putBlobs([{ uploadId: m.uploadId, sha256: sha('the real content'), data: Buffer.from('something else'), last: true, blobs: [] }]).catch((e) => e);
     expect(bad.code).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(bad.details).toContain(`blob ${sha('the real content')}: its content hashes to ${sha('something else')}`);
     const commit = await agent.commitCode(m.uploadId).catch((e) => e);

@@ -21,7 +21,7 @@ describe('docker job with a user', () => {
     const content = 'first line\n';
     const sha = createHash('sha256').update(content).digest('hex');
     const m = await agent.putManifest({ jobId, full: true, removed: [], entries: [{ path: 'notes.txt', mode: 0o644, size: content.length, sha256: sha, symlinkTarget: '', directory: false }] });
-    await agent.putBlobs(m.missing.map((s) => ({ uploadId: m.uploadId, sha256: s, data: Buffer.from(content), last: true })));
+    await agent.putBlobs(m.missing.map((s) => ({ uploadId: m.uploadId, sha256: s, data: Buffer.from(content), last: true, blobs: [] })));
     await agent.commitCode(m.uploadId);
     const job = await agent.waitState(jobId, JobState.JOB_STATE_RUNNING);
     expect(await agent.logText(jobId)).toContain('nobody\n');

@@ -32,7 +32,7 @@ export function chunks(uploadId: string, tree: Record<string, FileSpec>, missing
   for (const want of missing) {
     const content = Buffer.from(Object.values(tree).find((f) => f.content !== undefined && sha(f.content) === want)!.content!);
     for (let i = 0; i < Math.max(1, content.length); i += size) {
-      out.push({ uploadId, sha256: want, data: content.subarray(i, i + size), last: i + size >= content.length });
+      out.push({ uploadId, sha256: want, data: content.subarray(i, i + size), last: i + size >= content.length, blobs: [] });
     }
   }
   return out;

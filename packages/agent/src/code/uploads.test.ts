@@ -28,7 +28,7 @@ function manifest(files: Record<string, Buffer>, claimed: Record<string, number>
 async function* chunks(uploadId: string, blobs: Buffer[], chunkSize = 64 * 1024): AsyncIterable<BlobChunk> {
   for (const b of blobs) {
     for (let off = 0; off === 0 || off < b.length; off += chunkSize) {
-      yield { uploadId, sha256: sha(b), data: b.subarray(off, off + chunkSize), last: off + chunkSize >= b.length };
+      yield { uploadId, sha256: sha(b), data: b.subarray(off, off + chunkSize), last: off + chunkSize >= b.length, blobs: [] };
     }
   }
 }
@@ -69,7 +69,7 @@ describe('Uploads', () => {
     const other = Buffer.from('other');
     const { uploadId: id2 } = u.put({ jobId: 'j', full: false, entries: manifest({ 'a.py': small }), removed: [], localChangesOnly: false });
     const lying: AsyncIterable<BlobChunk> = (async function* () {
-      yield { uploadId: id2, sha256: sha(small), data: Buffer.concat([other, Buffer.alloc(small.length - other.length)]), last: true };
+      yield { uploadId: id2, sha256: sha(small), data: Buffer.concat([other, Buffer.alloc(small.length - other.length)]), last: true, blobs: [] };
     })();
     await expect(u.receive(lying)).rejects.toThrow(/hashes to/);
   });
@@ -84,5 +84,31 @@ describe('Uploads', () => {
     await after.receive(chunks(uploadId, [small]));
     after.commit(uploadId, paths.wd, {});
     expect(readFileSync(join(paths.wd, 'a.py')).equals(small)).toBe(true);
+  });
+
+  it('takes whole blobs packed into one message, to memory or the store as for chunks, and refuses a mix', async () => {
+    const { paths, make } = setup('packed');
+    const u = make();
+    const files = { 'a.py': small, 'b.py': Buffer.from('b\n'), 'big.bin': large };
+    const { uploadId } = u.put({ jobId: 'j', full: false, entries: manifest(files), removed: [], localChangesOnly: false });
+    const packed = async function* (): AsyncIterable<BlobChunk> {
+      yield { uploadId, sha256: '', data: Buffer.alloc(0), last: false, blobs: Object.values(files).map((b) => ({ sha256: sha(b), data: b })) };
+    };
+    expect(await u.receive(packed())).toEqual({ blobs: 3, bytes: small.length + 2 + large.length });
+    expect(existsSync(u.blobs.path(sha(small)))).toBe(false);
+    expect(existsSync(u.blobs.path(sha(large)))).toBe(true);
+    u.commit(uploadId, paths.wd, {});
+    for (const [p, b] of Object.entries(files)) expect(readFileSync(join(paths.wd, p)).equals(b)).toBe(true);
+
+    const { uploadId: id2 } = u.put({ jobId: 'j', full: true, entries: manifest({ 'c.py': Buffer.from('c') }), removed: [], localChangesOnly: false });
+    const mixed = async function* (): AsyncIterable<BlobChunk> {
+      yield { uploadId: id2, sha256: sha(Buffer.from('c')), data: Buffer.from('c'), last: true, blobs: [{ sha256: sha(Buffer.from('c')), data: Buffer.from('c') }] };
+    };
+    await expect(u.receive(mixed())).rejects.toThrow(/packed blobs and a chunk/);
+    const bad = async function* (): AsyncIterable<BlobChunk> {
+      yield { uploadId: id2, sha256: '', data: Buffer.alloc(0), last: false, blobs: [{ sha256: sha(Buffer.from('c')), data: Buffer.from('not c') }] };
+    };
+    await expect(u.receive(bad())).rejects.toThrow(/hashes to/);
+    expect(u.blobs.has(sha(Buffer.from('c')))).toBe(false);
   });
 });

@@ -110,35 +110,52 @@ export class Uploads {
     let blobs = 0;
     let bytes = 0;
     const sizes = new Map<string, Map<string, number>>();
+    /** A live-sync upload's file sizes by sha (for the in-memory choice); empty for a full upload. */
+    const sizesOf = (uploadId: string) => {
+      let sizeOf = sizes.get(uploadId);
+      if (!sizeOf) {
+        const upload = this.get(uploadId);
+        // Full uploads (an apply) go to the store: a later apply of the same repo reuses them.
+        sizeOf = upload.full ? new Map() : new Map(upload.entries.filter((e) => !e.directory && !e.symlinkTarget).map((e) => [e.sha256, e.size]));
+        sizes.set(uploadId, sizeOf);
+      }
+      return sizeOf;
+    };
+    const open = (uploadId: string, sha: string) => {
+      const size = sizesOf(uploadId).get(sha);
+      const inline = this.inlineOf(uploadId);
+      return size !== undefined && size <= INLINE_BLOB_MAX && inline.bytes + size <= INLINE_UPLOAD_MAX ? new InlineBlobWriter(sha, size) : this.blobs.writer(sha);
+    };
+    const finish = (uploadId: string, w: BlobWriter | InlineBlobWriter) => {
+      if (w instanceof InlineBlobWriter) {
+        const inline = this.inlineOf(uploadId);
+        const data = w.finish();
+        if (!inline.blobs.has(w.sha)) inline.bytes += data.length;
+        inline.blobs.set(w.sha, data);
+      } else w.finish();
+      blobs++;
+    };
     try {
       for await (const c of chunks) {
-        let sizeOf = sizes.get(c.uploadId);
-        if (!sizeOf) {
-          const upload = this.get(c.uploadId);
-          // Full uploads (an apply) go to the store: a later apply of the same repo reuses them.
-          sizeOf = upload.full ? new Map() : new Map(upload.entries.filter((e) => !e.directory && !e.symlinkTarget).map((e) => [e.sha256, e.size]));
-          sizes.set(c.uploadId, sizeOf);
+        if (c.blobs.length) {
+          if (writer) throw new Error(`blob ${writer.sha} ended without a chunk marked last`);
+          if (c.sha256 || c.data.length) throw new Error('a message of PutBlobs carries packed blobs and a chunk: send them apart');
+          for (const b of c.blobs) {
+            writer = open(c.uploadId, b.sha256);
+            writer.write(b.data);
+            bytes += b.data.length;
+            finish(c.uploadId, writer);
+            writer = undefined;
+          }
+          continue;
         }
         if (writer && writer.sha !== c.sha256) throw new Error(`blob ${writer.sha} ended without a chunk marked last`);
-        if (!writer) {
-          const size = sizeOf.get(c.sha256);
-          const inline = this.inlineOf(c.uploadId);
-          writer =
-            size !== undefined && size <= INLINE_BLOB_MAX && inline.bytes + size <= INLINE_UPLOAD_MAX
-              ? new InlineBlobWriter(c.sha256, size)
-              : this.blobs.writer(c.sha256);
-        }
+        writer ??= open(c.uploadId, c.sha256);
         writer.write(c.data);
         bytes += c.data.length;
         if (c.last) {
-          if (writer instanceof InlineBlobWriter) {
-            const inline = this.inlineOf(c.uploadId);
-            const data = writer.finish();
-            if (!inline.blobs.has(writer.sha)) inline.bytes += data.length;
-            inline.blobs.set(writer.sha, data);
-          } else writer.finish();
+          finish(c.uploadId, writer);
           writer = undefined;
-          blobs++;
         }
       }
       if (writer) throw new Error(`blob ${writer.sha} ended without a chunk marked last`);

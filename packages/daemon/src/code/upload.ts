@@ -1,12 +1,16 @@
 // Code upload by manifest: send the tree (path, mode, size, sha256, symlinks), the agent answers
-// which blobs it lacks, stream only those in chunks, then commit. The agent keeps blobs by hash, so
+// which blobs it lacks, stream only those (small ones packed, large ones in chunks), then commit. The agent keeps blobs by hash, so
 // a re-apply after one edit sends one file's bytes.
 import type { ManifestEntry } from '@dstack/core/gen/agent';
-import { open } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type { AgentRpc } from '../agent/rpc';
 import type { HashedFile } from './hash-cache';
 
 export const CHUNK_BYTES = 1024 * 1024;
+/** Files up to this size travel whole, packed into messages of about PACK_BYTES. */
+export const PACKED_FILE_MAX = 64 * 1024;
+const PACK_BYTES = 1024 * 1024;
+const READ_PARALLEL = 32;
 
 export interface UploadProgress {
   current: number;
@@ -94,7 +98,32 @@ export async function uploadCode(
         else stream.once('drain', resolve);
       });
     try {
-      for (const f of missing) {
+      // Small files go whole, many to a message (one message each cost ~0.2 ms of gRPC work on both
+      // sides: 4,500 files took 0.8 s), read a slice at a time in parallel; large ones in chunks.
+      const small = missing.filter((f) => f.size <= PACKED_FILE_MAX);
+      const large = missing.filter((f) => f.size > PACKED_FILE_MAX);
+      let pack: { sha256: string; data: Buffer }[] = [];
+      let packBytes = 0;
+      const flush = async () => {
+        if (!pack.length) return;
+        await write({ uploadId: manifest.uploadId, sha256: '', data: Buffer.alloc(0), last: false, blobs: pack });
+        pack = [];
+        packBytes = 0;
+      };
+      for (let i = 0; i < small.length; i += READ_PARALLEL) {
+        const slice = small.slice(i, i + READ_PARALLEL);
+        const datas = await Promise.all(slice.map((f) => readFile(f.abs)));
+        for (const [k, f] of slice.entries()) {
+          if (datas[k].length !== f.size) throw new FileChangedError(`${f.path} ${datas[k].length > f.size ? 'grew' : 'shrank'} while it was uploaded: apply again`);
+          pack.push({ sha256: f.sha256, data: datas[k] });
+          packBytes += f.size;
+          sent += f.size;
+          if (packBytes >= PACK_BYTES) await flush();
+        }
+        onProgress({ current: sent, total, message: slice[slice.length - 1].path });
+      }
+      await flush();
+      for (const f of large) {
         const fh = await open(f.abs, 'r');
         try {
           let read = 0;
@@ -106,7 +135,7 @@ export async function uploadCode(
             if (bytesRead === 0 && read !== f.size) throw new FileChangedError(`${f.path} shrank while it was uploaded: apply again`);
             const last = read === f.size;
             if (bytesRead > 0 || last) {
-              await write({ uploadId: manifest.uploadId, sha256: f.sha256, data: Buffer.from(buf.subarray(0, bytesRead)), last });
+              await write({ uploadId: manifest.uploadId, sha256: f.sha256, data: Buffer.from(buf.subarray(0, bytesRead)), last, blobs: [] });
               sent += bytesRead;
               onProgress({ current: sent, total, message: f.path });
             }
