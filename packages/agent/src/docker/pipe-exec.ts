@@ -15,14 +15,14 @@
 // nothing waits forever. Anything the wrapper says before its redirections (a FIFO it cannot open)
 // comes through the exec stream, which is kept and merged in.
 import { execFile } from 'node:child_process';
-import { constants, open as openCb } from 'node:fs';
-import { chown, open, rm } from 'node:fs/promises';
+import { close, constants, fstat, open as openCb } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { PassThrough, Writable, type Duplex, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { DockerEngine } from './engine';
 import { Demuxer, startExec, waitExit, type DockerExecOptions, type ExecInspect } from './exec';
-import { makePrivateTmpDir } from '../ssh/private-tmp';
+import { handOver, makePrivateTmpDir } from '../ssh/private-tmp';
 import type { SessionProcess, TargetUser } from '../ssh/target';
 
 const MARKER = 0x2e; // "."
@@ -38,10 +38,17 @@ export interface PipeExecOptions extends Omit<DockerExecOptions, 'pty'> {
 
 const openFd = promisify(openCb);
 
+const fstatFd = promisify(fstat);
+const closeFd = promisify(close);
+
 async function openEnd(path: string, flags: number, readable: boolean): Promise<Socket> {
   // A bare descriptor (not a FileHandle, which would close it when collected): net.Socket takes it
-  // over, libuv watches it with epoll, and the socket closes it.
-  const fd = await openFd(path, flags | constants.O_NONBLOCK);
+  // over, libuv watches it with epoll, and the socket closes it. Never through a link, and only a FIFO.
+  const fd = await openFd(path, flags | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  if (!(await fstatFd(fd)).isFIFO()) {
+    await closeFd(fd);
+    throw new Error(`${path} is not the FIFO made for the session`);
+  }
   return new Socket({ fd, readable, writable: !readable });
 }
 
@@ -66,16 +73,17 @@ export async function dockerPipeExec(engine: DockerEngine, containerId: string, 
   const sockets: Socket[] = [];
   let dir: { host: string; virtual: string } | undefined;
   try {
-    const made = await makePrivateTmpDir(o.root, o.sessionUser, 'dstack-io');
+    const made = await makePrivateTmpDir(o.root, 'dstack-io');
     dir = made;
     const names = ['in', 'out', 'err'];
     await promisify(execFile)('mkfifo', ['-m', '600', ...names.map((n) => `${made.host}/${n}`)]);
-    await Promise.all(names.map((n) => chown(`${made.host}/${n}`, o.sessionUser.uid, o.sessionUser.gid)));
+    // Our ends are opened while the folder is root's, then it is handed over (private-tmp.ts).
     sockets.push(
       await openEnd(`${made.host}/in`, constants.O_RDWR, false),
       await openEnd(`${made.host}/out`, constants.O_RDONLY, true),
       await openEnd(`${made.host}/err`, constants.O_RDONLY, true),
     );
+    await handOver(made, o.sessionUser, names);
   } catch (err) {
     for (const s of sockets) s.destroy();
     if (dir) await rm(dir.host, { recursive: true, force: true }).catch(() => {});
@@ -128,12 +136,13 @@ export async function dockerPipeExec(engine: DockerEngine, containerId: string, 
   });
   stderr.on('drain', () => errEnd.resume());
 
-  void streamDone.then(async () => {
+  // The exit is reported once the folder is gone too: a session leaves nothing behind.
+  const finished = streamDone.then(async () => {
     markOpened();
     inEnd.destroy(); // the process is gone: what it did not read is dropped
     if (!opened) {
       for (const n of ['out', 'err']) {
-        await open(`${fifos.host}/${n}`, constants.O_WRONLY | constants.O_NONBLOCK).then((fh) => fh.close(), () => {});
+        await open(`${fifos.host}/${n}`, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).then((fh) => fh.close(), () => {});
       }
     }
     await cleanup();
@@ -165,6 +174,6 @@ export async function dockerPipeExec(engine: DockerEngine, containerId: string, 
       if (pid) process.kill(pid, sig);
       else void inspect().then((i) => i.Pid && i.Running && process.kill(i.Pid, sig), () => {});
     },
-    exit: streamDone.then(() => waitExit(engine, id)),
+    exit: finished.then(() => waitExit(engine, id)),
   };
 }

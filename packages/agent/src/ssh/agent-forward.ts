@@ -1,10 +1,10 @@
 // SSH agent forwarding (ssh -A). A unix socket is made inside the target's filesystem (a private
 // 0700 directory under /tmp, owned by the session user) and SSH_AUTH_SOCK points at it; each
 // connection to it becomes an auth-agent@openssh.com channel back to the client.
-import { chmod, chown, rm } from 'node:fs/promises';
+import { chmod, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Connection, ServerChannel } from 'ssh2';
-import { makePrivateTmpDir } from './private-tmp';
+import { handOver, makePrivateTmpDir } from './private-tmp';
 import { sessionUser } from './target-user';
 import type { SessionTarget } from './target';
 
@@ -54,7 +54,8 @@ function relay(sock: Socket, conn: Connection, log: (line: string) => void): voi
 
 export async function startAgentForward(conn: Connection, target: SessionTarget, log: (line: string) => void): Promise<AgentForward> {
   const [root, user] = await Promise.all([target.fsRoot(), sessionUser(target)]);
-  const { virtual: dirVirtual, host: dirHost } = await makePrivateTmpDir(root, user, 'dstack-ssh');
+  const dir = await makePrivateTmpDir(root, 'dstack-ssh');
+  const { virtual: dirVirtual, host: dirHost } = dir;
   const sockHost = `${dirHost}/agent.sock`;
   const open = new Set<Socket>();
   const server: Server = createServer((sock) => {
@@ -67,8 +68,9 @@ export async function startAgentForward(conn: Connection, target: SessionTarget,
     server.listen(sockHost, () => resolve());
   });
   server.on('error', (err) => log(`agent forwarding: ${err.message}`));
+  // While the folder is still root's (private-tmp.ts): nothing in it can have been swapped yet.
   await chmod(sockHost, 0o600);
-  await chown(sockHost, user.uid, user.gid);
+  await handOver(dir, user, ['agent.sock']);
   let closed: Promise<void> | undefined;
   return {
     socketPath: `${dirVirtual}/agent.sock`,
