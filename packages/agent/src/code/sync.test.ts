@@ -1,6 +1,6 @@
 // applyCommit as live sync uses it: removals take emptied folders along, and which copy ends where.
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -88,5 +88,16 @@ describe('applyCommit for live sync', () => {
     expect(r.conflicts).toEqual([{ path: 'f.txt', keptAs: 'f.txt.remote-conflict', localSha256: sha('local'), remoteSha256: '' }]);
     expect(readFileSync(join(wd, 'f.txt'), 'utf8')).toBe('local');
     expect(readFileSync(join(wd, 'f.txt.remote-conflict/inside'), 'utf8')).toBe('instance');
+  });
+
+  it('never writes through a link planted at its temp name (the job can write into the work dir)', () => {
+    const { wd, commit } = setup('planted');
+    commit({ 'f.txt': 'one' });
+    const victim = join(dir, 'planted-victim');
+    writeFileSync(victim, 'host file');
+    symlinkSync(victim, join(wd, `f.txt.dstack-tmp-${process.pid}`));
+    commit({ 'f.txt': 'two' });
+    expect(readFileSync(victim, 'utf8')).toBe('host file');
+    expect(readFileSync(join(wd, 'f.txt'), 'utf8')).toBe('two');
   });
 });

@@ -146,8 +146,10 @@ export function applyCommit(workDir: string, blobs: BlobStore, synced: SyncState
       renameSync(tmp, abs);
       synced[rel] = record(abs, kind, want, mode);
     } else {
-      // Written aside and renamed into place: a reader on the instance sees the old or the new file, never half of one.
+      // Written aside and renamed into place: a reader on the instance sees the old or the new file,
+      // never half of one. Whatever is at the temp name goes first (the write refuses to follow a link).
       const tmp = `${abs}.dstack-tmp-${process.pid}`;
+      rmSync(tmp, { force: true });
       const data = input.inline?.get(e.sha256);
       const st = data ? writeDataSync(data, tmp, mode) : writeFromBlobSync(blobs.path(e.sha256), tmp, mode);
       renameSync(tmp, abs);

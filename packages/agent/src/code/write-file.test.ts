@@ -1,6 +1,6 @@
 // writeFromBlob(Sync): the bytes, the exact mode whatever the umask, and a record that matches the
 // file on disk, for a small blob (read and written) and one past SMALL_BLOB (copied by the kernel).
-import { lstatSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -36,19 +36,19 @@ describe.each([
   });
 });
 
-describe('writeFromBlobSync over a file that is there', () => {
-  it('truncates it to the blob (a leftover temp file of a crashed commit)', () => {
-    const dest = join(dir, 'leftover');
-    writeFileSync(dest, 'a much longer leftover than the blob');
-    writeFromBlobSync(join(dir, 'small'), dest, 0o644);
-    expect(readFileSync(dest, 'utf8')).toBe('print("hi")\n');
-  });
-});
-
-describe('writeFromBlob', () => {
-  it('refuses a destination that is there (a new tree is written into paths cleared first)', async () => {
-    const dest = join(dir, 'exists');
-    writeFileSync(dest, 'x');
-    await expect(writeFromBlob(join(dir, 'small'), dest, 0o644)).rejects.toMatchObject({ code: 'EEXIST' });
+describe.each([
+  ['sync', async (b: string, d: string, m: number) => writeFromBlobSync(b, d, m)],
+  ['async', writeFromBlob],
+])('writeFromBlob (%s) where something is already there', (name, write) => {
+  it.each(['small', 'large'])('refuses it for a %s blob, and never writes through a planted link', async (k) => {
+    const victim = join(dir, `${name}-${k}-victim`);
+    writeFileSync(victim, 'not yours');
+    const link = join(dir, `${name}-${k}-link`);
+    symlinkSync(victim, link);
+    await expect(write(join(dir, k), link, 0o644)).rejects.toMatchObject({ code: 'EEXIST' });
+    expect(readFileSync(victim, 'utf8')).toBe('not yours');
+    const file = join(dir, `${name}-${k}-file`);
+    writeFileSync(file, 'x');
+    await expect(write(join(dir, k), file, 0o644)).rejects.toMatchObject({ code: 'EEXIST' });
   });
 });

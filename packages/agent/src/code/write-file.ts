@@ -4,7 +4,7 @@
 // by the kernel, so a big file never sits in the agent's memory. The explicit chmod sets the exact
 // mode whatever the umask; the stat is the record synced.json keeps (a later rename keeps size,
 // mtime and inode).
-import { chmodSync, closeSync, copyFileSync, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, statSync, writeSync, type Stats } from 'node:fs';
+import { chmodSync, closeSync, constants, copyFileSync, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, statSync, writeSync, type Stats } from 'node:fs';
 import { chmod, copyFile, lstat, open, readFile, stat } from 'node:fs/promises';
 
 /** Blobs up to this size are copied through the agent's memory. */
@@ -20,19 +20,22 @@ function fromStats(st: Stats): Written {
   return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
 }
 
-/** Writes `dest` (created, or truncated when it is there) with the blob's bytes and `mode`. */
+/**
+ * Creates `dest` with the blob's bytes and `mode`. `dest` must not exist: it is in a folder the job
+ * can write to, and a link planted there must fail the write, not be followed (O_EXCL).
+ */
 export function writeFromBlobSync(blob: string, dest: string, mode: number): Written {
   if (statSync(blob).size > SMALL_BLOB) {
-    copyFileSync(blob, dest);
+    copyFileSync(blob, dest, constants.COPYFILE_EXCL);
     chmodSync(dest, mode);
     return fromStats(lstatSync(dest));
   }
   return writeDataSync(readFileSync(blob), dest, mode);
 }
 
-/** Writes `dest` (created, or truncated when it is there) with `data` and `mode`. */
+/** Creates `dest` (which must not exist, as above) with `data` and `mode`. */
 export function writeDataSync(data: Buffer, dest: string, mode: number): Written {
-  const fd = openSync(dest, 'w', mode);
+  const fd = openSync(dest, 'wx', mode);
   try {
     for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
     fchmodSync(fd, mode);
@@ -42,10 +45,10 @@ export function writeDataSync(data: Buffer, dest: string, mode: number): Written
   }
 }
 
-/** Like writeFromBlobSync, on the thread pool; `dest` must not exist. */
+/** Like writeFromBlobSync, on the thread pool; `dest` must not exist either. */
 export async function writeFromBlob(blob: string, dest: string, mode: number): Promise<Written> {
   if ((await stat(blob)).size > SMALL_BLOB) {
-    await copyFile(blob, dest, 1 /* COPYFILE_EXCL */);
+    await copyFile(blob, dest, constants.COPYFILE_EXCL);
     await chmod(dest, mode);
     return fromStats(await lstat(dest));
   }
