@@ -12,8 +12,8 @@
 // Cost: one readdir per folder and one lstat per path (done ahead, while the daemon lists the repo,
 // when the tree was adopted); a write is one read of the blob and one write of the file
 // (code/write-file.ts), a bounded number at a time so the agent's event loop (other jobs' SSH
-// sessions) never stalls. Creating files is the slow part on most disks (an inode and a directory entry
-// each: about 0.1-1 ms here, whatever the parallelism), which is why a kept tree helps so much.
+// sessions) never stalls. Creating files is the slow part on most disks (an inode and a directory
+// entry each: about 0.1-1 ms here, whatever the parallelism), which is why a kept tree helps so much.
 // A file edited in the old job is told apart by size, mtime, inode and link count; an edit that
 // keeps the size and lands within the clock tick of our write, or puts the old mtime back to the
 // nanosecond, would go unseen (as for live sync's own record).

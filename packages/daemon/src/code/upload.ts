@@ -1,6 +1,6 @@
 // Code upload by manifest: send the tree (path, mode, size, sha256, symlinks), the agent answers
-// which blobs it lacks, stream only those (small ones packed, large ones in chunks), then commit. The agent keeps blobs by hash, so
-// a re-apply after one edit sends one file's bytes.
+// which blobs it lacks, stream only those (small ones packed, large ones in chunks), then commit.
+// The agent keeps an apply's blobs by hash, so a re-apply after one edit sends one file's bytes.
 import type { ManifestEntry } from '@dstack/core/gen/agent';
 import { open, readFile } from 'node:fs/promises';
 import type { AgentRpc } from '../agent/rpc';
