@@ -161,7 +161,7 @@ export default async function () {
       const onH = await bulk(cfgH, 'agent-host', direction, GiB);
       report({ name: `1 GiB through \`ssh ... cat\` (${way}, host), s`, value: onH, baseline: base, baselineName: 'sshd', goal, unit: 's' });
       const viaX = await bulk(cfgX, 'agent-stream', direction, GiB);
-      report({ name: `  the same in the container through Docker's exec stream (not used for this), s`, value: viaX, baseline: base, baselineName: 'sshd', unit: 's' });
+      report({ name: `  the same, container, through Docker's exec stream (the fallback), s`, value: viaX, baseline: base, baselineName: 'sshd', unit: 's' });
     }
 
     const file = join(dir, 'file-100MB');
