@@ -16,7 +16,7 @@
 // comes through the exec stream, which is kept and merged in.
 import { execFile } from 'node:child_process';
 import { close, constants, fstat, open as openCb } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { PassThrough, Writable, type Duplex, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -61,7 +61,7 @@ function done(s: Readable | Duplex): Promise<void> {
   });
 }
 
-/** The FIFOs could not be made here (no mkfifo on the host, a read-only /tmp): use the exec stream. */
+/** The FIFOs could not be made here (no mkfifo on the host, a read-only /tmp, a user namespace): use the exec stream. */
 export class PipeSetupError extends Error {
   constructor(cause: Error) {
     super(`cannot make the session's FIFOs: ${cause.message}`);
@@ -69,10 +69,28 @@ export class PipeSetupError extends Error {
   }
 }
 
+/**
+ * Whether a /proc/<pid>/uid_map maps every uid to itself. In a user namespace (Docker's
+ * userns-remap) the session user's uid inside is another uid here, so FIFOs handed to it from
+ * here would not be its own.
+ */
+export function isIdentityUidMap(text: string): boolean {
+  const lines = text.trim().split('\n').map((l) => l.trim().split(/\s+/));
+  return lines.length === 1 && lines[0].join(' ') === '0 0 4294967295';
+}
+
+async function checkNoUserNamespace(root: string): Promise<void> {
+  const m = /^\/proc\/(\d+)\/root$/.exec(root);
+  if (!m) return;
+  const map = await readFile(`/proc/${m[1]}/uid_map`, 'utf8');
+  if (!isIdentityUidMap(map)) throw new Error('the container runs in a user namespace');
+}
+
 export async function dockerPipeExec(engine: DockerEngine, containerId: string, o: PipeExecOptions): Promise<SessionProcess> {
   const sockets: Socket[] = [];
   let dir: { host: string; virtual: string } | undefined;
   try {
+    await checkNoUserNamespace(o.root);
     const made = await makePrivateTmpDir(o.root, 'dstack-io');
     dir = made;
     const names = ['in', 'out', 'err'];
