@@ -51,7 +51,7 @@ export async function waitExit(engine: DockerEngine, id: string): Promise<Sessio
   }
 }
 
-/** Creates an exec of `cmd` with o's env, working dir and user, and starts it attached: its id and hijacked stream. */
+/** Creates an exec of `cmd` with o's env, working dir and user, and starts it attached. */
 export async function startExec(
   engine: DockerEngine,
   containerId: string,
