@@ -5,7 +5,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateHostKey, startJobSshServer, type JobSshServer, type JobSshServerOptions } from '../../packages/agent/src/ssh/server';
 import type { SessionTarget } from '../../packages/agent/src/ssh/target';
+import { setSftpHelperCommand } from '../../packages/agent/src/sftp/spawn';
 import { mustRun, run, tempDir, type RunResult } from '../harness/util';
+import { requireAgentBinary } from '../agent/agent';
 
 export interface SshClient {
   dir: string;
@@ -61,6 +63,8 @@ export async function startServerAndClient(
   target: SessionTarget,
   extra: Partial<JobSshServerOptions> = {},
 ): Promise<ServerUnderTest> {
+  // The agent's own SFTP server runs as a process of its own: the built executable's.
+  setSftpHelperCommand([requireAgentBinary()]);
   const scratch = tempDir('agent-ssh');
   const key = await makeKey(scratch.path, 'id_ed25519');
   const logs: string[] = [];

@@ -11,6 +11,7 @@ import { docker } from '../harness/docker';
 import { mustRun, run, tempDir, waitFor } from '../harness/util';
 import { bundleServer } from './bundle-server.mjs';
 import { makeKey, writeClientConfig } from './client';
+import { requireAgentBinary } from '../agent/agent';
 import type { ServeConfig } from './serve-entry';
 import { JOB_ENV } from './suite';
 import { SshTerminal } from './terminal';
@@ -28,7 +29,7 @@ describe('job SSH server without ssh2’s native addon', () => {
     await bundleServer(bundle);
     container = (await docker(['run', '-d', '--network', 'host', inject('debianImage'), 'sleep', 'infinity'])).stdout.trim();
     const key = await makeKey(scratch.path, 'id_ed25519');
-    const cfg: ServeConfig = { authorizedKeys: [key.publicKey], env: JOB_ENV, workingDir: '/root', containerId: container };
+    const cfg: ServeConfig = { authorizedKeys: [key.publicKey], env: JOB_ENV, workingDir: '/root', containerId: container, sftpHelper: requireAgentBinary() };
     child = spawn(process.execPath, [bundle, JSON.stringify(cfg)], {
       cwd: scratch.path,
       env: { ...process.env, DOCKER_HOST: inject('dockerHost') },

@@ -6,6 +6,7 @@ import { DockerEngine, dockerEndpoint } from '../../packages/agent/src/docker/en
 import { dockerSessionTarget } from '../../packages/agent/src/docker/session-target';
 import { hostSessionTarget } from '../../packages/agent/src/ssh/host-process';
 import { generateHostKey, startJobSshServer } from '../../packages/agent/src/ssh/server';
+import { setSftpHelperCommand } from '../../packages/agent/src/sftp/spawn';
 
 export interface ServeConfig {
   authorizedKeys: string[];
@@ -13,10 +14,13 @@ export interface ServeConfig {
   workingDir: string;
   /** Sessions in this container (DOCKER_HOST from the environment); else on the host. */
   containerId?: string;
+  /** The agent executable, for the sftp subsystem of targets without an sftp-server. */
+  sftpHelper?: string;
 }
 
 async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2]) as ServeConfig;
+  if (cfg.sftpHelper) setSftpHelperCommand([cfg.sftpHelper]);
   const target = cfg.containerId
     ? dockerSessionTarget({ engine: new DockerEngine(dockerEndpoint()), containerId: cfg.containerId, workingDir: cfg.workingDir, env: cfg.env })
     : hostSessionTarget({ workingDir: cfg.workingDir, env: cfg.env });

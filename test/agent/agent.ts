@@ -25,7 +25,8 @@ import {
 import { tempDir, waitFor } from '../harness/util';
 
 export const ROOT = join(__dirname, '../..');
-export const AGENT_BIN = join(ROOT, 'dist/agent/dstack-agent-linux-x64');
+/** DSTACK_TEST_AGENT_BIN runs the suites against another build (an older one, to see a fix matter). */
+export const AGENT_BIN = process.env.DSTACK_TEST_AGENT_BIN ?? join(ROOT, 'dist/agent/dstack-agent-linux-x64');
 
 export function requireAgentBinary(): string {
   if (!existsSync(AGENT_BIN)) throw new Error(`${AGENT_BIN} is missing: run npm run build:agent first`);

@@ -6,6 +6,7 @@
 //   dstack-agent serve --data-dir DIR [--socket PATH] [--log-file PATH] [--log-cap BYTES]
 //   dstack-agent hostinfo [--data-dir DIR]
 //   dstack-agent call (--socket PATH | --data-dir DIR) METHOD [JSON]
+//   dstack-agent sftp-server --uid N --gid N --groups N,N --home DIR   (the agent starts it, fd 3 open)
 
 export const USAGE = `dstack-agent: runs dstack dev environments on this host (containers through Docker, or on the host),
 their SSH servers, and reports to the dstack daemon over gRPC on a unix socket.
@@ -18,6 +19,10 @@ Usage:
   dstack-agent call (--socket PATH | --data-dir DIR) METHOD [JSON]
                                                     one rpc to a running agent (e.g. GetJob '{"jobId":"x"}');
                                                     Events prints one JSON line per event until stopped
+  dstack-agent sftp-server --uid N --gid N [--groups N,...] [--home DIR]
+                                                    internal: the agent's own SFTP server for one session,
+                                                    on stdin/stdout, as that user; the agent starts it with
+                                                    the target's root folder open as descriptor 3
 
 serve options:
   --data-dir DIR     where the agent keeps its state, job logs, code and blob cache (created, mode 0700)
@@ -38,7 +43,8 @@ export type Command =
   | { kind: 'version'; json: boolean }
   | { kind: 'serve'; dataDir: string; socket?: string; logFile?: string; logCap?: number }
   | { kind: 'hostinfo'; dataDir: string }
-  | { kind: 'call'; socket: string; method: string; body: string };
+  | { kind: 'call'; socket: string; method: string; body: string }
+  | { kind: 'sftp-server'; uid: number; gid: number; groups: number[]; home: string };
 
 export class UsageError extends Error {}
 
@@ -51,13 +57,14 @@ export function parseArgs(argv: string[]): Command {
     return { kind: 'version', json: rest.includes('--json') };
   }
   const command = argv[0];
-  if (!['serve', 'hostinfo', 'call'].includes(command)) throw new UsageError(`unknown command ${command}: use serve, hostinfo, call, --version or --help`);
+  if (!['serve', 'hostinfo', 'call', 'sftp-server'].includes(command)) throw new UsageError(`unknown command ${command}: use serve, hostinfo, call, --version or --help`);
   const opts: Record<string, string> = {};
   const positional: string[] = [];
   const known: Record<string, string[]> = {
     serve: ['--data-dir', '--socket', '--log-file', '--log-cap'],
     hostinfo: ['--data-dir'],
     call: ['--data-dir', '--socket'],
+    'sftp-server': ['--uid', '--gid', '--groups', '--home'],
   };
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i];
@@ -75,6 +82,16 @@ export function parseArgs(argv: string[]): Command {
   if (command === 'hostinfo') {
     if (positional.length) throw new UsageError(`hostinfo takes no argument (got ${positional[0]})`);
     return { kind: 'hostinfo', dataDir: opts['--data-dir'] ?? '/' };
+  }
+  if (command === 'sftp-server') {
+    const id = (name: string) => {
+      const v = opts[name];
+      if (v === undefined || !/^\d+$/.test(v)) throw new UsageError(`sftp-server needs ${name} N (a number)`);
+      return Number(v);
+    };
+    const groups = (opts['--groups'] ?? '').split(',').filter(Boolean);
+    if (groups.some((g) => !/^\d+$/.test(g))) throw new UsageError(`--groups ${opts['--groups']}: numbers separated by commas`);
+    return { kind: 'sftp-server', uid: id('--uid'), gid: id('--gid'), groups: groups.map(Number), home: opts['--home'] ?? '/' };
   }
   if (command === 'call') {
     const socket = opts['--socket'] ?? (opts['--data-dir'] ? `${opts['--data-dir'].replace(/\/+$/, '')}/agent.sock` : undefined);

@@ -4,6 +4,7 @@ import { AGENT_VERSION, executablePath, executableSha256 } from './self';
 import { USAGE, UsageError, parseArgs } from './cli';
 import { call, hostinfo } from './ctl';
 import { serve } from './serve';
+import { runSftpHelper } from './sftp/helper';
 
 async function main(argv: string[]): Promise<number> {
   let cmd;
@@ -36,6 +37,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'call':
       await call(cmd.socket, cmd.method, cmd.body);
+      return 0;
+    case 'sftp-server':
+      await runSftpHelper(cmd);
       return 0;
   }
 }

@@ -6,11 +6,11 @@
 // `PATH.remote-conflict` (`.remote-conflict.2`, ... when an earlier one is still there) and reported. A file that exists on the instance but was never synced counts
 // as changed there (the user made it). Live sync relies on this.
 import { createHash } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, rmdirSync, symlinkSync, type Stats } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, constants, fstatSync, lchownSync, lstatSync, mkdirSync, readSync, readlinkSync, renameSync, rmdirSync, symlinkSync, unlinkSync, type Stats } from 'node:fs';
 import type { Conflict, ManifestEntry } from '@dstack/core/gen/agent';
 import type { BlobStore } from './blobs';
-import { safeJoin } from './paths';
+import type { HeldDir, Owner } from '../safe-fs/held-dir';
+import { TreeDirs, checkRelPath, splitRel } from '../safe-fs/tree-dirs';
 import { writeDataSync, writeFromBlobSync } from './write-file';
 
 export type Kind = 'file' | 'link' | 'dir';
@@ -35,6 +35,8 @@ export interface CommitInput {
   localChangesOnly?: boolean;
   /** Blobs held in memory (a live-sync batch's small files); the rest are in the store. */
   inline?: ReadonlyMap<string, Buffer>;
+  /** Who what this commit creates belongs to (the job's user); the agent's own user when absent. */
+  owner?: Owner;
 }
 
 export interface CommitResult {
@@ -45,150 +47,194 @@ export interface CommitResult {
 
 export const CONFLICT_SUFFIX = '.remote-conflict';
 
-function kindOf(e: ManifestEntry): Kind {
+/** What the manifest may say of a mode: permission bits only (no setuid, setgid or sticky). */
+export function entryMode(e: ManifestEntry, kind: Kind): number {
+  return (e.mode & 0o777) || (kind === 'dir' ? 0o755 : 0o644);
+}
+
+export function kindOf(e: ManifestEntry): Kind {
   return e.directory ? 'dir' : e.symlinkTarget ? 'link' : 'file';
 }
 
-function lstatOr(path: string): Stats | undefined {
+type Found = Kind | 'other';
+
+function statKind(st: Stats): Found {
+  return st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : st.isFile() ? 'file' : 'other';
+}
+
+/**
+ * The sha256 of entry `name` of `dir`, read through a descriptor: never through a link, and never
+ * blocking on a FIFO the job put there (undefined: not a regular file any more).
+ */
+function hashEntry(dir: HeldDir, name: string): string | undefined {
+  const fd = dir.open(name, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    return lstatSync(path);
-  } catch {
-    return undefined;
+    if (!fstatSync(fd).isFile()) return undefined;
+    const hash = createHash('sha256');
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let n; (n = readSync(fd, buf, 0, buf.length, null)) > 0; ) hash.update(buf.subarray(0, n));
+    return hash.digest('hex');
+  } finally {
+    closeSync(fd);
   }
 }
 
-function statKind(st: Stats): Kind {
-  return st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : 'file';
-}
-
-function hashFile(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
-}
-
-/** What is at `abs` now, comparable with a SyncedEntry (hashing only when needed). */
-function current(abs: string, st: Stats, hint?: SyncedEntry): { kind: Kind; sha: string } {
+/** What is at entry `name` now, comparable with a SyncedEntry (hashing only when needed). */
+function current(dir: HeldDir, name: string, st: Stats, hint?: SyncedEntry): { kind: Found; sha: string } {
   const kind = statKind(st);
-  if (kind === 'dir') return { kind, sha: '' };
-  if (kind === 'link') return { kind, sha: readlinkSync(abs) };
+  if (kind === 'dir' || kind === 'other') return { kind, sha: '' };
+  if (kind === 'link') return { kind, sha: readlinkSync(dir.at(name)) };
   if (hint && hint.kind === 'file' && hint.size === st.size && hint.mtimeMs === st.mtimeMs && hint.ino === st.ino) return { kind, sha: hint.sha };
-  return { kind, sha: hashFile(abs) };
+  const sha = hashEntry(dir, name);
+  return sha === undefined ? { kind: 'other', sha: '' } : { kind, sha };
 }
 
-function record(abs: string, kind: Kind, sha: string, mode: number): SyncedEntry {
-  const st = lstatSync(abs);
+function record(st: Stats, kind: Kind, sha: string, mode: number): SyncedEntry {
   return { kind, sha, mode, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
-}
-
-/** A folder left empty by a removal goes too (a folder deleted or renamed locally); one holding anything stays. */
-function removeEmptyParents(workDir: string, abs: string): void {
-  for (let dir = dirname(abs); dir.startsWith(`${workDir}/`); dir = dirname(dir)) {
-    try {
-      rmdirSync(dir);
-    } catch {
-      return;
-    }
-  }
 }
 
 export function applyCommit(workDir: string, blobs: BlobStore, synced: SyncState, input: CommitInput): CommitResult {
   const result: CommitResult = { written: 0, removed: 0, conflicts: [] };
   mkdirSync(workDir, { recursive: true });
+  const owner = input.owner;
+  const tree = TreeDirs.open(workDir, { create: { mode: 0o755, owner } });
+  const tmpName = (name: string) => `${name}.dstack-tmp-${process.pid}`;
+  try {
+    const keep = (dir: HeldDir, rel: string, name: string, localSha: string, remoteSha: string) => {
+      // An earlier kept version may not have been looked at yet: never replace it.
+      let suffix = CONFLICT_SUFFIX;
+      for (let n = 2; dir.lstat(`${name}${suffix}`); n++) suffix = `${CONFLICT_SUFFIX}.${n}`;
+      renameSync(dir.at(name), dir.at(`${name}${suffix}`));
+      tree.forget(rel);
+      result.conflicts.push({ path: rel, keptAs: `${rel}${suffix}`, localSha256: localSha, remoteSha256: remoteSha });
+    };
 
-  const keep = (rel: string, abs: string, localSha: string, remoteSha: string) => {
-    // An earlier kept version may not have been looked at yet: never replace it.
-    let suffix = CONFLICT_SUFFIX;
-    for (let n = 2; lstatOr(`${abs}${suffix}`); n++) suffix = `${CONFLICT_SUFFIX}.${n}`;
-    const keptAs = `${rel}${suffix}`;
-    renameSync(abs, `${abs}${suffix}`);
-    result.conflicts.push({ path: rel, keptAs, localSha256: localSha, remoteSha256: remoteSha });
-  };
+    // Directories first, shallow before deep; then links and files in path order.
+    const entries = [...input.entries].sort((a, b) => {
+      const da = a.directory ? 0 : 1;
+      const db = b.directory ? 0 : 1;
+      return da - db || a.path.split('/').length - b.path.split('/').length || (a.path < b.path ? -1 : 1);
+    });
+    const inManifest = new Set<string>();
+    for (const e of entries) {
+      const rel = checkRelPath(e.path);
+      inManifest.add(rel);
+      const [parentRel, name] = splitRel(rel);
+      const kind = kindOf(e);
+      const want = kind === 'file' ? e.sha256 : kind === 'link' ? e.symlinkTarget : '';
+      const mode = entryMode(e, kind);
+      const prev = synced[rel];
+      // Unchanged locally since the last sync: whatever the instance did to it stays.
+      if (input.localChangesOnly && prev && prev.kind === kind && prev.sha === want && prev.mode === mode) continue;
+      tree.with(
+        parentRel,
+        (dir) => {
+          const st = dir.lstat(name);
+          if (st) {
+            const now = current(dir, name, st, prev);
+            if (now.kind === kind && now.sha === want) {
+              // Already as wanted (a re-apply, or the same edit on both sides).
+              if (kind !== 'link' && (st.mode & 0o7777) !== mode) dir.chmod(name, mode);
+              synced[rel] = record(st, kind, want, mode);
+              return;
+            }
+            const changedHere = !prev || prev.kind !== now.kind || prev.sha !== now.sha;
+            // A directory in the way is kept aside whole: it may hold files made on the instance. A file
+            // or link we wrote is replaced by the rename below.
+            if (changedHere || now.kind === 'dir' || now.kind === 'other') keep(dir, rel, name, want, now.kind === 'file' ? now.sha : '');
+          }
+          if (kind === 'dir') {
+            const made = dir.ensureDir(name, mode, owner);
+            try {
+              synced[rel] = record(made.stat(), kind, want, mode);
+            } finally {
+              made.close();
+            }
+          } else if (kind === 'link') {
+            const tmp = tmpName(name);
+            unlinkIfThere(dir, tmp);
+            symlinkSync(e.symlinkTarget, dir.at(tmp));
+            if (owner) lchownSync(dir.at(tmp), owner.uid, owner.gid);
+            const made = lstatSync(dir.at(tmp));
+            renameSync(dir.at(tmp), dir.at(name));
+            synced[rel] = record(made, kind, want, mode);
+          } else {
+            // Written aside and renamed into place: a reader on the instance sees the old or the new file,
+            // never half of one. Whatever is at the temp name goes first (the write refuses to follow a link).
+            const tmp = tmpName(name);
+            unlinkIfThere(dir, tmp);
+            const data = input.inline?.get(e.sha256);
+            const w = data ? writeDataSync(data, dir, tmp, mode, owner) : writeFromBlobSync(blobs.path(e.sha256), dir, tmp, mode, owner);
+            renameSync(dir.at(tmp), dir.at(name));
+            synced[rel] = { kind, sha: want, mode, ...w };
+          }
+          result.written++;
+        },
+        rel,
+      );
+    }
 
-  // Directories first, shallow before deep; then links and files in path order.
-  const entries = [...input.entries].sort((a, b) => {
-    const da = a.directory ? 0 : 1;
-    const db = b.directory ? 0 : 1;
-    return da - db || a.path.split('/').length - b.path.split('/').length || (a.path < b.path ? -1 : 1);
-  });
-  const inManifest = new Set<string>();
-  for (const e of entries) {
-    const abs = safeJoin(workDir, e.path);
-    const rel = abs.slice(workDir.length + 1);
-    inManifest.add(rel);
-    const kind = kindOf(e);
-    const want = kind === 'file' ? e.sha256 : kind === 'link' ? e.symlinkTarget : '';
-    const mode = (e.mode & 0o7777) || (kind === 'dir' ? 0o755 : 0o644);
-    const prev = synced[rel];
-    // Unchanged locally since the last sync: whatever the instance did to it stays.
-    if (input.localChangesOnly && prev && prev.kind === kind && prev.sha === want && prev.mode === mode) continue;
-    const st = lstatOr(abs);
-    if (st) {
-      const now = current(abs, st, prev);
-      if (now.kind === kind && now.sha === want) {
-        // Already as wanted (a re-apply, or the same edit on both sides).
-        if (kind !== 'link' && (st.mode & 0o7777) !== mode) chmodSync(abs, mode);
-        synced[rel] = record(abs, kind, want, mode);
+    const toRemove = input.full ? Object.keys(synced).filter((p) => !inManifest.has(p)) : input.removed.map((p) => checkRelPath(p));
+    // Deepest first, so a directory is empty (of synced files) by the time its turn comes.
+    toRemove.sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? 1 : -1));
+    for (const rel of toRemove) {
+      const prev = synced[rel];
+      delete synced[rel];
+      const [parentRel, name] = splitRel(rel);
+      let removedFile = false;
+      try {
+        tree.with(parentRel, (dir) => {
+          const st = dir.lstat(name);
+          if (!st) return;
+          const now = current(dir, name, st, prev);
+          if (now.kind === 'dir') {
+            try {
+              rmdirSync(dir.at(name)); // only when empty: files made on the instance inside stay
+              tree.forget(rel);
+              result.removed++;
+            } catch {
+              /* not empty */
+            }
+            return;
+          }
+          if (!prev || prev.kind !== now.kind || prev.sha !== now.sha) keep(dir, rel, name, '', now.kind === 'file' ? now.sha : '');
+          else {
+            unlinkIfThere(dir, name);
+            result.removed++;
+            removedFile = true;
+          }
+        });
+      } catch (err) {
+        // Its folder is gone, or is a link or a file now: nothing of ours to remove there.
+        if (!['ENOENT', 'ENOTDIR', 'ELOOP'].includes((err as NodeJS.ErrnoException).code ?? '') && (err as Error).name !== 'PathError') throw err;
         continue;
       }
-      const changedHere = !prev || prev.kind !== now.kind || prev.sha !== now.sha;
-      // A directory in the way is kept aside whole: it may hold files made on the instance. A file
-      // or link we wrote is replaced by the rename below.
-      if (changedHere || now.kind === 'dir') keep(rel, abs, want, now.kind === 'file' ? now.sha : '');
+      if (removedFile) removeEmptyParents(tree, parentRel);
     }
-    mkdirSync(dirname(abs), { recursive: true });
-    if (kind === 'dir') {
-      mkdirSync(abs, { recursive: true });
-      chmodSync(abs, mode);
-      synced[rel] = record(abs, kind, want, mode);
-    } else if (kind === 'link') {
-      const tmp = `${abs}.dstack-tmp-${process.pid}`;
-      rmSync(tmp, { force: true });
-      symlinkSync(e.symlinkTarget, tmp);
-      renameSync(tmp, abs);
-      synced[rel] = record(abs, kind, want, mode);
-    } else {
-      // Written aside and renamed into place: a reader on the instance sees the old or the new file,
-      // never half of one. Whatever is at the temp name goes first (the write refuses to follow a link).
-      const tmp = `${abs}.dstack-tmp-${process.pid}`;
-      rmSync(tmp, { force: true });
-      const data = input.inline?.get(e.sha256);
-      const st = data ? writeDataSync(data, tmp, mode) : writeFromBlobSync(blobs.path(e.sha256), tmp, mode);
-      renameSync(tmp, abs);
-      synced[rel] = { kind, sha: want, mode, ...st };
-    }
-    result.written++;
-  }
-
-  const toRemove = input.full ? Object.keys(synced).filter((p) => !inManifest.has(p)) : input.removed.map((p) => safeJoin(workDir, p).slice(workDir.length + 1));
-  // Deepest first, so a directory is empty (of synced files) by the time its turn comes.
-  toRemove.sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? 1 : -1));
-  for (const rel of toRemove) {
-    const prev = synced[rel];
-    let abs: string;
-    try {
-      abs = safeJoin(workDir, rel);
-    } catch {
-      delete synced[rel];
-      continue;
-    }
-    const st = lstatOr(abs);
-    delete synced[rel];
-    if (!st) continue;
-    const now = current(abs, st, prev);
-    if (now.kind === 'dir') {
-      try {
-        rmdirSync(abs); // only when empty: files made on the instance inside stay
-        result.removed++;
-      } catch {
-        /* not empty */
-      }
-      continue;
-    }
-    if (!prev || prev.kind !== now.kind || prev.sha !== now.sha) keep(rel, abs, '', now.kind === 'file' ? now.sha : '');
-    else {
-      rmSync(abs, { force: true });
-      result.removed++;
-      removeEmptyParents(workDir, abs);
-    }
+  } finally {
+    tree.close();
   }
   return result;
+}
+
+function unlinkIfThere(dir: HeldDir, name: string): void {
+  try {
+    unlinkSync(dir.at(name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/** A folder left empty by a removal goes too (a folder deleted or renamed locally); one holding anything stays. */
+function removeEmptyParents(tree: TreeDirs, relDir: string): void {
+  while (relDir) {
+    const [parentRel, name] = splitRel(relDir);
+    try {
+      tree.with(parentRel, (dir) => rmdirSync(dir.at(name)));
+    } catch {
+      return;
+    }
+    tree.forget(relDir);
+    relDir = parentRel;
+  }
 }

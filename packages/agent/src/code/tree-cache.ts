@@ -7,10 +7,11 @@
 // (the repo id, when it was kept, and the synced.json record of what was last written into it).
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync, statfsSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readJsonOr, writeJsonAtomic } from '../files';
 import { logger } from '../logger';
+import { HeldDir } from '../safe-fs/held-dir';
+import { removeEntry } from '../safe-fs/tree-walk';
 import type { SyncState } from './sync';
 
 export interface TreeCacheOptions {
@@ -57,7 +58,13 @@ export class TreeCache {
         target = path;
       }
     }
-    rm(target, { recursive: true, force: true }).catch((err) => logger.warn(`tree cache: cannot delete ${target}: ${(err as Error).message}`));
+    // A kept tree was a job's to write: removed through held folders, never following a link.
+    const name = target.slice(this.dir.length + 1);
+    let dir: HeldDir | undefined;
+    Promise.resolve()
+      .then(() => removeEntry((dir = HeldDir.open(this.dir)), name))
+      .catch((err) => logger.warn(`tree cache: cannot delete ${target}: ${(err as Error).message}`))
+      .finally(() => dir?.close());
   }
 
   private lowOnDisk(): boolean {

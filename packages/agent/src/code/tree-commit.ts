@@ -12,19 +12,25 @@
 // Cost: one readdir per folder and one lstat per path (done ahead, while the daemon lists the repo,
 // when the tree was adopted); a write is one read of the blob and one write of the file
 // (code/write-file.ts), a bounded number at a time so the agent's event loop (other jobs' SSH
-// sessions) never stalls. Creating files is the slow part on most disks (an inode and a directory
-// entry each: about 0.1-1 ms here, whatever the parallelism), which is why a kept tree helps so much.
+// sessions) never stalls. Creating files is the slow part on most disks, which is why a kept tree
+// helps so much.
 // A file edited in the old job is told apart by size, mtime, inode and link count; an edit that
 // keeps the size and lands within the clock tick of our write, or puts the old mtime back to the
 // nanosecond, would go unseen (as for live sync's own record).
-import { existsSync, lstatSync, mkdirSync, readdirSync, rmSync, unlinkSync } from 'node:fs';
-import { chmod, lchown, lstat, symlink, unlink } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+//
+// The old tree was the old job's to write, and the new job's container may already run beside this
+// commit: every step goes through held folders (safe-fs/), so a folder swapped for a link is never
+// followed. Files are created as the job's user when it is known (no chown pass after).
+import { mkdirSync, readdirSync } from 'node:fs';
+import { lchown, lstat, symlink, unlink } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { ManifestEntry } from '@dstack/core/gen/agent';
 import type { BlobStore } from './blobs';
-import { checkRelPath } from './paths';
+import { HeldDir, settle, type Owner } from '../safe-fs/held-dir';
+import { TreeDirs, checkRelPath, splitRel } from '../safe-fs/tree-dirs';
+import { removeEntry } from '../safe-fs/tree-walk';
 import { writeFromBlob } from './write-file';
-import type { CommitResult, Kind, SyncState } from './sync';
+import { entryMode, kindOf, type CommitResult, type Kind, type SyncState } from './sync';
 
 /** Folders the manifest implies (parents of its entries) get this mode, as a fresh mkdir would. */
 const IMPLIED_DIR_MODE = 0o755;
@@ -34,14 +40,6 @@ const PARALLEL = 16;
 export interface ExactCommitResult extends CommitResult {
   /** Files and links of an adopted tree that were already as the manifest wants them. */
   unchanged: number;
-}
-
-function kindOf(e: ManifestEntry): Kind {
-  return e.directory ? 'dir' : e.symlinkTarget ? 'link' : 'file';
-}
-
-function modeOf(e: ManifestEntry, kind: Kind): number {
-  return (e.mode & 0o7777) || (kind === 'dir' ? 0o755 : 0o644);
 }
 
 /** Runs `fn` over `items`, at most `limit` at a time. */
@@ -69,27 +67,49 @@ export interface Seen {
 export type TreeScan = Map<string, Seen>;
 
 /**
- * Walks `workDir` and lstats everything in it. A kept tree is scanned as soon as a job adopts it,
- * while the daemon is still listing the repo, so the commit finds the work done; `yieldEvery`
- * lstats it lets the event loop run (other jobs' SSH sessions).
+ * Walks `workDir` and lstats everything in it, entering folders through held descriptors. A kept
+ * tree is scanned as soon as a job adopts it, while the daemon is still listing the repo, so the
+ * commit finds the work done; `yieldEvery` lstats it lets the event loop run (other jobs' SSH
+ * sessions).
  */
 export async function scanTree(workDir: string, yieldEvery = 1000): Promise<TreeScan> {
-  workDir = resolve(workDir);
   const seen: TreeScan = new Map();
   let n = 0;
-  const walk = async (relDir: string) => {
-    const absDir = relDir ? `${workDir}/${relDir}` : workDir;
-    for (const d of readdirSync(absDir, { withFileTypes: true })) {
-      const rel = relDir ? `${relDir}/${d.name}` : d.name;
-      const st = lstatSync(`${absDir}/${d.name}`, { throwIfNoEntry: false });
+  const walk = async (dir: HeldDir, relDir: string) => {
+    for (const name of readdirSync(dir.path)) {
+      const rel = relDir ? `${relDir}/${name}` : name;
+      const st = dir.lstat(name);
       if (!st) continue;
       const kind: Seen['kind'] = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : st.isFile() ? 'file' : 'other';
       seen.set(rel, { kind, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, nlink: st.nlink });
       if (++n % yieldEvery === 0) await new Promise((r) => setImmediate(r));
-      if (kind === 'dir') await walk(rel);
+      if (kind !== 'dir') continue;
+      let sub: HeldDir;
+      try {
+        sub = dir.openDir(name);
+      } catch {
+        seen.set(rel, { ...seen.get(rel)!, kind: 'other' }); // swapped since the lstat: removed by the commit
+        continue;
+      }
+      try {
+        await walk(sub, rel);
+      } finally {
+        sub.close();
+      }
     }
   };
-  if (existsSync(workDir)) await walk('');
+  let root: HeldDir;
+  try {
+    root = HeldDir.open(resolve(workDir));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return seen;
+    throw err;
+  }
+  try {
+    await walk(root, '');
+  } finally {
+    root.close();
+  }
   return seen;
 }
 
@@ -97,7 +117,8 @@ export async function scanTree(workDir: string, yieldEvery = 1000): Promise<Tree
  * Makes `workDir` exactly the tree of `entries` (a full manifest, already validated). `synced` is
  * the record of what was last written into this tree (empty for a new one); it is replaced by the
  * record of this commit, path for path. `scan` is what scanTree() found in it, if that ran ahead
- * (nothing may have touched the tree since).
+ * (nothing may have touched the tree since). `owner` is who the tree belongs to (the job's user;
+ * the agent's own when absent).
  */
 export async function commitExact(
   workDir: string,
@@ -105,11 +126,12 @@ export async function commitExact(
   synced: SyncState,
   entries: ManifestEntry[],
   scan?: Promise<TreeScan> | TreeScan,
+  owner?: Owner,
 ): Promise<ExactCommitResult> {
   workDir = resolve(workDir);
   const result: ExactCommitResult = { written: 0, removed: 0, conflicts: [], unchanged: 0 };
-  const uid = process.getuid?.() ?? 0;
-  const gid = process.getgid?.() ?? 0;
+  const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
+  const own = owner ?? me;
 
   const want = new Map<string, ManifestEntry>();
   // Every folder the tree needs, with its mode: named ones as named, parents as a mkdir makes them.
@@ -124,94 +146,111 @@ export async function commitExact(
       dirs.set(p, IMPLIED_DIR_MODE);
       i = p.lastIndexOf('/');
     }
-    if (e.directory) dirs.set(rel, modeOf(e, 'dir'));
+    if (e.directory) dirs.set(rel, entryMode(e, 'dir'));
   }
   for (const [rel, e] of want) if (!e.directory && dirs.has(rel)) throw new Error(`manifest entry ${JSON.stringify(e.path)} is a file, and a folder of other entries`);
 
   // The root, as Job.create makes it (an old job's user may have owned it).
   mkdirSync(workDir, { recursive: true });
-  const root = lstatSync(workDir);
-  if ((root.mode & 0o7777) !== IMPLIED_DIR_MODE) await chmod(workDir, IMPLIED_DIR_MODE);
-  if (root.uid !== uid || root.gid !== gid) await lchown(workDir, uid, gid);
+  const tree = TreeDirs.open(workDir);
+  try {
+    settle(tree.root, IMPLIED_DIR_MODE, own);
 
-  // What the tree holds now: anything the manifest does not want there goes. Links are never
-  // followed, so once this pass is done no folder on a wanted path is a link.
-  const found = await (scan ?? scanTree(workDir, Infinity));
-  const present = new Map<string, Seen>();
-  let gone = '';
-  for (const [rel, f] of found) {
-    if (gone && rel.startsWith(gone)) continue; // under a folder removed whole
-    const abs = `${workDir}/${rel}`;
-    const e = want.get(rel);
-    if (f.kind === 'dir') {
-      if (dirs.has(rel)) present.set(rel, f);
-      else {
-        rmSync(abs, { recursive: true, force: true });
-        gone = `${rel}/`;
-        result.removed++;
-      }
-    } else if (e && !e.directory && f.kind === (e.symlinkTarget ? 'link' : 'file')) present.set(rel, f);
-    else {
-      unlinkSync(abs);
-      result.removed++;
-    }
-  }
-
-  // Folders, shallow before deep, with their modes and our ownership.
-  const next: SyncState = {};
-  for (const rel of [...dirs.keys()].sort((a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : 1))) {
-    const abs = join(workDir, rel);
-    const mode = dirs.get(rel)!;
-    let st: Pick<Seen, 'size' | 'mtimeMs' | 'ino'>;
-    const f = present.get(rel);
-    if (f) {
-      st = f;
-      if (f.mode !== mode) await chmod(abs, mode);
-      if (f.uid !== uid || f.gid !== gid) await lchown(abs, uid, gid);
-    } else {
-      mkdirSync(abs, { mode });
-      const made = lstatSync(abs);
-      st = made;
-      if ((made.mode & 0o7777) !== mode) await chmod(abs, mode); // the umask took bits away
-      if (want.get(rel)?.directory) result.written++;
-    }
-    if (want.get(rel)?.directory) next[rel] = { kind: 'dir', sha: '', mode, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
-  }
-
-  // Files and links: keep what is provably ours and unchanged, write the rest.
-  const writes: [string, ManifestEntry][] = [];
-  for (const [rel, e] of want) {
-    if (e.directory) continue;
-    const kind = kindOf(e);
-    const sha = kind === 'file' ? e.sha256 : e.symlinkTarget;
-    const mode = modeOf(e, kind);
-    const prev = synced[rel];
-    const st = present.get(rel);
-    if (st && prev && prev.kind === kind && prev.sha === sha) {
-      const abs = `${workDir}/${rel}`;
-      // A second link to the inode (made in the old job) could change it behind our back.
-      if (st.size === prev.size && st.mtimeMs === prev.mtimeMs && st.ino === prev.ino && (kind === 'link' || st.nlink === 1)) {
-        // A chmod or chown leaves size, mtime and inode as they are.
-        if (kind === 'file' && st.mode !== mode) await chmod(abs, mode);
-        if (st.uid !== uid || st.gid !== gid) await lchown(abs, uid, gid);
-        next[rel] = { kind, sha, mode, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
-        result.unchanged++;
+    // What the tree holds now: anything the manifest does not want there goes. Links are never
+    // followed, so once this pass is done no folder on a wanted path is a link.
+    const found = await (scan ?? scanTree(workDir, Infinity));
+    const present = new Map<string, Seen>();
+    let gone = '';
+    for (const [rel, f] of found) {
+      if (gone && rel.startsWith(gone)) continue; // under a folder removed whole
+      const e = want.get(rel);
+      const keepIt = f.kind === 'dir' ? dirs.has(rel) : !!e && !e.directory && f.kind === (e.symlinkTarget ? 'link' : 'file');
+      if (keepIt) {
+        present.set(rel, f);
         continue;
       }
+      const [parentRel, name] = splitRel(rel);
+      await tree.with(parentRel, (dir) => removeEntry(dir, name), rel);
+      if (f.kind === 'dir' || f.kind === 'other') {
+        tree.forget(rel);
+        gone = `${rel}/`;
+      }
+      result.removed++;
     }
-    writes.push([rel, e]);
-  }
-  await eachLimited(writes, PARALLEL, async ([rel, e]) => {
-    const abs = join(workDir, rel);
-    const kind = kindOf(e);
-    const mode = modeOf(e, kind);
-    if (present.has(rel)) await unlink(abs);
-    const st = kind === 'link' ? await symlink(e.symlinkTarget, abs).then(() => lstat(abs)) : await writeFromBlob(blobs.path(e.sha256), abs, mode);
-    next[rel] = { kind, sha: kind === 'file' ? e.sha256 : e.symlinkTarget, mode, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
-    result.written++;
-  });
 
-  for (const k of Object.keys(synced)) delete synced[k];
-  Object.assign(synced, next);
-  return result;
+    // Folders, shallow before deep, with their modes and the owner.
+    const next: SyncState = {};
+    for (const rel of [...dirs.keys()].sort((a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : 1))) {
+      const mode = dirs.get(rel)!;
+      const [parentRel, name] = splitRel(rel);
+      const f = present.get(rel);
+      const st = tree.with(
+        parentRel,
+        (dir) => {
+          const sub = f ? dir.openDir(name) : dir.ensureDir(name, mode, own);
+          try {
+            if (f) settle(sub, mode, own);
+            return sub.stat();
+          } finally {
+            sub.close();
+          }
+        },
+        rel,
+      );
+      if (!f && want.get(rel)?.directory) result.written++;
+      if (want.get(rel)?.directory) next[rel] = { kind: 'dir', sha: '', mode, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+    }
+
+    // Files and links: keep what is provably ours and unchanged, write the rest.
+    const writes: [string, ManifestEntry][] = [];
+    for (const [rel, e] of want) {
+      if (e.directory) continue;
+      const kind = kindOf(e);
+      const sha = kind === 'file' ? e.sha256 : e.symlinkTarget;
+      const mode = entryMode(e, kind);
+      const prev = synced[rel];
+      const st = present.get(rel);
+      if (st && prev && prev.kind === kind && prev.sha === sha) {
+        // A second link to the inode (made in the old job) could change it behind our back.
+        if (st.size === prev.size && st.mtimeMs === prev.mtimeMs && st.ino === prev.ino && (kind === 'link' || st.nlink === 1)) {
+          const [parentRel, name] = splitRel(rel);
+          // A chmod or chown leaves size, mtime and inode as they are.
+          await tree.with(parentRel, async (dir) => {
+            if (kind === 'file' && st.mode !== mode) dir.chmod(name, mode);
+            if (st.uid !== own.uid || st.gid !== own.gid) await lchown(dir.at(name), own.uid, own.gid);
+          });
+          next[rel] = { kind, sha, mode, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+          result.unchanged++;
+          continue;
+        }
+      }
+      writes.push([rel, e]);
+    }
+    const chown = owner && (owner.uid !== me.uid || owner.gid !== me.gid) ? owner : undefined;
+    await eachLimited(writes, PARALLEL, async ([rel, e]) => {
+      const [parentRel, name] = splitRel(rel);
+      const kind = kindOf(e);
+      const mode = entryMode(e, kind);
+      const st = await tree.with(
+        parentRel,
+        async (dir) => {
+          if (present.has(rel)) await unlink(dir.at(name));
+          if (kind === 'file') return writeFromBlob(blobs.path(e.sha256), dir, name, mode, chown);
+          await symlink(e.symlinkTarget, dir.at(name));
+          if (chown) await lchown(dir.at(name), chown.uid, chown.gid);
+          return lstat(dir.at(name));
+        },
+        rel,
+      );
+      next[rel] = { kind, sha: kind === 'file' ? e.sha256 : e.symlinkTarget, mode, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
+      result.written++;
+    });
+
+    for (const k of Object.keys(synced)) delete synced[k];
+    Object.assign(synced, next);
+    return result;
+  } finally {
+    tree.close();
+  }
 }
+

@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import type { BlobChunk, CommitCodeResponse, ManifestEntry, PutManifestRequest, PutManifestResponse } from '@dstack/core/gen/agent';
 import { readJson, writeFileAtomic } from '../files';
 import { BlobStore, InlineBlobWriter, isSha256, type BlobWriter } from './blobs';
-import { PathError, checkRelPath } from './paths';
+import { PathError, checkRelPath } from '../safe-fs/tree-dirs';
 import { applyCommit, type SyncState } from './sync';
+import type { Owner } from '../safe-fs/held-dir';
 
 export interface Upload {
   id: string;
@@ -172,11 +173,11 @@ export class Uploads {
     return inline;
   }
 
-  /** Writes the upload's tree into workDir; the caller persists the returned sync state. */
-  commit(id: string, workDir: string, synced: SyncState): CommitCodeResponse {
+  /** Writes the upload's tree into workDir (new files owned by `owner`); the caller persists the returned sync state. */
+  commit(id: string, workDir: string, synced: SyncState, owner?: Owner): CommitCodeResponse {
     const upload = this.get(id);
     this.requireBlobs(upload);
-    const result = applyCommit(workDir, this.blobs, synced, { ...upload, inline: this.inline.get(id)?.blobs });
+    const result = applyCommit(workDir, this.blobs, synced, { ...upload, inline: this.inline.get(id)?.blobs, owner });
     this.drop(id);
     return result;
   }

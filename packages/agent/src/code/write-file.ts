@@ -1,14 +1,17 @@
-// Writes one file of a tree from its blob. Small blobs are read and written through a file
-// descriptor (open, write, fchmod, fstat): about a third of copyFile's cost here, which also
-// truncates, fchmods to the source's mode and copies through copy_file_range. Large ones are copied
-// by the kernel, so a big file never sits in the agent's memory. The explicit chmod sets the exact
-// mode whatever the umask; the stat is the record synced.json keeps (a later rename keeps size,
-// mtime and inode).
-import { chmodSync, closeSync, constants, copyFileSync, fchmodSync, fstatSync, lstatSync, openSync, readFileSync, statSync, writeSync, type Stats } from 'node:fs';
-import { chmod, copyFile, lstat, open, readFile, stat } from 'node:fs/promises';
+// Writes one file of a tree from its blob, into a folder the job can write. The file is created
+// with O_CREAT|O_EXCL|O_NOFOLLOW through the held folder (safe-fs/held-dir.ts), and everything after
+// goes through that descriptor: the bytes, the mode (whatever the umask), the owner (the job's user,
+// so no chown pass follows) and the stat that synced.json keeps. Small blobs are read into memory;
+// large ones are copied by the kernel into /proc/self/fd/<fd>, which reopens the very file created,
+// so a big file never sits in the agent's memory.
+import { closeSync, constants, copyFileSync, fstatSync, openSync, readFileSync, statSync, writeSync, type Stats } from 'node:fs';
+import { copyFile, open, readFile, stat } from 'node:fs/promises';
+import { fdPath, setModeOwner, type HeldDir, type Owner } from '../safe-fs/held-dir';
 
 /** Blobs up to this size are copied through the agent's memory. */
 export const SMALL_BLOB = 1 << 20;
+
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 export interface Written {
   size: number;
@@ -21,43 +24,50 @@ function fromStats(st: Stats): Written {
 }
 
 /**
- * Creates `dest` with the blob's bytes and `mode`. `dest` must not exist: it is in a folder the job
- * can write to, and a link planted there must fail the write, not be followed (O_EXCL).
+ * Creates entry `name` of `dir` with the blob's bytes, `mode` and `owner`. It must not exist: a link
+ * planted at the name fails the write instead of being followed.
  */
-export function writeFromBlobSync(blob: string, dest: string, mode: number): Written {
-  if (statSync(blob).size > SMALL_BLOB) {
-    copyFileSync(blob, dest, constants.COPYFILE_EXCL);
-    chmodSync(dest, mode);
-    return fromStats(lstatSync(dest));
-  }
-  return writeDataSync(readFileSync(blob), dest, mode);
-}
-
-/** Creates `dest` (which must not exist, as above) with `data` and `mode`. */
-export function writeDataSync(data: Buffer, dest: string, mode: number): Written {
-  const fd = openSync(dest, 'wx', mode);
+export function writeFromBlobSync(blob: string, dir: HeldDir, name: string, mode: number, owner?: Owner): Written {
+  if (statSync(blob).size <= SMALL_BLOB) return writeDataSync(readFileSync(blob), dir, name, mode, owner);
+  const fd = openSync(dir.at(name), CREATE, mode);
   try {
-    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
-    fchmodSync(fd, mode);
-    return fromStats(fstatSync(fd));
+    copyFileSync(blob, fdPath(fd));
+    return finish(fd, mode, owner);
   } finally {
     closeSync(fd);
   }
 }
 
-/** Like writeFromBlobSync, on the thread pool; `dest` must not exist either. */
-export async function writeFromBlob(blob: string, dest: string, mode: number): Promise<Written> {
-  if ((await stat(blob)).size > SMALL_BLOB) {
-    await copyFile(blob, dest, constants.COPYFILE_EXCL);
-    await chmod(dest, mode);
-    return fromStats(await lstat(dest));
-  }
-  const data = await readFile(blob);
-  const fh = await open(dest, 'wx', mode);
+/** Creates entry `name` of `dir` (which must not exist, as above) with `data`, `mode` and `owner`. */
+export function writeDataSync(data: Buffer, dir: HeldDir, name: string, mode: number, owner?: Owner): Written {
+  const fd = openSync(dir.at(name), CREATE, mode);
   try {
-    await fh.writeFile(data);
-    await fh.chmod(mode);
-    return fromStats(await fh.stat());
+    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
+    return finish(fd, mode, owner);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Mode and owner set through the descriptor; they leave size, mtime and inode as they are. */
+function finish(fd: number, mode: number, owner: Owner | undefined): Written {
+  const st = fstatSync(fd);
+  setModeOwner(fd, st, mode, owner);
+  return fromStats(st);
+}
+
+/** Like writeFromBlobSync, on the thread pool; `name` must not exist either. */
+export async function writeFromBlob(blob: string, dir: HeldDir, name: string, mode: number, owner?: Owner): Promise<Written> {
+  const small = (await stat(blob)).size <= SMALL_BLOB;
+  const data = small ? await readFile(blob) : undefined;
+  const fh = await open(dir.at(name), CREATE, mode);
+  try {
+    if (data) await fh.writeFile(data);
+    else await copyFile(blob, fdPath(fh.fd));
+    const st = await fh.stat();
+    if (owner && (st.uid !== owner.uid || st.gid !== owner.gid)) await fh.chown(owner.uid, owner.gid);
+    if ((st.mode & 0o7777) !== mode) await fh.chmod(mode);
+    return fromStats(st);
   } finally {
     await fh.close();
   }

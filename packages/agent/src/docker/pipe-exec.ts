@@ -16,13 +16,13 @@
 // comes through the exec stream, which is kept and merged in.
 import { execFile } from 'node:child_process';
 import { close, constants, fstat, open as openCb } from 'node:fs';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { PassThrough, Writable, type Duplex, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { DockerEngine } from './engine';
 import { Demuxer, startExec, waitExit, type DockerExecOptions, type ExecInspect } from './exec';
-import { handOver, makePrivateTmpDir } from '../ssh/private-tmp';
+import { handOver, makePrivateTmpDir, type PrivateDir } from '../ssh/private-tmp';
 import type { SessionProcess, TargetUser } from '../ssh/target';
 
 const MARKER = 0x2e; // "."
@@ -41,13 +41,14 @@ const openFd = promisify(openCb);
 const fstatFd = promisify(fstat);
 const closeFd = promisify(close);
 
-async function openEnd(path: string, flags: number, readable: boolean): Promise<Socket> {
+async function openEnd(dir: PrivateDir, name: string, flags: number, readable: boolean): Promise<Socket> {
   // A bare descriptor (not a FileHandle, which would close it when collected): net.Socket takes it
-  // over, libuv watches it with epoll, and the socket closes it. Never through a link, and only a FIFO.
-  const fd = await openFd(path, flags | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+  // over, libuv watches it with epoll, and the socket closes it. Through the held folder, never
+  // through a link, and only a FIFO.
+  const fd = await openFd(dir.dir.at(name), flags | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   if (!(await fstatFd(fd)).isFIFO()) {
     await closeFd(fd);
-    throw new Error(`${path} is not the FIFO made for the session`);
+    throw new Error(`${dir.virtual}/${name} is not the FIFO made for the session`);
   }
   return new Socket({ fd, readable, writable: !readable });
 }
@@ -88,29 +89,30 @@ async function checkNoUserNamespace(root: string): Promise<void> {
 
 export async function dockerPipeExec(engine: DockerEngine, containerId: string, o: PipeExecOptions): Promise<SessionProcess> {
   const sockets: Socket[] = [];
-  let dir: { host: string; virtual: string } | undefined;
+  let dir: PrivateDir | undefined;
   try {
     await checkNoUserNamespace(o.root);
-    const made = await makePrivateTmpDir(o.root, 'dstack-io');
+    const made = makePrivateTmpDir(o.root, 'dstack-io');
     dir = made;
     const names = ['in', 'out', 'err'];
-    await promisify(execFile)('mkfifo', ['-m', '600', ...names.map((n) => `${made.host}/${n}`)]);
+    // mkfifo is another process: it reaches the held folder through the agent's own descriptor table.
+    await promisify(execFile)('mkfifo', ['-m', '600', ...names.map((n) => made.dir.at(n).replace('/proc/self/', `/proc/${process.pid}/`))]);
     // Our ends are opened while the folder is root's, then it is handed over (private-tmp.ts).
     sockets.push(
-      await openEnd(`${made.host}/in`, constants.O_RDWR, false),
-      await openEnd(`${made.host}/out`, constants.O_RDONLY, true),
-      await openEnd(`${made.host}/err`, constants.O_RDONLY, true),
+      await openEnd(made, 'in', constants.O_RDWR, false),
+      await openEnd(made, 'out', constants.O_RDONLY, true),
+      await openEnd(made, 'err', constants.O_RDONLY, true),
     );
-    await handOver(made, o.sessionUser, names);
+    handOver(made, o.sessionUser, names);
   } catch (err) {
     for (const s of sockets) s.destroy();
-    if (dir) await rm(dir.host, { recursive: true, force: true }).catch(() => {});
+    if (dir) await dir.remove().catch(() => {});
     throw new PipeSetupError(err as Error);
   }
   const [inEnd, outEnd, errEnd] = sockets;
   for (const s of sockets) s.on('error', () => {});
-  const fifos = dir!;
-  const cleanup = () => rm(fifos.host, { recursive: true, force: true }).catch(() => {});
+  const fifos = dir;
+  const cleanup = () => fifos.remove().catch(() => {});
 
   let id: string;
   let stream: Duplex;
@@ -160,7 +162,7 @@ export async function dockerPipeExec(engine: DockerEngine, containerId: string, 
     inEnd.destroy(); // the process is gone: what it did not read is dropped
     if (!opened) {
       for (const n of ['out', 'err']) {
-        await open(`${fifos.host}/${n}`, constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).then((fh) => fh.close(), () => {});
+        await open(fifos.dir.at(n), constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).then((fh) => fh.close(), () => {});
       }
     }
     await cleanup();

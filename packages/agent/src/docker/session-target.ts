@@ -1,12 +1,10 @@
 // The SessionTarget of a job's container: where its SSH sessions run (Docker exec; FIFOs for
 // sessions without a TTY, docker/pipe-exec.ts) and how its files are reached (/proc/<pid>/root, for
 // sftp and the agent-forwarding socket).
-import { statSync } from 'node:fs';
 import type { DockerEngine } from './engine';
 import { dockerExec } from './exec';
 import { dockerPipeExec, PipeSetupError } from './pipe-exec';
-import { hostPath } from '../ssh/confine';
-import { lookupUser } from '../ssh/target-user';
+import { lookupUser, userDbKey } from '../ssh/target-user';
 import type { SessionTarget, TargetUser } from '../ssh/target';
 import { processStart } from '../runtime/host';
 
@@ -47,10 +45,7 @@ export function dockerSessionTarget(o: DockerSessionTargetOptions): SessionTarge
   let pipes = !process.env.DSTACK_AGENT_EXEC_STREAM && o.pipes !== false;
   const user = async () => {
     const root = await fsRoot();
-    const key = [root, ...['/etc/passwd', '/etc/group'].map((f) => {
-      const st = statSync(hostPath(root, f), { throwIfNoEntry: false });
-      return st ? `${st.ino}:${st.mtimeMs}:${st.size}` : '-';
-    })].join(' ');
+    const key = `${root} ${userDbKey(root)}`;
     if (known?.key !== key) known = { key, user: await lookupUser(root, o.user) };
     return known.user;
   };

@@ -2,10 +2,13 @@
 // that move it: pull, wait for code, start (container or host process, profile, init commands, IDE
 // server, SSH server), run until stopped. A job loaded after an agent restart carries on from the
 // state it was saved in: a running job keeps its container, log and SSH port.
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, lchownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { JobState, LogStream, type Activity, type Job as JobProto, type JobSpec, type JobStatus, type RegistryAuth } from '@dstack/core/gen/agent';
-import { chownTree, writeFileAtomic, writeJsonAtomic, readJson, readJsonOr } from '../files';
+import { writeFileAtomic, writeJsonAtomic, readJson, readJsonOr } from '../files';
+import { HeldDir } from '../safe-fs/held-dir';
+import { TreeDirs, checkRelPath } from '../safe-fs/tree-dirs';
+import { chownTree, removeEntry } from '../safe-fs/tree-walk';
 import { JobLog, LineSplitter } from '../logs/job-log';
 import { logger } from '../logger';
 import type { EventBus } from '../events';
@@ -144,6 +147,10 @@ export class Job implements RuntimeJob {
   }
   get workingDir(): string {
     return this.internal.workingDir;
+  }
+  /** The job's user, who owns the work dir; known once the container is up. */
+  get codeOwner(): { uid: number; gid: number } | undefined {
+    return this.internal.codeOwner;
   }
   get finished(): boolean {
     return isFinished(this.status.state);
@@ -302,15 +309,22 @@ export class Job implements RuntimeJob {
     await (this.containerUp ?? this.runtime.start(this, this.abort.signal));
     if (this.stopRequested) return;
     // A working dir inside the code that the repo lacks (the container made it before the code came).
-    if (this.runtime.kind === 'docker' && this.workingDir.startsWith('/workflow/')) {
-      mkdirSync(join(this.codeDir, this.workingDir.slice('/workflow/'.length)), { recursive: true });
+    const wd = posix.normalize(this.workingDir);
+    if (this.runtime.kind === 'docker' && wd.startsWith('/workflow/')) {
+      // Made from the held work dir, never through a link the job put on the way.
+      const tree = TreeDirs.open(this.codeDir, { create: { mode: 0o755 } });
+      try {
+        tree.with(checkRelPath(wd.slice('/workflow/'.length)), () => {});
+      } finally {
+        tree.close();
+      }
     }
     const owner = await this.runtime.codeOwner(this);
     if (owner) {
-      // The code was written by the agent (root): the job's user must be able to edit it.
+      // Commits from now on write as the job's user; one that came before wrote as the agent's.
       this.internal.codeOwner = owner;
       this.persist();
-      chownTree(this.codeDir, owner.uid, owner.gid);
+      if (this.status.codeReady) await this.giveCode(owner);
     }
     await this.runtime.installProfile(this);
     if (this.stopRequested) return;
@@ -456,10 +470,27 @@ export class Job implements RuntimeJob {
     this.ssh?.updateAuthorizedKeys(keys);
   }
 
-  /** Called after a commit wrote the code: a job waiting for it goes on. */
-  codeCommitted(): void {
+  /**
+   * The work dir handed to the job's user, through held folders (safe-fs/tree-walk.ts): the job can
+   * write the tree, and a folder it swaps for a link is never entered.
+   */
+  private async giveCode(owner: { uid: number; gid: number }): Promise<void> {
+    lchownSync(this.codeDir, owner.uid, owner.gid);
+    const root = HeldDir.open(this.codeDir);
+    try {
+      await chownTree(root, owner);
+    } finally {
+      root.close();
+    }
+  }
+
+  /**
+   * Called after a commit wrote the code: a job waiting for it goes on. `withoutOwner`: the commit
+   * began before the job's user was known, so what it wrote is handed over now.
+   */
+  async codeCommitted(withoutOwner: boolean): Promise<void> {
     const owner = this.internal.codeOwner;
-    if (owner) chownTree(this.codeDir, owner.uid, owner.gid);
+    if (owner && withoutOwner) await this.giveCode(owner);
     if (!this.status.codeReady) {
       this.status = { ...this.status, codeReady: true };
       this.persist();
@@ -491,9 +522,18 @@ export class Job implements RuntimeJob {
   }
 
   /** Deletes the job's files (after it is finished). */
-  removeFiles(): void {
+  async removeFiles(): Promise<void> {
     this.removed = true;
     this.log.close();
+    // The work dir was the job's to write: removed through held folders, never following a link.
+    if (existsSync(this.codeDir)) {
+      const dir = HeldDir.open(this.dir);
+      try {
+        await removeEntry(dir, 'workflow');
+      } finally {
+        dir.close();
+      }
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

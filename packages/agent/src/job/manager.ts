@@ -8,7 +8,7 @@ import { FailedPrecondition, InvalidArgument, NotFound } from '../errors';
 import type { EventBus } from '../events';
 import { nvidiaGpus } from '../hostinfo/index';
 import { logger } from '../logger';
-import { PathError } from '../code/paths';
+import { PathError } from '../safe-fs/tree-dirs';
 import { UnknownUpload, Uploads, type Upload } from '../code/uploads';
 import { TreeCache } from '../code/tree-cache';
 import { commitExact, scanTree, type TreeScan } from '../code/tree-commit';
@@ -135,7 +135,7 @@ export class JobManager {
     if (job.status.codeReady && this.trees.keep(job.spec.repoId, job.id, job.codeDir, job.readSyncState())) {
       logger.info(`job ${jobId}: work dir kept for the next job of repo ${job.spec.repoId}`);
     }
-    job.removeFiles();
+    await job.removeFiles();
     logger.info(`job ${jobId}: removed`);
   }
 
@@ -189,16 +189,18 @@ export class JobManager {
     // becomes exactly the manifest's tree, fast when it starts from a kept one. Later commits
     // (live sync into a running job) keep what changed on the instance as *.remote-conflict.
     const exact = job.spec.expectCode && !job.status.codeReady && upload.full;
+    // Written as the job's user when it is known (the container is up); else handed over after.
+    const owner = job.codeOwner;
     let res: CommitCodeResponse;
     let unchanged = 0;
     try {
       if (exact) {
         const scan = this.scans.get(job.id)?.catch(() => undefined);
         this.scans.delete(job.id);
-        const r = await this.uploads.commitWith(upload, async (u) => commitExact(job.codeDir, this.uploads.blobs, synced, u.entries, await scan));
+        const r = await this.uploads.commitWith(upload, async (u) => commitExact(job.codeDir, this.uploads.blobs, synced, u.entries, await scan, owner));
         unchanged = r.unchanged;
         res = { written: r.written, removed: r.removed, conflicts: r.conflicts };
-      } else res = this.uploads.commit(upload.id, job.codeDir, synced);
+      } else res = this.uploads.commit(upload.id, job.codeDir, synced, owner);
     } catch (err) {
       if (err instanceof PathError) throw new InvalidArgument(err.message);
       throw new FailedPrecondition((err as Error).message);
@@ -207,7 +209,7 @@ export class JobManager {
       job.writeSyncState(synced);
     }
     job.note(`code committed in ${((Date.now() - t0) / 1000).toFixed(2)} s: ${res.written} written, ${res.removed} removed${unchanged ? `, ${unchanged} unchanged` : ''}${res.conflicts.length ? `, ${res.conflicts.length} conflict(s) kept as *.remote-conflict` : ''}`);
-    job.codeCommitted();
+    await job.codeCommitted(!owner);
     return res;
   }
 

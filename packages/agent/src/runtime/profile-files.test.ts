@@ -1,4 +1,4 @@
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -19,7 +19,7 @@ describe('writeProfileFiles', () => {
   it('writes the profile, an /etc/profile where there is none, and one hook line per rc file', async () => {
     await writeProfileFiles(root, { name: 'root', uid: 0, gid: 0, home: '/root' }, 'export A=1\n');
     expect(readFileSync(join(root, 'etc/profile.d/dstack.sh'), 'utf8')).toBe('export A=1\n');
-    expect(lstatSync(join(root, 'etc/profile.d/dstack.sh')).mode & 0o777).toBe(0o644);
+    expect(lstatSync(join(root, 'etc/profile.d/dstack.sh')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(root, 'etc/profile'), 'utf8')).toBe(PROFILE_LOOP);
     for (const f of ['.profile', '.bashrc']) expect(readFileSync(join(root, 'root', f), 'utf8')).toBe(`${PROFILE_LINE}\n`);
     // Again (an agent restart): the profile is replaced, the hooks are not doubled.
@@ -36,6 +36,24 @@ describe('writeProfileFiles', () => {
     expect(readFileSync(join(root, 'etc/profile'), 'utf8')).toBe('PATH=/usr/bin\n');
     expect(readFileSync(join(root, 'home/u/.bashrc'), 'utf8')).toBe(`alias ll="ls -l"\n${PROFILE_LINE}\n`);
     expect(lstatSync(join(root, 'home/u/.profile')).uid).toBe(me.uid);
+  });
+
+  it.runIf(process.getuid?.() === 0)("gives the profile (it holds the job's env) to the job's user alone", async () => {
+    mkdirSync(join(root, 'home/u'), { recursive: true });
+    await writeProfileFiles(root, { name: 'u', uid: 1234, gid: 2345, home: '/home/u' }, 'export TOKEN=s3cret\n');
+    const st = lstatSync(join(root, 'etc/profile.d/dstack.sh'));
+    expect([st.uid, st.gid, st.mode & 0o777]).toEqual([1234, 2345, 0o600]);
+  });
+
+  it.runIf(process.getuid?.() === 0)("never appends to a file the user does not own, even when its rc file links there", async () => {
+    mkdirSync(join(root, 'home/u'), { recursive: true });
+    writeFileSync(join(root, 'etc/shadow'), 'root:*:19000::::::\n', { mode: 0o600 });
+    symlinkSync('/etc/shadow', join(root, 'home/u/.bashrc'));
+    writeFileSync(join(root, 'etc/motd'), 'hello\n');
+    linkSync(join(root, 'etc/motd'), join(root, 'home/u/.profile'));
+    await writeProfileFiles(root, { name: 'u', uid: 1234, gid: 1234, home: '/home/u' }, 'export A=1\n');
+    expect(readFileSync(join(root, 'etc/shadow'), 'utf8')).toBe('root:*:19000::::::\n');
+    expect(readFileSync(join(root, 'etc/motd'), 'utf8')).toBe('hello\n');
   });
 
   it('follows symlinks inside the root only: an absolute link means the container root, not the host', async () => {

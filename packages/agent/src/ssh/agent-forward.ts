@@ -1,7 +1,6 @@
 // SSH agent forwarding (ssh -A). A unix socket is made inside the target's filesystem (a private
 // 0700 directory under /tmp, owned by the session user) and SSH_AUTH_SOCK points at it; each
 // connection to it becomes an auth-agent@openssh.com channel back to the client.
-import { chmod, rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Connection, ServerChannel } from 'ssh2';
 import { handOver, makePrivateTmpDir } from './private-tmp';
@@ -54,30 +53,35 @@ function relay(sock: Socket, conn: Connection, log: (line: string) => void): voi
 
 export async function startAgentForward(conn: Connection, target: SessionTarget, log: (line: string) => void): Promise<AgentForward> {
   const [root, user] = await Promise.all([target.fsRoot(), sessionUser(target)]);
-  const dir = await makePrivateTmpDir(root, 'dstack-ssh');
-  const { virtual: dirVirtual, host: dirHost } = dir;
-  const sockHost = `${dirHost}/agent.sock`;
+  const dir = makePrivateTmpDir(root, 'dstack-ssh');
   const open = new Set<Socket>();
   const server: Server = createServer((sock) => {
     open.add(sock);
     sock.on('close', () => open.delete(sock));
     relay(sock, conn, log);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(sockHost, () => resolve());
-  });
-  server.on('error', (err) => log(`agent forwarding: ${err.message}`));
-  // While the folder is still root's (private-tmp.ts): nothing in it can have been swapped yet.
-  await chmod(sockHost, 0o600);
-  await handOver(dir, user, ['agent.sock']);
+  try {
+    // Bound through the held folder: the agent's own descriptor names it, whatever its path.
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(dir.dir.at('agent.sock'), () => resolve());
+    });
+    server.on('error', (err) => log(`agent forwarding: ${err.message}`));
+    // While the folder is still root's (private-tmp.ts): nothing in it can have been swapped yet.
+    dir.dir.chmod('agent.sock', 0o600);
+    handOver(dir, user, ['agent.sock']);
+  } catch (err) {
+    server.close();
+    await dir.remove().catch(() => {});
+    throw err;
+  }
   let closed: Promise<void> | undefined;
   return {
-    socketPath: `${dirVirtual}/agent.sock`,
+    socketPath: `${dir.virtual}/agent.sock`,
     close: () =>
       (closed ??= new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const sock of open) sock.destroy();
-      }).then(() => rm(dirHost, { recursive: true, force: true }))),
+      }).then(() => dir.remove())),
   };
 }

@@ -1,7 +1,7 @@
 // Sessions on the host itself (host-mode jobs): child processes in their own process group, with
 // a TTY through node-pty, or util-linux `script` where node-pty cannot load. The environment is
 // built afresh as sshd does (the agent's own variables stay out), plus the job's env.
-import { spawn as spawnChild } from 'node:child_process';
+import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { PassThrough, Readable, Writable } from 'node:stream';
@@ -85,27 +85,25 @@ export async function spawnHostSession(o: HostSpawnOptions): Promise<SessionProc
   return spawnScript(argv(o), o.workingDir, env, o.pty);
 }
 
-function spawnPiped(args: string[], cwd: string, env: Record<string, string>): SessionProcess {
-  const child = spawnChild(args[0], args.slice(1), { cwd, env, detached: true, stdio: 'pipe' });
+/** A session over a piped child process; `signal` reaches what the session's signals should. */
+export function pipedSession(child: ChildProcess, signal: (sig: NodeJS.Signals) => void): SessionProcess {
   const exit = new Promise<SessionExit>((resolve) => {
     child.once('error', () => resolve({ code: 127, signal: null }));
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
-  return {
-    stdin: child.stdin!,
-    stdout: child.stdout!,
-    stderr: child.stderr!,
-    resize: () => {},
-    signal: (sig) => {
-      // The whole process group, as a terminal hangup would reach it.
-      try {
-        if (child.pid) process.kill(-child.pid, sig);
-      } catch {
-        child.kill(sig);
-      }
-    },
-    exit,
-  };
+  return { stdin: child.stdin!, stdout: child.stdout!, stderr: child.stderr!, resize: () => {}, signal, exit };
+}
+
+function spawnPiped(args: string[], cwd: string, env: Record<string, string>): SessionProcess {
+  const child = spawnChild(args[0], args.slice(1), { cwd, env, detached: true, stdio: 'pipe' });
+  return pipedSession(child, (sig) => {
+    // The whole process group, as a terminal hangup would reach it.
+    try {
+      if (child.pid) process.kill(-child.pid, sig);
+    } catch {
+      child.kill(sig);
+    }
+  });
 }
 
 function spawnPty(pty: NonNullable<ReturnType<typeof loadPty>>, args: string[], cwd: string, env: Record<string, string>, req: PtyRequest): SessionProcess {

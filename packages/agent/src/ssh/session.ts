@@ -1,11 +1,12 @@
 // One SSH "session" channel: pty-req, env and auth-agent-req come first, then one of shell, exec
-// or the sftp subsystem. Shells and commands run in the job's SessionTarget; sftp is served by the
-// agent itself over the target's filesystem, so the image needs nothing.
+// or the sftp subsystem. Shells and commands run in the job's SessionTarget; sftp runs as the
+// session's user too: the target's own sftp-server, else the agent's (sftp/spawn.ts), so the image
+// needs nothing.
 import type { Connection, ServerChannel, Session } from 'ssh2';
 import type { Writable } from 'node:stream';
 import type { ActivityKind } from './activity';
 import { startAgentForward, type AgentForward } from './agent-forward';
-import { serveSftp } from './sftp';
+import { spawnSftp } from '../sftp/spawn';
 import type { PtyRequest, SessionExit, SessionProcess, SessionTarget } from './target';
 
 export interface SessionContext {
@@ -64,23 +65,19 @@ export function handleSession(accept: () => Session, ctx: SessionContext): void 
     ok?.();
   });
 
-  const run = (kind: 'shell' | 'exec', command: string | undefined, channel: ServerChannel | undefined) => {
+  const run = (kind: ActivityKind, command: string | undefined, channel: ServerChannel | undefined) => {
     if (!channel || started) return;
     started = true;
     const end = ctx.begin(kind);
-    void runProcess(channel, { command, pty, env, wantAgent }, ctx, (p) => (proc = p)).finally(end);
+    const sftp = kind === 'sftp' ? (e: Record<string, string>) => spawnSftp(ctx.target, e, ctx.log) : undefined;
+    void runProcess(channel, { command, pty: sftp ? undefined : pty, env, wantAgent: wantAgent && !sftp, spawn: sftp }, ctx, (p) => (proc = p)).finally(end);
   };
   session.on('shell', (ok) => run('shell', undefined, ok()));
   session.on('exec', (ok, _no, info) => run('exec', info.command, ok()));
-  session.on('sftp', (ok) => {
-    if (started) return;
-    started = true;
-    const sftp = ok();
-    if (!sftp) return;
-    const end = ctx.begin('sftp');
-    ctx.onConnectionClose(end);
-    sftp.on('close', end);
-    serveSftp(sftp, ctx.target, ctx.log);
+  // Without an 'sftp' listener ssh2 hands the subsystem over as a plain channel, as sshd runs it.
+  session.on('subsystem', (ok, no, info) => {
+    if (info.name !== 'sftp' || started) return no?.();
+    run('sftp', undefined, ok());
   });
 }
 
@@ -89,6 +86,8 @@ interface RunOptions {
   pty: PtyRequest | undefined;
   env: Record<string, string>;
   wantAgent: boolean;
+  /** Starts something other than the command in the target (the sftp subsystem). */
+  spawn?: (env: Record<string, string>) => Promise<SessionProcess>;
 }
 
 /** Resolves when every byte the process wrote has been handed to the channel. */
@@ -134,7 +133,7 @@ async function runProcess(
       env.SSH_AUTH_SOCK = agent.socketPath;
     }
     if (opts.pty) env.TERM = opts.pty.term;
-    proc = await ctx.target.spawn({ command: opts.command, pty: opts.pty, env });
+    proc = opts.spawn ? await opts.spawn(env) : await ctx.target.spawn({ command: opts.command, pty: opts.pty, env });
   } catch (err) {
     ctx.log(`ssh session: cannot start ${opts.command === undefined ? 'a shell' : 'the command'}: ${(err as Error).message}`);
     await agent?.close();

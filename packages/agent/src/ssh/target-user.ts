@@ -1,9 +1,9 @@
 // The user sessions run as, looked up in the target's own /etc/passwd (a container's users are not
 // the host's). Files the agent creates for a session (sftp uploads, the agent-forwarding socket)
 // are handed to this user.
-import { readFile } from 'node:fs/promises';
 import { homedir, userInfo } from 'node:os';
-import { hostPath } from './confine';
+import { HeldDir } from '../safe-fs/held-dir';
+import { readFileInRoot, statInRoot } from '../safe-fs/in-root';
 import type { SessionTarget, TargetUser } from './target';
 
 /** The agent's own user: for targets that do not say. */
@@ -21,9 +21,18 @@ export async function sessionUser(target: SessionTarget): Promise<TargetUser> {
  * Resolves Docker's `User` form ("", "name", "uid", "name:group", "uid:gid") against the passwd
  * and group files under `root`. An unknown numeric uid is accepted as Docker does (home "/").
  */
-export async function lookupUser(root: string, spec: string | undefined): Promise<TargetUser> {
+export async function lookupUser(rootPath: string, spec: string | undefined): Promise<TargetUser> {
+  const root = HeldDir.open(rootPath);
+  try {
+    return lookupUserIn(root, spec);
+  } finally {
+    root.close();
+  }
+}
+
+function lookupUserIn(root: HeldDir, spec: string | undefined): TargetUser {
   const [userPart, groupPart] = (spec || 'root').split(':');
-  const passwd = await readLines(hostPath(root, '/etc/passwd'));
+  const passwd = readLines(root, '/etc/passwd');
   const entry = passwd
     .map((l) => l.split(':'))
     .find((f) => f.length >= 7 && (f[0] === userPart || (/^\d+$/.test(userPart) && f[2] === userPart)));
@@ -35,7 +44,7 @@ export async function lookupUser(root: string, spec: string | undefined): Promis
   if (groupPart !== undefined) {
     if (/^\d+$/.test(groupPart)) user.gid = Number(groupPart);
     else {
-      const group = (await readLines(hostPath(root, '/etc/group'))).map((l) => l.split(':')).find((f) => f[0] === groupPart);
+      const group = readLines(root, '/etc/group').map((l) => l.split(':')).find((f) => f[0] === groupPart);
       if (!group) throw new Error(`group ${groupPart} is not in the target's /etc/group`);
       user.gid = Number(group[2]);
     }
@@ -43,10 +52,20 @@ export async function lookupUser(root: string, spec: string | undefined): Promis
   return user;
 }
 
-async function readLines(path: string): Promise<string[]> {
+/** The lines of a file of the target's (links resolved inside its root, as the target reads it). */
+function readLines(root: HeldDir, path: string): string[] {
+  return readFileInRoot(root, path)?.data.toString('utf8').split('\n') ?? [];
+}
+
+/** What identifies the target's user database now: it is looked up again only when this changes. */
+export function userDbKey(rootPath: string): string {
+  const root = HeldDir.open(rootPath);
   try {
-    return (await readFile(path, 'utf8')).split('\n');
-  } catch {
-    return [];
+    return ['/etc/passwd', '/etc/group'].map((f) => {
+      const st = statInRoot(root, f);
+      return st ? `${st.ino}:${st.mtimeMs}:${st.size}` : '-';
+    }).join(' ');
+  } finally {
+    root.close();
   }
 }
