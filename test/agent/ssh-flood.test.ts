@@ -4,7 +4,7 @@
 // pile up; the held ones are closed when the login grace time (short here, through the JobSpec)
 // runs out. The other job's SSH works all along. A fresh `ssh` to the flooded job is refused while
 // its unauthenticated slots are full, as sshd's MaxStartups refuses it, and works once they are
-// freed.
+// freed. The agent's gRPC answers during the flood.
 import { readdirSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -93,6 +93,8 @@ describe('a flood of half-open connections to one job', () => {
     await waitFor('all but the held ones to be closed at accept', () => open() <= maxStartups, { timeoutMs: 60_000 });
     // The agent holds a descriptor for a held connection only (and a few for the other job's ssh).
     expect(agentFds()).toBeLessThan(fdsBefore + maxStartups + 30);
+    // The agent's gRPC answers too.
+    expect((await agent.handshake()).agentVersion).toBeTruthy();
 
     // sshd with MaxStartups full refuses a new connection at once; so does the job.
     const fresh = await a.ssh('true');
