@@ -8,7 +8,38 @@ describe('config.yml', () => {
       repoSizeLimit: DEFAULT_REPO_SIZE_LIMIT,
       debug: false,
       instanceUnreachableAfterMs: 180_000,
+      sshServer: {},
     });
+  });
+
+  it('reads the ssh_server limits, leaving out what is not set', () => {
+    const cfg = parseConfig(
+      '/h/config.yml',
+      'ssh_server:\n  login_grace_time: 2m\n  max_startups: 3\n  max_auth_tries: "4"\n  max_connections: 50\n  max_sessions: 2\n',
+    );
+    expect(cfg.sshServer).toEqual({ loginGraceTimeSeconds: 120, maxStartups: 3, maxAuthTries: 4, maxConnections: 50, maxSessions: 2 });
+    expect(parseConfig('/h/config.yml', 'ssh_server: {login_grace_time: 5}\n').sshServer).toEqual({ loginGraceTimeSeconds: 5 });
+  });
+
+  it('names file:line:col and the value for a bad ssh_server limit', () => {
+    const bad = (text: string) => () => parseConfig('/h/config.yml', text);
+    expect(bad('ssh_server:\n  max_startups: ten\n')).toThrow(
+      new ConfigError('/h/config.yml:2:17: ssh_server.max_startups: expected a whole number from 1 to 65535, got "ten"'),
+    );
+    expect(bad('ssh_server:\n  max_auth_tries: 0\n')).toThrow(
+      new ConfigError('/h/config.yml:2:19: ssh_server.max_auth_tries: expected a whole number from 1 to 65535, got 0'),
+    );
+    expect(bad('ssh_server:\n  max_connections: 2.5\n')).toThrow(/^\/h\/config.yml:2:20: ssh_server.max_connections: expected a whole number .* got 2.5$/);
+    expect(bad('ssh_server:\n  max_sessions: [1]\n')).toThrow(/^\/h\/config.yml:2:17: ssh_server.max_sessions: .* got a list$/);
+    expect(bad('ssh_server:\n  login_grace_time: 0s\n')).toThrow(
+      new ConfigError('/h/config.yml:2:21: ssh_server.login_grace_time: must be from 1s to 1d, got "0s"'),
+    );
+    expect(bad('ssh_server:\n  login_grace_time: 2d\n')).toThrow(/^\/h\/config.yml:2:21: ssh_server.login_grace_time: must be from 1s to 1d, got "2d"$/);
+    expect(bad('ssh_server:\n  login_grace_time: soon\n')).toThrow(/^\/h\/config.yml:2:21: ssh_server.login_grace_time: invalid duration "soon"/);
+    expect(bad('ssh_server:\n  max_startup: 10\n')).toThrow(
+      /^\/h\/config.yml:2:3: unknown setting "ssh_server.max_startup" \(known: login_grace_time, max_startups, max_auth_tries, max_connections, max_sessions\)$/,
+    );
+    expect(bad('ssh_server: 10\n')).toThrow(/^\/h\/config.yml:1:13: ssh_server: expected a mapping of limits/);
   });
 
   it('reads instance_unreachable_after as a duration, refusing zero and nonsense', () => {

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, parseDocument, type Node } from 'yaml';
 import { parseDuration } from '@dstack/core/duration';
+import { SSH_SERVER_LIMIT_KEYS, type SshServerLimits } from '@dstack/core/ssh-server-limits';
 
 export interface DaemonConfig {
   /** Replaces dstack's base image (for every python version, with or without nvcc). */
@@ -16,6 +17,8 @@ export interface DaemonConfig {
    * instance_unreachable (or is resubmitted by its retry policy); default 3 minutes.
    */
   instanceUnreachableAfterMs: number;
+  /** The limits of every new job's SSH server that `ssh_server:` sets; the rest are the agent's defaults. */
+  sshServer: Partial<SshServerLimits>;
 }
 
 export const DEFAULT_REPO_SIZE_LIMIT = 1024 ** 3;
@@ -27,6 +30,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   repoSizeLimit: DEFAULT_REPO_SIZE_LIMIT,
   debug: false,
   instanceUnreachableAfterMs: DEFAULT_UNREACHABLE_AFTER_MS,
+  sshServer: {},
 };
 
 export class ConfigError extends Error {
@@ -66,7 +70,7 @@ export function parseConfig(file: string, text: string): DaemonConfig {
     const p = lc.linePos(e.pos[0]);
     throw new ConfigError(`${file}:${p.line}:${p.col}: ${e.message.split('\n')[0]}`);
   }
-  const cfg: DaemonConfig = { ...DEFAULT_CONFIG };
+  const cfg: DaemonConfig = { ...DEFAULT_CONFIG, sshServer: {} };
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) return cfg;
   if (!isMap(doc.contents)) throw new ConfigError(`${at(doc.contents)}: expected a mapping of settings`);
   for (const pair of doc.contents.items) {
@@ -102,11 +106,58 @@ export function parseConfig(file: string, text: string): DaemonConfig {
         cfg.instanceUnreachableAfterMs = seconds * 1000;
         break;
       }
+      case 'ssh_server':
+        cfg.sshServer = parseSshServer(valueNode, at);
+        break;
       default:
         throw new ConfigError(
-          `${at(keyNode)}: unknown setting ${JSON.stringify(key)} (known: base_image, repo_size_limit, debug, instance_unreachable_after)`,
+          `${at(keyNode)}: unknown setting ${JSON.stringify(key)} (known: base_image, repo_size_limit, debug, instance_unreachable_after, ssh_server)`,
         );
     }
   }
   return cfg;
+}
+
+/** Longest login_grace_time: a day (past that, a timer would overflow long before it mattered). */
+const MAX_LOGIN_GRACE_SECONDS = 86_400;
+const MAX_SSH_COUNT = 65_535;
+
+/** A value for an error line: a scalar quoted, a mapping or list named. */
+function shown(value: unknown): string {
+  if (isMap(value)) return 'a mapping';
+  return value !== null && typeof value === 'object' ? 'a list' : JSON.stringify(value);
+}
+
+/** `ssh_server:`, a mapping of sshd-like limits, each one optional. */
+function parseSshServer(node: Node | null, at: (node: Node | null | undefined) => string): Partial<SshServerLimits> {
+  const known = Object.values(SSH_SERVER_LIMIT_KEYS).join(', ');
+  if (!isMap(node)) throw new ConfigError(`${at(node)}: ssh_server: expected a mapping of limits (${known})`);
+  const fields = Object.fromEntries(Object.entries(SSH_SERVER_LIMIT_KEYS).map(([field, key]) => [key, field as keyof SshServerLimits]));
+  const out: Partial<SshServerLimits> = {};
+  for (const pair of node.items) {
+    const keyNode = pair.key as Node;
+    const key = isScalar(keyNode) ? String(keyNode.value) : '';
+    const valueNode = pair.value as Node | null;
+    const value = isScalar(valueNode) ? valueNode.value : valueNode;
+    const where = `${at(valueNode ?? keyNode)}: ssh_server.${key}`;
+    const field = Object.hasOwn(fields, key) ? fields[key] : undefined;
+    if (!field) throw new ConfigError(`${at(keyNode)}: unknown setting ${JSON.stringify(`ssh_server.${key}`)} (known: ${known})`);
+    if (field === 'loginGraceTimeSeconds') {
+      let seconds: number;
+      try {
+        seconds = parseDuration(value);
+      } catch (err) {
+        throw new ConfigError(`${where}: ${(err as Error).message}`);
+      }
+      if (seconds < 1 || seconds > MAX_LOGIN_GRACE_SECONDS) throw new ConfigError(`${where}: must be from 1s to 1d, got ${shown(value)}`);
+      out[field] = seconds;
+    } else {
+      const n = typeof value === 'string' && /^\s*\d+\s*$/.test(value) ? Number(value) : value;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_SSH_COUNT) {
+        throw new ConfigError(`${where}: expected a whole number from 1 to ${MAX_SSH_COUNT}, got ${shown(value)}`);
+      }
+      out[field] = n;
+    }
+  }
+  return out;
 }

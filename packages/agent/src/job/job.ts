@@ -365,6 +365,7 @@ export class Job implements RuntimeJob {
             port,
             onActivity: (a) => this.publishActivity(a),
             log: (line) => logger.info(`job ${this.id}: ${line}`),
+            limits: this.spec.sshServer,
           });
           break;
         } catch (err) {

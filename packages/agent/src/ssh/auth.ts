@@ -15,27 +15,24 @@ export function findKey(keys: readonly AuthorizedKey[], blob: Buffer): Authorize
   return found;
 }
 
+/** How one authentication attempt is to be answered. */
+export type AuthVerdict = 'accept' | 'pk-ok' | 'reject';
+
 /**
- * Decides one authentication attempt. Without a signature the client only asks whether the key
- * would do (SSH_MSG_USERAUTH_PK_OK); with one, the signature over the session data must verify.
+ * Judges one authentication attempt without answering it (the caller counts failures first).
+ * Without a signature the client only asks whether the key would do: 'pk-ok' (ssh2 answers
+ * SSH_MSG_USERAUTH_PK_OK, nothing is authenticated yet); with one, the signature over the session
+ * data must verify.
  */
-export function authenticate(ctx: AuthContext, keys: readonly AuthorizedKey[]): AuthorizedKey | undefined {
-  if (ctx.method !== 'publickey') {
-    ctx.reject(['publickey']);
-    return undefined;
-  }
+export function judgeAuth(ctx: AuthContext, keys: readonly AuthorizedKey[]): AuthVerdict {
+  if (ctx.method !== 'publickey') return 'reject';
   const match = findKey(keys, ctx.key.data);
-  if (!match) {
-    ctx.reject(['publickey']);
-    return undefined;
-  }
-  if (!ctx.signature) {
-    // Only a query: ssh2 answers SSH_MSG_USERAUTH_PK_OK, nothing is authenticated yet.
-    ctx.accept();
-    return undefined;
-  }
-  const ok = Boolean(ctx.blob) && match.key.verify(ctx.blob!, ctx.signature, ctx.hashAlgo) === true;
-  if (ok) ctx.accept();
-  else ctx.reject(['publickey']);
-  return ok ? match : undefined;
+  if (!match) return 'reject';
+  if (!ctx.signature) return 'pk-ok';
+  return ctx.blob && match.key.verify(ctx.blob, ctx.signature, ctx.hashAlgo) === true ? 'accept' : 'reject';
+}
+
+export function answerAuth(ctx: AuthContext, verdict: AuthVerdict): void {
+  if (verdict === 'reject') ctx.reject(['publickey']);
+  else ctx.accept();
 }

@@ -1,15 +1,19 @@
 // The job's SSH server: OpenSSH clients (ssh, scp, sftp, rsync, VS Code Remote-SSH) connect here and
 // land in the job's SessionTarget. Public-key auth against the job's authorized keys, the job's own
-// host key, keepalives that drop a vanished client within a minute, and activity counts for the
-// inactivity timer. ssh2's pure-JS crypto is enough (the single executable carries no ssh2 addon).
+// host key, keepalives that drop a vanished client within a minute, sshd's limits on connections,
+// auth attempts and sessions (limits.ts), and activity counts for the inactivity timer. ssh2's
+// pure-JS crypto is enough (the single executable carries no ssh2 addon).
 import type { AddressInfo, Socket } from 'node:net';
 import ssh2, { type Connection, type ServerConfig } from 'ssh2';
 import ssh2Crypto from 'ssh2/lib/protocol/crypto.js';
 import type { Activity } from '@dstack/core/gen/agent';
+import { sshServerLimits, type SshServerLimits } from '@dstack/core/ssh-server-limits';
+import { guardedListener } from './accept';
 import { ActivityTracker, CONNECTION_GRACE_MS } from './activity';
-import { authenticate } from './auth';
+import { answerAuth, judgeAuth } from './auth';
 import { forwardTcp, forwardUnix } from './forwarding';
 import { parseAuthorizedKeys, publicKeyLine, type AuthorizedKey } from './keys';
+import { AuthTries, describeDrop, DropLog } from './limits';
 import { handleSession } from './session';
 import type { SessionTarget } from './target';
 
@@ -32,6 +36,8 @@ export interface JobSshServerOptions {
   keepaliveCountMax?: number;
   /** How long an authenticated connection without sessions must last to count as activity. */
   connectionGraceMs?: number;
+  /** sshd-like limits; a field left out or 0: its default. */
+  limits?: Partial<SshServerLimits>;
 }
 
 export interface JobSshServer {
@@ -94,6 +100,11 @@ export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobS
   };
   setKeys(opts.authorizedKeys);
   const connections = new Set<Connection>();
+  const limits = sshServerLimits(opts.limits);
+  const drops = new DropLog(log);
+  // ssh2's own listener is never used: ours applies the limits at accept and hands sockets on.
+  const listener = guardedListener(limits, drops, (socket) => server.injectSocket(socket));
+  const tcp = listener.server;
 
   const server = new ssh2.Server(
     {
@@ -105,6 +116,7 @@ export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobS
     } as ServerConfig,
     (conn, info) => {
       connections.add(conn);
+      const tries = new AuthTries(limits.maxAuthTries);
       // ssh2's pure-JS ciphers write each packet in several pieces (length, body, tag): with Nagle
       // on, the small ones wait for the peer's delayed ACK and bulk transfers stall (sshd, too,
       // turns Nagle off).
@@ -115,9 +127,18 @@ export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobS
       conn.on('authentication', (ctx) => {
         // Before deciding: ssh2 emits 'ready' from inside accept().
         user = ctx.username;
-        authenticate(ctx, keys);
+        const verdict = judgeAuth(ctx, keys);
+        if (tries.record(ctx.method, verdict === 'reject')) {
+          drops.drop('max_auth_tries', `ssh: ${user}@${info.ip}: ${describeDrop('max_auth_tries', limits)}`);
+          // As sshd: a disconnect instead of the last failure. The grace timer still runs, for a
+          // client that never closes its end.
+          conn.end();
+          return;
+        }
+        answerAuth(ctx, verdict);
       });
       conn.on('ready', () => {
+        listener.loggedIn(socketOf(conn));
         log(`ssh: ${user}@${info.ip} connected`);
         // A connection that stays up counts by itself (an ssh -N tunnel); a probe never does.
         const grace = setTimeout(() => onClose.push(tracker.begin('connection')), opts.connectionGraceMs ?? CONNECTION_GRACE_MS);
@@ -132,7 +153,20 @@ export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobS
           onConnectionClose: (fn: () => void) => onClose.push(fn),
           log,
         };
-        conn.on('session', (accept) => handleSession(accept, ctx));
+        let sessions = 0;
+        conn.on('session', (accept, reject) => {
+          if (sessions >= limits.maxSessions) {
+            drops.drop('max_sessions', `ssh: ${user}@${info.ip}: ${describeDrop('max_sessions', limits)}`);
+            reject();
+            return;
+          }
+          sessions++;
+          handleSession(() => {
+            const session = accept();
+            session.once('close', () => sessions--);
+            return session;
+          }, ctx);
+        });
         conn.on('tcpip', (accept, reject, req) =>
           forwardTcp(accept, reject, req, () => tracker.begin('portForward'), ctx.onConnectionClose),
         );
@@ -156,11 +190,11 @@ export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobS
 
   const listenHost = opts.listenHost ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, listenHost, () => resolve());
+    tcp.once('error', reject);
+    tcp.listen(opts.port ?? 0, listenHost, () => resolve());
   });
-  server.on('error', (err: Error) => log(`ssh: ${err.message}`));
-  const port = (server.address() as AddressInfo).port;
+  tcp.on('error', (err: Error) => log(`ssh: ${err.message}`));
+  const port = (tcp.address() as AddressInfo).port;
 
   return {
     port,
@@ -169,11 +203,13 @@ export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobS
     activity: () => tracker.snapshot(),
     close: () =>
       new Promise<void>((resolve) => {
-        server.close(() => resolve());
+        tcp.close(() => resolve());
         for (const c of connections) {
           c.end();
           destroySocket(c);
         }
+        listener.destroyAll();
+        drops.close();
       }),
   };
 }

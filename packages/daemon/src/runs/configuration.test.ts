@@ -72,4 +72,16 @@ describe('run configuration', () => {
     expect(defaultBaseImage('3.12', true)).toBe('dstackai/base:py3.12-0.7-cuda-12.1-devel');
     expect(imageFor(cfg, 'local/debian:x')).toBe('local/debian:x');
   });
+
+  it("carries config.yml's ssh_server limits to the JobSpec, 0 for what the agent defaults", () => {
+    const input = {
+      jobId: 'j', runId: 'r', runName: 'n', repoId: 'rid', config: parseRunConfiguration(normalized(BASE)),
+      offer: { backend: 'local', region: 'local', instanceType: 'local', spot: false, price: 0, availability: 'available', instanceName: 'local', fleet: '' },
+      baseImage: null, publicKey: 'ssh-ed25519 AAAA', ideVersion: 'abc', expectCode: true, home: '/h',
+    };
+    expect(buildJobSpec({ ...input, sshServer: { maxStartups: 3, loginGraceTimeSeconds: 5 } }).sshServer).toEqual({
+      loginGraceTimeSeconds: 5, maxStartups: 3, maxAuthTries: 0, maxConnections: 0, maxSessions: 0,
+    });
+    expect(buildJobSpec(input).sshServer).toEqual({ loginGraceTimeSeconds: 0, maxStartups: 0, maxAuthTries: 0, maxConnections: 0, maxSessions: 0 });
+  });
 });

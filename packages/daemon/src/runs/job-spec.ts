@@ -1,6 +1,6 @@
 // The agent's JobSpec for a run: image (dstack's base image for the python version unless `image`),
 // env (the configuration's, the secrets, dstack's system variables), init, IDE, the user's key.
-import type { JobSpec } from '@dstack/core/gen/agent';
+import { SshServerLimits, type JobSpec } from '@dstack/core/gen/agent';
 import type { DevEnvironmentConfiguration } from '@dstack/core/config/index';
 import type { Offer } from '@dstack/core/gen/daemon';
 import { execFileSync } from 'node:child_process';
@@ -49,6 +49,8 @@ export interface JobSpecInput {
   ideVersion: string;
   expectCode: boolean;
   home: string;
+  /** config.yml's `ssh_server:`; what it leaves out is the agent's default. */
+  sshServer?: Partial<SshServerLimits>;
 }
 
 /** How many of the offer's GPUs the job gets: all it has, or the spec's maximum when lower. */
@@ -89,6 +91,7 @@ export function buildJobSpec(i: JobSpecInput): JobSpec {
     labels: { 'ai.dstack.run-name': i.runName, 'ai.dstack.run-id': i.runId, 'ai.dstack.home': i.home },
     sshPort: 0,
     mounts: [],
+    sshServer: SshServerLimits.fromPartial(i.sshServer ?? {}),
   };
 }
 

@@ -123,6 +123,7 @@ export class Provisioner {
       ideVersion: row.ideVersion,
       expectCode: !row.noRepo,
       home: this.d.home,
+      sshServer: this.d.config.sshServer,
     });
     const job = await handle.rpc.submitJob(spec);
     if (job.status) this.d.onJobStatus(runId, job.status);
