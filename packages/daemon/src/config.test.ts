@@ -8,7 +8,17 @@ describe('config.yml', () => {
       repoSizeLimit: DEFAULT_REPO_SIZE_LIMIT,
       debug: false,
       instanceUnreachableAfterMs: 180_000,
+      logRotation: { maxBytes: 10 * 1024 * 1024, keep: 3 },
     });
+  });
+
+  it('reads log_size_limit and log_keep (the rotation of daemon.log), refusing nonsense', () => {
+    expect(parseConfig('/h/config.yml', 'log_size_limit: 1MB\nlog_keep: 5\n').logRotation).toEqual({ maxBytes: 1024 * 1024, keep: 5 });
+    expect(parseConfig('/h/config.yml', 'log_keep: 0\n').logRotation).toEqual({ maxBytes: 10 * 1024 * 1024, keep: 0 });
+    expect(() => parseConfig('/h/config.yml', 'log_size_limit: 1KB\n')).toThrow(new ConfigError('/h/config.yml:1:17: log_size_limit: must be at least 64KB'));
+    expect(() => parseConfig('/h/config.yml', 'log_keep: many\n')).toThrow(
+      new ConfigError('/h/config.yml:1:11: log_keep: expected how many rotated logs to keep, 0 to 100 (got "many")'),
+    );
   });
 
   it('reads instance_unreachable_after as a duration, refusing zero and nonsense', () => {
