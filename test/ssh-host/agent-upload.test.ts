@@ -2,7 +2,9 @@
 // on every host, with whatever tool the host has (here shasum, on a host without sha256sum), or, on a
 // host with none, by the uploaded executable's own report; a copy damaged on the host (a gzip that
 // adds a byte) is refused with an error naming the host, and never takes the agent's name.
-import { join } from 'node:path';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { DEFAULT_LOG_ROTATION } from '@dstack/core/log-file';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fleetAgentPlacement } from '../../packages/backends/src/ssh-fleet/placement';
 import { AgentBinaries } from '../../packages/daemon/src/agent/binaries';
@@ -52,7 +54,10 @@ describe('the agent upload, checked on hosts with and without sha256 tools', () 
     return { host, conn, lines, placement, run };
   }
 
-  it('a host without sha256sum checks it with another tool (shasum)', async () => {
+  it('a host without sha256sum checks it with another tool (shasum); agent.stdout over its cap is rotated at the start', async () => {
+    const stdout = join(net.host('shasum').homeDir, '.dstack-agent', 'agent.stdout');
+    mkdirSync(dirname(stdout), { recursive: true, mode: 0o700 });
+    writeFileSync(stdout, 'x'.repeat(DEFAULT_LOG_ROTATION.maxBytes + 1));
     const { host, conn, lines, placement, run } = await deploy('shasum');
     expect((await conn.exec('command -v sha256sum || echo none')).stdout.trim()).toBe('none');
     const agent = await run;
@@ -61,6 +66,8 @@ describe('the agent upload, checked on hosts with and without sha256 tools', () 
       expect(agent.handshake.agentSha256).toBe(agent.binary.sha256);
       expect(lines).toContainEqual(`agent on ${conn.description}: upload checked (sha256 by the host's tools)`);
       expect((await host.exec(`test -x ${placement.binPath} && echo installed`)).stdout).toBe('installed\n');
+      expect(statSync(`${stdout}.1`).size).toBe(DEFAULT_LOG_ROTATION.maxBytes + 1);
+      expect(statSync(stdout).size).toBeLessThan(1000);
     } finally {
       agent.rpc.close();
       await agent.bridge.close();
