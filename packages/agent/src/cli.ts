@@ -33,9 +33,11 @@ serve options:
 
 Environment:
   DOCKER_HOST                  the Docker engine (unix:///path or tcp://host:port); default /var/run/docker.sock
-  DSTACK_VSCODE_SERVER_URL     VS Code server download URL template ({commit}, {arch})
+  DSTACK_VSCODE_SERVER_URL     VS Code server download URL template ({commit}, {arch}); https only
+  DSTACK_VSCODE_SERVER_SHA256_URL  where its sha256 is published (update API JSON, sha256hash)
   DSTACK_CURSOR_SERVER_URL     Cursor server download URL template ({commit}, {arch})
   DSTACK_WINDSURF_SERVER_URL   Windsurf server download URL template ({commit}, {version}, {arch})
+  NODE_EXTRA_CA_CERTS          more CA certificates for those downloads (a mirror's own CA)
 
 Exit codes: 0 ok, 1 runtime error, 2 bad usage.`;
 
