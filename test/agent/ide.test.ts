@@ -1,8 +1,11 @@
-// IDE server pre-install from a local HTTP server (the URL templates overridden by env vars on the
-// agent, as a user behind a mirror would): unpacked into the user's home in the container or on the
-// host, progress in the log; a failed download is a warning and the job still runs.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+// IDE server pre-install from a local HTTPS server (the URL templates overridden by env vars on the
+// agent, as a user behind a mirror would; its certificate trusted through NODE_EXTRA_CA_CERTS):
+// checked against the sha256 the (stand-in) update API publishes for VS Code, unpacked into the
+// user's home in the container or on the host, progress in the log; a failed download or check is
+// a warning, nothing is unpacked, and the job still runs.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -27,21 +30,29 @@ describe('IDE server pre-install', () => {
     writeFileSync(join(src, 'bin/code-server'), '#!/bin/sh\necho code-server\n', { mode: 0o755 });
     await mustRun('tar', ['-C', join(work.path, 'src'), '-czf', join(work.path, 'server.tar.gz'), 'vscode-server-linux-x64']);
     tarball = readFileSync(join(work.path, 'server.tar.gz'));
-    server = createServer((req, res) => {
-      requests.push(req.url ?? '');
-      if (req.url?.includes('/missing/')) {
-        res.writeHead(404).end('no such commit');
-        return;
-      }
-      res.writeHead(200, { 'Content-Type': 'application/gzip', 'Content-Length': tarball.length }).end(tarball);
+    const sha256 = createHash('sha256').update(tarball).digest('hex');
+    const [key, cert] = ['key.pem', 'cert.pem'].map((f) => join(work.path, f));
+    await mustRun('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
+      const url = req.url ?? '';
+      requests.push(url);
+      if (url.includes('/missing/')) res.writeHead(404).end('no such commit');
+      else if (url.startsWith('/vscode/tohttp/')) res.writeHead(302, { Location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/plain.tar.gz` }).end();
+      else if (url.startsWith('/vscode-api/')) {
+        // The update API's answer; for commit "badsha" a hash of other bytes.
+        const published = url.includes('/badsha/') ? createHash('sha256').update('other bytes').digest('hex') : sha256;
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ url: 'https://elsewhere.test/x.tar.gz', sha256hash: published }));
+      } else res.writeHead(200, { 'Content-Type': 'application/gzip', 'Content-Length': tarball.length }).end(tarball);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
     mkdirSync(home, { recursive: true });
     ({ agent, cleanup } = await startAgent({
       DOCKER_HOST: inject('dockerHost'),
       HOME: home,
+      NODE_EXTRA_CA_CERTS: cert,
       DSTACK_VSCODE_SERVER_URL: `${base}/vscode/{commit}/server-linux-{arch}.tar.gz`,
+      DSTACK_VSCODE_SERVER_SHA256_URL: `${base}/vscode-api/{commit}/{arch}.json`,
       DSTACK_CURSOR_SERVER_URL: `${base}/cursor/{commit}/reh-{arch}.tar.gz`,
     }));
   });
@@ -55,10 +66,13 @@ describe('IDE server pre-install', () => {
     const jobId = uniqueId('ide-docker');
     await agent.submit({ jobId, runtime: 'docker', image: inject('debianImage'), ide: { name: 'vscode', version: 'abc123' } });
     const job = await agent.waitState(jobId, JobState.JOB_STATE_RUNNING);
+    expect(requests).toContain('/vscode-api/abc123/x64.json');
     expect(requests).toContain('/vscode/abc123/server-linux-x64.tar.gz');
     const out = await docker(['exec', job.status!.containerId, 'sh', '-c', 'cat /root/.vscode-server/bin/abc123/product.json; test -x /root/.vscode-server/bin/abc123/bin/code-server && echo exec-ok']);
     expect(out.stdout).toBe('{"commit":"test"}\nexec-ok\n');
-    expect(await agent.logText(jobId)).toMatch(/installed the vscode server \([\d.]+ MiB\) in ~\/\.vscode-server\/bin\/abc123/);
+    expect(await agent.logText(jobId)).toMatch(/installed the vscode server \([\d.]+ MiB, sha256 as published\) in ~\/\.vscode-server\/bin\/abc123/);
+    // The tarball waited in the job's own folder, and is gone.
+    expect(readdirSync(join(agent.dataDir, 'jobs', jobId))).not.toContain('ide-server.tar.gz');
   });
 
   it('unpacks the Cursor server into the home of the host user in host mode', async () => {
@@ -67,6 +81,26 @@ describe('IDE server pre-install', () => {
     await agent.waitState(jobId, JobState.JOB_STATE_RUNNING);
     expect(requests).toContain('/cursor/def456/reh-x64.tar.gz');
     expect(readFileSync(join(home, '.cursor-server/cli/servers/Stable-def456/server/product.json'), 'utf8')).toBe('{"commit":"test"}\n');
+    expect(await agent.logText(jobId)).toMatch(/installed the cursor server \([\d.]+ MiB, no published sha256 for cursor to check\)/);
+  });
+
+  it('unpacks nothing when the sha256 differs from the published one', async () => {
+    const jobId = uniqueId('ide-badsha');
+    await agent.submit({ jobId, runtime: 'host', ide: { name: 'vscode', version: 'badsha' } });
+    await agent.waitState(jobId, JobState.JOB_STATE_RUNNING);
+    expect(requests).toContain('/vscode/badsha/server-linux-x64.tar.gz');
+    expect(await agent.logText(jobId)).toMatch(/warning: the vscode server was not pre-installed: https:\/\/127\.0\.0\.1:\d+\/vscode\/badsha\/server-linux-x64\.tar\.gz: its sha256 is [0-9a-f]{64}, the published one [0-9a-f]{64}/);
+    expect(existsSync(join(home, '.vscode-server/bin/badsha'))).toBe(false);
+    expect(existsSync(join(home, '.vscode-server/bin/badsha.part'))).toBe(false);
+  });
+
+  it('refuses a redirect to http', async () => {
+    const jobId = uniqueId('ide-http');
+    await agent.submit({ jobId, runtime: 'host', ide: { name: 'vscode', version: 'tohttp' } });
+    await agent.waitState(jobId, JobState.JOB_STATE_RUNNING);
+    expect(await agent.logText(jobId)).toMatch(/warning: the vscode server was not pre-installed: the redirect from https:\/\/127\.0\.0\.1:\d+\/vscode\/tohttp\/server-linux-x64\.tar\.gz to http:\/\/127\.0\.0\.1:\d+\/plain\.tar\.gz: only https is fetched/);
+    expect(requests).not.toContain('/plain.tar.gz');
+    expect(existsSync(join(home, '.vscode-server/bin/tohttp'))).toBe(false);
   });
 
   it('runs the job anyway when the download fails, with a warning in the log', async () => {

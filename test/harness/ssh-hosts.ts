@@ -5,7 +5,7 @@
 //
 // Parallel-safe: names and subnets carry a per-network random id. Needs root and iproute2.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mustRun, run, tempDir, waitFor, type RunResult } from './util';
 
@@ -13,6 +13,10 @@ export interface HostSpec {
   name: string;
   /** Name of another host in the same network that is the only way in. */
   via?: string;
+  /** Commands the host lacks: its sessions get a PATH of links to this machine's commands but these. */
+  without?: string[];
+  /** Shell scripts that stand in for commands of the same name on the host (a broken gzip). */
+  scripts?: Record<string, string>;
 }
 
 export interface TestHost {
@@ -43,6 +47,28 @@ export interface TestHostNetwork {
 }
 
 const SSHD = '/usr/sbin/sshd';
+
+/** Where a host's commands come from when it has its own PATH (HostSpec.without, .scripts). */
+const COMMAND_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+
+/** A folder for a host's PATH: links to this machine's commands (the first of each name) but `without`, and `scripts`. */
+function commandDir(dir: string, spec: HostSpec): string {
+  mkdirSync(dir, { recursive: true });
+  const skip = new Set([...(spec.without ?? []), ...Object.keys(spec.scripts ?? {})]);
+  for (const from of COMMAND_DIRS) {
+    if (!existsSync(from)) continue;
+    for (const name of readdirSync(from)) {
+      if (skip.has(name)) continue;
+      skip.add(name);
+      symlinkSync(join(from, name), join(dir, name));
+    }
+  }
+  for (const [name, body] of Object.entries(spec.scripts ?? {})) {
+    writeFileSync(join(dir, name), `#!/bin/sh\n${body}\n`);
+    chmodSync(join(dir, name), 0o755);
+  }
+  return dir;
+}
 
 function randomId(): string {
   return Math.random().toString(36).slice(2, 6);
@@ -144,6 +170,8 @@ export async function createTestHosts(specs: HostSpec[]): Promise<TestHostNetwor
         'AllowAgentForwarding yes',
         'Subsystem sftp internal-sftp',
         'LogLevel VERBOSE',
+        // sshd's SetEnv comes after its own PATH, so it replaces it.
+        ...(spec.without || spec.scripts ? [`SetEnv PATH=${commandDir(join(hostDir, 'bin'), spec)}`] : []),
         '',
       ].join('\n');
       writeFileSync(join(hostDir, 'sshd_config'), config);

@@ -6,6 +6,8 @@ describe('agent command line', () => {
     expect(parseArgs(['serve', '--data-dir', '/d', '--socket=/s.sock', '--log-file', '/l', '--log-cap', '65536'])).toEqual({
       kind: 'serve', dataDir: '/d', socket: '/s.sock', logFile: '/l', logCap: 65536,
     });
+    expect(parseArgs(['serve', '--data-dir', '/d', '--log-file-max', '1048576'])).toMatchObject({ logRotation: { maxBytes: 1048576, keep: 3 } });
+    expect(parseArgs(['serve', '--data-dir', '/d', '--log-file-keep=0'])).toMatchObject({ logRotation: { maxBytes: 10 * 1024 * 1024, keep: 0 } });
   });
 
   it('parses version, help, hostinfo and call', () => {
@@ -22,6 +24,8 @@ describe('agent command line', () => {
       [['serve', '--data-dir'], 'option --data-dir needs a value'],
       [['serve', '--data-dir', '/d', '--port', '1'], 'unknown option --port for serve'],
       [['serve', '--data-dir', '/d', '--log-cap', '10'], '--log-cap 10: a whole number of bytes, at least 16384'],
+      [['serve', '--data-dir', '/d', '--log-file-max', '1k'], '--log-file-max 1k: a whole number of bytes, at least 16384'],
+      [['serve', '--data-dir', '/d', '--log-file-keep', '-1'], '--log-file-keep -1: a whole number of files, 0 or more'],
       [['serve', '--data-dir', '/d', 'extra'], 'serve takes no argument (got extra)'],
       [['--version', '--yaml'], 'unknown option --yaml for --version (only --json)'],
       [['start'], 'unknown command start: use serve, hostinfo, call, --version or --help'],

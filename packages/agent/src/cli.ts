@@ -4,15 +4,19 @@
 //   dstack-agent --version [--json]
 //   dstack-agent --help
 //   dstack-agent serve --data-dir DIR [--socket PATH] [--log-file PATH] [--log-cap BYTES]
+//                      [--log-file-max BYTES] [--log-file-keep N]
 //   dstack-agent hostinfo [--data-dir DIR]
 //   dstack-agent call (--socket PATH | --data-dir DIR) METHOD [JSON]
 //   dstack-agent sftp-server --uid N --gid N --groups N,N --home DIR   (the agent starts it, fd 3 open)
+
+import { DEFAULT_LOG_ROTATION, type LogRotation } from '@dstack/core/log-file';
 
 export const USAGE = `dstack-agent: runs dstack dev environments on this host (containers through Docker, or on the host),
 their SSH servers, and reports to the dstack daemon over gRPC on a unix socket.
 
 Usage:
   dstack-agent serve --data-dir DIR [--socket PATH] [--log-file PATH] [--log-cap BYTES]
+                     [--log-file-max BYTES] [--log-file-keep N]
   dstack-agent --version [--json]
   dstack-agent --help
   dstack-agent hostinfo [--data-dir DIR]            what GetHostInfo reports, as JSON (disk: DIR's, default /)
@@ -29,19 +33,23 @@ serve options:
   --socket PATH      the gRPC unix socket (mode 0600); default DIR/agent.sock
   --log-file PATH    the agent's own log; default stderr
   --log-cap BYTES    size kept per job log before the oldest lines are dropped; default 16777216
+  --log-file-max BYTES  the log file is rotated (FILE.1, FILE.2, ...) before it grows past this; default 10485760
+  --log-file-keep N  rotated log files kept; default 3
 
 Environment:
   DOCKER_HOST                  the Docker engine (unix:///path or tcp://host:port); default /var/run/docker.sock
-  DSTACK_VSCODE_SERVER_URL     VS Code server download URL template ({commit}, {arch})
+  DSTACK_VSCODE_SERVER_URL     VS Code server download URL template ({commit}, {arch}); https only
+  DSTACK_VSCODE_SERVER_SHA256_URL  where its sha256 is published (update API JSON, sha256hash)
   DSTACK_CURSOR_SERVER_URL     Cursor server download URL template ({commit}, {arch})
   DSTACK_WINDSURF_SERVER_URL   Windsurf server download URL template ({commit}, {version}, {arch})
+  NODE_EXTRA_CA_CERTS          more CA certificates for those downloads (a mirror's own CA)
 
 Exit codes: 0 ok, 1 runtime error, 2 bad usage.`;
 
 export type Command =
   | { kind: 'help' }
   | { kind: 'version'; json: boolean }
-  | { kind: 'serve'; dataDir: string; socket?: string; logFile?: string; logCap?: number }
+  | { kind: 'serve'; dataDir: string; socket?: string; logFile?: string; logCap?: number; logRotation?: LogRotation }
   | { kind: 'hostinfo'; dataDir: string }
   | { kind: 'call'; socket: string; method: string; body: string }
   | { kind: 'sftp-server'; uid: number; gid: number; groups: number[]; home: string };
@@ -61,7 +69,7 @@ export function parseArgs(argv: string[]): Command {
   const opts: Record<string, string> = {};
   const positional: string[] = [];
   const known: Record<string, string[]> = {
-    serve: ['--data-dir', '--socket', '--log-file', '--log-cap'],
+    serve: ['--data-dir', '--socket', '--log-file', '--log-cap', '--log-file-max', '--log-file-keep'],
     hostinfo: ['--data-dir'],
     call: ['--data-dir', '--socket'],
     'sftp-server': ['--uid', '--gid', '--groups', '--home'],
@@ -101,10 +109,16 @@ export function parseArgs(argv: string[]): Command {
   }
   if (positional.length) throw new UsageError(`serve takes no argument (got ${positional[0]})`);
   if (!opts['--data-dir']) throw new UsageError('serve needs --data-dir DIR');
-  let logCap: number | undefined;
-  if (opts['--log-cap'] !== undefined) {
-    logCap = Number(opts['--log-cap']);
-    if (!Number.isInteger(logCap) || logCap < 16384) throw new UsageError(`--log-cap ${opts['--log-cap']}: a whole number of bytes, at least 16384`);
-  }
-  return { kind: 'serve', dataDir: opts['--data-dir'], socket: opts['--socket'], logFile: opts['--log-file'], logCap };
+  const wholeNumber = (name: string, min: number, what: string): number | undefined => {
+    if (opts[name] === undefined) return undefined;
+    const n = Number(opts[name]);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`${name} ${opts[name]}: ${what}`);
+    return n;
+  };
+  const bytes = 'a whole number of bytes, at least 16384';
+  const logCap = wholeNumber('--log-cap', 16384, bytes);
+  const maxBytes = wholeNumber('--log-file-max', 16384, bytes);
+  const keep = wholeNumber('--log-file-keep', 0, 'a whole number of files, 0 or more');
+  const logRotation = maxBytes === undefined && keep === undefined ? undefined : { maxBytes: maxBytes ?? DEFAULT_LOG_ROTATION.maxBytes, keep: keep ?? DEFAULT_LOG_ROTATION.keep };
+  return { kind: 'serve', dataDir: opts['--data-dir'], socket: opts['--socket'], logFile: opts['--log-file'], logCap, logRotation };
 }

@@ -1,19 +1,21 @@
-// The agent's own log (not a job's): one line per event with an ISO time, to --log-file or stderr.
+// The agent's own log (not a job's): one line per event with an ISO time, to --log-file (rotated by
+// size: --log-file-max, --log-file-keep) or stderr.
 // Writes never throw: a daemon that started the agent and went away must not take it down (EPIPE).
-import { appendFileSync } from 'node:fs';
+import { DEFAULT_LOG_ROTATION, RotatingLogFile, type LogRotation } from '@dstack/core/log-file';
 
 export type Level = 'info' | 'warn' | 'error';
 
-let logFile: string | undefined;
+let logFile: RotatingLogFile | undefined;
 
-export function setLogFile(path: string | undefined): void {
-  logFile = path;
+export function setLogFile(path: string | undefined, rotation: LogRotation = DEFAULT_LOG_ROTATION): void {
+  logFile?.close();
+  logFile = path ? new RotatingLogFile(path, rotation) : undefined;
 }
 
 export function log(level: Level, message: string): void {
   const line = `${new Date().toISOString()} ${level} ${message}\n`;
   try {
-    if (logFile) appendFileSync(logFile, line, { mode: 0o600 });
+    if (logFile) logFile.write(line);
     else process.stderr.write(line);
   } catch {
     /* nowhere to report it */

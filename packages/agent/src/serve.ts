@@ -6,6 +6,7 @@ import { chmodSync, existsSync, readFileSync, rmSync, unlinkSync } from 'node:fs
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { mkdirSync } from 'node:fs';
+import type { LogRotation } from '@dstack/core/log-file';
 import { DataDir } from './datadir';
 import { DockerEngine } from './docker/engine';
 import { EventBus } from './events';
@@ -22,6 +23,8 @@ export interface ServeOptions {
   socket?: string;
   logFile?: string;
   logCap?: number;
+  /** Rotation of the log file (default 10 MiB, 3 kept). */
+  logRotation?: LogRotation;
 }
 
 function socketAnswers(path: string): Promise<boolean> {
@@ -45,7 +48,7 @@ function pidAlive(pid: number): boolean {
 }
 
 export async function serve(opts: ServeOptions): Promise<void> {
-  setLogFile(opts.logFile);
+  setLogFile(opts.logFile, opts.logRotation);
   process.on('SIGHUP', () => {});
   process.stdout.on('error', () => {});
   process.stderr.on('error', () => {});

@@ -32,16 +32,22 @@ writeFileSync(file, 'agent bytes');
 const sha = createHash('sha256').update('agent bytes').digest('hex');
 
 describe('fileSha256', () => {
-  it('uses sha256sum, else openssl, else shasum; empty for a missing file', async () => {
+  it('uses whichever way the host has: sha256sum, shasum, openssl, busybox, python3, perl; empty for a missing file', async () => {
     expect(await fileSha256(new LocalHost(), file)).toBe(sha);
     expect(await fileSha256(new LocalHost(), join(dir, 'missing'))).toBe('');
-    expect(await fileSha256(hostWith('only-openssl', ['openssl']), file)).toBe(sha);
-    expect(await fileSha256(hostWith('only-shasum', ['shasum']), file)).toBe(sha);
+    for (const tool of ['sha256sum', 'shasum', 'openssl', 'busybox', 'python3', 'perl']) {
+      expect(await fileSha256(hostWith(`only-${tool}`, [tool]), file), tool).toBe(sha);
+    }
   });
 
-  it('says what is missing when the host has no sha256 tool', async () => {
-    await expect(fileSha256(hostWith('none', []), file)).rejects.toThrow('this machine: sha256 of');
-    await expect(fileSha256(hostWith('none2', []), file)).rejects.toThrow('no sha256sum, openssl or shasum on the host');
+  it('passes over a way that is there but fails', async () => {
+    const broken = hostWith('broken', ['openssl'], { sha256sum: 'echo "sha256sum: broken" >&2; exit 1', busybox: 'exit 127' });
+    expect(await fileSha256(broken, file)).toBe(sha);
+  });
+
+  it('is null when the host has no way to hash it (the caller decides what else to trust)', async () => {
+    expect(await fileSha256(hostWith('none', []), file)).toBeNull();
+    expect(await fileSha256(hostWith('none-broken', [], { sha256sum: 'exit 1', perl: 'exit 2' }), file)).toBeNull();
   });
 
   it('takes paths with spaces and quotes', async () => {

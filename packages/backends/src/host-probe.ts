@@ -21,21 +21,40 @@ export async function detectArch(conn: HostConnection): Promise<Arch> {
   return arch;
 }
 
-/** The sha256 (hex) of a file on the host; '' when there is no such file. */
-export async function fileSha256(conn: HostConnection, path: string): Promise<string> {
+/** fileSha256's exit code when none of its ways works on the host. */
+const NO_SHA256_TOOL = 3;
+
+/** Each reads the file on stdin and prints its sha256 in hex first (some add a file name). */
+const SHA256_WAYS = [
+  'sha256sum', // coreutils, and busybox's applet where it is linked
+  'shasum -a 256', // macOS, perl's
+  'openssl dgst -sha256 -r',
+  'busybox sha256sum', // minimal images: busybox without the applet's link
+  `python3 -c 'import hashlib,sys;h=hashlib.sha256();[h.update(b) for b in iter(lambda:sys.stdin.buffer.read(1<<20),b"")];print(h.hexdigest())'`,
+  `perl -MDigest::SHA -e 'binmode STDIN;print Digest::SHA->new(256)->addfile(*STDIN)->hexdigest,"\\n"'`,
+];
+
+/**
+ * The sha256 (hex) of a file on the host; '' when there is no such file; null when the host has no
+ * way to compute one (none of SHA256_WAYS is there, or works): the caller decides what else to trust.
+ */
+export async function fileSha256(conn: HostConnection, path: string): Promise<string | null> {
   const p = shellQuote(path);
-  // sha256sum (coreutils, busybox), else openssl, else shasum (macOS, some minimal images).
+  // The first way that is there and succeeds: a tool that exists but fails (a perl without
+  // Digest::SHA, a busybox without the applet) is passed over.
   const command = [
     `[ -f ${p} ] || exit 0`,
-    `if command -v sha256sum >/dev/null 2>&1; then sha256sum < ${p}`,
-    `elif command -v openssl >/dev/null 2>&1; then openssl dgst -sha256 -r < ${p}`,
-    `elif command -v shasum >/dev/null 2>&1; then shasum -a 256 < ${p}`,
-    `else echo 'no sha256sum, openssl or shasum on the host' >&2; exit 127; fi`,
+    `[ -r ${p} ] || { echo 'cannot read it' >&2; exit 1; }`,
+    ...SHA256_WAYS.map((way) => `command -v ${way.split(' ')[0]} >/dev/null 2>&1 && out=$(${way} < ${p} 2>/dev/null) && printf '%s\\n' "$out" && exit 0`),
+    `exit ${NO_SHA256_TOOL}`,
   ].join('\n');
-  const out = await mustExec(conn, `sha256 of ${path}`, command);
-  if (!out.trim()) return '';
-  const hex = /[0-9a-f]{64}/i.exec(out)?.[0];
-  if (!hex) throw new Error(`${conn.description}: cannot read the sha256 of ${path} from "${out.trim().slice(0, 100)}"`);
+  const res = await conn.exec(command, { timeoutMs: 300_000 });
+  if (res.code === NO_SHA256_TOOL) return null;
+  if (res.code !== 0) throw new Error(`${conn.description}: sha256 of ${path} failed (exit ${res.code}): ${res.stderr.trim() || res.stdout.trim()}`);
+  const out = res.stdout.trim();
+  if (!out) return '';
+  const hex = /^[0-9a-f]{64}\b/i.exec(out)?.[0];
+  if (!hex) throw new Error(`${conn.description}: cannot read the sha256 of ${path} from "${out.slice(0, 100)}"`);
   return hex.toLowerCase();
 }
 

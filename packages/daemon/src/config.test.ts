@@ -9,6 +9,7 @@ describe('config.yml', () => {
       debug: false,
       instanceUnreachableAfterMs: 180_000,
       sshServer: {},
+      logRotation: { maxBytes: 10 * 1024 * 1024, keep: 3 },
     });
   });
 
@@ -40,6 +41,15 @@ describe('config.yml', () => {
       /^\/h\/config.yml:2:3: unknown setting "ssh_server.max_startup" \(known: login_grace_time, max_startups, max_auth_tries, max_connections, max_sessions\)$/,
     );
     expect(bad('ssh_server: 10\n')).toThrow(/^\/h\/config.yml:1:13: ssh_server: expected a mapping of limits/);
+  });
+
+  it('reads log_size_limit and log_keep (the rotation of daemon.log), refusing nonsense', () => {
+    expect(parseConfig('/h/config.yml', 'log_size_limit: 1MB\nlog_keep: 5\n').logRotation).toEqual({ maxBytes: 1024 * 1024, keep: 5 });
+    expect(parseConfig('/h/config.yml', 'log_keep: 0\n').logRotation).toEqual({ maxBytes: 10 * 1024 * 1024, keep: 0 });
+    expect(() => parseConfig('/h/config.yml', 'log_size_limit: 1KB\n')).toThrow(new ConfigError('/h/config.yml:1:17: log_size_limit: must be at least 64KB'));
+    expect(() => parseConfig('/h/config.yml', 'log_keep: many\n')).toThrow(
+      new ConfigError('/h/config.yml:1:11: log_keep: expected how many rotated logs to keep, 0 to 100 (got "many")'),
+    );
   });
 
   it('reads instance_unreachable_after as a duration, refusing zero and nonsense', () => {

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { LineCounter, isMap, isScalar, parseDocument, type Node } from 'yaml';
 import { parseDuration } from '@dstack/core/duration';
 import { SSH_SERVER_LIMIT_KEYS, type SshServerLimits } from '@dstack/core/ssh-server-limits';
+import { DEFAULT_LOG_ROTATION, type LogRotation } from '@dstack/core/log-file';
 
 export interface DaemonConfig {
   /** Replaces dstack's base image (for every python version, with or without nvcc). */
@@ -19,6 +20,8 @@ export interface DaemonConfig {
   instanceUnreachableAfterMs: number;
   /** The limits of every new job's SSH server that `ssh_server:` sets; the rest are the agent's defaults. */
   sshServer: Partial<SshServerLimits>;
+  /** daemon.log is rotated before it grows past `maxBytes` (log_size_limit); `keep` rotated files are kept (log_keep). */
+  logRotation: LogRotation;
 }
 
 export const DEFAULT_REPO_SIZE_LIMIT = 1024 ** 3;
@@ -31,6 +34,7 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   debug: false,
   instanceUnreachableAfterMs: DEFAULT_UNREACHABLE_AFTER_MS,
   sshServer: {},
+  logRotation: DEFAULT_LOG_ROTATION,
 };
 
 export class ConfigError extends Error {
@@ -79,29 +83,28 @@ export function parseConfig(file: string, text: string): DaemonConfig {
     const valueNode = pair.value as Node | null;
     const value = isScalar(valueNode) ? valueNode.value : valueNode;
     const where = at(valueNode ?? keyNode);
+    /** The value parsed by `parse`, its error said as `file:line:col: key: ...`. */
+    const parsed = <T>(parse: (v: unknown) => T): T => {
+      try {
+        return parse(value);
+      } catch (err) {
+        throw new ConfigError(`${where}: ${key}: ${(err as Error).message}`);
+      }
+    };
     switch (key) {
       case 'base_image':
         if (typeof value !== 'string' || !value.trim()) throw new ConfigError(`${where}: base_image: expected an image name`);
         cfg.baseImage = value.trim();
         break;
       case 'repo_size_limit':
-        try {
-          cfg.repoSizeLimit = parseSize(value);
-        } catch (err) {
-          throw new ConfigError(`${where}: repo_size_limit: ${(err as Error).message}`);
-        }
+        cfg.repoSizeLimit = parsed(parseSize);
         break;
       case 'debug':
         if (typeof value !== 'boolean') throw new ConfigError(`${where}: debug: expected true or false`);
         cfg.debug = value;
         break;
       case 'instance_unreachable_after': {
-        let seconds: number;
-        try {
-          seconds = parseDuration(value);
-        } catch (err) {
-          throw new ConfigError(`${where}: instance_unreachable_after: ${(err as Error).message}`);
-        }
+        const seconds = parsed(parseDuration);
         if (seconds < 1) throw new ConfigError(`${where}: instance_unreachable_after: must be at least 1s`);
         cfg.instanceUnreachableAfterMs = seconds * 1000;
         break;
@@ -109,9 +112,21 @@ export function parseConfig(file: string, text: string): DaemonConfig {
       case 'ssh_server':
         cfg.sshServer = parseSshServer(valueNode, at);
         break;
+      case 'log_size_limit': {
+        const maxBytes = parsed(parseSize);
+        if (maxBytes < 64 * 1024) throw new ConfigError(`${where}: log_size_limit: must be at least 64KB`);
+        cfg.logRotation = { ...cfg.logRotation, maxBytes };
+        break;
+      }
+      case 'log_keep':
+        if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 100) {
+          throw new ConfigError(`${where}: log_keep: expected how many rotated logs to keep, 0 to 100 (got ${JSON.stringify(value)})`);
+        }
+        cfg.logRotation = { ...cfg.logRotation, keep: value };
+        break;
       default:
         throw new ConfigError(
-          `${at(keyNode)}: unknown setting ${JSON.stringify(key)} (known: base_image, repo_size_limit, debug, instance_unreachable_after, ssh_server)`,
+          `${at(keyNode)}: unknown setting ${JSON.stringify(key)} (known: base_image, repo_size_limit, debug, instance_unreachable_after, ssh_server, log_size_limit, log_keep)`,
         );
     }
   }

@@ -61,7 +61,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     releasePid();
     throw err;
   }
-  const log = createLogger(paths.log, { debug: config.debug });
+  const log = createLogger(paths.log, { debug: config.debug, rotation: config.logRotation });
   const startedMs = Date.now();
   log.info(`daemon ${VERSION} starting`, { pid: process.pid, home: paths.home });
 

@@ -1,7 +1,8 @@
 // The daemon's own log ($DSTACK_HOME/daemon.log): one line per event, appended synchronously so a
-// kill -9 loses nothing. Secret values registered with redact() are replaced by *** in every line,
-// a second guard behind never passing them to the logger at all.
-import { closeSync, openSync, writeSync } from 'node:fs';
+// kill -9 loses nothing, rotated by size (log_size_limit, log_keep in config.yml). Secret values
+// registered with redact() are replaced by *** in every line, a second guard behind never passing
+// them to the logger at all.
+import { DEFAULT_LOG_ROTATION, RotatingLogFile, type LogRotation } from '@dstack/core/log-file';
 
 export type Level = 'debug' | 'info' | 'warn' | 'error';
 
@@ -15,8 +16,8 @@ export interface Logger {
   close(): void;
 }
 
-export function createLogger(file: string | null, { debug = false } = {}): Logger {
-  const fd = file ? openSync(file, 'a', 0o600) : null;
+export function createLogger(file: string | null, { debug = false, rotation = DEFAULT_LOG_ROTATION }: { debug?: boolean; rotation?: LogRotation } = {}): Logger {
+  const out = file ? new RotatingLogFile(file, rotation) : null;
   const secrets = new Set<string>();
   const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {
     if (level === 'debug' && !debug) return;
@@ -27,9 +28,9 @@ export function createLogger(file: string | null, { debug = false } = {}): Logge
     }
     for (const s of secrets) if (s) line = line.split(s).join('***');
     line += '\n';
-    if (fd !== null) {
+    if (out) {
       try {
-        writeSync(fd, line);
+        out.write(line);
       } catch {
         /* a full disk must not take the daemon down */
       }
@@ -43,9 +44,7 @@ export function createLogger(file: string | null, { debug = false } = {}): Logge
     redact: (s) => {
       if (s && s.length >= 3) secrets.add(s);
     },
-    close: () => {
-      if (fd !== null) closeSync(fd);
-    },
+    close: () => out?.close(),
   };
 }
 

@@ -2,7 +2,7 @@
 // for a live-sync batch's small files, written once at commit), and what an agent restart between
 // PutBlobs and CommitCode costs (the commit names the blobs to send again).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -110,5 +110,23 @@ describe('Uploads', () => {
     };
     await expect(u.receive(bad())).rejects.toThrow(/hashes to/);
     expect(u.blobs.has(sha(Buffer.from('c')))).toBe(false);
+  });
+
+  it('masks modes to 0777 at intake: a 04755 file lands as 0755, a 02775 or 01777 folder without its bit', async () => {
+    const { paths, make } = setup('modes');
+    const u = make();
+    const entries: ManifestEntry[] = [
+      { ...manifest({ 'run.sh': small })[0], mode: 0o4755 },
+      { ...manifest({ 'lib.py': small })[0], mode: 0o2644 },
+      { path: 'shared', mode: 0o2775, size: 0, sha256: '', symlinkTarget: '', directory: true },
+      { path: 'tmp', mode: 0o1777, size: 0, sha256: '', symlinkTarget: '', directory: true },
+    ];
+    const { uploadId } = u.put({ jobId: 'j', full: false, entries, removed: [], localChangesOnly: false });
+    // What waits on disk for the commit (read again by an agent that restarted) is masked too.
+    expect(make().get(uploadId).entries.map((e) => e.mode)).toEqual([0o755, 0o644, 0o775, 0o777]);
+    await u.receive(chunks(uploadId, [small]));
+    u.commit(uploadId, paths.wd, {});
+    const mode = (p: string) => statSync(join(paths.wd, p)).mode & 0o7777;
+    expect([mode('run.sh'), mode('lib.py'), mode('shared'), mode('tmp')]).toEqual([0o755, 0o644, 0o775, 0o777]);
   });
 });

@@ -30,6 +30,16 @@ export const INLINE_UPLOAD_MAX = 64 * 1024 * 1024;
 /** Uploads older than this are dropped at start-up. */
 const UPLOAD_TTL_MS = 24 * 3600_000;
 
+/**
+ * Permission bits only: setuid, setgid and sticky bits are dropped at intake, so a manifest can never
+ * make a setuid file in a work dir that the job (or a user who can write the repo) controls.
+ */
+const MODE_MASK = 0o777;
+
+function maskModes(entries: ManifestEntry[]): ManifestEntry[] {
+  return entries.map((e) => ((e.mode & ~MODE_MASK) === 0 ? e : { ...e, mode: e.mode & MODE_MASK }));
+}
+
 /** Checks a manifest; throws a PathError (or Error) that names the bad entry. */
 export function validateManifest(req: PutManifestRequest): void {
   const seen = new Set<string>();
@@ -78,7 +88,7 @@ export class Uploads {
 
   put(req: PutManifestRequest): PutManifestResponse {
     validateManifest(req);
-    const upload: Upload = { id: randomUUID(), jobId: req.jobId, full: req.full, entries: req.entries, removed: req.removed, localChangesOnly: req.localChangesOnly, createdMs: Date.now() };
+    const upload: Upload = { id: randomUUID(), jobId: req.jobId, full: req.full, entries: maskModes(req.entries), removed: req.removed, localChangesOnly: req.localChangesOnly, createdMs: Date.now() };
     // Not fsynced: after a power cut the daemon gets "unknown upload" and sends the manifest again.
     writeFileAtomic(this.file(upload.id), JSON.stringify(upload), 0o600, false);
     this.remember(upload);
@@ -96,7 +106,9 @@ export class Uploads {
     const known = this.open.get(id);
     if (known) return known;
     if (!/^[0-9a-f-]{36}$/.test(id) || !existsSync(this.file(id))) throw new UnknownUpload(id);
-    const upload = readJson<Upload>(this.file(id));
+    const stored = readJson<Upload>(this.file(id));
+    // Written by an agent from before the mask, perhaps.
+    const upload = { ...stored, entries: maskModes(stored.entries) };
     this.remember(upload);
     return upload;
   }

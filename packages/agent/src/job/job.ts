@@ -344,7 +344,7 @@ export class Job implements RuntimeJob {
       this.internal.initRunning = undefined;
       this.persist();
     }
-    await installIdeServer(this.runtime, this, this.abort.signal);
+    await installIdeServer(this.runtime, this, this.abort.signal, this.dir);
   }
 
   private async ensureSsh(): Promise<void> {

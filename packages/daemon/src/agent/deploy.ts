@@ -1,11 +1,14 @@
 // Agent deployment, one code path for every HostConnection (this machine, a fleet host over SSH, a
 // cloud VM): detect the arch, upload the executable only when the host's copy differs (gzip in
-// transit), start it detached in its own session (it outlives the daemon and keeps the runs), wait
-// for its socket, and check the handshake. A version or sha256 mismatch restarts it once.
+// transit; its sha256 checked on the host before it is installed), start it detached in its own
+// session (it outlives the daemon and keeps the runs), wait for its socket, and check the handshake.
+// A version or sha256 mismatch restarts it once.
 import type { HandshakeResponse } from '@dstack/core/gen/agent';
 import { AGENT_PROTOCOL_VERSION, VERSION } from '@dstack/core/version';
 import type { AgentPlacement } from '@dstack/backends/backend';
 import type { HostConnection } from '@dstack/backends/host-connection';
+import { fileSha256 } from '@dstack/backends/host-probe';
+import { DEFAULT_LOG_ROTATION, type LogRotation } from '@dstack/core/log-file';
 import { createReadStream } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../logger';
@@ -62,12 +65,39 @@ function matches(hs: HandshakeResponse, bin: AgentBinary): boolean {
   return hs.agentSha256 === bin.sha256 && hs.protocolVersion === AGENT_PROTOCOL_VERSION;
 }
 
-async function installedSha(conn: HostConnection, binPath: string): Promise<string> {
-  const res = await conn.exec(`sha256sum ${shq(binPath)} 2>/dev/null`);
-  return res.code === 0 ? res.stdout.trim().split(/\s+/)[0] : '';
+/** How an agent executable's sha256 was read: by a tool of the host's, or from the executable itself. */
+export type ShaSource = 'host' | 'self';
+
+/**
+ * The sha256 the executable at `path` reports of itself (`--version --json`, which hashes
+ * /proc/self/exe and does nothing else); '' when it does not run or answers something else.
+ */
+async function selfReportedSha(conn: HostConnection, path: string): Promise<{ sha: string; problem?: string }> {
+  const res = await conn.exec(`${shq(path)} --version --json`, { timeoutMs: 120_000 });
+  if (res.code !== 0) return { sha: '', problem: `it does not run (exit ${res.code}): ${(res.stderr || res.stdout).trim().slice(-300)}` };
+  try {
+    const sha = (JSON.parse(res.stdout.trim().split('\n').pop() ?? '') as { sha256?: unknown }).sha256;
+    if (typeof sha === 'string' && /^[0-9a-f]{64}$/.test(sha)) return { sha };
+  } catch {
+    /* below */
+  }
+  return { sha: '', problem: `its --version --json printed ${JSON.stringify(res.stdout.trim().slice(0, 200))}` };
 }
 
-async function install(conn: HostConnection, p: AgentPlacement, bin: AgentBinary, binaries: AgentBinaries): Promise<void> {
+/**
+ * The sha256 of the agent executable at `path` on the host ('' when there is none): the host's own
+ * tools (host-probe's fileSha256), else, on a host with none of them, the executable's report of
+ * itself. Running it unchecked is acceptable: SSH's MAC guards the bytes in transit, so what this
+ * catches is damage on the host (a cut upload, a full disk, a broken gzip), and a damaged copy
+ * either does not run or reports another hash; a host that lies could lie through sha256sum too.
+ */
+export async function agentSha256(conn: HostConnection, path: string): Promise<{ sha: string; source: ShaSource; problem?: string }> {
+  const fromHost = await fileSha256(conn, path);
+  if (fromHost !== null) return { sha: fromHost, source: 'host' };
+  return { ...(await selfReportedSha(conn, path)), source: 'self' };
+}
+
+async function install(conn: HostConnection, p: AgentPlacement, bin: AgentBinary, binaries: AgentBinaries, log: Logger): Promise<void> {
   const hasGzip = (await conn.exec('command -v gzip >/dev/null 2>&1')).code === 0;
   // Leftovers of an upload cut short (a daemon killed mid-deploy) go first.
   await must(
@@ -84,10 +114,26 @@ async function install(conn: HostConnection, p: AgentPlacement, bin: AgentBinary
   } else {
     await conn.upload(createReadStream(bin.path), next, 0o755);
   }
+  await must(conn, `chmod 755 ${shq(next)}`, 'installing the agent');
+  // Checked before it takes the agent's name: a damaged copy never becomes the agent.
+  const { sha, source, problem } = await agentSha256(conn, next);
+  if (sha !== bin.sha256) {
+    await conn.exec(`rm -f ${shq(next)}`);
+    const how = source === 'host' ? 'sha256' : 'sha256 by its own report (the host has no sha256sum, shasum, openssl, busybox, python3 or perl)';
+    throw new Error(`the agent uploaded to ${conn.description} is corrupt: ${problem ?? `its ${how} is ${sha}`}, expected ${bin.sha256}`);
+  }
+  log.info(`agent on ${conn.description}: upload checked (sha256 ${source === 'host' ? "by the host's tools" : 'by its own report: the host has no sha256 tool'})`);
   // A rename: an agent still running from the old file keeps its inode.
-  await must(conn, `chmod 755 ${shq(next)} && mv -f ${shq(next)} ${shq(p.binPath)}`, 'installing the agent');
-  const sha = await installedSha(conn, p.binPath);
-  if (sha && sha !== bin.sha256) throw new Error(`the agent uploaded to ${conn.description} is corrupt (sha256 ${sha}, expected ${bin.sha256})`);
+  await must(conn, `mv -f ${shq(next)} ${shq(p.binPath)}`, 'installing the agent');
+}
+
+/** sh that rotates `file` (FILE → FILE.1 → ... → FILE.keep) when it is over the cap; run before a process opens it. */
+export function rotateCommand(file: string, { maxBytes, keep }: LogRotation): string {
+  const f = shq(file);
+  const steps = keep < 1 ? [`rm -f ${f}`] : [`rm -f ${shq(`${file}.${keep}`)}`];
+  for (let i = keep - 1; i >= 1; i--) steps.push(`{ mv -f ${shq(`${file}.${i}`)} ${shq(`${file}.${i + 1}`)} 2>/dev/null || :; }`);
+  if (keep >= 1) steps.push(`mv -f ${f} ${shq(`${file}.1`)}`);
+  return `if [ -f ${f} ] && [ $(wc -c < ${f}) -gt ${maxBytes} ]; then ${steps.join('; ')}; fi`;
 }
 
 /** Starts `serve` detached in its own session; returns its pid. */
@@ -99,6 +145,10 @@ async function start(conn: HostConnection, p: AgentPlacement): Promise<number> {
   const cmd = [
     `mkdir -p ${shq(p.dataDir)} && chmod 700 ${shq(p.dataDir)}`,
     `rm -f ${shq(p.socketPath)}`,
+    // The shell's redirection holds agent.stdout for the agent's life, so it is rotated here, at each
+    // start, not while open (a copy-and-truncate could lose what is written between the two). The
+    // agent logs to --log-file (rotated by itself): only what Node prints on a crash lands here.
+    rotateCommand(out, DEFAULT_LOG_ROTATION),
     'if command -v setsid >/dev/null 2>&1; then S=setsid; else S=nohup; fi',
     `cd ${shq(p.dataDir)}`,
     `${env ? `env ${env} ` : ''}$S ${shq(p.binPath)} serve --data-dir ${shq(p.dataDir)} --socket ${shq(p.socketPath)} --log-file ${shq(p.logFile)} </dev/null >>${shq(out)} 2>&1 &`,
@@ -178,9 +228,9 @@ export async function deployAgent(opts: DeployOptions): Promise<DeployedAgent> {
           `restarting it as sha256:${bin.sha256.slice(0, 12)}`);
         await stopProcess(conn, hs.pid);
       }
-      if ((await installedSha(conn, p.binPath)) !== bin.sha256) {
+      if ((await agentSha256(conn, p.binPath)).sha !== bin.sha256) {
         stage('uploading_agent', `uploading the agent (${Math.round(bin.size / 1024 / 1024)} MB, compressed)`);
-        await install(conn, p, bin, opts.binaries);
+        await install(conn, p, bin, opts.binaries, log);
         uploaded = true;
       }
       stage('starting_agent', 'starting the agent');

@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openDb } from '../state/db';
 import { HashCache, sha256File } from './hash-cache';
 import { RepoTooLargeError, checkRepoSize, listRepoFiles, repoId } from './repo-files';
+import { toManifest } from './upload';
 
 const tmp = mkdtempSync(join(tmpdir(), 'dstack-repo-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -51,6 +52,20 @@ describe('repo files', () => {
     expect(byPath['src/run.sh'].mode).toBe(0o755);
     expect(byPath['committed.txt'].mode).toBe(0o644);
     expect(byPath.link.symlinkTarget).toBe('committed.txt');
+  });
+
+  it('sends permission bits only: a setuid/setgid/sticky file goes as 0755 or 0644', async () => {
+    const dir = join(tmp, 'modes');
+    mkdirSync(dir);
+    write(dir, 'suid', '#!/bin/sh\n');
+    chmodSync(join(dir, 'suid'), 0o4755);
+    write(dir, 'sticky', 'x');
+    chmodSync(join(dir, 'sticky'), 0o3644);
+    const files = (await listRepoFiles(dir)).files;
+    expect(files.map((f) => [f.path, f.mode])).toEqual([['sticky', 0o644], ['suid', 0o755]]);
+    // toManifest masks whatever mode it is handed.
+    const manifest = toManifest(files.map((f) => ({ ...f, mode: f.mode | 0o6000, sha256: 'a'.repeat(64) })));
+    expect(manifest.map((e) => e.mode)).toEqual([0o644, 0o755]);
   });
 
   it('lists the whole repo from a subfolder of it', async () => {

@@ -45,7 +45,8 @@ export interface ManifestKind {
 export function toManifest(files: HashedFile[]): ManifestEntry[] {
   return files.map((f) => ({
     path: f.path,
-    mode: f.mode,
+    // Permission bits only (the agent masks them too): never setuid, setgid or sticky.
+    mode: f.mode & 0o777,
     size: f.size,
     sha256: f.sha256,
     symlinkTarget: f.symlinkTarget ?? '',
