@@ -1,7 +1,7 @@
 // Small questions about a host, asked over any HostConnection (this machine or SSH): what the agent
 // deployment and fleet code need to decide what to upload and how to start it.
+import { shellWord } from '@dstack/core/quoting';
 import type { HostConnection } from './host-connection';
-import { shellQuote } from './ssh/shell';
 
 export type Arch = 'x64' | 'arm64';
 
@@ -23,7 +23,7 @@ export async function detectArch(conn: HostConnection): Promise<Arch> {
 
 /** The sha256 (hex) of a file on the host; '' when there is no such file. */
 export async function fileSha256(conn: HostConnection, path: string): Promise<string> {
-  const p = shellQuote(path);
+  const p = shellWord(path);
   // sha256sum (coreutils, busybox), else openssl, else shasum (macOS, some minimal images).
   const command = [
     `[ -f ${p} ] || exit 0`,

@@ -7,7 +7,8 @@ import { get as httpGet, type IncomingMessage } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { Transform } from 'node:stream';
 import type { IdeSpec } from '@dstack/core/gen/agent';
-import { shQuote, type Runtime, type RuntimeJob } from '../runtime/runtime';
+import { shellWord } from '@dstack/core/quoting';
+import { type Runtime, type RuntimeJob } from '../runtime/runtime';
 
 interface IdeServer {
   envVar: string;
@@ -83,7 +84,7 @@ export async function installIdeServer(runtime: Runtime, job: RuntimeJob, signal
     job.note(`warning: no ${job.spec.ide.name} server pre-install for version ${JSON.stringify(job.spec.ide.version)}`);
     return;
   }
-  const dir = `"$HOME"/${shQuote(plan.dir)}`;
+  const dir = `"$HOME"/${shellWord(plan.dir)}`;
   if ((await runtime.exec(job, `[ -d ${dir} ]`, quiet, { signal })) === 0) {
     job.note(`${plan.name} server is already installed in ~/${plan.dir}`);
     return;

@@ -12,4 +12,3 @@ export {
 } from './errors';
 export { loadIdentity } from './identity';
 export { bridgeUnixSocket, type SocketBridge } from '../socket-bridge';
-export { shellQuote } from './shell';

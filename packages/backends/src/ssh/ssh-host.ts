@@ -7,12 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
+import { shellWord } from '@dstack/core/quoting';
 import type { ExecOptions, ExecResult, HostConnection } from '../host-connection';
 import { connectAttempt, endpointLabel, type Connected, type Endpoint, type Hop, type Keepalive } from './connect';
 import { SshError, SshUnreachableError } from './errors';
 import { loadIdentity } from './identity';
 import type { HostKeyStore } from './known-hosts';
-import { shellQuote } from './shell';
 
 export interface SshJumpOptions {
   hostname: string;
@@ -168,7 +168,7 @@ export class SshHost extends EventEmitter implements HostConnection {
       try {
         return await new Promise((resolve, reject) => {
           // The login shell may be anything (fish, csh); sh -c gives every command the same language.
-          client.exec(`exec /bin/sh -c ${shellQuote(command)}`, (err, stream) => {
+          client.exec(`exec /bin/sh -c ${shellWord(command)}`, (err, stream) => {
             if (err) return reject(err);
             setup?.(stream);
             resolve({ stream, done: this.finish(stream, what) });
@@ -221,7 +221,7 @@ export class SshHost extends EventEmitter implements HostConnection {
   private execWithTimeout(command: string, what: string, timeoutMs: number, input?: string | Buffer): Promise<ExecResult> {
     return this.withSession(async (client) => {
       let header = '';
-      const { stream, done } = await this.openExec(client, `echo "$$" >&2; exec /bin/sh -c ${shellQuote(command)}`, what, (ch) => {
+      const { stream, done } = await this.openExec(client, `echo "$$" >&2; exec /bin/sh -c ${shellWord(command)}`, what, (ch) => {
         const onHeader = (d: Buffer) => {
           header += d.toString('latin1');
           if (header.includes('\n')) ch.stderr.off('data', onHeader);
@@ -255,7 +255,7 @@ export class SshHost extends EventEmitter implements HostConnection {
    */
   async upload(source: Readable, remotePath: string, mode = 0o644, opts: UploadOptions = {}): Promise<void> {
     const tmp = posix.join(posix.dirname(remotePath), `.${posix.basename(remotePath)}.tmp-${randomBytes(4).toString('hex')}`);
-    const q = { dir: shellQuote(posix.dirname(remotePath)), tmp: shellQuote(tmp), target: shellQuote(remotePath) };
+    const q = { dir: shellWord(posix.dirname(remotePath)), tmp: shellWord(tmp), target: shellWord(remotePath) };
     const writer = opts.gunzip ? 'gzip -dc' : 'cat';
     let sent = 0;
     let sourceError: Error | undefined;
