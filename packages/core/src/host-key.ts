@@ -36,7 +36,8 @@ export function blobKeyType(blob: Uint8Array): string | null {
 export function parseHostKey(text: string): ParsedHostKey {
   const fail = (why: string) => new Error(`host key ${showValue(text)} ${why}`);
   const example = 'write it as the host\'s .pub file has it, e.g. "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA..." (`ssh-keyscan HOST` prints it)';
-  const control = controlCharIn(text);
+  // A .pub file's line ends with a line break: whitespace at either end is not part of the key.
+  const control = controlCharIn(text.trim());
   if (control) throw fail(`has a control character (${control})`);
   const [type, base64] = text.trim().split(/[ \t]+/);
   if (!type || !base64) throw fail(`is not "TYPE KEY": ${example}`);

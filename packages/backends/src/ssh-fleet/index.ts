@@ -4,3 +4,4 @@ export { accessFor, accessLabel, defaultIdentityFile, expandHome, hostKeyOf, sam
 export { fleetAgentPlacement, agentDirIn, isAgentDir, AGENT_DIR_NAME } from './placement';
 export { systemdUnit, startUnit, removeUnit, unitPid, envFilePath, UNIT_NAME, UNIT_PATH } from './systemd';
 export { MeteredHost } from './metered-host';
+export { scanUnknownHostKeys, type HostKeyScan, type UnknownHostKey } from './host-key-scan';

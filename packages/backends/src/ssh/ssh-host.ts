@@ -12,13 +12,15 @@ import type { ExecOptions, ExecResult, HostConnection } from '../host-connection
 import { connectAttempt, endpointLabel, type Connected, type Endpoint, type Hop, type Keepalive } from './connect';
 import { SshError, SshUnreachableError } from './errors';
 import { loadIdentity } from './identity';
-import type { HostKeyStore } from './known-hosts';
+import { hopTrust, type AcceptedHostKey, type HostKeyStore } from './known-hosts';
 
 export interface SshJumpOptions {
   hostname: string;
   port?: number;
   user: string;
   identityFile: string;
+  /** "ssh-ed25519 AAAA...": the only key the jump host may present. */
+  hostKey?: string | null;
 }
 
 export interface SshHostOptions {
@@ -29,6 +31,10 @@ export interface SshHostOptions {
   identityFile: string;
   proxyJump?: SshJumpOptions;
   knownHosts: HostKeyStore;
+  /** "ssh-ed25519 AAAA...": the only key the host may present (the fleet file's host_key). */
+  hostKey?: string | null;
+  /** Keys the user accepted for the host or its jump host: recorded in the store when presented. */
+  acceptedKeys?: AcceptedHostKey[];
   /** The most one connection attempt takes, jump host included (default 20 s). */
   connectTimeoutMs?: number;
   /** Default: every 10 s, dead after 3 unanswered. */
@@ -102,10 +108,15 @@ export class SshHost extends EventEmitter implements HostConnection {
   }
 
   private async connect(): Promise<Connected> {
-    const hop = (endpoint: Endpoint, identityFile: string): Hop => ({ endpoint, identityFile, key: this.key(identityFile) });
+    const hop = (endpoint: Endpoint, identityFile: string, pin: string | null | undefined): Hop => ({
+      endpoint,
+      identityFile,
+      key: this.key(identityFile),
+      trust: hopTrust(endpoint.hostname, endpoint.port, pin, this.opts.acceptedKeys),
+    });
     const conn = await connectAttempt({
-      target: hop(this.target, this.opts.identityFile),
-      jump: this.jump && hop(this.jump, this.opts.proxyJump!.identityFile),
+      target: hop(this.target, this.opts.identityFile, this.opts.hostKey),
+      jump: this.jump && hop(this.jump, this.opts.proxyJump!.identityFile, this.opts.proxyJump!.hostKey),
       knownHosts: this.opts.knownHosts,
       keepalive: { intervalMs: 10_000, countMax: 3, ...this.opts.keepalive },
       timeoutMs: this.opts.connectTimeoutMs ?? 20_000,
