@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSshHosts } from './fleet';
+import { parseNormalizedConfiguration } from './normalized';
+import { toJson, toYaml } from './output';
+import { parseConfiguration } from './parse';
 import { fleet, parseErrors } from './test-helpers';
 import type { FleetConfiguration } from './types';
 
@@ -106,6 +109,10 @@ describe('fleet: host_key pins a host key', () => {
     const [h] = resolveSshHosts(c.ssh_config!);
     expect(h.host_key).toBe(ED);
     expect(h.proxy_jump!.host_key).toBe(EC);
+    // `dstack validate` writes it back (without the comment), and the daemon takes the JSON.
+    const again = parseConfiguration('again.yml', toYaml(c));
+    expect(again.ok && again.config).toEqual(c);
+    expect(parseNormalizedConfiguration(JSON.stringify(toJson(c)))).toEqual({ ok: true, config: toJson(c) });
   });
 
   it.each<[string, RegExp]>([
