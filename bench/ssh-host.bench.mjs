@@ -50,6 +50,8 @@ export default async function sshHostBench() {
     user: 'root',
     identityFile: net.keyPath,
     knownHosts: new lib.FileHostKeyStore(join(dir, 'known_hosts')),
+    // The host's own key, from its sshd's files: pinned, as `host_key:` in a fleet file pins it.
+    hostKey: readFileSync(join(net.dir, 'b1', 'host_key.pub'), 'utf8').split(' ').slice(0, 2).join(' '),
   });
   const control = join(dir, 'ctl');
   const sshOpts = [

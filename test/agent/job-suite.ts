@@ -78,7 +78,7 @@ export function jobSuite(runtime: 'docker' | 'host') {
         expect(inspect.Config.Labels['ai.dstack.agent.instance-id']).toBe((await agent.handshake()).instanceId);
         expect(inspect.Mounts.map((m: { Destination: string; Source: string }) => [m.Destination, m.Source])).toContainEqual(['/workflow', join(jobDir(jobId), 'workflow')]);
       } else {
-        expect(readFileSync(join(jobDir(jobId), 'env.sh'), 'utf8')).toContain("export DSTACK_RUN_NAME='my-run'");
+        expect(readFileSync(join(jobDir(jobId), 'env.sh'), 'utf8')).toContain('export DSTACK_RUN_NAME=my-run\n');
       }
     });
 

@@ -159,7 +159,11 @@ describe('fleet faults', () => {
     writeFileSync(other2, fleetYaml(net, `${fleet}-b`, [h2]));
     const res = await dstack(sb, ['apply', '-f', other2, '-y'], { timeoutMs: 300_000 });
     expect(res.code).toBe(1);
-    expect(res.stdout).toContain(`the host key of host root@${h2.address}:22 changed (recorded at ${known}:${at + 1}); someone may be intercepting the connection`);
+    expect(res.stdout).toContain(`REMOTE HOST IDENTIFICATION HAS CHANGED for host root@${h2.address}:22: it presents ED25519 key SHA256:`);
+    expect(res.stdout).toContain(`but ${known}:${at + 1} has ED25519 key SHA256:`);
+    expect(res.stdout).toContain('someone may be intercepting the connection');
+    // A changed key is never a question: -y accepts unknown keys only.
+    expect(res.stderr).not.toContain('Accepted (-y)');
     expect((await listFleets(sb)).find((f) => f.name === `${fleet}-b`)).toBeUndefined();
     expect((await listFleets(sb, true)).find((f) => f.name === `${fleet}-b`)?.status).toBe('failed');
   });

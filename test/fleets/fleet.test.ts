@@ -60,7 +60,8 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
     expect(res.stdout).toMatch(new RegExp(`^ ${fleet} +3 +- +ssh +- +active +${created}$`, 'm'));
     expect(res.stdout.match(new RegExp(`^ {4}instance=\\d +\\d+xCPU.* ssh +- +idle +${created}$`, 'gm'))).toHaveLength(3);
     expect(res.stderr).toMatch(/^warning: on .* the agent runs as a detached process/m);
-    // Host keys of all four sshds were recorded on first contact.
+    // -y accepted the host keys of all four sshds, saying so, and they were recorded on first contact.
+    for (const h of [h1, h2, h3, j1]) expect(res.stderr).toMatch(new RegExp(`^Accepted \\(-y\\) the host key of (jump )?host root@${h.address.replace(/\./g, '\\.')}:22: ED25519 key fingerprint is SHA256:`, 'm'));
     const known = readFileSync(join(sb.dstackHome, 'ssh', 'fleet_known_hosts'), 'utf8');
     for (const h of [h1, h2, h3, j1]) expect(known).toContain(`${h.address} ssh-ed25519 `);
     for (const h of [h1, h2, h3]) {
@@ -114,6 +115,10 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
     expect(block).toContain(`Host ${runs[2]}-jump\n  HostName ${net.host('h3').address}`);
     expect(block).toMatch(new RegExp(`Host ${runs[2]}\\n  HostName 127\\.0\\.0\\.1\\n`));
     expect(block).toContain(`IdentityFile ${net.keyPath}`);
+    // Every hop's key is pinned: the run's, h3's and j1's (the keys the daemon checked), never accept-new.
+    expect(block).not.toContain('accept-new');
+    expect(block.match(/^ {2}StrictHostKeyChecking yes$/gm)).toHaveLength(3);
+    expect(block.match(/^ {2}HostKeyAlias /gm)).toHaveLength(3);
     const fleetState = await fleetNow();
     expect(fleetState.instances.map((i) => [i.status, i.runName])).toEqual(runs.map((r) => ['busy', r]));
   });

@@ -53,7 +53,7 @@ export async function applyFleetEvents(sb: Sandbox, req: Partial<ApplyFleetReque
   try {
     return await new Promise((resolve, reject) => {
       const events: FleetEvent[] = [];
-      const s = client.applyFleet({ configurationPath: '', secretEnv: {}, force: false, redeploy: false, ...req }, new Metadata());
+      const s = client.applyFleet({ configurationPath: '', secretEnv: {}, force: false, redeploy: false, acceptedHostKeys: [], ...req }, new Metadata());
       s.on('data', (e: FleetEvent) => events.push(e));
       s.on('error', reject);
       s.on('end', () => resolve(events));

@@ -1,5 +1,6 @@
-// The fleet commands on a real terminal: apply asks `Create the fleet NAME? [y/n]:` after the plan
-// and shows each host's progress; delete asks first, and `n` leaves the fleet as it is.
+// The fleet commands on a real terminal: apply asks about the host's key (OpenSSH's question, with its
+// fingerprint), then `Create the fleet NAME? [y/n]:` after the plan, and shows each host's progress;
+// delete asks first, and `n` leaves the fleet as it is.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,6 +32,9 @@ describe('fleets on a terminal', () => {
     const apply = new Terminal(sb, ['apply', '-f', 'fleet.dstack.yml']);
     terms.push(apply);
     await apply.expect(new RegExp(` Fleet  ${name}\\n\\n HOST +PROXY JUMP +ACTION\\n ${host.replace(/\./g, '\\.')} +- +add\\n`));
+    await apply.expect(`The authenticity of host '${host}' can't be established.\nED25519 key fingerprint is SHA256:`);
+    await apply.expect('Are you sure you want to continue connecting? [y/n]: ');
+    apply.write('y\r');
     await apply.expect(`Create the fleet ${name}? [y/n]: `);
     apply.write('y\r');
     await apply.expect('Provisioning...');

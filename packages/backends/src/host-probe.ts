@@ -1,7 +1,7 @@
 // Small questions about a host, asked over any HostConnection (this machine or SSH): what the agent
 // deployment and fleet code need to decide what to upload and how to start it.
+import { shellWord } from '@dstack/core/quoting';
 import type { HostConnection } from './host-connection';
-import { shellQuote } from './ssh/shell';
 
 export type Arch = 'x64' | 'arm64';
 
@@ -39,7 +39,7 @@ const SHA256_WAYS = [
  * way to compute one (none of SHA256_WAYS is there, or works): the caller decides what else to trust.
  */
 export async function fileSha256(conn: HostConnection, path: string): Promise<string | null> {
-  const p = shellQuote(path);
+  const p = shellWord(path);
   // The first way that is there and succeeds: a tool that exists but fails (a perl without
   // Digest::SHA, a busybox without the applet) is passed over.
   const command = [

@@ -1,12 +1,12 @@
 // `dstack apply` for `type: fleet` (SSH fleets): identity files made absolute and checked, the plan
-// (hosts to add, remove, keep, redeploy), the question, then each host's progress as the daemon
-// deploys or removes it, and the fleet table at the end. Exit 1 when any host failed: the fleet
+// (hosts to add, remove, keep, redeploy), the host keys nothing trusts yet (host-keys.ts), the
+// question, then each host's progress as the daemon deploys or removes it, and the fleet table at the end. Exit 1 when any host failed: the fleet
 // keeps the hosts that worked, and applying again retries the others.
 import { accessSync, constants } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { FleetConfiguration, SshProxyJump } from '@dstack/core/config/types';
-import type { FleetPlan } from '@dstack/core/gen/daemon';
+import type { FleetPlan, HostKeyEntry } from '@dstack/core/gen/daemon';
 import type { ApplyOptions } from './apply-run';
 import { followFleetEvents } from './apply-fleet-events';
 import { connect } from './client';
@@ -14,6 +14,7 @@ import { detachedWarning, fleetsTable } from './commands/fleet-table';
 import { configurationJson } from './configuration';
 import { UsageError, UserError } from './errors';
 import { parseEnvFlags, resolveEnv } from './env-vars';
+import { acceptHostKeys } from './host-keys';
 import { humanOut, printJson } from './output';
 import { canPrompt, confirm } from './prompt';
 import { renderTable } from './table';
@@ -91,6 +92,12 @@ export async function applyFleet(file: string, fileConfig: FleetConfiguration, o
         `removing ${busy.map((h) => `${h.host} stops run ${h.runName}`).join(', ')}: stop the run first, or pass --force to stop it and remove the host`,
       );
     }
+    const json = await configurationJson({ ...config, name });
+    const scan = (accepted: HostKeyEntry[]) => {
+      const checking = spinner('Checking host keys...', { delayMs: 300 });
+      return daemon.scanHostKeys({ configurationJson: json, accepted }).finally(() => checking.stop());
+    };
+    const acceptedHostKeys = await acceptHostKeys(scan, { yes: opts.yes });
     const question = busy.length ? `Stop ${busy.map((h) => h.runName).join(', ')} and update the fleet ${name}?` : exists ? `Update the fleet ${name}?` : `Create the fleet ${name}?`;
     if (!(await confirm(question, { yes: opts.yes }))) {
       out.write('Exiting...\n');
@@ -105,8 +112,9 @@ export async function applyFleet(file: string, fileConfig: FleetConfiguration, o
     try {
       res = await followFleetEvents(
         daemon.applyFleet({
-          configurationJson: await configurationJson({ ...config, name }),
+          configurationJson: json,
           configurationPath: resolve(file),
+          acceptedHostKeys,
           secretEnv,
           force: busy.length > 0,
           // --force with nothing to change: check every host again; with changes it only allows stopping runs.

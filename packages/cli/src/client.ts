@@ -25,6 +25,8 @@ import type {
   LogEntry,
   Plan,
   Run,
+  ScanHostKeysRequest,
+  ScanHostKeysResponse,
   StatusResponse,
   SyncStatus,
 } from '@dstack/core/gen/daemon';
@@ -94,6 +96,9 @@ export class Daemon {
   }
   getFleetPlan(configurationJson: string): Promise<FleetPlan> {
     return this.unary(this.raw.getFleetPlan, { configurationJson });
+  }
+  scanHostKeys(req: ScanHostKeysRequest): Promise<ScanHostKeysResponse> {
+    return this.unary(this.raw.scanHostKeys, req);
   }
   applyFleet(req: ApplyFleetRequest): EventStream<FleetEvent> {
     return this.stream(this.raw.applyFleet(req));

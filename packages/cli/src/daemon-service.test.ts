@@ -20,8 +20,15 @@ describe('systemdUnit', () => {
     expect(unit).toMatch(/\[Install\]\nWantedBy=default\.target\n$/);
   });
 
-  it('quotes values with spaces or quotes', () => {
+  it('quotes values with spaces or quotes, and escapes specifiers', () => {
     expect(systemdUnit({ ...spec, env: { X: 'a "b" c' } })).toContain('Environment="X=a \\"b\\" c"\n');
+    expect(systemdUnit({ ...spec, home: '/home/me/100%' })).toContain('Environment=DSTACK_HOME=/home/me/100%%\n');
+    expect(systemdUnit({ ...spec, script: '/opt/50% off/daemon.cjs' })).toContain('ExecStart=/usr/bin/node "/opt/50%% off/daemon.cjs"\n');
+  });
+
+  it('refuses a value a unit cannot carry instead of writing a setting of its choosing', () => {
+    expect(() => systemdUnit({ ...spec, home: '/home/me\nExecStartPre=/bin/evil' })).toThrow(/Environment DSTACK_HOME: .* has a control character \(U\+000A\)/);
+    expect(() => systemdUnit({ ...spec, node: '/usr/bin/no"de' })).toThrow(/ExecStart/);
   });
 
   it('lives in the user unit folder, under XDG_CONFIG_HOME when set', () => {
@@ -39,5 +46,9 @@ describe('launchdPlist', () => {
     expect(plist).toContain('<key>A</key><string>x&lt;y&amp;z</string>');
     expect(plist).toContain('<key>RunAtLoad</key><true/>');
     expect(plist).toContain('<key>StandardErrorPath</key><string>/home/me/.dstack/daemon.log</string>');
+  });
+
+  it('refuses control characters, which XML cannot carry', () => {
+    expect(() => launchdPlist({ ...spec, env: { A: 'x\u0001' } })).toThrow(/control character \(U\+0001\)/);
   });
 });

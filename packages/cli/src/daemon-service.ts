@@ -4,6 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { controlCharIn, QuotingError, showValue, systemdEnvironment, systemdExecLine } from '@dstack/core/quoting';
+import { UserError } from './errors';
 
 export const SYSTEMD_UNIT = 'dstack-daemon.service';
 export const LAUNCHD_LABEL = 'ai.dstack.daemon';
@@ -26,11 +28,6 @@ export function launchdPlistPath(): string {
   return join(homedir(), 'Library', 'LaunchAgents', `${LAUNCHD_LABEL}.plist`);
 }
 
-// systemd: quote a value for Environment= and ExecStart= (double quotes, backslash escapes).
-function sdQuote(s: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
-
 export function systemdUnit(spec: ServiceSpec): string {
   const env = { DSTACK_HOME: spec.home, ...spec.env };
   return [
@@ -40,8 +37,8 @@ export function systemdUnit(spec: ServiceSpec): string {
     '',
     '[Service]',
     'Type=simple',
-    ...Object.entries(env).map(([k, v]) => `Environment=${sdQuote(`${k}=${v}`)}`),
-    `ExecStart=${sdQuote(spec.node)} ${sdQuote(spec.script)}`,
+    ...Object.entries(env).map(([k, v]) => `Environment=${systemdEnvironment(k, v)}`),
+    `ExecStart=${systemdExecLine([spec.node, spec.script])}`,
     // The daemon exits 0 on `dstack daemon stop`: only a crash brings it back.
     'Restart=on-failure',
     'RestartSec=2',
@@ -52,7 +49,10 @@ export function systemdUnit(spec: ServiceSpec): string {
   ].join('\n');
 }
 
+/** Text of a plist element. XML 1.0 has no way to write most control characters: those are refused. */
 function xml(s: string): string {
+  const control = controlCharIn(s.replace(/[\t\n\r]/g, ''));
+  if (control) throw new QuotingError(`launchd plist: ${showValue(s)} has a control character (${control}), which XML cannot carry`);
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -102,6 +102,16 @@ function runQuiet(cmd: string, args: string[]): { ok: boolean; err: string } {
   return { ok: res.status === 0, err };
 }
 
+/** The service file's text; a value it cannot carry (a line break in DSTACK_HOME, say) is the user's error. */
+function serviceText(file: string, make: () => string): string {
+  try {
+    return make();
+  } catch (err) {
+    if (err instanceof QuotingError) throw new UserError(`cannot write ${file}: ${err.message}`);
+    throw err;
+  }
+}
+
 function writeIfChanged(file: string, text: string): boolean {
   if (existsSync(file) && readFileSync(file, 'utf8') === text) return false;
   mkdirSync(dirname(file), { recursive: true });
@@ -112,7 +122,7 @@ function writeIfChanged(file: string, text: string): boolean {
 export function install(spec: ServiceSpec, platform = process.platform): InstallResult {
   if (platform === 'darwin') {
     const file = launchdPlistPath();
-    const changed = writeIfChanged(file, launchdPlist(spec));
+    const changed = writeIfChanged(file, serviceText(file, () => launchdPlist(spec)));
     if (changed) runQuiet('launchctl', ['unload', file]);
     const r = runQuiet('launchctl', ['load', '-w', file]);
     return {
@@ -123,7 +133,7 @@ export function install(spec: ServiceSpec, platform = process.platform): Install
     };
   }
   const file = systemdUnitPath();
-  const changed = writeIfChanged(file, systemdUnit(spec));
+  const changed = writeIfChanged(file, serviceText(file, () => systemdUnit(spec)));
   const how = `systemctl --user daemon-reload && systemctl --user enable --now ${SYSTEMD_UNIT}`;
   if (!hasCommand('systemctl')) {
     return { file, changed, ok: true, lines: [`systemctl is not available here: enable it in a systemd login session with \`${how}\``] };

@@ -158,6 +158,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     const grace = config.instanceUnreachableAfterMs;
     const fleetBackend = new SshFleetBackend({
       knownHostsFile: join(paths.sshDir, 'fleet_known_hosts'),
+      // The user's own: a key OpenSSH already trusts for a host counts as known (HOME, as os.homedir() reads it).
+      userKnownHostsFiles: () => [join(homedir(), '.ssh', 'known_hosts')],
       instances: () => fleetHosts?.states() ?? [],
       // A dead link is noticed well within the grace period, and a host that does not answer is given up as soon.
       keepalive: { intervalMs: Math.max(1000, Math.min(10_000, Math.floor(grace / 6))), countMax: 3 },

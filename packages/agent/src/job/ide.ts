@@ -8,7 +8,8 @@
 import { createReadStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IdeSpec } from '@dstack/core/gen/agent';
-import { shQuote, type Runtime, type RuntimeJob } from '../runtime/runtime';
+import { shellWord } from '@dstack/core/quoting';
+import { type Runtime, type RuntimeJob } from '../runtime/runtime';
 import { downloadChecked, mib, publishedSha256 } from './ide-download';
 
 interface IdeServer {
@@ -79,7 +80,7 @@ export async function installIdeServer(runtime: Runtime, job: RuntimeJob, signal
     job.note(`warning: no ${job.spec.ide.name} server pre-install for version ${JSON.stringify(job.spec.ide.version)}`);
     return;
   }
-  const dir = `"$HOME"/${shQuote(plan.dir)}`;
+  const dir = `"$HOME"/${shellWord(plan.dir)}`;
   if ((await runtime.exec(job, `[ -d ${dir} ]`, quiet, { signal })) === 0) {
     job.note(`${plan.name} server is already installed in ~/${plan.dir}`);
     return;

@@ -5,6 +5,7 @@
 // Containers carry labels naming this agent's instance id and the job: agents of parallel test runs
 // sharing one engine never touch each other's containers, and a restarted agent finds its own.
 import type { PullProgress, RegistryAuth } from '@dstack/core/gen/agent';
+import { shellWord } from '@dstack/core/quoting';
 import { DockerError, type DockerEngine } from '../docker/engine';
 import { dockerExec } from '../docker/exec';
 import { dockerSessionTarget } from '../docker/session-target';
@@ -12,7 +13,7 @@ import { imageExists, pullImage } from '../docker/pull';
 import type { SessionTarget } from '../ssh/target';
 import { lookupUser } from '../ssh/target-user';
 import { PROFILE, PROFILE_LINE, PROFILE_LOOP, writeProfileFiles } from './profile-files';
-import { JobError, KEEPALIVE, profileScript, shQuote, type ExecOptions, type OutputStream, type Runtime, type RuntimeJob } from './runtime';
+import { JobError, KEEPALIVE, profileScript, type ExecOptions, type OutputStream, type Runtime, type RuntimeJob } from './runtime';
 
 export const LABEL_INSTANCE = 'ai.dstack.agent.instance-id';
 export const LABEL_JOB = 'ai.dstack.job-id';
@@ -24,9 +25,9 @@ export const LABEL_REPO = 'ai.dstack.repo-id';
 // container's filesystem itself. As root: the profile, and an /etc/profile that reads profile.d
 // where the image has none.
 const PROFILE_WRITE = `mkdir -p /etc/profile.d && cat > ${PROFILE} && chmod 644 ${PROFILE}
-[ -f /etc/profile ] || printf '%s' ${shQuote(PROFILE_LOOP)} > /etc/profile`;
+[ -f /etc/profile ] || printf '%s' ${shellWord(PROFILE_LOOP)} > /etc/profile`;
 // As the job's user, so the files in its home stay its own.
-const PROFILE_HOOKS = `line=${shQuote(PROFILE_LINE)}
+const PROFILE_HOOKS = `line=${shellWord(PROFILE_LINE)}
 h="\${HOME:-/root}"
 mkdir -p "$h" 2>/dev/null
 for f in "$h/.profile" "$h/.bashrc"; do grep -qxF "$line" "$f" 2>/dev/null || printf '%s\\n' "$line" >> "$f"; done

@@ -2,6 +2,7 @@
 // (job/job.ts) drives either through this one interface; the SSH server reaches the job through the
 // SessionTarget a runtime hands out.
 import type { JobSpec, PullProgress, RegistryAuth } from '@dstack/core/gen/agent';
+import { shellWord } from '@dstack/core/quoting';
 import type { SessionTarget } from '../ssh/target';
 
 export type RuntimeKind = 'docker' | 'host';
@@ -100,14 +101,9 @@ export function hostProcessEnv(job: RuntimeJob, extra: Record<string, string> = 
   return { ...base, ...job.env, ...extra, DSTACK_JOB_ID: job.id };
 }
 
-/** Single-quotes a string for sh. */
-export function shQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/** `export K='v'` lines for a profile; keys that are not shell identifiers are skipped. */
+/** `export K=v` lines for a profile (v quoted for sh); keys that are not shell identifiers are skipped. */
 export function profileScript(env: Record<string, string>): string {
   const lines = ['# Written by dstack-agent: the job\'s env for every shell.'];
-  for (const [k, v] of Object.entries(env)) if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) lines.push(`export ${k}=${shQuote(v)}`);
+  for (const [k, v] of Object.entries(env)) if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) lines.push(`export ${k}=${shellWord(v)}`);
   return `${lines.join('\n')}\n`;
 }

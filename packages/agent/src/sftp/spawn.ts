@@ -11,7 +11,7 @@ import { readFileInRoot, statInRoot } from '../safe-fs/in-root';
 import { sessionUser } from '../ssh/target-user';
 import { pipedSession } from '../ssh/host-process';
 import type { SessionProcess, SessionTarget, TargetUser } from '../ssh/target';
-import { shQuote } from '../runtime/runtime';
+import { shellWord } from '@dstack/core/quoting';
 import { ROOT_FD } from './helper';
 
 /** Where distributions put OpenSSH's sftp-server. */
@@ -99,7 +99,7 @@ export async function spawnSftp(target: SessionTarget, env: Record<string, strin
   // DSTACK_AGENT_SFTP=own: always the agent's (tests and benches of it on images that have one).
   const own = process.env.DSTACK_AGENT_SFTP === 'own' ? undefined : findSftpServer(rootPath);
   // In the user's home, as sshd starts a subsystem: relative sftp paths start there.
-  if (own) return target.spawn({ command: `cd ${shQuote(user.home || '/')} 2>/dev/null; exec ${shQuote(own)}`, env });
+  if (own) return target.spawn({ command: `cd ${shellWord(user.home || '/')} 2>/dev/null; exec ${shellWord(own)}`, env });
   log(`sftp: the target has no sftp-server; serving with the agent's own as ${user.name} (uid ${user.uid})`);
   return spawnHelper(rootPath, user);
 }

@@ -5,6 +5,7 @@ import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { PassThrough, Readable, Writable } from 'node:stream';
+import { shellWord } from '@dstack/core/quoting';
 import { loadPty } from './pty';
 import { agentUser } from './target-user';
 import type { PtyRequest, SessionExit, SessionProcess, SessionTarget, SpawnSessionOptions } from './target';
@@ -36,10 +37,6 @@ export function loginShell(shell?: string): string {
 function signalName(n: number | undefined | null): string | null {
   if (!n) return null;
   return Object.entries(osConstants.signals).find(([, v]) => v === n)?.[0] ?? null;
-}
-
-function shellQuote(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
 export function hostSessionTarget(opts: HostSessionTargetOptions): SessionTarget {
@@ -152,7 +149,7 @@ function spawnPty(pty: NonNullable<ReturnType<typeof loadPty>>, args: string[], 
 // `script` gives the session a TTY without node-pty. Its size is set once from the request; later
 // window changes are not passed on (script offers no way to).
 function spawnScript(args: string[], cwd: string, env: Record<string, string>, req: PtyRequest): SessionProcess {
-  const inner = `stty cols ${req.cols} rows ${req.rows} 2>/dev/null; exec ${args.map(shellQuote).join(' ')}`;
+  const inner = `stty cols ${req.cols} rows ${req.rows} 2>/dev/null; exec ${args.map(shellWord).join(' ')}`;
   const p = spawnPiped(['script', '-qfec', inner, '/dev/null'], cwd, { ...env, TERM: req.term });
   // script's own complaints join the terminal's output, as they would on a real TTY.
   const merged = new PassThrough();

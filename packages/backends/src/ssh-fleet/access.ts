@@ -9,6 +9,8 @@ export interface JumpAccess {
   port: number;
   user: string;
   identityFile: string;
+  /** The fleet file's host_key ("ssh-ed25519 AAAA..."): the only key accepted; null: known_hosts decide. */
+  hostKey: string | null;
 }
 
 export interface HostAccess extends JumpAccess {
@@ -45,14 +47,23 @@ export function accessFor(h: ResolvedSshHost, home: string): HostAccess {
     port: h.port,
     user: h.user,
     identityFile: identity(h.identity_file),
+    hostKey: h.host_key,
     proxyJump: h.proxy_jump
-      ? { hostname: h.proxy_jump.hostname, port: h.proxy_jump.port ?? 22, user: h.proxy_jump.user, identityFile: identity(h.proxy_jump.identity_file) }
+      ? {
+          hostname: h.proxy_jump.hostname,
+          port: h.proxy_jump.port ?? 22,
+          user: h.proxy_jump.user,
+          identityFile: identity(h.proxy_jump.identity_file),
+          hostKey: h.proxy_jump.host_key,
+        }
       : null,
   };
 }
 
-/** Whether two ways of reaching a host differ in anything that matters (user, key, jump host). */
+/** Whether two ways of reaching a host differ in anything that matters (user, key, pinned host key, jump host). */
 export function sameAccess(a: HostAccess, b: HostAccess): boolean {
-  const j = (x: JumpAccess | null) => (x ? `${accessLabel(x)} ${x.identityFile}` : '');
-  return accessLabel(a) === accessLabel(b) && a.identityFile === b.identityFile && j(a.proxyJump) === j(b.proxyJump);
+  // Hosts recorded before host_key existed have none: the same as null.
+  const one = (x: JumpAccess) => `${accessLabel(x)} ${x.identityFile} ${x.hostKey ?? ''}`;
+  const j = (x: JumpAccess | null) => (x ? one(x) : '');
+  return one(a) === one(b) && j(a.proxyJump) === j(b.proxyJump);
 }

@@ -3,15 +3,17 @@
 // resources its agent reported), available while it is idle and reachable. Which hosts exist and
 // what state they are in is the daemon's (fleets and runs live in its state): it hands them in as
 // `instances`. This backend claims a host for a run, reaches it over SSH (through the jump host where
-// there is one, host keys checked against $DSTACK_HOME/ssh/fleet_known_hosts) and starts its agent
-// under systemd where the host allows.
+// there is one; host keys checked against the host's host_key pin, $DSTACK_HOME/ssh/fleet_known_hosts
+// and the user's ~/.ssh/known_hosts, never trusted on first use) and starts its agent under systemd
+// where the host allows.
 import type { Offer } from '@dstack/core/gen/daemon';
 import { NoCapacityError, type Backend, type CreateInstanceRequest, type InstanceRecord, type OfferList } from '../backend';
 import type { HostConnection } from '../host-connection';
 import type { Keepalive } from '../ssh/connect';
-import { FileHostKeyStore } from '../ssh/known-hosts';
+import { FileHostKeyStore, type AcceptedHostKey } from '../ssh/known-hosts';
 import { SshHost } from '../ssh/ssh-host';
 import { accessLabel, type HostAccess } from './access';
+import { scanUnknownHostKeys, type HostKeyScan } from './host-key-scan';
 import { RecordingHostKeyStore } from './key-recorder';
 import { MeteredHost } from './metered-host';
 import { startUnit } from './systemd';
@@ -48,8 +50,10 @@ export interface FleetHostState {
 }
 
 export interface SshFleetBackendOptions {
-  /** OpenSSH known_hosts format; recorded on first contact, checked after. */
+  /** OpenSSH known_hosts format: the keys the user accepted, recorded on first contact, checked after. */
   knownHostsFile: string;
+  /** Read-only known_hosts files whose keys count as known (the user's ~/.ssh/known_hosts). */
+  userKnownHostsFiles?: () => string[];
   /** Every host of every active fleet, as the daemon sees it now. */
   instances: () => FleetHostState[];
   keepalive?: Partial<Keepalive>;
@@ -68,27 +72,38 @@ export class SshFleetBackend implements Backend {
   private readonly warm = new Map<string, HostConnection>();
 
   constructor(private readonly opts: SshFleetBackendOptions) {
-    this.hostKeys = new RecordingHostKeyStore(new FileHostKeyStore(opts.knownHostsFile));
+    this.hostKeys = new RecordingHostKeyStore(new FileHostKeyStore(opts.knownHostsFile, { readOnly: opts.userKnownHostsFiles }));
   }
 
   get knownHostsFile(): string {
     return this.opts.knownHostsFile;
   }
 
-  /** A (lazy) connection to a host; uploads through it are counted. */
-  open(access: HostAccess): MeteredHost {
+  /** A (lazy) connection to a host; uploads through it are counted. `acceptedKeys`: what the user accepted in this apply. */
+  open(access: HostAccess, acceptedKeys: AcceptedHostKey[] = []): MeteredHost {
     return new MeteredHost(
       new SshHost({
         hostname: access.hostname,
         port: access.port,
         user: access.user,
         identityFile: access.identityFile,
+        hostKey: access.hostKey,
         proxyJump: access.proxyJump ?? undefined,
         knownHosts: this.hostKeys,
+        acceptedKeys,
         keepalive: this.opts.keepalive,
         connectTimeoutMs: this.opts.connectTimeoutMs,
       }),
     );
+  }
+
+  /** The host keys of these hosts (and their jump hosts) nothing trusts yet: what apply asks about. */
+  scanHostKeys(hosts: HostAccess[], accepted: AcceptedHostKey[]): Promise<HostKeyScan> {
+    return scanUnknownHostKeys(hosts, accepted, {
+      store: this.hostKeys,
+      keepalive: { intervalMs: 10_000, countMax: 3, ...this.opts.keepalive },
+      timeoutMs: this.opts.connectTimeoutMs ?? 20_000,
+    });
   }
 
   /** Keeps an open connection for the next connect() of the instance (saves a handshake per host). */

@@ -1,19 +1,19 @@
-// The host keys a connection was shown and accepted (recorded on first contact, or matching the
-// record): the run's SSH block pins them for OpenSSH's ProxyJump through the host.
-import { knownHostName, type HostKey, type HostKeyStore, type HostKeyVerdict } from '../ssh/known-hosts';
+// The host keys a connection was shown and trusted (pinned, known, or accepted and now recorded):
+// the run's SSH block pins them for OpenSSH's ProxyJump through the host.
+import { hostKeyText, knownHostName, type HopTrust, type HostKey, type HostKeyStore, type HostKeyVerdict } from '../ssh/known-hosts';
 
 export class RecordingHostKeyStore implements HostKeyStore {
   private readonly seen = new Map<string, string>();
 
-  constructor(private readonly inner: HostKeyStore) {}
+  constructor(readonly inner: HostKeyStore) {}
 
-  knownTypes(host: string, port: number): Promise<string[]> {
-    return this.inner.knownTypes(host, port);
+  knownTypes(host: string, port: number, trust?: HopTrust): Promise<string[]> {
+    return this.inner.knownTypes(host, port, trust);
   }
 
-  async verify(host: string, port: number, key: HostKey): Promise<HostKeyVerdict> {
-    const verdict = await this.inner.verify(host, port, key);
-    if (verdict.status !== 'changed') this.seen.set(knownHostName(host, port), `${key.type} ${key.data.toString('base64')}`);
+  async verify(host: string, port: number, key: HostKey, trust?: HopTrust): Promise<HostKeyVerdict> {
+    const verdict = await this.inner.verify(host, port, key, trust);
+    if (verdict.status === 'match' || verdict.status === 'recorded') this.seen.set(knownHostName(host, port), hostKeyText(key));
     return verdict;
   }
 

@@ -5,7 +5,7 @@ import type { Duplex, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { ExecOptions, ExecResult, HostConnection } from '../host-connection';
 import { fleetAgentPlacement } from './placement';
-import { envFileText, removeUnit, startUnit, systemdUnit, UNIT_PATH } from './systemd';
+import { removeUnit, startUnit, systemdUnit, UNIT_PATH } from './systemd';
 
 class RecordingHost implements HostConnection {
   readonly description = 'recording host';
@@ -51,13 +51,15 @@ describe('the systemd unit of a fleet host agent', () => {
   });
 
   it('keeps the environment in a file of its own (values may be secrets; the unit is world-readable)', () => {
-    expect(envFileText({ HF_HOME: '/data/hf cache', TOKEN: 'a"b\\c' })).toBe('HF_HOME="/data/hf cache"\nTOKEN="a\\"b\\\\c"\n');
     expect(systemdUnit(fleetAgentPlacement('/root'), { user: 'root' })).not.toContain('Environment');
   });
 
-  it('quotes paths with spaces and quotes for systemd', () => {
-    const unit = systemdUnit(fleetAgentPlacement('/home/a "b" c'), { user: 'a' });
-    expect(unit).toContain('ExecStart="/home/a \\"b\\" c/.dstack-agent/bin/dstack-agent" serve --data-dir "/home/a \\"b\\" c/.dstack-agent"');
+  it('quotes paths with spaces and escapes specifiers for systemd; refuses a home it cannot write there', () => {
+    const unit = systemdUnit(fleetAgentPlacement('/home/a b 100%'), { user: 'a' });
+    expect(unit).toContain('ExecStart="/home/a b 100%%/.dstack-agent/bin/dstack-agent" serve --data-dir "/home/a b 100%%/.dstack-agent"');
+    // systemd refuses quotes in an executable's path, and a line break would end the setting.
+    expect(() => systemdUnit(fleetAgentPlacement('/home/a "b"'), { user: 'a' })).toThrow(/ExecStart/);
+    expect(() => systemdUnit(fleetAgentPlacement('/root'), { user: 'a\nExecStartPre=/bin/evil' })).toThrow(/User: "a\\nExecStartPre=\/bin\/evil" has a control character/);
   });
 
   it('is written, enabled and restarted with sudo unless root, and answers the unit main pid', async () => {

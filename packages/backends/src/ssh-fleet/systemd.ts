@@ -1,18 +1,12 @@
 // The agent as a systemd service on a fleet host (where systemd runs and we are root or have
 // passwordless sudo): it survives the SSH connection and reboots, and systemd restarts it if it
 // crashes. Elsewhere the daemon starts it detached (agent/deploy.ts) and says so.
+import { shellWord, systemdEnvFile, systemdExecLine, systemdValue } from '@dstack/core/quoting';
 import type { AgentPlacement } from '../backend';
 import type { HostConnection } from '../host-connection';
-import { shellQuote } from '../ssh/shell';
 
 export const UNIT_NAME = 'dstack-agent.service';
 export const UNIT_PATH = `/etc/systemd/system/${UNIT_NAME}`;
-
-/** One word of a systemd command line or assignment: double-quoted when needed; `%` escaped (specifiers). */
-function systemdWord(s: string): string {
-  const escaped = s.replace(/%/g, '%%');
-  return /^[A-Za-z0-9_\-./=:@+,]+$/.test(escaped) ? escaped : `"${escaped.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
 
 export interface UnitOptions {
   /** The SSH user: the agent runs as this user, so its socket is reachable over that user's SSH. */
@@ -24,16 +18,9 @@ export function envFilePath(p: AgentPlacement): string {
   return `${p.dataDir}/agent.env`;
 }
 
-/** systemd's EnvironmentFile syntax: one KEY="value" a line, quotes and backslashes escaped. */
-export function envFileText(env: Record<string, string>): string {
-  return Object.entries(env)
-    .map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"\n`)
-    .join('');
-}
-
 export function systemdUnit(p: AgentPlacement, opts: UnitOptions): string {
-  const exec = [p.binPath, 'serve', '--data-dir', p.dataDir, '--socket', p.socketPath, '--log-file', p.logFile].map(systemdWord).join(' ');
-  const env = Object.keys(p.env ?? {}).length ? [`EnvironmentFile=${systemdWord(envFilePath(p))}`] : [];
+  const exec = systemdExecLine([p.binPath, 'serve', '--data-dir', p.dataDir, '--socket', p.socketPath, '--log-file', p.logFile]);
+  const env = Object.keys(p.env ?? {}).length ? [`EnvironmentFile=${systemdValue('EnvironmentFile', envFilePath(p))}`] : [];
   return [
     '# Installed by dstack (fleet host agent); `dstack fleet delete` removes it.',
     '[Unit]',
@@ -43,7 +30,7 @@ export function systemdUnit(p: AgentPlacement, opts: UnitOptions): string {
     '',
     '[Service]',
     'Type=simple',
-    `User=${systemdWord(opts.user)}`,
+    `User=${systemdValue('User', opts.user)}`,
     ...env,
     `ExecStart=${exec}`,
     // Jobs run on the host are the agent's children: they outlive a restart of the agent.
@@ -73,13 +60,13 @@ async function must(conn: HostConnection, command: string, what: string, input?:
 export async function startUnit(conn: HostConnection, p: AgentPlacement, opts: UnitOptions & { root: boolean }): Promise<number> {
   const sudo = sudoPrefix(opts.root);
   if (Object.keys(p.env ?? {}).length) {
-    const file = shellQuote(envFilePath(p));
-    await must(conn, `mkdir -p ${shellQuote(p.dataDir)} && umask 077 && cat > ${file} && chmod 600 ${file}`, `writing ${envFilePath(p)}`, envFileText(p.env!));
+    const file = shellWord(envFilePath(p));
+    await must(conn, `mkdir -p ${shellWord(p.dataDir)} && umask 077 && cat > ${file} && chmod 600 ${file}`, `writing ${envFilePath(p)}`, systemdEnvFile(p.env!));
   }
   await must(conn, `${sudo}tee ${UNIT_PATH} >/dev/null`, `writing ${UNIT_PATH}`, systemdUnit(p, opts));
   await must(
     conn,
-    `rm -f ${shellQuote(p.socketPath)} && ${sudo}systemctl daemon-reload && ${sudo}systemctl enable ${UNIT_NAME} >/dev/null 2>&1 && ${sudo}systemctl restart ${UNIT_NAME}`,
+    `rm -f ${shellWord(p.socketPath)} && ${sudo}systemctl daemon-reload && ${sudo}systemctl enable ${UNIT_NAME} >/dev/null 2>&1 && ${sudo}systemctl restart ${UNIT_NAME}`,
     `starting ${UNIT_NAME}`,
   );
   return unitPid(conn);

@@ -17,7 +17,7 @@ export function fleetHostState(
     fleet,
     fleetId: `${fleet}-id`,
     num,
-    access: { hostname: address, port: 22, user: 'root', identityFile: '/k', proxyJump: null },
+    access: { hostname: address, port: 22, user: 'root', identityFile: '/k', hostKey: null, proxyJump: null },
     home: '/root',
     root: true,
     supervisor: 'detached',

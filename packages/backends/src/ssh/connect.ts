@@ -1,11 +1,13 @@
 // One SSH connection attempt: to the host directly, or to a jump host, a forwarded TCP channel from
 // there, and the host's SSH session inside that channel. Both hops check host keys against the store
-// and send keepalives. The whole attempt has one deadline, so an unreachable host (packets dropped,
-// the jump host's sshd stuck dialing) fails within connectTimeoutMs instead of TCP's minutes.
+// (and the hop's pin or accepted keys) and send keepalives. The whole attempt has one deadline, so an
+// unreachable host (packets dropped, the jump host's sshd stuck dialing) fails within connectTimeoutMs
+// instead of TCP's minutes. A scan is an attempt that stops at the host's key: nothing is sent to a
+// host whose key nobody has accepted, not even a user name to log in with.
 import type { Duplex } from 'node:stream';
 import { Client } from 'ssh2';
-import { SshAuthError, SshError, SshHostKeyChangedError, SshUnreachableError } from './errors';
-import { keyTypeOf, knownHostName, type HostKeyStore, type HostKeyVerdict } from './known-hosts';
+import { SshAuthError, SshError, SshHostKeyChangedError, SshHostKeyMismatchError, SshHostKeyUnknownError, SshUnreachableError } from './errors';
+import { describeKey, fingerprint, hostKeyText, keyTypeOf, knownHostName, type HopTrust, type HostKey, type HostKeyStore, type HostKeyVerdict } from './known-hosts';
 
 export interface Endpoint {
   hostname: string;
@@ -24,6 +26,8 @@ export interface Hop {
   /** The private key's bytes (see identity.ts). */
   key: Buffer;
   identityFile: string;
+  /** The hop's pinned key, or keys the user accepted for it. */
+  trust?: HopTrust;
 }
 
 export interface AttemptOptions {
@@ -64,30 +68,50 @@ function hostKeyAlgorithms(knownTypes: string[]): string[] {
   return [...preferred, ...HOST_KEY_ALGORITHMS.filter((a) => !preferred.includes(a))];
 }
 
+/** Why a host key was refused, in words that say what to do; undefined when it was not. */
+function hostKeyError(verdict: HostKeyVerdict, key: HostKey, hop: Hop, label: string, description: string): SshError | undefined {
+  const shown = describeKey(key);
+  switch (verdict.status) {
+    case 'match':
+    case 'recorded':
+      return undefined;
+    case 'unknown':
+      return new SshHostKeyUnknownError(
+        description,
+        `the authenticity of ${label} can't be established: it presents ${shown}, which no known_hosts file has and nobody accepted. ` +
+          'Apply the fleet (`dstack apply -f FILE`) to be asked about it, or pin it with `host_key:` in the fleet file',
+        hostKeyText(key),
+        fingerprint(key),
+      );
+    case 'changed': {
+      const name = knownHostName(hop.endpoint.hostname, hop.endpoint.port);
+      return new SshHostKeyChangedError(
+        description,
+        `REMOTE HOST IDENTIFICATION HAS CHANGED for ${label}: it presents ${shown}, but ${verdict.file}:${verdict.line} has ${describeKey(verdict.known)} for it; ` +
+          `someone may be intercepting the connection. If the host was reinstalled, remove that line (ssh-keygen -R '${name}' -f ${verdict.file}) and apply again`,
+        verdict.file,
+        verdict.line,
+      );
+    }
+    case 'pin-mismatch':
+      return new SshHostKeyMismatchError(
+        description,
+        `the host key of ${label} is not its host_key: the fleet file pins ${describeKey(verdict.pinned)}, the host presents ${shown}; ` +
+          'someone may be intercepting the connection, or the pin is out of date',
+      );
+    case 'revoked':
+      return new SshError('host-key-revoked', description, `the host key of ${label} (${shown}) is marked @revoked at ${verdict.file}:${verdict.line}`);
+  }
+}
+
 /** The error a failed hop stands for, named for what the user must fix. */
-function classify(
-  err: Error & { level?: string },
-  hop: Hop,
-  role: string,
-  description: string,
-  verdict: HostKeyVerdict | undefined,
-  storeError: unknown,
-): SshError {
+function classify(err: Error & { level?: string }, hop: Hop, role: string, description: string, refused: SshError | undefined, storeError: unknown): SshError {
   const label = `${role} ${endpointLabel(hop.endpoint)}`;
   if (storeError) {
     const why = storeError instanceof Error ? storeError.message : String(storeError);
     return new SshError('known-hosts', description, `cannot check the host key of ${label}: ${why}`, { cause: storeError });
   }
-  if (verdict?.status === 'changed') {
-    const name = knownHostName(hop.endpoint.hostname, hop.endpoint.port);
-    return new SshHostKeyChangedError(
-      description,
-      `the host key of ${label} changed (recorded at ${verdict.file}:${verdict.line}); someone may be intercepting the connection. ` +
-        `If the host was reinstalled, remove that line (ssh-keygen -R '${name}' -f ${verdict.file}) and connect again`,
-      verdict.file,
-      verdict.line,
-    );
-  }
+  if (refused) return refused;
   if (err.level === 'client-authentication') {
     return new SshAuthError(
       description,
@@ -102,11 +126,11 @@ function classify(
 /** Starts the SSH handshake of one hop; `ready` settles when it is authenticated or has failed. */
 function startHop(hop: Hop, role: string, opts: AttemptOptions, knownTypes: string[], sock?: Duplex): { client: Client; ready: Promise<void> } {
   const client = new Client();
-  let verdict: HostKeyVerdict | undefined;
+  let refused: SshError | undefined;
   let storeError: unknown;
   const ready = new Promise<void>((resolve, reject) => {
     client.once('ready', () => resolve());
-    client.on('error', (err) => reject(classify(err, hop, role, opts.description, verdict, storeError)));
+    client.on('error', (err) => reject(classify(err, hop, role, opts.description, refused, storeError)));
     client.once('close', () => reject(new SshUnreachableError(opts.description, `${role} ${endpointLabel(hop.endpoint)} closed the connection during the handshake`)));
   });
   client.connect({
@@ -127,10 +151,11 @@ function startHop(hop: Hop, role: string, opts: AttemptOptions, knownTypes: stri
         storeError = err;
         return verify(false);
       }
-      opts.knownHosts.verify(hop.endpoint.hostname, hop.endpoint.port, { type, data: blob }).then(
+      const key = { type, data: blob };
+      opts.knownHosts.verify(hop.endpoint.hostname, hop.endpoint.port, key, hop.trust).then(
         (v) => {
-          verdict = v;
-          verify(v.status !== 'changed');
+          refused = hostKeyError(v, key, hop, `${role} ${endpointLabel(hop.endpoint)}`, opts.description);
+          verify(!refused);
         },
         (err) => {
           storeError = err;
@@ -177,41 +202,93 @@ function forwardTo(jump: Client, target: Endpoint, jumpHop: Hop, description: st
   });
 }
 
-/** Connects (through the jump host when given) within opts.timeoutMs, or throws a classified SshError. */
-export async function connectAttempt(opts: AttemptOptions): Promise<Connected> {
+/** The SSH attempt within opts.timeoutMs (its clients destroyed on failure, or always with `closeAll`). */
+async function bounded<T>(opts: Omit<AttemptOptions, 'target'> & { target: Endpoint }, run: (clients: Client[]) => Promise<T>, closeAll = false): Promise<T> {
   const clients: Client[] = [];
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const where = opts.jump ? ` (through jump host ${endpointLabel(opts.jump.endpoint)})` : '';
-      reject(new SshUnreachableError(opts.description, `no SSH connection to ${endpointLabel(opts.target.endpoint)}${where} within ${opts.timeoutMs} ms`));
+      reject(new SshUnreachableError(opts.description, `no SSH connection to ${endpointLabel(opts.target)}${where} within ${opts.timeoutMs} ms`));
     }, opts.timeoutMs);
   });
-  const attempt = async (): Promise<Connected> => {
-    let sock: Duplex | undefined;
-    let jump: Client | undefined;
-    if (opts.jump) {
-      const types = await opts.knownHosts.knownTypes(opts.jump.endpoint.hostname, opts.jump.endpoint.port);
-      const hop = startHop(opts.jump, 'jump host', opts, types);
-      jump = hop.client;
-      clients.push(jump);
-      await hop.ready;
-      await primeNoDelay(jump);
-      sock = await forwardTo(jump, opts.target.endpoint, opts.jump, opts.description);
-    }
-    const types = await opts.knownHosts.knownTypes(opts.target.endpoint.hostname, opts.target.endpoint.port);
-    const hop = startHop(opts.target, 'host', opts, types, sock);
-    clients.push(hop.client);
-    await hop.ready;
-    await primeNoDelay(hop.client);
-    return { target: hop.client, jump };
-  };
   try {
-    return await Promise.race([attempt(), deadline]);
+    const result = await Promise.race([run(clients), deadline]);
+    if (closeAll) for (const c of clients) c.destroy();
+    return result;
   } catch (err) {
     for (const c of clients) c.destroy();
     throw err;
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Logs in to the jump host (its key checked) and opens a channel from there to `target`. */
+async function throughJump(opts: AttemptOptions, jumpHop: Hop, target: Endpoint, clients: Client[]): Promise<{ jump: Client; sock: Duplex }> {
+  const types = await opts.knownHosts.knownTypes(jumpHop.endpoint.hostname, jumpHop.endpoint.port, jumpHop.trust);
+  const hop = startHop(jumpHop, 'jump host', opts, types);
+  clients.push(hop.client);
+  await hop.ready;
+  await primeNoDelay(hop.client);
+  return { jump: hop.client, sock: await forwardTo(hop.client, target, jumpHop, opts.description) };
+}
+
+/** Connects (through the jump host when given) within opts.timeoutMs, or throws a classified SshError. */
+export function connectAttempt(opts: AttemptOptions): Promise<Connected> {
+  return bounded({ ...opts, target: opts.target.endpoint }, async (clients) => {
+    const via = opts.jump ? await throughJump(opts, opts.jump, opts.target.endpoint, clients) : undefined;
+    const types = await opts.knownHosts.knownTypes(opts.target.endpoint.hostname, opts.target.endpoint.port, opts.target.trust);
+    const hop = startHop(opts.target, 'host', opts, types, via?.sock);
+    clients.push(hop.client);
+    await hop.ready;
+    await primeNoDelay(hop.client);
+    return { target: hop.client, jump: via?.jump };
+  });
+}
+
+export interface ScanOptions extends Omit<AttemptOptions, 'target'> {
+  target: Endpoint;
+}
+
+/**
+ * The host key `target` presents, read in the key exchange and the connection closed before any
+ * authentication. A jump host is logged in to first, its own key checked as on every connect.
+ */
+export function scanHostKey(opts: ScanOptions): Promise<HostKey> {
+  return bounded(
+    opts,
+    async (clients) => {
+      const attempt: AttemptOptions = { ...opts, target: { endpoint: opts.target, key: Buffer.alloc(0), identityFile: '' } };
+      const via = opts.jump ? await throughJump(attempt, opts.jump, opts.target, clients) : undefined;
+      const client = new Client();
+      clients.push(client);
+      return new Promise<HostKey>((resolve, reject) => {
+        let key: HostKey | undefined;
+        const label = `host ${endpointLabel(opts.target)}`;
+        client.on('error', (err: NodeJS.ErrnoException) => {
+          if (key) return resolve(key);
+          reject(new SshUnreachableError(opts.description, `${label} unreachable: ${err.code ? `${err.code} (${err.message})` : err.message}`, { cause: err }));
+        });
+        client.once('close', () => (key ? resolve(key) : reject(new SshUnreachableError(opts.description, `${label} closed the connection during the handshake`))));
+        client.connect({
+          host: opts.target.hostname,
+          port: opts.target.port,
+          username: opts.target.user,
+          sock: via?.sock,
+          readyTimeout: 0,
+          algorithms: { serverHostKey: HOST_KEY_ALGORITHMS as never },
+          hostVerifier: (blob: Buffer, verify: (ok: boolean) => void) => {
+            try {
+              key = { type: keyTypeOf(blob), data: blob };
+            } catch (err) {
+              reject(new SshError('known-hosts', opts.description, `${label} presented a host key that cannot be read: ${(err as Error).message}`));
+            }
+            verify(false);
+          },
+        });
+      });
+    },
+    true,
+  );
 }

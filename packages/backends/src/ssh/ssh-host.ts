@@ -7,18 +7,20 @@ import { randomBytes } from 'node:crypto';
 import { posix } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
+import { shellWord } from '@dstack/core/quoting';
 import type { ExecOptions, ExecResult, HostConnection } from '../host-connection';
 import { connectAttempt, endpointLabel, type Connected, type Endpoint, type Hop, type Keepalive } from './connect';
 import { SshError, SshUnreachableError } from './errors';
 import { loadIdentity } from './identity';
-import type { HostKeyStore } from './known-hosts';
-import { shellQuote } from './shell';
+import { hopTrust, type AcceptedHostKey, type HostKeyStore } from './known-hosts';
 
 export interface SshJumpOptions {
   hostname: string;
   port?: number;
   user: string;
   identityFile: string;
+  /** "ssh-ed25519 AAAA...": the only key the jump host may present. */
+  hostKey?: string | null;
 }
 
 export interface SshHostOptions {
@@ -29,6 +31,10 @@ export interface SshHostOptions {
   identityFile: string;
   proxyJump?: SshJumpOptions;
   knownHosts: HostKeyStore;
+  /** "ssh-ed25519 AAAA...": the only key the host may present (the fleet file's host_key). */
+  hostKey?: string | null;
+  /** Keys the user accepted for the host or its jump host: recorded in the store when presented. */
+  acceptedKeys?: AcceptedHostKey[];
   /** The most one connection attempt takes, jump host included (default 20 s). */
   connectTimeoutMs?: number;
   /** Default: every 10 s, dead after 3 unanswered. */
@@ -102,10 +108,15 @@ export class SshHost extends EventEmitter implements HostConnection {
   }
 
   private async connect(): Promise<Connected> {
-    const hop = (endpoint: Endpoint, identityFile: string): Hop => ({ endpoint, identityFile, key: this.key(identityFile) });
+    const hop = (endpoint: Endpoint, identityFile: string, pin: string | null | undefined): Hop => ({
+      endpoint,
+      identityFile,
+      key: this.key(identityFile),
+      trust: hopTrust(endpoint.hostname, endpoint.port, pin, this.opts.acceptedKeys),
+    });
     const conn = await connectAttempt({
-      target: hop(this.target, this.opts.identityFile),
-      jump: this.jump && hop(this.jump, this.opts.proxyJump!.identityFile),
+      target: hop(this.target, this.opts.identityFile, this.opts.hostKey),
+      jump: this.jump && hop(this.jump, this.opts.proxyJump!.identityFile, this.opts.proxyJump!.hostKey),
       knownHosts: this.opts.knownHosts,
       keepalive: { intervalMs: 10_000, countMax: 3, ...this.opts.keepalive },
       timeoutMs: this.opts.connectTimeoutMs ?? 20_000,
@@ -168,7 +179,7 @@ export class SshHost extends EventEmitter implements HostConnection {
       try {
         return await new Promise((resolve, reject) => {
           // The login shell may be anything (fish, csh); sh -c gives every command the same language.
-          client.exec(`exec /bin/sh -c ${shellQuote(command)}`, (err, stream) => {
+          client.exec(`exec /bin/sh -c ${shellWord(command)}`, (err, stream) => {
             if (err) return reject(err);
             setup?.(stream);
             resolve({ stream, done: this.finish(stream, what) });
@@ -221,7 +232,7 @@ export class SshHost extends EventEmitter implements HostConnection {
   private execWithTimeout(command: string, what: string, timeoutMs: number, input?: string | Buffer): Promise<ExecResult> {
     return this.withSession(async (client) => {
       let header = '';
-      const { stream, done } = await this.openExec(client, `echo "$$" >&2; exec /bin/sh -c ${shellQuote(command)}`, what, (ch) => {
+      const { stream, done } = await this.openExec(client, `echo "$$" >&2; exec /bin/sh -c ${shellWord(command)}`, what, (ch) => {
         const onHeader = (d: Buffer) => {
           header += d.toString('latin1');
           if (header.includes('\n')) ch.stderr.off('data', onHeader);
@@ -255,7 +266,7 @@ export class SshHost extends EventEmitter implements HostConnection {
    */
   async upload(source: Readable, remotePath: string, mode = 0o644, opts: UploadOptions = {}): Promise<void> {
     const tmp = posix.join(posix.dirname(remotePath), `.${posix.basename(remotePath)}.tmp-${randomBytes(4).toString('hex')}`);
-    const q = { dir: shellQuote(posix.dirname(remotePath)), tmp: shellQuote(tmp), target: shellQuote(remotePath) };
+    const q = { dir: shellWord(posix.dirname(remotePath)), tmp: shellWord(tmp), target: shellWord(remotePath) };
     const writer = opts.gunzip ? 'gzip -dc' : 'cat';
     let sent = 0;
     let sourceError: Error | undefined;

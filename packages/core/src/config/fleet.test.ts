@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSshHosts } from './fleet';
+import { parseNormalizedConfiguration } from './normalized';
+import { toJson, toYaml } from './output';
+import { parseConfiguration } from './parse';
 import { fleet, parseErrors } from './test-helpers';
 import type { FleetConfiguration } from './types';
 
@@ -18,6 +21,7 @@ describe('fleet: what a valid file means', () => {
       proxy_jump: null,
       internal_ip: null,
       blocks: 1,
+      host_key: null,
     });
     expect(c.placement).toBe('any');
     expect(c.nodes).toBeNull();
@@ -29,10 +33,10 @@ describe('fleet: what a valid file means', () => {
     [`${SSH}    - a\nidle_duration: off`, (c) => c.idle_duration, -1],
     [`${SSH}    - a\nenv:\n  - A=1\n  - B`, (c) => c.env, { A: '1', B: null }],
     [`${SSH}    - hostname: a\n      port: 2222\n      user: root\n      internal_ip: 10.0.0.5`, (c) => c.ssh_config!.hosts[0], {
-      hostname: 'a', port: 2222, user: 'root', identity_file: null, proxy_jump: null, internal_ip: '10.0.0.5', blocks: 1,
+      hostname: 'a', port: 2222, user: 'root', identity_file: null, proxy_jump: null, internal_ip: '10.0.0.5', blocks: 1, host_key: null,
     }],
     [`${SSH}    - a\n  proxy_jump:\n    hostname: bastion\n    user: jump\n    identity_file: ~/.ssh/j`, (c) => c.ssh_config!.proxy_jump, {
-      hostname: 'bastion', port: null, user: 'jump', identity_file: '~/.ssh/j',
+      hostname: 'bastion', port: null, user: 'jump', identity_file: '~/.ssh/j', host_key: null,
     }],
     [`${SSH}    - a\n  network: 10.0.0.0/24`, (c) => c.ssh_config!.network, '10.0.0.0/24'],
     [`${SSH}    - hostname: a\n      blocks: auto`, (c) => c.ssh_config!.hosts[0].blocks, 'auto'],
@@ -49,7 +53,11 @@ describe('fleet: what a valid file means', () => {
         '  hosts:\n    - h1\n    - hostname: h2\n      port: 22\n      user: root\n      identity_file: ~/.ssh/r\n',
     );
     const [h1, h2] = resolveSshHosts(c.ssh_config!);
-    expect(h1).toEqual({ hostname: 'h1', port: 2200, user: 'ubuntu', identity_file: '~/.ssh/k', proxy_jump: { hostname: 'b', port: null, user: 'j', identity_file: '~/.ssh/j' }, internal_ip: null, blocks: 1 });
+    expect(h1).toEqual({
+      hostname: 'h1', port: 2200, user: 'ubuntu', identity_file: '~/.ssh/k',
+      proxy_jump: { hostname: 'b', port: null, user: 'j', identity_file: '~/.ssh/j', host_key: null },
+      internal_ip: null, blocks: 1, host_key: null,
+    });
     expect(h2).toMatchObject({ hostname: 'h2', port: 22, user: 'root', identity_file: '~/.ssh/r' });
   });
 
@@ -89,5 +97,34 @@ describe('fleet: errors', () => {
     const errors = parseErrors(`type: fleet\n${body}\n`);
     expect(errors.map((e) => e.message).join('\n')).toMatch(message);
     expect(errors.find((e) => message.test(e.message))!.line).toBe(line);
+  });
+});
+
+describe('fleet: host_key pins a host key', () => {
+  const ED = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEZNw+gudN60IQ1Y13LweQJAYoQi26r+L77/AFePw8wE';
+  const EC = 'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBO44Nmg1BIrlmIy0a9jgke1oKhbLa/1YC2dO+qk4ILOUWzH0oboJ27T56E1sl58PcUrflf2azQ3lcAk3I3zvmVI=';
+
+  it('per host and for the jump host; a comment after the key is dropped', () => {
+    const c = fleet(`${SSH}    - hostname: a\n      host_key: ${ED} root@box\n      proxy_jump:\n        hostname: b\n        user: j\n        identity_file: k\n        host_key: "${EC}"\n`);
+    const [h] = resolveSshHosts(c.ssh_config!);
+    expect(h.host_key).toBe(ED);
+    expect(h.proxy_jump!.host_key).toBe(EC);
+    // `dstack validate` writes it back (without the comment), and the daemon takes the JSON.
+    const again = parseConfiguration('again.yml', toYaml(c));
+    expect(again.ok && again.config).toEqual(c);
+    expect(parseNormalizedConfiguration(JSON.stringify(toJson(c)))).toEqual({ ok: true, config: toJson(c) });
+  });
+
+  it.each<[string, RegExp]>([
+    ['ssh-dss AAAAB3NzaC1kc3M=', /hosts\[0\]\.host_key: host key "ssh-dss AAAAB3NzaC1kc3M=" has type "ssh-dss", not one of ssh-ed25519, /],
+    ['ssh-ed25519', /host key "ssh-ed25519" is not "TYPE KEY"/],
+    ['ssh-ed25519 not*base64', /is not base64 after its type/],
+    [`ssh-rsa ${ED.split(' ')[1]}`, /holds a ssh-ed25519 key, not ssh-rsa/],
+    ['42', /expected a host key like "ssh-ed25519 AAAA\.\.\.", got number/],
+  ])('%j is refused where it is written', (value, message) => {
+    const errors = parseErrors(`type: fleet\n${SSH}    - hostname: a\n      host_key: ${value}\n`);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ line: 7, column: 17 });
+    expect(errors[0].message).toMatch(message);
   });
 });

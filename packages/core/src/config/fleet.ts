@@ -1,7 +1,8 @@
 // `type: fleet`: SSH fleets (the user's own hosts, `ssh_config`) and cloud fleets (`nodes`), with the
 // rules that span fields and the normalized form.
 import { z } from 'zod';
-import type { GrammarIssue } from '../resources/errors';
+import { parseHostKey } from '../host-key';
+import { GrammarError, type GrammarIssue } from '../resources/errors';
 import { defaultResources } from '../resources/spec';
 import { parseCountRange } from '../resources/range';
 import { backends, duration, env, leaf, maxPrice, resources, retry, runName, spotPolicy, str, strList } from './fields';
@@ -18,12 +19,27 @@ export const FLEET_UNSUPPORTED: Record<string, string> = {
 const port = z.number().int().min(1).max(65535).meta({ description: 'The SSH port (default 22)' });
 const blocks = z.union([z.literal('auto'), z.number().int().min(1)]).meta({ description: 'Split each host into this many blocks, or auto' });
 
+/** "ssh-ed25519 AAAA..." as in the host's .pub file (a comment after the key is dropped). */
+export function parseHostKeyField(v: unknown): string {
+  if (typeof v !== 'string') throw new GrammarError(`expected a host key like "ssh-ed25519 AAAA...", got ${v === null ? 'nothing' : typeof v}`);
+  try {
+    const key = parseHostKey(v);
+    return `${key.type} ${key.base64}`;
+  } catch (err) {
+    throw new GrammarError((err as Error).message);
+  }
+}
+
+const hostKey = (description: string) =>
+  leaf(parseHostKeyField, description, { type: 'string', pattern: '^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}( .*)?$' });
+
 const proxyJump = z
   .strictObject({
     hostname: str('The jump host'),
     port: port.nullish(),
     user: str('The user on the jump host'),
     identity_file: str('The private key for the jump host'),
+    host_key: hostKey("The jump host's SSH host key (\"ssh-ed25519 AAAA...\"): checked on every connection instead of asking").optional(),
   })
   .meta({ description: 'A jump host to reach the hosts through' });
 
@@ -37,6 +53,7 @@ const host = z.union([
     proxy_jump: proxyJump.nullish(),
     internal_ip: str('The private address other hosts reach it on').nullish(),
     blocks: blocks.nullish(),
+    host_key: hostKey("The host's SSH host key (\"ssh-ed25519 AAAA...\"): checked on every connection instead of asking").optional(),
   }),
 ]);
 
@@ -143,7 +160,7 @@ export function buildFleet(d: Data): FleetConfiguration {
 }
 
 function buildProxy(p: Data | null | undefined): SshProxyJump | null {
-  return p ? { hostname: p.hostname, port: p.port ?? null, user: p.user, identity_file: p.identity_file } : null;
+  return p ? { hostname: p.hostname, port: p.port ?? null, user: p.user, identity_file: p.identity_file, host_key: p.host_key ?? null } : null;
 }
 
 function buildSshConfig(s: Data): SshConfig {
@@ -162,6 +179,7 @@ function buildSshConfig(s: Data): SshConfig {
         proxy_jump: buildProxy(o.proxy_jump),
         internal_ip: o.internal_ip ?? null,
         blocks: o.blocks ?? 1,
+        host_key: o.host_key ?? null,
       };
     }),
     network: s.network ?? null,
@@ -178,6 +196,8 @@ export interface ResolvedSshHost {
   proxy_jump: SshProxyJump | null;
   internal_ip: string | null;
   blocks: number | 'auto';
+  /** "type base64": the only key the host may present; null: known_hosts and asking decide. */
+  host_key: string | null;
 }
 
 /** Each host of an SSH fleet with ssh_config's user, port (22), identity_file and proxy_jump applied. */
@@ -191,6 +211,7 @@ export function resolveSshHosts(ssh: SshConfig): ResolvedSshHost[] {
     proxy_jump: h.proxy_jump ?? ssh.proxy_jump,
     internal_ip: h.internal_ip,
     blocks: h.blocks,
+    host_key: h.host_key,
   }));
 }
 

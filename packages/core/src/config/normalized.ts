@@ -4,7 +4,9 @@
 import { z } from 'zod';
 import { RUN_NAME_RE } from '../names';
 import { CPU_ARCHS, GPU_VENDORS } from '../resources/types';
+import { parseHostKey } from '../host-key';
 import { ENV_NAME_RE } from './grammar';
+import { valueProblem, type ValueKind } from './values';
 import { BACKENDS } from './fields';
 import { pathString } from './messages';
 import {
@@ -50,7 +52,30 @@ const retry = z.strictObject({ on_events: z.array(enumOf(RETRY_EVENTS)).min(1), 
 const names = z.array(z.string()).nullable();
 const port = z.number().int().min(1).max(65535);
 const runName = z.string().regex(RUN_NAME_RE).nullable();
-const proxy = z.strictObject({ hostname: z.string().min(1), port: port.nullable(), user: z.string().min(1), identity_file: z.string().min(1) });
+// The same character rules as the file's (values.ts): these values go into ssh_config and systemd units.
+const checked = (kind: ValueKind) =>
+  z.string().superRefine((v, ctx) => {
+    const problem = valueProblem(v, kind);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+const hostKey = z
+  .string()
+  .superRefine((v, ctx) => {
+    try {
+      const key = parseHostKey(v);
+      if (v !== `${key.type} ${key.base64}`) throw new Error(`expected "TYPE BASE64", got ${JSON.stringify(v)}`);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  })
+  .nullable();
+const proxy = z.strictObject({
+  hostname: checked('hostname').min(1),
+  port: port.nullable(),
+  user: checked('user').min(1),
+  identity_file: checked('path').min(1),
+  host_key: hostKey,
+});
 const blocks = z.union([z.literal('auto'), z.number().int().min(1)]);
 
 const devEnvironment = z.strictObject({
@@ -66,7 +91,7 @@ const devEnvironment = z.strictObject({
   env,
   registry_auth: z.strictObject({ username: z.string(), password: z.string() }).nullable(),
   working_dir: z.string().nullable(),
-  user: z.string().nullable(),
+  user: checked('user').nullable(),
   shell: z.string().nullable(),
   ports: z.array(z.strictObject({ local_port: port.nullable(), container_port: port })),
   volumes: z.array(
@@ -95,20 +120,21 @@ const fleet = z.strictObject({
   env,
   ssh_config: z
     .strictObject({
-      user: z.string().nullable(),
+      user: checked('user').nullable(),
       port: port.nullable(),
-      identity_file: z.string().nullable(),
+      identity_file: checked('path').nullable(),
       proxy_jump: proxy.nullable(),
       hosts: z
         .array(
           z.strictObject({
-            hostname: z.string().min(1),
+            hostname: checked('hostname').min(1),
             port: port.nullable(),
-            user: z.string().nullable(),
-            identity_file: z.string().nullable(),
+            user: checked('user').nullable(),
+            identity_file: checked('path').nullable(),
             proxy_jump: proxy.nullable(),
             internal_ip: z.string().nullable(),
             blocks,
+            host_key: hostKey,
           }),
         )
         .min(1),

@@ -138,11 +138,11 @@ function durationYaml(seconds: number | null): string | null {
 }
 
 function proxyYaml(p: SshProxyJump): Record<string, unknown> {
-  return { hostname: p.hostname, port: p.port, user: p.user, identity_file: p.identity_file };
+  return { hostname: p.hostname, port: p.port, user: p.user, identity_file: p.identity_file, host_key: p.host_key };
 }
 
 function hostYaml(h: SshHost): unknown {
-  const rest = { port: h.port, user: h.user, identity_file: h.identity_file, proxy_jump: h.proxy_jump && proxyYaml(h.proxy_jump), internal_ip: h.internal_ip, blocks: h.blocks === 1 ? null : h.blocks };
+  const rest = { port: h.port, user: h.user, identity_file: h.identity_file, proxy_jump: h.proxy_jump && proxyYaml(h.proxy_jump), internal_ip: h.internal_ip, blocks: h.blocks === 1 ? null : h.blocks, host_key: h.host_key };
   return Object.values(rest).every((v) => v === null) ? h.hostname : { hostname: h.hostname, ...rest };
 }
 

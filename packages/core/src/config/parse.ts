@@ -5,6 +5,7 @@ import { didYouMean, type GrammarIssue, type Path } from '../resources/errors';
 import { buildDevEnvironment, checkDevEnvironment, devEnvironmentSchema, DEV_ENVIRONMENT_UNSUPPORTED, type BuildContext } from './dev-environment';
 import { buildFleet, checkFleet, fleetSchema, FLEET_UNSUPPORTED } from './fleet';
 import { issuesFromZod } from './messages';
+import { checkValues } from './values';
 import { linePos, loadYaml, offsetOf, scalarAt, type YamlSource } from './yaml-source';
 import { CONFIGURATION_TYPES, type ConfigError, type Configuration, type ConfigurationType, type ParseResult } from './types';
 
@@ -69,7 +70,7 @@ export function parseConfiguration(file: string, text: string, env?: Record<stri
   for (const issue of parsed.error?.issues ?? []) {
     issues.push(...issuesFromZod(issue as Parameters<typeof issuesFromZod>[0], { raw: obj, root: type, unsupported: kind.unsupported, schema }));
   }
-  issues.push(...kind.check(obj, data, ctx));
+  issues.push(...kind.check(obj, data, ctx), ...checkValues(type, obj));
   if (issues.length || !data) {
     return { ok: false, errors: sortErrors(issues.map((i) => errorAt(offsetOf(src, i.path, i.atKey), i.message))) };
   }

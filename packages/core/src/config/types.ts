@@ -116,6 +116,8 @@ export interface SshProxyJump {
   port: number | null;
   user: string;
   identity_file: string;
+  /** "type base64": the only key the jump host may present; null: known_hosts and asking decide. */
+  host_key: string | null;
 }
 
 export interface SshHost {
@@ -132,6 +134,8 @@ export interface SshHost {
   internal_ip: string | null;
   /** Split the host into this many blocks; 'auto': as many as possible. */
   blocks: number | 'auto';
+  /** "type base64": the only key the host may present; null: known_hosts and asking decide. */
+  host_key: string | null;
 }
 
 export interface SshConfig {

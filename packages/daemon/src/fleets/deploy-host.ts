@@ -1,5 +1,5 @@
-// Deploys one fleet host: connect (through the jump host where given; host keys recorded on first
-// contact, checked after), look at it (home, systemd, root or sudo), record it as an instance, then
+// Deploys one fleet host: connect (through the jump host where given; host keys checked against the
+// pins and known_hosts files, or recorded when the user accepted them for this apply), look at it (home, systemd, root or sudo), record it as an instance, then
 // the agent deployment every backend shares (arch, upload only when the host lacks that exact build,
 // start: a systemd unit where the host allows, else detached), and its resources from the agent.
 import { formatBytes } from '@dstack/core/bytes';
@@ -18,6 +18,7 @@ import {
   type HostAccess,
   type SshFleetBackend,
 } from '@dstack/backends/ssh-fleet/index';
+import type { AcceptedHostKey } from '@dstack/backends/ssh/known-hosts';
 import type { AgentManager } from '../agent/manager';
 import type { Logger } from '../logger';
 import { instanceKey, type InstancesStore } from '../state/instances-store';
@@ -62,9 +63,14 @@ export async function deployHost(
   change: HostChange,
   env: Record<string, string>,
   emit: Emit,
-  /** Env names whose values are secrets: used for this deploy, never stored. */
-  secretNames: ReadonlySet<string> = new Set(),
+  opts: {
+    /** Env names whose values are secrets: used for this deploy, never stored. */
+    secretNames?: ReadonlySet<string>;
+    /** Host keys the user accepted in this apply. */
+    accepted?: AcceptedHostKey[];
+  } = {},
 ): Promise<boolean> {
+  const secretNames = opts.secretNames ?? new Set<string>();
   const a = change.access;
   const label = accessLabel(a);
   const at = (ev: Partial<FleetEvent> & { stage: string }) => emit({ host: label, ...ev });
@@ -86,7 +92,7 @@ export async function deployHost(
   if (d.agents.current(key)) await d.agents.disconnect(key);
   d.instances.upsert(record, 'provisioning');
   at({ stage: 'connecting', message: `connecting${a.proxyJump ? ` through ${accessLabel(a.proxyJump)}` : ''}` });
-  const conn = d.backend.open(a);
+  const conn = d.backend.open(a, opts.accepted);
   let progress: NodeJS.Timeout | undefined;
   const stopProgress = () => {
     if (progress) clearInterval(progress);

@@ -7,6 +7,7 @@ const host = (hostname: string, extra: Partial<HostAccess> = {}): HostAccess => 
   port: 22,
   user: 'root',
   identityFile: '/keys/id',
+  hostKey: null,
   proxyJump: null,
   ...extra,
 });
@@ -48,13 +49,24 @@ describe('fleet diff', () => {
 
   it('redeploys a host that failed, one reached differently, or every host when asked', () => {
     const cur = [current('a', 0, { ready: false, message: 'unreachable' }), current('b', 1), current('c', 2)];
-    const wanted = [host('a'), host('b', { user: 'ubuntu' }), host('c', { proxyJump: { hostname: 'j', port: 22, user: 'root', identityFile: '/keys/id' } })];
+    const wanted = [host('a'), host('b', { user: 'ubuntu' }), host('c', { proxyJump: { hostname: 'j', port: 22, user: 'root', identityFile: '/keys/id', hostKey: null } })];
     const changes = diffFleet(cur, wanted);
     expect(actions(changes)).toEqual(['redeploy a:22 #0', 'redeploy b:22 #1', 'redeploy c:22 #2']);
     expect(changes[0].reason).toBe('its last deploy failed: unreachable');
     expect(changes[1].reason).toMatch(/^reached differently now \(was root@b:22 with \/keys\/id\)$/);
     expect(actions(diffFleet([current('a', 0)], [host('a')], { redeploy: true }))).toEqual(['redeploy a:22 #0']);
     expect(actions(diffFleet([current('a', 0)], [host('a', { identityFile: '/keys/other' })]))).toEqual(['redeploy a:22 #0']);
+  });
+
+  it('redeploys a host whose host_key pin changed (the new pin is checked on connecting), not one recorded before pins existed', () => {
+    const pin = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEZNw+gudN60IQ1Y13LweQJAYoQi26r+L77/AFePw8wE';
+    const pinned = diffFleet([current('a', 0)], [host('a', { hostKey: pin })]);
+    expect(actions(pinned)).toEqual(['redeploy a:22 #0']);
+    const unpinned = diffFleet([current('a', 0, { access: host('a', { hostKey: pin }) })], [host('a')]);
+    expect(unpinned[0].reason).toBe('reached differently now (was root@a:22 with /keys/id, host_key SHA256:n9Dull7IOEDoiBjJTXPGV+lZfMyJkeL4eAxRnsQCFtw)');
+    const old = { ...host('a') } as Partial<HostAccess>;
+    delete old.hostKey;
+    expect(actions(diffFleet([current('a', 0, { access: old as HostAccess })], [host('a')]))).toEqual(['keep a:22 #0']);
   });
 
   it('removes every host when the file lists none of them', () => {

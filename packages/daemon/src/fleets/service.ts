@@ -1,12 +1,23 @@
-// The fleets half of the daemon's API (daemon.proto): plan, apply (create, add and remove hosts,
-// redeploy), list, get, delete. Everything that can be refused is checked before anything changes
-// (a bad file, a name taken by an apply in progress, a host with a run on it to remove without
-// force); then each host is deployed or removed in parallel and reported as it goes.
+// The fleets half of the daemon's API (daemon.proto): plan, the host keys to ask about, apply
+// (create, add and remove hosts, redeploy), list, get, delete. Everything that can be refused is
+// checked before anything changes (a bad file, a name taken by an apply in progress, a host with a run
+// on it to remove without force); then each host is deployed or removed in parallel and reported as it goes.
 import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
 import { parseNormalizedConfiguration, resolveSshHosts, type FleetConfiguration } from '@dstack/core/config/index';
-import type { ApplyFleetRequest, DeleteFleetRequest, Fleet, FleetEvent, FleetPlan, GetFleetPlanRequest } from '@dstack/core/gen/daemon';
+import type {
+  ApplyFleetRequest,
+  DeleteFleetRequest,
+  Fleet,
+  FleetEvent,
+  FleetPlan,
+  GetFleetPlanRequest,
+  HostKeyEntry,
+  ScanHostKeysRequest,
+  ScanHostKeysResponse,
+} from '@dstack/core/gen/daemon';
 import { generateRunName, isValidRunName } from '@dstack/core/names';
+import { fingerprint, hostKeyFrom, hostKeyText, keyTypeName, type AcceptedHostKey } from '@dstack/backends/ssh/known-hosts';
 import { accessFor, accessLabel, fleetHostData, type HostAccess } from '@dstack/backends/ssh-fleet/index';
 import { existsSync } from 'node:fs';
 import { BadRequestError, ConflictError, NotFoundError, PreconditionError } from '../errors';
@@ -26,6 +37,17 @@ export interface FleetServiceDeps extends HostDeployDeps {
   stopRun: (run: RunRow, message: string) => Promise<void>;
   /** The user's home, for `~` in identity files and the default keys. */
   userHome?: () => string;
+}
+
+/** The keys a request says the user accepted, each checked to be a key. */
+function acceptedKeys(entries: HostKeyEntry[]): AcceptedHostKey[] {
+  return entries.map((e) => {
+    try {
+      return { hostname: e.hostname, port: e.port || 22, key: hostKeyText(hostKeyFrom(e.key)) };
+    } catch (err) {
+      throw new BadRequestError(`accepted host key of ${e.hostname}:${e.port}: ${(err as Error).message}`);
+    }
+  });
 }
 
 interface Parsed {
@@ -105,9 +127,25 @@ export class FleetService {
     };
   }
 
+  async scanHostKeys(req: ScanHostKeysRequest): Promise<ScanHostKeysResponse> {
+    const { wanted } = this.parse(req.configurationJson);
+    const scan = await this.d.backend.scanHostKeys(wanted, acceptedKeys(req.accepted));
+    return {
+      waiting: scan.waiting,
+      unknown: scan.unknown.map((u) => ({
+        key: { hostname: u.hostname, port: u.port, key: hostKeyText(u.key) },
+        host: u.label,
+        jump: u.jump,
+        fingerprint: fingerprint(u.key),
+        keyType: keyTypeName(u.key.type),
+      })),
+    };
+  }
+
   /** Checks everything synchronously (errors become the rpc's status), then deploys and streams events. */
   apply(req: ApplyFleetRequest, sink: Sink<FleetEvent>): void {
     const { config, name, wanted } = this.parse(req.configurationJson);
+    const accepted = acceptedKeys(req.acceptedHostKeys);
     const env: Record<string, string> = {};
     const secretNames = new Set<string>();
     for (const [k, v] of Object.entries(config.env)) {
@@ -150,7 +188,7 @@ export class FleetService {
     }
     this.working.add(name);
     const row = fleet;
-    void this.applyFlow(row, changes, hosts, env, secretNames, sink)
+    void this.applyFlow(row, changes, hosts, env, secretNames, accepted, sink)
       .catch((err: Error) => {
         this.d.log.error(`fleet ${name}: apply failed`, { error: err.message });
         sink.write({ host: '', stage: 'failed', message: err.message, error: true, warning: false, uploadedBytes: 0 });
@@ -171,6 +209,7 @@ export class FleetService {
     hosts: FleetHost[],
     env: Record<string, string>,
     secretNames: ReadonlySet<string>,
+    accepted: AcceptedHostKey[],
     sink: Sink<FleetEvent>,
   ): Promise<void> {
     const emit = this.emitter(sink);
@@ -181,7 +220,7 @@ export class FleetService {
           const host = hosts.find((h) => h.row.record.name === c.instanceName)!;
           return removeHost(this.d, host, emit);
         }
-        return deployHost(this.d, fleet, c, env, emit, secretNames);
+        return deployHost(this.d, fleet, c, env, emit, { secretNames, accepted });
       }),
     );
     const failed = changes.filter((_, i) => !results[i]);

@@ -110,6 +110,7 @@ export function handlers(d: ServerDeps): DaemonServer {
     getLogs: streaming(log, 'GetLogs', (req, sink) => runs.getLogs(req, sink)),
     listOffers: unary(log, 'ListOffers', (req) => runs.offers(req)),
     getFleetPlan: unary(log, 'GetFleetPlan', (req) => d.fleets.plan(req)),
+    scanHostKeys: unary(log, 'ScanHostKeys', (req) => d.fleets.scanHostKeys(req)),
     applyFleet: streaming(log, 'ApplyFleet', (req, sink) => d.fleets.apply(req, sink)),
     listFleets: unary(log, 'ListFleets', (req) => ({ fleets: d.fleets.list(req.all) })),
     getFleet: unary(log, 'GetFleet', (req) => d.fleets.get(req.name)),

@@ -95,6 +95,38 @@ describe('our ssh config', () => {
     files.remove('remote');
     expect(readFileSync(files.configPath, 'utf8')).not.toContain('remote-jump');
   });
+
+  it('pins every hop: the fleet host and jump host keys under aliases, never accept-new', () => {
+    const hostKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEZNw+gudN60IQ1Y13LweQJAYoQi26r+L77/AFePw8wE';
+    files.upsert({
+      alias: 'pinned', hostname: '127.0.0.1', port: 41001, user: 'root', hostKey: HOST_KEY, hostKeyAlias: 'dstack-pinned-1',
+      proxy: { hostname: '10.1.0.2', port: 22, user: 'ubuntu', identityFile: '/keys/fleet', hostKeys: [hostKey], proxyJump: { hostname: '10.1.0.1', port: 22, user: 'jump' } },
+    });
+    const text = readFileSync(files.configPath, 'utf8');
+    expect(text).not.toMatch(/accept-new/i);
+    for (const host of ['pinned', 'pinned-jump', 'pinned-jump2']) expect(resolved(files.configPath, host).stricthostkeychecking).toBe('true');
+    expect(resolved(files.configPath, 'pinned-jump').hostkeyalias).toBe('dstack-host-pinned-1');
+    expect(readFileSync(files.knownHostsPath, 'utf8')).toContain(`dstack-host-pinned-1 ${hostKey} # dstack run pinned\n`);
+    // The jump host without a recorded key gets no alias and no key: OpenSSH refuses it rather than trusting it.
+    expect(resolved(files.configPath, 'pinned-jump2').hostkeyalias).toBeUndefined();
+    files.remove('pinned');
+  });
+
+  it('writes fleet values OpenSSH reads back as written: spaces, `#`, `%` and quotes in a key path', () => {
+    const identityFile = '/keys/my key #1/100% "x"';
+    files.upsert({
+      alias: 'tricky', hostname: '127.0.0.1', port: 41002, user: 'root', hostKey: HOST_KEY, hostKeyAlias: 'dstack-tricky-1',
+      proxy: { hostname: '10.1.0.2', port: 22, user: 'first.last', identityFile },
+    });
+    const g = resolved(files.configPath, 'tricky-jump');
+    // ssh -G shows IdentityFile before its %-expansion: `%%` is the literal `%`.
+    expect(g).toMatchObject({ hostname: '10.1.0.2', user: 'first.last', identityfile: identityFile.replace('%', '%%') });
+    expect(() =>
+      files.upsert({ alias: 'evil', hostname: '127.0.0.1', port: 1, user: 'root', hostKey: HOST_KEY, hostKeyAlias: 'a', proxy: { hostname: 'h\nProxyCommand x', port: 22, user: 'u' } }),
+    ).toThrow(/control character/);
+    expect(files.has('evil')).toBe(false);
+    files.remove('tricky');
+  });
 });
 
 describe('the Include line in ~/.ssh/config', () => {

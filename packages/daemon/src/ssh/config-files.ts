@@ -1,9 +1,12 @@
 // SSH access without an attached CLI: $DSTACK_HOME/ssh/config holds one `Host <run>` block per
 // running run (removed when it ends), the run's host key is pinned in $DSTACK_HOME/ssh/known_hosts
 // under a HostKeyAlias (so a later run may reuse the port), and ~/.ssh/config gets one Include line
-// for our file, at its top, added once. OpenSSH's `ssh <run>` then works by itself.
+// for our file, at its top, added once. OpenSSH's `ssh <run>` then works by itself. Every hop's host
+// key is pinned (StrictHostKeyChecking yes): the run's own, and the fleet host's and jump host's keys
+// the daemon checked when it connected; a hop without a recorded key fails rather than trusts.
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { QuotingError, sshConfigValue } from '@dstack/core/quoting';
 import type { SshEndpoint } from '@dstack/backends/backend';
 
 export interface RunSshEntry {
@@ -24,9 +27,9 @@ const HEADER = '# Managed by dstack: one Host block per running run, rewritten a
 const begin = (alias: string) => `# >>> dstack run ${alias}`;
 const end = (alias: string) => `# <<< dstack run ${alias}`;
 
-function quote(v: string | number): string {
-  const s = String(v);
-  return /[\s"#]/.test(s) ? `"${s.replace(/"/g, '\\"')}"` : s;
+/** `  Keyword value`, the value written so OpenSSH reads it back as is (or refused: quoting.ts). */
+function option(keyword: string, value: string | number): string {
+  return `  ${keyword} ${sshConfigValue(keyword, value)}`;
 }
 
 /** "type base64" of a public key line, without its comment. */
@@ -73,16 +76,16 @@ export class SshConfigFiles {
   private hopLines(host: string, ep: SshEndpoint, jumpAlias: string | undefined, hostKeyAlias: string | undefined): string[] {
     const lines = [
       `Host ${host}`,
-      `  HostName ${quote(ep.hostname)}`,
-      `  Port ${ep.port}`,
-      `  User ${quote(ep.user)}`,
-      `  IdentityFile ${quote(ep.identityFile || this.identityFile)}`,
+      option('HostName', ep.hostname),
+      option('Port', ep.port),
+      option('User', ep.user),
+      option('IdentityFile', ep.identityFile || this.identityFile),
       '  IdentitiesOnly yes',
-      `  UserKnownHostsFile ${quote(this.knownHostsPath)}`,
+      option('UserKnownHostsFile', this.knownHostsPath),
+      '  StrictHostKeyChecking yes',
     ];
-    if (hostKeyAlias) lines.push('  StrictHostKeyChecking yes', `  HostKeyAlias ${hostKeyAlias}`);
-    else lines.push('  StrictHostKeyChecking accept-new');
-    if (jumpAlias) lines.push(`  ProxyJump ${jumpAlias}`);
+    if (hostKeyAlias) lines.push(option('HostKeyAlias', hostKeyAlias));
+    if (jumpAlias) lines.push(option('ProxyJump', jumpAlias));
     return lines;
   }
 
@@ -139,19 +142,26 @@ export interface IncludeResult {
 }
 
 export function includeLine(configPath: string): string {
-  return `Include ${quote(configPath)}`;
+  return `Include ${sshConfigValue('Include', configPath)}`;
 }
 
 /** Puts `Include <our config>` at the top of <home>/.ssh/config once; leaves the rest alone. */
 export function ensureInclude(homeDir: string, ourConfig: string): IncludeResult {
   const sshDir = join(homeDir, '.ssh');
   const userConfig = join(sshDir, 'config');
-  const line = includeLine(ourConfig);
+  let line: string;
+  try {
+    line = includeLine(ourConfig);
+  } catch (err) {
+    if (!(err instanceof QuotingError)) throw err;
+    return { added: false, warning: `could not add dstack's Include line to ${userConfig}: ${err.message}` };
+  }
   try {
     let text = '';
     if (existsSync(userConfig)) {
       text = readFileSync(userConfig, 'utf8');
       const present = text.split('\n').some((l) => {
+        if (l.trim() === line) return true;
         const m = /^\s*include\s+(.*)$/i.exec(l);
         return m !== null && (m[1].match(/"[^"]*"|\S+/g) ?? []).some((p) => p.replace(/^"|"$/g, '') === ourConfig);
       });
