@@ -44,8 +44,8 @@ export function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-async function must(conn: HostConnection, cmd: string, what: string, timeoutMs = 60_000): Promise<string> {
-  const res = await conn.exec(cmd, { timeoutMs });
+async function must(conn: HostConnection, cmd: string, what: string, timeoutMs = 60_000, input?: string): Promise<string> {
+  const res = await conn.exec(cmd, { timeoutMs, input });
   if (res.code !== 0) throw new Error(`${what} on ${conn.description} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim().slice(-500)}`);
   return res.stdout;
 }
@@ -90,21 +90,25 @@ async function install(conn: HostConnection, p: AgentPlacement, bin: AgentBinary
   if (sha && sha !== bin.sha256) throw new Error(`the agent uploaded to ${conn.description} is corrupt (sha256 ${sha}, expected ${bin.sha256})`);
 }
 
-/** Starts `serve` detached in its own session; returns its pid. */
-async function start(conn: HostConnection, p: AgentPlacement): Promise<number> {
-  const env = Object.entries(p.env ?? {})
-    .map(([k, v]) => `${k}=${shq(v)}`)
-    .join(' ');
+/**
+ * Starts `serve` detached in its own session; returns its pid. The script goes to `sh` on its stdin,
+ * and so do the agent's variables (a fleet's `env`, values that may be secrets): exported there, they
+ * reach the agent's environment without ever being on a command line, where `ps` on the host would
+ * show them, or in a file.
+ */
+export async function startDetached(conn: HostConnection, p: AgentPlacement): Promise<number> {
   const out = `${p.dataDir}/agent.stdout`;
-  const cmd = [
-    `mkdir -p ${shq(p.dataDir)} && chmod 700 ${shq(p.dataDir)}`,
+  const script = [
+    `mkdir -p ${shq(p.dataDir)} && chmod 700 ${shq(p.dataDir)} || exit 1`,
+    ...Object.entries(p.env ?? {}).map(([k, v]) => `export ${k}=${shq(v)}`),
     `rm -f ${shq(p.socketPath)}`,
     'if command -v setsid >/dev/null 2>&1; then S=setsid; else S=nohup; fi',
-    `cd ${shq(p.dataDir)}`,
-    `${env ? `env ${env} ` : ''}$S ${shq(p.binPath)} serve --data-dir ${shq(p.dataDir)} --socket ${shq(p.socketPath)} --log-file ${shq(p.logFile)} </dev/null >>${shq(out)} 2>&1 &`,
+    `cd ${shq(p.dataDir)} || exit 1`,
+    `$S ${shq(p.binPath)} serve --data-dir ${shq(p.dataDir)} --socket ${shq(p.socketPath)} --log-file ${shq(p.logFile)} </dev/null >>${shq(out)} 2>&1 &`,
     'echo $!',
+    '',
   ].join('\n');
-  const pid = Number((await must(conn, cmd, 'starting the agent')).trim().split('\n').pop());
+  const pid = Number((await must(conn, 'sh -s', 'starting the agent', 60_000, script)).trim().split('\n').pop());
   return Number.isFinite(pid) ? pid : 0;
 }
 
@@ -184,7 +188,7 @@ export async function deployAgent(opts: DeployOptions): Promise<DeployedAgent> {
         uploaded = true;
       }
       stage('starting_agent', 'starting the agent');
-      const pid = (await opts.start?.(conn, p)) ?? (await start(conn, p));
+      const pid = (await opts.start?.(conn, p)) ?? (await startDetached(conn, p));
       started = true;
       const fresh = await waitReady(conn, p, rpc, pid, opts.startTimeoutMs ?? 60_000);
       if (matches(fresh, bin)) {
