@@ -6,7 +6,7 @@
 // seals them at rest and no log, file or command line shows them. A missing one fails before
 // anything is created, naming every such variable.
 import { readFileSync } from 'node:fs';
-import { ReportedError, UsageError, UserError } from './errors';
+import { ReportedError, UsageError, UserError, whyUnreadable } from './errors';
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -69,9 +69,7 @@ export function envFlags(opts: { env?: string[]; envFile?: string[] }, processEn
     try {
       text = readFileSync(file, 'utf8');
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-      throw new UsageError(`--env-file ${JSON.stringify(file)}: ${why}`);
+      throw new UsageError(`--env-file ${JSON.stringify(file)}: ${whyUnreadable(err)}`);
     }
     try {
       fromFiles.push(...parseEnvFile(file, text, processEnv));
