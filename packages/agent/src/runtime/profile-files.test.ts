@@ -19,7 +19,7 @@ describe('writeProfileFiles', () => {
   it('writes the profile, an /etc/profile where there is none, and one hook line per rc file', async () => {
     await writeProfileFiles(root, { name: 'root', uid: 0, gid: 0, home: '/root' }, 'export A=1\n');
     expect(readFileSync(join(root, 'etc/profile.d/dstack.sh'), 'utf8')).toBe('export A=1\n');
-    expect(lstatSync(join(root, 'etc/profile.d/dstack.sh')).mode & 0o777).toBe(0o644);
+    expect(lstatSync(join(root, 'etc/profile.d/dstack.sh')).mode & 0o777).toBe(0o600);
     expect(readFileSync(join(root, 'etc/profile'), 'utf8')).toBe(PROFILE_LOOP);
     for (const f of ['.profile', '.bashrc']) expect(readFileSync(join(root, 'root', f), 'utf8')).toBe(`${PROFILE_LINE}\n`);
     // Again (an agent restart): the profile is replaced, the hooks are not doubled.
@@ -36,6 +36,16 @@ describe('writeProfileFiles', () => {
     expect(readFileSync(join(root, 'etc/profile'), 'utf8')).toBe('PATH=/usr/bin\n');
     expect(readFileSync(join(root, 'home/u/.bashrc'), 'utf8')).toBe(`alias ll="ls -l"\n${PROFILE_LINE}\n`);
     expect(lstatSync(join(root, 'home/u/.profile')).uid).toBe(me.uid);
+  });
+
+  it("makes the profile (it holds the job's secrets) the session user's alone, also over an older one", async () => {
+    mkdirSync(join(root, 'etc/profile.d'));
+    writeFileSync(join(root, 'etc/profile.d/dstack.sh'), 'old\n', { mode: 0o644 });
+    const user = { name: 'u', uid: 4242, gid: 4343, home: '/home/u' };
+    await writeProfileFiles(root, user, 'export TOKEN=s3cret\n');
+    const st = lstatSync(join(root, 'etc/profile.d/dstack.sh'));
+    expect([st.mode & 0o777, st.uid, st.gid]).toEqual([0o600, 4242, 4343]);
+    expect(readFileSync(join(root, 'etc/profile.d/dstack.sh'), 'utf8')).toBe('export TOKEN=s3cret\n');
   });
 
   it('follows symlinks inside the root only: an absolute link means the container root, not the host', async () => {

@@ -30,26 +30,28 @@ async function write(host: string, data: string, opts: { append: boolean; mode: 
   const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_NOFOLLOW | (opts.append ? constants.O_APPEND : constants.O_TRUNC);
   const fh = await open(host, flags, opts.mode);
   try {
-    await fh.write(data);
+    // Mode and owner before the data: a file that was there keeps its old mode until then.
     if (created || !opts.append) {
       await fh.chmod(opts.mode);
       await fh.chown(opts.owner.uid, opts.owner.gid);
     }
+    await fh.write(data);
   } finally {
     await fh.close();
   }
 }
 
+/** `user`: who the job's sessions run as; the profile holds the job's secrets, so it is theirs alone (0600). */
 export async function writeProfileFiles(root: string, user: TargetUser, script: string): Promise<void> {
   const rootOwner = { uid: 0, gid: 0 };
+  const owner = { uid: user.uid, gid: user.gid };
   const dir = await resolveIn(root, posix.dirname(PROFILE), '/');
   await mkdir(dir.host, { recursive: true, mode: 0o755 });
   const profile = await resolveIn(root, PROFILE, '/', false);
-  await write(profile.host, script, { append: false, mode: 0o644, owner: rootOwner });
+  await write(profile.host, script, { append: false, mode: 0o600, owner });
   const etcProfile = await resolveIn(root, '/etc/profile', '/', false);
   if (!(await exists(etcProfile.host))) await write(etcProfile.host, PROFILE_LOOP, { append: false, mode: 0o644, owner: rootOwner });
 
-  const owner = { uid: user.uid, gid: user.gid };
   // A user without a home of its own (an unknown uid): nothing of the image's root to touch.
   if ((user.home || '/') === '/' && user.uid !== 0) return;
   const home = await resolveIn(root, user.home || '/', '/');

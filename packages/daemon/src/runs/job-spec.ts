@@ -43,6 +43,8 @@ export interface JobSpecInput {
   repoId: string;
   /** Every secret filled in. */
   config: DevEnvironmentConfiguration;
+  /** Env names whose values are secrets (RunSecrets.env): they go in the spec's secret_env. */
+  secretEnvNames: readonly string[];
   offer: Offer;
   baseImage: string | null;
   publicKey: string;
@@ -62,7 +64,12 @@ export function buildJobSpec(i: JobSpecInput): JobSpec {
   const { config } = i;
   const gpus = gpuCountFor(config, i.offer);
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(config.env)) if (v !== null) env[k] = v;
+  const secretEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config.env)) {
+    if (v === null) continue;
+    if (i.secretEnvNames.includes(k)) secretEnv[k] = v;
+    else env[k] = v;
+  }
   env.DSTACK_RUN_NAME = i.runName;
   env.DSTACK_REPO_ID = i.repoId;
   env.DSTACK_GPUS_NUM = String(gpus);
@@ -89,6 +96,7 @@ export function buildJobSpec(i: JobSpecInput): JobSpec {
     labels: { 'ai.dstack.run-name': i.runName, 'ai.dstack.run-id': i.runId, 'ai.dstack.home': i.home },
     sshPort: 0,
     mounts: [],
+    secretEnv,
   };
 }
 
