@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { docker } from '../harness/docker';
 import { waitFor } from '../harness/util';
-import { getRun, mustDstack, runName, sandbox, ssh, type Sandbox } from './helpers';
+import { getRun, mustDstack, privateImageConfig, runName, sandbox, ssh, type Sandbox } from './helpers';
 
 /** Files under `dir` (recursively, links not followed) whose bytes hold one of `values`. */
 function filesHolding(dir: string, values: string[], keep: (path: string, mode: number) => boolean = () => true): string[] {
@@ -90,20 +90,13 @@ describe('secrets audit', () => {
       mkdirSync(proj);
       writeFileSync(
         join(proj, '.dstack.yml'),
-        [
-          'type: dev-environment',
-          `name: ${name}`,
-          `image: ${reg.privateImage}`,
-          'registry_auth:',
-          `  username: ${reg.username}`,
-          '  password: ${{ env.REG_PASSWORD }}',
+        privateImageConfig(name, reg, [
           'env:',
           '  - PLAIN=plain-value',
           // init sees the values without printing them (its output is the run's log).
           'init:',
           '  - test -n "$APP_TOKEN" && test -n "$FILE_TOKEN" && echo tokens-present',
-          '',
-        ].join('\n'),
+        ]),
       );
       // Outside the repo: a file in it (not git-ignored) would be uploaded with the code.
       const envFile = join(sb.dir, 'tokens.env');
