@@ -3,7 +3,8 @@
 // private image's registry password. While the run is up, after a daemon restart, and after its
 // agent is killed and started again, the values are searched for everywhere they could rest or
 // show: state.db (with its -wal), every file under DSTACK_HOME (the daemon's and run logs, the
-// agent's data dir and its log), the command line of every process, `docker inspect` of the
+// agent's data dir and its log), the command line of every process, the local agent's environment
+// (the daemon's has them: `dstack apply` started it), `docker inspect` of the
 // container, and every world-readable file in the container. Found nowhere; and `ssh NAME` still
 // sees the values.
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -64,6 +65,11 @@ async function audit(sb: Sandbox, name: string, values: string[]): Promise<strin
   for (const f of ['state.db', 'state.db-wal']) expect(existsSync(join(sb.dstackHome, f)), f).toBe(true);
   found.push(...filesHolding(sb.dstackHome, values).map((p) => `file ${p}`));
   found.push(...commandLinesHolding(values).map((c) => `command line ${c}`));
+  // The daemon was started by `dstack apply`, with the values in its environment; the agent it
+  // started must not have inherited them.
+  const agentPid = readFileSync(join(sb.dstackHome, 'local', 'agent', 'agent.pid'), 'utf8').trim();
+  const agentEnv = readFileSync(`/proc/${agentPid}/environ`);
+  if (values.some((v) => agentEnv.includes(v))) found.push(`the local agent's environment (pid ${agentPid})`);
   const cid = (await getRun(sb, name))!.job!.containerId!;
   const inspect = (await docker(['inspect', cid])).stdout;
   if (values.some((v) => inspect.includes(v))) found.push(`docker inspect ${cid}`);
