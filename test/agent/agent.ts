@@ -20,9 +20,11 @@ import {
   type LogLine,
   type PutManifestResponse,
   type RemoveJobResponse,
+  type SetJobSecretsRequest,
   type ShutdownResponse,
 } from '@dstack/core/gen/agent';
-import { tempDir, waitFor } from '../harness/util';
+import { afterAll, beforeAll } from 'vitest';
+import { mustRun, run, tempDir, waitFor, type RunResult } from '../harness/util';
 
 export const ROOT = join(__dirname, '../..');
 /** DSTACK_TEST_AGENT_BIN runs the suites against another build (an older one, to see a fix matter). */
@@ -122,6 +124,9 @@ export class AgentProcess {
   updateJob(jobId: string, authorizedKeys: string[]) {
     return call((cb: Callback<Job>) => this.client.updateJob({ jobId, authorizedKeys }, cb));
   }
+  setJobSecrets(req: SetJobSecretsRequest): Promise<Job> {
+    return call((cb: Callback<Job>) => this.client.setJobSecrets(req, cb));
+  }
   putManifest(req: Parameters<AgentClient['putManifest']>[0]) {
     return call((cb: Callback<PutManifestResponse>) => this.client.putManifest(req, cb));
   }
@@ -197,6 +202,7 @@ export function jobSpec(p: Partial<JobSpec> & { jobId: string }): JobSpec {
     labels: {},
     sshPort: 0,
     mounts: [],
+    secretEnv: {},
     ...p,
   };
 }
@@ -222,4 +228,27 @@ export async function startAgent(env: Record<string, string> = {}, args: string[
 
 export function uniqueId(prefix: string): string {
   return `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * An ed25519 key made for the suite (beforeAll, removed afterAll), and OpenSSH into a job's SSH
+ * server with it as root, host keys unchecked.
+ */
+export function jobSshKey(): { publicKey(): string; ssh(port: number, command: string, timeoutMs?: number): Promise<RunResult> } {
+  let dir: { path: string; cleanup: () => void } | undefined;
+  const key = () => join(dir!.path, 'id_ed25519');
+  beforeAll(async () => {
+    dir = tempDir('sshkey');
+    await mustRun('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key()]);
+  });
+  afterAll(() => dir?.cleanup());
+  return {
+    publicKey: () => readFileSync(`${key()}.pub`, 'utf8').trim(),
+    ssh: (port, command, timeoutMs = 60_000) =>
+      run('ssh', [
+        '-F', '/dev/null', '-i', key(), '-p', String(port), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
+        '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
+        'root@127.0.0.1', command,
+      ], { timeoutMs }),
+  };
 }

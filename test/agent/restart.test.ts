@@ -1,31 +1,15 @@
 // kill -9 the agent while a job runs, start it again on the same data dir: the job is still running
 // (same container or host process), its log continues after the old lines, and SSH answers again on
 // the same port with the same host key. Once per runtime.
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { JobState } from '@dstack/core/gen/agent';
 import { docker } from '../harness/docker';
-import { mustRun, run, tempDir, waitFor } from '../harness/util';
-import { startAgent, uniqueId, type AgentProcess } from './agent';
+import { mustRun, waitFor } from '../harness/util';
+import { jobSshKey, startAgent, uniqueId, type AgentProcess } from './agent';
 import { pgrepJob } from './job-suite';
 
-let keyDir: { path: string; cleanup: () => void };
-let key: string;
-
-beforeAll(async () => {
-  keyDir = tempDir('sshkey');
-  key = join(keyDir.path, 'id_ed25519');
-  await mustRun('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
-});
-afterAll(() => keyDir?.cleanup());
-
-function ssh(port: number, command: string) {
-  return run('ssh', [
-    '-F', '/dev/null', '-i', key, '-p', String(port), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
-    '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
-    'root@127.0.0.1', command,
-  ], { timeoutMs: 60_000 });
-}
+const jobKey = jobSshKey();
+const ssh = (port: number, command: string) => jobKey.ssh(port, command);
 
 async function hostKeyAt(port: number): Promise<string> {
   const { stdout } = await mustRun('ssh-keyscan', ['-t', 'ed25519', '-p', String(port), '127.0.0.1'], { timeoutMs: 30_000 });
@@ -45,7 +29,7 @@ for (const runtime of ['docker', 'host'] as const) {
 
     it('finds the job still running after kill -9, with its log and SSH server', async () => {
       const jobId = uniqueId(`restart-${runtime}`);
-      const pub = (await mustRun('cat', [`${key}.pub`])).stdout.trim();
+      const pub = jobKey.publicKey();
       await agent.submit({
         jobId,
         runtime,

@@ -44,7 +44,7 @@ describe('bad input', () => {
     const res = await dstack(sb, ['apply', '-f', f, '-y', '-d'], { cwd: proj() });
     expect(res.code).toBe(1);
     expect(res.stderr).toBe(
-      'error: no value for env DSTACK_E2E_UNSET_A, DSTACK_E2E_UNSET_B: pass each with -e NAME=VALUE or set them in your environment\n',
+      'error: no value for env DSTACK_E2E_UNSET_A, DSTACK_E2E_UNSET_B: set them in your environment or an --env-file (or pass -e NAME=VALUE, which ps shows)\n',
     );
     expect(existsSync(socket())).toBe(false);
   });

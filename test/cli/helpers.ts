@@ -134,3 +134,20 @@ export async function gitRepo(sb: Sandbox, config: string): Promise<string> {
   writeFileSync(join(repo, '.dstack.yml'), config);
   return repo;
 }
+
+/**
+ * A dev environment on the harness registry's private image, its password taken from the CLI's
+ * REG_PASSWORD; `extra` lines follow.
+ */
+export function privateImageConfig(name: string, reg: { privateImage: string; username: string }, extra: string[] = []): string {
+  return [
+    'type: dev-environment',
+    `name: ${name}`,
+    `image: ${reg.privateImage}`,
+    'registry_auth:',
+    `  username: ${reg.username}`,
+    '  password: ${{ env.REG_PASSWORD }}',
+    ...extra,
+    '',
+  ].join('\n');
+}

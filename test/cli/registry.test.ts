@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { docker } from '../harness/docker';
-import { dstack, mustDstack, runName, sandbox } from './helpers';
+import { dstack, mustDstack, privateImageConfig, runName, sandbox } from './helpers';
 
 describe('registry_auth', () => {
   it('pulls a private image with the password from the environment and never prints it', async () => {
@@ -13,16 +13,7 @@ describe('registry_auth', () => {
     const sb = sandbox('registry');
     const good = runName('private');
     const bad = runName('wrongpw');
-    const conf = (name: string) =>
-      [
-        'type: dev-environment',
-        `name: ${name}`,
-        `image: ${reg.privateImage}`,
-        'registry_auth:',
-        `  username: ${reg.username}`,
-        '  password: ${{ env.REG_PASSWORD }}',
-        '',
-      ].join('\n');
+    const conf = (name: string) => privateImageConfig(name, reg);
     try {
       // The image must come from the registry, not from the engine's cache.
       await docker(['rmi', '-f', reg.privateImage]).catch(() => undefined);

@@ -13,7 +13,7 @@ import { connect } from './client';
 import { detachedWarning, fleetsTable } from './commands/fleet-table';
 import { configurationJson } from './configuration';
 import { UsageError, UserError } from './errors';
-import { parseEnvFlags, resolveEnv } from './env-vars';
+import { envFlags, resolveEnv } from './env-vars';
 import { acceptHostKeys } from './host-keys';
 import { humanOut, printJson } from './output';
 import { canPrompt, confirm } from './prompt';
@@ -70,7 +70,7 @@ export async function applyFleet(file: string, fileConfig: FleetConfiguration, o
   if (!fileConfig.ssh_config) throw new UserError(`${file}: cloud fleets (\`nodes\`) need a cloud backend, and dstack-ts has none yet: list your own hosts under \`ssh_config\``);
   const out = humanOut(opts.json);
   let config = resolveIdentityFiles(file, fileConfig);
-  const { env, secretEnv } = resolveEnv(config.env, parseEnvFlags(opts.env ?? []));
+  const { env, secretEnv } = resolveEnv(config.env, envFlags(opts));
   config = { ...config, env };
 
   const daemon = await connect();

@@ -9,7 +9,7 @@ import { forwardPorts } from './commands/attach';
 import { connect } from './client';
 import { configurationJson } from './configuration';
 import { UsageError, UserError } from './errors';
-import { parseEnvFlags, resolveEnv } from './env-vars';
+import { envFlags, resolveEnv } from './env-vars';
 import { localIdeVersion } from './ide-version';
 import { offersTable } from './offers-table';
 import { humanOut, printJson } from './output';
@@ -29,6 +29,8 @@ export interface ApplyOptions extends OverrideFlags {
   detach?: boolean;
   force?: boolean;
   env?: string[];
+  /** --env-file FILE (repeatable): Docker's env file format, values are secrets. */
+  envFile?: string[];
   /** false with --no-repo */
   repo?: boolean;
   json?: boolean;
@@ -75,7 +77,7 @@ export async function applyDevEnvironment(file: string, fileConfig: DevEnvironme
 
   // Everything the flags and the shell add is checked before the daemon is asked anything.
   let config = applyOverrides(fileConfig, opts);
-  const { env, secretEnv } = resolveEnv(config.env, parseEnvFlags(opts.env ?? []));
+  const { env, secretEnv } = resolveEnv(config.env, envFlags(opts));
   config = { ...config, env };
   let ideVersion = '';
   if (config.ide && !config.version) {

@@ -3,16 +3,14 @@
 // FILE:LINE:COL: message, and nothing else happens.
 import { readFileSync } from 'node:fs';
 import type { Configuration } from '@dstack/core/config/types';
-import { ReportedError, UserError } from './errors';
+import { ReportedError, UserError, whyUnreadable } from './errors';
 
 export async function loadConfiguration(file: string, env: NodeJS.ProcessEnv = process.env): Promise<Configuration> {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    throw new UserError(`cannot read ${file}: ${why}`);
+    throw new UserError(`cannot read ${file}: ${whyUnreadable(err)}`);
   }
   const { parseConfiguration, formatError } = await import('@dstack/core/config/index');
   const result = parseConfiguration(file, text, env as Record<string, string | undefined>);

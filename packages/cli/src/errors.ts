@@ -43,3 +43,9 @@ export class ReportedError extends UserError {
     this.name = 'ReportedError';
   }
 }
+
+/** Why a file could not be read, in a few words (for `cannot read FILE: ...` lines). */
+export function whyUnreadable(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+}

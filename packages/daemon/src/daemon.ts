@@ -21,6 +21,7 @@ import { FleetHosts } from './fleets/hosts';
 import { FleetService } from './fleets/service';
 import { FleetsStore } from './fleets/store';
 import { RunService } from './runs/service';
+import { redactStoredSecrets } from './runs/redaction';
 import { SecretBox } from './secrets';
 import { handlers, listen } from './server/grpc';
 import { SshConfigFiles } from './ssh/config-files';
@@ -113,6 +114,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     const store = new RunsStore(db);
     const instances = new InstancesStore(db);
     const secrets = SecretBox.open(paths.secretKey);
+    // Before anything is logged about the runs applied by an earlier daemon.
+    redactStoredSecrets(store, secrets, log);
     const userKey = ensureUserKey(paths.sshKey);
     const ssh = new SshConfigFiles(paths.sshConfig, paths.knownHosts, paths.sshKey);
     const logs = new RunLogs(paths.runsDir);

@@ -75,6 +75,7 @@ export function agentService(d: AgentDeps, streams: Set<ServerWritableStream<Eve
       return {};
     }),
     updateJob: unary((req) => m.update(req.jobId, req.authorizedKeys)),
+    setJobSecrets: unary((req) => m.setSecrets(req)),
     putManifest: unary((req) => m.putManifest(req)),
     putBlobs: (call: ServerReadableStream<BlobChunk, PutBlobsResponse>, callback: sendUnaryData<PutBlobsResponse>) => {
       m.putBlobs(call as AsyncIterable<BlobChunk>).then(

@@ -2,6 +2,11 @@
 // that move it: pull, wait for code, start (container or host process, profile, init commands, IDE
 // server, SSH server), run until stopped. A job loaded after an agent restart carries on from the
 // state it was saved in: a running job keeps its container, log and SSH port.
+//
+// Secrets (the spec's secret_env values, the registry password) live in memory only: job.json and
+// every answer hold the names with the values masked. A job loaded after a restart whose secrets
+// are still needed reports awaiting_secrets and waits (its pull, init and new SSH sessions; a running
+// job's process is watched meanwhile) until the daemon sends them again (SetJobSecrets).
 import { existsSync, lchownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { JobState, LogStream, type Activity, type Job as JobProto, type JobSpec, type JobStatus, type RegistryAuth } from '@dstack/core/gen/agent';
@@ -9,6 +14,7 @@ import { writeFileAtomic, writeJsonAtomic, readJson, readJsonOr } from '../files
 import { HeldDir } from '../safe-fs/held-dir';
 import { TreeDirs, checkRelPath } from '../safe-fs/tree-dirs';
 import { chownTree, removeEntry } from '../safe-fs/tree-walk';
+import { FailedPrecondition, InvalidArgument } from '../errors';
 import { JobLog, LineSplitter } from '../logs/job-log';
 import { logger } from '../logger';
 import type { EventBus } from '../events';
@@ -27,6 +33,7 @@ export interface JobContext {
 }
 
 interface Internal {
+  /** The job's env without its secrets (those are held in memory only). */
   env: Record<string, string>;
   workingDir: string;
   /** Init commands done; `initRunning` is set while one runs (a restart then cannot tell its outcome). */
@@ -46,6 +53,24 @@ interface JobFile {
 }
 
 const NO_AUTH: RegistryAuth = { username: '', password: '' };
+/** What answers and job.json hold in place of a secret value. */
+export const MASKED = '***';
+
+/** The job's secrets, held in memory only. */
+export interface JobSecrets {
+  env: Record<string, string>;
+  /** Until the pull. */
+  registryAuth?: RegistryAuth;
+}
+
+/** The spec as saved and returned: secret env values masked, no registry password. */
+function maskedSpec(spec: JobSpec): JobSpec {
+  return {
+    ...spec,
+    secretEnv: Object.fromEntries(Object.keys(spec.secretEnv).map((k) => [k, MASKED])),
+    registryAuth: spec.registryAuth ? { ...NO_AUTH, username: spec.registryAuth.username } : undefined,
+  };
+}
 /** How long a stop waits for a step in flight before tearing down anyway. */
 const STEP_WAIT_MS = 60_000;
 
@@ -76,10 +101,13 @@ export class Job implements RuntimeJob {
   private codeWaiter: (() => void) | undefined;
   private activityTimer: NodeJS.Timeout | undefined;
   private readonly runtime: Runtime;
-  /** Kept in memory (and secrets.json, 0600) only until the pull; never in job.json or answers. */
+  /** Secret env values; undefined after a restart until the daemon sends them again. */
+  private secretEnv: Record<string, string> | undefined;
+  /** Kept in memory only until the pull; never in job.json or answers. */
   private registryAuth: RegistryAuth | undefined;
+  private secretsWaiter: (() => void) | undefined;
 
-  private constructor(private readonly ctx: JobContext, dir: string, file: JobFile) {
+  private constructor(private readonly ctx: JobContext, dir: string, file: JobFile, secrets?: JobSecrets) {
     this.dir = dir;
     this.id = file.spec.jobId;
     this.spec = file.spec;
@@ -90,10 +118,23 @@ export class Job implements RuntimeJob {
     this.log = new JobLog(join(dir, 'logs'), ctx.logCap);
     const split = (stream: LogStream) => new LineSplitter((line) => this.appendLog(stream, line));
     this.splitters = { stdout: split(LogStream.LOG_STREAM_STDOUT), stderr: split(LogStream.LOG_STREAM_STDERR) };
-    const secrets = readJsonOr<{ registryAuth?: RegistryAuth }>(join(dir, 'secrets.json'), {});
-    this.registryAuth = secrets.registryAuth;
-    // A job found running after an agent restart takes sessions at once.
-    if (this.status.state === JobState.JOB_STATE_RUNNING) this.ready.open();
+    this.secretEnv = secrets?.env;
+    this.registryAuth = secrets?.registryAuth;
+    this.status.awaitingSecrets = this.lacksSecrets();
+    // A job found running after an agent restart takes sessions at once (once it has its secrets).
+    if (this.status.state === JobState.JOB_STATE_RUNNING && !this.status.awaitingSecrets) this.ready.open();
+  }
+
+  /** Secrets the job still needs are not in memory (an agent restart lost them). */
+  private lacksSecrets(): boolean {
+    if (this.finished) return false;
+    return (Object.keys(this.spec.secretEnv).length > 0 && !this.secretEnv) || this.lacksRegistryAuth();
+  }
+
+  /** The image is yet to be pulled with a registry login the agent does not hold. */
+  private lacksRegistryAuth(): boolean {
+    const pullAhead = this.status.state === JobState.JOB_STATE_SUBMITTED || this.status.state === JobState.JOB_STATE_PULLING;
+    return pullAhead && !!this.spec.registryAuth?.username && !this.registryAuth;
   }
 
   /** A new job, saved as submitted. */
@@ -107,9 +148,9 @@ export class Job implements RuntimeJob {
       runtime === 'docker'
         ? !wd ? '/workflow' : wd.startsWith('/') ? wd : posix.join('/workflow', wd)
         : join(codeDir, wd.replace(/^\/workflow(\/|$)/, '').replace(/^\/+/, ''));
-    if (spec.registryAuth?.username) writeJsonAtomic(join(dir, 'secrets.json'), { registryAuth: spec.registryAuth });
+    const secrets: JobSecrets = { env: { ...spec.secretEnv }, registryAuth: spec.registryAuth?.username ? spec.registryAuth : undefined };
     const file: JobFile = {
-      spec: { ...spec, registryAuth: spec.registryAuth ? { ...NO_AUTH, username: spec.registryAuth.username } : undefined },
+      spec: maskedSpec(spec),
       status: {
         jobId: spec.jobId,
         state: JobState.JOB_STATE_SUBMITTED,
@@ -125,22 +166,26 @@ export class Job implements RuntimeJob {
         finishedMs: 0,
         workingDir,
         codeReady: false,
+        awaitingSecrets: false,
       },
       rt: {},
       internal: { env: env(workingDir), workingDir, initDone: 0 },
     };
     writeJsonAtomic(join(dir, 'job.json'), file);
-    const job = new Job(ctx, dir, file);
+    const job = new Job(ctx, dir, file, secrets);
     job.note(`job submitted (runtime ${runtime}${spec.image && runtime === 'docker' ? `, image ${spec.image}` : ''})`);
     return job;
   }
 
   static load(ctx: JobContext, dir: string): Job {
-    return new Job(ctx, dir, readJson<JobFile>(join(dir, 'job.json')));
+    const file = readJson<JobFile>(join(dir, 'job.json'));
+    file.spec.secretEnv ??= {}; // saved by an agent from before secret_env
+    return new Job(ctx, dir, file);
   }
 
+  /** The env of the job's processes: its secrets included. */
   get env(): Record<string, string> {
-    return this.internal.env;
+    return { ...this.secretEnv, ...this.internal.env };
   }
   get codeDir(): string {
     return join(this.dir, 'workflow');
@@ -161,6 +206,7 @@ export class Job implements RuntimeJob {
     const containerId = this.state.containerId ?? '';
     const newContainer = containerId !== this.status.containerId;
     this.status.containerId = containerId;
+    // `spec` and `internal.env` hold no secret value (create() kept them out).
     writeJsonAtomic(join(this.dir, 'job.json'), { spec: this.spec, status: this.status, rt: this.state, internal: this.internal } satisfies JobFile);
     // The container is made beside the code upload: its id is reported as soon as it exists.
     if (newContainer) this.publishStatus();
@@ -223,6 +269,8 @@ export class Job implements RuntimeJob {
       // The SSH server first: its port and host key go out with the next report, so the daemon can
       // write the Host block as soon as the job starts; sessions wait for the ready gate.
       if (!this.stopRequested && !this.finished) await this.ensureSsh();
+      // A running job goes on watching its process; its new sessions wait (the ready gate).
+      if (this.status.state !== JobState.JOB_STATE_RUNNING) await this.secretsArrived();
       for (;;) {
         if (this.stopRequested || this.finished) return;
         switch (this.status.state) {
@@ -239,7 +287,6 @@ export class Job implements RuntimeJob {
               ),
             );
             if (this.stopRequested) return;
-            rmSync(join(this.dir, 'secrets.json'), { force: true });
             this.registryAuth = undefined;
             // A container needs no code to start (the code dir is bind-mounted): start it now, so the
             // code upload, the daemon's SSH block and the first SSH handshake overlap with it. A host
@@ -436,6 +483,7 @@ export class Job implements RuntimeJob {
       this.fire('stop', { message: abort ? 'abort requested' : `stop requested (SIGKILL after ${grace} s)` });
       this.abort.abort();
       this.codeWaiter?.();
+      this.secretsWaiter?.();
       this.stopping = this.finishStop();
     } else if (abort) {
       // Escalate a graceful stop in progress.
@@ -463,6 +511,41 @@ export class Job implements RuntimeJob {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([p, new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
     clearTimeout(timer);
+  }
+
+  /** Resolves once the job has the secrets it needs (at once unless a restart lost them), or on a stop. */
+  private async secretsArrived(): Promise<void> {
+    if (!this.status.awaitingSecrets || this.stopRequested) return;
+    this.note('waiting for the daemon to send the job\'s secrets again (the agent restarted)');
+    await new Promise<void>((resolve) => (this.secretsWaiter = resolve));
+  }
+
+  /**
+   * SetJobSecrets: the secrets a restart lost. Each name of the spec's secret_env must come with a
+   * value; a job that has its secrets keeps them (a second call changes nothing).
+   */
+  provideSecrets(env: Record<string, string>, registryAuth: RegistryAuth | undefined): void {
+    if (!this.status.awaitingSecrets) return;
+    const names = Object.keys(this.spec.secretEnv);
+    const missing = names.filter((n) => env[n] === undefined);
+    if (missing.length) throw new InvalidArgument(`secret_env lacks ${missing.join(', ')}: the job was submitted with ${missing.length > 1 ? 'them' : 'it'}`);
+    const unknown = Object.keys(env).filter((n) => !names.includes(n));
+    if (unknown.length) throw new InvalidArgument(`secret_env: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not among the job's secret names`);
+    if (this.lacksRegistryAuth()) {
+      if (!registryAuth?.password) throw new FailedPrecondition('the job has yet to pull its image: registry_auth with the password is needed');
+      if (registryAuth.username !== this.spec.registryAuth!.username) {
+        throw new InvalidArgument(`registry_auth: the job was submitted for user ${JSON.stringify(this.spec.registryAuth!.username)}`);
+      }
+      this.registryAuth = registryAuth;
+    }
+    this.secretEnv = Object.fromEntries(names.map((n) => [n, env[n]]));
+    this.status = { ...this.status, awaitingSecrets: false };
+    this.persist();
+    this.note('the job\'s secrets arrived');
+    this.publishStatus();
+    if (this.status.state === JobState.JOB_STATE_RUNNING) this.ready.open();
+    this.secretsWaiter?.();
+    this.secretsWaiter = undefined;
   }
 
   updateAuthorizedKeys(keys: string[]): void {

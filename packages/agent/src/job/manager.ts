@@ -1,7 +1,7 @@
 // All jobs of this agent: submit (idempotent by job_id), look up, stop, remove, update, code upload,
 // and recovery of every saved job when the agent starts.
 import { existsSync, readdirSync } from 'node:fs';
-import type { BlobChunk, CommitCodeResponse, Job as JobProto, JobSpec, PutBlobsResponse, PutManifestRequest, PutManifestResponse } from '@dstack/core/gen/agent';
+import type { BlobChunk, CommitCodeResponse, Job as JobProto, JobSpec, PutBlobsResponse, PutManifestRequest, PutManifestResponse, SetJobSecretsRequest } from '@dstack/core/gen/agent';
 import type { DataDir } from '../datadir';
 import type { DockerEngine } from '../docker/engine';
 import { FailedPrecondition, InvalidArgument, NotFound } from '../errors';
@@ -137,6 +137,13 @@ export class JobManager {
     }
     await job.removeFiles();
     logger.info(`job ${jobId}: removed`);
+  }
+
+  /** SetJobSecrets: what an agent restart lost (see Job.provideSecrets). */
+  setSecrets(req: SetJobSecretsRequest): JobProto {
+    const job = this.get(req.jobId);
+    job.provideSecrets(req.secretEnv, req.registryAuth);
+    return job.proto();
   }
 
   update(jobId: string, keys: string[]): JobProto {

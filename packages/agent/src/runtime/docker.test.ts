@@ -7,7 +7,7 @@ import { containerConfig } from './docker';
 const spec = (p: Partial<JobSpec>): JobSpec => ({
   jobId: 'j1', runName: 'run', repoId: 'repo', runtime: 'docker', image: 'img:1', registryAuth: undefined, privileged: false,
   env: {}, init: [], workingDir: '', user: '', shell: '', gpus: undefined, shmSizeGb: 0, authorizedKeys: [], ide: undefined,
-  expectCode: false, labels: {}, sshPort: 0, mounts: [], ...p,
+  expectCode: false, labels: {}, sshPort: 0, mounts: [], secretEnv: {}, ...p,
 });
 const job = (p: Partial<JobSpec>) => ({ id: 'j1', spec: spec(p), env: { A: '1', DSTACK_RUN_NAME: 'run' }, codeDir: '/data/jobs/j1/workflow', workingDir: '/workflow' });
 
@@ -22,6 +22,11 @@ describe('container config', () => {
     expect(c.Labels).toEqual({ team: 'ml', 'ai.dstack.agent.instance-id': 'inst-1', 'ai.dstack.job-id': 'j1', 'ai.dstack.run-name': 'run', 'ai.dstack.repo-id': 'repo' });
     expect(c.HostConfig.DeviceRequests).toEqual([]);
     expect(c.HostConfig.ShmSize).toBeUndefined();
+  });
+
+  it('leaves the secret env out of the container config (docker inspect shows it)', () => {
+    const c = containerConfig({ ...job({ secretEnv: { TOKEN: '***' } }), env: { A: '1', TOKEN: 's3cret' } }, 'i');
+    expect(c.Env).toEqual(['A=1']);
   });
 
   it('asks for GPUs by count or all, privileged and /dev/shm size', () => {

@@ -13,7 +13,7 @@ import { imageExists, pullImage } from '../docker/pull';
 import type { SessionTarget } from '../ssh/target';
 import { lookupUser } from '../ssh/target-user';
 import { PROFILE, PROFILE_LINE, PROFILE_LOOP, writeProfileFiles } from './profile-files';
-import { JobError, KEEPALIVE, profileScript, type ExecOptions, type OutputStream, type Runtime, type RuntimeJob } from './runtime';
+import { JobError, KEEPALIVE, profileScript, publicEnv, type ExecOptions, type OutputStream, type Runtime, type RuntimeJob } from './runtime';
 
 export const LABEL_INSTANCE = 'ai.dstack.agent.instance-id';
 export const LABEL_JOB = 'ai.dstack.job-id';
@@ -22,9 +22,9 @@ export const LABEL_REPO = 'ai.dstack.repo-id';
 
 
 // The fallback of writeProfileFiles() (profile-files.ts) when the agent cannot write into the
-// container's filesystem itself. As root: the profile, and an /etc/profile that reads profile.d
-// where the image has none.
-const PROFILE_WRITE = `mkdir -p /etc/profile.d && cat > ${PROFILE} && chmod 644 ${PROFILE}
+// container's filesystem itself. As root: the profile (0600 and the session user's: it holds the
+// secrets), and an /etc/profile that reads profile.d where the image has none.
+const profileWrite = (owner: string) => `mkdir -p /etc/profile.d && rm -f ${PROFILE} && (umask 077 && cat > ${PROFILE}) && chown ${shellWord(owner)} ${PROFILE}
 [ -f /etc/profile ] || printf '%s' ${shellWord(PROFILE_LOOP)} > /etc/profile`;
 // As the job's user, so the files in its home stay its own.
 const PROFILE_HOOKS = `line=${shellWord(PROFILE_LINE)}
@@ -36,7 +36,7 @@ exit 0`;
 interface ContainerInspect {
   Id: string;
   State: { Running: boolean; Pid: number; ExitCode: number; Status: string };
-  Config: { Env: string[] | null };
+  Config: { Env: string[] | null; User?: string };
 }
 
 function slug(s: string): string {
@@ -53,7 +53,9 @@ export function containerConfig(job: Pick<RuntimeJob, 'id' | 'spec' | 'env' | 'c
     Image: spec.image,
     Entrypoint: ['/bin/sh', '-c', KEEPALIVE],
     Cmd: null,
-    Env: Object.entries(job.env).map(([k, v]) => `${k}=${v}`),
+    // Not the secrets: `docker inspect` shows this to anyone who can reach the engine. Processes
+    // get them through their exec's env, shells through the profile (0600, the job user's).
+    Env: Object.entries(publicEnv(job)).map(([k, v]) => `${k}=${v}`),
     WorkingDir: job.workingDir,
     User: spec.user || '',
     Labels: {
@@ -210,16 +212,18 @@ export class DockerRuntime implements Runtime {
     }
     const quiet = () => {};
     const script = profileScript({ ...imageEnv, ...job.env });
+    // Who Docker runs the job's execs as: the job's user, else the image's.
+    const sessionUser = job.spec.user || c?.Config.User || undefined;
     if (c?.State.Pid) {
       try {
         const root = `/proc/${c.State.Pid}/root`;
-        await writeProfileFiles(root, await lookupUser(root, job.spec.user || undefined), script);
+        await writeProfileFiles(root, await lookupUser(root, sessionUser), script);
         return;
       } catch (err) {
         job.note(`writing the profile into the container directly failed (${(err as Error).message}); using docker exec`);
       }
     }
-    const code = await this.exec(job, PROFILE_WRITE, quiet, { input: script, user: '0' });
+    const code = await this.exec(job, profileWrite(sessionUser ?? '0'), quiet, { input: script, user: '0' });
     if (code !== 0) job.note(`warning: could not write ${PROFILE} (exit code ${code}); SSH sessions still get the env`);
     await this.exec(job, PROFILE_HOOKS, quiet);
   }

@@ -12,8 +12,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PullProgress } from '@dstack/core/gen/agent';
 import type { SessionTarget } from '../ssh/target';
-import { hostSessionTarget } from '../ssh/host-process';
-import { KEEPALIVE, hostProcessEnv, profileScript, type ExecOptions, type OutputStream, type Runtime, type RuntimeJob } from './runtime';
+import { hostBaseEnv, hostSessionTarget, loginShell } from '../ssh/host-process';
+import { KEEPALIVE, profileScript, publicEnv, type ExecOptions, type OutputStream, type Runtime, type RuntimeJob } from './runtime';
 
 /** Field 22 of /proc/PID/stat: start time in clock ticks since boot (tells a reused pid apart). */
 export function processStart(pid: number): number | undefined {
@@ -49,6 +49,11 @@ function signalAll(pids: number[], sig: NodeJS.Signals): void {
       /* gone */
     }
   }
+}
+
+/** The env of a host-mode job's processes: a minimal base (not the agent's env), the job's, the marker. */
+export function hostProcessEnv(job: RuntimeJob): Record<string, string> {
+  return { ...hostBaseEnv(loginShell(job.spec.shell || undefined)), ...job.env, DSTACK_JOB_ID: job.id };
 }
 
 export class HostRuntime implements Runtime {
@@ -116,8 +121,11 @@ export class HostRuntime implements Runtime {
 
   async installProfile(job: RuntimeJob): Promise<void> {
     // On the host the agent passes the env to every process itself; the file is for users who want
-    // it in shells they start some other way.
-    await writeFile(join(job.codeDir, '..', 'env.sh'), profileScript(job.env), { mode: 0o600 });
+    // it in shells they start some other way. It lies in the agent's data dir, which never holds a
+    // secret value: those are named only.
+    const secret = Object.keys(job.spec.secretEnv);
+    const note = secret.length ? `# Secret, not written here (every process of the job has them): ${secret.join(' ')}\n` : '';
+    await writeFile(join(job.codeDir, '..', 'env.sh'), profileScript(publicEnv(job)) + note, { mode: 0o600 });
   }
 
   async stop(job: RuntimeJob, graceSeconds: number): Promise<void> {

@@ -56,6 +56,16 @@ describe('writeProfileFiles', () => {
     expect(readFileSync(join(root, 'etc/motd'), 'utf8')).toBe('hello\n');
   });
 
+  it("makes the profile (it holds the job's secrets) the session user's alone, also over an older one", async () => {
+    mkdirSync(join(root, 'etc/profile.d'));
+    writeFileSync(join(root, 'etc/profile.d/dstack.sh'), 'old\n', { mode: 0o644 });
+    const user = { name: 'u', uid: 4242, gid: 4343, home: '/home/u' };
+    await writeProfileFiles(root, user, 'export TOKEN=s3cret\n');
+    const st = lstatSync(join(root, 'etc/profile.d/dstack.sh'));
+    expect([st.mode & 0o777, st.uid, st.gid]).toEqual([0o600, 4242, 4343]);
+    expect(readFileSync(join(root, 'etc/profile.d/dstack.sh'), 'utf8')).toBe('export TOKEN=s3cret\n');
+  });
+
   it('follows symlinks inside the root only: an absolute link means the container root, not the host', async () => {
     // /etc/profile.d -> /var/profile.d inside the image; ~/.bashrc -> /dotfiles/bashrc; ~/.profile ->
     // an absolute path that exists inside the root and not on the host.

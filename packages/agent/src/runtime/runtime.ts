@@ -94,11 +94,9 @@ export interface Runtime {
  */
 export const KEEPALIVE = 'trap "kill $! 2>/dev/null; exit 0" TERM INT; while :; do sleep 3600 & wait $!; done';
 
-/** The env of a host-mode job's processes: the agent's own (PATH, HOME), the job's, the marker. */
-export function hostProcessEnv(job: RuntimeJob, extra: Record<string, string> = {}): Record<string, string> {
-  const base: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('DSTACK_AGENT_')) base[k] = v;
-  return { ...base, ...job.env, ...extra, DSTACK_JOB_ID: job.id };
+/** The job's env without its secret values: for what others can read (a container's config, files). */
+export function publicEnv(job: Pick<RuntimeJob, 'spec' | 'env'>): Record<string, string> {
+  return Object.fromEntries(Object.entries(job.env).filter(([k]) => !(k in job.spec.secretEnv)));
 }
 
 /** `export K=v` lines for a profile (v quoted for sh); keys that are not shell identifiers are skipped. */

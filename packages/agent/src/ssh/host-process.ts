@@ -56,17 +56,25 @@ export interface HostSpawnOptions extends SpawnSessionOptions {
   jobEnv: Record<string, string>;
 }
 
-function sessionEnv(o: HostSpawnOptions): Record<string, string> {
+/**
+ * What every process of a host-mode job starts from, as sshd would give it: the agent's user
+ * (HOME, USER, LOGNAME), the shell, PATH and the locale. Nothing else of the agent's environment.
+ */
+export function hostBaseEnv(shell: string): Record<string, string> {
   const me = agentUser();
   const base: Record<string, string> = {
     HOME: me.home,
     USER: me.name,
     LOGNAME: me.name,
-    SHELL: o.shell,
+    SHELL: shell,
     PATH: process.env.PATH || DEFAULT_PATH,
   };
   for (const k of ['LANG', 'LC_ALL', 'TZ']) if (process.env[k]) base[k] = process.env[k]!;
-  return { ...base, ...o.jobEnv, ...o.env };
+  return base;
+}
+
+function sessionEnv(o: HostSpawnOptions): Record<string, string> {
+  return { ...hostBaseEnv(o.shell), ...o.jobEnv, ...o.env };
 }
 
 /** argv for the session: a login shell, or `shell -c command`. */

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Backend, CreateInstanceRequest, InstanceRecord, OfferList } from '../backend';
 import { dstackGpuName } from '../gpu-names';
 import type { HostConnection } from '../host-connection';
+import { agentEnvironment } from './agent-env';
 import { LocalHost } from './local-host';
 
 export const LOCAL_INSTANCE_ID = 'local';
@@ -17,6 +18,7 @@ export interface LocalBackendOptions {
   dir: string;
   /** The agent's host info (the daemon deploys the agent on this machine to ask it). */
   hostInfo: () => Promise<HostInfo>;
+  /** The daemon's environment; the agent gets only agentEnvironment() of it. */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -95,7 +97,8 @@ export class LocalBackend implements Backend {
   }
 
   async connect(_instance: InstanceRecord): Promise<HostConnection> {
-    return new LocalHost(this.opts.env);
+    // What runs here (the agent above all) starts from a short list, not the daemon's environment.
+    return new LocalHost(agentEnvironment(this.opts.env ?? process.env));
   }
 
   async release(_instance: InstanceRecord): Promise<void> {}

@@ -17,6 +17,16 @@ const APPLIERS: Record<Configuration['type'], Applier> = {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
+const ENV_HELP = `
+Secrets (tokens, passwords) never need to be typed on a command line, where \`ps\` shows them:
+  -e NAME             takes NAME's value from this shell (export NAME first, or set it in your profile)
+  --env-file FILE     one variable a line: NAME=VALUE (the value as is, to the end of the line), or NAME
+                      alone for this shell's value; lines starting with # and blank lines are skipped;
+                      a bad line stops apply with FILE:LINE: what is wrong
+Values from either, and those of env entries listed without one (\`- HF_TOKEN\`), are secrets: the daemon
+keeps them sealed, they never show in logs, \`ps\`, files of the agent or \`docker inspect\`. A value given
+as -e NAME=VALUE is a plain one (it is on the command line already). -e comes after --env-file: it wins.`;
+
 export function register(program: Command): void {
   const cmd = program
     .command('apply')
@@ -25,12 +35,19 @@ export function register(program: Command): void {
     .option('-y, --yes', 'do not ask for confirmation')
     .option('-d, --detach', 'return once the run is up instead of attaching to it')
     .option('--force', 'apply even when nothing changed in an active run of the same name')
-    .option('-e, --env <KEY[=VALUE]>', 'an environment variable (repeatable); KEY alone takes its value from this shell', collect, [])
+    .option(
+      '-e, --env <KEY[=VALUE]>',
+      'an environment variable (repeatable); KEY alone takes its value from this shell and keeps it off the command line, as a secret',
+      collect,
+      [],
+    )
+    .option('--env-file <FILE>', "environment variables from FILE (repeatable; Docker's format, values are secrets): see below", collect, [])
     .option('--no-repo', 'do not upload the repo')
     .option('--sync', 'keep syncing local changes into the run once it is up (see `dstack sync`)');
   addOverrideOptions(cmd)
     .option('--max-offers <N>', 'how many offers the plan shows (default 3)', parseMaxOffers)
     .option('--json', 'with -d: print the run as one JSON object once it is up')
+    .addHelpText('after', ENV_HELP)
     .action(async (opts: ApplyOptions) => {
       trace('apply starts');
       const config = await loadConfiguration(opts.file);

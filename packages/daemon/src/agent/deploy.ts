@@ -47,8 +47,8 @@ export function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-async function must(conn: HostConnection, cmd: string, what: string, timeoutMs = 60_000): Promise<string> {
-  const res = await conn.exec(cmd, { timeoutMs });
+async function must(conn: HostConnection, cmd: string, what: string, timeoutMs = 60_000, input?: string): Promise<string> {
+  const res = await conn.exec(cmd, { timeoutMs, input });
   if (res.code !== 0) throw new Error(`${what} on ${conn.description} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim().slice(-500)}`);
   return res.stdout;
 }
@@ -136,25 +136,29 @@ export function rotateCommand(file: string, { maxBytes, keep }: LogRotation): st
   return `if [ -f ${f} ] && [ $(wc -c < ${f}) -gt ${maxBytes} ]; then ${steps.join('; ')}; fi`;
 }
 
-/** Starts `serve` detached in its own session; returns its pid. */
-async function start(conn: HostConnection, p: AgentPlacement): Promise<number> {
-  const env = Object.entries(p.env ?? {})
-    .map(([k, v]) => `${k}=${shq(v)}`)
-    .join(' ');
+/**
+ * Starts `serve` detached in its own session; returns its pid. The script goes to `sh` on its stdin,
+ * and so do the agent's variables (a fleet's `env`, values that may be secrets): exported there, they
+ * reach the agent's environment without ever being on a command line, where `ps` on the host would
+ * show them, or in a file.
+ */
+export async function startDetached(conn: HostConnection, p: AgentPlacement): Promise<number> {
   const out = `${p.dataDir}/agent.stdout`;
-  const cmd = [
-    `mkdir -p ${shq(p.dataDir)} && chmod 700 ${shq(p.dataDir)}`,
+  const script = [
+    `mkdir -p ${shq(p.dataDir)} && chmod 700 ${shq(p.dataDir)} || exit 1`,
+    ...Object.entries(p.env ?? {}).map(([k, v]) => `export ${k}=${shq(v)}`),
     `rm -f ${shq(p.socketPath)}`,
     // The shell's redirection holds agent.stdout for the agent's life, so it is rotated here, at each
     // start, not while open (a copy-and-truncate could lose what is written between the two). The
     // agent logs to --log-file (rotated by itself): only what Node prints on a crash lands here.
     rotateCommand(out, DEFAULT_LOG_ROTATION),
     'if command -v setsid >/dev/null 2>&1; then S=setsid; else S=nohup; fi',
-    `cd ${shq(p.dataDir)}`,
-    `${env ? `env ${env} ` : ''}$S ${shq(p.binPath)} serve --data-dir ${shq(p.dataDir)} --socket ${shq(p.socketPath)} --log-file ${shq(p.logFile)} </dev/null >>${shq(out)} 2>&1 &`,
+    `cd ${shq(p.dataDir)} || exit 1`,
+    `$S ${shq(p.binPath)} serve --data-dir ${shq(p.dataDir)} --socket ${shq(p.socketPath)} --log-file ${shq(p.logFile)} </dev/null >>${shq(out)} 2>&1 &`,
     'echo $!',
+    '',
   ].join('\n');
-  const pid = Number((await must(conn, cmd, 'starting the agent')).trim().split('\n').pop());
+  const pid = Number((await must(conn, 'sh -s', 'starting the agent', 60_000, script)).trim().split('\n').pop());
   return Number.isFinite(pid) ? pid : 0;
 }
 
@@ -234,7 +238,7 @@ export async function deployAgent(opts: DeployOptions): Promise<DeployedAgent> {
         uploaded = true;
       }
       stage('starting_agent', 'starting the agent');
-      const pid = (await opts.start?.(conn, p)) ?? (await start(conn, p));
+      const pid = (await opts.start?.(conn, p)) ?? (await startDetached(conn, p));
       started = true;
       const fresh = await waitReady(conn, p, rpc, pid, opts.startTimeoutMs ?? 60_000);
       if (matches(fresh, bin)) {

@@ -18,6 +18,7 @@ import {
   type PutBlobsResponse,
   type PutManifestRequest,
   type PutManifestResponse,
+  type SetJobSecretsRequest,
   type StopJobRequest,
   type UpdateJobRequest,
 } from '@dstack/core/gen/agent';
@@ -89,6 +90,10 @@ export class AgentRpc {
 
   updateJob(req: UpdateJobRequest, timeoutMs = 15_000): Promise<Job> {
     return this.unary(this.client.updateJob as UnaryFn<UpdateJobRequest, Job>, req, timeoutMs);
+  }
+
+  setJobSecrets(req: SetJobSecretsRequest, timeoutMs = 15_000): Promise<Job> {
+    return this.unary(this.client.setJobSecrets as UnaryFn<SetJobSecretsRequest, Job>, req, timeoutMs);
   }
 
   putManifest(req: PutManifestRequest, timeoutMs = 120_000): Promise<PutManifestResponse> {

@@ -73,7 +73,7 @@ export class RunBook {
     return row.instanceKey ? this.d.instances.get(row.instanceKey)?.record : undefined;
   }
 
-  private secretsOf(row: RunRow): RunSecrets {
+  secretsOf(row: RunRow): RunSecrets {
     return row.secrets ? this.d.secrets.openJson<RunSecrets>(row.secrets) : { env: {} };
   }
 

@@ -45,11 +45,13 @@ describe('run configuration', () => {
     expect(text).not.toContain('s3cret');
     expect(masked.env).toEqual({ HF_TOKEN: '***', MY_VAR: 'hello' });
     const job = buildJobSpec({
-      jobId: 'j', runId: 'r', runName: 'vscode', repoId: 'rid', config: revealConfiguration(masked, secrets),
+      jobId: 'j', runId: 'r', runName: 'vscode', repoId: 'rid', config: revealConfiguration(masked, secrets), secretEnvNames: Object.keys(secrets.env),
       offer: { backend: 'local', region: 'local', instanceType: 'local', spot: false, price: 0, availability: 'available', instanceName: 'local', fleet: '' },
       baseImage: null, publicKey: 'ssh-ed25519 AAAA', ideVersion: 'abc', expectCode: true, home: '/h',
     });
-    expect(job.env).toMatchObject({ HF_TOKEN: 'hf_x', MY_VAR: 'hello', DSTACK_RUN_NAME: 'vscode', DSTACK_REPO_ID: 'rid', DSTACK_GPUS_NUM: '0' });
+    // The secret goes apart, so the agent can keep it off its disk and out of the container's config.
+    expect(job.env).toEqual({ MY_VAR: 'hello', DSTACK_RUN_NAME: 'vscode', DSTACK_REPO_ID: 'rid', DSTACK_GPUS_NUM: '0' });
+    expect(job.secretEnv).toEqual({ HF_TOKEN: 'hf_x' });
     expect(job.registryAuth).toEqual({ username: 'me', password: 's3cret' });
     expect(job.image).toBe('dstackai/base:py3.11-0.7-cuda-12.1');
     expect(job.ide).toEqual({ name: 'vscode', version: 'abc' });
@@ -77,7 +79,7 @@ describe('run configuration', () => {
     const input = {
       jobId: 'j', runId: 'r', runName: 'n', repoId: 'rid', config: parseRunConfiguration(normalized(BASE)),
       offer: { backend: 'local', region: 'local', instanceType: 'local', spot: false, price: 0, availability: 'available', instanceName: 'local', fleet: '' },
-      baseImage: null, publicKey: 'ssh-ed25519 AAAA', ideVersion: 'abc', expectCode: true, home: '/h',
+      baseImage: null, publicKey: 'ssh-ed25519 AAAA', ideVersion: 'abc', expectCode: true, home: '/h', secretEnvNames: [],
     };
     expect(buildJobSpec({ ...input, sshServer: { maxStartups: 3, loginGraceTimeSeconds: 5 } }).sshServer).toEqual({
       loginGraceTimeSeconds: 5, maxStartups: 3, maxAuthTries: 0, maxConnections: 0, maxSessions: 0,

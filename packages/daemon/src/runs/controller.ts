@@ -28,6 +28,7 @@ import { RunBook } from './bookkeeping';
 import { Ending } from './ending';
 import { InstanceLoss } from './instance-loss';
 import { JobEvents } from './job-events';
+import { JobSecretsSender } from './job-secrets';
 import { LogGap } from './log-gap';
 import { OrphanSweeper } from './orphans';
 import { Provisioner } from './provision';
@@ -93,7 +94,10 @@ export class RunController extends EventEmitter {
       fillLogGap: (row) => this.logGap.fill(row),
     };
     this.logGap = new LogGap({ book, agents: d.agents, logs: d.logs, log: d.log });
-    this.jobEvents = new JobEvents({ ...this.flows, book, store: d.store, logs: d.logs, ssh: d.ssh, userHome: d.userHome });
+    const secrets = new JobSecretsSender({ book, store: d.store, agents: d.agents, log: d.log });
+    this.jobEvents = new JobEvents({
+      ...this.flows, book, store: d.store, logs: d.logs, ssh: d.ssh, userHome: d.userHome, sendSecrets: (row) => secrets.send(row),
+    });
     this.provisioner = new Provisioner({ ...d, ...this.flows, book, hashCache: new HashCache(d.db) });
     d.agents.onEvent((key, ev) => this.jobEvents.onAgentEvent(key, ev));
     this.loss = new InstanceLoss(d.agents, d.config.instanceUnreachableAfterMs);

@@ -23,6 +23,8 @@ export interface JobEventsDeps {
   end: (runId: string, reason: TerminationReason, message: string) => Promise<void>;
   /** Fetches agent log lines the daemon missed (log-gap.ts). */
   fillLogGap: (row: RunRow) => Promise<void>;
+  /** Sends the job's secrets again, to an agent that restarted (job-secrets.ts). */
+  sendSecrets: (row: RunRow) => void;
 }
 
 export class JobEvents {
@@ -73,6 +75,7 @@ export class JobEvents {
       void this.d.end(runId, reason, st.message || reasonText(reason));
       return;
     }
+    if (st.awaitingSecrets) this.d.sendSecrets(row);
     const target = JOB_STATE_TO_RUN_STATUS[st.state];
     try {
       if (target === 'pulling' && row.status === 'provisioning') {

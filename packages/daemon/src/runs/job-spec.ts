@@ -43,6 +43,8 @@ export interface JobSpecInput {
   repoId: string;
   /** Every secret filled in. */
   config: DevEnvironmentConfiguration;
+  /** Env names whose values are secrets (RunSecrets.env): they go in the spec's secret_env. */
+  secretEnvNames: readonly string[];
   offer: Offer;
   baseImage: string | null;
   publicKey: string;
@@ -64,7 +66,12 @@ export function buildJobSpec(i: JobSpecInput): JobSpec {
   const { config } = i;
   const gpus = gpuCountFor(config, i.offer);
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(config.env)) if (v !== null) env[k] = v;
+  const secretEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(config.env)) {
+    if (v === null) continue;
+    if (i.secretEnvNames.includes(k)) secretEnv[k] = v;
+    else env[k] = v;
+  }
   env.DSTACK_RUN_NAME = i.runName;
   env.DSTACK_REPO_ID = i.repoId;
   env.DSTACK_GPUS_NUM = String(gpus);
@@ -92,6 +99,7 @@ export function buildJobSpec(i: JobSpecInput): JobSpec {
     sshPort: 0,
     mounts: [],
     sshServer: SshServerLimits.fromPartial(i.sshServer ?? {}),
+    secretEnv,
   };
 }
 

@@ -24,7 +24,7 @@ import { planOffers } from './planner';
 class Aborted extends Error {}
 
 export interface ProvisionDeps {
-  book: Pick<RunBook, 'liveOf' | 'instanceOf' | 'configOf' | 'backend' | 'move' | 'say' | 'notice' | 'progress' | 'changed' | 'indexJob'>;
+  book: Pick<RunBook, 'liveOf' | 'instanceOf' | 'configOf' | 'secretsOf' | 'backend' | 'move' | 'say' | 'notice' | 'progress' | 'changed' | 'indexJob'>;
   store: RunsStore;
   instances: InstancesStore;
   agents: Pick<AgentManager, 'connect' | 'current'>;
@@ -117,6 +117,7 @@ export class Provisioner {
       runName: row.name,
       repoId: row.repoId,
       config,
+      secretEnvNames: Object.keys(book.secretsOf(row).env),
       offer: record.offer,
       baseImage: this.d.config.baseImage,
       publicKey: this.d.userKey.publicKey,

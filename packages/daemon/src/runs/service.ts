@@ -36,6 +36,7 @@ import {
   type RunSecrets,
 } from './configuration';
 import type { RunController } from './controller';
+import { redactRunSecrets } from './redaction';
 import { isUsable } from '../fleets/preference';
 import { planOffers, type OfferRequirements } from './planner';
 
@@ -134,8 +135,7 @@ export class RunService {
     const config = parseRunConfiguration(req.configurationJson);
     const name = this.runName(config, req.runName);
     const secrets = collectSecrets(config, req.secretEnv);
-    for (const v of Object.values(secrets.env)) this.d.log.redact(v);
-    if (secrets.registryPassword) this.d.log.redact(secrets.registryPassword);
+    redactRunSecrets(this.d.log, secrets);
     const masked = maskConfiguration(config, secrets);
     const sealed = this.d.secrets.sealJson(secrets);
 
