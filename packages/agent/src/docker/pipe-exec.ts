@@ -9,10 +9,10 @@
 // before a writer has come and gone), stdin read-write (so the process's open never waits for a
 // writer). A wrapper opens the three, writes one marker byte to stdout (stripped here), and execs
 // the command. Our stdin end is closed only after the marker: closing it earlier would leave the
-// process's open waiting forever for a writer. When the exec ends before the marker was seen (the
-// wrapper failed, or its output is still on the way), a writer is opened and closed on stdout and
-// stderr: that is what lets them report EOF after whatever they still hold, so nothing is lost and
-// nothing waits forever. Anything the wrapper says before its redirections (a FIFO it cannot open)
+// process's open waiting forever for a writer. When the exec ends, a writer is opened and closed
+// on stdout and stderr (the wrapper may have failed before opening them, or opened something else
+// the user put at their names): that lets them report EOF after whatever they still hold once no
+// process holds them, so nothing is lost and nothing waits forever. Anything the wrapper says before its redirections (a FIFO it cannot open)
 // comes through the exec stream, which is kept and merged in.
 import { execFile } from 'node:child_process';
 import { close, constants, fstat, open as openCb } from 'node:fs';
@@ -23,6 +23,7 @@ import { promisify } from 'node:util';
 import type { DockerEngine } from './engine';
 import { Demuxer, startExec, waitExit, type DockerExecOptions, type ExecInspect } from './exec';
 import { handOver, makePrivateTmpDir, type PrivateDir } from '../ssh/private-tmp';
+import { fdPath } from '../safe-fs/held-dir';
 import type { SessionProcess, TargetUser } from '../ssh/target';
 
 const MARKER = 0x2e; // "."
@@ -41,6 +42,9 @@ const openFd = promisify(openCb);
 const fstatFd = promisify(fstat);
 const closeFd = promisify(close);
 
+/** Our descriptor of each FIFO end, kept beside its socket: /proc/self/fd/N reopens that very FIFO. */
+const endFd = new WeakMap<Socket, number>();
+
 async function openEnd(dir: PrivateDir, name: string, flags: number, readable: boolean): Promise<Socket> {
   // A bare descriptor (not a FileHandle, which would close it when collected): net.Socket takes it
   // over, libuv watches it with epoll, and the socket closes it. Through the held folder, never
@@ -50,7 +54,9 @@ async function openEnd(dir: PrivateDir, name: string, flags: number, readable: b
     await closeFd(fd);
     throw new Error(`${dir.virtual}/${name} is not the FIFO made for the session`);
   }
-  return new Socket({ fd, readable, writable: !readable });
+  const sock = new Socket({ fd, readable, writable: !readable });
+  endFd.set(sock, fd);
+  return sock;
 }
 
 /** Resolves once `s` has ended or closed (whichever comes first). */
@@ -160,10 +166,14 @@ export async function dockerPipeExec(engine: DockerEngine, containerId: string, 
   const finished = streamDone.then(async () => {
     markOpened();
     inEnd.destroy(); // the process is gone: what it did not read is dropped
-    if (!opened) {
-      for (const n of ['out', 'err']) {
-        await open(fifos.dir.at(n), constants.O_WRONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).then((fh) => fh.close(), () => {});
-      }
+    // A writer opened and closed on each FIFO lets it report EOF once no one else holds it open (a
+    // background child still writing keeps it open, as it should). Needed whenever the wrapper may
+    // not have opened one: it failed first, or the session's user swapped the name between our open
+    // and the wrapper's, so the wrapper wrote elsewhere. Through our own read end's descriptor, not
+    // the name, for the same reason.
+    for (const end of [outEnd, errEnd]) {
+      const fd = endFd.get(end);
+      if (fd !== undefined && !end.destroyed) await open(fdPath(fd), constants.O_WRONLY | constants.O_NONBLOCK).then((fh) => fh.close(), () => end.destroy());
     }
     await cleanup();
   });
