@@ -371,7 +371,9 @@ export class Job implements RuntimeJob {
       // Commits from now on write as the job's user; one that came before wrote as the agent's.
       this.internal.codeOwner = owner;
       this.persist();
+      // No code yet (or none coming): the empty work dir is still the user's to write.
       if (this.status.codeReady) await this.giveCode(owner);
+      else lchownSync(this.codeDir, owner.uid, owner.gid);
     }
     await this.runtime.installProfile(this);
     if (this.stopRequested) return;
