@@ -37,7 +37,7 @@ for (const server of ['image', 'own'] as const) {
       await agent.submit({ jobId, runtime: 'docker', image: inject('debianImage'), user: 'nobody', authorizedKeys: [key.publicKey] });
       const job = await waitFor(`job ${jobId} to run`, async () => {
         const j = await agent.getJob(jobId);
-        if (j.status!.state === JobState.JOB_STATE_FAILED) throw new Error(`job failed: ${j.status!.terminationMessage}`);
+        if (j.status!.state === JobState.JOB_STATE_FAILED) throw new Error(`job failed: ${j.status!.message}`);
         return j.status!.state === JobState.JOB_STATE_RUNNING ? j : undefined;
       }, { timeoutMs: 120_000, intervalMs: 100 });
       cid = job.status!.containerId;
