@@ -227,6 +227,13 @@ export async function commitExact(
       writes.push([rel, e]);
     }
     const chown = owner && (owner.uid !== me.uid || owner.gid !== me.gid) ? owner : undefined;
+    // Folder by folder, so each folder is looked up once while it stays among the held ones.
+    const parentOf = (rel: string) => rel.slice(0, Math.max(0, rel.lastIndexOf('/')));
+    writes.sort(([a], [b]) => {
+      const pa = parentOf(a);
+      const pb = parentOf(b);
+      return pa < pb ? -1 : pa > pb ? 1 : 0;
+    });
     await eachLimited(writes, PARALLEL, async ([rel, e]) => {
       const [parentRel, name] = splitRel(rel);
       const kind = kindOf(e);
@@ -235,7 +242,7 @@ export async function commitExact(
         parentRel,
         async (dir) => {
           if (present.has(rel)) await unlink(dir.at(name));
-          if (kind === 'file') return writeFromBlob(blobs.path(e.sha256), dir, name, mode, chown);
+          if (kind === 'file') return writeFromBlob(blobs.path(e.sha256), dir, name, mode, chown, e.size);
           await symlink(e.symlinkTarget, dir.at(name));
           if (chown) await lchown(dir.at(name), chown.uid, chown.gid);
           return lstat(dir.at(name));

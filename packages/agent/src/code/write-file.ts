@@ -56,9 +56,12 @@ function finish(fd: number, mode: number, owner: Owner | undefined): Written {
   return fromStats(st);
 }
 
-/** Like writeFromBlobSync, on the thread pool; `name` must not exist either. */
-export async function writeFromBlob(blob: string, dir: HeldDir, name: string, mode: number, owner?: Owner): Promise<Written> {
-  const small = (await stat(blob)).size <= SMALL_BLOB;
+/**
+ * Like writeFromBlobSync, on the thread pool; `name` must not exist either. `size`, where the
+ * manifest gives it, only picks the way the bytes go (the blob's own bytes are written either way).
+ */
+export async function writeFromBlob(blob: string, dir: HeldDir, name: string, mode: number, owner?: Owner, size?: number): Promise<Written> {
+  const small = (size ?? (await stat(blob)).size) <= SMALL_BLOB;
   const data = small ? await readFile(blob) : undefined;
   const fh = await open(dir.at(name), CREATE, mode);
   try {
