@@ -6,7 +6,7 @@ import { credentials, type ServiceError } from '@grpc/grpc-js';
 import * as gen from '@dstack/core/gen/agent';
 import { DockerEngine } from './docker/engine';
 import { collectHostInfo } from './hostinfo/index';
-import { MAX_MESSAGE_BYTES } from './grpc/server';
+import { CHANNEL_OPTIONS } from '@dstack/core/grpc';
 
 /** Buffers (log data) print as text. */
 function json(value: unknown): string {
@@ -39,10 +39,7 @@ export async function call(socket: string, method: string, body: string): Promis
   }
   const reqType = (gen as unknown as Record<string, { fromJSON(o: unknown): unknown }>)[`${method}Request`];
   const req = reqType.fromJSON(input);
-  const client = new gen.AgentClient(`unix://${resolve(socket)}`, credentials.createInsecure(), {
-    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-  });
+  const client = new gen.AgentClient(`unix://${resolve(socket)}`, credentials.createInsecure(), CHANNEL_OPTIONS);
   const name = method[0].toLowerCase() + method.slice(1);
   try {
     if (method === 'Events') {

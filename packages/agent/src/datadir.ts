@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from './files';
+import { writeFileAtomic } from '@dstack/core/atomic-write';
 
 export class DataDir {
   readonly root: string;

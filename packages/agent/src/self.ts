@@ -1,7 +1,7 @@
 // The agent's identity: its version and the sha256 of the running executable, which the daemon
 // compares with the one it ships (a mismatch means redeploy).
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { sha256File } from '@dstack/core/hash';
+import { existsSync } from 'node:fs';
 import { VERSION } from '@dstack/core/version';
 import { isSea } from './native/sea';
 
@@ -21,12 +21,6 @@ let sha: Promise<string> | undefined;
  */
 export function executableSha256(): Promise<string> {
   const path = isSea() && existsSync('/proc/self/exe') ? '/proc/self/exe' : executablePath();
-  sha ??= new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path)
-      .on('data', (d) => hash.update(d))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
+  sha ??= sha256File(path);
   return sha;
 }

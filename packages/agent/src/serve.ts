@@ -2,7 +2,7 @@
 // over SSH); survives its parent going away (SIGHUP ignored, writes to a closed stderr ignored).
 // SIGTERM/SIGINT end the agent but not its jobs: a later agent on the same data dir resumes them.
 // Only the Shutdown rpc stops jobs.
-import { chmodSync, existsSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -10,8 +10,9 @@ import type { LogRotation } from '@dstack/core/log-file';
 import { DataDir } from './datadir';
 import { DockerEngine } from './docker/engine';
 import { EventBus } from './events';
-import { writeFileAtomic } from './files';
-import { bindUnix, createServer } from './grpc/server';
+import { writeFileAtomic } from '@dstack/core/atomic-write';
+import { bindUnix } from '@dstack/core/grpc';
+import { createServer } from './grpc/server';
 import { DEFAULT_LOG_CAP } from './logs/job-log';
 import { JobManager } from './job/manager';
 import { logger, setLogFile } from './logger';
@@ -103,7 +104,6 @@ export async function serve(opts: ServeOptions): Promise<void> {
   } finally {
     process.umask(umask);
   }
-  chmodSync(socketPath, 0o600);
   writeFileAtomic(dataDir.pidFile, `${process.pid}\n`);
   manager.recover();
   logger.info(`dstack-agent ${AGENT_VERSION} serving ${dataDir.root} on ${socketPath} (pid ${process.pid}, instance ${instanceId})`);

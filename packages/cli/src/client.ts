@@ -33,7 +33,7 @@ import type {
 import type { CallOptions, ClientReadableStream, ClientUnaryCall, Metadata, ServiceError } from '@grpc/grpc-js';
 import { VERSION } from '@dstack/core/version';
 import { DaemonError, UserError } from './errors';
-import { daemonLogPath, dstackHome, socketPath } from './home';
+import { dstackHome, homeLayout } from '@dstack/core/home-layout';
 import { spinner } from './progress';
 
 // gRPC status codes used here (from @grpc/grpc-js's Status, without loading it).
@@ -161,10 +161,10 @@ export function toUserError(err: unknown, home = dstackHome()): Error {
   const e = err as Partial<ServiceError>;
   if (typeof e?.code !== 'number') return err instanceof Error ? err : new Error(String(err));
   if (e.code === UNAVAILABLE) {
-    return new DaemonError(`lost the connection to the dstack daemon (${e.details || 'unavailable'}); its log: ${daemonLogPath(home)}`, e.code);
+    return new DaemonError(`lost the connection to the dstack daemon (${e.details || 'unavailable'}); its log: ${homeLayout(home).log}`, e.code);
   }
   if (e.code === DEADLINE_EXCEEDED) {
-    return new DaemonError(`the dstack daemon did not answer in time; its log: ${daemonLogPath(home)}`, e.code);
+    return new DaemonError(`the dstack daemon did not answer in time; its log: ${homeLayout(home).log}`, e.code);
   }
   return new DaemonError(e.details || e.message || 'the dstack daemon failed', e.code);
 }
@@ -188,7 +188,7 @@ export function socketAnswers(path: string, timeoutMs = 1_000): Promise<boolean>
 async function openClient(home: string): Promise<Daemon> {
   const grpc = await import('@grpc/grpc-js');
   const { DaemonClient } = await import('@dstack/core/gen/daemon');
-  const raw = new DaemonClient(`unix://${socketPath(home)}`, grpc.credentials.createInsecure(), {
+  const raw = new DaemonClient(`unix://${homeLayout(home).socket}`, grpc.credentials.createInsecure(), {
     'grpc.max_receive_message_length': 64 * 1024 * 1024,
   });
   return new Daemon(raw, grpc, home);
@@ -207,7 +207,7 @@ export async function connect(opts: ConnectOptions = {}): Promise<Daemon> {
   const home = opts.home ?? dstackHome();
   let daemon: Daemon | undefined;
   let status: StatusResponse | undefined;
-  if (await socketAnswers(socketPath(home))) {
+  if (await socketAnswers(homeLayout(home).socket)) {
     daemon = await openClient(home);
     status = await daemon.status().catch(() => undefined);
   }
@@ -247,7 +247,7 @@ export async function startDaemon(home: string, { timeoutMs = 60_000 } = {}): Pr
     throw new UserError(`cannot start the dstack daemon: ${script} is missing (run \`npm run build\`)`);
   }
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  const log = daemonLogPath(home);
+  const log = homeLayout(home).log;
   const fd = openSync(log, 'a', 0o600);
   let exitInfo: string | undefined;
   let exitedAt = 0;
@@ -274,7 +274,7 @@ export async function startDaemon(home: string, { timeoutMs = 60_000 } = {}): Pr
   const deadline = Date.now() + timeoutMs;
   try {
     for (;;) {
-      if (await socketAnswers(socketPath(home))) return;
+      if (await socketAnswers(homeLayout(home).socket)) return;
       // A daemon that exits may have lost a race to another one: give that one a moment.
       if (exitInfo && Date.now() - exitedAt > 3_000) {
         throw new UserError(`the dstack daemon ${exitInfo} on start: ${lastLine(log)} (log: ${log})`);

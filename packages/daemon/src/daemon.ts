@@ -15,7 +15,7 @@ import { loadConfig, type DaemonConfig } from './config';
 import { acquirePidFile } from './lock';
 import { createLogger, type Logger } from './logger';
 import { RunLogs } from './logs/run-log';
-import { pathsFor, type Paths } from './paths';
+import { homeLayout, type HomeLayout } from '@dstack/core/home-layout';
 import { RunController } from './runs/controller';
 import { FleetHosts } from './fleets/hosts';
 import { FleetService } from './fleets/service';
@@ -40,7 +40,7 @@ export interface DaemonOptions {
 }
 
 export interface RunningDaemon {
-  paths: Paths;
+  paths: HomeLayout;
   log: Logger;
   config: DaemonConfig;
   /** Resolves when the daemon has stopped (Shutdown rpc, SIGTERM). */
@@ -51,7 +51,7 @@ export interface RunningDaemon {
 const EMPTY_OFFER = { backend: 'local', region: 'local', instanceType: 'local', spot: false, price: 0, availability: 'available', instanceName: 'local', fleet: '' };
 
 export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
-  const paths = pathsFor(opts.home);
+  const paths = homeLayout(opts.home);
   mkdirSync(paths.home, { recursive: true, mode: 0o700 });
   chmodSync(paths.home, 0o700);
   const releasePid = acquirePidFile(paths.pidFile, paths.home);
@@ -160,7 +160,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     // The user's own hosts (`type: fleet`): one offer per idle host of an active fleet (fleets/).
     const grace = config.instanceUnreachableAfterMs;
     const fleetBackend = new SshFleetBackend({
-      knownHostsFile: join(paths.sshDir, 'fleet_known_hosts'),
+      knownHostsFile: paths.fleetKnownHosts,
       // The user's own: a key OpenSSH already trusts for a host counts as known (HOME, as os.homedir() reads it).
       userKnownHostsFiles: () => [join(homedir(), '.ssh', 'known_hosts')],
       instances: () => fleetHosts?.states() ?? [],

@@ -5,7 +5,7 @@ import { VERSION } from '@dstack/core/version';
 import { ConfigError } from './config';
 import { startDaemon } from './daemon';
 import { AlreadyRunningError } from './lock';
-import { resolveHome } from './paths';
+import { dstackHome } from '@dstack/core/home-layout';
 
 const USAGE = `dstack daemon ${VERSION}: runs dstack's runs for one user; the dstack CLI talks to it on
 $DSTACK_HOME/daemon.sock (DSTACK_HOME defaults to ~/.dstack). Started by the CLI when needed.
@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   process.umask(0o077);
   let daemon;
   try {
-    daemon = await startDaemon({ home: resolveHome(), env: process.env });
+    daemon = await startDaemon({ home: dstackHome(), env: process.env });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`dstack daemon: ${message}\n`);

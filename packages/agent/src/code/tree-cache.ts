@@ -8,7 +8,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJsonOr, writeJsonAtomic } from '../files';
+import { writeJsonAtomic } from '@dstack/core/atomic-write';
+import { readJsonOr } from '../files';
 import { logger } from '../logger';
 import { HeldDir } from '../safe-fs/held-dir';
 import { removeEntry } from '../safe-fs/tree-walk';

@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BlobChunk, CommitCodeResponse, ManifestEntry, PutManifestRequest, PutManifestResponse } from '@dstack/core/gen/agent';
-import { readJson, writeFileAtomic } from '../files';
+import { writeFileAtomic } from '@dstack/core/atomic-write';
+import { readJson } from '../files';
 import { BlobStore, InlineBlobWriter, isSha256, type BlobWriter } from './blobs';
 import { PathError, checkRelPath } from '../safe-fs/tree-dirs';
 import { applyCommit, type SyncState } from './sync';
@@ -90,7 +91,7 @@ export class Uploads {
     validateManifest(req);
     const upload: Upload = { id: randomUUID(), jobId: req.jobId, full: req.full, entries: maskModes(req.entries), removed: req.removed, localChangesOnly: req.localChangesOnly, createdMs: Date.now() };
     // Not fsynced: after a power cut the daemon gets "unknown upload" and sends the manifest again.
-    writeFileAtomic(this.file(upload.id), JSON.stringify(upload), 0o600, false);
+    writeFileAtomic(this.file(upload.id), JSON.stringify(upload), { durable: false });
     this.remember(upload);
     const missing = new Map<string, number>();
     for (const e of req.entries) {

@@ -1,6 +1,6 @@
 // The Agent gRPC service over the manager: each rpc of proto/agent.proto, with errors mapped to
 // status codes and a one-line message.
-import { Server, ServerCredentials, status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData, type ServerReadableStream } from '@grpc/grpc-js';
+import { status, type Server, type ServerWritableStream, type sendUnaryData, type ServerReadableStream } from '@grpc/grpc-js';
 import {
   AgentService,
   type AgentServer,
@@ -10,17 +10,14 @@ import {
   type HandshakeResponse,
   type PutBlobsResponse,
 } from '@dstack/core/gen/agent';
+import { newServer, serviceError, unary as unaryOf, type ErrorReport } from '@dstack/core/grpc';
 import { AGENT_PROTOCOL_VERSION } from '@dstack/core/version';
 import type { DockerEngine } from '../docker/engine';
-import { FailedPrecondition, InvalidArgument, NotFound } from '../errors';
 import type { EventBus } from '../events';
 import { collectHostInfo } from '../hostinfo/index';
 import type { JobManager } from '../job/manager';
 import { logger } from '../logger';
 import { AGENT_VERSION, executableSha256 } from '../self';
-
-/** Manifests of 20,000+ entries and large log pages fit. */
-export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
 export interface AgentDeps {
   manager: JobManager;
@@ -33,24 +30,13 @@ export interface AgentDeps {
   onShutdown(removeData: boolean): void;
 }
 
-function grpcError(err: unknown): { code: status; details: string } {
-  const details = err instanceof Error ? err.message : String(err);
-  if (err instanceof NotFound) return { code: status.NOT_FOUND, details };
-  if (err instanceof InvalidArgument) return { code: status.INVALID_ARGUMENT, details };
-  if (err instanceof FailedPrecondition) return { code: status.FAILED_PRECONDITION, details };
-  logger.error(`rpc failed: ${err instanceof Error ? (err.stack ?? details) : details}`);
-  return { code: status.INTERNAL, details };
-}
+/** Bugs (INTERNAL) go to the agent's log with their stack; refusals only to the caller. */
+const report: ErrorReport = (err, code, message) => {
+  if (code === status.INTERNAL) logger.error(`rpc failed: ${err instanceof Error ? (err.stack ?? message) : message}`);
+};
 
 function unary<Req, Res>(fn: (req: Req) => Promise<Res> | Res) {
-  return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
-    Promise.resolve()
-      .then(() => fn(call.request))
-      .then(
-        (res) => callback(null, res),
-        (err) => callback(grpcError(err)),
-      );
-  };
+  return unaryOf(fn, report);
 }
 
 export function agentService(d: AgentDeps, streams: Set<ServerWritableStream<EventsRequest, Event>>): AgentServer {
@@ -81,7 +67,7 @@ export function agentService(d: AgentDeps, streams: Set<ServerWritableStream<Eve
       m.putBlobs(call as AsyncIterable<BlobChunk>).then(
         (res) => callback(null, res),
         (err) => {
-          callback(grpcError(err));
+          callback(serviceError(err, report));
           call.destroy();
         },
       );
@@ -128,10 +114,7 @@ export interface AgentGrpcServer {
 }
 
 export function createServer(deps: AgentDeps): AgentGrpcServer {
-  const server = new Server({
-    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-  });
+  const server = newServer();
   const streams = new Set<ServerWritableStream<EventsRequest, Event>>();
   server.addService(AgentService, agentService(deps, streams));
   return {
@@ -149,10 +132,4 @@ export function createServer(deps: AgentDeps): AgentGrpcServer {
         });
       }),
   };
-}
-
-export function bindUnix(server: Server, socketPath: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.bindAsync(`unix://${socketPath}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
-  });
 }

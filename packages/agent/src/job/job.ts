@@ -10,11 +10,12 @@
 import { existsSync, lchownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { JobState, LogStream, type Activity, type Job as JobProto, type JobSpec, type JobStatus, type RegistryAuth } from '@dstack/core/gen/agent';
-import { writeFileAtomic, writeJsonAtomic, readJson, readJsonOr } from '../files';
+import { writeFileAtomic, writeJsonAtomic } from '@dstack/core/atomic-write';
+import { readJson, readJsonOr } from '../files';
 import { HeldDir } from '../safe-fs/held-dir';
 import { TreeDirs, checkRelPath } from '../safe-fs/tree-dirs';
 import { chownTree, removeEntry } from '../safe-fs/tree-walk';
-import { FailedPrecondition, InvalidArgument } from '../errors';
+import { BadRequestError, PreconditionError } from '@dstack/core/grpc';
 import { JobLog, LineSplitter } from '../logs/job-log';
 import { logger } from '../logger';
 import type { EventBus } from '../events';
@@ -530,13 +531,13 @@ export class Job implements RuntimeJob {
     if (!this.status.awaitingSecrets) return;
     const names = Object.keys(this.spec.secretEnv);
     const missing = names.filter((n) => env[n] === undefined);
-    if (missing.length) throw new InvalidArgument(`secret_env lacks ${missing.join(', ')}: the job was submitted with ${missing.length > 1 ? 'them' : 'it'}`);
+    if (missing.length) throw new BadRequestError(`secret_env lacks ${missing.join(', ')}: the job was submitted with ${missing.length > 1 ? 'them' : 'it'}`);
     const unknown = Object.keys(env).filter((n) => !names.includes(n));
-    if (unknown.length) throw new InvalidArgument(`secret_env: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not among the job's secret names`);
+    if (unknown.length) throw new BadRequestError(`secret_env: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not among the job's secret names`);
     if (this.lacksRegistryAuth()) {
-      if (!registryAuth?.password) throw new FailedPrecondition('the job has yet to pull its image: registry_auth with the password is needed');
+      if (!registryAuth?.password) throw new PreconditionError('the job has yet to pull its image: registry_auth with the password is needed');
       if (registryAuth.username !== this.spec.registryAuth!.username) {
-        throw new InvalidArgument(`registry_auth: the job was submitted for user ${JSON.stringify(this.spec.registryAuth!.username)}`);
+        throw new BadRequestError(`registry_auth: the job was submitted for user ${JSON.stringify(this.spec.registryAuth!.username)}`);
       }
       this.registryAuth = registryAuth;
     }

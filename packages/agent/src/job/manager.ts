@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import type { BlobChunk, CommitCodeResponse, Job as JobProto, JobSpec, PutBlobsResponse, PutManifestRequest, PutManifestResponse, SetJobSecretsRequest } from '@dstack/core/gen/agent';
 import type { DataDir } from '../datadir';
 import type { DockerEngine } from '../docker/engine';
-import { FailedPrecondition, InvalidArgument, NotFound } from '../errors';
+import { BadRequestError, NotFoundError, PreconditionError } from '@dstack/core/grpc';
 import type { EventBus } from '../events';
 import { nvidiaGpus } from '../hostinfo/index';
 import { logger } from '../logger';
@@ -66,7 +66,7 @@ export class JobManager {
 
   get(jobId: string): Job {
     const job = this.jobs.get(jobId);
-    if (!job) throw new NotFound(`job ${JSON.stringify(jobId)} is unknown to this agent`);
+    if (!job) throw new NotFoundError(`job ${JSON.stringify(jobId)} is unknown to this agent`);
     return job;
   }
 
@@ -80,17 +80,17 @@ export class JobManager {
   }
 
   async submit(spec: JobSpec | undefined): Promise<JobProto> {
-    if (!spec) throw new InvalidArgument('SubmitJob needs a spec');
-    if (!JOB_ID_RE.test(spec.jobId)) throw new InvalidArgument(`job_id ${JSON.stringify(spec.jobId)}: 1-128 letters, digits, '.', '_' or '-'`);
+    if (!spec) throw new BadRequestError('SubmitJob needs a spec');
+    if (!JOB_ID_RE.test(spec.jobId)) throw new BadRequestError(`job_id ${JSON.stringify(spec.jobId)}: 1-128 letters, digits, '.', '_' or '-'`);
     const known = this.jobs.get(spec.jobId);
     if (known) return known.proto();
-    if (!['', 'docker', 'host'].includes(spec.runtime)) throw new InvalidArgument(`runtime ${JSON.stringify(spec.runtime)}: use "docker", "host" or "" (docker when an engine answers)`);
+    if (!['', 'docker', 'host'].includes(spec.runtime)) throw new BadRequestError(`runtime ${JSON.stringify(spec.runtime)}: use "docker", "host" or "" (docker when an engine answers)`);
     let runtime: 'docker' | 'host';
     if (spec.runtime === 'host') runtime = 'host';
     else if (await this.engine.ping()) runtime = 'docker';
-    else if (spec.runtime === 'docker') throw new FailedPrecondition(`runtime docker: no Docker engine answers at ${this.engineAddress()}`);
+    else if (spec.runtime === 'docker') throw new PreconditionError(`runtime docker: no Docker engine answers at ${this.engineAddress()}`);
     else runtime = 'host';
-    if (runtime === 'docker' && !spec.image) throw new InvalidArgument('a docker job needs an image');
+    if (runtime === 'docker' && !spec.image) throw new BadRequestError('a docker job needs an image');
     // A second SubmitJob racing the first (a retried call) gets the same job.
     const raced = this.jobs.get(spec.jobId);
     if (raced) return raced.proto();
@@ -157,7 +157,7 @@ export class JobManager {
     try {
       return this.uploads.put(req);
     } catch (err) {
-      throw new InvalidArgument((err as Error).message);
+      throw new BadRequestError((err as Error).message);
     }
   }
 
@@ -165,8 +165,8 @@ export class JobManager {
     try {
       return await this.uploads.receive(chunks);
     } catch (err) {
-      if (err instanceof UnknownUpload) throw new NotFound(err.message);
-      throw new InvalidArgument((err as Error).message);
+      if (err instanceof UnknownUpload) throw new NotFoundError(err.message);
+      throw new BadRequestError((err as Error).message);
     }
   }
 
@@ -176,7 +176,7 @@ export class JobManager {
     try {
       upload = this.uploads.get(uploadId);
     } catch (err) {
-      throw new NotFound((err as Error).message);
+      throw new NotFoundError((err as Error).message);
     }
     const before = this.commits.get(upload.jobId) ?? Promise.resolve();
     const mine = before.catch(() => {}).then(() => this.commitNow(upload));
@@ -209,8 +209,8 @@ export class JobManager {
         res = { written: r.written, removed: r.removed, conflicts: r.conflicts };
       } else res = this.uploads.commit(upload.id, job.codeDir, synced, owner);
     } catch (err) {
-      if (err instanceof PathError) throw new InvalidArgument(err.message);
-      throw new FailedPrecondition((err as Error).message);
+      if (err instanceof PathError) throw new BadRequestError(err.message);
+      throw new PreconditionError((err as Error).message);
     } finally {
       // What was written before an error is on disk: remember it.
       job.writeSyncState(synced);

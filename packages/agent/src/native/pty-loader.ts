@@ -3,7 +3,8 @@
 // do. Here pty.node comes from the executable's assets, is written once to the native dir (the
 // agent's data dir; a .node file must be on disk to be loaded) and loaded with process.dlopen.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '@dstack/core/atomic-write';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { seaAsset } from './sea';
@@ -27,9 +28,7 @@ export function loadNativeModule(name: string): { dir: string; module: unknown }
   const path = join(nativeDir, `${name}-${hash}.node`);
   if (!existsSync(path)) {
     mkdirSync(nativeDir, { recursive: true, mode: 0o700 });
-    const tmp = `${path}.${process.pid}.tmp`;
-    writeFileSync(tmp, data, { mode: 0o755 });
-    renameSync(tmp, path);
+    writeFileAtomic(path, data, { mode: 0o755, durable: false });
   }
   const mod = { exports: {} as unknown };
   process.dlopen(mod, path);

@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { connect } from '../client';
 import { UserError } from '../errors';
-import { sshConfigPath } from '../home';
+import { homeLayout } from '@dstack/core/home-layout';
 import { portMappings, startForwards, type Forwarder } from '../port-forward';
 import { reportEnd } from '../run-end';
 import { watchRun } from '../run-watch';
@@ -62,7 +62,7 @@ export function forwardPorts(configurationJson: string, alias: string, home: str
   } catch {
     return undefined;
   }
-  const fwd = startForwards(alias, ports, sshConfigPath(home));
+  const fwd = startForwards(alias, ports, homeLayout(home).sshConfig);
   if (!fwd) return undefined;
   process.stdout.write(`Forwarded ports: ${ports.map((p) => `localhost:${p.local} → ${p.remote}`).join(', ')}\n`);
   void fwd.exited.then((why) => {

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { VERSION } from '@dstack/core/version';
 import { connect, daemonScript, socketAnswers, startDaemon } from '../client';
 import { UserError } from '../errors';
-import { daemonLogPath, dstackHome, socketPath } from '../home';
+import { dstackHome, homeLayout } from '@dstack/core/home-layout';
 import { install, uninstall } from '../daemon-service';
 import { printJson } from '../output';
 import { formatDurationMultiunit } from '../time-format';
@@ -19,7 +19,7 @@ export function register(program: Command): void {
     .description('Start the daemon unless it is running')
     .action(async () => {
       const home = dstackHome();
-      const already = await socketAnswers(socketPath(home));
+      const already = await socketAnswers(homeLayout(home).socket);
       if (!already) await startDaemon(home);
       const d = await connect({ autoStart: false, checkVersion: false });
       try {
@@ -27,7 +27,7 @@ export function register(program: Command): void {
         process.stdout.write(
           already
             ? `The dstack daemon ${s.version} is already running (pid ${s.pid})\n`
-            : `Started the dstack daemon ${s.version} (pid ${s.pid}, log ${s.logFile || daemonLogPath(home)})\n`,
+            : `Started the dstack daemon ${s.version} (pid ${s.pid}, log ${s.logFile || homeLayout(home).log})\n`,
         );
         if (s.version !== VERSION) {
           process.stderr.write(`warning: it is version ${s.version} and this CLI is ${VERSION}: run \`dstack daemon stop\` and start it again\n`);
@@ -42,7 +42,7 @@ export function register(program: Command): void {
     .description('Stop the daemon (runs keep running; the next command starts it again)')
     .action(async () => {
       const home = dstackHome();
-      if (!(await socketAnswers(socketPath(home)))) {
+      if (!(await socketAnswers(homeLayout(home).socket))) {
         process.stdout.write('The dstack daemon is not running\n');
         return;
       }
@@ -55,7 +55,7 @@ export function register(program: Command): void {
         d.close();
       }
       const deadline = Date.now() + 30_000;
-      while ((await socketAnswers(socketPath(home))) || alive(pid)) {
+      while ((await socketAnswers(homeLayout(home).socket)) || alive(pid)) {
         if (Date.now() > deadline) throw new UserError(`the dstack daemon (pid ${pid}) did not stop within 30 s`);
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -68,7 +68,7 @@ export function register(program: Command): void {
     .option('--json', 'print the status as one JSON object')
     .action(async (opts: { json?: boolean }) => {
       const home = dstackHome();
-      if (!(await socketAnswers(socketPath(home)))) {
+      if (!(await socketAnswers(homeLayout(home).socket))) {
         if (opts.json) printJson({ running: false, home });
         else process.stdout.write('The dstack daemon is not running (start it with `dstack daemon start`)\n');
         process.exitCode = 1;
@@ -86,7 +86,7 @@ export function register(program: Command): void {
           ['version', s.version + (s.version !== VERSION ? ` (this CLI is ${VERSION}: run \`dstack daemon stop\`)` : '')],
           ['pid', String(s.pid)],
           ['home', s.home || home],
-          ['log', s.logFile || daemonLogPath(home)],
+          ['log', s.logFile || homeLayout(home).log],
           ['uptime', s.startedMs ? formatDurationMultiunit((Date.now() - s.startedMs) / 1000) : '-'],
           ['runs', `${s.activeRuns} active`],
           ['backends', s.backends.join(', ') || '-'],
@@ -111,7 +111,7 @@ export function register(program: Command): void {
         throw new UserError(`cannot install the daemon: ${script} is missing (run \`npm run build\`)`);
       }
       // A daemon started on demand would hold the socket: stop it so the service manager's takes over.
-      if (process.platform !== 'darwin' && (await socketAnswers(socketPath(home)))) {
+      if (process.platform !== 'darwin' && (await socketAnswers(homeLayout(home).socket))) {
         const d = await connect({ autoStart: false, checkVersion: false });
         try {
           await d.shutdown();
@@ -119,9 +119,9 @@ export function register(program: Command): void {
           d.close();
         }
         const deadline = Date.now() + 30_000;
-        while ((await socketAnswers(socketPath(home))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+        while ((await socketAnswers(homeLayout(home).socket)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       }
-      const r = install({ node: process.execPath, script, home, log: daemonLogPath(home), env });
+      const r = install({ node: process.execPath, script, home, log: homeLayout(home).log, env });
       process.stdout.write(`${r.changed ? 'Wrote' : 'Already installed:'} ${r.file}\n${r.lines.map((l) => `${l}\n`).join('')}`);
       if (!r.ok) process.exitCode = 1;
     });

@@ -1,7 +1,7 @@
 // The agent executables the daemon ships: dist/agent/dstack-agent-linux-{x64,arm64}, next to
 // dist/daemon.cjs (DSTACK_AGENT_DIR overrides). Their sha256 is what every deployed agent must
 // report in its handshake.
-import { createHash } from 'node:crypto';
+import { sha256File } from '@dstack/core/hash';
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -48,13 +48,7 @@ export class AgentBinaries {
     const st = statSync(path);
     const c = this.cache.get(path);
     if (c && c.mtimeMs === st.mtimeMs && c.size === st.size) return { arch, path, sha256: c.sha256, size: st.size };
-    const sha256 = await new Promise<string>((resolve, reject) => {
-      const h = createHash('sha256');
-      createReadStream(path)
-        .on('data', (d) => h.update(d))
-        .on('error', reject)
-        .on('end', () => resolve(h.digest('hex')));
-    });
+    const sha256 = await sha256File(path);
     this.cache.set(path, { mtimeMs: st.mtimeMs, size: st.size, sha256 });
     return { arch, path, sha256, size: st.size };
   }

@@ -9,6 +9,7 @@ import type { AgentPlacement } from '@dstack/backends/backend';
 import type { HostConnection } from '@dstack/backends/host-connection';
 import { fileSha256 } from '@dstack/backends/host-probe';
 import { DEFAULT_LOG_ROTATION, type LogRotation } from '@dstack/core/log-file';
+import { shellWord } from '@dstack/core/quoting';
 import { createReadStream } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from '../logger';
@@ -42,11 +43,6 @@ export interface DeployedAgent {
   started: boolean;
 }
 
-/** Single-quoted for sh. */
-export function shq(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
 async function must(conn: HostConnection, cmd: string, what: string, timeoutMs = 60_000, input?: string): Promise<string> {
   const res = await conn.exec(cmd, { timeoutMs, input });
   if (res.code !== 0) throw new Error(`${what} on ${conn.description} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim().slice(-500)}`);
@@ -73,7 +69,7 @@ export type ShaSource = 'host' | 'self';
  * /proc/self/exe and does nothing else); '' when it does not run or answers something else.
  */
 async function selfReportedSha(conn: HostConnection, path: string): Promise<{ sha: string; problem?: string }> {
-  const res = await conn.exec(`${shq(path)} --version --json`, { timeoutMs: 120_000 });
+  const res = await conn.exec(`${shellWord(path)} --version --json`, { timeoutMs: 120_000 });
   if (res.code !== 0) return { sha: '', problem: `it does not run (exit ${res.code}): ${(res.stderr || res.stdout).trim().slice(-300)}` };
   try {
     const sha = (JSON.parse(res.stdout.trim().split('\n').pop() ?? '') as { sha256?: unknown }).sha256;
@@ -102,37 +98,37 @@ async function install(conn: HostConnection, p: AgentPlacement, bin: AgentBinary
   // Leftovers of an upload cut short (a daemon killed mid-deploy) go first.
   await must(
     conn,
-    `mkdir -p ${shq(dirname(p.binPath))} ${shq(p.dataDir)} && chmod 700 ${shq(p.dataDir)} && ` +
-      `rm -f ${shq(p.binPath)}.new ${shq(p.binPath)}.gz ${shq(p.binPath)}.gz.tmp-* ${shq(p.binPath)}.new.tmp-*`,
+    `mkdir -p ${shellWord(dirname(p.binPath))} ${shellWord(p.dataDir)} && chmod 700 ${shellWord(p.dataDir)} && ` +
+      `rm -f ${shellWord(p.binPath)}.new ${shellWord(p.binPath)}.gz ${shellWord(p.binPath)}.gz.tmp-* ${shellWord(p.binPath)}.new.tmp-*`,
     'creating the agent dirs',
   );
   const next = `${p.binPath}.new`;
   if (hasGzip) {
     const gz = `${p.binPath}.gz`;
     await conn.upload(binaries.gzipStream(bin), gz, 0o600);
-    await must(conn, `gzip -dc ${shq(gz)} > ${shq(next)} && rm -f ${shq(gz)}`, 'unpacking the agent', 300_000);
+    await must(conn, `gzip -dc ${shellWord(gz)} > ${shellWord(next)} && rm -f ${shellWord(gz)}`, 'unpacking the agent', 300_000);
   } else {
     await conn.upload(createReadStream(bin.path), next, 0o755);
   }
-  await must(conn, `chmod 755 ${shq(next)}`, 'installing the agent');
+  await must(conn, `chmod 755 ${shellWord(next)}`, 'installing the agent');
   // Checked before it takes the agent's name: a damaged copy never becomes the agent.
   const { sha, source, problem } = await agentSha256(conn, next);
   if (sha !== bin.sha256) {
-    await conn.exec(`rm -f ${shq(next)}`);
+    await conn.exec(`rm -f ${shellWord(next)}`);
     const how = source === 'host' ? 'sha256' : 'sha256 by its own report (the host has no sha256sum, shasum, openssl, busybox, python3 or perl)';
     throw new Error(`the agent uploaded to ${conn.description} is corrupt: ${problem ?? `its ${how} is ${sha}`}, expected ${bin.sha256}`);
   }
   log.info(`agent on ${conn.description}: upload checked (sha256 ${source === 'host' ? "by the host's tools" : 'by its own report: the host has no sha256 tool'})`);
   // A rename: an agent still running from the old file keeps its inode.
-  await must(conn, `mv -f ${shq(next)} ${shq(p.binPath)}`, 'installing the agent');
+  await must(conn, `mv -f ${shellWord(next)} ${shellWord(p.binPath)}`, 'installing the agent');
 }
 
 /** sh that rotates `file` (FILE → FILE.1 → ... → FILE.keep) when it is over the cap; run before a process opens it. */
 export function rotateCommand(file: string, { maxBytes, keep }: LogRotation): string {
-  const f = shq(file);
-  const steps = keep < 1 ? [`rm -f ${f}`] : [`rm -f ${shq(`${file}.${keep}`)}`];
-  for (let i = keep - 1; i >= 1; i--) steps.push(`{ mv -f ${shq(`${file}.${i}`)} ${shq(`${file}.${i + 1}`)} 2>/dev/null || :; }`);
-  if (keep >= 1) steps.push(`mv -f ${f} ${shq(`${file}.1`)}`);
+  const f = shellWord(file);
+  const steps = keep < 1 ? [`rm -f ${f}`] : [`rm -f ${shellWord(`${file}.${keep}`)}`];
+  for (let i = keep - 1; i >= 1; i--) steps.push(`{ mv -f ${shellWord(`${file}.${i}`)} ${shellWord(`${file}.${i + 1}`)} 2>/dev/null || :; }`);
+  if (keep >= 1) steps.push(`mv -f ${f} ${shellWord(`${file}.1`)}`);
   return `if [ -f ${f} ] && [ $(wc -c < ${f}) -gt ${maxBytes} ]; then ${steps.join('; ')}; fi`;
 }
 
@@ -145,16 +141,16 @@ export function rotateCommand(file: string, { maxBytes, keep }: LogRotation): st
 export async function startDetached(conn: HostConnection, p: AgentPlacement): Promise<number> {
   const out = `${p.dataDir}/agent.stdout`;
   const script = [
-    `mkdir -p ${shq(p.dataDir)} && chmod 700 ${shq(p.dataDir)} || exit 1`,
-    ...Object.entries(p.env ?? {}).map(([k, v]) => `export ${k}=${shq(v)}`),
-    `rm -f ${shq(p.socketPath)}`,
+    `mkdir -p ${shellWord(p.dataDir)} && chmod 700 ${shellWord(p.dataDir)} || exit 1`,
+    ...Object.entries(p.env ?? {}).map(([k, v]) => `export ${k}=${shellWord(v)}`),
+    `rm -f ${shellWord(p.socketPath)}`,
     // The shell's redirection holds agent.stdout for the agent's life, so it is rotated here, at each
     // start, not while open (a copy-and-truncate could lose what is written between the two). The
     // agent logs to --log-file (rotated by itself): only what Node prints on a crash lands here.
     rotateCommand(out, DEFAULT_LOG_ROTATION),
     'if command -v setsid >/dev/null 2>&1; then S=setsid; else S=nohup; fi',
-    `cd ${shq(p.dataDir)} || exit 1`,
-    `$S ${shq(p.binPath)} serve --data-dir ${shq(p.dataDir)} --socket ${shq(p.socketPath)} --log-file ${shq(p.logFile)} </dev/null >>${shq(out)} 2>&1 &`,
+    `cd ${shellWord(p.dataDir)} || exit 1`,
+    `$S ${shellWord(p.binPath)} serve --data-dir ${shellWord(p.dataDir)} --socket ${shellWord(p.socketPath)} --log-file ${shellWord(p.logFile)} </dev/null >>${shellWord(out)} 2>&1 &`,
     'echo $!',
     '',
   ].join('\n');
@@ -164,7 +160,7 @@ export async function startDetached(conn: HostConnection, p: AgentPlacement): Pr
 
 /** The pid in the agent's pid file when that process is alive; 0 otherwise. */
 async function livePid(conn: HostConnection, p: AgentPlacement): Promise<number> {
-  const res = await conn.exec(`pid=$(cat ${shq(`${p.dataDir}/agent.pid`)} 2>/dev/null) && kill -0 "$pid" 2>/dev/null && echo "$pid"`);
+  const res = await conn.exec(`pid=$(cat ${shellWord(`${p.dataDir}/agent.pid`)} 2>/dev/null) && kill -0 "$pid" 2>/dev/null && echo "$pid"`);
   const pid = Number(res.stdout.trim());
   return res.code === 0 && Number.isInteger(pid) && pid > 0 ? pid : 0;
 }
@@ -178,7 +174,7 @@ async function stopProcess(conn: HostConnection, pid: number): Promise<void> {
 }
 
 async function tail(conn: HostConnection, p: AgentPlacement): Promise<string> {
-  const res = await conn.exec(`tail -n 20 ${shq(p.logFile)} ${shq(`${p.dataDir}/agent.stdout`)} 2>/dev/null`);
+  const res = await conn.exec(`tail -n 20 ${shellWord(p.logFile)} ${shellWord(`${p.dataDir}/agent.stdout`)} 2>/dev/null`);
   return res.stdout.trim();
 }
 

@@ -22,8 +22,7 @@ import {
   type StopJobRequest,
   type UpdateJobRequest,
 } from '@dstack/core/gen/agent';
-
-export const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
+import { CHANNEL_OPTIONS } from '@dstack/core/grpc';
 
 type Callback<T> = (err: ServiceError | null, res: T) => void;
 type UnaryFn<Req, Res> = (req: Req, md: Metadata, opts: { deadline: number }, cb: Callback<Res>) => unknown;
@@ -43,8 +42,7 @@ export class AgentRpc {
   /** `address`: a grpc-js target, e.g. unix:///path/to/bridge.sock */
   constructor(address: string) {
     this.client = new AgentClient(address, credentials.createInsecure(), {
-      'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-      'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+      ...CHANNEL_OPTIONS,
       // The bridge may be slow to come back after a tunnel drop: retry the connection quickly.
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 2000,

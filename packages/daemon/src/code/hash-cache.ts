@@ -1,23 +1,12 @@
 // sha256 of the repo's files, cached in SQLite by path and checked against (size, mtime, inode):
 // a re-apply of a large repo rehashes only the files that changed since the last one.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { sha256File } from '@dstack/core/hash';
 import type { Db } from '../state/db';
 import type { RepoFile } from './repo-files';
 
 export interface HashedFile extends RepoFile {
   /** Empty for symlinks. */
   sha256: string;
-}
-
-export function sha256File(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(path)
-      .on('data', (d) => h.update(d))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')));
-  });
 }
 
 function commonDir(paths: string[]): string {

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDb } from '../state/db';
-import { HashCache, sha256File } from './hash-cache';
+import { sha256File } from '@dstack/core/hash';
+import { HashCache } from './hash-cache';
 import { RepoTooLargeError, checkRepoSize, listRepoFiles, repoId } from './repo-files';
 import { toManifest } from './upload';
 

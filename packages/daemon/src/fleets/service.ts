@@ -20,7 +20,7 @@ import { generateRunName, isValidRunName } from '@dstack/core/names';
 import { fingerprint, hostKeyFrom, hostKeyText, keyTypeName, type AcceptedHostKey } from '@dstack/backends/ssh/known-hosts';
 import { accessFor, accessLabel, fleetHostData, type HostAccess } from '@dstack/backends/ssh-fleet/index';
 import { existsSync } from 'node:fs';
-import { BadRequestError, ConflictError, NotFoundError, PreconditionError } from '../errors';
+import { BadRequestError, ConflictError, NotFoundError, PreconditionError } from '@dstack/core/grpc';
 import type { RunRow } from '../state/runs-store';
 import type { Sink } from '../runs/service';
 import { deployHost, type Emit, type HostDeployDeps } from './deploy-host';

@@ -5,7 +5,8 @@
 // dropped and a gap can be filled with the agent's GetLogs. Bounded: past `capBytes` the oldest half
 // is dropped.
 import { EventEmitter } from 'node:events';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { writeFileAtomic } from '@dstack/core/atomic-write';
 import { join } from 'node:path';
 
 export type LogStreamName = 'stdout' | 'stderr' | 'agent' | 'daemon';
@@ -114,9 +115,7 @@ export class RunLog extends EventEmitter {
       keep.unshift(text);
       bytes += text.length;
     }
-    const tmp = `${this.file}.tmp`;
-    writeFileSync(tmp, keep.join(''), { mode: 0o600 });
-    renameSync(tmp, this.file);
+    writeFileAtomic(this.file, keep.join(''), { mode: 0o600, durable: false });
     this.size = bytes;
   }
 

@@ -3,7 +3,7 @@
 // masked, and compared with an active run's for in-place updates.
 import { MASK, parseNormalizedConfiguration, type DevEnvironmentConfiguration } from '@dstack/core/config/index';
 
-import { BadRequestError } from '../errors';
+import { BadRequestError } from '@dstack/core/grpc';
 
 export { BadRequestError };
 

@@ -21,7 +21,7 @@ import type { Backend } from '@dstack/backends/backend';
 import { randomUUID } from 'node:crypto';
 import { checkRepoSize, listRepoFiles, repoId, RepoTooLargeError, type RepoListing } from '../code/repo-files';
 import type { DaemonConfig } from '../config';
-import { BadRequestError, ConflictError, NotFoundError, PreconditionError } from '../errors';
+import { BadRequestError, ConflictError, NotFoundError, PreconditionError } from '@dstack/core/grpc';
 import type { Logger } from '../logger';
 import type { RunLogEntry, RunLogs } from '../logs/run-log';
 import type { SecretBox } from '../secrets';

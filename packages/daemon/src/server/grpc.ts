@@ -1,10 +1,8 @@
 // The daemon's gRPC service on $DSTACK_HOME/daemon.sock: each rpc handed to the run service, each
 // error mapped to a status code with a one-line message.
-import { Server, ServerCredentials, status as Status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { status as Status, type Server, type ServerWritableStream } from '@grpc/grpc-js';
 import { DaemonService, type DaemonServer, type StatusResponse } from '@dstack/core/gen/daemon';
-import { chmodSync } from 'node:fs';
-import { MAX_MESSAGE_BYTES } from '../agent/rpc';
-import { BadRequestError, ConflictError, NotFoundError, NotImplementedError, PreconditionError } from '../errors';
+import { BadRequestError, bindUnix, NotImplementedError, newServer, serverStream, unary as unaryOf, type ErrorReport } from '@dstack/core/grpc';
 import type { Logger } from '../logger';
 import type { RunService, Sink } from '../runs/service';
 import type { FleetService } from '../fleets/service';
@@ -19,30 +17,16 @@ export interface ServerDeps {
   shutdown: () => void;
 }
 
-function codeOf(err: unknown): Status {
-  if (err instanceof BadRequestError) return Status.INVALID_ARGUMENT;
-  if (err instanceof NotFoundError) return Status.NOT_FOUND;
-  if (err instanceof ConflictError) return Status.ALREADY_EXISTS;
-  if (err instanceof PreconditionError) return Status.FAILED_PRECONDITION;
-  if (err instanceof NotImplementedError) return Status.UNIMPLEMENTED;
-  return Status.INTERNAL;
+/** Bugs (INTERNAL) go to the log with their stack; refusals as one line. */
+function reportAs(log: Logger, name: string): ErrorReport {
+  return (err, code, message) => {
+    if (code === Status.INTERNAL) log.error(`${name} failed`, { error: err instanceof Error ? (err.stack ?? message) : message });
+    else log.info(`${name} refused: ${message}`);
+  };
 }
 
 function unary<Req, Res>(log: Logger, name: string, fn: (req: Req) => Res | Promise<Res>) {
-  return (call: ServerUnaryCall<Req, Res>, cb: sendUnaryData<Res>) => {
-    Promise.resolve()
-      .then(() => fn(call.request))
-      .then(
-        (res) => cb(null, res),
-        (err: unknown) => {
-          const code = codeOf(err);
-          const message = err instanceof Error ? err.message : String(err);
-          if (code === Status.INTERNAL) log.error(`${name} failed`, { error: err instanceof Error ? (err.stack ?? message) : message });
-          else log.info(`${name} refused: ${message}`);
-          cb({ code, details: message, message, name: 'Error' });
-        },
-      );
-  };
+  return unaryOf(fn, reportAs(log, name));
 }
 
 function sinkOf<T>(call: ServerWritableStream<unknown, T>): Sink<T> {
@@ -69,16 +53,7 @@ function sinkOf<T>(call: ServerWritableStream<unknown, T>): Sink<T> {
 }
 
 function streaming<Req, T>(log: Logger, name: string, fn: (req: Req, sink: Sink<T>) => void) {
-  return (call: ServerWritableStream<Req, T>) => {
-    try {
-      fn(call.request, sinkOf(call));
-    } catch (err) {
-      const code = codeOf(err);
-      const message = err instanceof Error ? err.message : String(err);
-      if (code === Status.INTERNAL) log.error(`${name} failed`, { error: message });
-      call.destroy(Object.assign(new Error(message), { code, details: message }));
-    }
-  };
+  return serverStream<Req, T>((req, call) => fn(req, sinkOf(call)), reportAs(log, name));
 }
 
 const notYet = (what: string, issue: string) => () => {
@@ -121,17 +96,9 @@ export function handlers(d: ServerDeps): DaemonServer {
   };
 }
 
-export function listen(socketPath: string, impl: DaemonServer): Promise<Server> {
-  const server = new Server({
-    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
-    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
-  });
+export async function listen(socketPath: string, impl: DaemonServer): Promise<Server> {
+  const server = newServer();
   server.addService(DaemonService, impl);
-  return new Promise((resolve, reject) => {
-    server.bindAsync(`unix://${socketPath}`, ServerCredentials.createInsecure(), (err) => {
-      if (err) return reject(err);
-      chmodSync(socketPath, 0o600);
-      resolve(server);
-    });
-  });
+  await bindUnix(server, socketPath);
+  return server;
 }

@@ -4,8 +4,9 @@
 // for our file, at its top, added once. OpenSSH's `ssh <run>` then works by itself. Every hop's host
 // key is pinned (StrictHostKeyChecking yes): the run's own, and the fleet host's and jump host's keys
 // the daemon checked when it connected; a hop without a recorded key fails rather than trusts.
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '@dstack/core/atomic-write';
 import { QuotingError, sshConfigValue } from '@dstack/core/quoting';
 import type { SshEndpoint } from '@dstack/backends/backend';
 
@@ -37,12 +38,9 @@ function keyOnly(line: string): string {
   return line.trim().split(/\s+/).slice(0, 2).join(' ');
 }
 
-function writeAtomic(file: string, text: string, mode: number): void {
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, text, { mode });
-  chmodSync(tmp, mode);
-  renameSync(tmp, file);
+/** ssh reads these files on every connect: never half-written (no fsync: they are written on every run start and end). */
+function writeAtomic(file: string, text: string): void {
+  writeFileAtomic(file, text, { mode: 0o600, durable: false, mkdir: true });
 }
 
 export class SshConfigFiles {
@@ -62,7 +60,7 @@ export class SshConfigFiles {
   }
 
   private writeBlocks(blocks: Map<string, string>): void {
-    writeAtomic(this.configPath, HEADER + [...blocks.values()].map((b) => `\n${b}`).join(''), 0o600);
+    writeAtomic(this.configPath, HEADER + [...blocks.values()].map((b) => `\n${b}`).join(''));
   }
 
   aliases(): string[] {
@@ -131,7 +129,7 @@ export class SshConfigFiles {
     const old = existsSync(this.knownHostsPath) ? readFileSync(this.knownHostsPath, 'utf8').split('\n').filter(Boolean) : [];
     const kept = old.filter((l) => !l.endsWith(tag));
     if (kept.length === old.length && pins.length === 0) return;
-    writeAtomic(this.knownHostsPath, [...kept, ...pins.map((p) => `${p}${tag}`)].map((l) => `${l}\n`).join(''), 0o600);
+    writeAtomic(this.knownHostsPath, [...kept, ...pins.map((p) => `${p}${tag}`)].map((l) => `${l}\n`).join(''));
   }
 }
 

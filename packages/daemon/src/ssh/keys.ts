@@ -1,7 +1,8 @@
 // The user's key for runs: $DSTACK_HOME/ssh/id_ed25519 (0600) and its .pub, made once. It goes into
 // every job's authorized_keys and every Host block's IdentityFile.
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileAtomic } from '@dstack/core/atomic-write';
 import { dirname } from 'node:path';
 
 export interface UserKey {
@@ -48,10 +49,8 @@ export function ensureUserKey(privatePath: string): UserKey {
   mkdirSync(dirname(privatePath), { recursive: true, mode: 0o700 });
   if (!existsSync(privatePath) || !existsSync(pubPath)) {
     const pair = generateEd25519('dstack');
-    const tmp = `${privatePath}.tmp-${process.pid}`;
-    writeFileSync(tmp, pair.privateKey, { mode: 0o600 });
     writeFileSync(pubPath, `${pair.publicKey}\n`, { mode: 0o644 });
-    renameSync(tmp, privatePath);
+    writeFileAtomic(privatePath, pair.privateKey, { mode: 0o600 });
   }
   chmodSync(privatePath, 0o600);
   return { privatePath, publicKey: readFileSync(pubPath, 'utf8').trim() };

@@ -8,7 +8,7 @@ import { isFinished } from '@dstack/core/runs/status';
 import type { AgentManager } from '../agent/manager';
 import type { HashCache } from '../code/hash-cache';
 import type { UploadProgress } from '../code/upload';
-import { NotFoundError, PreconditionError } from '../errors';
+import { NotFoundError, PreconditionError } from '@dstack/core/grpc';
 import type { Logger } from '../logger';
 import type { Db } from '../state/db';
 import type { InstancesStore } from '../state/instances-store';
