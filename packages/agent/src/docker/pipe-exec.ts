@@ -1,9 +1,9 @@
 // Non-TTY sessions in a container (`ssh host cmd`, rsync, tar pipes) with stdin, stdout and stderr
 // on FIFOs in a private folder of the container's /tmp, so bulk data moves through kernel pipes
-// between the agent and the process instead of through dockerd's exec stream (which alone moves
-// 1 GiB in 2-3 s here: the data would cross the shim, dockerd and its HTTP connection). The process
-// is still made by Docker exec (its user, env, capabilities, cgroup and exit code are Docker's);
-// only its descriptors are ours. Needs nothing in the image but /bin/sh.
+// between the agent and the process instead of through dockerd's exec stream (where every byte
+// crosses the shim, dockerd and its HTTP connection: the slow part of a bulk copy; figures in the
+// README's SSH speed table). The process is still made by Docker exec (its user, env, capabilities,
+// cgroup and exit code are Docker's); only its descriptors are ours. Needs nothing in the image but /bin/sh.
 //
 // The agent opens its ends without blocking: stdout and stderr read-only (no EOF is reported
 // before a writer has come and gone), stdin read-write (so the process's open never waits for a

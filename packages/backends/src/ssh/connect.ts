@@ -165,15 +165,15 @@ function startHop(hop: Hop, role: string, opts: AttemptOptions, knownTypes: stri
     },
   });
   // Commands are small request/answer exchanges: without this, Nagle's algorithm meets the host's
-  // delayed ACKs and every round trip waits ~40 ms. (A no-op on a forwarded channel.)
+  // delayed ACKs and every round trip waits out the delayed-ACK timer. (A no-op on a forwarded channel.)
   client.setNoDelay(true);
   return { client, ready };
 }
 
 /**
  * OpenSSH's sshd turns on TCP_NODELAY for a connection only when its first session starts. Until then
- * each reply written in pieces (an HTTP/2 response: headers, data, trailers) waits for our delayed ACK,
- * ~40 ms a round trip on forwarded sockets. So every hop runs one empty session first. Bounded and
+ * each reply written in pieces (an HTTP/2 response: headers, data, trailers) waits for our delayed ACK
+ * on every round trip on forwarded sockets. So every hop runs one empty session first. Bounded and
  * best-effort: a host that forbids sessions (a bastion with ForceCommand) still works, only slower.
  */
 function primeNoDelay(client: Client): Promise<void> {

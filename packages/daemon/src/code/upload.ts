@@ -99,8 +99,8 @@ export async function uploadCode(
         else stream.once('drain', resolve);
       });
     try {
-      // Small files go whole, many to a message (one message each cost ~0.2 ms of gRPC work on both
-      // sides: 4,500 files took 0.8 s), read a slice at a time in parallel; large ones in chunks.
+      // Small files go whole, many to a message (a message each made gRPC's per-message work on both
+      // sides the bulk of a branch switch's upload), read a slice at a time in parallel; large ones in chunks.
       const small = missing.filter((f) => f.size <= PACKED_FILE_MAX);
       const large = missing.filter((f) => f.size > PACKED_FILE_MAX);
       let pack: { sha256: string; data: Buffer }[] = [];
