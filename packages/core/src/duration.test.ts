@@ -13,11 +13,12 @@ describe('parseDuration', () => {
     ['2w', 1_209_600],
     ['2 h', 7200],
     [' 3h ', 10_800],
+    [1.9, 1],
   ])('%j → %d seconds', (input, seconds) => {
     expect(parseDuration(input)).toBe(seconds);
   });
 
-  it.each([['2x'], ['h'], ['1.5h'], ['-5'], [-5], [1.5], ['2hours'], ['off'], [true], [null], [[1]]])('rejects %j', (input) => {
+  it.each([['2x'], ['h'], ['1.5h'], ['-5'], [-5], [-1.5], ['2hours'], ['off'], [true], [null], [[1]]])('rejects %j', (input) => {
     expect(() => parseDuration(input)).toThrow(DurationError);
   });
 });

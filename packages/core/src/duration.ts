@@ -13,11 +13,14 @@ export class DurationError extends Error {
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
 const DURATION_RE = /^(\d+) *([smhdw])$/;
 
-/** Seconds of `v`: a non-negative integer, a string of one, or `<n><s|m|h|d|w>`. Throws DurationError. */
+/**
+ * Seconds of `v`: a non-negative number (a fraction is cut off, as dstack does: 1.9 → 1), a string of
+ * digits, or `<n><s|m|h|d|w>`. Throws DurationError.
+ */
 export function parseDuration(v: unknown): number {
   if (typeof v === 'number') {
-    if (Number.isInteger(v) && v >= 0) return v;
-    throw new DurationError(`invalid duration ${v}: use whole seconds or <n><s|m|h|d|w>, e.g. 90m or 2h`);
+    if (Number.isFinite(v) && v >= 0) return Math.trunc(v);
+    throw new DurationError(`invalid duration ${v}: use seconds ≥ 0 or <n><s|m|h|d|w>, e.g. 90m or 2h`);
   }
   if (typeof v === 'string') {
     const s = v.trim();
@@ -39,8 +42,12 @@ export function parseOffDuration(v: unknown): number | 'off' | null {
   return parseDuration(v);
 }
 
-/** `idle_duration`: `off`/`false` → -1 (never terminate the idle instance), `true` → null (default). */
+/**
+ * `idle_duration`: `off`/`false` → -1 (never terminate the idle instance), `true` → null (default). A
+ * negative number (`-1`, `"-1"`) also means off: older dstack clients wrote off that way.
+ */
 export function parseIdleDuration(v: unknown): number | null {
+  if ((typeof v === 'number' && v < 0) || (typeof v === 'string' && /^\s*-\d+\s*$/.test(v))) return -1;
   const d = parseOffDuration(v);
   return d === 'off' ? -1 : d;
 }

@@ -82,7 +82,8 @@ describe('dev-environment: what a valid file means', () => {
     ['resources:\n  gpu: A100', (c) => c.resources.gpu.vendor, 'nvidia'],
     ['resources:\n  gpu: v2-8', (c) => c.resources.gpu.vendor, 'google'],
     ['image: rocm/pytorch\nresources:\n  gpu: MI300X:8', (c) => c.resources.gpu.vendor, 'amd'],
-    ['', (c) => c.resources.gpu.vendor, null],
+    ['', (c) => c.resources.gpu.vendor, 'nvidia'],
+    ['image: x', (c) => c.resources.gpu.vendor, null],
     ['resources:\n  cpu: x86:16', (c) => c.resources.cpu, { arch: 'x86', count: { min: 16, max: 16 } }],
     ['resources:', (c) => c.resources.memory, { min: 8, max: null }],
   ])('%j', (body, pick, expected) => {
@@ -113,9 +114,9 @@ describe('dev-environment: what a valid file means', () => {
 
 describe('dev-environment: errors', () => {
   it.each<[string, number, RegExp]>([
-    ['name: Vscode', 2, /name: use 2 to 41 lowercase letters/],
-    ['name: a', 2, /name: use 2 to 41/],
-    ['name: my_run', 2, /name: use 2 to 41/],
+    ['name: Vscode', 2, /name: invalid value "Vscode": use 2 to 41 lowercase letters/],
+    ['name: a', 2, /name: invalid value "a": use 2 to 41/],
+    ['name: my_run', 2, /name: invalid value "my_run": use 2 to 41/],
     ['python: "3.8"', 2, /invalid python version "3.8": use one of 3.9, 3.10/],
     ['python: 3', 2, /invalid python version 3/],
     ['python: "3.11"\nimage: ubuntu', 2, /`python` and `image` are mutually exclusive/],
@@ -155,8 +156,8 @@ describe('dev-environment: errors', () => {
     ['ports: [8080, "9000:8080"]', 2, /port 8080 is listed twice/],
     ['ports: ["8000:80", "8000:81"]', 2, /local port 8000 is used twice/],
     ['ports: 8080', 2, /expected a list of ports/],
-    ['volumes: ["data"]', 2, /invalid mount "data": write NAME:\/path/],
-    ['volumes: ["vol:relative"]', 2, /expected an absolute path/],
+    ['volumes: ["data"]', 2, /invalid mount point format "data": write NAME:\/path/],
+    ['volumes: ["vol:relative"]', 2, /invalid path "relative": path must be absolute/],
     ['volumes: [{name: v}]', 2, /invalid path nothing: expected an absolute path/],
     ['spot_policy: cheap', 2, /spot_policy: expected one of spot, on-demand, auto, got "cheap"/],
     ['spot_policy: ondemand', 2, /did you mean `on-demand`/],
@@ -179,7 +180,7 @@ describe('dev-environment: errors', () => {
     ['fleets: [1]', 2, /fleets\[0\]: expected a string/],
     ['resources:\n  gpu: MI300X', 3, /`image` is required for amd GPUs/],
     ['resources:\n  cpu: arm:4', 3, /`image` is required on ARM CPUs/],
-    ['resources:\n  gpu: GH200', 3, /`image` is required on ARM CPUs/],
+    ['resources:\n  cpu: arm:8', 3, /`image` is required on ARM CPUs/],
     ['resources:\n  gpu: tt:n150', 3, /`image` is required for tenstorrent GPUs/],
     ['resources: 4', 2, /resources: expected a mapping of cpu, memory/],
   ])('%j → line %d: %s', (body, line, message) => {

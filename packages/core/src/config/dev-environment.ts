@@ -2,9 +2,11 @@
 // normalized form with dstack's defaults.
 import { z } from 'zod';
 import type { GrammarIssue } from '../resources/errors';
-import { defaultResources, effectiveCpuArch, inferGpuVendor } from '../resources/spec';
+import { vendorOfGpuName } from '../resources/gpu-names';
+import { defaultResources, inferGpuVendor } from '../resources/spec';
 import type { ResourcesSpec } from '../resources/types';
 import { backends, bool, duration, env, maxPrice, ports, python, resources, retry, runName, spotPolicy, str, strList, volumes } from './fields';
+import { fleetReferenceProblem, unixUserProblem } from './grammar';
 import { interpolate } from './interpolate';
 import { CREATION_POLICIES, IDES, type DevEnvironmentConfiguration, type EnvMapping } from './types';
 
@@ -91,8 +93,13 @@ export function checkDevEnvironment(raw: Raw, data: Data | null, ctx: BuildConte
   if (typeof raw.shell === 'string' && !['sh', 'bash'].includes(raw.shell) && !raw.shell.startsWith('/')) {
     issues.push({ path: ['shell'], message: `invalid shell "${raw.shell}": use sh, bash, or an absolute path like /usr/bin/zsh` });
   }
-  if (raw.user !== undefined && raw.user !== null && !/^[^:\s]+(:[^:\s]+)?$/.test(String(raw.user))) {
-    issues.push({ path: ['user'], message: `invalid user "${String(raw.user)}": write USER or USER:GROUP (names or ids)` });
+  const userProblem = typeof raw.user === 'string' ? unixUserProblem(raw.user) : undefined;
+  if (userProblem) issues.push({ path: ['user'], message: userProblem });
+  if (Array.isArray(raw.fleets)) {
+    raw.fleets.forEach((ref, i) => {
+      const problem = typeof ref === 'string' ? fleetReferenceProblem(ref) : undefined;
+      if (problem) issues.push({ path: ['fleets', i], message: `fleets[${i}]: ${problem}` });
+    });
   }
   if (data?.resources) issues.push(...checkImageNeeds(data.resources, given(raw, 'image')));
   if (data?.registry_auth) {
@@ -107,18 +114,34 @@ export function checkDevEnvironment(raw: Raw, data: Data | null, ctx: BuildConte
   return issues;
 }
 
-/** dstack: the default image is CUDA on x86, so AMD, Tenstorrent and ARM need an `image`. */
+/**
+ * dstack: the default image is built for NVIDIA CUDA on x86, so a GPU of another vendor (AMD, Intel
+ * Gaudi, Tenstorrent; TPUs install what they need from PyPI) and an ARM CPU asked for explicitly
+ * need an `image`. The vendors are the one given, else those of every known name (unknown names pass);
+ * an ARM GPU host (GH200) is not refused here: the run asks for x86 and finds no offer.
+ */
 function checkImageNeeds(spec: ResourcesSpec, customImage: boolean): GrammarIssue[] {
   if (customImage) return [];
   const issues: GrammarIssue[] = [];
-  const vendor = inferGpuVendor(spec.gpu, { customImage });
-  if (vendor === 'amd' || vendor === 'tenstorrent') {
-    issues.push({ path: ['resources', 'gpu'], message: `\`image\` is required for ${vendor} GPUs: the default image is built for NVIDIA CUDA` });
+  const vendors = gpuVendorsNeedingImage(spec.gpu);
+  if (vendors.length) {
+    issues.push({
+      path: ['resources', 'gpu'],
+      message: `\`image\` is required for ${vendors.join(' and ')} GPUs: the default image is built for NVIDIA CUDA`,
+    });
   }
-  if (effectiveCpuArch(spec) === 'arm') {
+  if (spec.cpu.arch === 'arm') {
     issues.push({ path: ['resources', 'cpu'], message: '`image` is required on ARM CPUs: the default image is x86 only' });
   }
   return issues;
+}
+
+function gpuVendorsNeedingImage(gpu: ResourcesSpec['gpu']): string[] {
+  if (gpu.count.max === 0) return [];
+  const vendors = new Set<string>(gpu.vendor ? [gpu.vendor] : (gpu.name ?? []).map(vendorOfGpuName).filter((x) => x !== null));
+  vendors.delete('nvidia');
+  vendors.delete('google');
+  return [...vendors].sort();
 }
 
 /** The configuration's env values first, then the CLI's environment. */

@@ -29,8 +29,8 @@ describe('fleet: what a valid file means', () => {
 
   it.each<[string, (c: FleetConfiguration) => unknown, unknown]>([
     [`${SSH}    - a\nplacement: cluster`, (c) => c.placement, 'cluster'],
-    [`${SSH}    - a\nidle_duration: 3d`, (c) => c.idle_duration, 259_200],
-    [`${SSH}    - a\nidle_duration: off`, (c) => c.idle_duration, -1],
+    ['nodes: 2\nidle_duration: 3d', (c) => c.idle_duration, 259_200],
+    ['nodes: 2\nidle_duration: off', (c) => c.idle_duration, -1],
     [`${SSH}    - a\nenv:\n  - A=1\n  - B`, (c) => c.env, { A: '1', B: null }],
     [`${SSH}    - hostname: a\n      port: 2222\n      user: root\n      internal_ip: 10.0.0.5`, (c) => c.ssh_config!.hosts[0], {
       hostname: 'a', port: 2222, user: 'root', identity_file: null, proxy_jump: null, internal_ip: '10.0.0.5', blocks: 1, host_key: null,
@@ -40,9 +40,9 @@ describe('fleet: what a valid file means', () => {
     }],
     [`${SSH}    - a\n  network: 10.0.0.0/24`, (c) => c.ssh_config!.network, '10.0.0.0/24'],
     [`${SSH}    - hostname: a\n      blocks: auto`, (c) => c.ssh_config!.hosts[0].blocks, 'auto'],
-    ['nodes: 2', (c) => c.nodes, { min: 2, max: 2 }],
+    ['nodes: 2', (c) => c.nodes, { min: 2, target: 2, max: 2 }],
     ['nodes: 1..4\nresources:\n  gpu: 24GB', (c) => c.resources.gpu.memory, { min: 24, max: 24 }],
-    ['nodes: 0..2', (c) => c.nodes, { min: 0, max: 2 }],
+    ['nodes: 0..2', (c) => c.nodes, { min: 0, target: 0, max: 2 }],
   ])('%j', (body, pick, expected) => {
     expect(pick(fleet(body))).toEqual(expected);
   });
@@ -86,8 +86,9 @@ describe('fleet: errors', () => {
     [`${SSH}    - a\n  network: 10.0.0.0`, 7, /invalid network "10.0.0.0"/],
     [`${SSH}    - a\n  hostz: []`, 7, /unknown key `hostz` in ssh_config \(did you mean `hosts`\?\)/],
     [`${SSH}    - a\nplacement: rack`, 7, /placement: expected one of any, cluster/],
-    ['nodes: 3..1', 2, /range order 3\.\.1/],
-    ['nodes: many', 2, /invalid count "many"/],
+    ['nodes: 3..1', 2, /invalid nodes "3\.\.1": max is less than min/],
+    [`${SSH}    - a\nidle_duration: 3d`, 7, /`idle_duration` is for cloud fleets/],
+    ['nodes: many', 2, /invalid nodes "many"/],
     ['nodes: 2\nresources:\n  gpu: A100::2', 4, /empty token/],
     ['nodes: 2\ntags: {a: b}', 3, /`tags` is not supported by dstack-ts/],
     ['nodes: 2\nide: vscode', 3, /unknown key `ide` in the fleet configuration/],

@@ -2,11 +2,11 @@
 // rules that span fields and the normalized form.
 import { z } from 'zod';
 import { parseHostKey } from '../host-key';
-import { GrammarError, type GrammarIssue } from '../resources/errors';
+import { GrammarError, asMapping, show, unknownKeyMessage, type GrammarIssue } from '../resources/errors';
 import { defaultResources } from '../resources/spec';
-import { parseCountRange } from '../resources/range';
+import { parseCount } from '../resources/range';
 import { backends, duration, env, leaf, maxPrice, resources, retry, runName, spotPolicy, str, strList } from './fields';
-import { PLACEMENTS, type FleetConfiguration, type SshConfig, type SshHost, type SshProxyJump } from './types';
+import { PLACEMENTS, type FleetConfiguration, type FleetNodes, type SshConfig, type SshHost, type SshProxyJump } from './types';
 
 export const FLEET_UNSUPPORTED: Record<string, string> = {
   reservation: '`reservation` is not supported by dstack-ts',
@@ -75,8 +75,16 @@ export function fleetSchema() {
       })
       .nullish()
       .meta({ description: 'An SSH fleet: your own hosts' }),
-    nodes: leaf((v) => parseCountRange(v, 'nodes'), 'A cloud fleet: how many instances (2, 1..4)', {
-      anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string' }],
+    nodes: leaf(parseFleetNodes, 'A cloud fleet: how many instances (2, 1..4, or {min, target, max})', {
+      anyOf: [
+        { type: 'integer', minimum: 0 },
+        { type: 'string' },
+        {
+          type: 'object',
+          additionalProperties: false,
+          properties: { min: { type: 'integer', minimum: 0 }, target: { type: 'integer', minimum: 0 }, max: { type: 'integer', minimum: 0 } },
+        },
+      ],
     }).optional(),
     placement: z.enum(PLACEMENTS as [string, ...string[]]).nullish().meta({ description: 'any (default) or cluster' }),
     resources: resources.optional(),
@@ -92,6 +100,55 @@ export function fleetSchema() {
   return schema;
 }
 
+/**
+ * `nodes` as dstack's FleetNodesSpec: `2` (2 exactly), `1..4`, `..2`, `1..` (target = min, min
+ * defaults to 0), or {min, target, max} with min ≤ target ≤ max.
+ */
+export function parseFleetNodes(v: unknown): FleetNodes {
+  let min: number | null;
+  let target: number | null = null;
+  let max: number | null;
+  if (typeof v === 'string' && v.includes('..')) {
+    const parts = v.replace(/\s+/g, '').split('..');
+    if (parts.length !== 2) throw new GrammarError(`invalid nodes ${show(v)}: write N, MIN..MAX, MIN.., ..MAX or {min, target, max}`);
+    min = parts[0] === '' ? null : countIn(parts[0], v);
+    max = parts[1] === '' ? null : countIn(parts[1], v);
+  } else if (typeof v === 'string' || typeof v === 'number') {
+    min = max = countIn(v, v);
+  } else if (asMapping(v)) {
+    const o = v as Record<string, unknown>;
+    const unknown = Object.keys(o).filter((k) => !['min', 'target', 'max'].includes(k));
+    if (unknown.length) throw new GrammarError(unknownKeyMessage(unknown[0], ['min', 'target', 'max'], 'nodes'), [unknown[0]], true);
+    const field = (k: string) => (o[k] === undefined || o[k] === null ? null : countIn(o[k], o[k], k));
+    [min, target, max] = [field('min'), field('target'), field('max')];
+  } else {
+    throw new GrammarError(`invalid nodes ${show(v)}: write N, MIN..MAX or {min, target, max}`);
+  }
+  const nodes: FleetNodes = { min: min ?? 0, target: target ?? min ?? 0, max };
+  const problem =
+    nodes.target < nodes.min ? 'target is less than min' : nodes.max !== null && nodes.max < nodes.min ? 'max is less than min' : nodes.max !== null && nodes.max < nodes.target ? 'max is less than target' : null;
+  if (problem) throw new GrammarError(`invalid nodes ${showNodes(v)}: ${problem}`);
+  return nodes;
+}
+
+function countIn(item: unknown, whole: unknown, key?: string): number {
+  try {
+    return parseCount(item);
+  } catch {
+    if (key) throw new GrammarError(`invalid ${key} ${show(item)}: expected a whole number ≥ 0`, [key]);
+    throw new GrammarError(`invalid nodes ${showNodes(whole)}: ${show(item)} is not a whole number ≥ 0`);
+  }
+}
+
+function showNodes(v: unknown): string {
+  const o = asMapping(v);
+  if (!o) return show(v);
+  return `{${Object.entries(o).map(([k, x]) => `${k}: ${typeof x === 'string' ? JSON.stringify(x) : String(x)}`).join(', ')}}`;
+}
+
+/** dstack's backend-fleet keys: they choose and shape cloud instances, so an SSH fleet cannot have them. */
+const CLOUD_FLEET_KEYS = ['resources', 'backends', 'regions', 'instance_types', 'spot_policy', 'retry', 'max_price', 'idle_duration'] as const;
+
 type Raw = Record<string, any>;
 type Data = Record<string, any>;
 const given = (o: Raw | undefined | null, key: string) => o != null && o[key] !== undefined && o[key] !== null;
@@ -104,6 +161,11 @@ export function checkFleet(raw: Raw, data: Data | null): GrammarIssue[] {
   }
   if (given(raw, 'ssh_config') && given(raw, 'nodes')) {
     issues.push({ path: ['nodes'], message: '`nodes` is for cloud fleets; an SSH fleet has one instance per host: remove `nodes`' });
+  }
+  if (given(raw, 'ssh_config')) {
+    for (const key of CLOUD_FLEET_KEYS.filter((k) => given(raw, k))) {
+      issues.push({ path: [key], atKey: true, message: `\`${key}\` is for cloud fleets (\`nodes\`); an SSH fleet uses its hosts as they are: remove \`${key}\`` });
+    }
   }
   if (!given(raw, 'ssh_config') && given(raw, 'env') && !(Array.isArray(raw.env) && raw.env.length === 0)) {
     issues.push({ path: ['env'], message: '`env` is supported for SSH fleets (`ssh_config`) only' });

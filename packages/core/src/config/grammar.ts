@@ -1,6 +1,7 @@
 // The grammar of configuration fields that are more than a plain string or enum: env, ports, volumes,
 // retry, python, durations. Pure functions that collect problems into Issues (see resources/errors.ts).
 import { DurationError, parseDuration, parseIdleDuration, parseOffDuration } from '../duration';
+import { RUN_NAME_RE } from '../names';
 import { GrammarError, Issues, asMapping, checkKeys, didYouMean, show, type Path } from '../resources/errors';
 import {
   DEFAULT_RETRY_DURATION,
@@ -72,11 +73,11 @@ export function parsePorts(v: unknown, issues: Issues, path: Path = []): PortMap
     const p = issues.at([...path, i], () => parsePort(item));
     if (!p) return;
     if (containerAt.has(p.container_port)) {
-      issues.add([...path, i], `port ${p.container_port} is listed twice (first at item ${containerAt.get(p.container_port)! + 1})`);
+      issues.add([...path, i], `port ${show(item)}: container port ${p.container_port} is listed twice (first at item ${containerAt.get(p.container_port)! + 1})`);
       return;
     }
     if (p.local_port !== null && localAt.has(p.local_port)) {
-      issues.add([...path, i], `local port ${p.local_port} is used twice (first at item ${localAt.get(p.local_port)! + 1})`);
+      issues.add([...path, i], `port ${show(item)}: local port ${p.local_port} is used twice (first at item ${localAt.get(p.local_port)! + 1})`);
       return;
     }
     containerAt.set(p.container_port, i);
@@ -100,7 +101,11 @@ function portNumber(s: string, whole: unknown): number {
   return n;
 }
 
-/** `volumes`: `name:/path` (a volume), `/instance/path:/path` (a folder of the instance), or objects. */
+/**
+ * `volumes`: `name:/path` (a volume), `/instance/path:/path` (a folder of the instance), or objects.
+ * As in dstack, a source that looks like a path (has a `/`, or starts with `.` or `~`) is an instance
+ * path, and every path must be absolute, without `..`, and is normalized (`/a/./b//` → `/a/b`).
+ */
 export function parseVolumes(v: unknown, issues: Issues, path: Path = []): (VolumeMount | InstanceMount)[] | undefined {
   if (!Array.isArray(v)) {
     issues.add(path, `expected a list of mounts (NAME:/path or /instance/path:/path), got ${show(v)}`);
@@ -122,15 +127,15 @@ export function parseVolumes(v: unknown, issues: Issues, path: Path = []): (Volu
     }
     const isInstance = 'instance_path' in o;
     checkKeys(o, isInstance ? ['instance_path', 'path', 'optional'] : ['name', 'path'], 'a volume mount', issues, at);
-    const target = issues.at([...at, 'path'], () => containerPath(o.path));
+    const target = issues.at([...at, 'path'], () => mountPath(o.path));
     if (isInstance) {
-      const source = issues.at([...at, 'instance_path'], () => containerPath(o.instance_path, 'instance_path'));
-      if (o.optional !== undefined && typeof o.optional !== 'boolean') issues.add([...at, 'optional'], 'expected true or false');
+      const source = issues.at([...at, 'instance_path'], () => mountPath(o.instance_path, 'instance_path'));
+      if (o.optional !== undefined && typeof o.optional !== 'boolean') issues.add([...at, 'optional'], `expected true or false, got ${show(o.optional)}`);
       if (source && target) out.push({ instance_path: source, path: target, optional: o.optional === true });
     } else {
       const names = typeof o.name === 'string' ? [o.name] : o.name;
       if (!Array.isArray(names) || names.length === 0 || names.some((n) => typeof n !== 'string' || n === '')) {
-        issues.add([...at, 'name'], 'expected a volume name or a list of names');
+        issues.add([...at, 'name'], `expected a volume name or a list of names, got ${show(o.name)}`);
       } else if (target) {
         out.push({ name: names as string[], path: target });
       }
@@ -142,18 +147,51 @@ export function parseVolumes(v: unknown, issues: Issues, path: Path = []): (Volu
 function parseMountString(s: string): VolumeMount | InstanceMount {
   const parts = s.split(':');
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
-    throw new GrammarError(`invalid mount ${show(s)}: write NAME:/path (a volume) or /instance/path:/path`);
+    throw new GrammarError(`invalid mount point format ${show(s)}: write NAME:/path (a volume) or /instance/path:/path`);
   }
-  const target = containerPath(parts[1]);
-  if (parts[0].startsWith('/') || parts[0].startsWith('~')) return { instance_path: parts[0], path: target, optional: false };
+  const target = mountPath(parts[1]);
+  if (/^[.~]|\//.test(parts[0])) return { instance_path: mountPath(parts[0], 'instance_path'), path: target, optional: false };
   return { name: [parts[0]], path: target };
 }
 
-function containerPath(v: unknown, what = 'path'): string {
-  if (typeof v !== 'string' || !(v.startsWith('/') || (what === 'instance_path' && v.startsWith('~')))) {
-    throw new GrammarError(`invalid ${what} ${show(v)}: expected an absolute path`);
-  }
-  return v;
+/** An absolute path without `..`, normalized: `/a/./b//c/` → `/a/b/c`. */
+function mountPath(v: unknown, what = 'path'): string {
+  if (typeof v !== 'string') throw new GrammarError(`invalid ${what} ${show(v)}: expected an absolute path`);
+  if (v === '') throw new GrammarError(`invalid ${what} "": empty path`);
+  if (!v.startsWith('/')) throw new GrammarError(`invalid ${what} ${show(v)}: path must be absolute`);
+  const segments = v.split('/').filter((seg) => seg !== '' && seg !== '.');
+  if (segments.includes('..')) throw new GrammarError(`invalid ${what} ${show(v)}: \`..\` segments are not allowed`);
+  return `/${segments.join('/')}`;
+}
+
+/**
+ * `user`: `USER` or `USER:GROUP`, each a name or a numeric id (dstack's UnixUser). What is wrong with
+ * it, or undefined when nothing is.
+ */
+export function unixUserProblem(v: string | number): string | undefined {
+  const s = String(v);
+  const bad = (why: string) => `invalid user ${show(typeof v === 'number' ? v : s)}: ${why}; write USER or USER:GROUP (names or ids)`;
+  const parts = s.split(':');
+  if (parts.length > 2) return bad('too many parts');
+  const [user, group] = parts;
+  if (user === '') return bad('empty user name or id');
+  if (/^-\d+$/.test(user)) return bad('negative uid');
+  if (group !== undefined && group === '') return bad('empty group name or id');
+  if (group !== undefined && /^-\d+$/.test(group)) return bad('negative gid');
+  if (/\s/.test(s)) return bad('a name cannot have whitespace');
+  return undefined;
+}
+
+/**
+ * A `fleets:` entry: a fleet name (dstack's resource names: 2 to 41 lowercase letters, digits and
+ * dashes, starting with a letter). dstack also takes PROJECT/NAME; dstack-ts has one project.
+ */
+export function fleetReferenceProblem(ref: string): string | undefined {
+  const parts = ref.split('/');
+  if (parts.length > 2 || parts.some((p) => p === '')) return `invalid fleet reference ${show(ref)}: write the fleet's name`;
+  if (parts.length === 2) return `invalid fleet reference ${show(ref)}: dstack-ts has one project, write the fleet's name alone (${show(parts[1])})`;
+  if (!RUN_NAME_RE.test(ref)) return `invalid fleet name ${show(ref)}: fleet names are 2 to 41 lowercase letters, digits and dashes, starting with a letter`;
+  return undefined;
 }
 
 /** `retry`: true (all events, 1h), false (none), or {on_events, duration}. */

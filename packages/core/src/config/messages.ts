@@ -95,7 +95,7 @@ export function issuesFromZod(issue: core.$ZodIssue, ctx: MessageContext): Gramm
     }
     case 'too_small': {
       const origin = issue.origin;
-      if (origin === 'array' || origin === 'string') return [{ path, message: prefix('must not be empty') }];
+      if (origin === 'array' || origin === 'string') return [{ path, message: prefix(`must not be empty, got ${origin === 'string' ? '""' : 'an empty list'}`) }];
       return [{ path, message: prefix(`must be ${issue.inclusive ? 'at least' : 'greater than'} ${String(issue.minimum)}, got ${kindOf(got)}`) }];
     }
     case 'too_big':
@@ -104,8 +104,10 @@ export function issuesFromZod(issue: core.$ZodIssue, ctx: MessageContext): Gramm
       const atKey = (issue.params as { atKey?: boolean } | undefined)?.atKey ?? false;
       return [{ path, message: atKey ? issue.message : prefix(issue.message), atKey }];
     }
+    case 'invalid_format':
+      return [{ path, message: prefix(`invalid value ${show(got)}: ${issue.message}`) }];
     default:
-      return [{ path, message: prefix(issue.message) }];
+      return [{ path, message: prefix(got === undefined ? issue.message : `${issue.message}, got ${kindOf(got)}`) }];
   }
 }
 

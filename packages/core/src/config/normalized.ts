@@ -141,7 +141,7 @@ const fleet = z.strictObject({
       network: z.string().nullable(),
     })
     .nullable(),
-  nodes: countRange.nullable(),
+  nodes: z.strictObject({ min: z.number().int().nonnegative(), target: z.number().int().nonnegative(), max: z.number().int().nonnegative().nullable() }).nullable(),
   placement: enumOf(PLACEMENTS),
   resources,
   blocks,

@@ -75,17 +75,22 @@ function fleetYaml(c: FleetConfiguration): Record<string, unknown> {
       hosts: ssh.hosts.map(hostYaml),
       network: ssh.network,
     },
-    nodes: c.nodes && formatRange(c.nodes),
+    nodes: c.nodes && (c.nodes.target === c.nodes.min ? formatRange(c.nodes) : c.nodes),
     placement: c.placement,
-    resources: resourcesYaml(c.resources),
     blocks: c.blocks === 1 ? null : c.blocks,
-    spot_policy: c.spot_policy,
-    retry: retryYaml(c.retry),
-    idle_duration: durationYaml(c.idle_duration),
-    max_price: c.max_price,
-    backends: c.backends,
-    regions: c.regions,
-    instance_types: c.instance_types,
+    // Keys of cloud fleets only: an SSH fleet may not have them (see fleet.ts).
+    ...(ssh
+      ? {}
+      : {
+          resources: resourcesYaml(c.resources),
+          spot_policy: c.spot_policy,
+          retry: retryYaml(c.retry),
+          idle_duration: durationYaml(c.idle_duration),
+          max_price: c.max_price,
+          backends: c.backends,
+          regions: c.regions,
+          instance_types: c.instance_types,
+        }),
   };
 }
 

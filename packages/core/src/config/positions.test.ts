@@ -73,7 +73,7 @@ describe('error positions', () => {
   it('points at the value, the key for an unknown key, and the token inside a list', () => {
     const errors = parseErrors(BROKEN_DEV);
     const at = (re: RegExp) => errors.find((e) => re.test(e.message))!;
-    expect(at(/name: use 2 to 41/)).toMatchObject({ line: 2, column: 7 });
+    expect(at(/name: invalid value "[^"]*": use 2 to 41/)).toMatchObject({ line: 2, column: 7 });
     expect(at(/unknown key `pyhton`/)).toMatchObject({ line: 3, column: 1 });
     expect(at(/unknown key `colour`/)).toMatchObject({ line: 18, column: 5 });
     expect(at(/count: invalid GPU count range order|range order 4\.\.2/)).toMatchObject({ line: 17, column: 12 });

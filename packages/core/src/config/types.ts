@@ -149,6 +149,14 @@ export interface SshConfig {
   network: string | null;
 }
 
+/** A cloud fleet's instance count, as dstack's FleetNodesSpec: min ≤ target ≤ max (null: no limit). */
+export interface FleetNodes {
+  min: number;
+  /** How many instances apply provisions; defaults to min. */
+  target: number;
+  max: number | null;
+}
+
 export interface FleetConfiguration {
   type: 'fleet';
   name: string | null;
@@ -157,7 +165,7 @@ export interface FleetConfiguration {
   /** An SSH fleet (the user's own hosts); exactly one of ssh_config and nodes is set. */
   ssh_config: SshConfig | null;
   /** A cloud fleet: how many instances. */
-  nodes: Range | null;
+  nodes: FleetNodes | null;
   placement: Placement;
   /** For cloud fleets: what each instance must have. */
   resources: ResourcesSpec;

@@ -24,11 +24,19 @@ export function parseRange(v: unknown, item: ItemParser, what: string): Range {
   } else {
     throw new GrammarError(`invalid ${what}: expected a value or a range like 2..8, got ${show(v)}`);
   }
-  if (min === null && max === null) throw new GrammarError(`invalid empty ${what} range: give a minimum, a maximum or both`);
+  if (min === null && max === null) throw new GrammarError(`invalid empty ${what} range ${showRange(v)}: give a minimum, a maximum or both`);
   if (min !== null && max !== null && min > max) {
-    throw new GrammarError(`invalid ${what} range order ${fmtNum(min)}..${fmtNum(max)}: the minimum is above the maximum`);
+    throw new GrammarError(`invalid ${what} range order ${showRange(v)}: the minimum is above the maximum`);
   }
   return { min, max };
+}
+
+/** The range as the user wrote it: `"80GB..40GB"`, `{min: 80, max: 40}`. */
+function showRange(v: unknown): string {
+  if (v === null || typeof v !== 'object') return show(v);
+  const o = v as Record<string, unknown>;
+  const part = (k: string) => (o[k] === undefined ? [] : [`${k}: ${typeof o[k] === 'string' ? JSON.stringify(o[k]) : String(o[k])}`]);
+  return `{${[...part('min'), ...part('max')].join(', ')}}`;
 }
 
 /** A non-negative integer, as a number or a string of digits. */

@@ -73,8 +73,9 @@ describe('inference', () => {
     [{ gpu: 'v2-8' }, false, 'google'],
     [{ gpu: 'amd:24GB' }, false, 'amd'],
     [{ gpu: 0 }, false, null],
-    [{}, false, null],
-    [{ gpu: '0..2' }, false, null],
+    [{}, false, 'nvidia'],
+    [{}, true, null],
+    [{ gpu: '0..2' }, false, 'nvidia'],
     [{ gpu: 'nvidia:0..2' }, false, 'nvidia'],
   ])('vendor of %j (custom image: %s) → %s', (r, customImage, vendor) => {
     const s = resources(r).spec!;

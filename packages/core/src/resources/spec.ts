@@ -51,10 +51,10 @@ export function effectiveCpuArch(spec: ResourcesSpec): CpuArch {
 }
 
 /**
- * dstack's vendor inference for runs: none when no GPU can be used (count ..0) or the vendor is
- * given; from the names when they all belong to one vendor (null when they are unknown or mixed);
- * NVIDIA when there are no names, at least one GPU is required and the run uses the default (CUDA)
- * image.
+ * dstack's vendor inference for runs (set_default_gpu_spec_vendor): none when no GPU can be used
+ * (count ..0) or the vendor is given; from the names when they all belong to one vendor (null when
+ * they are unknown or mixed); with no names, NVIDIA when the run uses the default (CUDA) image, even
+ * when `gpu` is left out (0..: a host's GPUs, if any, must be NVIDIA).
  */
 export function inferGpuVendor(gpu: GpuSpec, opts: { customImage: boolean }): GpuVendor | null {
   if (gpu.vendor || gpu.count.max === 0) return gpu.vendor;
@@ -62,8 +62,6 @@ export function inferGpuVendor(gpu: GpuSpec, opts: { customImage: boolean }): Gp
     const vendors = new Set(gpu.name.map(vendorOfGpuName));
     return vendors.size === 1 ? [...vendors][0] : null;
   }
-  // No names and no GPU required (`gpu` left out, or a count from 0): nothing to infer.
-  if (gpu.count.min === 0 || gpu.count.min === null) return null;
   return opts.customImage ? null : 'nvidia';
 }
 
