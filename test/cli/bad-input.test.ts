@@ -27,28 +27,6 @@ const socket = () => join(sb.dstackHome, 'daemon.sock');
 const proj = () => join(sb.dir, 'proj');
 
 describe('bad input', () => {
-  it('an invalid configuration: every error at file:line:col, exit 1, nothing started', async () => {
-    const f = file('invalid.dstack.yml', 'type: dev-environment\nname: bad-config\nresources:\n  gpu: 24XB\ninactivity_duration: soon\n');
-    const res = await dstack(sb, ['apply', '-f', f, '-y', '-d'], { cwd: proj() });
-    expect(res.code).toBe(1);
-    expect(res.stdout).toBe('');
-    const lines = res.stderr.trim().split('\n');
-    expect(lines).toHaveLength(2);
-    expect(lines[0]).toMatch(/^invalid\.dstack\.yml:4:8: resources\.gpu: /);
-    expect(lines[1]).toMatch(/^invalid\.dstack\.yml:5:22: inactivity_duration: /);
-    expect(existsSync(socket())).toBe(false);
-  });
-
-  it('an env entry without a value: named, exit 1, nothing started', async () => {
-    const f = file('env.dstack.yml', 'type: dev-environment\nname: needs-env\nenv:\n  - DSTACK_E2E_UNSET_A\n  - DSTACK_E2E_UNSET_B\n  - SET=1\n');
-    const res = await dstack(sb, ['apply', '-f', f, '-y', '-d'], { cwd: proj() });
-    expect(res.code).toBe(1);
-    expect(res.stderr).toBe(
-      'error: no value for env DSTACK_E2E_UNSET_A, DSTACK_E2E_UNSET_B: set them in your environment or an --env-file (or pass -e NAME=VALUE, which ps shows)\n',
-    );
-    expect(existsSync(socket())).toBe(false);
-  });
-
   it('a bad flag value: the flag named, exit 2, nothing started', async () => {
     const f = file('ok.dstack.yml', 'type: dev-environment\nname: flags\n');
     for (const [flag, value] of [['--gpu', 'A100::2'], ['--memory', 'lots'], ['--max-price', 'free'], ['-e', '9BAD=1']]) {
@@ -59,8 +37,29 @@ describe('bad input', () => {
     const unknown = await dstack(sb, ['apply', '-f', f, '--frobnicate'], { cwd: proj() });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("error: unknown option '--frobnicate'");
+    // Flags are checked before the daemon is asked anything: it was not even started.
     expect(existsSync(socket())).toBe(false);
-    // Only now does anything ask the daemon: there are no runs.
+  });
+
+  it('an invalid configuration: every error at file:line:col (found by the daemon), exit 1, no run', async () => {
+    const f = file('invalid.dstack.yml', 'type: dev-environment\nname: bad-config\nresources:\n  gpu: 24XB\ninactivity_duration: soon\n');
+    const res = await dstack(sb, ['apply', '-f', f, '-y', '-d'], { cwd: proj() });
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe('');
+    const lines = res.stderr.trim().split('\n');
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^invalid\.dstack\.yml:4:8: resources\.gpu: /);
+    expect(lines[1]).toMatch(/^invalid\.dstack\.yml:5:22: inactivity_duration: /);
+    expect(await listRuns(sb)).toEqual([]);
+  });
+
+  it('an env entry without a value: named, exit 1, no run', async () => {
+    const f = file('env.dstack.yml', 'type: dev-environment\nname: needs-env\nenv:\n  - DSTACK_E2E_UNSET_A\n  - DSTACK_E2E_UNSET_B\n  - SET=1\n');
+    const res = await dstack(sb, ['apply', '-f', f, '-y', '-d'], { cwd: proj() });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(
+      'error: no value for env DSTACK_E2E_UNSET_A, DSTACK_E2E_UNSET_B: set them in your environment or an --env-file (or pass -e NAME=VALUE, which ps shows)\n',
+    );
     expect(await listRuns(sb)).toEqual([]);
   });
 

@@ -89,7 +89,7 @@ export interface RunJson {
   status: string;
   terminationReason?: string;
   statusMessage?: string;
-  configurationJson?: string;
+  configuration?: { inactivityDuration?: string | number; ide?: string; ports?: { localPort?: number; containerPort?: number }[] };
   sshAlias?: string;
   ideLink?: string;
   job?: { containerId?: string; workingDir?: string; status?: string };

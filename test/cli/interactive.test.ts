@@ -81,7 +81,7 @@ describe('dstack apply on a terminal', () => {
       const updated = (await getRun(sb, name))!;
       expect(updated.status).toBe('running');
       expect(updated.job!.containerId).toBe(before);
-      expect(JSON.parse(updated.configurationJson!).inactivity_duration).toBe(1200);
+      expect(Number(updated.configuration?.inactivityDuration)).toBe(1200);
 
       // Ctrl+C again, and this time stop it.
       const mark2 = u.text.length;

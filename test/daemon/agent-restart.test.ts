@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../harness/util';
-import { SMALL, Sandbox, configJson, containersOf, runName } from './helpers';
+import { SMALL, Sandbox, configSource, containersOf, runName } from './helpers';
 
 let sb: Sandbox | undefined;
 afterEach(async () => {
@@ -18,7 +18,7 @@ describe('agent connection', () => {
     sb = new Sandbox('agentdies');
     await sb.start();
     const name = runName('agentdies');
-    await sb.apply({ configurationJson: configJson(`type: dev-environment\nname: ${name}\n${SMALL}`), noRepo: true });
+    await sb.apply({ configuration: configSource(`type: dev-environment\nname: ${name}\n${SMALL}`), noRepo: true });
     // Up (ssh works) may come before the container has an id: the job's container is made while
     // the run starts; the test needs it known to check that the same one goes on.
     const up = await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name && !!r.job?.containerId, 'running');

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../harness/util';
-import { SMALL, Sandbox, configJson, containersOf, gitRepo, runName } from './helpers';
+import { SMALL, Sandbox, configSource, containersOf, gitRepo, runName } from './helpers';
 
 let sb: Sandbox;
 beforeAll(async () => {
@@ -24,27 +24,28 @@ async function nothingCreated(name: string) {
 }
 
 describe('bad input', () => {
-  it('refuses a configuration that is not valid, naming the field', async () => {
+  it('refuses a configuration that is not valid, each problem at FILE:LINE:COL', async () => {
     const name = runName('badcfg');
-    await expect(sb.apply({ configurationJson: '{"type": "dev-environment", "name": 5}' })).rejects.toMatchObject({
+    const bad = configSource(`type: dev-environment\nname: ${name}\nide: notepad\nresources:\n  memory: 8GB..4GB\n`, { path: 'dev.dstack.yml' });
+    await expect(sb.apply({ configuration: bad, noRepo: true })).rejects.toMatchObject({
       code: Status.INVALID_ARGUMENT,
-      details: expect.stringMatching(/^invalid configuration: .*name/),
+      details: expect.stringMatching(/^the configuration has errors:\ndev\.dstack\.yml:3:6: .*\ndev\.dstack\.yml:5:11: /),
     });
-    await expect(sb.apply({ configurationJson: 'not json' })).rejects.toMatchObject({
+    await expect(sb.plan({ configuration: configSource('{not: [yaml', { path: 'x.yml' }), noRepo: true })).rejects.toMatchObject({
       code: Status.INVALID_ARGUMENT,
-      details: expect.stringContaining('configuration_json is not JSON'),
+      details: expect.stringMatching(/^the configuration has errors:\nx\.yml:\d+:\d+: YAML syntax error/),
     });
-    const fleet = configJson('type: fleet\nname: f1\nnodes: 1\n');
-    await expect(sb.apply({ configurationJson: fleet })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, details: expect.stringContaining('ApplyFleet') });
+    const fleet = configSource('type: fleet\nname: f1\nnodes: 1\n');
+    await expect(sb.apply({ configuration: fleet })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, details: expect.stringContaining('ApplyFleet') });
     await nothingCreated(name);
   });
 
   it('refuses an env entry with no value', async () => {
     const name = runName('noenv');
-    const cfg = configJson(`type: dev-environment\nname: ${name}\nenv:\n  - HF_TOKEN\n${SMALL}`);
-    await expect(sb.apply({ configurationJson: cfg, noRepo: true })).rejects.toMatchObject({
+    const cfg = configSource(`type: dev-environment\nname: ${name}\nenv:\n  - HF_TOKEN\n${SMALL}`);
+    await expect(sb.apply({ configuration: cfg, noRepo: true })).rejects.toMatchObject({
       code: Status.INVALID_ARGUMENT,
-      details: 'env HF_TOKEN has no value: pass -e HF_TOKEN=VALUE or set it in the environment of `dstack apply`',
+      details: 'no value for env HF_TOKEN: set it in your environment or an --env-file (or pass -e NAME=VALUE, which ps shows)',
     });
     await nothingCreated(name);
   });
@@ -53,20 +54,20 @@ describe('bad input', () => {
     const name = runName('bigrepo');
     const repo = await gitRepo(sb.dir);
     writeFileSync(join(repo, 'weights.bin'), Buffer.alloc(2 * 1024 * 1024, 1));
-    const cfg = configJson(`type: dev-environment\nname: ${name}\n${SMALL}`);
+    const cfg = configSource(`type: dev-environment\nname: ${name}\n${SMALL}`);
     const err = { code: Status.FAILED_PRECONDITION, details: expect.stringMatching(/over the 1\.0MB limit .*largest: weights\.bin \(2\.0MB\)/) };
-    await expect(sb.plan({ configurationJson: cfg, repoDir: repo })).rejects.toMatchObject(err);
-    await expect(sb.apply({ configurationJson: cfg, repoDir: repo })).rejects.toMatchObject(err);
+    await expect(sb.plan({ configuration: cfg, repoDir: repo })).rejects.toMatchObject(err);
+    await expect(sb.apply({ configuration: cfg, repoDir: repo })).rejects.toMatchObject(err);
     await nothingCreated(name);
   });
 
   it('refuses a spec no offer fits when there is no retry, saying why', async () => {
     const name = runName('nogpu');
-    const cfg = configJson(`type: dev-environment\nname: ${name}\nresources:\n  gpu: 24GB\n  disk: 1GB..\n  memory: 1GB..\n`);
-    const plan = await sb.plan({ configurationJson: cfg, noRepo: true });
+    const cfg = configSource(`type: dev-environment\nname: ${name}\nresources:\n  gpu: 24GB\n  disk: 1GB..\n  memory: 1GB..\n`);
+    const plan = await sb.plan({ configuration: cfg, noRepo: true });
     expect(plan.offers).toEqual([]);
     expect(plan.noOfferReasons.join('\n')).toMatch(/^local.*GPU/m);
-    await expect(sb.apply({ configurationJson: cfg, noRepo: true })).rejects.toMatchObject({
+    await expect(sb.apply({ configuration: cfg, noRepo: true })).rejects.toMatchObject({
       code: Status.FAILED_PRECONDITION,
       details: expect.stringMatching(/^no offer fits the run .*: local.*GPU/),
     });
@@ -75,8 +76,8 @@ describe('bad input', () => {
 
   it('fails a run whose image does not exist, with the reason, and leaves nothing running', async () => {
     const name = runName('noimage');
-    const cfg = configJson(`type: dev-environment\nname: ${name}\nimage: dstack-test/no-such-image:v0\n${SMALL}`);
-    await sb.apply({ configurationJson: cfg, noRepo: true });
+    const cfg = configSource(`type: dev-environment\nname: ${name}\nimage: dstack-test/no-such-image:v0\n${SMALL}`);
+    await sb.apply({ configuration: cfg, noRepo: true });
     const failed = await sb.waitForRun(name, (r) => r.status === 'failed', 'failed', 120_000);
     expect(failed.terminationReason).toBe('creating_container_error');
     expect(failed.statusMessage).toContain('no-such-image');
@@ -92,7 +93,7 @@ describe('bad input', () => {
     execFileSync('chattr', ['+i', userConfig]); // not even root may write it now
     try {
       const name = runName('noinclude');
-      await sb.apply({ configurationJson: configJson(`type: dev-environment\nname: ${name}\n${SMALL}`), noRepo: true });
+      await sb.apply({ configuration: configSource(`type: dev-environment\nname: ${name}\n${SMALL}`), noRepo: true });
       await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
       const ours = join(sb.dstackHome, 'ssh', 'config');
       const warning = `warning: could not add dstack's Include line to ${userConfig} (EPERM): add this line at its top yourself: Include ${ours}`;

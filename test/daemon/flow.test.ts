@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SMALL, Sandbox, configJson, containersOf, gitRepo, runName } from './helpers';
+import { SMALL, Sandbox, configSource, containersOf, gitRepo, runName } from './helpers';
 
 let sb: Sandbox | undefined;
 afterEach(async () => {
@@ -18,22 +18,25 @@ async function readmeFlow(mode: 'docker' | 'host') {
   await sb.start();
   const repo = await gitRepo(sb.dir);
   const name = runName('flow');
-  const config = configJson(
+  const config = configSource(
     `type: dev-environment\nname: ${name}\nide: vscode\nenv:\n  - MY_VAR=hello-env\n  - MY_SECRET\ninit:\n  - echo init-ran > init-marker.txt\n${SMALL}`,
+    { callerEnv: { MY_SECRET: 's3cr3t-value', UNRELATED: 'not-kept' }, path: join(repo, '.dstack.yml') },
   );
 
-  const plan = await sb.plan({ configurationJson: config, repoDir: repo });
+  const plan = await sb.plan({ configuration: config, repoDir: repo });
   expect(plan.runName).toBe(name);
   expect(plan.offers[0]).toMatchObject({ backend: 'local', region: 'local', price: 0 });
   expect(plan.repoFiles).toBe(4); // .gitignore, committed, modified, untracked
   expect(plan.currentRun).toBeUndefined();
 
-  const submitted = await sb.apply({ configurationJson: config, repoDir: repo, configurationPath: join(repo, '.dstack.yml'), secretEnv: { MY_SECRET: 's3cr3t-value' } });
+  const submitted = await sb.apply({ configuration: config, repoDir: repo });
   expect(submitted.name).toBe(name);
   const running = await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running with SSH');
   expect(running.ideLink).toBe(`vscode://vscode-remote/ssh-remote+${name}${running.job?.workingDir}`);
-  expect(running.configurationJson).not.toContain('s3cr3t-value');
-  expect(JSON.parse(running.configurationJson).env.MY_SECRET).toBe('***');
+  expect(running.configurationPath).toBe(join(repo, '.dstack.yml'));
+  expect(running.configuration).toMatchObject({ name, ide: 'vscode', env: { MY_VAR: 'hello-env', MY_SECRET: '***' } });
+  expect(JSON.stringify(running)).not.toContain('s3cr3t-value');
+  expect(JSON.stringify(running)).not.toContain('not-kept');
   if (mode === 'docker') {
     expect(running.job?.workingDir).toBe('/workflow');
     expect(await containersOf(name)).toEqual([running.job?.containerId]);

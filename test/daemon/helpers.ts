@@ -7,10 +7,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
-import { parseConfiguration, toJson } from '@dstack/core/config/index';
 import {
   DaemonClient,
   type ApplyRunRequest,
+  type ConfigurationSource,
   type AttachEvent,
   type AttachRequest,
   type GetPlanRequest,
@@ -102,12 +102,12 @@ export class Sandbox {
   status(timeoutMs = 10_000): Promise<StatusResponse> {
     return this.unary(this.client.status, {}, timeoutMs);
   }
-  plan(req: Partial<GetPlanRequest> & { configurationJson: string }): Promise<Plan> {
-    return this.unary(this.client.getPlan, { configurationPath: '', repoDir: '', noRepo: false, maxOffers: 0, ...req });
+  plan(req: Partial<GetPlanRequest> & { configuration: ConfigurationSource }): Promise<Plan> {
+    return this.unary(this.client.getPlan, { repoDir: '', noRepo: false, maxOffers: 0, ...req });
   }
-  apply(req: Partial<ApplyRunRequest> & { configurationJson: string }): Promise<Run> {
+  apply(req: Partial<ApplyRunRequest> & { configuration: ConfigurationSource }): Promise<Run> {
     return this.unary(this.client.applyRun, {
-      configurationPath: '', repoDir: '', noRepo: false, runName: '', secretEnv: {}, override: false, updateInPlace: false,
+      repoDir: '', noRepo: false, runName: '', override: false, updateInPlace: false,
       ideVersion: '', sync: false, ...req,
     });
   }
@@ -206,11 +206,9 @@ export class Sandbox {
   }
 }
 
-/** The normalized JSON the CLI sends (`dstack validate --json`), secrets revealed as apply sends them. */
-export function configJson(yaml: string): string {
-  const r = parseConfiguration('.dstack.yml', yaml, {});
-  if (!r.ok) throw new Error(`bad test configuration: ${JSON.stringify(r.errors)}`);
-  return JSON.stringify(toJson(r.config, { revealSecrets: true }));
+/** A configuration file as the CLI sends it: the text, its path, the caller's environment. */
+export function configSource(yaml: string, opts: { callerEnv?: Record<string, string>; path?: string } = {}): ConfigurationSource {
+  return { path: opts.path ?? '.dstack.yml', text: yaml, cwd: '/', env: [], callerEnv: opts.callerEnv ?? {} };
 }
 
 /** Containers of a run on the test engine (any state). */

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SMALL, Sandbox, configJson, containersOf, runName } from './helpers';
+import { SMALL, Sandbox, configSource, containersOf, runName } from './helpers';
 
 let sb: Sandbox | undefined;
 afterEach(async () => {
@@ -15,14 +15,14 @@ afterEach(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const devenv = (name: string, extra: string) => configJson(`type: dev-environment\nname: ${name}\n${extra}${SMALL}`);
+const devenv = (name: string, extra: string) => configSource(`type: dev-environment\nname: ${name}\n${extra}${SMALL}`);
 
 describe('max_duration', () => {
   it('stops the run after that much running time, even while in use', async () => {
     sb = new Sandbox('maxdur');
     await sb.start();
     const name = runName('maxdur');
-    await sb.apply({ configurationJson: devenv(name, 'max_duration: 5s\n'), noRepo: true });
+    await sb.apply({ configuration: devenv(name, 'max_duration: 5s\n'), noRepo: true });
     await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
     const attached = sb.attach({ name, countAsActivity: true, noLogs: true });
     const done = await sb.waitForRun(name, (r) => r.status === 'terminated', 'stopped by max_duration', 60_000);
@@ -38,7 +38,7 @@ describe('inactivity', () => {
     sb = new Sandbox('idle');
     await sb.start();
     const name = runName('idle');
-    await sb.apply({ configurationJson: devenv(name, 'inactivity_duration: 4s\n'), noRepo: true });
+    await sb.apply({ configuration: devenv(name, 'inactivity_duration: 4s\n'), noRepo: true });
     await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
 
     // An SSH session that lasts well past the limit keeps the run alive.
@@ -73,34 +73,34 @@ describe('inactivity', () => {
     sb = new Sandbox('inplace');
     await sb.start();
     const name = runName('inplace');
-    await sb.apply({ configurationJson: devenv(name, 'inactivity_duration: 1h\nenv:\n  - A=1\n'), noRepo: true });
+    await sb.apply({ configuration: devenv(name, 'inactivity_duration: 1h\nenv:\n  - A=1\n'), noRepo: true });
     const before = await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
     const container = before.job!.containerId;
     expect(container).not.toBe('');
 
-    const plan = await sb.plan({ configurationJson: devenv(name, 'inactivity_duration: 2h\nenv:\n  - A=1\n'), noRepo: true });
+    const plan = await sb.plan({ configuration: devenv(name, 'inactivity_duration: 2h\nenv:\n  - A=1\n'), noRepo: true });
     expect(plan.currentRun?.name).toBe(name);
     expect(plan.changedFields).toEqual(['inactivity_duration']);
     expect(plan.inPlace).toBe(true);
-    const other = await sb.plan({ configurationJson: devenv(name, 'inactivity_duration: 2h\nenv:\n  - A=2\n'), noRepo: true });
+    const other = await sb.plan({ configuration: devenv(name, 'inactivity_duration: 2h\nenv:\n  - A=2\n'), noRepo: true });
     expect(other.changedFields.sort()).toEqual(['env', 'inactivity_duration']);
     expect(other.inPlace).toBe(false);
 
-    await expect(sb.apply({ configurationJson: devenv(name, 'inactivity_duration: 2h\nenv:\n  - A=2\n'), noRepo: true })).rejects.toMatchObject({
+    await expect(sb.apply({ configuration: devenv(name, 'inactivity_duration: 2h\nenv:\n  - A=2\n'), noRepo: true })).rejects.toMatchObject({
       code: Status.ALREADY_EXISTS,
     });
     await expect(
-      sb.apply({ configurationJson: devenv(name, 'env:\n  - A=2\n'), noRepo: true, updateInPlace: true }),
+      sb.apply({ configuration: devenv(name, 'env:\n  - A=2\n'), noRepo: true, updateInPlace: true }),
     ).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
 
-    const updated = await sb.apply({ configurationJson: devenv(name, 'inactivity_duration: 2h\nenv:\n  - A=1\n'), noRepo: true, updateInPlace: true });
+    const updated = await sb.apply({ configuration: devenv(name, 'inactivity_duration: 2h\nenv:\n  - A=1\n'), noRepo: true, updateInPlace: true });
     expect(updated.status).toBe('running');
-    expect(JSON.parse(updated.configurationJson).inactivity_duration).toBe(7200);
+    expect(updated.configuration?.inactivityDuration).toBe(7200);
     expect(updated.job?.containerId).toBe(container);
     expect(updated.job?.jobId).toBe(before.job?.jobId);
 
     // Down to seconds: the same container stops by itself under the new limit.
-    await sb.apply({ configurationJson: devenv(name, 'inactivity_duration: 3s\nenv:\n  - A=1\n'), noRepo: true, updateInPlace: true });
+    await sb.apply({ configuration: devenv(name, 'inactivity_duration: 3s\nenv:\n  - A=1\n'), noRepo: true, updateInPlace: true });
     const after = await sb.getRun(name);
     expect(after.job?.containerId).toBe(container);
     expect(await containersOf(name)).toEqual([container]);
@@ -108,9 +108,9 @@ describe('inactivity', () => {
     expect(done.terminationReason).toBe('inactivity_duration_exceeded');
 
     // Override: the old run is stopped, a new one submitted.
-    await sb.apply({ configurationJson: devenv(name, 'env:\n  - A=1\n'), noRepo: true });
+    await sb.apply({ configuration: devenv(name, 'env:\n  - A=1\n'), noRepo: true });
     const third0 = await sb.waitForRun(name, (r) => r.status === 'running', 'running again');
-    const replaced = await sb.apply({ configurationJson: devenv(name, 'env:\n  - A=3\n'), noRepo: true, override: true });
+    const replaced = await sb.apply({ configuration: devenv(name, 'env:\n  - A=3\n'), noRepo: true, override: true });
     expect(['submitted', 'provisioning']).toContain(replaced.status);
     expect(replaced.id).not.toBe(third0.id);
     const third = await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running after override');

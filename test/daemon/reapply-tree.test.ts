@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SMALL, Sandbox, configJson, gitRepo, runName } from './helpers';
+import { SMALL, Sandbox, configSource, gitRepo, runName } from './helpers';
 
 let sb: Sandbox;
 beforeAll(async () => {
@@ -22,15 +22,15 @@ describe('re-apply', () => {
   it('starts from the last tree of the repo and makes it exactly the local repo', async () => {
     const repo = await gitRepo(sb.dir);
     const name = runName('retree');
-    const cfg = configJson(`type: dev-environment\nname: ${name}\n${SMALL}`);
-    await sb.apply({ configurationJson: cfg, repoDir: repo });
+    const cfg = configSource(`type: dev-environment\nname: ${name}\n${SMALL}`);
+    await sb.apply({ configuration: cfg, repoDir: repo });
     await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
     const edit = await sb.ssh(name, 'cd /workflow && echo "edited in the run" >> committed.txt && echo new > made-in-run.txt && chmod 600 modified.txt && echo ok');
     expect(edit.stdout).toBe('ok\n');
     await sb.stop(name);
 
     writeFileSync(join(repo, 'untracked.txt'), 'untracked-content, changed locally\n');
-    await sb.apply({ configurationJson: cfg, repoDir: repo });
+    await sb.apply({ configuration: cfg, repoDir: repo });
     await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running again');
     expect(await sb.logText(name)).toMatch(/work dir: starting from the tree job \S+ left/);
     const listing = await sb.ssh(name, 'cd /workflow && find . -type f | sort | xargs sha256sum && stat -c "%a %n" modified.txt');

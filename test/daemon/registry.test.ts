@@ -1,10 +1,10 @@
-// registry_auth: the password travels inside configuration_json (as the CLI sends it), is sealed at
+// registry_auth: the password travels in the configuration file's text (as the CLI sends it), is sealed at
 // rest, masked in every Run the daemon returns, and reaches only the agent's pull. A wrong one fails
 // the run with the registry's answer and leaves nothing running.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { Sandbox, configJson, containersOf, runName } from './helpers';
+import { Sandbox, configSource, containersOf, runName } from './helpers';
 
 let sb: Sandbox;
 beforeAll(async () => {
@@ -17,7 +17,7 @@ afterAll(async () => {
 
 const reg = inject('registry');
 const cfg = (name: string, password: string) =>
-  configJson(
+  configSource(
     `type: dev-environment\nname: ${name}\nimage: ${reg.privateImage}\nregistry_auth:\n  username: ${reg.username}\n  password: ${password}\n` +
       'resources:\n  cpu: 1..\n  memory: 1GB..\n  disk: 1GB..\n',
   );
@@ -26,7 +26,7 @@ describe('private registry', () => {
   // First, while the image is not on the engine yet: the pull itself must be refused.
   it('fails the run on a wrong password, with the reason', async () => {
     const name = runName('wrongpw');
-    await sb.apply({ configurationJson: cfg(name, 'not-the-password'), noRepo: true });
+    await sb.apply({ configuration: cfg(name, 'not-the-password'), noRepo: true });
     const failed = await sb.waitForRun(name, (r) => r.status === 'failed', 'failed', 180_000);
     expect(failed.terminationReason).toBe('creating_container_error');
     expect(failed.statusMessage).not.toBe('');
@@ -36,11 +36,11 @@ describe('private registry', () => {
 
   it('pulls with the sealed password, which shows nowhere', async () => {
     const name = runName('private');
-    await sb.apply({ configurationJson: cfg(name, reg.password), noRepo: true });
+    await sb.apply({ configuration: cfg(name, reg.password), noRepo: true });
     const run = await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running', 180_000);
-    expect(JSON.parse(run.configurationJson).registry_auth).toEqual({ username: reg.username, password: '***' });
+    expect(run.configuration?.image).toBe(reg.privateImage);
     expect((await sb.ssh(name, 'echo from-busybox')).stdout.trim()).toBe('from-busybox');
-    for (const r of await sb.listRuns(true)) expect(r.configurationJson).not.toContain(reg.password);
+    for (const r of await sb.listRuns(true)) expect(JSON.stringify(r)).not.toContain(reg.password);
     for (const f of ['daemon.log', 'state.db', 'state.db-wal']) {
       let text = '';
       try {

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../harness/util';
-import { DAEMON, SMALL, Sandbox, configJson, containersOf, gitRepo, runName } from './helpers';
+import { DAEMON, SMALL, Sandbox, configSource, containersOf, gitRepo, runName } from './helpers';
 
 let sb: Sandbox | undefined;
 afterEach(async () => {
@@ -24,7 +24,7 @@ describe('daemon restarts', () => {
     mkdirSync(join(repo, 'many'));
     for (let i = 0; i < 2000; i++) writeFileSync(join(repo, 'many', `f${i}.txt`), `file ${i}\n`);
     const name = runName('kill');
-    await sb.apply({ configurationJson: configJson(`type: dev-environment\nname: ${name}\n${SMALL}`), repoDir: repo });
+    await sb.apply({ configuration: configSource(`type: dev-environment\nname: ${name}\n${SMALL}`), repoDir: repo });
     await sb.kill9();
 
     await sb.start();
@@ -57,8 +57,8 @@ describe('daemon restarts', () => {
   it('refuses a second daemon for the same home, and takes over a dead one, reusing the running agent', async () => {
     sb = new Sandbox('lock');
     const first = await sb.start();
-    const cfg = configJson(`type: dev-environment\nname: lock\n${SMALL}`);
-    expect((await sb.plan({ configurationJson: cfg, noRepo: true })).offers).toHaveLength(1);
+    const cfg = configSource(`type: dev-environment\nname: lock\n${SMALL}`);
+    expect((await sb.plan({ configuration: cfg, noRepo: true })).offers).toHaveLength(1);
     const second = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const p = spawn(process.execPath, [DAEMON], { env: sb!.env, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
@@ -72,7 +72,7 @@ describe('daemon restarts', () => {
     const next = await sb.start();
     expect(next.pid).not.toBe(first.pid);
     // The agent outlived the daemon: the new one finds it answering, with the same sha256.
-    expect((await sb.plan({ configurationJson: cfg, noRepo: true })).offers).toHaveLength(1);
+    expect((await sb.plan({ configuration: cfg, noRepo: true })).offers).toHaveLength(1);
     const log = sb.daemonLog();
     expect(log.match(/uploading the agent/g)).toHaveLength(1);
     expect(log.match(/agent on this machine: agent \S+ \(pid \d+\) answers/g)).toHaveLength(1);
@@ -82,7 +82,7 @@ describe('daemon restarts', () => {
     sb = new Sandbox('orphan');
     await sb.start();
     const name = runName('orphan');
-    await sb.apply({ configurationJson: configJson(`type: dev-environment\nname: ${name}\n${SMALL}`), noRepo: true });
+    await sb.apply({ configuration: configSource(`type: dev-environment\nname: ${name}\n${SMALL}`), noRepo: true });
     await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
     expect(await containersOf(name)).toHaveLength(1);
     await sb.kill9();

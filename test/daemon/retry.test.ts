@@ -1,7 +1,7 @@
 // retry: a run whose spec no offer fits waits and tries again with exponential backoff while its
 // retry duration lasts, then fails naming why; a failing job is retried on `error` the same way.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SMALL, Sandbox, configJson, containersOf, runName } from './helpers';
+import { SMALL, Sandbox, configSource, containersOf, runName } from './helpers';
 
 let sb: Sandbox;
 beforeAll(async () => {
@@ -15,10 +15,10 @@ afterAll(async () => {
 describe('retry', () => {
   it('resubmits on no-capacity with growing delays until the retry duration is over', async () => {
     const name = runName('nocap');
-    const cfg = configJson(
+    const cfg = configSource(
       `type: dev-environment\nname: ${name}\nretry:\n  on_events: [no-capacity]\n  duration: 10s\nresources:\n  gpu: 24GB\n  memory: 1GB..\n  disk: 1GB..\n`,
     );
-    const run = await sb.apply({ configurationJson: cfg, noRepo: true });
+    const run = await sb.apply({ configuration: cfg, noRepo: true });
     expect(['submitted', 'provisioning']).toContain(run.status);
     const attached = sb.attach({ name, noLogs: true });
     const failed = await sb.waitForRun(name, (r) => r.status === 'failed', 'failed', 120_000);
@@ -43,10 +43,10 @@ describe('retry', () => {
 
   it('resubmits a failed job on error, then fails with its reason', async () => {
     const name = runName('onerr');
-    const cfg = configJson(
+    const cfg = configSource(
       `type: dev-environment\nname: ${name}\nimage: dstack-test/missing:v0\nretry:\n  on_events: [error]\n  duration: 4s\n${SMALL}`,
     );
-    await sb.apply({ configurationJson: cfg, noRepo: true });
+    await sb.apply({ configuration: cfg, noRepo: true });
     const failed = await sb.waitForRun(name, (r) => r.status === 'failed', 'failed', 120_000);
     expect(failed.terminationReason).toBe('creating_container_error');
     expect(failed.job?.attempt).toBeGreaterThanOrEqual(2);

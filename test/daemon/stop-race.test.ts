@@ -4,7 +4,7 @@
 // Docker call the agent still had going has ended before it looks.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { DockerGate } from '../harness/docker-gate';
-import { SMALL, Sandbox, configJson, containersOf, runName } from './helpers';
+import { SMALL, Sandbox, configSource, containersOf, runName } from './helpers';
 
 describe('stop right after apply', () => {
   let sb: Sandbox;
@@ -23,11 +23,11 @@ describe('stop right after apply', () => {
 
   it('leaves no container, whenever the stop comes', async () => {
     // The agent deployed and answering first, so each apply starts its job at once.
-    await sb.plan({ configurationJson: configJson(`type: dev-environment\nname: warm\n${SMALL}`), noRepo: true });
+    await sb.plan({ configuration: configSource(`type: dev-environment\nname: warm\n${SMALL}`), noRepo: true });
     const leaks: string[] = [];
     for (let i = 0; i < 8; i++) {
       const name = runName('race');
-      await sb.apply({ configurationJson: configJson(`type: dev-environment\nname: ${name}\n${SMALL}`), noRepo: true });
+      await sb.apply({ configuration: configSource(`type: dev-environment\nname: ${name}\n${SMALL}`), noRepo: true });
       await new Promise((r) => setTimeout(r, i * 40));
       const stopped = await sb.stop(name, i % 2 === 0);
       const ended = await sb.waitForRun(name, (r) => ['terminated', 'failed', 'done'].includes(r.status), 'ended');

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SMALL, Sandbox, configJson, gitRepo, runName } from './helpers';
+import { SMALL, Sandbox, configSource, gitRepo, runName } from './helpers';
 
 let sb: Sandbox;
 beforeAll(async () => {
@@ -25,15 +25,15 @@ describe('code upload', () => {
     mkdirSync(join(repo, 'src'));
     for (let i = 0; i < 200; i++) writeFileSync(join(repo, 'src', `m${i}.py`), `print(${i})\n`);
     const name = runName('reup');
-    const cfg = configJson(`type: dev-environment\nname: ${name}\n${SMALL}`);
-    await sb.apply({ configurationJson: cfg, repoDir: repo });
+    const cfg = configSource(`type: dev-environment\nname: ${name}\n${SMALL}`);
+    await sb.apply({ configuration: cfg, repoDir: repo });
     await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
     const bytes = 18 + 17 + 18 + 12 + Array.from({ length: 200 }, (_, i) => `print(${i})\n`.length).reduce((a, b) => a + b, 0);
     expect(uploadLine(await sb.logText(name))).toBe(`Uploaded the repo: 204 files, 204 sent (${bytes} bytes), 204 rehashed`);
     await sb.stop(name);
 
     writeFileSync(join(repo, 'src', 'm7.py'), 'print("changed")\n');
-    await sb.apply({ configurationJson: cfg, repoDir: repo });
+    await sb.apply({ configuration: cfg, repoDir: repo });
     await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running again');
     expect(uploadLine(await sb.logText(name))).toBe('Uploaded the repo: 204 files, 1 sent (17 bytes), 1 rehashed');
     expect((await sb.ssh(name, 'cat /workflow/src/m7.py /workflow/src/m8.py')).stdout).toBe('print("changed")\nprint(8)\n');
@@ -46,7 +46,7 @@ describe('code upload', () => {
     writeFileSync(join(dir, 'data', 'big.bin'), 'x'.repeat(100));
     writeFileSync(join(dir, '.dstackignore'), 'data/\n');
     const name = runName('plain');
-    await sb.apply({ configurationJson: configJson(`type: dev-environment\nname: ${name}\n${SMALL}`), repoDir: dir });
+    await sb.apply({ configuration: configSource(`type: dev-environment\nname: ${name}\n${SMALL}`), repoDir: dir });
     await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
     const ls = await sb.ssh(name, 'cd /workflow && find . -type f | sort');
     expect(ls.stdout.split('\n').filter(Boolean)).toEqual(['./.dstackignore', './train.py']);

@@ -9,7 +9,7 @@ import type { Fleet } from '@dstack/core/gen/daemon';
 import { dstack, getRun, gitRepo, hasHostBlock, mustDstack, runName, ssh, type Sandbox } from '../cli/helpers';
 import type { TestHostNetwork } from '../harness/ssh-hosts';
 import { waitFor } from '../harness/util';
-import { configJson } from '../daemon/helpers';
+import { configSource } from '../daemon/helpers';
 import { AGENT_DIR, applyFleetEvents, createTestHosts, devEnvYaml, fleetSandbox, fleetYaml, homeEntries, listFleets, processesIn } from './helpers';
 
 describe('an SSH fleet of three hosts, one behind a jump host', () => {
@@ -154,7 +154,7 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
     expect(res.stdout).not.toMatch(/uploading the agent/);
     expect(res.stdout.match(/agent already there \(nothing uploaded\)/g)).toHaveLength(3);
     // The same through the daemon's API: each host's stages and the bytes it was sent.
-    const events = await applyFleetEvents(sb, { configurationJson: configJson(readFileSync(fleetFile(), 'utf8')), redeploy: true });
+    const events = await applyFleetEvents(sb, { configuration: configSource(readFileSync(fleetFile(), 'utf8'), { path: fleetFile() }), redeploy: true });
     for (const h of ['h1', 'h2', 'h3'].map((n) => `root@${net.host(n).address}:22`)) {
       const stages = events.filter((e) => e.host === h).map((e) => e.stage);
       expect(stages[0]).toBe('connecting');

@@ -5,7 +5,7 @@
 import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentials, Metadata } from '@grpc/grpc-js';
-import { DaemonClient, type ApplyFleetRequest, type Fleet, type FleetEvent } from '@dstack/core/gen/daemon';
+import { DaemonClient, type ApplyFleetRequest, type ConfigurationSource, type Fleet, type FleetEvent } from '@dstack/core/gen/daemon';
 import { mustDstack, sandbox, type Sandbox } from '../cli/helpers';
 import type { TestHost, TestHostNetwork } from '../harness/ssh-hosts';
 import { run } from '../harness/util';
@@ -48,12 +48,12 @@ export async function listFleets(sb: Sandbox, all = false): Promise<Fleet[]> {
 }
 
 /** ApplyFleet on the daemon's socket (the CLI started the daemon): every event, in order. */
-export async function applyFleetEvents(sb: Sandbox, req: Partial<ApplyFleetRequest> & { configurationJson: string }): Promise<FleetEvent[]> {
+export async function applyFleetEvents(sb: Sandbox, req: Partial<ApplyFleetRequest> & { configuration: ConfigurationSource }): Promise<FleetEvent[]> {
   const client = new DaemonClient(`unix://${join(sb.dstackHome, 'daemon.sock')}`, credentials.createInsecure());
   try {
     return await new Promise((resolve, reject) => {
       const events: FleetEvent[] = [];
-      const s = client.applyFleet({ configurationPath: '', secretEnv: {}, force: false, redeploy: false, acceptedHostKeys: [], ...req }, new Metadata());
+      const s = client.applyFleet({ fleetName: '', force: false, redeploy: false, acceptedHostKeys: [], ...req }, new Metadata());
       s.on('data', (e: FleetEvent) => events.push(e));
       s.on('error', reject);
       s.on('end', () => resolve(events));

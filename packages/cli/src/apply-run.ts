@@ -1,19 +1,17 @@
 // `dstack apply` for `type: dev-environment`: overrides and env, the plan and its offers, the
 // question, then the run followed until it is up (with -d) or until Ctrl+C, which asks whether to
 // stop it before detaching.
-import { resolve } from 'node:path';
-import type { DevEnvironmentConfiguration } from '@dstack/core/config/types';
 import type { Plan, Run } from '@dstack/core/gen/daemon';
 import { isFinished } from '@dstack/core/runs/status';
 import { forwardPorts } from './commands/attach';
 import { connect } from './client';
-import { configurationJson } from './configuration';
+import { configurationSource } from './configuration';
 import { UsageError, UserError } from './errors';
-import { envFlags, resolveEnv } from './env-vars';
+import { envFlags } from './env-vars';
 import { localIdeVersion } from './ide-version';
 import { offersTable } from './offers-table';
 import { humanOut, printJson } from './output';
-import { applyOverrides, type OverrideFlags } from './overrides';
+import { overridesOf, type OverrideFlags } from './overrides';
 import { canPrompt, confirm } from './prompt';
 import { repoDirFor } from './repo';
 import { reportEnd } from './run-end';
@@ -71,27 +69,16 @@ export function decide(plan: Plan, name: string): Decision {
   };
 }
 
-export async function applyDevEnvironment(file: string, fileConfig: DevEnvironmentConfiguration, opts: ApplyOptions): Promise<void> {
+export async function applyDevEnvironment(file: string, text: string, opts: ApplyOptions): Promise<void> {
   if (opts.json && !opts.detach) throw new UsageError('--json needs -d: apply prints the run as JSON once it is up');
   const out = humanOut(opts.json);
 
-  // Everything the flags and the shell add is checked before the daemon is asked anything.
-  let config = applyOverrides(fileConfig, opts);
-  const { env, secretEnv } = resolveEnv(config.env, envFlags(opts));
-  config = { ...config, env };
-  let ideVersion = '';
-  if (config.ide && !config.version) {
-    const v = localIdeVersion(config.ide);
-    if (v && 'commit' in v) ideVersion = v.commit;
-    else if (v) process.stderr.write(`warning: ${v.problem}\n`);
-  }
+  // The flags and env files are checked before the daemon is asked anything; the daemon parses the file.
   const noRepo = opts.repo === false;
   if (opts.sync && noRepo) throw new UsageError('--sync needs the repo: drop --no-repo');
-  const repoDir = noRepo ? '' : repoDirFor(file);
   const request = {
-    configurationJson: await configurationJson(config),
-    configurationPath: resolve(file),
-    repoDir,
+    configuration: configurationSource(file, text, { overrides: overridesOf(opts), env: envFlags(opts) }),
+    repoDir: noRepo ? '' : repoDirFor(file),
     noRepo,
   };
 
@@ -104,6 +91,7 @@ export async function applyDevEnvironment(file: string, fileConfig: DevEnvironme
     const plan = await daemon.getPlan({ ...request, maxOffers: opts.maxOffers ?? 3 }).finally(() => spin.stop());
     const name = plan.runName;
     trace('plan received');
+    const ideVersion = localIdeCommit(plan);
     if (!plan.offers.length) {
       const reasons = plan.noOfferReasons.length ? `: ${plan.noOfferReasons.join('; ')}` : '';
       throw new UserError(`no offers fit the configuration${reasons}`);
@@ -126,7 +114,6 @@ export async function applyDevEnvironment(file: string, fileConfig: DevEnvironme
     const run = await daemon.applyRun({
       ...request,
       runName: name,
-      secretEnv,
       override: decision.action === 'override' || decision.action === 'unchanged',
       updateInPlace: decision.action === 'update',
       ideVersion,
@@ -150,7 +137,7 @@ export async function applyDevEnvironment(file: string, fileConfig: DevEnvironme
         signal: abort.signal,
         onUp: (up: Run) => {
           if (opts.sync) out.write(`Live sync is on: \`dstack sync ${up.name}\` shows it, \`dstack sync ${up.name} --stop\` stops it\n`);
-          if (!opts.detach) forwards = forwardPorts(up.configurationJson, up.sshAlias || up.name, daemon.home);
+          if (!opts.detach) forwards = forwardPorts(up, daemon.home);
         },
       });
     } finally {
@@ -195,4 +182,14 @@ export async function applyDevEnvironment(file: string, fileConfig: DevEnvironme
     forwards?.stop();
     daemon.close();
   }
+}
+
+/** The local IDE's commit when the configuration names an IDE and no version (for the server pre-install). */
+function localIdeCommit(plan: Plan): string {
+  const c = plan.configuration;
+  if (!c?.ide || c.version) return '';
+  const v = localIdeVersion(c.ide);
+  if (v && 'commit' in v) return v.commit;
+  if (v) process.stderr.write(`warning: ${v.problem}\n`);
+  return '';
 }

@@ -11,6 +11,7 @@ import type {
   AttachEvent,
   AttachRequest,
   DaemonClient,
+  GetFleetPlanRequest,
   GetLogsRequest,
   GetPlanRequest,
   ListOffersRequest,
@@ -94,8 +95,8 @@ export class Daemon {
   getLogs(req: GetLogsRequest): EventStream<LogEntry> {
     return this.stream(this.raw.getLogs(req));
   }
-  getFleetPlan(configurationJson: string): Promise<FleetPlan> {
-    return this.unary(this.raw.getFleetPlan, { configurationJson });
+  getFleetPlan(req: GetFleetPlanRequest): Promise<FleetPlan> {
+    return this.unary(this.raw.getFleetPlan, req);
   }
   scanHostKeys(req: ScanHostKeysRequest): Promise<ScanHostKeysResponse> {
     return this.unary(this.raw.scanHostKeys, req);

@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
-import { ReportedError, UsageError, UserError } from './errors';
-import { EnvFileError, envFlags, parseEnvFile, parseEnvFlags, resolveEnv } from './env-vars';
+import { EnvValueError, resolveEnv } from '@dstack/core/config/source';
+import { ReportedError, UsageError } from './errors';
+import { EnvFileError, envFlags, parseEnvFile, parseEnvFlags } from './env-vars';
 
 describe('parseEnvFlags', () => {
   it('reads KEY=VALUE and KEY, keeping = and spaces in values', () => {
@@ -22,7 +23,7 @@ describe('parseEnvFlags', () => {
   });
 });
 
-describe('resolveEnv', () => {
+describe('resolveEnv (in the daemon) with the flags read here', () => {
   it('takes values of entries listed without one from the shell, as secrets', () => {
     const r = resolveEnv({ HF_TOKEN: null, MODE: 'fast' }, [], { HF_TOKEN: 'hf_123' });
     expect(r.env).toEqual({ HF_TOKEN: null, MODE: 'fast' });
@@ -56,8 +57,7 @@ describe('resolveEnv', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(UserError);
-    expect((err as UserError).exitCode).toBe(1);
+    expect(err).toBeInstanceOf(EnvValueError);
     expect((err as Error).message).toBe(
       'no value for env ALSO, HF_TOKEN, WANDB_KEY: set them in your environment or an --env-file (or pass -e NAME=VALUE, which ps shows)',
     );

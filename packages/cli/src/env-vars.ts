@@ -1,10 +1,9 @@
 // Environment variables for a run or a fleet: `--env-file FILE`, then `-e KEY=VALUE` and `-e KEY`
-// (taken from this shell), on top of the file's `env`. Entries the configuration lists without a
-// value must get one here, from -e, an env file or the CLI's environment. Values that did not come
-// typed on the command line (from the shell or an env file), and those of entries listed without a
-// value, travel as secrets (ApplyRunRequest.secret_env), never in the configuration: the daemon
-// seals them at rest and no log, file or command line shows them. A missing one fails before
-// anything is created, naming every such variable.
+// (taken from this shell), read here and sent with the configuration (ConfigurationSource.env); the
+// daemon puts them on top of the file's `env` (core's config/source.ts resolveEnv). Values that did
+// not come typed on the command line (from the shell or an env file), and those of entries listed
+// without a value, are secrets: the daemon seals them at rest and no log, file or command line shows
+// them. A missing one fails before anything is created, naming every such variable.
 import { readFileSync } from 'node:fs';
 import { ReportedError, UsageError, UserError, whyUnreadable } from './errors';
 
@@ -81,45 +80,4 @@ export function envFlags(opts: { env?: string[]; envFile?: string[] }, processEn
     }
   }
   return [...fromFiles, ...parseEnvFlags(opts.env ?? [])];
-}
-
-export interface ResolvedEnv {
-  /** The configuration's env: plain values set, null where the value is a secret. */
-  env: Record<string, string | null>;
-  /** The secrets' values: entries listed without one, and every value not typed on the command line. */
-  secretEnv: Record<string, string>;
-}
-
-export function resolveEnv(
-  fileEnv: Record<string, string | null>,
-  flags: readonly EnvFlag[],
-  processEnv: NodeJS.ProcessEnv = process.env,
-): ResolvedEnv {
-  const env: Record<string, string | null> = { ...fileEnv };
-  const secretEnv: Record<string, string> = {};
-  const missing: string[] = [];
-  const given = new Map<string, { value: string | undefined; secret: boolean }>();
-  for (const f of flags) given.set(f.name, { value: f.value ?? processEnv[f.name], secret: f.secret });
-  for (const [name, { value, secret }] of given) {
-    if (value === undefined) {
-      missing.push(name);
-      continue;
-    }
-    if (secret || (name in fileEnv && fileEnv[name] === null)) {
-      env[name] = null;
-      secretEnv[name] = value;
-    } else env[name] = value;
-  }
-  for (const [name, value] of Object.entries(fileEnv)) {
-    if (value !== null || given.has(name)) continue;
-    const fromShell = processEnv[name];
-    if (fromShell === undefined) missing.push(name);
-    else secretEnv[name] = fromShell;
-  }
-  if (missing.length) {
-    const list = [...new Set(missing)].join(', ');
-    const them = missing.length > 1 ? 'them' : 'it';
-    throw new UserError(`no value for env ${list}: set ${them} in your environment or an --env-file (or pass -e NAME=VALUE, which ps shows)`);
-  }
-  return { env, secretEnv };
 }

@@ -1,8 +1,9 @@
 // Flags that override the configuration file (--gpu, --cpu, --memory, --disk, --max-price, --spot,
-// --on-demand, --spot-auto), read with the same grammar as the file's `resources:`. A bad value is
-// a usage error that names the flag; nothing is changed.
-import type { ResourcesSpec, SpotPolicy } from '@dstack/core/config/types';
-import { Issues, parseCpu, parseDisk, parseGpu, parseMemoryRange } from '@dstack/core/resources/index';
+// --on-demand, --spot-auto). They travel to the daemon as typed (ConfigurationOverrides), which
+// applies them with the file's grammar; they are checked here first, so a bad value is a usage error
+// that names the flag and nothing is asked of the daemon.
+import type { ConfigurationOverrides } from '@dstack/core/gen/daemon';
+import { OverrideError, parseOverrides } from '@dstack/core/config/source';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { UsageError } from './errors';
 
@@ -17,42 +18,25 @@ export interface OverrideFlags {
   spotAuto?: boolean;
 }
 
-/** The part of a configuration the flags change. */
-export interface Overridable {
-  resources: ResourcesSpec;
-  spot_policy: SpotPolicy;
-  max_price: number | null;
-}
-
-/** Parses every flag first (all or nothing), then applies them to `config`. */
-export function applyOverrides<T extends Overridable>(config: T, flags: OverrideFlags): T {
-  const issues = new Issues();
-  const out = structuredClone(config);
-  const one = <V>(flag: string, value: string | undefined, parse: (v: string) => V | undefined, set: (v: V) => void) => {
-    if (value === undefined) return;
-    const before = issues.list.length;
-    const parsed = parse(value);
-    if (issues.list.length > before || parsed === undefined) {
-      const msg = issues.list.slice(before).map((i) => i.message).join('; ') || 'invalid value';
-      throw new UsageError(`${flag} ${JSON.stringify(value)}: ${msg}`);
-    }
-    set(parsed);
-  };
-  one('--gpu', flags.gpu, (v) => parseGpu(v, issues), (v) => (out.resources.gpu = v));
-  one('--cpu', flags.cpu, (v) => parseCpu(v, issues), (v) => (out.resources.cpu = v));
-  one('--memory', flags.memory, (v) => issues.at([], () => parseMemoryRange(v)), (v) => (out.resources.memory = v));
-  one('--disk', flags.disk, (v) => parseDisk(v, issues), (v) => (out.resources.disk = v));
-  if (flags.maxPrice !== undefined) {
-    const n = Number(flags.maxPrice);
-    if (!/^\s*\d*\.?\d+\s*$/.test(flags.maxPrice) || !(n > 0)) {
-      throw new UsageError(`--max-price ${JSON.stringify(flags.maxPrice)}: expected dollars per hour, a number greater than 0 (e.g. 0.5)`);
-    }
-    out.max_price = n;
-  }
-  const policies = [flags.spot && 'spot', flags.onDemand && 'on-demand', flags.spotAuto && 'auto'].filter(Boolean) as SpotPolicy[];
+/** The flags checked (all or nothing) and as the daemon takes them; `spotPolicy`: the default policy. */
+export function overridesOf(flags: OverrideFlags, spotPolicy = ''): ConfigurationOverrides {
+  const policies = [flags.spot && 'spot', flags.onDemand && 'on-demand', flags.spotAuto && 'auto'].filter(Boolean) as string[];
   if (policies.length > 1) throw new UsageError('--spot, --on-demand and --spot-auto exclude each other: give one');
-  if (policies.length) out.spot_policy = policies[0];
-  return out;
+  const values = { gpu: flags.gpu, cpu: flags.cpu, memory: flags.memory, disk: flags.disk, maxPrice: flags.maxPrice, spotPolicy: policies[0] ?? (spotPolicy || undefined) };
+  try {
+    parseOverrides(values);
+  } catch (err) {
+    if (err instanceof OverrideError) throw new UsageError(err.message);
+    throw err;
+  }
+  return {
+    gpu: values.gpu ?? '',
+    cpu: values.cpu ?? '',
+    memory: values.memory ?? '',
+    disk: values.disk ?? '',
+    maxPrice: values.maxPrice ?? '',
+    spotPolicy: values.spotPolicy ?? '',
+  };
 }
 
 /** Declares the override flags on a command (apply and offer share them). */

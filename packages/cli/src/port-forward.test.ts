@@ -2,16 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { portMappings, sshForwardArgs } from './port-forward';
 
 describe('portMappings', () => {
-  it('reads the normalized mappings, numbers and LOCAL:REMOTE strings', () => {
+  it("reads the run's typed mappings; local 0 (`*:PORT`) takes the container's port", () => {
     expect(
-      portMappings([{ local_port: 8080, container_port: 8080 }, { local_port: null, container_port: 6006 }, 3000, '9000:80', 'junk', null]),
+      portMappings([
+        { localPort: 8080, containerPort: 8080 },
+        { localPort: 0, containerPort: 6006 },
+        { localPort: 9000, containerPort: 80 },
+      ]),
     ).toEqual([
       { local: 8080, remote: 8080 },
       { local: 6006, remote: 6006 },
-      { local: 3000, remote: 3000 },
       { local: 9000, remote: 80 },
     ]);
-    expect(portMappings(undefined)).toEqual([]);
+    expect(portMappings([])).toEqual([]);
   });
 });
 

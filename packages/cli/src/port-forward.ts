@@ -8,23 +8,9 @@ export interface PortMapping {
   remote: number;
 }
 
-/** The normalized configuration's `ports`: numbers, `"8080:80"` strings or {local_port, container_port}. */
-export function portMappings(ports: unknown): PortMapping[] {
-  if (!Array.isArray(ports)) return [];
-  const out: PortMapping[] = [];
-  for (const p of ports) {
-    if (typeof p === 'number') out.push({ local: p, remote: p });
-    else if (typeof p === 'string') {
-      const m = /^(?:(\d+):)?(\d+)$/.exec(p.trim());
-      if (m) out.push({ local: Number(m[1] ?? m[2]), remote: Number(m[2]) });
-    } else if (p && typeof p === 'object') {
-      const o = p as Record<string, unknown>;
-      const remote = Number(o.container_port ?? o.port);
-      const local = Number(o.local_port ?? remote);
-      if (remote) out.push({ local: local || remote, remote });
-    }
-  }
-  return out;
+/** A run's configured ports (local 0: any free port, taken as the container's). */
+export function portMappings(ports: readonly { localPort: number; containerPort: number }[]): PortMapping[] {
+  return ports.map((p) => ({ local: p.localPort || p.containerPort, remote: p.containerPort }));
 }
 
 export function sshForwardArgs(alias: string, ports: PortMapping[], configFile?: string): string[] {

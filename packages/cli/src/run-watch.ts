@@ -180,12 +180,7 @@ function runningWithoutAlias(run: Run): boolean {
 }
 
 function ideOf(run: Run): string | undefined {
-  try {
-    const ide = JSON.parse(run.configurationJson || '{}').ide;
-    return typeof ide === 'string' ? ide : undefined;
-  } catch {
-    return undefined;
-  }
+  return run.configuration?.ide || undefined;
 }
 
 /** A new connection after the daemon went away; it is started again if needed. */

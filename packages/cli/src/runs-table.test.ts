@@ -13,7 +13,7 @@ function vscodeRun(over: DeepPartial<Run> = {}): Run {
     submittedMs: NOW - 8 * 60_000,
     resources: { cpus: 2, memoryGb: 8, diskGb: 100, gpus: [] },
     activity: { inactiveSeconds: 154 },
-    configurationJson: JSON.stringify({ type: 'dev-environment', name: 'vscode', inactivity_duration: 7200 }),
+    configuration: { name: 'vscode', inactivityDuration: 7200 },
   };
   return Run.fromPartial({ ...base, ...over });
 }
@@ -41,12 +41,12 @@ describe('runsTable', () => {
   });
 
   it('shows inactivity only when inactivity_duration is set and the time is known', () => {
-    const untracked = vscodeRun({ configurationJson: JSON.stringify({ inactivity_duration: null }) });
+    const untracked = vscodeRun({ configuration: { inactivityDuration: 0 } });
     expect(runsTable([untracked], { verbose: true, now: NOW })).not.toContain('inactive for');
     const unknown = vscodeRun({ activity: { inactiveSeconds: -1 } });
     expect(runsTable([unknown], { verbose: true, now: NOW })).not.toContain('inactive for');
     expect(inactivityLimit(vscodeRun())).toBe(7200);
-    expect(inactivityLimit(vscodeRun({ configurationJson: 'not json' }))).toBeUndefined();
+    expect(inactivityLimit(vscodeRun({ configuration: undefined }))).toBeUndefined();
   });
 
   it('adds an ERROR column with -v when a run ended for a reason', () => {

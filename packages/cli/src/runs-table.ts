@@ -12,14 +12,9 @@ import { formatDurationMultiunit, prettyDate } from './time-format';
 
 export { isFinished };
 
-/** The configuration's `inactivity_duration` in seconds, when set (the daemon sends it normalized). */
+/** The configuration's `inactivity_duration` in seconds, when set. */
 export function inactivityLimit(run: Run): number | undefined {
-  try {
-    const v = JSON.parse(run.configurationJson || '{}').inactivity_duration;
-    return typeof v === 'number' && v > 0 ? v : undefined;
-  } catch {
-    return undefined;
-  }
+  return run.configuration?.inactivityDuration || undefined;
 }
 
 /** What ended a run, for `ps -v` and error lines: `failed_to_start_due_to_no_capacity: no offers`. */

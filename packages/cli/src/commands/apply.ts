@@ -1,18 +1,17 @@
-// dstack apply -f FILE: validate a configuration and apply it. Dispatches on the file's `type`;
+// dstack apply -f FILE: have the daemon validate a configuration and apply it. Dispatches on the file's `type`;
 // dev environments are handled in apply-run.ts, fleets in apply-fleet.ts.
 import type { Command } from 'commander';
-import type { Configuration } from '@dstack/core/config/types';
 import { applyFleet } from '../apply-fleet';
 import { applyDevEnvironment, type ApplyOptions } from '../apply-run';
-import { loadConfiguration } from '../configuration';
+import { configurationKind, readConfigurationFile, reportConfigurationErrors, type ConfigurationKind } from '../configuration';
 import { addOverrideOptions, parseMaxOffers } from '../overrides';
 import { trace } from '../trace';
 
-type Applier = (file: string, config: Configuration, opts: ApplyOptions) => Promise<void>;
+type Applier = (file: string, text: string, opts: ApplyOptions) => Promise<void>;
 
-const APPLIERS: Record<Configuration['type'], Applier> = {
-  'dev-environment': (file, config, opts) => applyDevEnvironment(file, config as Extract<Configuration, { type: 'dev-environment' }>, opts),
-  fleet: (file, config, opts) => applyFleet(file, config as Extract<Configuration, { type: 'fleet' }>, opts),
+const APPLIERS: Record<ConfigurationKind, Applier> = {
+  'dev-environment': applyDevEnvironment,
+  fleet: applyFleet,
 };
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -50,8 +49,11 @@ export function register(program: Command): void {
     .addHelpText('after', ENV_HELP)
     .action(async (opts: ApplyOptions) => {
       trace('apply starts');
-      const config = await loadConfiguration(opts.file);
-      trace('configuration parsed');
-      await APPLIERS[config.type](opts.file, config, opts);
+      const text = readConfigurationFile(opts.file);
+      trace('configuration read');
+      // The daemon parses and validates the file; a bad one comes back as its FILE:LINE:COL lines.
+      await APPLIERS[configurationKind(text)](opts.file, text, opts).catch((err: unknown) => {
+        throw reportConfigurationErrors(err);
+      });
     });
 }

@@ -1,6 +1,7 @@
 // dstack attach NAME: follow a run: status, IDE link, SSH hint, logs, and local forwards of its
 // ports. While attached, the run counts as active. Ctrl+C detaches; the run keeps going.
 import type { Command } from 'commander';
+import type { Run } from '@dstack/core/gen/daemon';
 import { connect } from '../client';
 import { UserError } from '../errors';
 import { homeLayout } from '@dstack/core/home-layout';
@@ -37,7 +38,7 @@ export function register(program: Command): void {
           out: process.stdout,
           signal: abort.signal,
           onUp: (run) => {
-            forwards = forwardPorts(run.configurationJson, run.sshAlias || run.name, daemon.home);
+            forwards = forwardPorts(run, daemon.home);
           },
         });
         daemon = result.daemon;
@@ -54,15 +55,10 @@ export function register(program: Command): void {
     });
 }
 
-/** Forwards the configuration's ports and says where they are. */
-export function forwardPorts(configurationJson: string, alias: string, home: string): Forwarder | undefined {
-  let ports;
-  try {
-    ports = portMappings(JSON.parse(configurationJson || '{}').ports);
-  } catch {
-    return undefined;
-  }
-  const fwd = startForwards(alias, ports, homeLayout(home).sshConfig);
+/** Forwards the run's configured ports and says where they are. */
+export function forwardPorts(run: Run, home: string): Forwarder | undefined {
+  const ports = portMappings(run.configuration?.ports ?? []);
+  const fwd = startForwards(run.sshAlias || run.name, ports, homeLayout(home).sshConfig);
   if (!fwd) return undefined;
   process.stdout.write(`Forwarded ports: ${ports.map((p) => `localhost:${p.local} → ${p.remote}`).join(', ')}\n`);
   void fwd.exited.then((why) => {

@@ -1,13 +1,12 @@
 // dstack offer [--gpu ...] [--json] [--group-by gpu]: what the configured backends offer for a
 // resource spec, as the plan's table, or aggregated per GPU model.
 import type { Command } from 'commander';
-import type { DevEnvironmentConfiguration } from '@dstack/core/config/types';
 import { connect } from '../client';
-import { configurationJson } from '../configuration';
+import { configurationSource, reportConfigurationErrors } from '../configuration';
 import { UsageError } from '../errors';
 import { gpuGroupsTable, groupByGpu, offersTable } from '../offers-table';
 import { printJson } from '../output';
-import { addOverrideOptions, applyOverrides, parseMaxOffers, type OverrideFlags } from '../overrides';
+import { addOverrideOptions, overridesOf, parseMaxOffers, type OverrideFlags } from '../overrides';
 import { spinner } from '../progress';
 
 interface OfferOptions extends OverrideFlags {
@@ -30,13 +29,17 @@ export function register(program: Command): void {
       const groupBy = opts.groupBy ?? [];
       const bad = groupBy.filter((g) => g !== 'gpu');
       if (bad.length) throw new UsageError(`--group-by ${bad.join(',')}: only \`gpu\` is supported`);
-      const base = await baseConfiguration();
-      const config = applyOverrides({ ...base, spot_policy: 'auto' as const }, opts);
-      const json = await configurationJson(config);
+      // A dev environment with every default, both spot and on-demand: the flags fill in its resources.
+      const configuration = configurationSource('<flags>', 'type: dev-environment\n', { overrides: overridesOf(opts, 'auto') });
       const daemon = await connect();
       try {
         const spin = opts.json ? undefined : spinner('Getting offers...', { delayMs: 300 });
-        const resp = await daemon.listOffers({ configurationJson: json, maxOffers: opts.maxOffers ?? 50 }).finally(() => spin?.stop());
+        const resp = await daemon
+          .listOffers({ configuration, maxOffers: opts.maxOffers ?? 50 })
+          .catch((err: unknown) => {
+            throw reportConfigurationErrors(err);
+          })
+          .finally(() => spin?.stop());
         if (groupBy.length) {
           const groups = groupByGpu(resp.offers);
           if (opts.json) printJson({ group_by: groupBy, gpus: groups });
@@ -59,12 +62,4 @@ export function register(program: Command): void {
         daemon.close();
       }
     });
-}
-
-/** A dev environment with every default: the flags fill in its resources. */
-async function baseConfiguration(): Promise<DevEnvironmentConfiguration> {
-  const { parseConfiguration } = await import('@dstack/core/config/index');
-  const result = parseConfiguration('<flags>', 'type: dev-environment\n', {});
-  if (!result.ok || result.config.type !== 'dev-environment') throw new Error('the default dev environment does not validate');
-  return result.config;
 }

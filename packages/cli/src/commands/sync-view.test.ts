@@ -14,7 +14,7 @@ function vscodeRun(over: DeepPartial<Run> = {}): Run {
     submittedMs: NOW - 8 * 60_000,
     resources: { cpus: 2, memoryGb: 8, diskGb: 100, gpus: [] },
     activity: { inactiveSeconds: 154 },
-    configurationJson: JSON.stringify({ type: 'dev-environment', name: 'vscode', inactivity_duration: 7200 }),
+    configuration: { name: 'vscode', inactivityDuration: 7200 },
     ...over,
   });
 }

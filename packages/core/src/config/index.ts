@@ -4,7 +4,7 @@
 // names or durations should import the light modules directly (`@dstack/core/offers/index`,
 // `@dstack/core/names`, `@dstack/core/duration`, `@dstack/core/resources/index`): no dependencies.
 //
-// Parsing (the CLI):
+// Parsing (the daemon, and `dstack validate` in the CLI):
 //   parseConfiguration(file, text, env?) → { ok: true, config } | { ok: false, errors: ConfigError[] }
 //     file: the path shown in errors; text: the YAML; env: the CLI's environment for
 //     `${{ env.NAME }}` in registry_auth (omit it to keep references unresolved, as `validate` does).
@@ -16,14 +16,15 @@
 //
 // Output:
 //   toJson(config, { revealSecrets? }) → the normalized configuration as plain JSON (what `dstack
-//     validate --json` prints and what goes into configuration_json): durations in seconds (null: off or
+//     validate --json` prints and what the daemon stores): durations in seconds (null: off or
 //     unset; idle_duration -1: off), sizes in GB, ranges { min, max }, env { NAME: value | null },
 //     registry_auth.password "***" unless revealSecrets.
 //   toYaml(config, opts?) → the same, readable, in dstack's grammar (and valid input again).
 //   configurationJsonSchema(type?) → JSON Schema (draft-07) for editors (`dstack schema`).
 //
-// The daemon's side:
-//   parseNormalizedConfiguration(jsonOrValue) → { ok: true, config } | { ok: false, message }
+// The daemon's side (it parses files with parseConfiguration; see ./source for overrides and env):
+//   parseNormalizedConfiguration(value) → { ok: true, config } | { ok: false, message }: a stored
+//     configuration checked before it is trusted
 //   NormalizedConfigurationSchema (zod)
 //   resolveSshHosts(ssh_config) → hosts with user/port(22)/identity_file/proxy_jump filled in.
 //

@@ -82,9 +82,9 @@ describe('control characters in any value', () => {
 describe('the daemon re-checks the same rules on the JSON it is sent', () => {
   it('refuses a newline in a fleet host, a quote in a user, a malformed host_key', () => {
     const good = fleet('ssh_config:\n  user: u\n  hosts:\n    - hostname: h\n      host_key: ' + ED + '\n');
-    expect(parseNormalizedConfiguration(JSON.stringify(good)).ok).toBe(true);
+    expect(parseNormalizedConfiguration(good).ok).toBe(true);
     const host = good.ssh_config!.hosts[0];
-    const bad = (patch: object) => parseNormalizedConfiguration(JSON.stringify({ ...good, ssh_config: { ...good.ssh_config, hosts: [{ ...host, ...patch }] } }));
+    const bad = (patch: object) => parseNormalizedConfiguration({ ...good, ssh_config: { ...good.ssh_config, hosts: [{ ...host, ...patch }] } });
     expect(bad({ hostname: 'h\nProxyCommand x' })).toMatchObject({ ok: false, message: expect.stringContaining('ssh_config.hosts[0].hostname: "h\\nProxyCommand x" has a control character') });
     expect(bad({ user: 'a"b' })).toMatchObject({ ok: false, message: expect.stringContaining('has a `"`') });
     expect(bad({ host_key: 'ssh-ed25519 AAAA' })).toMatchObject({ ok: false, message: expect.stringContaining('host_key') });

@@ -4,9 +4,10 @@
 // on it to remove without force); then each host is deployed or removed in parallel and reported as it goes.
 import { randomUUID } from 'node:crypto';
 import { homedir } from 'node:os';
-import { parseNormalizedConfiguration, resolveSshHosts, type FleetConfiguration } from '@dstack/core/config/index';
+import { resolveSshHosts, type FleetConfiguration } from '@dstack/core/config/index';
 import type {
   ApplyFleetRequest,
+  ConfigurationSource,
   DeleteFleetRequest,
   Fleet,
   FleetEvent,
@@ -29,6 +30,8 @@ import type { FleetHost, FleetHosts } from './hosts';
 import { removeHost } from './remove-host';
 import type { FleetRow, FleetsStore } from './store';
 import { fleetView } from './views';
+import { resolveIdentityFiles } from './identity-files';
+import { readSource } from '../config-source';
 
 export interface FleetServiceDeps extends HostDeployDeps {
   fleets: FleetsStore;
@@ -54,6 +57,9 @@ interface Parsed {
   config: FleetConfiguration;
   name: string;
   wanted: HostAccess[];
+  /** The fleet file's absolute path. */
+  path: string;
+  secretEnv: Record<string, string>;
 }
 
 export class FleetService {
@@ -62,26 +68,23 @@ export class FleetService {
 
   constructor(private readonly d: FleetServiceDeps) {}
 
-  private parse(json: string): Parsed {
-    if (!json.trim()) throw new BadRequestError('configuration_json is empty');
-    const res = parseNormalizedConfiguration(json);
-    if (!res.ok) throw new BadRequestError(res.message);
-    const config = res.config;
-    if (config.type !== 'fleet') throw new BadRequestError(`a ${config.type} configuration is applied with ApplyRun, not ApplyFleet`);
-    if (!config.ssh_config) {
-      throw new BadRequestError('cloud fleets (`nodes`) need a cloud backend, and dstack-ts has none yet: list your own hosts under `ssh_config`');
+  private parse(src: ConfigurationSource | undefined, rpc: string, givenName = ''): Parsed {
+    const read = readSource(src, 'fleet', rpc);
+    if (!read.config.ssh_config) {
+      throw new BadRequestError(`${src!.path}: cloud fleets (\`nodes\`) need a cloud backend, and dstack-ts has none yet: list your own hosts under \`ssh_config\``);
     }
-    const name = config.name ?? generateRunName({ isTaken: (n) => Boolean(this.d.fleets.activeByName(n)) });
-    if (!isValidRunName(name)) throw new BadRequestError(`fleet name ${JSON.stringify(name)}: a lowercase letter, then 1 to 40 lowercase letters, digits or dashes`);
     const home = this.d.userHome?.() ?? homedir();
-    const wanted = resolveSshHosts(config.ssh_config).map((h) => accessFor(h, home));
+    const config = resolveIdentityFiles(read.path, src!.path, read.config, home);
+    const name = givenName || config.name || generateRunName({ isTaken: (n) => Boolean(this.d.fleets.activeByName(n)) });
+    if (!isValidRunName(name)) throw new BadRequestError(`fleet name ${JSON.stringify(name)}: a lowercase letter, then 1 to 40 lowercase letters, digits or dashes`);
+    const wanted = resolveSshHosts(config.ssh_config!).map((h) => accessFor(h, home));
     for (const a of wanted) {
       for (const [who, file] of [[accessLabel(a), a.identityFile], ...(a.proxyJump ? [[`jump host ${accessLabel(a.proxyJump)}`, a.proxyJump.identityFile]] : [])]) {
         if (!file) throw new BadRequestError(`${who}: no identity_file, and none of ~/.ssh/id_ed25519, id_ecdsa, id_rsa exists: set ssh_config.identity_file`);
         if (!existsSync(file)) throw new BadRequestError(`${who}: identity_file ${file}: no such file`);
       }
     }
-    return { config, name, wanted };
+    return { config, name, wanted, path: read.path, secretEnv: read.secretEnv };
   }
 
   private hostsOf(fleet: FleetRow): FleetHost[] {
@@ -110,7 +113,7 @@ export class FleetService {
   }
 
   plan(req: GetFleetPlanRequest): FleetPlan {
-    const { name, wanted } = this.parse(req.configurationJson);
+    const { name, wanted } = this.parse(req.configuration, 'GetFleetPlan');
     const fleet = this.d.fleets.activeByName(name);
     const changes = diffFleet(this.current(fleet).list, wanted);
     return {
@@ -128,7 +131,7 @@ export class FleetService {
   }
 
   async scanHostKeys(req: ScanHostKeysRequest): Promise<ScanHostKeysResponse> {
-    const { wanted } = this.parse(req.configurationJson);
+    const { wanted } = this.parse(req.configuration, 'ScanHostKeys');
     const scan = await this.d.backend.scanHostKeys(wanted, acceptedKeys(req.accepted));
     return {
       waiting: scan.waiting,
@@ -144,12 +147,12 @@ export class FleetService {
 
   /** Checks everything synchronously (errors become the rpc's status), then deploys and streams events. */
   apply(req: ApplyFleetRequest, sink: Sink<FleetEvent>): void {
-    const { config, name, wanted } = this.parse(req.configurationJson);
+    const { config, name, wanted, path, secretEnv } = this.parse(req.configuration, 'ApplyFleet', req.fleetName);
     const accepted = acceptedKeys(req.acceptedHostKeys);
     const env: Record<string, string> = {};
     const secretNames = new Set<string>();
     for (const [k, v] of Object.entries(config.env)) {
-      const value = v ?? req.secretEnv[k];
+      const value = v ?? secretEnv[k];
       if (value === undefined) throw new BadRequestError(`env ${k} has no value: pass -e ${k}=VALUE or set it in the environment of \`dstack apply\``);
       env[k] = value;
       if (v === null) {
@@ -178,13 +181,13 @@ export class FleetService {
         status: 'submitted',
         statusMessage: '',
         configurationJson: stored,
-        configurationPath: req.configurationPath,
+        configurationPath: path,
         createdMs: Date.now(),
         finishedMs: 0,
       };
       this.d.fleets.insert(fleet);
     } else {
-      fleet = this.d.fleets.update(fleet.id, { configurationJson: stored, configurationPath: req.configurationPath || fleet.configurationPath });
+      fleet = this.d.fleets.update(fleet.id, { configurationJson: stored, configurationPath: path });
     }
     this.working.add(name);
     const row = fleet;

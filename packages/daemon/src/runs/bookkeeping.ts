@@ -78,7 +78,7 @@ export class RunBook {
   }
 
   configOf(row: RunRow): DevEnvironmentConfiguration {
-    return revealConfiguration(JSON.parse(row.configurationJson) as DevEnvironmentConfiguration, this.secretsOf(row));
+    return revealConfiguration(row.configuration, this.secretsOf(row));
   }
 
   view(row: RunRow): Run {

@@ -1,13 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfiguration, toJson } from '@dstack/core/config/index';
-import { BadRequestError, changedFields, collectSecrets, isInPlace, maskConfiguration, parseRunConfiguration, revealConfiguration } from './configuration';
+import { CONFIGURATION_ERRORS_HEADER } from '@dstack/core/config/source';
+import type { ConfigurationSource } from '@dstack/core/gen/daemon';
+import { readSource } from '../config-source';
+import { BadRequestError, changedFields, collectSecrets, isInPlace, maskConfiguration, revealConfiguration } from './configuration';
 import { buildJobSpec, defaultBaseImage, imageFor } from './job-spec';
 
-function normalized(yaml: string): string {
-  const r = parseConfiguration('.dstack.yml', yaml, {});
-  if (!r.ok) throw new Error(JSON.stringify(r.errors));
-  return JSON.stringify(toJson(r.config, { revealSecrets: true }));
+function source(text: string, over: Partial<ConfigurationSource> = {}): ConfigurationSource {
+  return { path: '.dstack.yml', text, cwd: '/work', env: [], callerEnv: {}, ...over };
 }
+
+/** As the daemon reads an ApplyRun request whose caller has HF_TOKEN set. */
+function parseRunConfiguration(text: string) {
+  return readSource(source(text, { callerEnv: { HF_TOKEN: 'hf_x' } }), 'dev-environment', 'ApplyRun').config;
+}
+const normalized = (text: string) => text;
 
 const BASE = `type: dev-environment
 name: vscode
@@ -23,10 +29,54 @@ inactivity_duration: 2h
 `;
 
 describe('run configuration', () => {
-  it('rejects what is not a normalized dev environment, with one line', () => {
-    expect(() => parseRunConfiguration('{nope')).toThrow(/configuration_json is not JSON/);
-    expect(() => parseRunConfiguration('{"type":"dev-environment"}')).toThrow(BadRequestError);
-    expect(() => parseRunConfiguration('')).toThrow('configuration_json is empty');
+  it('refuses a bad file with every problem at FILE:LINE:COL, under the header the CLI looks for', () => {
+    const read = () => readSource(source('type: dev-environment\nname: 5\nide: notepad\n'), 'dev-environment', 'ApplyRun');
+    expect(read).toThrow(BadRequestError);
+    const lines = (() => {
+      try {
+        read();
+      } catch (err) {
+        return (err as Error).message.split('\n');
+      }
+      return [];
+    })();
+    expect(lines[0]).toBe(CONFIGURATION_ERRORS_HEADER);
+    expect(lines.slice(1).map((l) => l.replace(/: .*/, ''))).toEqual(['.dstack.yml:2:7', '.dstack.yml:3:6']);
+    expect(() => readSource(source('type: fleet\nssh_config:\n  user: u\n  hosts: [h]\n'), 'dev-environment', 'ApplyRun')).toThrow(
+      '.dstack.yml: a fleet configuration is applied with ApplyFleet, not ApplyRun',
+    );
+    expect(() => readSource(undefined, 'dev-environment', 'ApplyRun')).toThrow(BadRequestError);
+  });
+
+  it("applies the flags, the -e entries and the caller's environment, taking only the names it refers to", () => {
+    const r = readSource(
+      source(BASE, {
+        overrides: { gpu: 'A100:2', cpu: '', memory: '', disk: '', maxPrice: '0.5', spotPolicy: 'auto' },
+        env: [{ name: 'EXTRA', value: 'typed', secret: false }, { name: 'FROM_SHELL', secret: true }],
+        callerEnv: { HF_TOKEN: 'hf_x', FROM_SHELL: 'shell', UNRELATED: 'never-kept' },
+      }),
+      'dev-environment',
+      'ApplyRun',
+    );
+    expect(r.path).toBe('/work/.dstack.yml');
+    expect(r.config.resources.gpu.name).toEqual(['A100']);
+    expect(r.config).toMatchObject({ max_price: 0.5, spot_policy: 'auto' });
+    expect(r.config.env).toEqual({ HF_TOKEN: null, MY_VAR: 'hello', EXTRA: 'typed', FROM_SHELL: null });
+    expect(r.secretEnv).toEqual({ HF_TOKEN: 'hf_x', FROM_SHELL: 'shell' });
+    expect(JSON.stringify(r)).not.toContain('never-kept');
+    expect(() => readSource(source(BASE), 'dev-environment', 'ApplyRun')).toThrow(/^no value for env HF_TOKEN: set it in your environment/);
+    expect(() => readSource(source(BASE, { overrides: { gpu: 'A100:80GB:2:3', cpu: '', memory: '', disk: '', maxPrice: '', spotPolicy: '' } }), 'dev-environment', 'ApplyRun')).toThrow(
+      /^--gpu "A100:80GB:2:3": /,
+    );
+  });
+
+  it('resolves ${{ env.NAME }} in registry_auth from the caller, and refuses an unset one at its line', () => {
+    const text = 'type: dev-environment\nimage: r.example/i\nregistry_auth:\n  username: me\n  password: ${{ env.REG_PASS }}\n';
+    expect(readSource(source(text, { callerEnv: { REG_PASS: 'p4ss' } }), 'dev-environment', 'ApplyRun').config.registry_auth).toEqual({
+      username: 'me',
+      password: 'p4ss',
+    });
+    expect(() => readSource(source(text), 'dev-environment', 'ApplyRun')).toThrow(/\.dstack\.yml:5:13: registry_auth\.password: /);
   });
 
   it('needs a value for every env entry listed without one', () => {

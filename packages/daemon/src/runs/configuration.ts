@@ -1,7 +1,7 @@
-// The configuration a run was applied with: validated with core's schema, secrets (env values given
-// through secret_env, the registry password) split out to be sealed, the rest stored and shown
-// masked, and compared with an active run's for in-place updates.
-import { MASK, parseNormalizedConfiguration, type DevEnvironmentConfiguration } from '@dstack/core/config/index';
+// The configuration a run was applied with (parsed from its source in ../config-source.ts): secrets
+// (env values given as secrets, the registry password) split out to be sealed, the rest stored and
+// shown masked, and compared with an active run's for in-place updates.
+import { MASK, type DevEnvironmentConfiguration } from '@dstack/core/config/index';
 
 import { BadRequestError } from '@dstack/core/grpc';
 
@@ -15,16 +15,6 @@ export interface RunSecrets {
 
 /** Fields that change without a restart. */
 export const IN_PLACE_FIELDS = ['inactivity_duration'] as const;
-
-export function parseRunConfiguration(json: string): DevEnvironmentConfiguration {
-  if (!json.trim()) throw new BadRequestError('configuration_json is empty');
-  const res = parseNormalizedConfiguration(json);
-  if (!res.ok) throw new BadRequestError(res.message);
-  if (res.config.type !== 'dev-environment') {
-    throw new BadRequestError(`a ${res.config.type} configuration is applied with ApplyFleet, not ApplyRun`);
-  }
-  return res.config;
-}
 
 /** The secrets of a run: every env entry without a value must have one in secret_env. */
 export function collectSecrets(config: DevEnvironmentConfiguration, secretEnv: Record<string, string>): RunSecrets {

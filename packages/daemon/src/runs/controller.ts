@@ -9,6 +9,7 @@
 // reconcile.ts, over the shared bookkeeping in bookkeeping.ts.
 import { EventEmitter } from 'node:events';
 import { rmSync } from 'node:fs';
+import type { DevEnvironmentConfiguration } from '@dstack/core/config/types';
 import type { JobStatus } from '@dstack/core/gen/agent';
 import type { Progress, Run } from '@dstack/core/gen/daemon';
 import type { TerminationReason } from '@dstack/core/runs/status';
@@ -138,8 +139,9 @@ export class RunController extends EventEmitter {
     return this.ending.end(runId, reason, message, opts);
   }
 
-  updateInPlace(runId: string, maskedJson: string, sealed: Buffer, inactivityDuration: number | null): RunRow {
-    const row = this.d.store.update(runId, { configurationJson: maskedJson, secrets: sealed, inactivityDuration });
+  updateInPlace(runId: string, masked: DevEnvironmentConfiguration, sealed: Buffer): RunRow {
+    const inactivityDuration = masked.inactivity_duration;
+    const row = this.d.store.update(runId, { configuration: masked, secrets: sealed });
     this.book.say(row, `Updated in place: inactivity_duration ${inactivityDuration === null ? 'off' : `${inactivityDuration}s`}`);
     this.book.changed(row);
     return row;

@@ -3,7 +3,6 @@
 // activity reports feed inactivity_duration. A running job with its SSH server up gets the run's
 // Host block in ~/.ssh/config.
 import type { Event, JobStatus } from '@dstack/core/gen/agent';
-import { type DevEnvironmentConfiguration } from '@dstack/core/config/index';
 import { isFinished, reasonText, type TerminationReason } from '@dstack/core/runs/status';
 import type { RunLogs } from '../logs/run-log';
 import { ensureInclude, type SshConfigFiles } from '../ssh/config-files';
@@ -95,14 +94,8 @@ export class JobEvents {
   private writeSsh(row: RunRow, st: JobStatus): void {
     const { book, ssh } = this.d;
     const instance = book.instanceOf(row);
-    let config: DevEnvironmentConfiguration | undefined;
-    try {
-      config = JSON.parse(row.configurationJson);
-    } catch {
-      config = undefined;
-    }
     const hostKeyAlias = `dstack-${row.name}-${row.jobId}`;
-    const user = (config?.user ?? '').split(':')[0] || 'root';
+    const user = (row.configuration.user ?? '').split(':')[0] || 'root';
     const wasThere = ssh.has(row.name);
     ssh.upsert({
       alias: row.name,

@@ -1,10 +1,16 @@
 import { describe, expect, it } from 'vitest';
+import { parseConfiguration, type DevEnvironmentConfiguration } from '@dstack/core/config/index';
 import { exceededLimit } from './limits';
+
+function configuration(inactivity: number | null, max: number | null): DevEnvironmentConfiguration {
+  const r = parseConfiguration('.dstack.yml', 'type: dev-environment\n');
+  if (!r.ok || r.config.type !== 'dev-environment') throw new Error('the default dev environment does not validate');
+  return { ...r.config, inactivity_duration: inactivity, max_duration: max };
+}
 
 const idle = { shellSessions: 0, execSessions: 0, sftpSessions: 0, portForwards: 0, inactiveSeconds: 0 };
 const row = (over: { inactivityDuration?: number | null; maxDuration?: number | null; runningMs?: number; runningSinceMs?: number }) => ({
-  inactivityDuration: over.inactivityDuration ?? null,
-  configurationJson: JSON.stringify({ type: 'dev-environment', max_duration: over.maxDuration ?? null }),
+  configuration: configuration(over.inactivityDuration ?? null, over.maxDuration ?? null),
   runningMs: over.runningMs ?? 0,
   runningSinceMs: over.runningSinceMs ?? 0,
 });

@@ -1,7 +1,6 @@
 // The limits a running run ends at: inactivity_duration (nobody connected for that long: the
 // agent's sessions and attached CLIs, activity.ts) and max_duration (time spent running, summed
 // over its attempts' running spells). Pure: the tick acts on what this says.
-import type { DevEnvironmentConfiguration } from '@dstack/core/config/index';
 import type { RunRow } from '../state/runs-store';
 import { inactiveSeconds, type ActivityState } from './activity';
 
@@ -12,17 +11,18 @@ export interface LimitExceeded {
 
 /** The first limit the run is past at `now`, inactivity first; undefined while within both. */
 export function exceededLimit(
-  row: Pick<RunRow, 'inactivityDuration' | 'configurationJson' | 'runningMs' | 'runningSinceMs'>,
+  row: Pick<RunRow, 'configuration' | 'runningMs' | 'runningSinceMs'>,
   activity: ActivityState,
   now: number,
 ): LimitExceeded | undefined {
-  if (row.inactivityDuration !== null && row.inactivityDuration > 0) {
+  const config = row.configuration;
+  const limit = config.inactivity_duration;
+  if (limit !== null && limit > 0) {
     const inactive = inactiveSeconds(activity, now);
-    if (inactive >= row.inactivityDuration) {
-      return { reason: 'inactivity_duration_exceeded', message: `inactive for ${inactive}s (inactivity_duration ${row.inactivityDuration}s)` };
+    if (inactive >= limit) {
+      return { reason: 'inactivity_duration_exceeded', message: `inactive for ${inactive}s (inactivity_duration ${limit}s)` };
     }
   }
-  const config = JSON.parse(row.configurationJson) as DevEnvironmentConfiguration;
   if (config.max_duration !== null && config.max_duration > 0) {
     const running = row.runningMs + (row.runningSinceMs ? now - row.runningSinceMs : 0);
     if (running >= config.max_duration * 1000) {

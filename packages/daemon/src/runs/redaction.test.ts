@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../logger';
 import { SecretBox } from '../secrets';
 import { openDb } from '../state/db';
+import { testRunRow } from '../state/test-run-row';
 import { RunsStore, type RunRow } from '../state/runs-store';
 import { redactStoredSecrets } from './redaction';
 
@@ -14,12 +15,7 @@ const dir = mkdtempSync(join(tmpdir(), 'dstack-redaction-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function run(id: string, secrets: Buffer | null): RunRow {
-  return {
-    id, name: `run-${id}`, status: 'submitted', terminationReason: '', statusMessage: '', submittedMs: 1000, finishedMs: 0,
-    configurationJson: '{}', secrets, configurationPath: '', repoDir: '', noRepo: false, repoId: '', ideVersion: '',
-    attempt: 0, jobId: '', instanceKey: '', backend: '', region: '', price: 0, resourcesJson: '', retryAtMs: 0, runningMs: 0,
-    runningSinceMs: 0, jobJson: '', inactivityDuration: null, sshAlias: '',
-  };
+  return testRunRow({ id, name: `run-${id}`, secrets });
 }
 
 describe('redaction rebuilt from state.db', () => {

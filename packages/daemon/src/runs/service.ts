@@ -1,7 +1,6 @@
 // The runs half of the daemon's API (daemon.proto): plan, apply (new, override, in-place), list,
 // get, stop, delete, attach, logs, offers. Bad input is refused before anything is created.
 import type { DevEnvironmentConfiguration } from '@dstack/core/config/index';
-import { parseNormalizedConfiguration } from '@dstack/core/config/index';
 import type {
   ApplyRunRequest,
   AttachEvent,
@@ -26,17 +25,11 @@ import type { Logger } from '../logger';
 import type { RunLogEntry, RunLogs } from '../logs/run-log';
 import type { SecretBox } from '../secrets';
 import type { RunRow, RunsStore } from '../state/runs-store';
-import {
-  changedFields,
-  collectSecrets,
-  isInPlace,
-  maskConfiguration,
-  parseRunConfiguration,
-  revealConfiguration,
-  type RunSecrets,
-} from './configuration';
+import { readSource } from '../config-source';
+import { changedFields, collectSecrets, isInPlace, maskConfiguration, revealConfiguration, type RunSecrets } from './configuration';
 import type { RunController } from './controller';
 import { redactRunSecrets } from './redaction';
+import { runConfigurationView } from './views';
 import { isUsable } from '../fleets/preference';
 import { planOffers, type OfferRequirements } from './planner';
 
@@ -97,31 +90,31 @@ export class RunService {
     return name;
   }
 
-  /** Differences from the active run, comparing secrets by value where the new ones are known. */
-  private diff(current: RunRow, next: DevEnvironmentConfiguration, nextSecrets: RunSecrets | null): string[] {
+  /** Differences from the active run, secrets compared by value. */
+  private diff(current: RunRow, next: DevEnvironmentConfiguration, nextSecrets: RunSecrets): string[] {
     const curSecrets = current.secrets ? this.d.secrets.openJson<RunSecrets>(current.secrets) : { env: {} };
-    const cur = revealConfiguration(JSON.parse(current.configurationJson), curSecrets);
-    let nxt = next;
-    if (!nextSecrets) {
-      // A plan carries no secret_env: an entry listed without a value keeps the current one.
-      nxt = structuredClone(next);
-      for (const [k, v] of Object.entries(nxt.env)) if (v === null && k in curSecrets.env) nxt.env[k] = curSecrets.env[k];
-    }
-    return changedFields(cur, nxt);
+    return changedFields(revealConfiguration(current.configuration, curSecrets), revealConfiguration(next, nextSecrets));
+  }
+
+  /** The request's configuration, parsed and checked, with its secrets split out. */
+  private source(req: GetPlanRequest | ApplyRunRequest, rpc: string) {
+    const { config, secretEnv, path } = readSource(req.configuration, 'dev-environment', rpc);
+    return { config, path, secrets: collectSecrets(config, secretEnv) };
   }
 
   async plan(req: GetPlanRequest): Promise<Plan> {
-    const config = parseRunConfiguration(req.configurationJson);
+    const { config, secrets } = this.source(req, 'GetPlan');
     const name = this.runName(config, '');
     const repo = await this.repo(req);
     const offers = await planOffers(this.d.backends, config, req.maxOffers || 50);
     const current = this.d.store.activeByName(name);
-    const changed = current ? this.diff(current, config, null) : [];
+    const changed = current ? this.diff(current, config, secrets) : [];
     return {
       runName: name,
       offers: offers.offers,
       totalOffers: offers.total,
       currentRun: current ? this.d.controller.view(current) : undefined,
+      configuration: runConfigurationView(maskConfiguration(config, secrets)),
       changedFields: changed,
       inPlace: Boolean(current) && isInPlace(changed),
       noOfferReasons: offers.reasons,
@@ -132,9 +125,8 @@ export class RunService {
   }
 
   async apply(req: ApplyRunRequest): Promise<Run> {
-    const config = parseRunConfiguration(req.configurationJson);
+    const { config, path, secrets } = this.source(req, 'ApplyRun');
     const name = this.runName(config, req.runName);
-    const secrets = collectSecrets(config, req.secretEnv);
     redactRunSecrets(this.d.log, secrets);
     const masked = maskConfiguration(config, secrets);
     const sealed = this.d.secrets.sealJson(secrets);
@@ -148,7 +140,7 @@ export class RunService {
             `run ${name}: ${changed.join(', ')} cannot change without a restart (only inactivity_duration can): apply with override`,
           );
         }
-        const row = this.d.controller.updateInPlace(current.id, JSON.stringify(masked), sealed, config.inactivity_duration);
+        const row = this.d.controller.updateInPlace(current.id, masked, sealed);
         return this.d.controller.view(row);
       }
       if (!req.override) {
@@ -178,9 +170,9 @@ export class RunService {
       statusMessage: '',
       submittedMs: Date.now(),
       finishedMs: 0,
-      configurationJson: JSON.stringify(masked),
+      configuration: masked,
       secrets: sealed,
-      configurationPath: req.configurationPath,
+      configurationPath: path,
       repoDir: repo.listing?.root ?? '',
       noRepo: !repo.listing,
       repoId: repo.id,
@@ -196,7 +188,6 @@ export class RunService {
       runningMs: 0,
       runningSinceMs: 0,
       jobJson: '',
-      inactivityDuration: config.inactivity_duration,
       sshAlias: '',
     };
     try {
@@ -317,9 +308,7 @@ export class RunService {
   }
 
   async offers(req: ListOffersRequest): Promise<ListOffersResponse> {
-    const parsed = parseNormalizedConfiguration(req.configurationJson);
-    if (!parsed.ok) throw new BadRequestError(parsed.message);
-    const c = parsed.config;
+    const { config: c } = readSource(req.configuration, 'dev-environment', 'ListOffers');
     const requirements: OfferRequirements = {
       resources: c.resources,
       spot_policy: c.spot_policy,

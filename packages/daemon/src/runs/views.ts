@@ -1,7 +1,9 @@
 // Runs as the CLI sees them (daemon.proto Run): the stored row, the agent's last job status, live
 // activity, the SSH alias and the IDE link.
 import type { JobStatus } from '@dstack/core/gen/agent';
-import type { Activity, Job, Resources, Run, SyncStatus } from '@dstack/core/gen/daemon';
+import type { DevEnvironmentConfiguration } from '@dstack/core/config/types';
+import type { Activity, Job, Resources, Run, RunConfiguration, SyncStatus } from '@dstack/core/gen/daemon';
+import { formatResourcesSpec } from '@dstack/core/resources/format';
 import type { InstanceRecord, SshEndpoint } from '@dstack/backends/backend';
 import type { RunRow } from '../state/runs-store';
 import { inactiveSeconds, type ActivityState } from './activity';
@@ -38,18 +40,38 @@ export function activityView(state: ActivityState | undefined, nowMs: number): A
   };
 }
 
+/** The configuration as Run views carry it (pass it masked): typed, 0 or "" where unset. */
+export function runConfigurationView(c: DevEnvironmentConfiguration): RunConfiguration {
+  return {
+    name: c.name ?? '',
+    image: c.image ?? '',
+    python: c.python ?? '',
+    ide: c.ide ?? '',
+    version: c.version ?? '',
+    ports: c.ports.map((p) => ({ localPort: p.local_port ?? 0, containerPort: p.container_port })),
+    inactivityDuration: c.inactivity_duration ?? 0,
+    maxDuration: c.max_duration ?? 0,
+    idleDuration: c.idle_duration ?? 0,
+    resources: formatResourcesSpec(c.resources),
+    spotPolicy: c.spot_policy,
+    maxPrice: c.max_price ?? 0,
+    env: Object.fromEntries(Object.entries(c.env).map(([k, v]) => [k, v ?? ''])),
+    init: c.init,
+    workingDir: c.working_dir ?? '',
+    user: c.user ?? '',
+    shell: c.shell ?? '',
+    privileged: c.privileged,
+    backends: c.backends ?? [],
+    fleets: c.fleets ?? [],
+  };
+}
+
 export function runView(
   row: RunRow,
   opts: { activity?: ActivityState; instance?: InstanceRecord; sshReady: boolean; nowMs?: number; sync?: SyncStatus },
 ): Run {
   const now = opts.nowMs ?? Date.now();
   const st = parseJobStatus(row.jobJson);
-  let config: { ide?: 'vscode' | 'cursor' | 'windsurf' | 'zed' | null } = {};
-  try {
-    config = JSON.parse(row.configurationJson);
-  } catch {
-    /* stored by us: always JSON */
-  }
   let resources: Resources | undefined;
   try {
     resources = row.resourcesJson ? (JSON.parse(row.resourcesJson) as Resources) : undefined;
@@ -87,13 +109,13 @@ export function runView(
     region: row.region,
     resources,
     price: row.price,
-    configurationJson: row.configurationJson,
+    configuration: runConfigurationView(row.configuration),
     configurationPath: row.configurationPath,
     repoDir: row.repoDir,
     job,
     activity: row.status === 'running' ? activityView(opts.activity, now) : undefined,
     sshAlias: alias,
-    ideLink: alias ? ideLink({ ide: config.ide ?? null }, alias, st?.workingDir ?? '') : '',
+    ideLink: alias ? ideLink({ ide: row.configuration.ide }, alias, st?.workingDir ?? '') : '',
     sync: opts.sync,
     fleet: '',
     retryAtMs: row.retryAtMs,

@@ -4,18 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MIGRATIONS, SCHEMA_VERSION, migrate, openDb } from './db';
+import { testRunRow } from './test-run-row';
 import { RunsStore, TransitionError, type RunRow } from './runs-store';
 
 const dir = mkdtempSync(join(tmpdir(), 'dstack-db-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function run(id: string, name: string): RunRow {
-  return {
-    id, name, status: 'submitted', terminationReason: '', statusMessage: '', submittedMs: 1000, finishedMs: 0,
-    configurationJson: '{}', secrets: null, configurationPath: '', repoDir: '', noRepo: false, repoId: '', ideVersion: '',
-    attempt: 0, jobId: '', instanceKey: '', backend: '', region: '', price: 0, resourcesJson: '', retryAtMs: 0, runningMs: 0,
-    runningSinceMs: 0, jobJson: '', inactivityDuration: null, sshAlias: '',
-  };
+  return testRunRow({ id, name });
 }
 
 describe('migrations', () => {
@@ -39,6 +35,32 @@ describe('migrations', () => {
     expect(() => migrate(db, broken)).toThrow();
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION + 1);
     expect(db.prepare("SELECT name FROM sqlite_master WHERE name = 'y'").get()).toBeUndefined();
+  });
+
+  it('keep the runs of a version 3 file: inactivity_duration moves from its column into the configuration', () => {
+    const db = new Database(join(dir, 'v3.db'));
+    migrate(db, MIGRATIONS.filter((m) => m.version <= 3));
+    const stored = { ...run('old', 'old-run').configuration, inactivity_duration: 60 };
+    const insert = db.prepare(
+      `INSERT INTO runs (id, name, status, submitted_ms, configuration_json, inactivity_duration) VALUES (?, ?, 'running', 1, ?, ?)`,
+    );
+    // Version 3 kept both; an in-place update wrote both, the column being what the limits read.
+    insert.run('old', 'old-run', JSON.stringify(stored), 7200);
+    insert.run('off', 'off-run', JSON.stringify({ ...stored, inactivity_duration: null }), null);
+    expect(migrate(db)).toBe(SCHEMA_VERSION - 3);
+    const columns = (db.prepare('PRAGMA table_info(runs)').all() as { name: string }[]).map((c) => c.name);
+    expect(columns).not.toContain('inactivity_duration');
+    const store = new RunsStore(db);
+    expect(store.get('old')!.configuration).toEqual({ ...stored, inactivity_duration: 7200 });
+    expect(store.get('off')!.configuration.inactivity_duration).toBeNull();
+  });
+
+  it('refuse a stored configuration this version cannot read, naming the run', () => {
+    const db = openDb(join(dir, 'bad-config.db'));
+    db.prepare(`INSERT INTO runs (id, name, status, submitted_ms, configuration_json) VALUES ('x', 'odd', 'running', 1, ?)`).run(
+      JSON.stringify({ type: 'dev-environment', name: 5 }),
+    );
+    expect(() => new RunsStore(db).get('x')).toThrow(/^state\.db: run odd: the stored configuration does not fit this version: /);
   });
 
   it('refuse a file from a newer daemon', () => {

@@ -128,6 +128,15 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX sync_conflicts_run ON sync_conflicts(run_id);
     `,
   },
+  {
+    version: 4,
+    name: "runs: inactivity_duration only in the configuration (it was a column too, kept equal to the configuration's)",
+    sql: `
+      UPDATE runs SET configuration_json = json_set(configuration_json, '$.inactivity_duration', inactivity_duration)
+        WHERE json_valid(configuration_json);
+      ALTER TABLE runs DROP COLUMN inactivity_duration;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

@@ -1,6 +1,8 @@
 // Runs in SQLite. A status change goes through transition(): it checks the move against core's
 // table of transitions and the row's current status, and commits the row with a transition record
-// in one transaction, before the caller acts on it.
+// in one transaction, before the caller acts on it. The configuration is stored as JSON and read
+// back typed by readStoredConfiguration, the one place a stored configuration is parsed.
+import { parseNormalizedConfiguration, type DevEnvironmentConfiguration } from '@dstack/core/config/index';
 import { canTransition, type RunStatus } from '@dstack/core/runs/status';
 import type { Db } from './db';
 
@@ -12,8 +14,8 @@ export interface RunRow {
   statusMessage: string;
   submittedMs: number;
   finishedMs: number;
-  /** Secrets masked. */
-  configurationJson: string;
+  /** Secrets masked. Its inactivity_duration changes in place (the one field that does). */
+  configuration: DevEnvironmentConfiguration;
   /** Sealed (SecretBox) JSON of RunSecrets. */
   secrets: Buffer | null;
   configurationPath: string;
@@ -33,7 +35,6 @@ export interface RunRow {
   runningSinceMs: number;
   /** The last JobStatus the agent reported (JSON). */
   jobJson: string;
-  inactivityDuration: number | null;
   sshAlias: string;
 }
 
@@ -45,7 +46,7 @@ const COLUMNS: Record<keyof RunRow, string> = {
   statusMessage: 'status_message',
   submittedMs: 'submitted_ms',
   finishedMs: 'finished_ms',
-  configurationJson: 'configuration_json',
+  configuration: 'configuration_json',
   secrets: 'secrets',
   configurationPath: 'configuration_path',
   repoDir: 'repo_dir',
@@ -63,16 +64,34 @@ const COLUMNS: Record<keyof RunRow, string> = {
   runningMs: 'running_ms',
   runningSinceMs: 'running_since_ms',
   jobJson: 'job_json',
-  inactivityDuration: 'inactivity_duration',
   sshAlias: 'ssh_alias',
 };
 
 const FINISHED_SQL = `('terminated', 'failed', 'done')`;
 
+/**
+ * A stored configuration (configuration_json of runs), typed: checked against core's normalized
+ * schema, so a row written by another version is refused here rather than misread downstream (a
+ * change of the stored shape comes with a migration in db.ts).
+ */
+export function readStoredConfiguration(json: string, what: string): DevEnvironmentConfiguration {
+  let value: unknown;
+  try {
+    value = JSON.parse(json);
+  } catch (err) {
+    throw new Error(`state.db: ${what}: the stored configuration is not JSON (${(err as Error).message})`);
+  }
+  const res = parseNormalizedConfiguration(value);
+  if (!res.ok) throw new Error(`state.db: ${what}: the stored configuration does not fit this version: ${res.message}`);
+  if (res.config.type !== 'dev-environment') throw new Error(`state.db: ${what}: the stored configuration is a ${res.config.type}`);
+  return res.config;
+}
+
 function fromDb(r: Record<string, unknown>): RunRow {
   const out: Record<string, unknown> = {};
   for (const [k, col] of Object.entries(COLUMNS)) out[k] = r[col];
   out.noRepo = Boolean(r.no_repo);
+  out.configuration = readStoredConfiguration(r.configuration_json as string, `run ${String(r.name)}`);
   return out as unknown as RunRow;
 }
 
@@ -81,7 +100,7 @@ function toDb(patch: Partial<RunRow>): Record<string, unknown> {
   for (const [k, v] of Object.entries(patch)) {
     const col = COLUMNS[k as keyof RunRow];
     if (!col) throw new Error(`unknown run field ${k}`);
-    out[col] = typeof v === 'boolean' ? (v ? 1 : 0) : v;
+    out[col] = typeof v === 'boolean' ? (v ? 1 : 0) : k === 'configuration' ? JSON.stringify(v) : v;
   }
   return out;
 }

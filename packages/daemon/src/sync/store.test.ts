@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDb } from '../state/db';
+import { testRunRow } from '../state/test-run-row';
 import { RunsStore, type RunRow } from '../state/runs-store';
 import { canMove } from './state';
 import { SyncStore } from './store';
@@ -11,12 +12,7 @@ const dir = mkdtempSync(join(tmpdir(), 'dstack-sync-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function run(id: string): RunRow {
-  return {
-    id, name: id, status: 'submitted', terminationReason: '', statusMessage: '', submittedMs: 1000, finishedMs: 0,
-    configurationJson: '{}', secrets: null, configurationPath: '', repoDir: '/repo', noRepo: false, repoId: '', ideVersion: '',
-    attempt: 0, jobId: '', instanceKey: '', backend: '', region: '', price: 0, resourcesJson: '', retryAtMs: 0, runningMs: 0,
-    runningSinceMs: 0, jobJson: '', inactivityDuration: null, sshAlias: '',
-  };
+  return testRunRow({ id, name: id, repoDir: '/repo' });
 }
 
 describe('SyncStore', () => {
