@@ -183,5 +183,8 @@ try {
   rmSync(join(out, 'dstack-agent-linux-arm64'), { force: true });
 }
 for (const { target, stamp } of built) log(`${target.slice(root.length + 1)}: ${mib(stamp.bytes)}, gzip ${mib(stamp.gzipBytes)}`);
+// What `dstack --version` reports for the agent: asking the executable would make it hash itself.
+const manifest = { version, executables: Object.fromEntries(built.map(({ target, stamp }) => [target.slice(out.length + 1), { bytes: stamp.bytes }])) };
+writeFileSync(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 // Keep only current outputs in dist/agent.
 for (const f of readdirSync(out)) if (f.endsWith('.tmp')) rmSync(join(out, f));
