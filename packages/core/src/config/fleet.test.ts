@@ -113,7 +113,7 @@ describe('fleet: host_key pins a host key', () => {
     // `dstack validate` writes it back (without the comment), and the daemon takes the JSON.
     const again = parseConfiguration('again.yml', toYaml(c));
     expect(again.ok && again.config).toEqual(c);
-    expect(parseNormalizedConfiguration(JSON.stringify(toJson(c)))).toEqual({ ok: true, config: toJson(c) });
+    expect(parseNormalizedConfiguration(toJson(c))).toEqual({ ok: true, config: toJson(c) });
   });
 
   it.each<[string, RegExp]>([

@@ -1,6 +1,6 @@
-// The daemon's side of the contract: re-validates a normalized configuration received as JSON
-// (ApplyRunRequest.configuration_json and friends) before trusting it. Strict: unknown fields, wrong
-// types, broken ranges and bad names are rejected with the path of the first problems.
+// A normalized configuration read back from storage (the daemon's state.db keeps what parse.ts
+// built, as JSON): checked before it is trusted. Strict: unknown fields, wrong types, broken ranges
+// and bad names are rejected with the path of the first problems.
 import { z } from 'zod';
 import { RUN_NAME_RE } from '../names';
 import { CPU_ARCHS, GPU_VENDORS } from '../resources/types';
@@ -159,16 +159,8 @@ export const NormalizedConfigurationSchema = z.discriminatedUnion('type', [devEn
 
 export type NormalizedResult = { ok: true; config: Configuration } | { ok: false; message: string };
 
-/** Parses (when given a string) and re-validates a normalized configuration. Never throws. */
-export function parseNormalizedConfiguration(input: unknown): NormalizedResult {
-  let value = input;
-  if (typeof input === 'string') {
-    try {
-      value = JSON.parse(input);
-    } catch (err) {
-      return { ok: false, message: `configuration_json is not JSON: ${(err as Error).message}` };
-    }
-  }
+/** Checks a normalized configuration read back from storage (the daemon's state.db). Never throws. */
+export function parseNormalizedConfiguration(value: unknown): NormalizedResult {
   const r = NormalizedConfigurationSchema.safeParse(value);
   if (r.success) return { ok: true, config: r.data as Configuration };
   const problems = r.error.issues.slice(0, 5).map((i) => `${pathString(i.path as (string | number)[]) || '(root)'}: ${i.message}`);

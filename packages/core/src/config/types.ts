@@ -1,7 +1,7 @@
 // The normalized configurations: what a `.dstack.yml` means once parsed, validated and given dstack's
-// defaults. This shape is the contract of the whole system: `dstack validate --json` prints it, the
-// CLI sends it to the daemon as `configuration_json` (proto/daemon.proto), the daemon re-validates it
-// with `parseNormalizedConfiguration` and stores it. Everything here is plain JSON: durations are
+// defaults. `dstack validate --json` prints it; the daemon builds it from the file the CLI sends
+// (ConfigurationSource in proto/daemon.proto), stores it, and reads it back with
+// `parseNormalizedConfiguration`. Everything here is plain JSON: durations are
 // integer seconds, sizes GB numbers, ranges {min, max}.
 import type { Range, ResourcesSpec } from '../resources/types';
 
@@ -27,7 +27,7 @@ export const DEFAULT_RETRY_DURATION = 3600;
 /**
  * Environment variables, in file order. A null value is an entry listed without one (`- HF_TOKEN`, or
  * `HF_TOKEN:` in the mapping form): apply takes it from `-e NAME=VALUE` or the CLI's environment and
- * sends it as a secret (ApplyRunRequest.secret_env), never inside configuration_json.
+ * keeps it sealed, apart from the stored configuration.
  */
 export type EnvMapping = Record<string, string | null>;
 
