@@ -1,7 +1,7 @@
 // `type: dev-environment`: the schema of what may be written, the rules that span fields, and the
 // normalized form with dstack's defaults.
 import { z } from 'zod';
-import type { GrammarIssue } from '../resources/errors';
+import { show, type GrammarIssue } from '../resources/errors';
 import { vendorOfGpuName } from '../resources/gpu-names';
 import { defaultResources, inferGpuVendor } from '../resources/spec';
 import type { ResourcesSpec } from '../resources/types';
@@ -79,13 +79,16 @@ export interface BuildContext {
 export function checkDevEnvironment(raw: Raw, data: Data | null, ctx: BuildContext): GrammarIssue[] {
   const issues: GrammarIssue[] = [];
   if (given(raw, 'python') && given(raw, 'image')) {
-    issues.push({ path: ['python'], message: '`python` and `image` are mutually exclusive: `python` picks the default image; drop one of them' });
+    issues.push({
+      path: ['python'],
+      message: `\`python: ${show(raw.python)}\` and \`image: ${show(raw.image)}\` are mutually exclusive: \`python\` picks the default image; drop one of them`,
+    });
   }
   if (raw.nvcc === true && given(raw, 'image')) {
-    issues.push({ path: ['nvcc'], message: '`nvcc` only applies to the default image: install nvcc in your `image` instead, or drop `image`' });
+    issues.push({ path: ['nvcc'], message: `\`nvcc\` only applies to the default image: install nvcc in your \`image: ${show(raw.image)}\` instead, or drop \`image\`` });
   }
   if (given(raw, 'version') && !given(raw, 'ide')) {
-    issues.push({ path: ['version'], message: '`version` needs `ide`: set `ide: vscode` (or cursor, windsurf, zed), or remove `version`' });
+    issues.push({ path: ['version'], message: `\`version: ${show(raw.version)}\` needs \`ide\`: set \`ide: vscode\` (or cursor, windsurf, zed), or remove \`version\`` });
   }
   if (raw.ide === 'windsurf' && typeof raw.version === 'string' && !/^.+@[a-f0-9]+$/.test(raw.version)) {
     issues.push({ path: ['version'], message: `invalid Windsurf version "${raw.version}": expected version@commit, e.g. 1.106.0@8951cd3ad688e789573d7f51750d67ae4a0bea7d` });
@@ -101,7 +104,7 @@ export function checkDevEnvironment(raw: Raw, data: Data | null, ctx: BuildConte
       if (problem) issues.push({ path: ['fleets', i], message: `fleets[${i}]: ${problem}` });
     });
   }
-  if (data?.resources) issues.push(...checkImageNeeds(data.resources, given(raw, 'image')));
+  if (data?.resources) issues.push(...checkImageNeeds(data.resources, given(raw, 'image'), raw.resources as Raw));
   if (data?.registry_auth) {
     for (const field of ['username', 'password'] as const) {
       try {
@@ -120,18 +123,18 @@ export function checkDevEnvironment(raw: Raw, data: Data | null, ctx: BuildConte
  * need an `image`. The vendors are the one given, else those of every known name (unknown names pass);
  * an ARM GPU host (GH200) is not refused here: the run asks for x86 and finds no offer.
  */
-function checkImageNeeds(spec: ResourcesSpec, customImage: boolean): GrammarIssue[] {
+function checkImageNeeds(spec: ResourcesSpec, customImage: boolean, written: Raw): GrammarIssue[] {
   if (customImage) return [];
   const issues: GrammarIssue[] = [];
   const vendors = gpuVendorsNeedingImage(spec.gpu);
   if (vendors.length) {
     issues.push({
       path: ['resources', 'gpu'],
-      message: `\`image\` is required for ${vendors.join(' and ')} GPUs: the default image is built for NVIDIA CUDA`,
+      message: `\`image\` is required for ${vendors.join(' and ')} GPUs (gpu: ${show(written.gpu)}): the default image is built for NVIDIA CUDA`,
     });
   }
   if (spec.cpu.arch === 'arm') {
-    issues.push({ path: ['resources', 'cpu'], message: '`image` is required on ARM CPUs: the default image is x86 only' });
+    issues.push({ path: ['resources', 'cpu'], message: `\`image\` is required on ARM CPUs (cpu: ${show(written.cpu)}): the default image is x86 only` });
   }
   return issues;
 }

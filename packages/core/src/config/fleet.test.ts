@@ -69,7 +69,7 @@ describe('fleet: what a valid file means', () => {
 describe('fleet: errors', () => {
   it.each<[string, number, RegExp]>([
     ['name: x', 1, /a fleet needs `ssh_config` \(your own hosts\) or `nodes`/],
-    [`${SSH}    - a\nnodes: 2`, 7, /`nodes` is for cloud fleets/],
+    [`${SSH}    - a\nnodes: 2`, 7, /`nodes: 2` is for cloud fleets/],
     ['nodes: 2\nenv: [A=1]', 3, /`env` is supported for SSH fleets/],
     ['ssh_config:\n  user: u\n  hosts: []', 4, /`hosts` is empty/],
     ['ssh_config:\n  user: u', 2, /missing required key `hosts` in ssh_config/],
@@ -121,7 +121,7 @@ describe('fleet: host_key pins a host key', () => {
     ['ssh-ed25519', /host key "ssh-ed25519" is not "TYPE KEY"/],
     ['ssh-ed25519 not*base64', /is not base64 after its type/],
     [`ssh-rsa ${ED.split(' ')[1]}`, /holds a ssh-ed25519 key, not ssh-rsa/],
-    ['42', /expected a host key like "ssh-ed25519 AAAA\.\.\.", got number/],
+    ['42', /expected a host key like "ssh-ed25519 AAAA\.\.\.", got 42/],
   ])('%j is refused where it is written', (value, message) => {
     const errors = parseErrors(`type: fleet\n${SSH}    - hostname: a\n      host_key: ${value}\n`);
     expect(errors).toHaveLength(1);

@@ -21,7 +21,7 @@ const blocks = z.union([z.literal('auto'), z.number().int().min(1)]).meta({ desc
 
 /** "ssh-ed25519 AAAA..." as in the host's .pub file (a comment after the key is dropped). */
 export function parseHostKeyField(v: unknown): string {
-  if (typeof v !== 'string') throw new GrammarError(`expected a host key like "ssh-ed25519 AAAA...", got ${v === null ? 'nothing' : typeof v}`);
+  if (typeof v !== 'string') throw new GrammarError(`expected a host key like "ssh-ed25519 AAAA...", got ${show(v)}`);
   try {
     const key = parseHostKey(v);
     return `${key.type} ${key.base64}`;
@@ -160,7 +160,7 @@ export function checkFleet(raw: Raw, data: Data | null): GrammarIssue[] {
     issues.push({ path: ['type'], message: 'a fleet needs `ssh_config` (your own hosts) or `nodes` (cloud instances)' });
   }
   if (given(raw, 'ssh_config') && given(raw, 'nodes')) {
-    issues.push({ path: ['nodes'], message: '`nodes` is for cloud fleets; an SSH fleet has one instance per host: remove `nodes`' });
+    issues.push({ path: ['nodes'], message: `\`nodes: ${show(raw.nodes)}\` is for cloud fleets; an SSH fleet has one instance per host: remove \`nodes\`` });
   }
   if (given(raw, 'ssh_config')) {
     for (const key of CLOUD_FLEET_KEYS.filter((k) => given(raw, k))) {

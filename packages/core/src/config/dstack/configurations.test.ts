@@ -50,7 +50,7 @@ describe('dstack test_configurations.py: ide and version', () => {
       error: /invalid Windsurf version/,
       quote: JSON.stringify(v),
     })),
-    { from: `${W}::test_version_requires_ide`, yaml: 'version: 1.80.0', error: /`version` needs `ide`/ },
+    { from: `${W}::test_version_requires_ide`, yaml: 'version: 1.80.0', error: /`version: "1.80.0"` needs `ide`/ },
   ]);
 });
 
@@ -66,5 +66,5 @@ describe('dstack test_configurations.py: python and image (replica-group cases, 
   accepts<Dev>([
     { from: `${R}::test_replica_group_python_nvcc_allowed_together`, yaml: 'python: "3.12"\nnvcc: true', get: (c) => [c.python, c.nvcc], want: ['3.12', true] },
   ]);
-  refuses([{ from: `${R}::test_replica_group_image_python_mutex`, yaml: 'image: x\npython: "3.12"', error: /`python` and `image` are mutually exclusive/ }]);
+  refuses([{ from: `${R}::test_replica_group_image_python_mutex`, yaml: 'image: x\npython: "3.12"', error: /`python: "3.12"` and `image: "x"` are mutually exclusive/ }]);
 });
