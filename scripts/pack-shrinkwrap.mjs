@@ -29,7 +29,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
 const entries = lock.packages;
 
-const bundles = ['dist/cli.cjs', 'dist/daemon.cjs'];
+const bundles = ['dist/cli.cjs', 'dist/cli-main.cjs', 'dist/daemon.cjs'];
 const missing = [...bundles, 'dist/agent/dstack-agent-linux-x64', 'dist/agent/manifest.json'].filter((f) => !existsSync(join(root, f)));
 if (missing.length) fail(`nothing to pack: ${missing.join(', ')} missing: run \`npm run build\` first`);
 for (const bundle of bundles) {

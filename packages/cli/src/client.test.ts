@@ -2,7 +2,8 @@
 // answers a few Daemon calls the way the daemon does (this is a unit test of client.ts: the real
 // daemon is exercised by test/cli). What is checked: how versions are compared, how gRPC errors become
 // one line, and how streams end when cancelled.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { connect as netConnect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -22,11 +23,16 @@ afterEach(() => {
 const unimplemented = (_call: unknown, cb: (err: Partial<grpc.ServiceError>) => void) =>
   cb({ code: grpc.status.UNIMPLEMENTED, details: 'not here' });
 
+function silentImpl(): Record<string, unknown> {
+  const impl: Record<string, unknown> = {};
+  for (const key of Object.keys(DaemonService)) impl[key] = unimplemented;
+  return impl;
+}
+
 async function serve(version: string, overrides: Partial<DaemonServer> = {}): Promise<string> {
   const home = mkdtempSync(join(tmpdir(), 'dstack-client-'));
   homes.push(home);
-  const impl: Record<string, unknown> = {};
-  for (const key of Object.keys(DaemonService)) impl[key] = unimplemented;
+  const impl = silentImpl();
   Object.assign(impl, {
     status: (_c: unknown, cb: grpc.sendUnaryData<unknown>) =>
       cb(null, { version, pid: 42, home, startedMs: 0, logFile: '', activeRuns: 0, backends: ['local'] }),
@@ -86,9 +92,91 @@ describe('errors', () => {
     expect(err.message).toBe('lost the connection to the dstack daemon (No connection established); its log: /h/daemon.log');
   });
 
+  it('keeps a message with non-ASCII characters and percent signs as the daemon wrote it', async () => {
+    const details = 'run „ü-100%" not found';
+    const home = await serve(VERSION, { getRun: (_call, cb) => cb({ code: grpc.status.NOT_FOUND, details, name: '', message: '', metadata: new grpc.Metadata() }) });
+    const d = await connect({ home, autoStart: false });
+    const err = await d.getRun('x').catch((e) => e);
+    d.close();
+    expect(err.message).toBe(details);
+  });
+
+  it('gives up on a call past its deadline and names the log', async () => {
+    const home = await serve(VERSION);
+    const d = await connect({ home, autoStart: false });
+    // A status call the server never answers (the deadline is the client's own).
+    servers[0].removeService(DaemonService);
+    servers[0].addService(DaemonService, { ...silentImpl(), status: () => undefined } as unknown as grpc.UntypedServiceImplementation);
+    const err = await d.status(200).catch((e) => e);
+    d.close();
+    expect(err).toBeInstanceOf(DaemonError);
+    expect(err.grpcCode).toBe(grpc.status.DEADLINE_EXCEEDED);
+    expect(err.message).toBe(`the dstack daemon did not answer in time; its log: ${join(home, 'daemon.log')}`);
+  });
+
+  it('says the connection is lost when the daemon dies during a stream (its socket closes)', async () => {
+    // The client reaches the daemon through a proxy whose connections are cut, as a kill -9 does.
+    const home = await serve(VERSION, {
+      attach: (call) => void call.write({ payload: { $case: 'run', value: Run.fromPartial({ name: 'r1', status: 'running' }) } }),
+    });
+    const sock = join(home, 'daemon.sock');
+    renameSync(sock, join(home, 'real.sock'));
+    const conns: Socket[] = [];
+    const proxy = createServer((c) => {
+      const up = netConnect(join(home, 'real.sock'));
+      conns.push(c, up);
+      c.pipe(up).pipe(c);
+      c.on('error', () => {});
+      up.on('error', () => {});
+    });
+    await new Promise<void>((r) => proxy.listen(sock, r));
+    const d = await connect({ home, autoStart: false });
+    const err = await (async () => {
+      for await (const _ of d.attach({ name: 'r1', countAsActivity: false, logsFrom: 0, noLogs: true })) {
+        for (const c of conns) c.destroy();
+      }
+    })().catch((e) => e);
+    d.close();
+    proxy.close();
+    expect(err).toBeInstanceOf(DaemonError);
+    expect(err.grpcCode).toBe(grpc.status.UNAVAILABLE);
+    expect(err.message).toMatch(/^lost the connection to the dstack daemon \(.+\); its log: /);
+  });
+
   it('leaves other errors as they are', () => {
     const e = new Error('plain');
     expect(toUserError(e)).toBe(e);
+  });
+});
+
+describe('messages', () => {
+  it('carries a reply larger than one HTTP/2 window intact', async () => {
+    const runs = Array.from({ length: 2000 }, (_, i) => Run.fromPartial({ name: `run-${i}`, status: 'running', statusMessage: 'x'.repeat(200) }));
+    const home = await serve(VERSION, { listRuns: (_call, cb) => cb(null, { runs }) });
+    const d = await connect({ home, autoStart: false });
+    const resp = await d.listRuns(true);
+    d.close();
+    expect(resp.runs.length).toBe(2000);
+    expect(resp.runs[1999].name).toBe('run-1999');
+    expect(resp.runs[1999].statusMessage).toBe('x'.repeat(200));
+  });
+
+  it('yields every message of a long stream in order to a slow reader', async () => {
+    const n = 500;
+    const home = await serve(VERSION, {
+      getLogs: (call) => {
+        for (let i = 0; i < n; i++) call.write({ offset: i, data: Buffer.alloc(1000, i % 256), stream: 'stdout', timeMs: 0 });
+        call.end();
+      },
+    });
+    const d = await connect({ home, autoStart: false });
+    const offsets: number[] = [];
+    for await (const entry of d.getLogs({ name: 'r', sinceMs: 0, follow: false })) {
+      offsets.push(entry.offset);
+      if (offsets.length % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+    }
+    d.close();
+    expect(offsets).toEqual(Array.from({ length: n }, (_, i) => i));
   });
 });
 

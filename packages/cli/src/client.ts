@@ -1,7 +1,7 @@
 // The CLI's side of the daemon: connect to $DSTACK_HOME/daemon.sock, start the daemon when nothing
-// answers there, check that it runs this version, and turn gRPC calls into promises and async
-// iterables whose errors are one line for the user. gRPC and the generated client load lazily:
-// only commands that talk to the daemon pay for them.
+// answers there, check that it runs this version, and turn calls into promises and async iterables
+// whose errors are one line for the user. Calls go through grpc-h2.ts (gRPC framed over node:http2)
+// with the generated codecs, which load lazily: only commands that talk to the daemon pay for them.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
@@ -10,7 +10,7 @@ import type {
   ApplyRunRequest,
   AttachEvent,
   AttachRequest,
-  DaemonClient,
+  DaemonService,
   GetFleetPlanRequest,
   GetLogsRequest,
   GetPlanRequest,
@@ -31,24 +31,11 @@ import type {
   StatusResponse,
   SyncStatus,
 } from '@dstack/core/gen/daemon';
-import type { CallOptions, ClientReadableStream, ClientUnaryCall, Metadata, ServiceError } from '@grpc/grpc-js';
 import { VERSION } from '@dstack/core/version';
 import { DaemonError, UserError } from './errors';
+import { Channel, Code, type Method } from './grpc-h2';
 import { dstackHome, homeLayout } from '@dstack/core/home-layout';
 import { spinner } from './progress';
-
-// gRPC status codes used here (from @grpc/grpc-js's Status, without loading it).
-const CANCELLED = 1;
-const DEADLINE_EXCEEDED = 4;
-const UNAVAILABLE = 14;
-
-type Grpc = typeof import('@grpc/grpc-js');
-type UnaryMethod<Req, Res> = (
-  req: Req,
-  md: Metadata,
-  opts: Partial<CallOptions>,
-  cb: (err: ServiceError | null, res: Res) => void,
-) => ClientUnaryCall;
 
 /** A server stream: iterate its messages; cancel() ends the iteration quietly. */
 export interface EventStream<T> extends AsyncIterable<T> {
@@ -57,87 +44,84 @@ export interface EventStream<T> extends AsyncIterable<T> {
 
 export class Daemon {
   constructor(
-    private readonly raw: DaemonClient,
-    private readonly grpc: Grpc,
+    private readonly channel: Channel,
+    private readonly api: DaemonService,
     readonly home: string,
   ) {}
 
   status(timeoutMs = 5_000) {
-    return this.unary(this.raw.status, {}, timeoutMs) as Promise<StatusResponse>;
+    return this.unary(this.api.status, {}, timeoutMs) as Promise<StatusResponse>;
   }
   shutdown() {
-    return this.unary(this.raw.shutdown, {}, 10_000);
+    return this.unary(this.api.shutdown, {}, 10_000);
   }
   getPlan(req: GetPlanRequest): Promise<Plan> {
-    return this.unary(this.raw.getPlan, req);
+    return this.unary(this.api.getPlan, req);
   }
   applyRun(req: ApplyRunRequest): Promise<Run> {
-    return this.unary(this.raw.applyRun, req);
+    return this.unary(this.api.applyRun, req);
   }
   listRuns(all: boolean): Promise<ListRunsResponse> {
-    return this.unary(this.raw.listRuns, { all });
+    return this.unary(this.api.listRuns, { all });
   }
   getRun(name: string): Promise<Run> {
-    return this.unary(this.raw.getRun, { name });
+    return this.unary(this.api.getRun, { name });
   }
   stopRun(name: string, abort: boolean): Promise<Run> {
-    return this.unary(this.raw.stopRun, { name, abort });
+    return this.unary(this.api.stopRun, { name, abort });
   }
   deleteRun(name: string) {
-    return this.unary(this.raw.deleteRun, { name });
+    return this.unary(this.api.deleteRun, { name });
   }
   listOffers(req: ListOffersRequest): Promise<ListOffersResponse> {
-    return this.unary(this.raw.listOffers, req);
+    return this.unary(this.api.listOffers, req);
   }
   attach(req: AttachRequest): EventStream<AttachEvent> {
-    return this.stream(this.raw.attach(req));
+    return this.stream(this.api.attach, req);
   }
   getLogs(req: GetLogsRequest): EventStream<LogEntry> {
-    return this.stream(this.raw.getLogs(req));
+    return this.stream(this.api.getLogs, req);
   }
   getFleetPlan(req: GetFleetPlanRequest): Promise<FleetPlan> {
-    return this.unary(this.raw.getFleetPlan, req);
+    return this.unary(this.api.getFleetPlan, req);
   }
   scanHostKeys(req: ScanHostKeysRequest): Promise<ScanHostKeysResponse> {
-    return this.unary(this.raw.scanHostKeys, req);
+    return this.unary(this.api.scanHostKeys, req);
   }
   applyFleet(req: ApplyFleetRequest): EventStream<FleetEvent> {
-    return this.stream(this.raw.applyFleet(req));
+    return this.stream(this.api.applyFleet, req);
   }
   listFleets(all: boolean): Promise<ListFleetsResponse> {
-    return this.unary(this.raw.listFleets, { all });
+    return this.unary(this.api.listFleets, { all });
   }
   getFleet(name: string): Promise<Fleet> {
-    return this.unary(this.raw.getFleet, { name });
+    return this.unary(this.api.getFleet, { name });
   }
   deleteFleet(req: DeleteFleetRequest): EventStream<FleetEvent> {
-    return this.stream(this.raw.deleteFleet(req));
+    return this.stream(this.api.deleteFleet, req);
   }
   startSync(name: string): Promise<SyncStatus> {
-    return this.unary(this.raw.startSync, { name });
+    return this.unary(this.api.startSync, { name });
   }
   stopSync(name: string): Promise<SyncStatus> {
-    return this.unary(this.raw.stopSync, { name });
+    return this.unary(this.api.stopSync, { name });
   }
   getSync(name: string): Promise<SyncStatus> {
-    return this.unary(this.raw.getSync, { name });
+    return this.unary(this.api.getSync, { name });
   }
 
   close(): void {
-    this.raw.close();
+    this.channel.close();
   }
 
-  private unary<Req, Res>(method: UnaryMethod<Req, Res>, req: Req, timeoutMs?: number): Promise<Res> {
-    const opts: Partial<CallOptions> = timeoutMs ? { deadline: Date.now() + timeoutMs } : {};
-    return new Promise((resolve, reject) => {
-      method.call(this.raw, req, new this.grpc.Metadata(), opts, (err, res) => {
-        if (err) reject(toUserError(err, this.home));
-        else resolve(res);
-      });
+  private unary<Req, Res>(method: Method<Req, Res>, req: Req, timeoutMs?: number): Promise<Res> {
+    return this.channel.unary(method, req, timeoutMs).catch((err) => {
+      throw toUserError(err, this.home);
     });
   }
 
-  private stream<T>(call: ClientReadableStream<T>): EventStream<T> {
+  private stream<Req, T>(method: Method<Req, T>, req: Req): EventStream<T> {
+    const call = this.channel.serverStream(method, req);
     let cancelled = false;
     const home = this.home;
     return {
@@ -147,9 +131,9 @@ export class Daemon {
       },
       async *[Symbol.asyncIterator]() {
         try {
-          for await (const msg of call) yield msg as T;
+          for await (const msg of call) yield msg;
         } catch (err) {
-          if (cancelled && (err as ServiceError).code === CANCELLED) return;
+          if (cancelled && (err as { code?: number }).code === Code.CANCELLED) return;
           throw toUserError(err, home);
         }
       },
@@ -159,12 +143,12 @@ export class Daemon {
 
 /** A gRPC failure as one line: the daemon's own message, or what went wrong reaching it. */
 export function toUserError(err: unknown, home = dstackHome()): Error {
-  const e = err as Partial<ServiceError>;
+  const e = err as { code?: unknown; details?: string; message?: string };
   if (typeof e?.code !== 'number') return err instanceof Error ? err : new Error(String(err));
-  if (e.code === UNAVAILABLE) {
+  if (e.code === Code.UNAVAILABLE) {
     return new DaemonError(`lost the connection to the dstack daemon (${e.details || 'unavailable'}); its log: ${homeLayout(home).log}`, e.code);
   }
-  if (e.code === DEADLINE_EXCEEDED) {
+  if (e.code === Code.DEADLINE_EXCEEDED) {
     return new DaemonError(`the dstack daemon did not answer in time; its log: ${homeLayout(home).log}`, e.code);
   }
   return new DaemonError(e.details || e.message || 'the dstack daemon failed', e.code);
@@ -187,12 +171,8 @@ export function socketAnswers(path: string, timeoutMs = 1_000): Promise<boolean>
 }
 
 async function openClient(home: string): Promise<Daemon> {
-  const grpc = await import('@grpc/grpc-js');
-  const { DaemonClient } = await import('@dstack/core/gen/daemon');
-  const raw = new DaemonClient(`unix://${homeLayout(home).socket}`, grpc.credentials.createInsecure(), {
-    'grpc.max_receive_message_length': 64 * 1024 * 1024,
-  });
-  return new Daemon(raw, grpc, home);
+  const { DaemonService } = await import('@dstack/core/gen/daemon');
+  return new Daemon(new Channel(homeLayout(home).socket), DaemonService, home);
 }
 
 export interface ConnectOptions {
