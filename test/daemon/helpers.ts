@@ -5,6 +5,7 @@
 // base image at the harness's Debian image. OpenSSH is the client; `docker()` checks containers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import {
@@ -24,7 +25,8 @@ import { ROOT, hasHostBlockIn, makeGitRepo, requireBuilt as requireBuiltParts, s
 import { waitFor, type RunResult } from '../harness/util';
 
 export { ROOT, runName, stopLocalAgent } from '../harness/sandbox';
-export const DAEMON = join(ROOT, 'dist/daemon.cjs');
+/** DSTACK_TEST_DAEMON runs the suites against another build of the daemon (an older one, to see a test fail). */
+export const DAEMON = process.env.DSTACK_TEST_DAEMON ?? join(ROOT, 'dist/daemon.cjs');
 export const AGENT = join(ROOT, 'dist/agent/dstack-agent-linux-x64');
 
 export function requireBuilt(): void {
@@ -45,7 +47,7 @@ export class Sandbox {
   readonly home: string;
   readonly dstackHome: string;
   readonly env: NodeJS.ProcessEnv;
-  client!: DaemonClient;
+  private grpcClient: DaemonClient | undefined;
   proc?: ChildProcess;
   private readonly user: UserHome;
 
@@ -58,13 +60,26 @@ export class Sandbox {
     this.env = this.user.env;
   }
 
+  /** The daemon's client (made on first use when start() did not make it). */
+  get client(): DaemonClient {
+    this.grpcClient ??= new DaemonClient(`unix://${this.socket}`, credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 64 * 1024 * 1024,
+      'grpc.use_local_subchannel_pool': 1,
+    });
+    return this.grpcClient;
+  }
+
   get socket(): string {
     return join(this.dstackHome, 'daemon.sock');
   }
 
-  /** Starts dist/daemon.cjs and waits until Status answers. */
-  async start(): Promise<StatusResponse> {
-    const proc = spawn(process.execPath, [DAEMON], { env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  /**
+   * Starts dist/daemon.cjs and waits until Status answers. `cgroupProcs`: the daemon runs in that
+   * cgroup (its cgroup.procs file) from its first instruction.
+   */
+  async start({ cgroupProcs }: { cgroupProcs?: string } = {}): Promise<StatusResponse> {
+    const argv = cgroupProcs ? ['sh', '-c', 'echo $$ > "$0" && exec "$@"', cgroupProcs, process.execPath, DAEMON] : [process.execPath, DAEMON];
+    const proc = spawn(argv[0]!, argv.slice(1), { env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.proc = proc;
     let stderr = '';
     proc.stderr!.on('data', (d) => (stderr += d));
@@ -72,14 +87,21 @@ export class Sandbox {
       proc.once('exit', (code, sig) => reject(new Error(`the daemon exited (${code ?? sig}): ${stderr}`))),
     );
     exited.catch(() => {});
-    this.client?.close();
-    this.client = new DaemonClient(`unix://${this.socket}`, credentials.createInsecure(), {
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
-    });
-    return Promise.race([
-      exited,
-      waitFor('the daemon to answer', () => this.status(2000).catch(() => undefined), { timeoutMs: 30_000, intervalMs: 200 }),
-    ]);
+    this.grpcClient?.close();
+    this.grpcClient = undefined;
+    return Promise.race([exited, waitFor('the daemon to answer', () => this.answers(), { timeoutMs: 30_000, intervalMs: 200 })]);
+  }
+
+  /**
+   * One look: does the socket take a connection (a plain connect, as the CLI looks), and then does
+   * Status answer? The gRPC client is made only once the socket takes connections, with a
+   * subchannel of its own: a client that tried while nothing listened waits 1 s, then ×1.6 each
+   * time, before it tries again (grpc-js reconnect backoff), and clients of one target share that
+   * wait. It hid a daemon that had been listening for seconds.
+   */
+  private async answers(): Promise<StatusResponse | undefined> {
+    if (!this.grpcClient && !(await socketAccepts(this.socket))) return undefined;
+    return this.status(2000).catch(() => undefined);
   }
 
   /** The daemon dies without any cleanup. */
@@ -200,10 +222,22 @@ export class Sandbox {
         await Promise.race([gone, new Promise((r) => setTimeout(r, 10_000))]);
       }
     } finally {
-      this.client?.close();
+      this.grpcClient?.close();
       await this.user.end();
     }
   }
+}
+
+/** Does a unix socket take a connection now? */
+export function socketAccepts(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(path);
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
 }
 
 /** A configuration file as the CLI sends it: the text, its path, the caller's environment. */
