@@ -1,21 +1,20 @@
-// The daemon assembled: state, secrets, keys, backends, agents, the run controller and the gRPC
-// server on $DSTACK_HOME/daemon.sock. start() returns once the socket answers; reconcile runs right
-// after, while requests are already served.
+// The daemon assembled: state, secrets, keys, backends, agents, the run controller, served on the
+// socket start.ts bound (which answers Status meanwhile). startDaemon() returns once it serves every
+// rpc; reconcile runs right after, while requests are already served.
 import type { Server } from '@grpc/grpc-js';
 import type { HostInfo } from '@dstack/core/gen/agent';
 import { VERSION } from '@dstack/core/version';
 import { LocalBackend, type Backend, type InstanceRecord } from '@dstack/backends/index';
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SshFleetBackend } from '@dstack/backends/ssh-fleet/index';
 import { AgentBinaries, defaultAgentDir } from './agent/binaries';
 import { AgentManager } from './agent/manager';
-import { loadConfig, type DaemonConfig } from './config';
-import { acquirePidFile } from './lock';
-import { createLogger, type Logger } from './logger';
+import type { DaemonConfig } from './config';
+import type { Logger } from './logger';
 import { RunLogs } from './logs/run-log';
-import { homeLayout, type HomeLayout } from '@dstack/core/home-layout';
+import type { HomeLayout } from '@dstack/core/home-layout';
 import { RunController } from './runs/controller';
 import { FleetHosts } from './fleets/hosts';
 import { FleetService } from './fleets/service';
@@ -23,7 +22,8 @@ import { FleetsStore } from './fleets/store';
 import { RunService } from './runs/service';
 import { redactStoredSecrets } from './runs/redaction';
 import { SecretBox } from './secrets';
-import { handlers, listen } from './server/grpc';
+import { handlers } from './server/grpc';
+import type { EarlyDaemon } from './start';
 import { SshConfigFiles } from './ssh/config-files';
 import { HashCache } from './code/hash-cache';
 import { SyncService } from './sync/service';
@@ -34,7 +34,7 @@ import { InstancesStore, instanceKey } from './state/instances-store';
 import { RunsStore } from './state/runs-store';
 
 export interface DaemonOptions {
-  home: string;
+  early: EarlyDaemon;
   agentDir?: string;
   env?: NodeJS.ProcessEnv;
 }
@@ -50,24 +50,12 @@ export interface RunningDaemon {
 
 const EMPTY_OFFER = { backend: 'local', region: 'local', instanceType: 'local', spot: false, price: 0, availability: 'available', instanceName: 'local', fleet: '' };
 
+/** Assembles the daemon on what startEarly (start.ts) made: its socket answers Status already. */
 export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
-  const paths = homeLayout(opts.home);
-  mkdirSync(paths.home, { recursive: true, mode: 0o700 });
-  chmodSync(paths.home, 0o700);
-  const releasePid = acquirePidFile(paths.pidFile, paths.home);
-  let config: DaemonConfig;
-  try {
-    config = loadConfig(paths.config);
-  } catch (err) {
-    releasePid();
-    throw err;
-  }
-  const log = createLogger(paths.log, { debug: config.debug, rotation: config.logRotation });
-  const startedMs = Date.now();
-  log.info(`daemon ${VERSION} starting`, { pid: process.pid, home: paths.home });
+  const { paths, config, log, startedMs, releasePid, socket } = opts.early;
 
   let db: Db | undefined;
-  let server: Server | undefined;
+  const server: Server = socket.server;
   let agents: AgentManager | undefined;
   let controller: RunController | undefined;
   let fleetHosts: FleetHosts | undefined;
@@ -81,11 +69,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     stopping ??= (async () => {
       log.info('daemon stopping (runs keep going on their agents)');
       await new Promise<void>((r) => {
-        if (!server) return r();
         // Open streams (attached CLIs, `dstack sync NAME`) never end by themselves: cut them after a
         // moment; those CLIs reconnect to the next daemon.
         const force = setTimeout(() => {
-          server?.forceShutdown();
+          server.forceShutdown();
           r();
         }, 2000);
         server.tryShutdown(() => {
@@ -193,9 +180,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     });
     fleetHosts.start();
 
-    rmSync(paths.socket, { force: true }); // ours: the pid file says no other daemon owns it
-    server = await listen(
-      paths.socket,
+    socket.serve(
       handlers({
         runs,
         fleets,
@@ -213,7 +198,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         }),
       }),
     );
-    log.info(`listening on ${paths.socket}`);
+    log.info('daemon ready', { since_start_ms: Math.round(performance.now()) });
     const ctl = controller;
     const syncs = sync;
     void ctl
@@ -225,6 +210,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       });
   } catch (err) {
     log.error('daemon failed to start', { error: err as Error });
+    socket.fail(`the dstack daemon failed to start: ${(err as Error).message} (log: ${paths.log})`);
     await stop();
     throw err;
   }

@@ -3,7 +3,7 @@
 // belong to the agents. Exit codes: 0 stopped, 1 failed to start, 3 another daemon owns this home.
 import { VERSION } from '@dstack/core/version';
 import { ConfigError } from './config';
-import { startDaemon } from './daemon';
+import { startEarly } from './start';
 import { AlreadyRunningError } from './lock';
 import { dstackHome } from '@dstack/core/home-layout';
 
@@ -16,6 +16,26 @@ Environment:
   DSTACK_HOME        where the daemon keeps everything (socket, state.db, daemon.log, ssh/, runs/)
   DSTACK_AGENT_DIR   folder with dstack-agent-linux-{x64,arm64} (default: dist/agent next to daemon.cjs)
   DOCKER_HOST        the Docker engine the local agent uses (passed on to it)`;
+
+/**
+ * The rest of the daemon, its heaviest parts (each with its npm packages) one at a time, the event
+ * loop free in between: loading is most of a start's CPU, and calls that come meanwhile (Status)
+ * are answered between the steps rather than after all of them.
+ */
+async function loadInSteps(): Promise<typeof import('./daemon')> {
+  const steps = [
+    () => import('@dstack/core/config/index'),
+    () => import('@dstack/backends/ssh-fleet/index'),
+    () => import('./sync/watcher'),
+    () => import('./state/db'),
+  ];
+  for (const step of steps) {
+    await step();
+    // A call takes a few turns of the loop (accept, read, the handler, write): a few turns each time.
+    for (let turn = 0; turn < 4; turn++) await new Promise((r) => setImmediate(r));
+  }
+  return import('./daemon');
+}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -36,7 +56,10 @@ async function main(): Promise<void> {
   process.umask(0o077);
   let daemon;
   try {
-    daemon = await startDaemon({ home: dstackHome(), env: process.env });
+    // The socket first, with as little loaded as can serve it; the rest after, while Status answers.
+    const early = await startEarly(dstackHome());
+    const { startDaemon } = await loadInSteps();
+    daemon = await startDaemon({ early, env: process.env });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     process.stderr.write(`dstack daemon: ${message}\n`);
