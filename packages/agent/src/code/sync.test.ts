@@ -30,40 +30,40 @@ function setup(name: string) {
 }
 
 describe('applyCommit for live sync', () => {
-  it('removes the folders a removal leaves empty, and keeps one that holds a file made on the instance', () => {
+  it('removes the folders a removal leaves empty, and keeps one that holds a file made on the instance', async () => {
     const { wd, commit } = setup('folders');
-    commit({ 'a/b/c/one.txt': '1', 'a/b/two.txt': '2', 'x/y/three.txt': '3', 'keep.txt': 'k' });
+    await commit({ 'a/b/c/one.txt': '1', 'a/b/two.txt': '2', 'x/y/three.txt': '3', 'keep.txt': 'k' });
     writeFileSync(join(wd, 'x/made-here.txt'), 'instance');
-    const r = commit({}, ['a/b/c/one.txt', 'a/b/two.txt', 'x/y/three.txt']);
+    const r = await commit({}, ['a/b/c/one.txt', 'a/b/two.txt', 'x/y/three.txt']);
     expect(r).toMatchObject({ removed: 3, conflicts: [] });
     expect(existsSync(join(wd, 'a'))).toBe(false);
     expect(existsSync(join(wd, 'x/y'))).toBe(false);
     expect(readFileSync(join(wd, 'x/made-here.txt'), 'utf8')).toBe('instance');
     expect(existsSync(wd)).toBe(true);
     // A full manifest's removals do the same.
-    commit({ 'keep.txt': 'k', 'p/q/r.txt': 'r' }, [], true);
-    commit({ 'keep.txt': 'k' }, [], true);
+    await commit({ 'keep.txt': 'k', 'p/q/r.txt': 'r' }, [], true);
+    await commit({ 'keep.txt': 'k' }, [], true);
     expect(existsSync(join(wd, 'p'))).toBe(false);
   });
 
-  it('a local delete of a file edited on the instance keeps the instance version beside the gone path, and its folder', () => {
+  it('a local delete of a file edited on the instance keeps the instance version beside the gone path, and its folder', async () => {
     const { wd, commit } = setup('delete-edited');
-    commit({ 'd/f.txt': 'synced' });
+    await commit({ 'd/f.txt': 'synced' });
     writeFileSync(join(wd, 'd/f.txt'), 'edited on the instance');
-    const r = commit({}, ['d/f.txt']);
+    const r = await commit({}, ['d/f.txt']);
     expect(r.removed).toBe(0);
     expect(r.conflicts).toEqual([{ path: 'd/f.txt', keptAs: 'd/f.txt.remote-conflict', localSha256: '', remoteSha256: sha('edited on the instance') }]);
     expect(existsSync(join(wd, 'd/f.txt'))).toBe(false);
     expect(readFileSync(join(wd, 'd/f.txt.remote-conflict'), 'utf8')).toBe('edited on the instance');
   });
 
-  it('replaces a synced file, link or mode in place of the old one, and records what is on disk', () => {
+  it('replaces a synced file, link or mode in place of the old one, and records what is on disk', async () => {
     const { wd, commit, synced } = setup('replace');
     const link = (path: string, target: string): ManifestEntry => ({ path, mode: 0o777, size: 0, sha256: '', symlinkTarget: target, directory: false });
-    commit({ 'f.txt': 'one', 'l.txt': 'file first' }, [], false, [link('to-link', 'f.txt')]);
+    await commit({ 'f.txt': 'one', 'l.txt': 'file first' }, [], false, [link('to-link', 'f.txt')]);
     const inode = lstatSync(join(wd, 'f.txt')).ino;
     // A file's new content, a file turned into a link, a link turned into a file.
-    const r = commit({ 'f.txt': 'two', 'to-link': 'now a file' }, [], false, [link('l.txt', 'f.txt')]);
+    const r = await commit({ 'f.txt': 'two', 'to-link': 'now a file' }, [], false, [link('l.txt', 'f.txt')]);
     expect(r).toMatchObject({ written: 3, conflicts: [] });
     expect(readFileSync(join(wd, 'f.txt'), 'utf8')).toBe('two');
     expect(lstatSync(join(wd, 'f.txt')).ino).not.toBe(inode); // a new file renamed into place
@@ -77,26 +77,63 @@ describe('applyCommit for live sync', () => {
     // Nothing of the temp files is left behind.
     expect(existsSync(join(wd, `f.txt.dstack-tmp-${process.pid}`))).toBe(false);
     // A later commit of the same content sees the record as unchanged: no conflict, nothing written.
-    expect(commit({ 'f.txt': 'two' })).toMatchObject({ written: 0, conflicts: [] });
+    expect(await commit({ 'f.txt': 'two' })).toMatchObject({ written: 0, conflicts: [] });
   });
 
-  it('keeps a folder made on the instance where a synced file goes', () => {
+  it('keeps a folder made on the instance where a synced file goes', async () => {
     const { wd, commit } = setup('dir-in-the-way');
     mkdirSync(join(wd, 'f.txt'), { recursive: true });
     writeFileSync(join(wd, 'f.txt/inside'), 'instance');
-    const r = commit({ 'f.txt': 'local' });
+    const r = await commit({ 'f.txt': 'local' });
     expect(r.conflicts).toEqual([{ path: 'f.txt', keptAs: 'f.txt.remote-conflict', localSha256: sha('local'), remoteSha256: '' }]);
     expect(readFileSync(join(wd, 'f.txt'), 'utf8')).toBe('local');
     expect(readFileSync(join(wd, 'f.txt.remote-conflict/inside'), 'utf8')).toBe('instance');
   });
 
-  it('never writes through a link planted at its temp name (the job can write into the work dir)', () => {
+  it("loses nothing when one entry's name is another's kept name, both edited on the instance", async () => {
+    const { wd, commit } = setup('kept-names');
+    await commit({ 'a.txt': '1', 'a.txt.remote-conflict': 'r1' });
+    writeFileSync(join(wd, 'a.txt'), 'a edited here');
+    writeFileSync(join(wd, 'a.txt.remote-conflict'), 'r edited here');
+    const r = await commit({ 'a.txt': '2', 'a.txt.remote-conflict': 'r2' });
+    expect(r.conflicts.map((c) => c.keptAs)).toEqual(['a.txt.remote-conflict.2', 'a.txt.remote-conflict.remote-conflict']);
+    const read = (p: string) => readFileSync(join(wd, p), 'utf8');
+    expect([read('a.txt'), read('a.txt.remote-conflict'), read('a.txt.remote-conflict.2'), read('a.txt.remote-conflict.remote-conflict')]).toEqual([
+      '2',
+      'r2',
+      'a edited here',
+      'r edited here',
+    ]);
+  });
+
+  it('writes and removes many files across folders in one batch, and takes the emptied folders along', async () => {
+    const { wd, commit, synced } = setup('many');
+    const tree: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) tree[`d${i % 7}/s${i % 3}/f${i}.txt`] = `one ${i}`;
+    for (let i = 0; i < 20; i++) tree[`only/x${i % 2}/y${i}.txt`] = `only ${i}`;
+    await commit(tree);
+    const next: Record<string, string> = {};
+    for (let i = 0; i < 200; i++) next[`d${i % 7}/s${i % 3}/f${i}.txt`] = `two ${i}`;
+    for (let i = 0; i < 50; i++) next[`new${i % 4}/g${i}.txt`] = `new ${i}`;
+    const gone = Object.keys(tree).slice(200);
+    const r = await commit(next, gone);
+    // 120 files, and the folders only/x0, only/x1 and only.
+    expect(r).toMatchObject({ written: 250, removed: 120, conflicts: [] });
+    expect(existsSync(join(wd, 'only'))).toBe(false);
+    for (const [p, c] of Object.entries(next)) expect(readFileSync(join(wd, p), 'utf8')).toBe(c);
+    for (const p of gone) expect(existsSync(join(wd, p))).toBe(false);
+    expect(Object.keys(synced).sort()).toEqual(Object.keys(next).sort());
+    // Every synced record matches the file on disk.
+    for (const p of Object.keys(next)) expect(synced[p].ino).toBe(lstatSync(join(wd, p)).ino);
+  });
+
+  it('never writes through a link planted at its temp name (the job can write into the work dir)', async () => {
     const { wd, commit } = setup('planted');
-    commit({ 'f.txt': 'one' });
+    await commit({ 'f.txt': 'one' });
     const victim = join(dir, 'planted-victim');
     writeFileSync(victim, 'host file');
     symlinkSync(victim, join(wd, `f.txt.dstack-tmp-${process.pid}`));
-    commit({ 'f.txt': 'two' });
+    await commit({ 'f.txt': 'two' });
     expect(readFileSync(victim, 'utf8')).toBe('host file');
     expect(readFileSync(join(wd, 'f.txt'), 'utf8')).toBe('two');
   });

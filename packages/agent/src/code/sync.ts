@@ -7,11 +7,12 @@
 // as changed there (the user made it). Live sync relies on this.
 import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, lchownSync, lstatSync, mkdirSync, readSync, readlinkSync, renameSync, rmdirSync, symlinkSync, unlinkSync, type Stats } from 'node:fs';
+import { lstat, rename, unlink } from 'node:fs/promises';
 import type { Conflict, ManifestEntry } from '@dstack/core/gen/agent';
 import type { BlobStore } from './blobs';
 import type { HeldDir, Owner } from '../safe-fs/held-dir';
 import { TreeDirs, checkRelPath, splitRel } from '../safe-fs/tree-dirs';
-import { writeDataSync, writeFromBlobSync } from './write-file';
+import { writeData, writeFromBlob, type Written } from './write-file';
 
 export type Kind = 'file' | 'link' | 'dir';
 
@@ -93,12 +94,44 @@ function record(st: Stats, kind: Kind, sha: string, mode: number): SyncedEntry {
   return { kind, sha, mode, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
 }
 
-export function applyCommit(workDir: string, blobs: BlobStore, synced: SyncState, input: CommitInput): CommitResult {
+/** Files written (or removed) at once, on the thread pool: their syscalls overlap, and the event loop (other jobs' SSH sessions) is never blocked for a whole batch. */
+const PARALLEL = 16;
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+export async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+/**
+ * A name another entry's work could touch: its kept version (`NAME.remote-conflict[.N]`) or its temp
+ * file. Entries with such names go one at a time after the rest, so that entries handled at once
+ * never touch the same name.
+ */
+function touchesOthers(name: string): boolean {
+  return name.includes(CONFLICT_SUFFIX) || name.includes(TMP_INFIX);
+}
+
+const TMP_INFIX = '.dstack-tmp-';
+
+async function lstatAt(dir: HeldDir, name: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(dir.at(name));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+export async function applyCommit(workDir: string, blobs: BlobStore, synced: SyncState, input: CommitInput): Promise<CommitResult> {
   const result: CommitResult = { written: 0, removed: 0, conflicts: [] };
   mkdirSync(workDir, { recursive: true });
   const owner = input.owner;
-  const tree = TreeDirs.open(workDir, { create: { mode: 0o755, owner } });
-  const tmpName = (name: string) => `${name}.dstack-tmp-${process.pid}`;
+  let tree = TreeDirs.open(workDir, { create: { mode: 0o755, owner } });
+  const tmpName = (name: string) => `${name}${TMP_INFIX}${process.pid}`;
   try {
     const keep = (dir: HeldDir, rel: string, name: string, localSha: string, remoteSha: string) => {
       // An earlier kept version may not have been looked at yet: never replace it.
@@ -109,27 +142,18 @@ export function applyCommit(workDir: string, blobs: BlobStore, synced: SyncState
       result.conflicts.push({ path: rel, keptAs: `${rel}${suffix}`, localSha256: localSha, remoteSha256: remoteSha });
     };
 
-    // Directories first, shallow before deep; then links and files in path order.
-    const entries = [...input.entries].sort((a, b) => {
-      const da = a.directory ? 0 : 1;
-      const db = b.directory ? 0 : 1;
-      return da - db || a.path.split('/').length - b.path.split('/').length || (a.path < b.path ? -1 : 1);
-    });
-    const inManifest = new Set<string>();
-    for (const e of entries) {
-      const rel = checkRelPath(e.path);
-      inManifest.add(rel);
+    const put = async (e: ManifestEntry, rel: string) => {
       const [parentRel, name] = splitRel(rel);
       const kind = kindOf(e);
       const want = kind === 'file' ? e.sha256 : kind === 'link' ? e.symlinkTarget : '';
       const mode = entryMode(e, kind);
       const prev = synced[rel];
       // Unchanged locally since the last sync: whatever the instance did to it stays.
-      if (input.localChangesOnly && prev && prev.kind === kind && prev.sha === want && prev.mode === mode) continue;
-      tree.with(
+      if (input.localChangesOnly && prev && prev.kind === kind && prev.sha === want && prev.mode === mode) return;
+      await tree.with(
         parentRel,
-        (dir) => {
-          const st = dir.lstat(name);
+        async (dir) => {
+          const st = await lstatAt(dir, name);
           if (st) {
             const now = current(dir, name, st, prev);
             if (now.kind === kind && now.sha === want) {
@@ -160,31 +184,59 @@ export function applyCommit(workDir: string, blobs: BlobStore, synced: SyncState
             synced[rel] = record(made, kind, want, mode);
           } else {
             // Written aside and renamed into place: a reader on the instance sees the old or the new file,
-            // never half of one. Whatever is at the temp name goes first (the write refuses to follow a link).
+            // never half of one. The create refuses whatever is at the temp name (a link is never
+            // followed); a leftover there goes, and the create is tried once more.
             const tmp = tmpName(name);
-            unlinkIfThere(dir, tmp);
             const data = input.inline?.get(e.sha256);
-            const w = data ? writeDataSync(data, dir, tmp, mode, owner) : writeFromBlobSync(blobs.path(e.sha256), dir, tmp, mode, owner);
-            renameSync(dir.at(tmp), dir.at(name));
+            const create = () => (data ? writeData(data, dir, tmp, mode, owner) : writeFromBlob(blobs.path(e.sha256), dir, tmp, mode, owner, e.size));
+            let w: Written;
+            try {
+              w = await create();
+            } catch (err) {
+              if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+              unlinkIfThere(dir, tmp);
+              w = await create();
+            }
+            await rename(dir.at(tmp), dir.at(name));
             synced[rel] = { kind, sha: want, mode, ...w };
           }
           result.written++;
         },
         rel,
       );
-    }
+    };
 
-    const toRemove = input.full ? Object.keys(synced).filter((p) => !inManifest.has(p)) : input.removed.map((p) => checkRelPath(p));
-    // Deepest first, so a directory is empty (of synced files) by the time its turn comes.
-    toRemove.sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? 1 : -1));
-    for (const rel of toRemove) {
+    // Directories first, shallow before deep, one at a time; then links and files, many at once,
+    // except those whose names another entry's work could touch (after the rest, one at a time).
+    const entries = [...input.entries].sort((a, b) => {
+      const da = a.directory ? 0 : 1;
+      const db = b.directory ? 0 : 1;
+      return da - db || a.path.split('/').length - b.path.split('/').length || (a.path < b.path ? -1 : 1);
+    });
+    const inManifest = new Set<string>();
+    const dirs: [ManifestEntry, string][] = [];
+    const many: [ManifestEntry, string][] = [];
+    const tail: [ManifestEntry, string][] = [];
+    for (const e of entries) {
+      const rel = checkRelPath(e.path);
+      inManifest.add(rel);
+      (e.directory ? dirs : touchesOthers(splitRel(rel)[1]) ? tail : many).push([e, rel]);
+    }
+    for (const [e, rel] of dirs) await put(e, rel);
+    await eachLimited(many, PARALLEL, ([e, rel]) => put(e, rel));
+    for (const [e, rel] of tail) await put(e, rel);
+    // Removals never make a folder: one that is gone (a removal took it along) stays gone.
+    tree.close();
+    tree = TreeDirs.open(workDir);
+
+    const remove = async (rel: string) => {
       const prev = synced[rel];
       delete synced[rel];
       const [parentRel, name] = splitRel(rel);
       let removedFile = false;
       try {
-        tree.with(parentRel, (dir) => {
-          const st = dir.lstat(name);
+        await tree.with(parentRel, async (dir) => {
+          const st = await lstatAt(dir, name);
           if (!st) return;
           const now = current(dir, name, st, prev);
           if (now.kind === 'dir') {
@@ -199,7 +251,7 @@ export function applyCommit(workDir: string, blobs: BlobStore, synced: SyncState
           }
           if (!prev || prev.kind !== now.kind || prev.sha !== now.sha) keep(dir, rel, name, '', now.kind === 'file' ? now.sha : '');
           else {
-            unlinkIfThere(dir, name);
+            await unlink(dir.at(name));
             result.removed++;
             removedFile = true;
           }
@@ -207,13 +259,33 @@ export function applyCommit(workDir: string, blobs: BlobStore, synced: SyncState
       } catch (err) {
         // Its folder is gone, or is a link or a file now: nothing of ours to remove there.
         if (!['ENOENT', 'ENOTDIR', 'ELOOP'].includes((err as NodeJS.ErrnoException).code ?? '') && (err as Error).name !== 'PathError') throw err;
-        continue;
+        return;
       }
       if (removedFile) removeEmptyParents(tree, parentRel);
+    };
+
+    const toRemove = input.full ? Object.keys(synced).filter((p) => !inManifest.has(p)) : input.removed.map((p) => checkRelPath(p));
+    // Deepest first, so a directory is empty (of synced files) by the time its turn comes; the paths
+    // of one depth are never under one another, so they go many at once (special names after them).
+    const byDepth = new Map<number, string[]>();
+    const removeTail: string[] = [];
+    for (const rel of toRemove) {
+      if (touchesOthers(splitRel(rel)[1])) removeTail.push(rel);
+      else {
+        const d = rel.split('/').length;
+        const list = byDepth.get(d);
+        if (list) list.push(rel);
+        else byDepth.set(d, [rel]);
+      }
     }
+    for (const d of [...byDepth.keys()].sort((a, b) => b - a)) await eachLimited(byDepth.get(d)!.sort(), PARALLEL, remove);
+    removeTail.sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? 1 : -1));
+    for (const rel of removeTail) await remove(rel);
   } finally {
     tree.close();
   }
+  // Work done at once finishes in any order.
+  result.conflicts.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return result;
 }
 

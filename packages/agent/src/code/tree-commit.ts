@@ -30,7 +30,7 @@ import { HeldDir, settle, type Owner } from '../safe-fs/held-dir';
 import { TreeDirs, checkRelPath, splitRel } from '../safe-fs/tree-dirs';
 import { removeEntry } from '../safe-fs/tree-walk';
 import { writeFromBlob } from './write-file';
-import { entryMode, kindOf, type CommitResult, type Kind, type SyncState } from './sync';
+import { eachLimited, entryMode, kindOf, type CommitResult, type Kind, type SyncState } from './sync';
 
 /** Folders the manifest implies (parents of its entries) get this mode, as a fresh mkdir would. */
 const IMPLIED_DIR_MODE = 0o755;
@@ -40,15 +40,6 @@ const PARALLEL = 16;
 export interface ExactCommitResult extends CommitResult {
   /** Files and links of an adopted tree that were already as the manifest wants them. */
   unchanged: number;
-}
-
-/** Runs `fn` over `items`, at most `limit` at a time. */
-async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** One path of a tree as found on disk (links not followed). */

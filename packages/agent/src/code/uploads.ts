@@ -187,10 +187,10 @@ export class Uploads {
   }
 
   /** Writes the upload's tree into workDir (new files owned by `owner`); the caller persists the returned sync state. */
-  commit(id: string, workDir: string, synced: SyncState, owner?: Owner): CommitCodeResponse {
+  async commit(id: string, workDir: string, synced: SyncState, owner?: Owner): Promise<CommitCodeResponse> {
     const upload = this.get(id);
     this.requireBlobs(upload);
-    const result = applyCommit(workDir, this.blobs, synced, { ...upload, inline: this.inline.get(id)?.blobs, owner });
+    const result = await applyCommit(workDir, this.blobs, synced, { ...upload, inline: this.inline.get(id)?.blobs, owner });
     this.drop(id);
     return result;
   }

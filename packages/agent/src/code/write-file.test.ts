@@ -1,4 +1,4 @@
-// writeFromBlob(Sync): the bytes, the exact mode whatever the umask, the owner, and a record that
+// writeFromBlob and writeData: the bytes, the exact mode whatever the umask, the owner, and a record that
 // matches the file on disk, for a small blob (read and written) and one past SMALL_BLOB (copied by
 // the kernel), created through a held folder.
 import { lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HeldDir, type Owner } from '../safe-fs/held-dir';
-import { SMALL_BLOB, writeFromBlob, writeFromBlobSync } from './write-file';
+import { SMALL_BLOB, writeData, writeFromBlob } from './write-file';
 
 const dir = mkdtempSync(join(tmpdir(), 'dstack-write-file-'));
 const held = HeldDir.open(dir);
@@ -24,7 +24,7 @@ const blobs = {
 for (const [k, v] of Object.entries(blobs)) writeFileSync(join(dir, k), v, { mode: 0o600 });
 
 describe.each([
-  ['sync', async (b: string, n: string, m: number, o?: Owner) => writeFromBlobSync(b, held, n, m, o)],
+  ['from memory', (b: string, n: string, m: number, o?: Owner) => writeData(readFileSync(b), held, n, m, o)],
   ['async', (b: string, n: string, m: number, o?: Owner) => writeFromBlob(b, held, n, m, o)],
 ])('writeFromBlob (%s)', (name, write) => {
   it.each(Object.keys(blobs))('writes the %s blob with the exact mode, past a umask that would take bits away', async (k) => {
@@ -51,7 +51,7 @@ describe.each([
 });
 
 describe.each([
-  ['sync', async (b: string, n: string, m: number) => writeFromBlobSync(b, held, n, m)],
+  ['from memory', (b: string, n: string, m: number) => writeData(readFileSync(b), held, n, m)],
   ['async', (b: string, n: string, m: number) => writeFromBlob(b, held, n, m)],
 ])('writeFromBlob (%s) where something is already there', (name, write) => {
   it.each(['small', 'large'])('refuses it for a %s blob, and never writes through a planted link', async (k) => {

@@ -4,9 +4,9 @@
 // so no chown pass follows) and the stat that synced.json keeps. Small blobs are read into memory;
 // large ones are copied by the kernel into /proc/self/fd/<fd>, which reopens the very file created,
 // so a big file never sits in the agent's memory.
-import { closeSync, constants, copyFileSync, fstatSync, openSync, readFileSync, statSync, writeSync, type Stats } from 'node:fs';
 import { copyFile, open, readFile, stat } from 'node:fs/promises';
-import { fdPath, setModeOwner, type HeldDir, type Owner } from '../safe-fs/held-dir';
+import { constants } from 'node:fs';
+import { fdPath, type HeldDir, type Owner } from '../safe-fs/held-dir';
 
 /** Blobs up to this size are copied through the agent's memory. */
 export const SMALL_BLOB = 1 << 20;
@@ -19,58 +19,33 @@ export interface Written {
   ino: number;
 }
 
-function fromStats(st: Stats): Written {
-  return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
-}
-
 /**
- * Creates entry `name` of `dir` with the blob's bytes, `mode` and `owner`. It must not exist: a link
- * planted at the name fails the write instead of being followed.
- */
-export function writeFromBlobSync(blob: string, dir: HeldDir, name: string, mode: number, owner?: Owner): Written {
-  if (statSync(blob).size <= SMALL_BLOB) return writeDataSync(readFileSync(blob), dir, name, mode, owner);
-  const fd = openSync(dir.at(name), CREATE, mode);
-  try {
-    copyFileSync(blob, fdPath(fd));
-    return finish(fd, mode, owner);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Creates entry `name` of `dir` (which must not exist, as above) with `data`, `mode` and `owner`. */
-export function writeDataSync(data: Buffer, dir: HeldDir, name: string, mode: number, owner?: Owner): Written {
-  const fd = openSync(dir.at(name), CREATE, mode);
-  try {
-    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
-    return finish(fd, mode, owner);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Mode and owner set through the descriptor; they leave size, mtime and inode as they are. */
-function finish(fd: number, mode: number, owner: Owner | undefined): Written {
-  const st = fstatSync(fd);
-  setModeOwner(fd, st, mode, owner);
-  return fromStats(st);
-}
-
-/**
- * Like writeFromBlobSync, on the thread pool; `name` must not exist either. `size`, where the
- * manifest gives it, only picks the way the bytes go (the blob's own bytes are written either way).
+ * Creates entry `name` of `dir` with the blob's bytes, `mode` and `owner`, on the thread pool. It
+ * must not exist: a link planted at the name fails the write instead of being followed. `size`,
+ * where the manifest gives it, only picks the way the bytes go (the blob's own bytes are written
+ * either way).
  */
 export async function writeFromBlob(blob: string, dir: HeldDir, name: string, mode: number, owner?: Owner, size?: number): Promise<Written> {
   const small = (size ?? (await stat(blob)).size) <= SMALL_BLOB;
-  const data = small ? await readFile(blob) : undefined;
+  return write(small ? await readFile(blob) : blob, dir, name, mode, owner);
+}
+
+/** Creates entry `name` of `dir` (which must not exist, as above) with `data`, `mode` and `owner`. */
+export function writeData(data: Buffer, dir: HeldDir, name: string, mode: number, owner?: Owner): Promise<Written> {
+  return write(data, dir, name, mode, owner);
+}
+
+/** Bytes from memory, or copied by the kernel from the blob at a path. */
+async function write(from: Buffer | string, dir: HeldDir, name: string, mode: number, owner?: Owner): Promise<Written> {
   const fh = await open(dir.at(name), CREATE, mode);
   try {
-    if (data) await fh.writeFile(data);
-    else await copyFile(blob, fdPath(fh.fd));
+    if (typeof from !== 'string') await fh.writeFile(from);
+    else await copyFile(from, fdPath(fh.fd));
+    // Mode and owner set through the descriptor; they leave size, mtime and inode as they are.
     const st = await fh.stat();
     if (owner && (st.uid !== owner.uid || st.gid !== owner.gid)) await fh.chown(owner.uid, owner.gid);
     if ((st.mode & 0o7777) !== mode) await fh.chmod(mode);
-    return fromStats(st);
+    return { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
   } finally {
     await fh.close();
   }

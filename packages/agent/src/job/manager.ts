@@ -207,7 +207,7 @@ export class JobManager {
         const r = await this.uploads.commitWith(upload, async (u) => commitExact(job.codeDir, this.uploads.blobs, synced, u.entries, await scan, owner));
         unchanged = r.unchanged;
         res = { written: r.written, removed: r.removed, conflicts: r.conflicts };
-      } else res = this.uploads.commit(upload.id, job.codeDir, synced, owner);
+      } else res = await this.uploads.commit(upload.id, job.codeDir, synced, owner);
     } catch (err) {
       if (err instanceof PathError) throw new BadRequestError(err.message);
       throw new PreconditionError((err as Error).message);
