@@ -41,8 +41,9 @@ export const runName = z
   })
   .meta({ description: 'The name; if not given, a random one is generated' });
 
+// Seconds may have a fraction, which is cut off (dstack: 1.9 → 1).
 const durationSchema: JsonSchema = {
-  anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', pattern: '^\\s*\\d+\\s*[smhdw]?\\s*$' }],
+  anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: '^\\s*\\d+\\s*[smhdw]?\\s*$' }],
 };
 const offDurationSchema: JsonSchema = {
   anyOf: [...(durationSchema.anyOf as JsonSchema[]), { const: 'off' }, { type: 'boolean' }],
