@@ -72,6 +72,27 @@ describe('Batcher', () => {
     b.close();
   });
 
+  it('sends a checkout it waited for right after git lets go of the lock, with only the short quiet period', async () => {
+    const ready = vi.fn();
+    let locked = true;
+    const b = new Batcher({ ...OPTS, hold: () => locked }, ready);
+    for (let i = 0; i < 600; i++) b.add(`f${i}`, 'file');
+    await vi.advanceTimersByTimeAsync(1_000);
+    locked = false;
+    b.add('last', 'file'); // the watcher's last event, as git lets go
+    await vi.advanceTimersByTimeAsync(250);
+    expect(ready).toHaveBeenCalledTimes(1);
+    expect(b.take().size).toBe(601);
+
+    // A large batch that never waited for a lock still waits the long quiet period.
+    for (let i = 0; i < 60; i++) b.add(`g${i}`, 'file');
+    await vi.advanceTimersByTimeAsync(250);
+    expect(ready).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(400);
+    expect(ready).toHaveBeenCalledTimes(2);
+    b.close();
+  });
+
   it('keeps a failed batch pending (a folder event wins over a file event) and leaves no timer after close', async () => {
     const ready = vi.fn();
     const b = new Batcher(OPTS, ready);

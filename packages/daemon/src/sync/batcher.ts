@@ -1,7 +1,9 @@
 // Turns a burst of file events into one batch: a batch goes once the repo has been quiet for a
 // moment (longer once the batch is large, as during a checkout), at the latest `maxWaitMs` after its
 // first change, and never while `hold()` says a bulk change is under way (git holds its index lock
-// through a checkout), up to `holdMaxMs`. The batcher only times; the caller sends.
+// through a checkout), up to `holdMaxMs`. Once a hold it waited for ends, the bulk change is all on
+// disk: only the short quiet period is left, for the watcher's last events. The batcher only times;
+// the caller sends.
 
 export type PathKind = 'file' | 'dir';
 
@@ -22,7 +24,7 @@ export const DEFAULT_BATCHER: BatcherOptions = {
   bulkThreshold: 50,
   maxWaitMs: 5_000,
   holdMaxMs: 60_000,
-  holdPollMs: 100,
+  holdPollMs: 25,
 };
 
 export class Batcher {
@@ -30,6 +32,8 @@ export class Batcher {
   private timer?: NodeJS.Timeout;
   private firstAt = 0;
   private lastAt = 0;
+  /** The pending batch waited for a hold (a checkout): its long quiet period is not needed. */
+  private held = false;
   private closed = false;
   private readonly opts: BatcherOptions;
 
@@ -61,6 +65,7 @@ export class Batcher {
     const out = this.paths;
     this.paths = new Map();
     this.firstAt = 0;
+    this.held = false;
     this.clear();
     return out;
   }
@@ -106,10 +111,11 @@ export class Batcher {
     const o = this.opts;
     const t = this.now();
     if (o.hold && t - this.firstAt < o.holdMaxMs && o.hold()) {
+      this.held = true;
       this.arm(o.holdPollMs);
       return;
     }
-    const quiet = this.paths.size >= o.bulkThreshold ? o.bulkQuietMs : o.quietMs;
+    const quiet = this.held || this.paths.size < o.bulkThreshold ? o.quietMs : o.bulkQuietMs;
     const due = Math.min(this.lastAt + quiet, this.firstAt + o.maxWaitMs);
     if (t < due) {
       this.arm(due - t);
