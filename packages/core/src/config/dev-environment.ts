@@ -1,14 +1,17 @@
-// `type: dev-environment`: the schema of what may be written, the rules that span fields, and the
-// normalized form with dstack's defaults.
+// `type: dev-environment`: its field table (what may be written, the normalized value with dstack's
+// default, how it is built and printed), and the rules that span fields.
 import { z } from 'zod';
 import { show, type GrammarIssue } from '../resources/errors';
 import { vendorOfGpuName } from '../resources/gpu-names';
 import { defaultResources, inferGpuVendor } from '../resources/spec';
 import type { ResourcesSpec } from '../resources/types';
-import { backends, bool, duration, env, maxPrice, ports, python, resources, retry, runName, spotPolicy, str, strList, volumes } from './fields';
+import { BACKENDS, backends, bool, duration, env, maxPrice, ports, python, resources, retry, runName, spotPolicy, str, strList, volumes } from './fields';
+import { buildFrom, field, inputSchema, type BuildContext } from './field-table';
+import { checked, enumOf, env as storedEnv, names, port, resources as storedResources, retry as storedRetry, runName as storedRunName, seconds } from './stored';
+import { durationYaml, envYaml, portYaml, resourcesYaml, retryYaml, volumeYaml } from './yaml-forms';
 import { fleetReferenceProblem, unixUserProblem } from './grammar';
 import { interpolate } from './interpolate';
-import { CREATION_POLICIES, IDES, type DevEnvironmentConfiguration, type EnvMapping } from './types';
+import { CREATION_POLICIES, IDES, PYTHON_VERSIONS, SPOT_POLICIES, type DevEnvironmentConfiguration, type EnvMapping } from './types';
 
 /** dstack keys this project does not implement, with what to do instead. */
 export const DEV_ENVIRONMENT_UNSUPPORTED: Record<string, string> = {
@@ -27,42 +30,106 @@ export const DEV_ENVIRONMENT_UNSUPPORTED: Record<string, string> = {
   home_dir: '`home_dir` is deprecated in dstack and has no effect: remove it',
 };
 
-let schema: z.ZodType | undefined;
-
-export function devEnvironmentSchema() {
-  schema ??= z.strictObject({
-    type: z.literal('dev-environment'),
-    name: runName.nullish(),
-    image: str('The Docker image to run; exclusive with python').nullish(),
-    python: python.optional(),
-    nvcc: bool('Use the default image with nvcc (CUDA compiler); not with image').nullish(),
-    privileged: bool('Run the container in privileged mode').nullish(),
-    ide: z.enum(IDES as [string, ...string[]]).nullish().meta({ description: 'vscode, cursor, windsurf or zed; omit for none' }),
-    version: str('The IDE version (commit); needs ide').nullish(),
-    init: strList('Shell commands to run at startup').nullish(),
-    env: env.optional(),
-    registry_auth: z
+/**
+ * Every key of a dev environment: what may be written, the normalized value (its type is
+ * DevEnvironmentConfiguration), the default, and how it is built and written back. A new key is one
+ * row here (plus its use); the rules that span keys are in checkDevEnvironment.
+ */
+export const DEV_ENVIRONMENT_FIELDS = {
+  name: field({ input: runName.nullish(), stored: storedRunName, default: null }),
+  image: field({ input: str('The Docker image to run; exclusive with python').nullish(), stored: z.string().nullable(), default: null }),
+  python: field({ input: python.optional(), stored: enumOf(PYTHON_VERSIONS).nullable(), default: null }),
+  nvcc: field({ input: bool('Use the default image with nvcc (CUDA compiler); not with image').nullish(), stored: z.boolean().nullable(), default: null }),
+  privileged: field({ input: bool('Run the container in privileged mode').nullish(), stored: z.boolean(), default: false }),
+  ide: field({
+    input: z.enum(IDES as [string, ...string[]]).nullish().meta({ description: 'vscode, cursor, windsurf or zed; omit for none' }),
+    stored: enumOf(IDES).nullable(),
+    default: null,
+  }),
+  version: field({ input: str('The IDE version (commit); needs ide').nullish(), stored: z.string().nullable(), default: null }),
+  init: field({ input: strList('Shell commands to run at startup').nullish(), stored: z.array(z.string()), default: () => [] }),
+  env: field({ input: env.optional(), stored: storedEnv, default: () => ({}), yaml: envYaml }),
+  registry_auth: field({
+    input: z
       .strictObject({ username: str('The registry user'), password: str('The password or token; ${{ env.NAME }} allowed') })
       .nullish()
       .meta({ description: 'Credentials of a private Docker registry' }),
-    working_dir: str('The working directory inside the container').nullish(),
-    user: z.union([z.string(), z.number().int().nonnegative()]).nullish().meta({ description: 'user[:group] inside the container' }),
-    shell: str('sh, bash, or an absolute path').nullish(),
-    ports: ports.optional(),
-    volumes: volumes.optional(),
-    resources: resources.optional(),
-    spot_policy: spotPolicy.nullish(),
-    retry: retry.optional(),
-    max_duration: duration('off', 'Stop the run after this long (off: never)').optional(),
-    inactivity_duration: duration('off', 'Stop the dev environment after this long without a connection (off: never)').optional(),
-    idle_duration: duration('idle', 'Keep an idle instance this long after the run (off: forever)').optional(),
-    max_price: maxPrice.nullish(),
-    backends: backends.nullish(),
-    regions: strList('Regions to consider').nullish(),
-    instance_types: strList('Instance types to consider').nullish(),
-    creation_policy: z.enum(CREATION_POLICIES as [string, ...string[]]).nullish().meta({ description: 'reuse or reuse-or-create (default)' }),
-    fleets: strList('Fleets to consider').nullish(),
-  });
+    stored: z.strictObject({ username: z.string(), password: z.string() }).nullable(),
+    default: null,
+    build: (v: { username: string; password: string } | undefined, d, ctx) => {
+      if (!v) return null;
+      const lookup = ctx.env && lookupIn(d.env ?? {}, ctx.env);
+      return { username: interpolate(v.username, lookup).value, password: interpolate(v.password, lookup).value };
+    },
+  }),
+  working_dir: field({ input: str('The working directory inside the container').nullish(), stored: z.string().nullable(), default: null }),
+  user: field({
+    input: z.union([z.string(), z.number().int().nonnegative()]).nullish().meta({ description: 'user[:group] inside the container' }),
+    stored: checked('user').nullable(),
+    default: null,
+    build: (v: string | number | undefined) => (v === undefined ? null : String(v)),
+  }),
+  shell: field({ input: str('sh, bash, or an absolute path').nullish(), stored: z.string().nullable(), default: null }),
+  ports: field({
+    input: ports.optional(),
+    stored: z.array(z.strictObject({ local_port: port.nullable(), container_port: port })),
+    default: () => [],
+    yaml: (v) => v.map(portYaml),
+  }),
+  volumes: field({
+    input: volumes.optional(),
+    stored: z.array(
+      z.union([
+        z.strictObject({ name: z.array(z.string().min(1)).min(1), path: z.string() }),
+        z.strictObject({ instance_path: z.string(), path: z.string(), optional: z.boolean() }),
+      ]),
+    ),
+    default: () => [],
+    yaml: (v) => v.map(volumeYaml),
+  }),
+  resources: field({
+    input: resources.optional(),
+    stored: storedResources,
+    default: defaultResources,
+    // The GPU vendor dstack infers, which depends on `image`.
+    build: (v: ResourcesSpec | undefined, d) => {
+      const spec = v ?? defaultResources();
+      spec.gpu.vendor = inferGpuVendor(spec.gpu, { customImage: d.image != null });
+      return spec;
+    },
+    yaml: resourcesYaml,
+  }),
+  spot_policy: field({ input: spotPolicy.nullish(), stored: enumOf(SPOT_POLICIES), default: 'on-demand' }),
+  retry: field({ input: retry.optional(), stored: storedRetry, default: null, yaml: retryYaml }),
+  max_duration: field({ input: duration('off', 'Stop the run after this long (off: never)').optional(), stored: seconds.nullable(), default: null, yaml: durationYaml }),
+  inactivity_duration: field({
+    input: duration('off', 'Stop the dev environment after this long without a connection (off: never)').optional(),
+    stored: seconds.nullable(),
+    default: null,
+    yaml: durationYaml,
+  }),
+  idle_duration: field({
+    input: duration('idle', 'Keep an idle instance this long after the run (off: forever)').optional(),
+    stored: z.number().int().min(-1).nullable(),
+    default: null,
+    yaml: durationYaml,
+  }),
+  max_price: field({ input: maxPrice.nullish(), stored: z.number().positive().nullable(), default: null }),
+  backends: field({ input: backends.nullish(), stored: z.array(z.enum(BACKENDS)).nullable(), default: null }),
+  regions: field({ input: strList('Regions to consider').nullish(), stored: names, default: null }),
+  instance_types: field({ input: strList('Instance types to consider').nullish(), stored: names, default: null }),
+  creation_policy: field({
+    input: z.enum(CREATION_POLICIES as [string, ...string[]]).nullish().meta({ description: 'reuse or reuse-or-create (default)' }),
+    stored: enumOf(CREATION_POLICIES),
+    default: 'reuse-or-create',
+  }),
+  fleets: field({ input: strList('Fleets to consider').nullish(), stored: names, default: null }),
+};
+
+let schema: z.ZodType | undefined;
+
+export function devEnvironmentSchema() {
+  schema ??= inputSchema('dev-environment', DEV_ENVIRONMENT_FIELDS);
   return schema;
 }
 
@@ -70,10 +137,7 @@ type Raw = Record<string, unknown>;
 type Data = Record<string, any>;
 const given = (raw: Raw, key: string) => raw[key] !== undefined && raw[key] !== null;
 
-export interface BuildContext {
-  /** The CLI's environment for ${{ env.NAME }}; undefined: keep references as written. */
-  env?: Record<string, string | undefined>;
-}
+export type { BuildContext };
 
 /** Rules across fields, checked on what was written (raw) and, when the fields parsed, on their values. */
 export function checkDevEnvironment(raw: Raw, data: Data | null, ctx: BuildContext): GrammarIssue[] {
@@ -153,40 +217,5 @@ function lookupIn(configEnv: EnvMapping, cliEnv: Record<string, string | undefin
 }
 
 export function buildDevEnvironment(d: Data, ctx: BuildContext): DevEnvironmentConfiguration {
-  const env: EnvMapping = d.env ?? {};
-  const spec: ResourcesSpec = d.resources ?? defaultResources();
-  spec.gpu.vendor = inferGpuVendor(spec.gpu, { customImage: d.image != null });
-  const lookup = ctx.env && lookupIn(env, ctx.env);
-  return {
-    type: 'dev-environment',
-    name: d.name ?? null,
-    image: d.image ?? null,
-    python: d.python ?? null,
-    nvcc: d.nvcc ?? null,
-    privileged: d.privileged ?? false,
-    ide: d.ide ?? null,
-    version: d.version ?? null,
-    init: d.init ?? [],
-    env,
-    registry_auth: d.registry_auth
-      ? { username: interpolate(d.registry_auth.username, lookup).value, password: interpolate(d.registry_auth.password, lookup).value }
-      : null,
-    working_dir: d.working_dir ?? null,
-    user: d.user === undefined || d.user === null ? null : String(d.user),
-    shell: d.shell ?? null,
-    ports: d.ports ?? [],
-    volumes: d.volumes ?? [],
-    resources: spec,
-    spot_policy: d.spot_policy ?? 'on-demand',
-    retry: d.retry ?? null,
-    max_duration: d.max_duration ?? null,
-    inactivity_duration: d.inactivity_duration ?? null,
-    idle_duration: d.idle_duration ?? null,
-    max_price: d.max_price ?? null,
-    backends: d.backends ?? null,
-    regions: d.regions ?? null,
-    instance_types: d.instance_types ?? null,
-    creation_policy: d.creation_policy ?? 'reuse-or-create',
-    fleets: d.fleets ?? null,
-  };
+  return buildFrom('dev-environment', DEV_ENVIRONMENT_FIELDS, d, ctx);
 }

@@ -1,11 +1,12 @@
-// The two printed forms of a normalized configuration: toJson (the `--json` output and what the CLI
-// sends to the daemon) and toYaml (readable, in dstack's own grammar, and valid input again).
+// The two printed forms of a normalized configuration: toJson (the `--json` output, and what the
+// daemon stores) and toYaml (readable, in dstack's own grammar, and valid input again; a dev
+// environment's keys come from its field table).
 import { stringify } from 'yaml';
-import { formatDuration } from '../duration';
-import { formatGB } from '../resources/memory';
 import { formatRange } from '../resources/range';
-import type { GpuSpec, ResourcesSpec } from '../resources/types';
-import type { Configuration, EnvMapping, FleetConfiguration, InstanceMount, PortMapping, RetryPolicy, SshHost, SshProxyJump, VolumeMount } from './types';
+import { DEV_ENVIRONMENT_FIELDS } from './dev-environment';
+import { yamlFrom } from './field-table';
+import type { Configuration, DevEnvironmentConfiguration, FleetConfiguration, SshHost, SshProxyJump } from './types';
+import { durationYaml, envYaml, resourcesYaml, retryYaml } from './yaml-forms';
 
 export const MASK = '***';
 
@@ -28,37 +29,8 @@ export function toYaml(config: Configuration, opts: OutputOptions = {}): string 
   return stringify(dropEmpty(doc), { lineWidth: 0 });
 }
 
-function devEnvironmentYaml(c: Extract<Configuration, { type: 'dev-environment' }>): Record<string, unknown> {
-  return {
-    type: c.type,
-    name: c.name,
-    image: c.image,
-    python: c.python,
-    nvcc: c.nvcc,
-    privileged: c.privileged,
-    ide: c.ide,
-    version: c.version,
-    init: c.init,
-    env: envYaml(c.env),
-    registry_auth: c.registry_auth,
-    working_dir: c.working_dir,
-    user: c.user,
-    shell: c.shell,
-    ports: c.ports.map(portYaml),
-    volumes: c.volumes.map(volumeYaml),
-    resources: resourcesYaml(c.resources),
-    spot_policy: c.spot_policy,
-    retry: retryYaml(c.retry),
-    max_duration: durationYaml(c.max_duration),
-    inactivity_duration: durationYaml(c.inactivity_duration),
-    idle_duration: durationYaml(c.idle_duration),
-    max_price: c.max_price,
-    backends: c.backends,
-    regions: c.regions,
-    instance_types: c.instance_types,
-    creation_policy: c.creation_policy,
-    fleets: c.fleets,
-  };
+function devEnvironmentYaml(c: DevEnvironmentConfiguration): Record<string, unknown> {
+  return yamlFrom(c.type, DEV_ENVIRONMENT_FIELDS, c);
 }
 
 function fleetYaml(c: FleetConfiguration): Record<string, unknown> {
@@ -92,54 +64,6 @@ function fleetYaml(c: FleetConfiguration): Record<string, unknown> {
           instance_types: c.instance_types,
         }),
   };
-}
-
-function envYaml(env: EnvMapping): string[] {
-  return Object.entries(env).map(([k, v]) => (v === null ? k : `${k}=${v}`));
-}
-
-function portYaml(p: PortMapping): number | string {
-  if (p.local_port === p.container_port) return p.container_port;
-  return `${p.local_port ?? '*'}:${p.container_port}`;
-}
-
-function volumeYaml(m: VolumeMount | InstanceMount): unknown {
-  if ('instance_path' in m) return m.optional ? m : `${m.instance_path}:${m.path}`;
-  return m.name.length === 1 ? `${m.name[0]}:${m.path}` : m;
-}
-
-export function resourcesYaml(r: ResourcesSpec): Record<string, unknown> {
-  return {
-    cpu: `${r.cpu.arch ? `${r.cpu.arch}:` : ''}${formatRange(r.cpu.count)}`,
-    memory: formatRange(r.memory, formatGB),
-    shm_size: r.shm_size === null ? null : formatGB(r.shm_size),
-    disk: formatRange(r.disk.size, formatGB),
-    gpu: gpuYaml(r.gpu),
-  };
-}
-
-function gpuYaml(g: GpuSpec): unknown {
-  if (g.total_memory || g.compute_capability) {
-    return {
-      vendor: g.vendor,
-      name: g.name,
-      count: formatRange(g.count),
-      memory: g.memory && formatRange(g.memory, formatGB),
-      total_memory: g.total_memory && formatRange(g.total_memory, formatGB),
-      compute_capability: g.compute_capability,
-    };
-  }
-  const tokens = [g.vendor, g.name?.join(','), g.memory && formatRange(g.memory, formatGB), formatRange(g.count)];
-  return tokens.filter(Boolean).join(':');
-}
-
-function retryYaml(r: RetryPolicy | null): unknown {
-  return r && { on_events: r.on_events, duration: formatDuration(r.duration) };
-}
-
-function durationYaml(seconds: number | null): string | null {
-  if (seconds === null) return null;
-  return seconds === -1 ? 'off' : formatDuration(seconds);
 }
 
 function proxyYaml(p: SshProxyJump): Record<string, unknown> {

@@ -4,6 +4,8 @@
 // `parseNormalizedConfiguration`. Everything here is plain JSON: durations are
 // integer seconds, sizes GB numbers, ranges {min, max}.
 import type { Range, ResourcesSpec } from '../resources/types';
+import type { DEV_ENVIRONMENT_FIELDS } from './dev-environment';
+import type { Built } from './field-table';
 
 export type { Range, ResourcesSpec, CpuSpec, GpuSpec, DiskSpec, CpuArch, GpuVendor } from '../resources/types';
 
@@ -63,52 +65,11 @@ export interface InstanceMount {
   optional: boolean;
 }
 
-/** Fields dev environments share with dstack's profiles (where and how to provision). */
-export interface ProfileFields {
-  spot_policy: SpotPolicy;
-  retry: RetryPolicy | null;
-  /** Seconds; null: off (the default for dev environments). */
-  max_duration: number | null;
-  /** Seconds an idle instance lives on after the run; -1: off (forever); null: default (5m for runs, 3d for fleets). */
-  idle_duration: number | null;
-  /** Dollars per hour, > 0; null: no limit. */
-  max_price: number | null;
-  /** Backend names (lowercase); null: all configured. */
-  backends: string[] | null;
-  regions: string[] | null;
-  instance_types: string[] | null;
-}
-
-export interface DevEnvironmentConfiguration extends ProfileFields {
-  type: 'dev-environment';
-  /** Matches RUN_NAME_RE; null: a generated name (generateRunName). */
-  name: string | null;
-  /** null: dstack's base image for `python` (or the default Python). Exclusive with `python`. */
-  image: string | null;
-  python: PythonVersion | null;
-  /** Use the base image with nvcc; only without `image`. */
-  nvcc: boolean | null;
-  privileged: boolean;
-  ide: Ide | null;
-  /** The IDE's version (commit for VS Code/Cursor, `version@commit` for Windsurf); needs `ide`. */
-  version: string | null;
-  init: string[];
-  env: EnvMapping;
-  registry_auth: RegistryAuth | null;
-  working_dir: string | null;
-  /** `user[:group]`, names or ids. */
-  user: string | null;
-  /** `sh`, `bash`, or an absolute path; null: /bin/sh with `image`, /bin/bash otherwise. */
-  shell: string | null;
-  ports: PortMapping[];
-  volumes: (VolumeMount | InstanceMount)[];
-  resources: ResourcesSpec;
-  /** Seconds without a connection before the run stops; null: off (the default). */
-  inactivity_duration: number | null;
-  creation_policy: CreationPolicy;
-  /** Fleet names to consider; null: any. */
-  fleets: string[] | null;
-}
+/**
+ * A dev environment, normalized: the type follows its field table (DEV_ENVIRONMENT_FIELDS in
+ * dev-environment.ts, one row per key: what may be written, the value's schema, the default).
+ */
+export type DevEnvironmentConfiguration = { type: 'dev-environment' } & Built<typeof DEV_ENVIRONMENT_FIELDS>;
 
 export interface SshProxyJump {
   hostname: string;

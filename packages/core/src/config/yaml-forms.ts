@@ -1,0 +1,55 @@
+// How normalized values are written back in dstack's grammar (toYaml, field tables): durations as
+// `2h` or `off`, sizes as `8GB`, ranges as `1..4`, env as NAME=VALUE, ports as `8000:8080`.
+import { formatDuration } from '../duration';
+import { formatGB } from '../resources/memory';
+import { formatRange } from '../resources/range';
+import type { GpuSpec, ResourcesSpec } from '../resources/types';
+import type { EnvMapping, InstanceMount, PortMapping, RetryPolicy, VolumeMount } from './types';
+
+export function envYaml(env: EnvMapping): string[] {
+  return Object.entries(env).map(([k, v]) => (v === null ? k : `${k}=${v}`));
+}
+
+export function portYaml(p: PortMapping): number | string {
+  if (p.local_port === p.container_port) return p.container_port;
+  return `${p.local_port ?? '*'}:${p.container_port}`;
+}
+
+export function volumeYaml(m: VolumeMount | InstanceMount): unknown {
+  if ('instance_path' in m) return m.optional ? m : `${m.instance_path}:${m.path}`;
+  return m.name.length === 1 ? `${m.name[0]}:${m.path}` : m;
+}
+
+export function resourcesYaml(r: ResourcesSpec): Record<string, unknown> {
+  return {
+    cpu: `${r.cpu.arch ? `${r.cpu.arch}:` : ''}${formatRange(r.cpu.count)}`,
+    memory: formatRange(r.memory, formatGB),
+    shm_size: r.shm_size === null ? null : formatGB(r.shm_size),
+    disk: formatRange(r.disk.size, formatGB),
+    gpu: gpuYaml(r.gpu),
+  };
+}
+
+function gpuYaml(g: GpuSpec): unknown {
+  if (g.total_memory || g.compute_capability) {
+    return {
+      vendor: g.vendor,
+      name: g.name,
+      count: formatRange(g.count),
+      memory: g.memory && formatRange(g.memory, formatGB),
+      total_memory: g.total_memory && formatRange(g.total_memory, formatGB),
+      compute_capability: g.compute_capability,
+    };
+  }
+  const tokens = [g.vendor, g.name?.join(','), g.memory && formatRange(g.memory, formatGB), formatRange(g.count)];
+  return tokens.filter(Boolean).join(':');
+}
+
+export function retryYaml(r: RetryPolicy | null): unknown {
+  return r && { on_events: r.on_events, duration: formatDuration(r.duration) };
+}
+
+export function durationYaml(seconds: number | null): string | null {
+  if (seconds === null) return null;
+  return seconds === -1 ? 'off' : formatDuration(seconds);
+}
