@@ -142,7 +142,7 @@ export const MIGRATIONS: Migration[] = [
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
 
 export function openDb(file: string): Db {
-  const db = new Database(file);
+  const db = newDatabase(file);
   db.pragma('journal_mode = WAL');
   // FULL: a committed transition survives a crash of the machine too, not only of the daemon.
   db.pragma('synchronous = FULL');
@@ -150,6 +150,18 @@ export function openDb(file: string): Db {
   db.pragma('foreign_keys = ON');
   migrate(db);
   return db;
+}
+
+/** better-sqlite3 whose addon was never built throws a dozen paths it tried: say what to do instead. */
+function newDatabase(file: string): Db {
+  try {
+    return new Database(file);
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('Could not locate the bindings file')) throw err;
+    throw new Error(
+      "better-sqlite3's native addon is not built (npm skips a dependency's install script unless allowed): reinstall with `npm install -g --allow-scripts=better-sqlite3,ssh2 ./dstack-VERSION.tgz`, or in a clone run `npm rebuild better-sqlite3`",
+    );
+  }
 }
 
 /** Runs the migrations newer than the file's user_version; returns how many ran. */
