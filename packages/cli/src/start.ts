@@ -6,6 +6,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Script } from 'node:vm';
+import { trace } from './trace';
+
+trace('node started');
 
 const file = join(__dirname, 'cli-main.cjs');
 const cacheFile = `${file}.cache`;
@@ -18,6 +21,7 @@ try {
 // Node's own CommonJS wrapper, so the bundle sees what a required module sees.
 const source = `(function (exports, require, module, __filename, __dirname) {${readFileSync(file, 'utf8')}\n})`;
 const script = new Script(source, { filename: file, cachedData });
+trace(`bundle compiled (code cache ${!cachedData ? 'missing' : script.cachedDataRejected ? 'rejected' : 'used'})`);
 const mod = new Module(file, module);
 mod.filename = file;
 if (process.env.DSTACK_BUILD_CODE_CACHE) {
