@@ -56,8 +56,11 @@ beforeAll(() => {
   sb = new Sandbox('slow-start');
 });
 afterAll(async () => {
-  await sb?.cleanup();
-  group?.remove();
+  try {
+    await sb?.cleanup();
+  } finally {
+    group?.remove();
+  }
 });
 
 it('takes connections before the slow part of its start, answers Status, and serves the calls once assembled', async () => {
