@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { DEV_ENVIRONMENT_FIELDS } from './dev-environment';
+import { FLEET_FIELDS } from './fleet';
 import { buildFrom, field, inputSchema, storedSchema, yamlFrom } from './field-table';
 import { configurationJsonSchema } from './json-schema';
 import { NormalizedConfigurationSchema } from './normalized';
@@ -83,5 +84,19 @@ describe('the dev environment field table', () => {
     expect(storedSchema('dev-environment', table).safeParse({ ...built, stop_after: 'x' }).success).toBe(false);
     expect(storedSchema('dev-environment', table).parse(built)).toEqual(built);
     expect(yamlFrom('dev-environment', table, built).stop_after).toBe('90s');
+  });
+});
+
+describe('the fleet field table', () => {
+  it('is the one list of keys of a fleet too', () => {
+    const keys = ['type', ...Object.keys(FLEET_FIELDS)];
+    const jsonSchema = configurationJsonSchema('fleet') as { properties: Record<string, unknown> };
+    expect(Object.keys(jsonSchema.properties)).toEqual(keys);
+    const r = parseConfiguration('fleet.yml', 'type: fleet\nnodes: 2\n');
+    expect(r.ok && Object.keys(r.config)).toEqual(keys);
+    expect(Object.keys(NormalizedConfigurationSchema.options[1].shape)).toEqual(keys);
+    // An SSH fleet's YAML leaves out the keys only cloud fleets have.
+    const ssh = parseConfiguration('ssh.yml', 'type: fleet\nssh_config:\n  user: u\n  hosts: [h1]\n');
+    expect(ssh.ok && toYaml(ssh.config)).toBe('type: fleet\nssh_config:\n  user: u\n  hosts:\n    - h1\nplacement: any\n');
   });
 });

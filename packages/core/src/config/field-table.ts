@@ -22,8 +22,8 @@ export interface Field<S extends z.ZodType = z.ZodType> {
   default: z.output<S> | (() => z.output<S>);
   /** From the parsed input (undefined when not written) to the value; default: as parsed, else the default. */
   build?: (value: any, parsed: Parsed, ctx: BuildContext) => z.output<S>;
-  /** The value as written in the file, for toYaml; default: as is. */
-  yaml?: (value: z.output<S>) => unknown;
+  /** The value as written in the file, for toYaml (null: left out); default: as is. */
+  yaml?: (value: z.output<S>, config: Record<string, unknown>) => unknown;
 }
 
 export type FieldTable = Record<string, Field>;
@@ -67,6 +67,6 @@ export function buildFrom<T extends string, F extends FieldTable>(type: T, table
 export function yamlFrom(type: string, table: FieldTable, config: object): Record<string, unknown> {
   const values = config as Record<string, unknown>;
   const out: Record<string, unknown> = { type };
-  for (const [k, f] of Object.entries(table)) out[k] = f.yaml ? f.yaml(values[k] as never) : values[k];
+  for (const [k, f] of Object.entries(table)) out[k] = f.yaml ? f.yaml(values[k] as never, values) : values[k];
   return out;
 }

@@ -1,12 +1,26 @@
-// `type: fleet`: SSH fleets (the user's own hosts, `ssh_config`) and cloud fleets (`nodes`), with the
-// rules that span fields and the normalized form.
+// `type: fleet`: SSH fleets (the user's own hosts, `ssh_config`) and cloud fleets (`nodes`): the field
+// table (what may be written, the normalized value with its default, how it is built and printed)
+// and the rules that span fields.
 import { z } from 'zod';
 import { parseHostKey } from '../host-key';
 import { GrammarError, asMapping, show, unknownKeyMessage, type GrammarIssue } from '../resources/errors';
 import { defaultResources } from '../resources/spec';
-import { parseCount } from '../resources/range';
-import { backends, duration, env, leaf, maxPrice, resources, retry, runName, spotPolicy, str, strList } from './fields';
-import { PLACEMENTS, type FleetConfiguration, type FleetNodes, type SshConfig, type SshHost, type SshProxyJump } from './types';
+import { formatRange, parseCount } from '../resources/range';
+import { BACKENDS, backends, duration, env, leaf, maxPrice, resources, retry, runName, spotPolicy, str, strList } from './fields';
+import { buildFrom, field, inputSchema } from './field-table';
+import {
+  blocks as storedBlocks,
+  enumOf,
+  env as storedEnv,
+  fleetNodes,
+  names,
+  resources as storedResources,
+  retry as storedRetry,
+  runName as storedRunName,
+  sshConfig as storedSshConfig,
+} from './stored';
+import { PLACEMENTS, SPOT_POLICIES, type FleetConfiguration, type FleetNodes, type SshConfig, type SshHost, type SshProxyJump } from './types';
+import { durationYaml, envYaml, resourcesYaml, retryYaml, sshConfigYaml } from './yaml-forms';
 
 export const FLEET_UNSUPPORTED: Record<string, string> = {
   reservation: '`reservation` is not supported by dstack-ts',
@@ -57,14 +71,21 @@ const host = z.union([
   }),
 ]);
 
-let schema: z.ZodType | undefined;
+/** Keys a cloud fleet uses and an SSH fleet may not have (see checkFleet): left out of an SSH fleet's YAML. */
+const cloudOnly =
+  <V>(yaml: (v: V) => unknown = (v) => v) =>
+  (v: V, c: Record<string, unknown>): unknown =>
+    c.ssh_config ? null : yaml(v);
 
-export function fleetSchema() {
-  schema ??= z.strictObject({
-    type: z.literal('fleet'),
-    name: runName.nullish(),
-    env: env.optional(),
-    ssh_config: z
+/**
+ * Every key of a fleet: what may be written, the normalized value (its type is FleetConfiguration),
+ * the default, and how it is built and written back. A new key is one row here (plus its use).
+ */
+export const FLEET_FIELDS = {
+  name: field({ input: runName.nullish(), stored: storedRunName, default: null }),
+  env: field({ input: env.optional(), stored: storedEnv, default: () => ({}), yaml: envYaml }),
+  ssh_config: field({
+    input: z
       .strictObject({
         user: str('The user to log in as on every host').nullish(),
         port: port.nullish(),
@@ -75,7 +96,13 @@ export function fleetSchema() {
       })
       .nullish()
       .meta({ description: 'An SSH fleet: your own hosts' }),
-    nodes: leaf(parseFleetNodes, 'A cloud fleet: how many instances (2, 1..4, or {min, target, max})', {
+    stored: storedSshConfig.nullable(),
+    default: null,
+    build: (v: Data | undefined) => (v ? buildSshConfig(v) : null),
+    yaml: (ssh) => ssh && sshConfigYaml(ssh),
+  }),
+  nodes: field({
+    input: leaf(parseFleetNodes, 'A cloud fleet: how many instances (2, 1..4, or {min, target, max})', {
       anyOf: [
         { type: 'integer', minimum: 0 },
         { type: 'string' },
@@ -86,17 +113,35 @@ export function fleetSchema() {
         },
       ],
     }).optional(),
-    placement: z.enum(PLACEMENTS as [string, ...string[]]).nullish().meta({ description: 'any (default) or cluster' }),
-    resources: resources.optional(),
-    blocks: blocks.nullish(),
-    backends: backends.nullish(),
-    regions: strList('Regions to consider').nullish(),
-    instance_types: strList('Instance types to consider').nullish(),
-    spot_policy: spotPolicy.nullish(),
-    retry: retry.optional(),
-    max_price: maxPrice.nullish(),
-    idle_duration: duration('idle', 'Terminate instances idle this long (off: never; default 3d)').optional(),
-  });
+    stored: fleetNodes.nullable(),
+    default: null,
+    yaml: (n) => n && (n.target === n.min ? formatRange(n) : n),
+  }),
+  placement: field({
+    input: z.enum(PLACEMENTS as [string, ...string[]]).nullish().meta({ description: 'any (default) or cluster' }),
+    stored: enumOf(PLACEMENTS),
+    default: 'any',
+  }),
+  blocks: field({ input: blocks.nullish(), stored: storedBlocks, default: 1, yaml: (b) => (b === 1 ? null : b) }),
+  resources: field({ input: resources.optional(), stored: storedResources, default: defaultResources, yaml: cloudOnly(resourcesYaml) }),
+  spot_policy: field({ input: spotPolicy.nullish(), stored: enumOf(SPOT_POLICIES), default: 'on-demand', yaml: cloudOnly() }),
+  retry: field({ input: retry.optional(), stored: storedRetry, default: null, yaml: cloudOnly(retryYaml) }),
+  idle_duration: field({
+    input: duration('idle', 'Terminate instances idle this long (off: never; default 3d)').optional(),
+    stored: z.number().int().min(-1).nullable(),
+    default: null,
+    yaml: cloudOnly(durationYaml),
+  }),
+  max_price: field({ input: maxPrice.nullish(), stored: z.number().positive().nullable(), default: null, yaml: cloudOnly() }),
+  backends: field({ input: backends.nullish(), stored: z.array(z.enum(BACKENDS)).nullable(), default: null, yaml: cloudOnly() }),
+  regions: field({ input: strList('Regions to consider').nullish(), stored: names, default: null, yaml: cloudOnly() }),
+  instance_types: field({ input: strList('Instance types to consider').nullish(), stored: names, default: null, yaml: cloudOnly() }),
+};
+
+let schema: z.ZodType | undefined;
+
+export function fleetSchema() {
+  schema ??= inputSchema('fleet', FLEET_FIELDS);
   return schema;
 }
 
@@ -202,23 +247,7 @@ export function checkFleet(raw: Raw, data: Data | null): GrammarIssue[] {
 }
 
 export function buildFleet(d: Data): FleetConfiguration {
-  return {
-    type: 'fleet',
-    name: d.name ?? null,
-    env: d.env ?? {},
-    ssh_config: d.ssh_config ? buildSshConfig(d.ssh_config) : null,
-    nodes: d.nodes ?? null,
-    placement: d.placement ?? 'any',
-    resources: d.resources ?? defaultResources(),
-    blocks: d.blocks ?? 1,
-    spot_policy: d.spot_policy ?? 'on-demand',
-    retry: d.retry ?? null,
-    idle_duration: d.idle_duration ?? null,
-    max_price: d.max_price ?? null,
-    backends: d.backends ?? null,
-    regions: d.regions ?? null,
-    instance_types: d.instance_types ?? null,
-  };
+  return buildFrom('fleet', FLEET_FIELDS, d, {});
 }
 
 function buildProxy(p: Data | null | undefined): SshProxyJump | null {

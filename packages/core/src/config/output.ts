@@ -1,12 +1,11 @@
 // The two printed forms of a normalized configuration: toJson (the `--json` output, and what the
-// daemon stores) and toYaml (readable, in dstack's own grammar, and valid input again; a dev
-// environment's keys come from its field table).
+// daemon stores) and toYaml (readable, in dstack's own grammar, and valid input again; the keys and
+// their forms come from each type's field table).
 import { stringify } from 'yaml';
-import { formatRange } from '../resources/range';
 import { DEV_ENVIRONMENT_FIELDS } from './dev-environment';
 import { yamlFrom } from './field-table';
-import type { Configuration, DevEnvironmentConfiguration, FleetConfiguration, SshHost, SshProxyJump } from './types';
-import { durationYaml, envYaml, resourcesYaml, retryYaml } from './yaml-forms';
+import { FLEET_FIELDS } from './fleet';
+import type { Configuration, DevEnvironmentConfiguration, FleetConfiguration } from './types';
 
 export const MASK = '***';
 
@@ -34,45 +33,7 @@ function devEnvironmentYaml(c: DevEnvironmentConfiguration): Record<string, unkn
 }
 
 function fleetYaml(c: FleetConfiguration): Record<string, unknown> {
-  const ssh = c.ssh_config;
-  return {
-    type: c.type,
-    name: c.name,
-    env: envYaml(c.env),
-    ssh_config: ssh && {
-      user: ssh.user,
-      port: ssh.port,
-      identity_file: ssh.identity_file,
-      proxy_jump: ssh.proxy_jump && proxyYaml(ssh.proxy_jump),
-      hosts: ssh.hosts.map(hostYaml),
-      network: ssh.network,
-    },
-    nodes: c.nodes && (c.nodes.target === c.nodes.min ? formatRange(c.nodes) : c.nodes),
-    placement: c.placement,
-    blocks: c.blocks === 1 ? null : c.blocks,
-    // Keys of cloud fleets only: an SSH fleet may not have them (see fleet.ts).
-    ...(ssh
-      ? {}
-      : {
-          resources: resourcesYaml(c.resources),
-          spot_policy: c.spot_policy,
-          retry: retryYaml(c.retry),
-          idle_duration: durationYaml(c.idle_duration),
-          max_price: c.max_price,
-          backends: c.backends,
-          regions: c.regions,
-          instance_types: c.instance_types,
-        }),
-  };
-}
-
-function proxyYaml(p: SshProxyJump): Record<string, unknown> {
-  return { hostname: p.hostname, port: p.port, user: p.user, identity_file: p.identity_file, host_key: p.host_key };
-}
-
-function hostYaml(h: SshHost): unknown {
-  const rest = { port: h.port, user: h.user, identity_file: h.identity_file, proxy_jump: h.proxy_jump && proxyYaml(h.proxy_jump), internal_ip: h.internal_ip, blocks: h.blocks === 1 ? null : h.blocks, host_key: h.host_key };
-  return Object.values(rest).every((v) => v === null) ? h.hostname : { hostname: h.hostname, ...rest };
+  return yamlFrom(c.type, FLEET_FIELDS, c);
 }
 
 /** Leaves out nulls, empty lists and empty mappings, recursively. */

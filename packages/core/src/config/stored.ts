@@ -65,3 +65,27 @@ export const proxy = z.strictObject({
   host_key: hostKey,
 });
 export const blocks = z.union([z.literal('auto'), z.number().int().min(1)]);
+
+export const sshConfig = z.strictObject({
+  user: checked('user').nullable(),
+  port: port.nullable(),
+  identity_file: checked('path').nullable(),
+  proxy_jump: proxy.nullable(),
+  hosts: z
+    .array(
+      z.strictObject({
+        hostname: checked('hostname').min(1),
+        port: port.nullable(),
+        user: checked('user').nullable(),
+        identity_file: checked('path').nullable(),
+        proxy_jump: proxy.nullable(),
+        internal_ip: z.string().nullable(),
+        blocks,
+        host_key: hostKey,
+      }),
+    )
+    .min(1),
+  network: z.string().nullable(),
+});
+
+export const fleetNodes = z.strictObject({ min: z.number().int().nonnegative(), target: z.number().int().nonnegative(), max: z.number().int().nonnegative().nullable() });

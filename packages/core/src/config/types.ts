@@ -5,6 +5,7 @@
 // integer seconds, sizes GB numbers, ranges {min, max}.
 import type { Range, ResourcesSpec } from '../resources/types';
 import type { DEV_ENVIRONMENT_FIELDS } from './dev-environment';
+import type { FLEET_FIELDS } from './fleet';
 import type { Built } from './field-table';
 
 export type { Range, ResourcesSpec, CpuSpec, GpuSpec, DiskSpec, CpuArch, GpuVendor } from '../resources/types';
@@ -118,28 +119,11 @@ export interface FleetNodes {
   max: number | null;
 }
 
-export interface FleetConfiguration {
-  type: 'fleet';
-  name: string | null;
-  /** Passed to the instances' agents; SSH fleets only. */
-  env: EnvMapping;
-  /** An SSH fleet (the user's own hosts); exactly one of ssh_config and nodes is set. */
-  ssh_config: SshConfig | null;
-  /** A cloud fleet: how many instances. */
-  nodes: FleetNodes | null;
-  placement: Placement;
-  /** For cloud fleets: what each instance must have. */
-  resources: ResourcesSpec;
-  blocks: number | 'auto';
-  spot_policy: SpotPolicy;
-  retry: RetryPolicy | null;
-  /** Seconds; -1: off; null: default (3d). */
-  idle_duration: number | null;
-  max_price: number | null;
-  backends: string[] | null;
-  regions: string[] | null;
-  instance_types: string[] | null;
-}
+/**
+ * A fleet, normalized: the type follows its field table (FLEET_FIELDS in fleet.ts). An SSH fleet has
+ * `ssh_config` (the user's own hosts), a cloud fleet `nodes`; durations in seconds (idle_duration -1: off).
+ */
+export type FleetConfiguration = { type: 'fleet' } & Built<typeof FLEET_FIELDS>;
 
 export type Configuration = DevEnvironmentConfiguration | FleetConfiguration;
 export type ConfigurationType = Configuration['type'];

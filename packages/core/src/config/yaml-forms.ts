@@ -4,7 +4,7 @@ import { formatDuration } from '../duration';
 import { formatGB } from '../resources/memory';
 import { formatRange } from '../resources/range';
 import type { GpuSpec, ResourcesSpec } from '../resources/types';
-import type { EnvMapping, InstanceMount, PortMapping, RetryPolicy, VolumeMount } from './types';
+import type { EnvMapping, InstanceMount, PortMapping, RetryPolicy, SshConfig, SshHost, SshProxyJump, VolumeMount } from './types';
 
 export function envYaml(env: EnvMapping): string[] {
   return Object.entries(env).map(([k, v]) => (v === null ? k : `${k}=${v}`));
@@ -52,4 +52,24 @@ export function retryYaml(r: RetryPolicy | null): unknown {
 export function durationYaml(seconds: number | null): string | null {
   if (seconds === null) return null;
   return seconds === -1 ? 'off' : formatDuration(seconds);
+}
+
+export function sshConfigYaml(ssh: SshConfig): Record<string, unknown> {
+  return {
+    user: ssh.user,
+    port: ssh.port,
+    identity_file: ssh.identity_file,
+    proxy_jump: ssh.proxy_jump && proxyYaml(ssh.proxy_jump),
+    hosts: ssh.hosts.map(hostYaml),
+    network: ssh.network,
+  };
+}
+
+function proxyYaml(p: SshProxyJump): Record<string, unknown> {
+  return { hostname: p.hostname, port: p.port, user: p.user, identity_file: p.identity_file, host_key: p.host_key };
+}
+
+function hostYaml(h: SshHost): unknown {
+  const rest = { port: h.port, user: h.user, identity_file: h.identity_file, proxy_jump: h.proxy_jump && proxyYaml(h.proxy_jump), internal_ip: h.internal_ip, blocks: h.blocks === 1 ? null : h.blocks, host_key: h.host_key };
+  return Object.values(rest).every((v) => v === null) ? h.hostname : { hostname: h.hostname, ...rest };
 }
