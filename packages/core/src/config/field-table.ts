@@ -11,9 +11,9 @@ export interface BuildContext {
 }
 
 /** The parsed input of every key (zod's output of the input schemas; undefined where not written). */
-export type Parsed = Record<string, any>;
+type Parsed = Record<string, any>;
 
-export interface Field<S extends z.ZodType = z.ZodType> {
+interface Field<S extends z.ZodType = z.ZodType> {
   /** What may be written under the key (nullish or optional: leaving it out means the default). */
   input: z.ZodType;
   /** The normalized value. */
@@ -26,7 +26,7 @@ export interface Field<S extends z.ZodType = z.ZodType> {
   yaml?: (value: z.output<S>, config: Record<string, unknown>) => unknown;
 }
 
-export type FieldTable = Record<string, Field>;
+type FieldTable = Record<string, Field>;
 
 /** The normalized configuration a table describes (without `type`). */
 export type Built<T extends FieldTable> = { -readonly [K in keyof T]: z.output<T[K]['stored']> };

@@ -17,7 +17,7 @@ import type { EnvMapping, SpotPolicy } from './types';
 export const CONFIGURATION_ERRORS_HEADER = 'the configuration has errors:';
 
 /** The flags as typed; undefined: not given. */
-export interface OverrideValues {
+interface OverrideValues {
   gpu?: string;
   cpu?: string;
   memory?: string;
@@ -86,7 +86,7 @@ export function applyOverrides<T extends Overridable>(config: T, o: OverrideValu
 }
 
 /** One `-e` or `--env-file` entry; value null or undefined: take it from the caller's environment. */
-export interface EnvEntryValue {
+interface EnvEntryValue {
   name: string;
   value?: string | null;
   /** Not typed on the command line: sealed and masked (shell values, env files). */
@@ -98,7 +98,7 @@ export class EnvValueError extends Error {
   override name = 'EnvValueError';
 }
 
-export interface ResolvedEnv {
+interface ResolvedEnv {
   /** The configuration's env: plain values set, null where the value is a secret. */
   env: EnvMapping;
   /** The secrets' values: entries listed without one, and every value not typed on the command line. */

@@ -10,15 +10,15 @@ import { valueProblem, type ValueKind } from './values';
 import { RETRY_EVENTS } from './types';
 
 export const enumOf = <T extends string>(values: readonly T[]) => z.enum(values as unknown as [T, ...T[]]);
-export const nonNeg = z.number().finite().nonnegative();
+const nonNeg = z.number().finite().nonnegative();
 export const seconds = z.number().int().nonnegative();
 const range = (item: z.ZodNumber) =>
   z
     .strictObject({ min: item.nullable(), max: item.nullable() })
     .refine((r) => r.min !== null || r.max !== null, 'empty range')
     .refine((r) => r.min === null || r.max === null || r.min <= r.max, 'min is greater than max');
-export const countRange = range(z.number().int().nonnegative());
-export const sizeRange = range(nonNeg);
+const countRange = range(z.number().int().nonnegative());
+const sizeRange = range(nonNeg);
 
 export const resources = z.strictObject({
   cpu: z.strictObject({ arch: enumOf(CPU_ARCHS).nullable(), count: countRange }),
@@ -46,7 +46,7 @@ export const checked = (kind: ValueKind) =>
     const problem = valueProblem(v, kind);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
-export const hostKey = z
+const hostKey = z
   .string()
   .superRefine((v, ctx) => {
     try {
@@ -57,7 +57,7 @@ export const hostKey = z
     }
   })
   .nullable();
-export const proxy = z.strictObject({
+const proxy = z.strictObject({
   hostname: checked('hostname').min(1),
   port: port.nullable(),
   user: checked('user').min(1),
