@@ -1,13 +1,13 @@
 // The root package's prepack (postpack removes what it wrote). It refuses a tree that would install
-// a broken tool: bundles or agent not built, or a bundle loading an npm package that is not among
-// package.json's dependencies. Then it writes npm-shrinkwrap.json: the package-lock's entries for the
+// a broken tool (bundles or agent not built, a bundle loading an npm package that is not among
+// package.json's dependencies) or a heavier one (a dependency no bundle loads). Then it writes npm-shrinkwrap.json: the package-lock's entries for the
 // runtime dependencies and everything they pull in, so that `npm install -g dstack-*.tgz` installs
 // exactly the versions this tree was tested with (and can do it from the npm cache alone).
 // package-lock.json itself never goes into a tarball, and it also holds the workspaces and the dev
 // tools, which an installed dstack has no use for.
 //   node scripts/pack-shrinkwrap.mjs          write it
 //   node scripts/pack-shrinkwrap.mjs --remove remove it
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,16 +29,24 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
 const entries = lock.packages;
 
-const bundles = ['dist/cli.cjs', 'dist/cli-main.cjs', 'dist/daemon.cjs'];
-const missing = [...bundles, 'dist/agent/dstack-agent-linux-x64', 'dist/agent/manifest.json'].filter((f) => !existsSync(join(root, f)));
+const needed = ['dist/cli.cjs', 'dist/cli-main.cjs', 'dist/daemon.cjs', 'dist/agent/dstack-agent-linux-x64', 'dist/agent/manifest.json'];
+const missing = needed.filter((f) => !existsSync(join(root, f)));
 if (missing.length) fail(`nothing to pack: ${missing.join(', ')} missing: run \`npm run build\` first`);
+// Every bundle in dist/, so that a new one is checked without an edit here.
+const bundles = readdirSync(join(root, 'dist')).filter((f) => f.endsWith('.cjs')).map((f) => `dist/${f}`);
+const loaded = new Set();
 for (const bundle of bundles) {
   for (const [, spec] of readFileSync(join(root, bundle), 'utf8').matchAll(/\brequire\("([^"./][^"]*)"\)/g)) {
     const name = spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
-    if (spec.startsWith('node:') || builtinModules.includes(name) || pkg.dependencies?.[name]) continue;
+    if (spec.startsWith('node:') || builtinModules.includes(name)) continue;
+    loaded.add(name);
+    if (pkg.dependencies?.[name]) continue;
     fail(`${bundle} loads ${name}, which is not in package.json's dependencies: add it there (the version package-lock.json has)`);
   }
 }
+// The other way round too: a dependency no bundle loads would only cost every install time.
+const unused = Object.keys(pkg.dependencies ?? {}).filter((name) => !loaded.has(name));
+if (unused.length) fail(`no bundle in dist/ loads ${unused.join(', ')}: remove it from package.json's dependencies (then \`npm install\`), or rebuild`);
 
 /** Node's lookup: `<from>/node_modules/<name>`, then each folder above, up to the top. */
 function locate(from, name) {
