@@ -6,11 +6,12 @@
 //
 // This class holds the runs' state and the public API; the flows live beside it, each taking only
 // what it needs: provision.ts, job-events.ts, log-gap.ts, ending.ts, tick.ts with limits.ts, and
-// reconcile.ts, over the shared bookkeeping in bookkeeping.ts.
+// reconcile.ts, over the shared bookkeeping in bookkeeping.ts. A flow that calls another gets that
+// flow's object in its deps, so they are built callees first: log gap → ending → job events →
+// provisioner (no flow calls back up that chain).
 import { EventEmitter } from 'node:events';
 import { rmSync } from 'node:fs';
 import type { DevEnvironmentConfiguration } from '@dstack/core/config/types';
-import type { JobStatus } from '@dstack/core/gen/agent';
 import type { Progress, Run } from '@dstack/core/gen/daemon';
 import type { TerminationReason } from '@dstack/core/runs/status';
 import type { Backend, InstanceRecord } from '@dstack/backends/backend';
@@ -60,15 +61,6 @@ export interface ControllerDeps {
   syncStatus?: (runId: string) => Run['sync'];
 }
 
-/** How the flows reach each other (each module names the ones it needs in its deps). */
-interface Flows {
-  provision: (runId: string, resume?: boolean) => void;
-  startEnding: (runId: string, abort: boolean) => Promise<void>;
-  end: (runId: string, reason: TerminationReason, message: string) => Promise<void>;
-  onJobStatus: (runId: string, st: JobStatus) => void;
-  fillLogGap: (row: RunRow) => Promise<void>;
-}
-
 export class RunController extends EventEmitter {
   private readonly book: RunBook;
   private timer?: NodeJS.Timeout;
@@ -79,30 +71,22 @@ export class RunController extends EventEmitter {
   private readonly jobEvents: JobEvents;
   private readonly provisioner: Provisioner;
   private readonly ending: Ending;
-  private readonly flows: Flows;
   private stopped = false;
 
   constructor(private readonly d: ControllerDeps) {
     super();
     this.setMaxListeners(0);
     const book = (this.book = new RunBook(d, (event, ...args) => this.emit(event, ...args)));
-    // The flows call each other through these, never through the controller.
-    this.flows = {
-      provision: (runId, resume) => this.provisioner.start(runId, resume),
-      startEnding: (runId, abort) => this.ending.start(runId, abort),
-      end: (runId, reason, message) => this.ending.end(runId, reason, message),
-      onJobStatus: (runId, st) => this.jobEvents.onJobStatus(runId, st),
-      fillLogGap: (row) => this.logGap.fill(row),
-    };
-    this.logGap = new LogGap({ book, agents: d.agents, logs: d.logs, log: d.log });
-    const secrets = new JobSecretsSender({ book, store: d.store, agents: d.agents, log: d.log });
-    this.jobEvents = new JobEvents({
-      ...this.flows, book, store: d.store, logs: d.logs, ssh: d.ssh, userHome: d.userHome, sendSecrets: (row) => secrets.send(row),
-    });
-    this.provisioner = new Provisioner({ ...d, ...this.flows, book, hashCache: new HashCache(d.db) });
-    d.agents.onEvent((key, ev) => this.jobEvents.onAgentEvent(key, ev));
+    // Callees first: each flow is handed the flows it calls.
+    const logGap = (this.logGap = new LogGap({ book, agents: d.agents, logs: d.logs, log: d.log }));
     this.loss = new InstanceLoss(d.agents, d.config.instanceUnreachableAfterMs);
-    this.ending = new Ending({ ...d, ...this.flows, book, loss: this.loss });
+    const ending = (this.ending = new Ending({ ...d, book, loss: this.loss, logGap }));
+    const secrets = new JobSecretsSender({ book, store: d.store, agents: d.agents, log: d.log });
+    const jobEvents = (this.jobEvents = new JobEvents({
+      book, store: d.store, logs: d.logs, ssh: d.ssh, userHome: d.userHome, ending, logGap, secrets,
+    }));
+    this.provisioner = new Provisioner({ ...d, book, hashCache: new HashCache(d.db), jobEvents, ending });
+    d.agents.onEvent((key, ev) => jobEvents.onAgentEvent(key, ev));
     this.orphans = new OrphanSweeper(d);
     // An agent that answers again may hold jobs of runs that ended while it was away.
     d.agents.onState((key, up) => {
@@ -167,12 +151,16 @@ export class RunController extends EventEmitter {
   /** Starts due retries, retries stuck cleanups, ends runs past their limits or with a lost instance (tick.ts). */
   tick(now = Date.now()): void {
     if (this.stopped) return;
-    tickRuns({ ...this.flows, store: this.d.store, book: this.book, loss: this.loss, log: this.d.log }, now);
+    tickRuns({ store: this.d.store, book: this.book, loss: this.loss, log: this.d.log, provisioner: this.provisioner, ending: this.ending }, now);
   }
 
   /** Brings every unfinished run in line with its agent after a (re)start (reconcile.ts). */
   reconcile(): Promise<void> {
-    return reconcileRuns({ ...this.flows, store: this.d.store, book: this.book, agents: this.d.agents, ssh: this.d.ssh, orphans: this.orphans, log: this.d.log });
+    const { provisioner, ending, jobEvents, logGap } = this;
+    return reconcileRuns({
+      store: this.d.store, book: this.book, agents: this.d.agents, ssh: this.d.ssh, orphans: this.orphans, log: this.d.log,
+      provisioner, ending, jobEvents, logGap,
+    });
   }
 
   // ---- delete, shutdown --------------------------------------------------------------------

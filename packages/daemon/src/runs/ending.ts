@@ -14,6 +14,7 @@ import type { RunRow, RunsStore } from '../state/runs-store';
 import type { RunBook } from './bookkeeping';
 import { retriesAfter, type InstanceLoss } from './instance-loss';
 import { isJobFinished } from './job-state';
+import type { LogGap } from './log-gap';
 
 const STOP_GRACE_SECONDS = 10;
 
@@ -25,8 +26,8 @@ export interface EndingDeps {
   ssh: SshConfigFiles;
   log: Logger;
   loss: Pick<InstanceLoss, 'isLost'>;
-  /** Fetches agent log lines the daemon missed (log-gap.ts). */
-  fillLogGap: (row: RunRow) => Promise<void>;
+  /** Fetches the job's last log lines before it is removed. */
+  logGap: Pick<LogGap, 'fill'>;
 }
 
 export class Ending {
@@ -140,7 +141,7 @@ export class Ending {
       if (!isNotFound(err)) throw err;
       return; // the agent does not know the job: nothing to stop or remove
     }
-    await this.d.fillLogGap(row);
+    await this.d.logGap.fill(row);
     try {
       await rpc.removeJob(row.jobId);
     } catch (err) {

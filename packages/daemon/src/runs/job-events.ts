@@ -8,8 +8,10 @@ import type { RunLogs } from '../logs/run-log';
 import { ensureInclude, type SshConfigFiles } from '../ssh/config-files';
 import { TransitionError, type RunRow, type RunsStore } from '../state/runs-store';
 import type { RunBook } from './bookkeeping';
+import type { Ending } from './ending';
+import type { JobSecretsSender } from './job-secrets';
 import { JOB_STATE_TO_RUN_STATUS, isJobFinished, reasonForEndedJob } from './job-state';
-import { streamName } from './log-gap';
+import { streamName, type LogGap } from './log-gap';
 
 export interface JobEventsDeps {
   book: Pick<RunBook, 'liveOf' | 'runForJob' | 'move' | 'say' | 'notice' | 'progress' | 'changed' | 'jobStatus' | 'instanceOf'>;
@@ -18,12 +20,12 @@ export interface JobEventsDeps {
   ssh: SshConfigFiles;
   /** The user's home, for the Include line in ~/.ssh/config. */
   userHome: () => string;
-  /** Ends the run's attempt (ending.ts). */
-  end: (runId: string, reason: TerminationReason, message: string) => Promise<void>;
-  /** Fetches agent log lines the daemon missed (log-gap.ts). */
-  fillLogGap: (row: RunRow) => Promise<void>;
-  /** Sends the job's secrets again, to an agent that restarted (job-secrets.ts). */
-  sendSecrets: (row: RunRow) => void;
+  /** Ends the run's attempt when its job ends. */
+  ending: Pick<Ending, 'end'>;
+  /** Fetches agent log lines the daemon missed. */
+  logGap: Pick<LogGap, 'fill'>;
+  /** Sends the job's secrets again, to an agent that restarted. */
+  secrets: Pick<JobSecretsSender, 'send'>;
 }
 
 export class JobEvents {
@@ -46,7 +48,7 @@ export class JobEvents {
         const stream = streamName(l.stream);
         const log = this.d.logs.get(row.id);
         // Lines were missed (the stream dropped): fetch them, this one included, in order.
-        if (l.offset > log.agentOffset(row.jobId) || this.d.book.liveOf(row.id).filling) void this.d.fillLogGap(row);
+        if (l.offset > log.agentOffset(row.jobId) || this.d.book.liveOf(row.id).filling) void this.d.logGap.fill(row);
         else log.append({ timeMs: l.timeMs, stream, data: Buffer.from(l.data), jobId: row.jobId, agentOffset: l.offset });
         break;
       }
@@ -71,10 +73,10 @@ export class JobEvents {
     }
     if (isJobFinished(st.state)) {
       const reason = reasonForEndedJob(st);
-      void this.d.end(runId, reason, st.message || reasonText(reason));
+      void this.d.ending.end(runId, reason, st.message || reasonText(reason));
       return;
     }
-    if (st.awaitingSecrets) this.d.sendSecrets(row);
+    if (st.awaitingSecrets) this.d.secrets.send(row);
     const target = JOB_STATE_TO_RUN_STATUS[st.state];
     try {
       if (target === 'pulling' && row.status === 'provisioning') {

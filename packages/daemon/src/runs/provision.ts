@@ -2,7 +2,6 @@
 // agent, SubmitJob, then the code upload. Each step is committed before the next and every await
 // is followed by a check that the run still wants it (a stop aborts the flow at its next step).
 // SubmitJob is idempotent by job_id and uploads by hash, so a resumed flow simply runs again.
-import type { JobStatus } from '@dstack/core/gen/agent';
 import { isFinished, retryDelayMs, shouldRetry, type RunStatus, type TerminationReason } from '@dstack/core/runs/status';
 import { NoCapacityError, type Backend } from '@dstack/backends/backend';
 import type { AgentManager } from '../agent/manager';
@@ -17,6 +16,8 @@ import { instanceKey, type InstancesStore } from '../state/instances-store';
 import type { RunRow, RunsStore } from '../state/runs-store';
 import { isUsable } from '../fleets/preference';
 import type { RunBook } from './bookkeeping';
+import type { Ending } from './ending';
+import type { JobEvents } from './job-events';
 import { buildJobSpec } from './job-spec';
 import { planOffers } from './planner';
 
@@ -34,10 +35,10 @@ export interface ProvisionDeps {
   hashCache: HashCache;
   log: Logger;
   home: string;
-  /** The job's first status, from SubmitJob's answer (job-events.ts). */
-  onJobStatus: (runId: string, st: JobStatus) => void;
-  /** Ends the run's attempt after a failure (ending.ts). */
-  end: (runId: string, reason: TerminationReason, message: string) => Promise<void>;
+  /** Takes the job's first status, from SubmitJob's answer. */
+  jobEvents: Pick<JobEvents, 'onJobStatus'>;
+  /** Ends the run's attempt after a failure. */
+  ending: Pick<Ending, 'end'>;
 }
 
 export class Provisioner {
@@ -127,7 +128,7 @@ export class Provisioner {
       sshServer: this.d.config.sshServer,
     });
     const job = await handle.rpc.submitJob(spec);
-    if (job.status) this.d.onJobStatus(runId, job.status);
+    if (job.status) this.d.jobEvents.onJobStatus(runId, job.status);
     row = this.check(runId, signal);
     if (!row.noRepo && !job.status?.codeReady) await this.upload(row, handle.rpc, signal);
   }
@@ -162,7 +163,7 @@ export class Provisioner {
     }
     const reason: TerminationReason =
       row.status === 'provisioning' && !this.d.agents.current(row.instanceKey) ? 'instance_unreachable' : 'executor_error';
-    void this.d.end(runId, reason, message);
+    void this.d.ending.end(runId, reason, message);
   }
 
   /** No offer fits: wait for a retry, or fail naming why. */

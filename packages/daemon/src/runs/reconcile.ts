@@ -2,14 +2,17 @@
 // Flows are idempotent (SubmitJob by job_id, manifest uploads by hash), so a run caught midway
 // simply runs its flow again.
 import type { JobStatus } from '@dstack/core/gen/agent';
-import type { TerminationReason } from '@dstack/core/runs/status';
 import type { AgentManager } from '../agent/manager';
 import { isNotFound } from '../agent/rpc';
 import type { Logger } from '../logger';
 import type { SshConfigFiles } from '../ssh/config-files';
 import type { RunRow, RunsStore } from '../state/runs-store';
 import type { RunBook } from './bookkeeping';
+import type { Ending } from './ending';
+import type { JobEvents } from './job-events';
+import type { LogGap } from './log-gap';
 import type { OrphanSweeper } from './orphans';
+import type { Provisioner } from './provision';
 
 export interface ReconcileDeps {
   store: RunsStore;
@@ -18,16 +21,14 @@ export interface ReconcileDeps {
   ssh: SshConfigFiles;
   orphans: Pick<OrphanSweeper, 'sweepAll'>;
   log: Logger;
-  /** Starts (`resume`: resumes) provisioning (provision.ts). */
-  provision: (runId: string, resume: boolean) => void;
-  /** Runs the cleanup of a terminating run (ending.ts). */
-  startEnding: (runId: string, abort: boolean) => Promise<void>;
-  /** Ends the run's attempt (ending.ts). */
-  end: (runId: string, reason: TerminationReason, message: string) => Promise<void>;
-  /** The agent's view of the job, as if it had come as an event (job-events.ts). */
-  onJobStatus: (runId: string, st: JobStatus) => void;
-  /** Fetches agent log lines the daemon missed (log-gap.ts). */
-  fillLogGap: (row: RunRow) => Promise<void>;
+  /** Resumes a run caught mid-provisioning. */
+  provisioner: Pick<Provisioner, 'start'>;
+  /** Finishes a stop caught midway (`start`), ends a run whose job is gone (`end`). */
+  ending: Pick<Ending, 'start' | 'end'>;
+  /** Takes the agent's view of the job, as if it had come as an event. */
+  jobEvents: Pick<JobEvents, 'onJobStatus'>;
+  /** Fetches agent log lines the daemon missed. */
+  logGap: Pick<LogGap, 'fill'>;
 }
 
 /**
@@ -62,24 +63,24 @@ async function reconcileRun(d: ReconcileDeps, row: RunRow): Promise<void> {
     case 'submitted':
       return; // the tick provisions it when its retry is due
     case 'terminating':
-      void d.startEnding(row.id, false);
+      void d.ending.start(row.id, false);
       return;
     case 'provisioning':
-      d.provision(row.id, true);
+      d.provisioner.start(row.id, true);
       return;
     default:
       break;
   }
   const record = d.book.instanceOf(row);
   if (!record || !row.jobId) {
-    void d.end(row.id, 'executor_error', 'the run lost its instance while the daemon was down');
+    void d.ending.end(row.id, 'executor_error', 'the run lost its instance while the daemon was down');
     return;
   }
   let handle;
   try {
     handle = await d.agents.connect(row.instanceKey, record);
   } catch (err) {
-    void d.end(row.id, 'instance_unreachable', `the agent on ${record.name} is unreachable: ${(err as Error).message}`);
+    void d.ending.end(row.id, 'instance_unreachable', `the agent on ${record.name} is unreachable: ${(err as Error).message}`);
     return;
   }
   let st: JobStatus | undefined;
@@ -87,15 +88,15 @@ async function reconcileRun(d: ReconcileDeps, row: RunRow): Promise<void> {
     st = (await handle.rpc.getJob(row.jobId)).status;
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    void d.end(row.id, 'executor_error', `the job is gone from the agent on ${record.name}`);
+    void d.ending.end(row.id, 'executor_error', `the job is gone from the agent on ${record.name}`);
     return;
   }
   if (!st) return;
   // Also rewrites the SSH block from the agent's current view.
-  d.onJobStatus(row.id, st);
+  d.jobEvents.onJobStatus(row.id, st);
   const after = d.store.get(row.id)!;
   if ((after.status === 'pulling' || after.status === 'provisioning') && !after.noRepo && !st.codeReady) {
-    d.provision(row.id, true);
+    d.provisioner.start(row.id, true);
   }
-  void d.fillLogGap(after);
+  void d.logGap.fill(after);
 }
