@@ -17,7 +17,7 @@ const require = createRequire(import.meta.url);
 function load() {
   return loadBundle(
     'ssh-host',
-    "export { SshHost, FileHostKeyStore, bridgeUnixSocket } from './packages/backends/src/ssh/index.ts';\n" +
+    "export { SshHost, FileHostKeyStore, bridgeUnixSocket } from './packages/backends/src/ssh-client/index.ts';\n" +
       "export { createTestHosts } from './test/harness/ssh-hosts.ts';",
   );
 }

@@ -3,7 +3,7 @@
 // console) and given as accepted: they are recorded on first connect, as after a `y` at the prompt.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FileHostKeyStore, SshHost, type AcceptedHostKey, type SshHostOptions } from '../../packages/backends/src/ssh/index';
+import { FileHostKeyStore, SshHost, type AcceptedHostKey, type SshHostOptions } from '../../packages/backends/src/ssh-client/index';
 import type { TestHost, TestHostNetwork } from '../harness/ssh-hosts';
 
 /** "ssh-ed25519 AAAA..." of a test host's sshd, as it is on disk now. */

@@ -14,7 +14,7 @@ import {
   SshIdentityError,
   SshUnreachableError,
   type SshHostOptions,
-} from '../../packages/backends/src/ssh/index';
+} from '../../packages/backends/src/ssh-client/index';
 import { createTestHosts, type TestHost, type TestHostNetwork } from '../harness/ssh-hosts';
 import { mustRun, tempDir, waitFor } from '../harness/util';
 import { sshHostFor } from './connect';

@@ -15,7 +15,7 @@ import {
   SshHostKeyMismatchError,
   SshHostKeyUnknownError,
   type SshHostOptions,
-} from '../../packages/backends/src/ssh/index';
+} from '../../packages/backends/src/ssh-client/index';
 import { createTestHosts, type TestHost, type TestHostNetwork } from '../harness/ssh-hosts';
 import { mustRun, run, tempDir, waitFor } from '../harness/util';
 import { acceptedKeysOf, publicHostKey, sshHostFor } from './connect';

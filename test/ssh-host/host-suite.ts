@@ -9,7 +9,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { expect, it } from 'vitest';
 import { canSudo, detectArch, fileSha256, hasSystemd, homeDir } from '../../packages/backends/src/host-probe';
-import { bridgeUnixSocket, SshError, type SshHost } from '../../packages/backends/src/ssh/index';
+import { bridgeUnixSocket, SshError, type SshHost } from '../../packages/backends/src/ssh-client/index';
 import type { TestHost } from '../harness/ssh-hosts';
 import { waitFor } from '../harness/util';
 import { echoClient, startEchoServer } from './grpc-echo';

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileHostKeyStore, SshHost, SshUnreachableError } from '../../packages/backends/src/ssh/index';
+import { FileHostKeyStore, SshHost, SshUnreachableError } from '../../packages/backends/src/ssh-client/index';
 import { createTestHosts, type TestHostNetwork } from '../harness/ssh-hosts';
 import { tempDir } from '../harness/util';
 import { sshHostFor } from './connect';

@@ -9,9 +9,9 @@
 import type { Offer } from '@dstack/core/gen/daemon';
 import { NoCapacityError, type Backend, type CreateInstanceRequest, type InstanceRecord, type OfferList } from '../backend';
 import type { HostConnection } from '../host-connection';
-import type { Keepalive } from '../ssh/connect';
-import { FileHostKeyStore, type AcceptedHostKey } from '../ssh/known-hosts';
-import { SshHost } from '../ssh/ssh-host';
+import type { Keepalive } from '../ssh-client/connect';
+import { FileHostKeyStore, type AcceptedHostKey } from '../ssh-client/known-hosts';
+import { SshHost } from '../ssh-client/ssh-host';
 import { accessLabel, type HostAccess } from './access';
 import { scanUnknownHostKeys, type HostKeyScan } from './host-key-scan';
 import { RecordingHostKeyStore } from './key-recorder';

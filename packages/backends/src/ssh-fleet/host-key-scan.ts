@@ -3,9 +3,9 @@
 // CLI can show their fingerprints and ask. A host behind a jump host can only be reached once the jump
 // host's key is trusted: until then it is listed as waiting, and the CLI scans again after asking.
 // Hosts that cannot be reached (or whose known key changed) are left to the apply, which reports them.
-import { scanHostKey, type Keepalive } from '../ssh/connect';
-import { loadIdentity } from '../ssh/identity';
-import { hopTrust, knownHostName, type AcceptedHostKey, type HostKey, type HostKeyStore } from '../ssh/known-hosts';
+import { scanHostKey, type Keepalive } from '../ssh-client/connect';
+import { loadIdentity } from '../ssh-client/identity';
+import { hopTrust, knownHostName, type AcceptedHostKey, type HostKey, type HostKeyStore } from '../ssh-client/known-hosts';
 import { accessLabel, type HostAccess, type JumpAccess } from './access';
 
 export interface UnknownHostKey {

@@ -1,6 +1,6 @@
 // The host keys a connection was shown and trusted (pinned, known, or accepted and now recorded):
 // the run's SSH block pins them for OpenSSH's ProxyJump through the host.
-import { hostKeyText, knownHostName, type HopTrust, type HostKey, type HostKeyStore, type HostKeyVerdict } from '../ssh/known-hosts';
+import { hostKeyText, knownHostName, type HopTrust, type HostKey, type HostKeyStore, type HostKeyVerdict } from '../ssh-client/known-hosts';
 
 export class RecordingHostKeyStore implements HostKeyStore {
   private readonly seen = new Map<string, string>();

@@ -18,7 +18,7 @@ import {
   type HostAccess,
   type SshFleetBackend,
 } from '@dstack/backends/ssh-fleet/index';
-import type { AcceptedHostKey } from '@dstack/backends/ssh/known-hosts';
+import type { AcceptedHostKey } from '@dstack/backends/ssh-client/known-hosts';
 import type { AgentManager } from '../agent/manager';
 import type { Logger } from '../logger';
 import { instanceKey, type InstancesStore } from '../state/instances-store';

@@ -2,7 +2,7 @@
 // or redeployed (its last deploy failed, its user, key or jump host changed, or a redeploy was asked
 // for); each host of the fleet the file no longer lists is removed. Hosts are the same host when
 // hostname and port are. Pure: the plan (GetFleetPlan) and the apply use it alike.
-import { fingerprint, hostKeyFrom } from '@dstack/backends/ssh/known-hosts';
+import { fingerprint, hostKeyFrom } from '@dstack/backends/ssh-client/known-hosts';
 import { accessLabel, hostKeyOf, sameAccess, type HostAccess } from '@dstack/backends/ssh-fleet/access';
 
 export type HostAction = 'add' | 'remove' | 'keep' | 'redeploy';

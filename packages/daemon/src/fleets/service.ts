@@ -18,7 +18,7 @@ import type {
   ScanHostKeysResponse,
 } from '@dstack/core/gen/daemon';
 import { generateRunName, isValidRunName } from '@dstack/core/names';
-import { fingerprint, hostKeyFrom, hostKeyText, keyTypeName, type AcceptedHostKey } from '@dstack/backends/ssh/known-hosts';
+import { fingerprint, hostKeyFrom, hostKeyText, keyTypeName, type AcceptedHostKey } from '@dstack/backends/ssh-client/known-hosts';
 import { accessFor, accessLabel, fleetHostData, type HostAccess } from '@dstack/backends/ssh-fleet/index';
 import { existsSync } from 'node:fs';
 import { BadRequestError, ConflictError, NotFoundError, PreconditionError } from '@dstack/core/grpc';
