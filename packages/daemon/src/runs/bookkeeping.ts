@@ -8,7 +8,7 @@ import type { Backend, InstanceRecord } from '@dstack/backends/backend';
 import type { Logger } from '../logger';
 import type { LogStreamName, RunLogs } from '../logs/run-log';
 import type { SecretBox } from '../secrets';
-import type { SshConfigFiles } from '../ssh/config-files';
+import type { SshConfigFiles } from '../ssh-config/config-files';
 import type { InstancesStore } from '../state/instances-store';
 import type { RunRow, RunsStore } from '../state/runs-store';
 import type { ActivityState } from './activity';

@@ -8,7 +8,7 @@ import type { InstanceRecord } from '@dstack/backends/backend';
 import type { AgentManager } from '../agent/manager';
 import { isNotFound, type AgentRpc } from '../agent/rpc';
 import type { Logger } from '../logger';
-import type { SshConfigFiles } from '../ssh/config-files';
+import type { SshConfigFiles } from '../ssh-config/config-files';
 import type { InstancesStore } from '../state/instances-store';
 import type { RunRow, RunsStore } from '../state/runs-store';
 import type { RunBook } from './bookkeeping';

@@ -5,7 +5,7 @@
 import type { Event, JobStatus } from '@dstack/core/gen/agent';
 import { isFinished, reasonText, type TerminationReason } from '@dstack/core/runs/status';
 import type { RunLogs } from '../logs/run-log';
-import { ensureInclude, type SshConfigFiles } from '../ssh/config-files';
+import { ensureInclude, type SshConfigFiles } from '../ssh-config/config-files';
 import { TransitionError, type RunRow, type RunsStore } from '../state/runs-store';
 import type { RunBook } from './bookkeeping';
 import type { Ending } from './ending';

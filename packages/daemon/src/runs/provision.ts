@@ -11,7 +11,7 @@ import { listRepoFiles } from '../code/repo-files';
 import { uploadCode } from '../code/upload';
 import type { DaemonConfig } from '../config';
 import type { Logger } from '../logger';
-import type { UserKey } from '../ssh/keys';
+import type { UserKey } from '../ssh-config/keys';
 import { instanceKey, type InstancesStore } from '../state/instances-store';
 import type { RunRow, RunsStore } from '../state/runs-store';
 import { isUsable } from '../fleets/preference';

@@ -5,7 +5,7 @@ import type { JobStatus } from '@dstack/core/gen/agent';
 import type { AgentManager } from '../agent/manager';
 import { isNotFound } from '../agent/rpc';
 import type { Logger } from '../logger';
-import type { SshConfigFiles } from '../ssh/config-files';
+import type { SshConfigFiles } from '../ssh-config/config-files';
 import type { RunRow, RunsStore } from '../state/runs-store';
 import type { RunBook } from './bookkeeping';
 import type { Ending } from './ending';
