@@ -3,4 +3,4 @@ export type { Backend, InstanceRecord, AgentPlacement, SshEndpoint, OfferList, O
 export { NoCapacityError } from './backend';
 export { LocalHost } from './local/local-host';
 export { LocalBackend, LOCAL_INSTANCE_ID, resourcesFromHostInfo } from './local/local-backend';
-export { dstackGpuName } from './gpu-names';
+export { dstackGpuName } from './gpu-short-names';

@@ -6,7 +6,7 @@ import type { HostInfo } from '@dstack/core/gen/agent';
 import type { GpuResources, Offer, Resources } from '@dstack/core/gen/daemon';
 import { join } from 'node:path';
 import type { Backend, CreateInstanceRequest, InstanceRecord, OfferList } from '../backend';
-import { dstackGpuName } from '../gpu-names';
+import { dstackGpuName } from '../gpu-short-names';
 import type { HostConnection } from '../host-connection';
 import { agentEnvironment } from './agent-env';
 import { LocalHost } from './local-host';

@@ -2,7 +2,7 @@
 // default, how it is built and printed), and the rules that span fields.
 import { z } from 'zod';
 import { show, type GrammarIssue } from '../resources/errors';
-import { vendorOfGpuName } from '../resources/gpu-names';
+import { vendorOfGpuName } from '../resources/gpu-catalog';
 import { defaultResources, inferGpuVendor } from '../resources/spec';
 import type { ResourcesSpec } from '../resources/types';
 import { BACKENDS, backends, bool, duration, env, maxPrice, ports, python, resources, retry, runName, spotPolicy, str, strList, volumes } from './fields';

@@ -2,7 +2,7 @@
 // an offer does not fit, the reason is one short line for "no offer fits" messages:
 // "needs 24GB..24GB GPU memory, host has none".
 import type { GpuResources } from '../gen/daemon';
-import { computeCapabilityOf, lookupGpu, normalizeGpuName, vendorOfGpuName } from '../resources/gpu-names';
+import { computeCapabilityOf, lookupGpu, normalizeGpuName, vendorOfGpuName } from '../resources/gpu-catalog';
 import { formatGB } from '../resources/memory';
 import { fmtNum, formatRangeExplicit, inRange } from '../resources/range';
 import { effectiveCpuArch } from '../resources/spec';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Issues } from './errors';
 import { parseComputeCapability, parseGpu } from './gpu';
-import { computeCapabilityOf, isNvidiaSuperchip, lookupGpu, parseTpuName, vendorOfGpuName } from './gpu-names';
+import { computeCapabilityOf, isNvidiaSuperchip, lookupGpu, parseTpuName, vendorOfGpuName } from './gpu-catalog';
 
 function gpu(v: unknown) {
   const issues = new Issues();

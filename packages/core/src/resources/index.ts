@@ -20,4 +20,4 @@ export {
   computeCapabilityOf,
   normalizeGpuName,
   type KnownGpu,
-} from './gpu-names';
+} from './gpu-catalog';

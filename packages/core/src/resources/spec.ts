@@ -5,7 +5,7 @@ import { DEFAULT_CPU_COUNT, parseCpu } from './cpu';
 import { DEFAULT_DISK, parseDisk } from './disk';
 import { Issues, asMapping, checkKeys, show, type Path } from './errors';
 import { NO_GPU_REQUIRED, parseGpu } from './gpu';
-import { isNvidiaSuperchip, vendorOfGpuName } from './gpu-names';
+import { isNvidiaSuperchip, vendorOfGpuName } from './gpu-catalog';
 import { parseMemory, parseMemoryRange } from './memory';
 import type { CpuArch, GpuSpec, GpuVendor, Range, ResourcesSpec } from './types';
 

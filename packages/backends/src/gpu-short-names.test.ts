@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dstackGpuName } from './gpu-names';
+import { dstackGpuName } from './gpu-short-names';
 
 describe("dstack's GPU names", () => {
   it('shortens what nvidia-smi reports', () => {
