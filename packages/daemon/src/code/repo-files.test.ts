@@ -55,6 +55,22 @@ describe('repo files', () => {
     expect(byPath.link.symlinkTarget).toBe('committed.txt');
   });
 
+  it('reuse: the listing of a moment ago, each file stat\'ed again; a commit or `git add` lists anew; without reuse, always anew', async () => {
+    const dir = gitRepo('reuse');
+    const first = await listRepoFiles(dir, { reuse: true });
+    write(dir, 'modified.txt', 'edited again');
+    write(dir, 'later.txt', 'created after the first listing');
+    const reused = await listRepoFiles(dir, { reuse: true });
+    expect(reused.files.map((f) => f.path)).toEqual(first.files.map((f) => f.path));
+    expect(reused.files.find((f) => f.path === 'modified.txt')?.size).toBe('edited again'.length);
+    expect((await listRepoFiles(dir)).files.map((f) => f.path)).toContain('later.txt');
+    write(dir, 'added.txt', 'staged');
+    git(dir, 'add', 'added.txt');
+    const afterAdd = (await listRepoFiles(dir, { reuse: true })).files.map((f) => f.path);
+    expect(afterAdd).toContain('added.txt');
+    expect(afterAdd).toContain('later.txt');
+  });
+
   it('sends permission bits only: a setuid/setgid/sticky file goes as 0755 or 0644', async () => {
     const dir = join(tmp, 'modes');
     mkdirSync(dir);

@@ -123,28 +123,76 @@ function walk(root: string, rel: string, ig: Ignore | null, out: RepoFile[]): vo
 const PATHSPECS_PER_CALL = 1000;
 
 /**
- * The repo's files; with `paths` (relative to the repo root; folders stand for what is under them),
- * only those among them, by the same rules (live sync lists what changed).
+ * One apply lists the whole repo three times within a second (GetPlan, ApplyRun, the upload), and
+ * starting git is the costly part: its path list is kept for a moment, keyed by what a commit, a
+ * checkout or `git add` changes (the index's mtime and size, HEAD). Every file is stat'ed again on
+ * each listing, so edits made in between are seen; an untracked file created within the moment is
+ * not, as if it had come just after the listing.
  */
-export async function listRepoFiles(dir: string, opts: { paths?: readonly string[] } = {}): Promise<RepoListing> {
+const LS_FILES_TTL_MS = 3000;
+const lsFilesCache = new Map<string, { key: string; at: number; paths: string[] }>();
+
+/** The repo's git dir: `.git`, or where a worktree's or submodule's `.git` file points; null if unreadable. */
+function gitDirOf(root: string): string | null {
+  const gitDir = join(root, '.git');
+  if (!lstatSync(gitDir).isFile()) return gitDir;
+  const m = /^gitdir: (.+)$/m.exec(readFileSync(gitDir, 'utf8'));
+  return m ? resolve(root, m[1].trim()) : null;
+}
+
+function gitStateKey(root: string): string | null {
+  try {
+    const gitDir = gitDirOf(root);
+    if (!gitDir) return null;
+    const head = readFileSync(join(gitDir, 'HEAD'), 'utf8');
+    let index = 'none';
+    try {
+      const st = lstatSync(join(gitDir, 'index'), { bigint: true });
+      index = `${st.mtimeNs}:${st.size}:${st.ino}`;
+    } catch {
+      // no index yet: nothing added
+    }
+    return `${head.trim()}|${index}`;
+  } catch {
+    return null;
+  }
+}
+
+/** `git ls-files` (of `spec` when given): tracked files and untracked ones .gitignore does not exclude. */
+async function lsFiles(root: string, spec: readonly string[] = []): Promise<string[]> {
+  const { stdout } = await execFileP(
+    'git',
+    ['-C', root, '-c', 'core.quotePath=off', '--literal-pathspecs', 'ls-files', '-z', '--cached', '--others', '--exclude-standard', ...(spec.length ? ['--', ...spec] : [])],
+    { maxBuffer: 1 << 30, encoding: 'buffer' },
+  );
+  return stdout.toString('utf8').split('\0');
+}
+
+async function lsFilesCached(root: string): Promise<string[]> {
+  const key = gitStateKey(root);
+  const hit = lsFilesCache.get(root);
+  if (key && hit && hit.key === key && Date.now() - hit.at < LS_FILES_TTL_MS) return hit.paths;
+  const paths = await lsFiles(root);
+  if (key) lsFilesCache.set(root, { key, at: Date.now(), paths });
+  else lsFilesCache.delete(root);
+  return paths;
+}
+
+/**
+ * The repo's files; with `paths` (relative to the repo root; folders stand for what is under them),
+ * only those among them, by the same rules (live sync lists what changed). `reuse`: git's list of
+ * the whole repo may be the one of a moment ago (the steps of one apply); live sync never reuses.
+ */
+export async function listRepoFiles(dir: string, opts: { paths?: readonly string[]; reuse?: boolean } = {}): Promise<RepoListing> {
   const abs = resolve(dir);
   const top = gitToplevel(abs);
   const root = top ?? abs;
   const ig = loadDstackignore(root);
   const files: RepoFile[] = [];
   if (top) {
-    const specs: (readonly string[])[] = [];
-    if (!opts.paths) specs.push([]);
-    else for (let i = 0; i < opts.paths.length; i += PATHSPECS_PER_CALL) specs.push(opts.paths.slice(i, i + PATHSPECS_PER_CALL));
     const listed: string[] = [];
-    for (const spec of specs) {
-      const { stdout } = await execFileP(
-        'git',
-        ['-C', root, '-c', 'core.quotePath=off', '--literal-pathspecs', 'ls-files', '-z', '--cached', '--others', '--exclude-standard', ...(spec.length ? ['--', ...spec] : [])],
-        { maxBuffer: 1 << 30, encoding: 'buffer' },
-      );
-      listed.push(...stdout.toString('utf8').split('\0'));
-    }
+    if (!opts.paths) listed.push(...(await (opts.reuse ? lsFilesCached(root) : lsFiles(root))));
+    else for (let i = 0; i < opts.paths.length; i += PATHSPECS_PER_CALL) listed.push(...(await lsFiles(root, opts.paths.slice(i, i + PATHSPECS_PER_CALL))));
     const paths = [...new Set(listed.filter(Boolean))].filter((p) => !ig?.ignores(p));
     for (const p of paths) {
       const f = statFile(root, p);
@@ -177,12 +225,8 @@ export async function listRepoFiles(dir: string, opts: { paths?: readonly string
  */
 function originFromConfig(root: string): string | null | undefined {
   try {
-    let gitDir = join(root, '.git');
-    if (lstatSync(gitDir).isFile()) {
-      const m = /^gitdir: (.+)$/m.exec(readFileSync(gitDir, 'utf8'));
-      if (!m) return undefined;
-      gitDir = resolve(root, m[1].trim());
-    }
+    let gitDir = gitDirOf(root);
+    if (!gitDir) return undefined;
     // A worktree's own dir names the shared one, which holds the config.
     if (existsSync(join(gitDir, 'commondir'))) gitDir = resolve(gitDir, readFileSync(join(gitDir, 'commondir'), 'utf8').trim());
     const text = readFileSync(join(gitDir, 'config'), 'utf8');

@@ -21,6 +21,9 @@ import type { JobEvents } from './job-events';
 import { buildJobSpec } from './job-spec';
 import { planOffers } from './planner';
 
+/** How old the listing made at the flow's start may be when the upload begins. */
+const FRESH_LISTING_MS = 2000;
+
 /** The run no longer wants this flow (stopped, or the daemon is shutting down). */
 class Aborted extends Error {}
 
@@ -82,6 +85,9 @@ export class Provisioner {
     }
     book.indexJob(row);
     const config = book.configOf(row);
+    // The repo is listed and hashed while the instance, its agent and SubmitJob are under way.
+    const hashed = row.noRepo ? undefined : this.hashRepo(row.repoDir);
+    hashed?.catch(() => {}); // awaited by the upload, which reports its error
 
     // An instance: the one this attempt already has, or one from the best offer.
     let record = book.instanceOf(row);
@@ -130,12 +136,20 @@ export class Provisioner {
     const job = await handle.rpc.submitJob(spec);
     if (job.status) this.d.jobEvents.onJobStatus(runId, job.status);
     row = this.check(runId, signal);
-    if (!row.noRepo && !job.status?.codeReady) await this.upload(row, handle.rpc, signal);
+    if (hashed && !job.status?.codeReady) await this.upload(row, handle.rpc, signal, hashed);
   }
 
-  private async upload(row: RunRow, rpc: AgentRpc, signal: AbortSignal): Promise<void> {
-    const listing = await listRepoFiles(row.repoDir);
-    const { files, rehashed } = await this.d.hashCache.hash(listing.files);
+  private async hashRepo(repoDir: string, reuse = true) {
+    const listedMs = Date.now();
+    const listing = await listRepoFiles(repoDir, { reuse });
+    return { ...(await this.d.hashCache.hash(listing.files)), listedMs };
+  }
+
+  private async upload(row: RunRow, rpc: AgentRpc, signal: AbortSignal, hashed: ReturnType<Provisioner['hashRepo']>): Promise<void> {
+    let early = await hashed;
+    // An instance that took a while (a cloud one) gets the repo as it is now, edits made meanwhile included.
+    if (Date.now() - early.listedMs > FRESH_LISTING_MS) early = await this.hashRepo(row.repoDir, false);
+    const { files, rehashed } = early;
     this.check(row.id, signal);
     let last = 0;
     const res = await uploadCode(rpc, row.jobId, files, (p) => {

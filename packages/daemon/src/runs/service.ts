@@ -69,7 +69,7 @@ export class RunService {
     if (req.noRepo || !req.repoDir) return { id: '' };
     let listing: RepoListing;
     try {
-      listing = await listRepoFiles(req.repoDir);
+      listing = await listRepoFiles(req.repoDir, { reuse: true });
     } catch (err) {
       throw new BadRequestError(`repo_dir ${req.repoDir}: ${(err as Error).message}`);
     }
