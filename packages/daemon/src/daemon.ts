@@ -10,7 +10,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { SshFleetBackend } from '@dstack/backends/ssh-fleet/index';
 import { AgentBinaries, defaultAgentDir } from './agent/binaries';
-import { AgentManager } from './agent/manager';
+import { AgentManager, type AgentHandle } from './agent/manager';
 import type { DaemonConfig } from './config';
 import type { Logger } from './logger';
 import { RunLogs } from './logs/run-log';
@@ -116,17 +116,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     agents = new AgentManager({ runDir: paths.runDir, binaries: new AgentBinaries(opts.agentDir ?? defaultAgentDir(opts.env)), log, backendFor });
 
     // This machine: its agent is deployed on first use (the first plan asks it for host info).
-    let hostInfo: { at: number; info: HostInfo } | undefined;
+    let hostInfo: { at: number; info: HostInfo; agent: AgentHandle } | undefined;
     let localRecord: InstanceRecord | undefined;
     const local: LocalBackend = new LocalBackend({
       dir: paths.localDir,
       env: opts.env,
       hostInfo: async () => {
-        if (hostInfo && Date.now() - hostInfo.at < 30_000) return hostInfo.info;
+        // Kept a while for the same agent (a plan and its apply ask twice); a restarted agent is asked again.
+        const key = localRecord && instanceKey('local', localRecord.instanceId);
+        if (hostInfo && key && hostInfo.agent === agents!.current(key) && Date.now() - hostInfo.at < 30_000) return hostInfo.info;
         localRecord ??= await local.createInstance({ offer: EMPTY_OFFER, name: 'local', sshPublicKey: userKey.publicKey });
         const handle = await agents!.connect(instanceKey('local', localRecord.instanceId), localRecord);
         const info = await handle.rpc.getHostInfo();
-        hostInfo = { at: Date.now(), info };
+        hostInfo = { at: Date.now(), info, agent: handle };
         return info;
       },
     });
