@@ -1,12 +1,12 @@
 // Live sync, on the local backend with the test Docker engine (the built CLI, daemon and agent):
 //  - save → visible on the instance: median of 50 edits of one file in a 5,000-file git repo. The
-//    remote side is read directly from the job's work dir on this machine (the agent's
+//    remote side is read directly from the job's code dir on this machine (the agent's
 //    jobs/<job>/workflow, which is the container's /workflow), polled every 2 ms. Baseline: what a
 //    user would run on each save instead, `rsync -a` of the repo over OpenSSH into the run's own SSH
 //    server (`rsync -e 'ssh -F ~/.ssh/config' repo/ NAME:/tmp/rsync-target/`), median of 10.
 //  - a branch switch touching 5,000 files (4,000 changed, 500 added, 500 removed, new content each
 //    round): from the start of `git checkout` until the instance has all of it (the daemon's log says
-//    the batch is committed and the work dir matches), median of 3; baseline: the same switch by
+//    the batch is committed and the code dir matches), median of 3; baseline: the same switch by
 //    `git checkout` then `rsync -a --delete` over OpenSSH into the run, median of 3.
 import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
@@ -105,11 +105,11 @@ export default async function bench() {
     dstack(['daemon', 'start']);
     dstack(['apply', '-f', '.dstack.yml', '-y', '-d', '--sync']);
     const run = JSON.parse(dstack(['ps', '--json'])).runs.find((r) => r.name === name);
-    const workDir = join(dstackHome, 'local', 'agent', 'jobs', run.job.jobId, 'workflow');
+    const codeDir = join(dstackHome, 'local', 'agent', 'jobs', run.job.jobId, 'workflow');
     const logFile = join(dstackHome, 'daemon.log');
     const synced = () => readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes(`sync ${name}: delta of`)).length;
     await until('the first sync', () => JSON.parse(dstack(['sync', name, '--status', '--json'])).state === 'watching', 120_000, 200);
-    await until('the work dir to match', () => sameTree(treeOf(repo), treeNow(workDir)), 120_000, 200);
+    await until('the code dir to match', () => sameTree(treeOf(repo), treeNow(codeDir)), 120_000, 200);
 
     // 1. save → visible, median of 50 (one warm-up edit first).
     const latencies = [];
@@ -119,7 +119,7 @@ export default async function bench() {
       writeFileSync(join(repo, 'edit.txt'), content);
       await until(`edit ${i + 1} on the instance`, () => {
         try {
-          return readFileSync(join(workDir, 'edit.txt'), 'utf8') === content;
+          return readFileSync(join(codeDir, 'edit.txt'), 'utf8') === content;
         } catch {
           return false;
         }
@@ -136,7 +136,7 @@ export default async function bench() {
       rsyncOne.push(now() - t0);
     }
     report({
-      name: `save → visible on the instance, median of ${EDITS} edits (${FILES}-file repo; read from the job's work dir on this machine)`,
+      name: `save → visible on the instance, median of ${EDITS} edits (${FILES}-file repo; read from the job's code dir on this machine)`,
       value: median(latencies),
       baseline: median(rsyncOne),
       baselineName: 'rsync -a of the repo over OpenSSH after one edit',
@@ -144,7 +144,7 @@ export default async function bench() {
     console.log(`  save → visible: min ${Math.min(...latencies).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms`);
     const restored = synced();
     git('checkout', '-q', '--', 'edit.txt');
-    await until('edit.txt restored on the instance', () => synced() > restored && readFileSync(join(workDir, 'edit.txt'), 'utf8') === main['edit.txt'], 30_000, 20);
+    await until('edit.txt restored on the instance', () => synced() > restored && readFileSync(join(codeDir, 'edit.txt'), 'utf8') === main['edit.txt'], 30_000, 20);
 
     // 2. a 5,000-file branch switch, live sync.
     const switches = [];
@@ -161,7 +161,7 @@ export default async function bench() {
         if (n === lines) return false;
         lines = n;
         t = now();
-        return sameTree(want, treeNow(workDir));
+        return sameTree(want, treeNow(codeDir));
       }, 300_000, 10);
       switches.push(t - t0);
       console.log(`  switch to b${r}: ${(t - t0).toFixed(0)} ms (git checkout ${checkoutMs.toFixed(0)} ms of it) in ${lines - before} batch(es)`);
@@ -169,7 +169,7 @@ export default async function bench() {
         console.log(`    ${l.replace(/^.*?delta of/, 'delta of')}`);
       }
       git('checkout', '-q', 'main');
-      await until('main back on the instance', () => sameTree(treeOf(repo), treeNow(workDir)), 300_000, 200);
+      await until('main back on the instance', () => sameTree(treeOf(repo), treeNow(codeDir)), 300_000, 200);
     }
     // The same switches by hand: git checkout, then rsync -a --delete over OpenSSH (sync off).
     dstack(['sync', name, '--stop']);

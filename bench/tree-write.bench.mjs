@@ -1,9 +1,9 @@
-// The agent's writes into a job's work dir, before and after they moved to held folder descriptors
+// The agent's writes into a job's code dir, before and after they moved to held folder descriptors
 // (safe-fs/: every file created relative to an O_PATH descriptor of its folder, never by path):
-//  - a new job's first commit of a 20,000-file repo (commitExact into an empty work dir), as root
+//  - a new job's first commit of a 20,000-file repo (commitExact into an empty code dir), as root
 //    and for a job with `user:` (before: the commit, then the chown pass over the whole tree that
 //    ran at job start; after: files created as that user);
-//  - a 5,000-file live-sync batch into that tree (applyCommit; before: plus the chown pass that ran
+//  - a 5,000-file live-sync batch into that tree (mergeCommit, applyCommit at BEFORE; before: plus the chown pass that ran
 //    after every commit when `user:` was set).
 // "Before" is the code of the commit the issue was read against (DSTACK_BENCH_BEFORE, default
 // b7a161c), taken from git and bundled beside today's, so both run in this process on the same
@@ -43,7 +43,7 @@ function entry(path, content) {
 export default async function bench() {
   if (process.getuid?.() !== 0) throw new Error('this bench gives files to another user: run it as root');
   const before = await loadBefore();
-  const after = await loadBundle('tree-write-after', `export { applyCommit } from './packages/agent/src/code/sync.ts'; export { commitExact } from './packages/agent/src/code/tree-commit.ts'; export { BlobStore } from './packages/agent/src/code/blobs.ts';`);
+  const after = await loadBundle('tree-write-after', `export { mergeCommit } from './packages/agent/src/code/sync.ts'; export { commitExact } from './packages/agent/src/code/tree-commit.ts'; export { BlobStore } from './packages/agent/src/code/blobs.ts';`);
   const base = mkdtempSync(join(tmpdir(), 'dstack-bench-tree-'));
   try {
     const blobs = new after.BlobStore(join(base, 'blobs'));
@@ -82,7 +82,7 @@ export default async function bench() {
       },
       after: {
         first: (wd, owner) => after.commitExact(wd, blobs, {}, entries, undefined, owner),
-        batch: (wd, synced, owner) => after.applyCommit(wd, blobs, synced, { full: false, entries: batch, removed: [], inline, owner }),
+        batch: (wd, synced, owner) => after.mergeCommit(wd, blobs, synced, { full: false, entries: batch, removed: [], inline, owner }),
       },
     };
     const times = {};

@@ -5,7 +5,7 @@
 //  - the upload itself (list, hash, manifest, missing blobs) of a re-apply into a new run, next to
 //    the same phases of the first upload;
 //  - the whole re-apply into a new run, with the agent's commit writing all 20,000 files of the new
-//    job's work dir from its cache, next to the whole first upload;
+//    job's code dir from its cache, next to the whole first upload;
 //  - a re-upload into the same job (only the change is written), next to the whole first upload;
 //  - a re-apply after the previous job was stopped and removed (what `apply` of the same run does):
 //    the agent starts the new job from the tree the old one left, next to the whole first upload.

@@ -100,12 +100,12 @@ describe('code upload by manifest', () => {
     expect(readFileSync(join(wd, 'a/b/c/deep.txt.remote-conflict'), 'utf8')).toBe('changed here\n');
   });
 
-  it('refuses paths that escape the work dir, with an error naming the path, and writes nothing', async () => {
+  it('refuses paths that escape the code dir, with an error naming the path, and writes nothing', async () => {
     const outside = mkdtempSync(join(tmpdir(), 'dstack-outside-'));
     const cases: [ManifestEntry[], RegExp][] = [
-      [manifest({ '../evil.txt': { content: 'x' } }), /path "\.\.\/evil\.txt" escapes the work dir: it contains "\.\."/],
-      [manifest({ [join(outside, 'evil.txt')]: { content: 'x' } }), /escapes the work dir: it is absolute/],
-      [manifest({ sneaky: { link: outside }, 'sneaky/evil.txt': { content: 'x' } }), /path "sneaky\/evil\.txt" escapes the work dir: "sneaky" is a symlink in the manifest/],
+      [manifest({ '../evil.txt': { content: 'x' } }), /path "\.\.\/evil\.txt" escapes the code dir: it contains "\.\."/],
+      [manifest({ [join(outside, 'evil.txt')]: { content: 'x' } }), /escapes the code dir: it is absolute/],
+      [manifest({ sneaky: { link: outside }, 'sneaky/evil.txt': { content: 'x' } }), /path "sneaky\/evil\.txt" escapes the code dir: "sneaky" is a symlink in the manifest/],
     ];
     for (const [entries, message] of cases) {
       const err = await agent.putManifest({ jobId, full: false, entries, removed: [] }).catch((e) => e);
@@ -118,7 +118,7 @@ describe('code upload by manifest', () => {
     if (m.missing.length) await agent.putBlobs(chunks(m.uploadId, { f: { content: 'x' } }, m.missing));
     const err = await agent.commitCode(m.uploadId).catch((e) => e);
     expect(err.code).toBe(grpcStatus.INVALID_ARGUMENT);
-    expect(err.details).toMatch(/path "made-here\/evil\.txt" escapes the work dir: "made-here" is a symlink/);
+    expect(err.details).toMatch(/path "made-here\/evil\.txt" escapes the code dir: "made-here" is a symlink/);
     expect(existsSync(join(outside, 'evil.txt'))).toBe(false);
     rmSync(outside, { recursive: true, force: true });
   });

@@ -85,7 +85,7 @@ describe('a job that swaps its folders for links to host folders while the agent
       return j.status!.containerId ? j : undefined;
     }, { timeoutMs: 120_000, intervalMs: 20 });
     const id = job.status!.containerId;
-    // Relative: enough ".." to reach "/" from any depth of the work dir on the host, then the canary.
+    // Relative: enough ".." to reach "/" from any depth of the code dir on the host, then the canary.
     const rel = `${'../'.repeat(40)}${canary.slice(1)}`;
     // It ends with the container (RemoveJob).
     void run('docker', ['-H', inject('dockerHost'), 'exec', '-u', '0', '-e', `ABS=${canary}`, '-e', `REL=${rel}`, '-e', 'HOME_DIR=/nonexistent', id, 'python3', '-c', SWAPPER], {

@@ -42,7 +42,7 @@ for (const server of ['image', 'own'] as const) {
       }, { timeoutMs: 120_000, intervalMs: 100 });
       cid = job.status!.containerId;
       config = writeClientConfig(scratch.path, job.status!.sshPort, job.status!.sshHostKey, key.path);
-      // Root's files next to the user's: one in the user's own work dir, one in a root folder.
+      // Root's files next to the user's: one in the user's own code dir, one in a root folder.
       await docker(['exec', '-u', '0', cid, 'sh', '-c', 'echo root > /workflow/root.txt && chmod 644 /workflow/root.txt && mkdir -p /srv/rootdir && echo root > /srv/rootdir/f && chmod 644 /srv/rootdir/f']);
       writeFileSync(join(scratch.path, 'up.txt'), 'uploaded\n');
     }, 180_000);

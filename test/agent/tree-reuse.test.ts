@@ -52,7 +52,7 @@ describe('a new job of the same repo reuses the tree of the last one', () => {
       const reused = uniqueId('reused');
       await agent.submit({ jobId: reused, runtime: 'docker', image: image(), repoId, expectCode: true, user, init: ['cat train.py'] });
       await agent.waitState(reused, JobState.JOB_STATE_WAITING_CODE);
-      expect(await agent.logText(reused)).toContain(`work dir: starting from the tree job ${old} left`);
+      expect(await agent.logText(reused)).toContain(`code dir: starting from the tree job ${old} left`);
       const second = await uploadTree(agent, reused, next);
       expect(second.manifest.missing).toHaveLength(1);
       // train.py (edited there) and data.py (changed here) are written; the 54 others stay.

@@ -1,4 +1,4 @@
-// A re-apply of the same repo starts the new job from the work dir the last one left on the agent
+// A re-apply of the same repo starts the new job from the code dir the last one left on the agent
 // (the agent keeps it at RemoveJob): its /workflow is the repo as it is locally, byte for byte,
 // whatever the old run did in its /workflow (edits, new files, a changed mode).
 import { createHash } from 'node:crypto';
@@ -32,7 +32,7 @@ describe('re-apply', () => {
     writeFileSync(join(repo, 'untracked.txt'), 'untracked-content, changed locally\n');
     await sb.apply({ configuration: cfg, repoDir: repo });
     await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running again');
-    expect(await sb.logText(name)).toMatch(/work dir: starting from the tree job \S+ left/);
+    expect(await sb.logText(name)).toMatch(/code dir: starting from the tree job \S+ left/);
     const listing = await sb.ssh(name, 'cd /workflow && find . -type f | sort | xargs sha256sum && stat -c "%a %n" modified.txt');
     const want = ['.gitignore', 'committed.txt', 'modified.txt', 'untracked.txt'].map((f) => `${sha(join(repo, f))}  ./${f}`);
     expect(listing.stdout).toBe(`${want.join('\n')}\n644 modified.txt\n`);

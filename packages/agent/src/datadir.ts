@@ -5,7 +5,7 @@
 //   native/             native addons unpacked from the executable (pty.node)
 //   blobs/ab/<sha256>   content-addressed code blobs, shared by all jobs, kept across jobs
 //   uploads/<id>.json   manifests between PutManifest and CommitCode
-//   trees/<key>/        the work dir of a removed job, kept for the next job of its repo (code/tree-cache.ts)
+//   trees/<key>/        the code dir of a removed job, kept for the next job of its repo (code/tree-cache.ts)
 //   jobs/<job_id>/      job.json (spec and status; no secret value: those stay in memory), host key, synced.json,
 //                       logs/ (bounded segments), workflow/ (the code; /workflow in a container)
 import { randomUUID } from 'node:crypto';

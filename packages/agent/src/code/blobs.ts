@@ -90,7 +90,7 @@ export class BlobWriter {
 
 /**
  * A blob kept in memory instead of the store: a live-sync batch's small files, written once into
- * the work dir at commit and never into the store (creating a file is the slow part of a sync on
+ * the code dir at commit and never into the store (creating a file is the slow part of a sync on
  * most disks, and the store would keep every saved version of every file). Verified like a stored one.
  */
 export class InlineBlobWriter {

@@ -1,4 +1,4 @@
-// applyCommit as live sync uses it: removals take emptied folders along, and which copy ends where.
+// mergeCommit as live sync uses it: removals take emptied folders along, and which copy ends where.
 import { createHash } from 'node:crypto';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ManifestEntry } from '@dstack/core/gen/agent';
 import { BlobStore } from './blobs';
-import { applyCommit, type SyncState } from './sync';
+import { mergeCommit, type SyncedTree } from './sync';
 
 const dir = mkdtempSync(join(tmpdir(), 'dstack-sync-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,7 +16,7 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 function setup(name: string) {
   const blobs = new BlobStore(join(dir, name, 'blobs'));
   const wd = join(dir, name, 'wd');
-  const synced: SyncState = {};
+  const synced: SyncedTree = {};
   const entries = (tree: Record<string, string>): ManifestEntry[] =>
     Object.entries(tree).map(([path, content]) => {
       const w = blobs.writer(sha(content));
@@ -25,11 +25,11 @@ function setup(name: string) {
       return { path, mode: 0o644, size: content.length, sha256: sha(content), symlinkTarget: '', directory: false };
     });
   const commit = (tree: Record<string, string>, removed: string[] = [], full = false, extra: ManifestEntry[] = []) =>
-    applyCommit(wd, blobs, synced, { full, entries: [...entries(tree), ...extra], removed });
+    mergeCommit(wd, blobs, synced, { full, entries: [...entries(tree), ...extra], removed });
   return { wd, commit, synced };
 }
 
-describe('applyCommit for live sync', () => {
+describe('mergeCommit for live sync', () => {
   it('removes the folders a removal leaves empty, and keeps one that holds a file made on the instance', async () => {
     const { wd, commit } = setup('folders');
     await commit({ 'a/b/c/one.txt': '1', 'a/b/two.txt': '2', 'x/y/three.txt': '3', 'keep.txt': 'k' });
@@ -127,7 +127,7 @@ describe('applyCommit for live sync', () => {
     for (const p of Object.keys(next)) expect(synced[p].ino).toBe(lstatSync(join(wd, p)).ino);
   });
 
-  it('never writes through a link planted at its temp name (the job can write into the work dir)', async () => {
+  it('never writes through a link planted at its temp name (the job can write into the code dir)', async () => {
     const { wd, commit } = setup('planted');
     await commit({ 'f.txt': 'one' });
     const victim = join(dir, 'planted-victim');

@@ -1,4 +1,4 @@
-// Writes a committed manifest into a job's work dir.
+// Writes a committed manifest into a job's code dir.
 //
 // The agent remembers what it wrote last (synced.json: per path the sha256, kind, and the size,
 // mtime and inode it had right after writing, to tell "unchanged" without hashing). A later commit
@@ -26,7 +26,7 @@ export interface SyncedEntry {
   ino: number;
 }
 
-export type SyncState = Record<string, SyncedEntry>;
+export type SyncedTree = Record<string, SyncedEntry>;
 
 export interface CommitInput {
   full: boolean;
@@ -126,11 +126,11 @@ async function lstatAt(dir: HeldDir, name: string): Promise<Stats | undefined> {
   }
 }
 
-export async function applyCommit(workDir: string, blobs: BlobStore, synced: SyncState, input: CommitInput): Promise<CommitResult> {
+export async function mergeCommit(codeDir: string, blobs: BlobStore, synced: SyncedTree, input: CommitInput): Promise<CommitResult> {
   const result: CommitResult = { written: 0, removed: 0, conflicts: [] };
-  mkdirSync(workDir, { recursive: true });
+  mkdirSync(codeDir, { recursive: true });
   const owner = input.owner;
-  let tree = TreeDirs.open(workDir, { create: { mode: 0o755, owner } });
+  let tree = TreeDirs.open(codeDir, { create: { mode: 0o755, owner } });
   const tmpName = (name: string) => `${name}${TMP_INFIX}${process.pid}`;
   try {
     const keep = (dir: HeldDir, rel: string, name: string, localSha: string, remoteSha: string) => {
@@ -227,7 +227,7 @@ export async function applyCommit(workDir: string, blobs: BlobStore, synced: Syn
     for (const [e, rel] of tail) await put(e, rel);
     // Removals never make a folder: one that is gone (a removal took it along) stays gone.
     tree.close();
-    tree = TreeDirs.open(workDir);
+    tree = TreeDirs.open(codeDir);
 
     const remove = async (rel: string) => {
       const prev = synced[rel];

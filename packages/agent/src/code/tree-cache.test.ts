@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TreeCache, DEFAULT_TREE_CACHE } from './tree-cache';
-import type { SyncState } from './sync';
+import type { SyncedTree } from './sync';
 
 describe('TreeCache', () => {
   let tmp: string;
@@ -13,8 +13,8 @@ describe('TreeCache', () => {
     caches.push(c);
     return c;
   };
-  /** A job's work dir holding one file. */
-  const workDir = (name: string, content: string) => {
+  /** A job's code dir holding one file. */
+  const codeDir = (name: string, content: string) => {
     const d = join(tmp, 'jobs', name, 'workflow');
     mkdirSync(d, { recursive: true });
     writeFileSync(join(d, 'f.txt'), content);
@@ -25,7 +25,7 @@ describe('TreeCache', () => {
     mkdirSync(d, { recursive: true });
     return d;
   };
-  const record: SyncState = { 'f.txt': { kind: 'file', sha: 'abc', mode: 0o644, size: 3, mtimeMs: 1, ino: 2 } };
+  const record: SyncedTree = { 'f.txt': { kind: 'file', sha: 'abc', mode: 0o644, size: 3, mtimeMs: 1, ino: 2 } };
   /** Kept trees (not the ones on their way out). */
   const slots = () => readdirSync(join(tmp, 'trees')).filter((n) => !n.startsWith('.trash-'));
 
@@ -39,7 +39,7 @@ describe('TreeCache', () => {
 
   it('hands the tree of a removed job to the next job of the same repo, once', () => {
     const c = cache();
-    const old = workDir('a', 'old');
+    const old = codeDir('a', 'old');
     expect(c.keep('repo-1', 'a', old, record)).toBe(true);
     expect(existsSync(old)).toBe(false);
     expect(c.adopt('repo-2', emptyDir('x'))).toBeUndefined();
@@ -54,9 +54,9 @@ describe('TreeCache', () => {
 
   it('keeps one tree per repo: the newer replaces the older', () => {
     const c = cache();
-    c.keep('repo-1', 'a', workDir('a', 'first'), record);
-    c.keep('repo-1', 'b', workDir('b', 'second'), record);
-    c.keep('repo-2', 'c', workDir('c', 'other repo'), record);
+    c.keep('repo-1', 'a', codeDir('a', 'first'), record);
+    c.keep('repo-1', 'b', codeDir('b', 'second'), record);
+    c.keep('repo-2', 'c', codeDir('c', 'other repo'), record);
     expect(slots()).toHaveLength(2);
     const next = emptyDir('d');
     expect(c.adopt('repo-1', next)?.jobId).toBe('b');
@@ -65,21 +65,21 @@ describe('TreeCache', () => {
 
   it('drops trees past their TTL, and keeps nothing while the disk is short of space', async () => {
     const c = cache({ ...DEFAULT_TREE_CACHE, ttlMs: 50 });
-    c.keep('repo-1', 'a', workDir('a', 'x'), record);
+    c.keep('repo-1', 'a', codeDir('a', 'x'), record);
     await new Promise((r) => setTimeout(r, 100));
     c.sweep();
     expect(slots()).toEqual([]);
     expect(c.adopt('repo-1', emptyDir('b'))).toBeUndefined();
 
     const full = cache({ ...DEFAULT_TREE_CACHE, minFreeBytes: Number.MAX_SAFE_INTEGER });
-    const wd = workDir('c', 'x');
+    const wd = codeDir('c', 'x');
     expect(full.keep('repo-1', 'c', wd, record)).toBe(false);
     expect(existsSync(wd)).toBe(true);
   });
 
   it('keeps nothing for a job without a repo id or without code', () => {
     const c = cache();
-    expect(c.keep('', 'a', workDir('a', 'x'), record)).toBe(false);
+    expect(c.keep('', 'a', codeDir('a', 'x'), record)).toBe(false);
     expect(c.keep('repo-1', 'b', join(tmp, 'nowhere'), record)).toBe(false);
     expect(slots()).toEqual([]);
   });

@@ -1,9 +1,9 @@
-// Work dirs of removed jobs, kept for the next job of the same repo: a re-apply after one edit then
+// Code dirs of removed jobs, kept for the next job of the same repo: a re-apply after one edit then
 // starts from the old tree (a rename) and its first commit rewrites only what differs
 // (code/tree-commit.ts), instead of creating every file again.
 //
 // Bounded: one tree per repo id (a newer one replaces it), none older than the TTL, and none at all
-// while the disk is short of space. Layout under trees/: <key>/tree (the work dir) and <key>/meta.json
+// while the disk is short of space. Layout under trees/: <key>/tree (the code dir) and <key>/meta.json
 // (the repo id, when it was kept, and the synced.json record of what was last written into it).
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync, statfsSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { readJsonOr } from '../files';
 import { logger } from '../logger';
 import { HeldDir } from '../safe-fs/held-dir';
 import { removeEntry } from '../safe-fs/tree-walk';
-import type { SyncState } from './sync';
+import type { SyncedTree } from './sync';
 
 export interface TreeCacheOptions {
   /** A kept tree older than this is deleted. */
@@ -30,7 +30,7 @@ interface Meta {
   repoId: string;
   keptMs: number;
   jobId: string;
-  synced: SyncState;
+  synced: SyncedTree;
 }
 
 export class TreeCache {
@@ -96,7 +96,7 @@ export class TreeCache {
    * into it. Returns false when it was not kept (low on disk, or the move failed): the caller's
    * removal then deletes it as before.
    */
-  keep(repoId: string, jobId: string, codeDir: string, synced: SyncState): boolean {
+  keep(repoId: string, jobId: string, codeDir: string, synced: SyncedTree): boolean {
     if (!repoId || !existsSync(codeDir)) return false;
     this.sweep();
     if (this.lowOnDisk()) return false;
@@ -118,7 +118,7 @@ export class TreeCache {
    * Moves the kept tree of `repoId` to `codeDir` (an empty folder, replaced) and returns its record,
    * or undefined when there is none. A tree is adopted once.
    */
-  adopt(repoId: string, codeDir: string): { synced: SyncState; jobId: string } | undefined {
+  adopt(repoId: string, codeDir: string): { synced: SyncedTree; jobId: string } | undefined {
     if (!repoId) return undefined;
     const slot = this.slot(repoId);
     const meta = readJsonOr<Meta | undefined>(join(slot, 'meta.json'), undefined);

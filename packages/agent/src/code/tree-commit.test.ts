@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ManifestEntry } from '@dstack/core/gen/agent';
 import { BlobStore } from './blobs';
-import type { SyncState } from './sync';
+import type { SyncedTree } from './sync';
 import { commitExact, scanTree } from './tree-commit';
 import { treeSnapshot as snapshot } from '../../../../test/harness/tree-snapshot';
 
@@ -49,7 +49,7 @@ describe('commitExact', () => {
 
   it('writes a fresh tree with its modes, links and folders', async () => {
     const wd = join(tmp, 'fresh');
-    const synced: SyncState = {};
+    const synced: SyncedTree = {};
     const r = await commitExact(wd, blobs, synced, manifest());
     expect(r).toMatchObject({ written: 8, removed: 0, unchanged: 0, conflicts: [] });
     const own = `${process.getuid!()}:${process.getgid!()}`;
@@ -73,7 +73,7 @@ describe('commitExact', () => {
 
   it('turns an old tree, edited on the instance, into exactly what a fresh commit makes', async () => {
     const old = join(tmp, 'old');
-    const synced: SyncState = {};
+    const synced: SyncedTree = {};
     await commitExact(old, blobs, synced, manifest());
     // What a job does to its tree: edits (one of the same size, in place), new files and folders,
     // a link made a folder, modes changed, a second link to a file, a folder removed, a link out.
@@ -116,7 +116,7 @@ describe('commitExact', () => {
 
   it('drops what the new manifest no longer names, and leaves an untouched tree untouched', async () => {
     const wd = join(tmp, 'wd');
-    const synced: SyncState = {};
+    const synced: SyncedTree = {};
     await commitExact(wd, blobs, synced, manifest());
     const inodes = Object.fromEntries(['README.md', 'src/a/one.py'].map((p) => [p, lstatSync(join(wd, p)).ino]));
     const fewer = { ...files };

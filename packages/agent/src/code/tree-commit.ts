@@ -1,4 +1,4 @@
-// A new job's first commit: make its work dir exactly the manifest's tree. The dir is empty, or it is
+// A new job's first commit: make its code dir exactly the manifest's tree. The dir is empty, or it is
 // the tree a previous job of the same repo left (code/tree-cache.ts), adopted by a rename. Either
 // way the result is the same bytes, modes and paths as a fresh write:
 //  - a file or link whose kind, content, size, mtime, inode and link count are what we last wrote
@@ -30,7 +30,7 @@ import { HeldDir, settle, type Owner } from '../safe-fs/held-dir';
 import { TreeDirs, checkRelPath, splitRel } from '../safe-fs/tree-dirs';
 import { removeEntry } from '../safe-fs/tree-walk';
 import { writeFromBlob } from './write-file';
-import { eachLimited, entryMode, kindOf, type CommitResult, type Kind, type SyncState } from './sync';
+import { eachLimited, entryMode, kindOf, type CommitResult, type Kind, type SyncedTree } from './sync';
 
 /** Folders the manifest implies (parents of its entries) get this mode, as a fresh mkdir would. */
 const IMPLIED_DIR_MODE = 0o755;
@@ -54,16 +54,16 @@ export interface Seen {
   nlink: number;
 }
 
-/** Every path under a work dir, a folder before what it holds. */
+/** Every path under a code dir, a folder before what it holds. */
 export type TreeScan = Map<string, Seen>;
 
 /**
- * Walks `workDir` and lstats everything in it, entering folders through held descriptors. A kept
+ * Walks `codeDir` and lstats everything in it, entering folders through held descriptors. A kept
  * tree is scanned as soon as a job adopts it, while the daemon is still listing the repo, so the
  * commit finds the work done; `yieldEvery` lstats it lets the event loop run (other jobs' SSH
  * sessions).
  */
-export async function scanTree(workDir: string, yieldEvery = 1000): Promise<TreeScan> {
+export async function scanTree(codeDir: string, yieldEvery = 1000): Promise<TreeScan> {
   const seen: TreeScan = new Map();
   let n = 0;
   const walk = async (dir: HeldDir, relDir: string) => {
@@ -91,7 +91,7 @@ export async function scanTree(workDir: string, yieldEvery = 1000): Promise<Tree
   };
   let root: HeldDir;
   try {
-    root = HeldDir.open(resolve(workDir));
+    root = HeldDir.open(resolve(codeDir));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return seen;
     throw err;
@@ -105,21 +105,21 @@ export async function scanTree(workDir: string, yieldEvery = 1000): Promise<Tree
 }
 
 /**
- * Makes `workDir` exactly the tree of `entries` (a full manifest, already validated). `synced` is
+ * Makes `codeDir` exactly the tree of `entries` (a full manifest, already validated). `synced` is
  * the record of what was last written into this tree (empty for a new one); it is replaced by the
  * record of this commit, path for path. `scan` is what scanTree() found in it, if that ran ahead
  * (nothing may have touched the tree since). `owner` is who the tree belongs to (the job's user;
  * the agent's own when absent).
  */
 export async function commitExact(
-  workDir: string,
+  codeDir: string,
   blobs: BlobStore,
-  synced: SyncState,
+  synced: SyncedTree,
   entries: ManifestEntry[],
   scan?: Promise<TreeScan> | TreeScan,
   owner?: Owner,
 ): Promise<ExactCommitResult> {
-  workDir = resolve(workDir);
+  codeDir = resolve(codeDir);
   const result: ExactCommitResult = { written: 0, removed: 0, conflicts: [], unchanged: 0 };
   const me = { uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 };
   const own = owner ?? me;
@@ -142,14 +142,14 @@ export async function commitExact(
   for (const [rel, e] of want) if (!e.directory && dirs.has(rel)) throw new Error(`manifest entry ${JSON.stringify(e.path)} is a file, and a folder of other entries`);
 
   // The root, as Job.create makes it (an old job's user may have owned it).
-  mkdirSync(workDir, { recursive: true });
-  const tree = TreeDirs.open(workDir);
+  mkdirSync(codeDir, { recursive: true });
+  const tree = TreeDirs.open(codeDir);
   try {
     settle(tree.root, IMPLIED_DIR_MODE, own);
 
     // What the tree holds now: anything the manifest does not want there goes. Links are never
     // followed, so once this pass is done no folder on a wanted path is a link.
-    const found = await (scan ?? scanTree(workDir, Infinity));
+    const found = await (scan ?? scanTree(codeDir, Infinity));
     const present = new Map<string, Seen>();
     let gone = '';
     for (const [rel, f] of found) {
@@ -170,7 +170,7 @@ export async function commitExact(
     }
 
     // Folders, shallow before deep, with their modes and the owner.
-    const next: SyncState = {};
+    const next: SyncedTree = {};
     for (const rel of [...dirs.keys()].sort((a, b) => a.split('/').length - b.split('/').length || (a < b ? -1 : 1))) {
       const mode = dirs.get(rel)!;
       const [parentRel, name] = splitRel(rel);

@@ -7,12 +7,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { BlobChunk, ManifestEntry } from '@dstack/core/gen/agent';
+import { mergeCommit } from './sync';
 import { INLINE_BLOB_MAX, Uploads } from './uploads';
 
 const dir = mkdtempSync(join(tmpdir(), 'dstack-uploads-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Finishes the upload by merging it into `codeDir`, as a live-sync commit does. */
+async function merge(u: Uploads, uploadId: string, codeDir: string) {
+  return u.finish(u.get(uploadId), (upload, inline) => mergeCommit(codeDir, u.blobs, {}, { ...upload, inline }));
+}
 
 function setup(name: string) {
   const paths = { uploads: join(dir, name, 'uploads'), blobs: join(dir, name, 'blobs'), wd: join(dir, name, 'wd') };
@@ -45,7 +51,7 @@ describe('Uploads', () => {
     expect(await u.receive(chunks(uploadId, [small, large]))).toEqual({ blobs: 2, bytes: small.length + large.length });
     expect(existsSync(u.blobs.path(sha(small)))).toBe(false);
     expect(existsSync(u.blobs.path(sha(large)))).toBe(true); // too large for memory
-    await u.commit(uploadId, paths.wd, {});
+    await merge(u, uploadId, paths.wd);
     expect(readFileSync(join(paths.wd, 'a.py')).equals(small)).toBe(true);
     expect(readFileSync(join(paths.wd, 'big.bin')).equals(large)).toBe(true);
     expect(u.blobs.has(sha(small))).toBe(false);
@@ -57,7 +63,7 @@ describe('Uploads', () => {
     const { uploadId } = u.put({ jobId: 'j', full: true, entries: manifest({ 'a.py': small }), removed: [], localChangesOnly: false });
     await u.receive(chunks(uploadId, [small]));
     expect(existsSync(u.blobs.path(sha(small)))).toBe(true);
-    await u.commit(uploadId, paths.wd, {});
+    await merge(u, uploadId, paths.wd);
     expect(readFileSync(join(paths.wd, 'a.py')).equals(small)).toBe(true);
   });
 
@@ -80,9 +86,9 @@ describe('Uploads', () => {
     const { uploadId } = before.put({ jobId: 'j', full: false, entries: manifest({ 'a.py': small }), removed: [], localChangesOnly: false });
     await before.receive(chunks(uploadId, [small]));
     const after = make(); // the manifest is on disk, the in-memory blob is gone
-    await expect(after.commit(uploadId, paths.wd, {})).rejects.toThrow(new RegExp(`1 blob\\(s\\) were never sent \\(first: ${sha(small)}\\); send them with PutBlobs`));
+    await expect(merge(after, uploadId, paths.wd)).rejects.toThrow(new RegExp(`1 blob\\(s\\) were never sent \\(first: ${sha(small)}\\); send them with PutBlobs`));
     await after.receive(chunks(uploadId, [small]));
-    await after.commit(uploadId, paths.wd, {});
+    await merge(after, uploadId, paths.wd);
     expect(readFileSync(join(paths.wd, 'a.py')).equals(small)).toBe(true);
   });
 
@@ -97,7 +103,7 @@ describe('Uploads', () => {
     expect(await u.receive(packed())).toEqual({ blobs: 3, bytes: small.length + 2 + large.length });
     expect(existsSync(u.blobs.path(sha(small)))).toBe(false);
     expect(existsSync(u.blobs.path(sha(large)))).toBe(true);
-    await u.commit(uploadId, paths.wd, {});
+    await merge(u, uploadId, paths.wd);
     for (const [p, b] of Object.entries(files)) expect(readFileSync(join(paths.wd, p)).equals(b)).toBe(true);
 
     const { uploadId: id2 } = u.put({ jobId: 'j', full: true, entries: manifest({ 'c.py': Buffer.from('c') }), removed: [], localChangesOnly: false });
@@ -125,7 +131,7 @@ describe('Uploads', () => {
     // What waits on disk for the commit (read again by an agent that restarted) is masked too.
     expect(make().get(uploadId).entries.map((e) => e.mode)).toEqual([0o755, 0o644, 0o775, 0o777]);
     await u.receive(chunks(uploadId, [small]));
-    await u.commit(uploadId, paths.wd, {});
+    await merge(u, uploadId, paths.wd);
     const mode = (p: string) => statSync(join(paths.wd, p)).mode & 0o7777;
     expect([mode('run.sh'), mode('lib.py'), mode('shared'), mode('tmp')]).toEqual([0o755, 0o644, 0o775, 0o777]);
   });

@@ -1,17 +1,15 @@
 // The three steps of a code upload: PutManifest (validate, answer which blobs are missing), PutBlobs
-// (store them, verified), CommitCode (write the tree into the job's work dir). A manifest waits in
+// (store them, verified), CommitCode (write the tree into the job's code dir). A manifest waits in
 // uploads/<id>.json between the steps, so an agent restart in between loses no manifest; a live-sync
 // batch's small blobs wait in memory (see receive()), so a restart costs that batch a resend.
 import { randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { BlobChunk, CommitCodeResponse, ManifestEntry, PutManifestRequest, PutManifestResponse } from '@dstack/core/gen/agent';
+import type { BlobChunk, ManifestEntry, PutManifestRequest, PutManifestResponse } from '@dstack/core/gen/agent';
 import { writeFileAtomic } from '@dstack/core/atomic-write';
 import { readJson } from '../files';
 import { BlobStore, InlineBlobWriter, isSha256, type BlobWriter } from './blobs';
 import { PathError, checkRelPath } from '../safe-fs/tree-dirs';
-import { applyCommit, type SyncState } from './sync';
-import type { Owner } from '../safe-fs/held-dir';
 
 export interface Upload {
   id: string;
@@ -33,7 +31,7 @@ const UPLOAD_TTL_MS = 24 * 3600_000;
 
 /**
  * Permission bits only: setuid, setgid and sticky bits are dropped at intake, so a manifest can never
- * make a setuid file in a work dir that the job (or a user who can write the repo) controls.
+ * make a setuid file in a code dir that the job (or a user who can write the repo) controls.
  */
 const MODE_MASK = 0o777;
 
@@ -62,7 +60,7 @@ export function validateManifest(req: PutManifestRequest): void {
       const parts = checkRelPath(e.path).split('/');
       for (let i = 1; i < parts.length; i++) {
         const prefix = parts.slice(0, i).join('/');
-        if (links.has(prefix)) throw new PathError(`path ${JSON.stringify(e.path)} escapes the work dir: ${JSON.stringify(prefix)} is a symlink in the manifest`);
+        if (links.has(prefix)) throw new PathError(`path ${JSON.stringify(e.path)} escapes the code dir: ${JSON.stringify(prefix)} is a symlink in the manifest`);
       }
     }
   }
@@ -186,19 +184,14 @@ export class Uploads {
     return inline;
   }
 
-  /** Writes the upload's tree into workDir (new files owned by `owner`); the caller persists the returned sync state. */
-  async commit(id: string, workDir: string, synced: SyncState, owner?: Owner): Promise<CommitCodeResponse> {
-    const upload = this.get(id);
+  /**
+   * Runs `write` over the upload once all its blobs are here (`inline`: the small ones held in
+   * memory), then drops the upload. The writers: a new job's exact commit (tree-commit.ts), a merge
+   * commit (sync.ts).
+   */
+  async finish<T>(upload: Upload, write: (upload: Upload, inline?: ReadonlyMap<string, Buffer>) => Promise<T>): Promise<T> {
     this.requireBlobs(upload);
-    const result = await applyCommit(workDir, this.blobs, synced, { ...upload, inline: this.inline.get(id)?.blobs, owner });
-    this.drop(id);
-    return result;
-  }
-
-  /** Like commit(), with the tree written by `write` (a new job's exact commit, code/tree-commit.ts). */
-  async commitWith<T>(upload: Upload, write: (upload: Upload) => Promise<T>): Promise<T> {
-    this.requireBlobs(upload);
-    const result = await write(upload);
+    const result = await write(upload, this.inline.get(upload.id)?.blobs);
     this.drop(upload.id);
     return result;
   }

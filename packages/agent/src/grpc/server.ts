@@ -72,7 +72,7 @@ export function agentService(d: AgentDeps, streams: Set<ServerWritableStream<Eve
         },
       );
     },
-    commitCode: unary((req) => m.commit(req.uploadId)),
+    commitCode: unary((req) => m.commitCode(req.uploadId)),
     events: (call: ServerWritableStream<EventsRequest, Event>) => {
       const jobId = call.request.jobId;
       // The snapshot is built and written synchronously, so no live event can slip in before it.

@@ -22,7 +22,7 @@ import type { EventBus } from '../events';
 import { PullError } from '../docker/pull';
 import { JobError, shellPath, type OutputStream, type Runtime, type RuntimeJob, type RuntimeState } from '../runtime/runtime';
 import { generateHostKey, startJobSshServer, type JobSshServer } from '../ssh/server';
-import type { SyncState } from '../code/sync';
+import type { SyncedTree } from '../code/sync';
 import { installIdeServer } from './ide';
 import { ReadyGate, gatedTarget } from './ready-target';
 import { isFinished, next, stateName, type JobEvent } from './state';
@@ -194,7 +194,7 @@ export class Job implements RuntimeJob {
   get workingDir(): string {
     return this.internal.workingDir;
   }
-  /** The job's user, who owns the work dir; known once the container is up. */
+  /** The job's user, who owns the code dir; known once the container is up. */
   get codeOwner(): { uid: number; gid: number } | undefined {
     return this.internal.codeOwner;
   }
@@ -359,7 +359,7 @@ export class Job implements RuntimeJob {
     // A working dir inside the code that the repo lacks (the container made it before the code came).
     const wd = posix.normalize(this.workingDir);
     if (this.runtime.kind === 'docker' && wd.startsWith('/workflow/')) {
-      // Made from the held work dir, never through a link the job put on the way.
+      // Made from the held code dir, never through a link the job put on the way.
       const tree = TreeDirs.open(this.codeDir, { create: { mode: 0o755 } });
       try {
         tree.with(checkRelPath(wd.slice('/workflow/'.length)), () => {});
@@ -372,7 +372,7 @@ export class Job implements RuntimeJob {
       // Commits from now on write as the job's user; one that came before wrote as the agent's.
       this.internal.codeOwner = owner;
       this.persist();
-      // No code yet (or none coming): the empty work dir is still the user's to write.
+      // No code yet (or none coming): the empty code dir is still the user's to write.
       if (this.status.codeReady) await this.giveCode(owner);
       else lchownSync(this.codeDir, owner.uid, owner.gid);
     }
@@ -558,7 +558,7 @@ export class Job implements RuntimeJob {
   }
 
   /**
-   * The work dir handed to the job's user, through held folders (safe-fs/tree-walk.ts): the job can
+   * The code dir handed to the job's user, through held folders (safe-fs/tree-walk.ts): the job can
    * write the tree, and a folder it swaps for a link is never entered.
    */
   private async giveCode(owner: { uid: number; gid: number }): Promise<void> {
@@ -575,7 +575,7 @@ export class Job implements RuntimeJob {
    * Called after a commit wrote the code: a job waiting for it goes on. `withoutOwner`: the commit
    * began before the job's user was known, so what it wrote is handed over now.
    */
-  async codeCommitted(withoutOwner: boolean): Promise<void> {
+  async markCodeReady(withoutOwner: boolean): Promise<void> {
     const owner = this.internal.codeOwner;
     if (owner && withoutOwner) await this.giveCode(owner);
     if (!this.status.codeReady) {
@@ -586,17 +586,17 @@ export class Job implements RuntimeJob {
     this.codeWaiter?.();
   }
 
-  get syncStateFile(): string {
+  get syncedTreeFile(): string {
     return join(this.dir, 'synced.json');
   }
 
-  readSyncState(): SyncState {
-    return readJsonOr<SyncState>(this.syncStateFile, {});
+  readSyncedTree(): SyncedTree {
+    return readJsonOr<SyncedTree>(this.syncedTreeFile, {});
   }
 
-  writeSyncState(s: SyncState): void {
+  writeSyncedTree(s: SyncedTree): void {
     // One line: a 20,000-file repo's record is megabytes, indented even more.
-    writeFileAtomic(this.syncStateFile, JSON.stringify(s));
+    writeFileAtomic(this.syncedTreeFile, JSON.stringify(s));
   }
 
   /** Stops the job's activity reports and closes files (agent exit: the job itself stays up). */
@@ -612,7 +612,7 @@ export class Job implements RuntimeJob {
   async removeFiles(): Promise<void> {
     this.removed = true;
     this.log.close();
-    // The work dir was the job's to write: removed through held folders, never following a link.
+    // The code dir was the job's to write: removed through held folders, never following a link.
     if (existsSync(this.codeDir)) {
       const dir = HeldDir.open(this.dir);
       try {

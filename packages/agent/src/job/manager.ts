@@ -11,6 +11,7 @@ import { logger } from '../logger';
 import { PathError } from '../safe-fs/tree-dirs';
 import { UnknownUpload, Uploads, type Upload } from '../code/uploads';
 import { TreeCache } from '../code/tree-cache';
+import { mergeCommit } from '../code/sync';
 import { commitExact, scanTree, type TreeScan } from '../code/tree-commit';
 import { DockerRuntime } from '../runtime/docker';
 import { HostRuntime } from '../runtime/host';
@@ -100,11 +101,11 @@ export class JobManager {
       // The tree an earlier job of this repo left: the first commit rewrites only what differs.
       const kept = this.trees.adopt(spec.repoId, job.codeDir);
       if (kept) {
-        job.writeSyncState(kept.synced);
+        job.writeSyncedTree(kept.synced);
         const scan = scanTree(job.codeDir);
         scan.catch(() => {}); // the commit scans again
         this.scans.set(job.id, scan);
-        job.note(`work dir: starting from the tree job ${kept.jobId} left; the code commit makes it exactly the uploaded repo`);
+        job.note(`code dir: starting from the tree job ${kept.jobId} left; the code commit makes it exactly the uploaded repo`);
       }
     }
     this.jobs.set(job.id, job);
@@ -132,8 +133,8 @@ export class JobManager {
     this.jobs.delete(jobId);
     this.scans.delete(jobId);
     // Its code stays for the next job of the same repo (a re-apply), if it was ever committed.
-    if (job.status.codeReady && this.trees.keep(job.spec.repoId, job.id, job.codeDir, job.readSyncState())) {
-      logger.info(`job ${jobId}: work dir kept for the next job of repo ${job.spec.repoId}`);
+    if (job.status.codeReady && this.trees.keep(job.spec.repoId, job.id, job.codeDir, job.readSyncedTree())) {
+      logger.info(`job ${jobId}: code dir kept for the next job of repo ${job.spec.repoId}`);
     }
     await job.removeFiles();
     logger.info(`job ${jobId}: removed`);
@@ -171,7 +172,7 @@ export class JobManager {
   }
 
   /** Commits of one job run one after the other (a live sync commit right behind the apply's). */
-  async commit(uploadId: string): Promise<CommitCodeResponse> {
+  async commitCode(uploadId: string): Promise<CommitCodeResponse> {
     let upload: Upload;
     try {
       upload = this.uploads.get(uploadId);
@@ -179,7 +180,7 @@ export class JobManager {
       throw new NotFoundError((err as Error).message);
     }
     const before = this.commits.get(upload.jobId) ?? Promise.resolve();
-    const mine = before.catch(() => {}).then(() => this.commitNow(upload));
+    const mine = before.catch(() => {}).then(() => this.commitCodeNow(upload));
     this.commits.set(upload.jobId, mine);
     try {
       return await mine;
@@ -188,11 +189,11 @@ export class JobManager {
     }
   }
 
-  private async commitNow(upload: Upload): Promise<CommitCodeResponse> {
+  private async commitCodeNow(upload: Upload): Promise<CommitCodeResponse> {
     const t0 = Date.now();
     const job = this.get(upload.jobId);
-    const synced = job.readSyncState();
-    // A new job's first commit (it waits for its code, nobody has seen the tree): the work dir
+    const synced = job.readSyncedTree();
+    // A new job's first commit (it waits for its code, nobody has seen the tree): the code dir
     // becomes exactly the manifest's tree, fast when it starts from a kept one. Later commits
     // (live sync into a running job) keep what changed on the instance as *.remote-conflict.
     const exact = job.spec.expectCode && !job.status.codeReady && upload.full;
@@ -204,19 +205,19 @@ export class JobManager {
       if (exact) {
         const scan = this.scans.get(job.id)?.catch(() => undefined);
         this.scans.delete(job.id);
-        const r = await this.uploads.commitWith(upload, async (u) => commitExact(job.codeDir, this.uploads.blobs, synced, u.entries, await scan, owner));
+        const r = await this.uploads.finish(upload, async (u) => commitExact(job.codeDir, this.uploads.blobs, synced, u.entries, await scan, owner));
         unchanged = r.unchanged;
         res = { written: r.written, removed: r.removed, conflicts: r.conflicts };
-      } else res = await this.uploads.commit(upload.id, job.codeDir, synced, owner);
+      } else res = await this.uploads.finish(upload, (u, inline) => mergeCommit(job.codeDir, this.uploads.blobs, synced, { ...u, inline, owner }));
     } catch (err) {
       if (err instanceof PathError) throw new BadRequestError(err.message);
       throw new PreconditionError((err as Error).message);
     } finally {
       // What was written before an error is on disk: remember it.
-      job.writeSyncState(synced);
+      job.writeSyncedTree(synced);
     }
     job.note(`code committed in ${((Date.now() - t0) / 1000).toFixed(2)} s: ${res.written} written, ${res.removed} removed${unchanged ? `, ${unchanged} unchanged` : ''}${res.conflicts.length ? `, ${res.conflicts.length} conflict(s) kept as *.remote-conflict` : ''}`);
-    await job.codeCommitted(!owner);
+    await job.markCodeReady(!owner);
     return res;
   }
 

@@ -1,4 +1,4 @@
-// The folders of a tree the job can write (its work dir), reached from the tree's root one
+// The folders of a tree the job can write (its code dir), reached from the tree's root one
 // component at a time without following any link: a folder the job turned into a link (to /etc, to
 // ../..) fails the lookup instead of leading out. Folders are held while a commit uses them and a
 // few hundred stay open for the next entries of the same folder.
@@ -15,10 +15,10 @@ export class PathError extends Error {
 export function checkRelPath(path: string): string {
   if (!path) throw new PathError('an empty path in the manifest');
   if (path.includes('\0')) throw new PathError(`path ${JSON.stringify(path)} contains a NUL byte`);
-  if (path.startsWith('/')) throw new PathError(`path ${JSON.stringify(path)} escapes the work dir: it is absolute`);
+  if (path.startsWith('/')) throw new PathError(`path ${JSON.stringify(path)} escapes the code dir: it is absolute`);
   const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw new PathError(`path ${JSON.stringify(path)} escapes the work dir: it contains ".."`);
-  if (!parts.length) throw new PathError(`path ${JSON.stringify(path)} names the work dir itself`);
+  if (parts.includes('..')) throw new PathError(`path ${JSON.stringify(path)} escapes the code dir: it contains ".."`);
+  if (!parts.length) throw new PathError(`path ${JSON.stringify(path)} names the code dir itself`);
   return parts.join('/');
 }
 
@@ -142,7 +142,7 @@ export class TreeDirs {
       if (code === 'ENOENT' && this.opts.create) return parent.ensureDir(name, this.opts.create.mode, this.opts.create.owner);
       if (code !== 'ENOTDIR' && code !== 'ELOOP') throw err;
       const st = parent.lstat(name);
-      if (st?.isSymbolicLink()) throw new PathError(`path ${JSON.stringify(forPath)} escapes the work dir: ${JSON.stringify(relDir)} is a symlink`);
+      if (st?.isSymbolicLink()) throw new PathError(`path ${JSON.stringify(forPath)} escapes the code dir: ${JSON.stringify(relDir)} is a symlink`);
       if (st && !st.isDirectory()) throw new PathError(`path ${JSON.stringify(forPath)}: ${JSON.stringify(relDir)} is a file on the instance, not a directory`);
       throw err;
     }

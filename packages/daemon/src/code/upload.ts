@@ -20,7 +20,7 @@ export interface UploadProgress {
 
 export interface UploadResult {
   uploadId: string;
-  /** Milliseconds in the manifest and blob phase (manifestMs of it in PutManifest), and in the agent's commit (writing the work dir). */
+  /** Milliseconds in the manifest and blob phase (manifestMs of it in PutManifest), and in the agent's commit (writing the code dir). */
   transferMs: number;
   manifestMs: number;
   commitMs: number;
