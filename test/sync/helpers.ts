@@ -24,7 +24,7 @@ export interface SyncStatusJson {
   filesSynced?: number;
   conflicts?: { path: string; keptAs: string }[];
   error?: string;
-  localDir?: string;
+  repoDir?: string;
   batches?: number;
   roundTrips?: number;
   remoteDir?: string;

@@ -48,7 +48,7 @@ export async function editsReachTheInstance(r: SyncRun): Promise<void> {
   const pid = await daemonPid(sb);
   const watchesBefore = inotifyWatches(pid);
   const started = JSON.parse((await mustDstack(sb, ['sync', name, '--json'])).stdout);
-  expect(started).toMatchObject({ runName: name, localDir: repo });
+  expect(started).toMatchObject({ runName: name, repoDir: repo });
   await waitForSync(sb, name, (s) => s.state === 'watching', 'watching');
   expect(inotifyWatches(pid)).toBeGreaterThan(watchesBefore);
 

@@ -35,7 +35,7 @@ export class LiveLine {
   }
 
   /** Keeps the live line on screen as an ordinary line. */
-  commit(): void {
+  settle(): void {
     if (this.text) this.out.write('\n');
     this.text = '';
   }
@@ -146,7 +146,7 @@ export class ProgressView {
     const done = { ...p, current: p.total > 0 ? p.total : p.current };
     if (this.line.tty) {
       this.line.set(progressText(done));
-      this.line.commit();
+      this.line.settle();
     } else {
       const amount = sizes({ ...done, total: 0 });
       this.line.out.write(`${LABELS[p.kind] ?? p.kind}: done${amount ? ` (${amount})` : ''}\n`);

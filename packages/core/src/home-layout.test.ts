@@ -28,7 +28,7 @@ describe('homeLayout', () => {
       fleetKnownHosts: '/h/ssh/fleet_known_hosts',
       runDir: '/h/run',
       runsDir: '/h/runs',
-      localDir: '/h/local',
+      localBackendDir: '/h/local',
     });
     for (const p of Object.values(l)) expect(p.startsWith('/h')).toBe(true);
   });

@@ -28,7 +28,7 @@ export interface HomeLayout {
   /** Per-run files: the kept copy of each run's log. */
   runsDir: string;
   /** The local backend's files: the agent's data dir is `local/agent`. */
-  localDir: string;
+  localBackendDir: string;
 }
 
 /** $DSTACK_HOME, absolute; ~/.dstack when it is unset or empty. */
@@ -53,6 +53,6 @@ export function homeLayout(home: string): HomeLayout {
     fleetKnownHosts: join(sshDir, 'fleet_known_hosts'),
     runDir: join(home, 'run'),
     runsDir: join(home, 'runs'),
-    localDir: join(home, 'local'),
+    localBackendDir: join(home, 'local'),
   };
 }

@@ -96,7 +96,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   };
 
   try {
-    for (const dir of [paths.sshDir, paths.runDir, paths.runsDir, paths.localDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
+    for (const dir of [paths.sshDir, paths.runDir, paths.runsDir, paths.localBackendDir]) mkdirSync(dir, { recursive: true, mode: 0o700 });
     db = openDb(paths.db);
     const store = new RunsStore(db);
     const instances = new InstancesStore(db);
@@ -119,7 +119,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     let hostInfo: { at: number; info: HostInfo; agent: AgentHandle } | undefined;
     let localRecord: InstanceRecord | undefined;
     const local: LocalBackend = new LocalBackend({
-      dir: paths.localDir,
+      dir: paths.localBackendDir,
       env: opts.env,
       hostInfo: async () => {
         // Kept a while for the same agent (a plan and its apply ask twice); a restarted agent is asked again.

@@ -27,7 +27,7 @@ const watching: DeepPartial<SyncStatus> = {
   filesSynced: 12,
   batches: 4,
   roundTrips: 11,
-  localDir: '/home/me/repo',
+  repoDir: '/home/me/repo',
   remoteDir: '/workflow',
   conflicts: [{ path: 'train.py', keptAs: 'train.py.remote-conflict', timeMs: NOW - 120_000 }],
 };
@@ -78,7 +78,7 @@ describe('dstack sync NAME', () => {
         '',
       ].join('\n'),
     );
-    expect(syncReport(SyncStatus.fromPartial({ runName: 'vscode', state: 'off', error: 'the run terminated', localDir: '/r' }), NOW)).toBe(
+    expect(syncReport(SyncStatus.fromPartial({ runName: 'vscode', state: 'off', error: 'the run terminated', repoDir: '/r' }), NOW)).toBe(
       'Sync of vscode: off (the run terminated)\n  local:       /r\n',
     );
   });

@@ -30,7 +30,7 @@ export function syncStatusLines(s: SyncStatus | undefined, now = Date.now()): st
 export function syncReport(s: SyncStatus, now = Date.now()): string {
   const lines = [`Sync of ${s.runName}: ${s.state}${s.state === 'off' && s.error ? ` (${s.error})` : ''}`];
   const row = (k: string, v: string) => lines.push(`  ${`${k}:`.padEnd(13)}${v}`);
-  if (s.localDir) row('local', s.localDir);
+  if (s.repoDir) row('local', s.repoDir);
   if (s.remoteDir) row('remote', `${s.runName}:${s.remoteDir}`);
   if (s.state !== 'off') row('pending', String(s.pending));
   if (s.lastSyncedMs) {

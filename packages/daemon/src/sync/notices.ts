@@ -8,9 +8,9 @@ const SHOWN_PATHS = 3;
 const LARGE_FILES = 100;
 const LARGE_BYTES = 1 << 20;
 
-export function startNotice(localDir: string, runName: string, remoteDir: string, resumed: boolean): string {
+export function startNotice(repoDir: string, runName: string, remoteDir: string, resumed: boolean): string {
   const what = resumed ? 'Sync resumed after a daemon restart' : 'Sync on';
-  return `${what}: local changes in ${localDir} go to ${runName}:${remoteDir} (one-way; files changed on the instance are never overwritten)`;
+  return `${what}: local changes in ${repoDir} go to ${runName}:${remoteDir} (one-way; files changed on the instance are never overwritten)`;
 }
 
 function plural(n: number, one: string): string {

@@ -80,7 +80,7 @@ export class SyncService {
       filesSynced: row.filesSynced,
       conflicts: this.store.conflicts(runId).map((c) => ({ path: c.path, keptAs: c.keptAs, timeMs: c.timeMs })),
       error: row.enabled ? (live?.error ?? '') : row.stopReason,
-      localDir: row.localDir,
+      repoDir: row.repoDir,
       batches: row.batches,
       roundTrips: row.roundTrips,
       remoteDir: live?.remoteDir ?? '',
@@ -90,7 +90,7 @@ export class SyncService {
 
   private offStatus(name: string): SyncStatus {
     return {
-      runName: name, state: 'off', pending: 0, lastSyncedMs: 0, filesSynced: 0, conflicts: [], error: '', localDir: '',
+      runName: name, state: 'off', pending: 0, lastSyncedMs: 0, filesSynced: 0, conflicts: [], error: '', repoDir: '',
       batches: 0, roundTrips: 0, remoteDir: '', lastBatchFiles: 0,
     };
   }
@@ -175,14 +175,14 @@ export class SyncService {
     const live = this.liveOf(row.id);
     if (live.session && live.jobId === jobId) return;
     const old = live.session;
-    const local = this.store.get(row.id)!.localDir;
+    const repoDir = this.store.get(row.id)!.repoDir;
     const record = this.d.instances.get(row.instanceKey)?.record;
     if (!record) return;
     live.jobId = jobId;
     live.remoteDir = remoteDir;
     const session = new SyncSession({
       runName: row.name,
-      root: local,
+      root: repoDir,
       jobId,
       agent: async () => (await this.d.agents.connect(row.instanceKey, record)).rpc,
       hashCache: this.d.hashCache,
@@ -203,13 +203,13 @@ export class SyncService {
     });
     live.session = session;
     const resumed = this.resuming.delete(row.id);
-    this.d.log.info(`sync ${row.name}: session for job ${jobId} (${local} → ${remoteDir})`);
+    this.d.log.info(`sync ${row.name}: session for job ${jobId} (${repoDir} → ${remoteDir})`);
     void (async () => {
       await old?.close();
       if (live.session !== session || session.isClosed) return;
       await session.start();
       // Said once the watcher is up: a save made after this line is seen.
-      if (live.session === session) this.d.events.note(row, startNotice(local, row.name, remoteDir, resumed));
+      if (live.session === session) this.d.events.note(row, startNotice(repoDir, row.name, remoteDir, resumed));
     })();
   }
 

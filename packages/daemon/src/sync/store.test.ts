@@ -26,7 +26,7 @@ describe('SyncStore', () => {
     store.enable('r2', '/other', 100);
     store.recordBatch('r1', { files: 3, roundTrips: 3, conflicts: [] }, 200);
     store.recordBatch('r1', { files: 1, roundTrips: 2, conflicts: [{ path: 'a.txt', keptAs: 'a.txt.remote-conflict' }] }, 300);
-    expect(store.get('r1')).toMatchObject({ enabled: true, localDir: '/repo', lastSyncedMs: 300, filesSynced: 4, batches: 2, roundTrips: 5, lastBatchFiles: 1 });
+    expect(store.get('r1')).toMatchObject({ enabled: true, repoDir: '/repo', lastSyncedMs: 300, filesSynced: 4, batches: 2, roundTrips: 5, lastBatchFiles: 1 });
     expect(store.conflicts('r1')).toEqual([{ path: 'a.txt', keptAs: 'a.txt.remote-conflict', timeMs: 300 }]);
     expect(store.enabled().map((s) => s.runId).sort()).toEqual(['r1', 'r2']);
 

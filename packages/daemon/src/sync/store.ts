@@ -5,7 +5,7 @@ import type { Db } from '../state/db';
 export interface SyncRow {
   runId: string;
   enabled: boolean;
-  localDir: string;
+  repoDir: string;
   startedMs: number;
   stoppedMs: number;
   stopReason: string;
@@ -29,7 +29,8 @@ function fromDb(r: Record<string, number | string>): SyncRow {
   return {
     runId: String(r.run_id),
     enabled: Boolean(r.enabled),
-    localDir: String(r.local_dir),
+    // The column keeps its first name: state.db files on disk have it.
+    repoDir: String(r.local_dir),
     startedMs: Number(r.started_ms),
     stoppedMs: Number(r.stopped_ms),
     stopReason: String(r.stop_reason),
@@ -54,14 +55,14 @@ export class SyncStore {
   }
 
   /** Turns sync on (again): counters and conflicts of an earlier stint are kept. */
-  enable(runId: string, localDir: string, nowMs = Date.now()): SyncRow {
+  enable(runId: string, repoDir: string, nowMs = Date.now()): SyncRow {
     this.db
       .prepare(
         `INSERT INTO syncs (run_id, enabled, local_dir, started_ms) VALUES (?, 1, ?, ?)
          ON CONFLICT(run_id) DO UPDATE SET enabled = 1, local_dir = excluded.local_dir, started_ms = excluded.started_ms,
            stopped_ms = 0, stop_reason = ''`,
       )
-      .run(runId, localDir, nowMs);
+      .run(runId, repoDir, nowMs);
     return this.get(runId)!;
   }
 
