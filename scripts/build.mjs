@@ -68,7 +68,7 @@ function stubGrpcJs() {
   return {
     name: 'stub-grpc-js',
     setup(b) {
-      b.onResolve({ filter: /^@grpc\/grpc-js$/ }, () => ({ path: join(root, 'packages/cli/src/grpc-js-stub.ts') }));
+      b.onResolve({ filter: /^@grpc\/grpc-js$/ }, () => ({ path: join(root, 'packages/cli/src/daemon/grpc-js-stub.ts') }));
     },
   };
 }

@@ -1,10 +1,10 @@
 // dstack apply -f FILE: have the daemon validate a configuration and apply it. Dispatches on the file's `type`;
 // dev environments are handled in apply-run.ts, fleets in apply-fleet.ts.
 import type { Command } from 'commander';
-import { applyFleet } from '../apply-fleet';
-import { applyDevEnvironment, type ApplyOptions } from '../apply-run';
-import { configurationKind, readConfigurationFile, reportConfigurationErrors, type ConfigurationKind } from '../configuration';
-import { addOverrideOptions, parseMaxOffers } from '../overrides';
+import { applyFleet } from '../fleet/apply-fleet';
+import { applyDevEnvironment, type ApplyOptions } from '../run/apply-run';
+import { configurationKind, readConfigurationFile, reportConfigurationErrors, type ConfigurationKind } from '../config/configuration';
+import { addOverrideOptions, parseMaxOffers } from '../config/overrides';
 import { trace } from '../trace';
 
 type Applier = (file: string, text: string, opts: ApplyOptions) => Promise<void>;

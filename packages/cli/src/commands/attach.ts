@@ -2,13 +2,13 @@
 // ports. While attached, the run counts as active. Ctrl+C detaches; the run keeps going.
 import type { Command } from 'commander';
 import type { Run } from '@dstack/core/gen/daemon';
-import { connect } from '../client';
+import { connect } from '../daemon/client';
 import { UserError } from '../errors';
 import { homeLayout } from '@dstack/core/home-layout';
-import { portMappings, startForwards, type Forwarder } from '../port-forward';
-import { reportEnd } from '../run-end';
-import { watchRun } from '../run-watch';
-import { isFinished } from '../runs-table';
+import { portMappings, startForwards, type Forwarder } from '../run/port-forward';
+import { reportEnd } from '../run/run-end';
+import { watchRun } from '../run/run-watch';
+import { isFinished } from '../run/runs-table';
 
 export function register(program: Command): void {
   program

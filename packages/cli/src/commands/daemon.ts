@@ -2,12 +2,12 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import type { Command } from 'commander';
 import { VERSION } from '@dstack/core/version';
-import { connect, daemonScript, socketAnswers, startDaemon } from '../client';
+import { connect, daemonScript, socketAnswers, startDaemon } from '../daemon/client';
 import { UserError } from '../errors';
 import { dstackHome, homeLayout } from '@dstack/core/home-layout';
-import { install, uninstall } from '../daemon-service';
-import { printJson } from '../output';
-import { formatDurationMultiunit } from '../time-format';
+import { install, uninstall } from '../daemon/daemon-service';
+import { printJson } from '../ui/output';
+import { formatDurationMultiunit } from '../ui/time-format';
 
 export function register(program: Command): void {
   const daemon = program

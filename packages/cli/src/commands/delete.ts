@@ -1,7 +1,7 @@
 // dstack delete NAME [-y]: remove a finished run from the list.
 import type { Command } from 'commander';
-import { connect } from '../client';
-import { confirm } from '../prompt';
+import { connect } from '../daemon/client';
+import { confirm } from '../ui/prompt';
 
 export function register(program: Command): void {
   program

@@ -3,12 +3,12 @@
 // with runs on it is deleted only when told (--force, or yes to the question that names the runs).
 import type { Command } from 'commander';
 import type { Fleet } from '@dstack/core/gen/daemon';
-import { connect } from '../client';
+import { connect } from '../daemon/client';
 import { UserError } from '../errors';
-import { followFleetEvents } from '../apply-fleet-events';
-import { printJson } from '../output';
-import { canPrompt, confirm } from '../prompt';
-import { detachedWarning, fleetsTable } from './fleet-table';
+import { followFleetEvents } from '../fleet/apply-fleet-events';
+import { printJson } from '../ui/output';
+import { canPrompt, confirm } from '../ui/prompt';
+import { detachedWarning, fleetsTable } from '../fleet/fleet-table';
 
 interface ListOptions {
   all?: boolean;

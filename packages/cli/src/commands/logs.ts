@@ -1,8 +1,8 @@
 // dstack logs NAME [--since 10m|ISO] [-f]: the run's output, optionally followed.
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
-import { connect } from '../client';
-import { parseSince } from '../time-format';
+import { connect } from '../daemon/client';
+import { parseSince } from '../ui/time-format';
 
 export function register(program: Command): void {
   program

@@ -1,13 +1,13 @@
 // dstack offer [--gpu ...] [--json] [--group-by gpu]: what the configured backends offer for a
 // resource spec, as the plan's table, or aggregated per GPU model.
 import type { Command } from 'commander';
-import { connect } from '../client';
-import { configurationSource, reportConfigurationErrors } from '../configuration';
+import { connect } from '../daemon/client';
+import { configurationSource, reportConfigurationErrors } from '../config/configuration';
 import { UsageError } from '../errors';
-import { gpuGroupsTable, groupByGpu, offersTable } from '../offers-table';
-import { printJson } from '../output';
-import { addOverrideOptions, overridesOf, parseMaxOffers, type OverrideFlags } from '../overrides';
-import { spinner } from '../progress';
+import { gpuGroupsTable, groupByGpu, offersTable } from '../run/offers-table';
+import { printJson } from '../ui/output';
+import { addOverrideOptions, overridesOf, parseMaxOffers, type OverrideFlags } from '../config/overrides';
+import { spinner } from '../ui/progress';
 
 interface OfferOptions extends OverrideFlags {
   json?: boolean;

@@ -1,9 +1,9 @@
 // dstack ps [-a] [-v] [--json] [-w]: the runs, as a table or as JSON.
 import type { Command } from 'commander';
 import type { ListRunsResponse } from '@dstack/core/gen/daemon';
-import { connect } from '../client';
-import { printJson } from '../output';
-import { runsTable } from '../runs-table';
+import { connect } from '../daemon/client';
+import { printJson } from '../ui/output';
+import { runsTable } from '../run/runs-table';
 
 interface PsOptions {
   all?: boolean;

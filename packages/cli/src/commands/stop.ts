@@ -1,9 +1,9 @@
 // dstack stop NAME [-x] [-y]: stop a run (gracefully, or abort) and wait until it has ended.
 import type { Command } from 'commander';
-import { connect } from '../client';
-import { confirm } from '../prompt';
-import { waitUntilFinished } from '../run-wait';
-import { isFinished, runError } from '../runs-table';
+import { connect } from '../daemon/client';
+import { confirm } from '../ui/prompt';
+import { waitUntilFinished } from '../run/run-wait';
+import { isFinished, runError } from '../run/runs-table';
 
 export function register(program: Command): void {
   program

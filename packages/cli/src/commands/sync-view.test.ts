@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Run, SyncStatus, type DeepPartial } from '@dstack/core/gen/daemon';
-import { runsTable } from '../runs-table';
+import { runsTable } from '../run/runs-table';
 import { syncReport, syncStatusLines } from './sync-view';
 
 const NOW = Date.UTC(2025, 5, 15, 12, 0, 0);

@@ -1,7 +1,7 @@
 // How a run's live sync reads: two short lines for `dstack ps -v`, and the full report of
 // `dstack sync NAME`.
 import type { SyncStatus } from '@dstack/core/gen/daemon';
-import { prettyDate } from '../time-format';
+import { prettyDate } from '../ui/time-format';
 
 const PS_ERROR_CHARS = 24;
 

@@ -3,11 +3,11 @@
 // restart); this command turns it on, prints its state, and follows its events until Ctrl+C.
 import type { Command } from 'commander';
 import type { SyncStatus } from '@dstack/core/gen/daemon';
-import { connect, type Daemon } from '../client';
+import { connect, type Daemon } from '../daemon/client';
 import { DaemonError, UsageError } from '../errors';
-import { printJson } from '../output';
-import { reconnect } from '../run-watch';
-import { isFinished } from '../runs-table';
+import { printJson } from '../ui/output';
+import { reconnect } from '../run/run-watch';
+import { isFinished } from '../run/runs-table';
 import { syncReport } from './sync-view';
 
 const UNAVAILABLE = 14;

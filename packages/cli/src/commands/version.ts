@@ -19,7 +19,7 @@ async function printVersions(): Promise<void> {
 }
 
 async function daemonVersion(): Promise<string> {
-  const { connect, socketAnswers } = await import('../client');
+  const { connect, socketAnswers } = await import('../daemon/client');
   const { dstackHome, homeLayout } = await import('@dstack/core/home-layout');
   if (!(await socketAnswers(homeLayout(dstackHome()).socket))) return 'not running';
   try {
@@ -37,7 +37,7 @@ async function daemonVersion(): Promise<string> {
 
 /** From the folder the daemon takes its agents from: DSTACK_AGENT_DIR, or `agent/` beside its script. */
 async function agentVersion(): Promise<string> {
-  const { daemonScript } = await import('../client');
+  const { daemonScript } = await import('../daemon/client');
   const dir = process.env.DSTACK_AGENT_DIR || join(dirname(daemonScript()), 'agent');
   const file = join(dir, 'manifest.json');
   if (!existsSync(file)) return `unknown (no ${file}: run \`npm run build:agent\`)`;

@@ -3,10 +3,10 @@
 // daemon restart: the stream is opened again from the last log offset.
 import type { Writable } from 'node:stream';
 import type { Run } from '@dstack/core/gen/daemon';
-import { connect, type Daemon } from './client';
-import { DaemonError } from './errors';
+import { connect, type Daemon } from '../daemon/client';
+import { DaemonError } from '../errors';
 import { accessLines } from './links';
-import { LiveLine, ProgressView, spinner, type Spinner } from './progress';
+import { LiveLine, ProgressView, spinner, type Spinner } from '../ui/progress';
 import { isFinished } from './runs-table';
 
 const UNAVAILABLE = 14;

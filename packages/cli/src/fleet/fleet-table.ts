@@ -7,8 +7,8 @@
 //    instance=0         2xCPU, 31GB, 98.2GB (disk)  ssh      -      idle    3 mins ago
 import type { Fleet, Instance } from '@dstack/core/gen/daemon';
 import { formatResources } from '@dstack/core/offers/format';
-import { renderTable, wrapList, type Cell } from '../table';
-import { prettyDate } from '../time-format';
+import { renderTable, wrapList, type Cell } from '../ui/table';
+import { prettyDate } from '../ui/time-format';
 
 export interface FleetTableOptions {
   verbose?: boolean;

@@ -4,8 +4,8 @@
 // and `dstack offer --group-by gpu`, one row per GPU model with its count and price ranges.
 import type { Offer } from '@dstack/core/gen/daemon';
 import { formatResources, gpuCount, groupGpus } from '@dstack/core/offers/format';
-import { formatPrice, yesNo } from './format';
-import { renderTable } from './table';
+import { formatPrice, yesNo } from '../ui/format';
+import { renderTable } from '../ui/table';
 
 function availability(o: Offer): string {
   return o.availability && o.availability !== 'available' ? o.availability.replace(/_/g, ' ') : '';

@@ -11,7 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DaemonService, Run, type AttachEvent, type DaemonServer } from '@dstack/core/gen/daemon';
 import { VERSION } from '@dstack/core/version';
 import { connect, toUserError } from './client';
-import { DaemonError, UserError } from './errors';
+import { DaemonError, UserError } from '../errors';
 
 const homes: string[] = [];
 const servers: grpc.Server[] = [];

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { HostKeyEntry, ScanHostKeysResponse, UnknownHostKey } from '@dstack/core/gen/daemon';
-import { EXIT_FAILURE, EXIT_USAGE, UserError } from './errors';
+import { EXIT_FAILURE, EXIT_USAGE, UserError } from '../errors';
 import { acceptHostKeys } from './host-keys';
 
 function io(tty: boolean) {

@@ -3,18 +3,18 @@
 // question, then each host's progress as the daemon deploys or removes it, and the fleet table at the end. Exit 1 when any host failed: the fleet
 // keeps the hosts that worked, and applying again retries the others.
 import type { FleetPlan, HostKeyEntry } from '@dstack/core/gen/daemon';
-import type { ApplyOptions } from './apply-run';
+import type { ApplyOptions } from '../run/apply-run';
 import { followFleetEvents } from './apply-fleet-events';
-import { connect } from './client';
-import { detachedWarning, fleetsTable } from './commands/fleet-table';
-import { configurationSource } from './configuration';
-import { UsageError, UserError } from './errors';
-import { envFlags } from './env-vars';
+import { connect } from '../daemon/client';
+import { detachedWarning, fleetsTable } from './fleet-table';
+import { configurationSource } from '../config/configuration';
+import { UsageError, UserError } from '../errors';
+import { envFlags } from '../config/env-vars';
 import { acceptHostKeys } from './host-keys';
-import { humanOut, printJson } from './output';
-import { canPrompt, confirm } from './prompt';
-import { renderTable } from './table';
-import { spinner } from './progress';
+import { humanOut, printJson } from '../ui/output';
+import { canPrompt, confirm } from '../ui/prompt';
+import { renderTable } from '../ui/table';
+import { spinner } from '../ui/progress';
 
 const RUN_FLAGS = ['gpu', 'cpu', 'memory', 'disk', 'maxPrice', 'spot', 'onDemand', 'spotAuto', 'detach'] as const;
 

@@ -1,8 +1,8 @@
 // Waiting on a run from the outside (stop, override): poll until it has finished.
 import type { Run } from '@dstack/core/gen/daemon';
-import type { Daemon } from './client';
-import { UserError } from './errors';
-import { spinner } from './progress';
+import type { Daemon } from '../daemon/client';
+import { UserError } from '../errors';
+import { spinner } from '../ui/progress';
 import { isFinished } from './runs-table';
 
 export async function waitUntilFinished(

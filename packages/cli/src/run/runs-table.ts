@@ -5,10 +5,10 @@
 import type { Run } from '@dstack/core/gen/daemon';
 import { formatResources } from '@dstack/core/offers/format';
 import { isFinished } from '@dstack/core/runs/status';
-import { syncStatusLines } from './commands/sync-view';
-import { formatPrice } from './format';
-import { renderTable, wrapList } from './table';
-import { formatDurationMultiunit, prettyDate } from './time-format';
+import { syncStatusLines } from '../commands/sync-view';
+import { formatPrice } from '../ui/format';
+import { renderTable, wrapList } from '../ui/table';
+import { formatDurationMultiunit, prettyDate } from '../ui/time-format';
 
 export { isFinished };
 

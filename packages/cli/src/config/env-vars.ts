@@ -5,7 +5,7 @@
 // without a value, are secrets: the daemon seals them at rest and no log, file or command line shows
 // them. A missing one fails before anything is created, naming every such variable.
 import { readFileSync } from 'node:fs';
-import { ReportedError, UsageError, UserError, whyUnreadable } from './errors';
+import { ReportedError, UsageError, UserError, whyUnreadable } from '../errors';
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 

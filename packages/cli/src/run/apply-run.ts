@@ -3,22 +3,22 @@
 // stop it before detaching.
 import type { Plan, Run } from '@dstack/core/gen/daemon';
 import { isFinished } from '@dstack/core/runs/status';
-import { forwardPorts } from './commands/attach';
-import { connect } from './client';
-import { configurationSource } from './configuration';
-import { UsageError, UserError } from './errors';
-import { envFlags } from './env-vars';
+import { forwardPorts } from '../commands/attach';
+import { connect } from '../daemon/client';
+import { configurationSource } from '../config/configuration';
+import { UsageError, UserError } from '../errors';
+import { envFlags } from '../config/env-vars';
 import { localIdeVersion } from './ide-version';
 import { offersTable } from './offers-table';
-import { humanOut, printJson } from './output';
-import { overridesOf, type OverrideFlags } from './overrides';
-import { canPrompt, confirm } from './prompt';
+import { humanOut, printJson } from '../ui/output';
+import { overridesOf, type OverrideFlags } from '../config/overrides';
+import { canPrompt, confirm } from '../ui/prompt';
 import { repoDirFor } from './repo';
 import { reportEnd } from './run-end';
 import { waitUntilFinished } from './run-wait';
 import { watchRun } from './run-watch';
-import { spinner } from './progress';
-import { trace } from './trace';
+import { spinner } from '../ui/progress';
+import { trace } from '../trace';
 import type { Forwarder } from './port-forward';
 
 export interface ApplyOptions extends OverrideFlags {

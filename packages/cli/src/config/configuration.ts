@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { CONFIGURATION_ERRORS_HEADER } from '@dstack/core/config/source';
 import type { ConfigurationOverrides, ConfigurationSource } from '@dstack/core/gen/daemon';
 import type { EnvFlag } from './env-vars';
-import { DaemonError, ReportedError, UserError, whyUnreadable } from './errors';
+import { DaemonError, ReportedError, UserError, whyUnreadable } from '../errors';
 
 export type ConfigurationKind = 'dev-environment' | 'fleet';
 

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { UsageError } from './errors';
+import { UsageError } from '../errors';
 import { canPrompt, confirm } from './prompt';
 
 function io(tty: boolean) {

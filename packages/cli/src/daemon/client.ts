@@ -32,10 +32,10 @@ import type {
   SyncStatus,
 } from '@dstack/core/gen/daemon';
 import { VERSION } from '@dstack/core/version';
-import { DaemonError, UserError } from './errors';
+import { DaemonError, UserError } from '../errors';
 import { Channel, Code, type Method } from './grpc-h2';
 import { dstackHome, homeLayout } from '@dstack/core/home-layout';
-import { spinner } from './progress';
+import { spinner } from '../ui/progress';
 
 /** A server stream: iterate its messages; cancel() ends the iteration quietly. */
 export interface EventStream<T> extends AsyncIterable<T> {

@@ -2,7 +2,7 @@
 // terminal; without one, a question is an error that says how to go on (-y), never a silent yes.
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { InterruptedError, UsageError } from './errors';
+import { InterruptedError, UsageError } from '../errors';
 
 export interface PromptIO {
   input: Readable & { isTTY?: boolean };

@@ -3,9 +3,9 @@
 // by host. On a terminal the agent upload's bytes move on a live line; in a pipe only the lines.
 import type { Fleet, FleetEvent } from '@dstack/core/gen/daemon';
 import type { Writable } from 'node:stream';
-import type { EventStream } from './client';
+import type { EventStream } from '../daemon/client';
 import { formatBytes } from '@dstack/core/bytes';
-import { LiveLine } from './progress';
+import { LiveLine } from '../ui/progress';
 
 export interface FleetStreamResult {
   /** The fleet as the last event had it. */

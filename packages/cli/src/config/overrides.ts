@@ -5,7 +5,7 @@
 import type { ConfigurationOverrides } from '@dstack/core/gen/daemon';
 import { OverrideError, parseOverrides } from '@dstack/core/config/source';
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { UsageError } from './errors';
+import { UsageError } from '../errors';
 
 export interface OverrideFlags {
   gpu?: string;

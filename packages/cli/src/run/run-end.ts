@@ -2,7 +2,7 @@
 // message and termination reason in one line; any other end is reported and exits 0.
 import type { Writable } from 'node:stream';
 import type { Run } from '@dstack/core/gen/daemon';
-import { UserError } from './errors';
+import { UserError } from '../errors';
 import { runError } from './runs-table';
 
 export function failureLine(run: Run): string {

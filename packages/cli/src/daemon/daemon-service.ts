@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { controlCharIn, QuotingError, showValue, systemdEnvironment, systemdExecLine } from '@dstack/core/quoting';
-import { UserError } from './errors';
+import { UserError } from '../errors';
 
 export const SYSTEMD_UNIT = 'dstack-daemon.service';
 export const LAUNCHD_LABEL = 'ai.dstack.daemon';

@@ -6,8 +6,8 @@
 // accepted, so the questions may come in two rounds.
 import type { Writable } from 'node:stream';
 import type { HostKeyEntry, ScanHostKeysResponse, UnknownHostKey } from '@dstack/core/gen/daemon';
-import { UsageError, UserError } from './errors';
-import { canPrompt, confirm, type PromptIO } from './prompt';
+import { UsageError, UserError } from '../errors';
+import { canPrompt, confirm, type PromptIO } from '../ui/prompt';
 
 export type Scan = (accepted: HostKeyEntry[]) => Promise<ScanHostKeysResponse>;
 

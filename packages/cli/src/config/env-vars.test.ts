@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { EnvValueError, resolveEnv } from '@dstack/core/config/source';
-import { ReportedError, UsageError } from './errors';
+import { ReportedError, UsageError } from '../errors';
 import { EnvFileError, envFlags, parseEnvFile, parseEnvFlags } from './env-vars';
 
 describe('parseEnvFlags', () => {
