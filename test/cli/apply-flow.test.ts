@@ -5,7 +5,7 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { docker } from '../harness/docker';
-import { dstack, getRun, gitRepo, hasHostBlock, mustDstack, runName, sandbox, ssh } from './helpers';
+import { dstack, getRun, gitRepo, hasHostBlock, mustDstack, runName, sandbox, ssh, waitForRun } from './helpers';
 
 const MODES = [
   { mode: 'docker', dockerHost: undefined },
@@ -60,7 +60,10 @@ describe.each(MODES)('dstack apply -y -d ($mode mode)', ({ mode, dockerHost }) =
       expect(env.stdout).toBe(`hello-from-config\n${secret}\n`);
       const init = await ssh(sb, name, `cat ${marker}`);
       expect(init.stdout).toBe('init-ran\n');
-      const containerId: string = r.job.containerId ?? '';
+      // `apply -d` returns once the run is reachable, which may be before its container id is known
+      // (container-id.test.ts); the sessions above ran in the container, so it is known by now.
+      const named = await waitForRun(sb, name, (x) => mode === 'host' || !!x.job?.containerId, 'naming its container');
+      const containerId: string = named.job?.containerId ?? '';
       if (mode === 'docker') expect(containerId).not.toBe('');
 
       const stop = await dstack(sb, ['stop', name, '-y']);

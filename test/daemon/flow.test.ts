@@ -31,7 +31,12 @@ async function readmeFlow(mode: 'docker' | 'host') {
 
   const submitted = await sb.apply({ configuration: config, repoDir: repo });
   expect(submitted.name).toBe(name);
-  const running = await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running with SSH');
+  // A docker run is up before its container id is known (container-id.test.ts): wait for both.
+  const running = await sb.waitForRun(
+    name,
+    (r) => r.status === 'running' && r.sshAlias === name && (mode === 'host' || r.job?.containerId !== ''),
+    'running with SSH',
+  );
   expect(running.ideLink).toBe(`vscode://vscode-remote/ssh-remote+${name}${running.job?.workingDir}`);
   expect(running.configurationPath).toBe(join(repo, '.dstack.yml'));
   expect(running.configuration).toMatchObject({ name, ide: 'vscode', env: { MY_VAR: 'hello-env', MY_SECRET: '***' } });

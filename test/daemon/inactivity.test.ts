@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { status as Status } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Run } from '@dstack/core/gen/daemon';
 import { SMALL, Sandbox, configSource, containersOf, runName } from './helpers';
 
 let sb: Sandbox | undefined;
@@ -16,6 +17,9 @@ afterEach(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const devenv = (name: string, extra: string) => configSource(`type: dev-environment\nname: ${name}\n${extra}${SMALL}`);
+/** Running, reachable and its container made: a run is `running` before its container id is known (container-id.test.ts). */
+const upWithContainer = (name: string) => (r: Run) =>
+  r.status === 'running' && r.sshAlias === name && r.job?.containerId !== '';
 
 describe('max_duration', () => {
   it('stops the run after that much running time, even while in use', async () => {
@@ -74,9 +78,8 @@ describe('inactivity', () => {
     await sb.start();
     const name = runName('inplace');
     await sb.apply({ configuration: devenv(name, 'inactivity_duration: 1h\nenv:\n  - A=1\n'), noRepo: true });
-    const before = await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
+    const before = await sb.waitForRun(name, upWithContainer(name), 'running in its container');
     const container = before.job!.containerId;
-    expect(container).not.toBe('');
 
     const plan = await sb.plan({ configuration: devenv(name, 'inactivity_duration: 2h\nenv:\n  - A=1\n'), noRepo: true });
     expect(plan.currentRun?.name).toBe(name);
@@ -113,7 +116,7 @@ describe('inactivity', () => {
     const replaced = await sb.apply({ configuration: devenv(name, 'env:\n  - A=3\n'), noRepo: true, override: true });
     expect(['submitted', 'provisioning']).toContain(replaced.status);
     expect(replaced.id).not.toBe(third0.id);
-    const third = await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running after override');
+    const third = await sb.waitForRun(name, upWithContainer(name), 'running in its container after override');
     expect((await sb.ssh(name, 'echo $A')).stdout.trim()).toBe('3');
     expect(await containersOf(name)).toEqual([third.job?.containerId]);
     const history = (await sb.listRuns(true)).filter((r) => r.name === name).map((r) => r.status);

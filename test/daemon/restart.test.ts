@@ -28,7 +28,12 @@ describe('daemon restarts', () => {
     await sb.kill9();
 
     await sb.start();
-    const up = await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running after the restart');
+    // Up before its container id is known (container-id.test.ts): wait for both.
+    const up = await sb.waitForRun(
+      name,
+      (r) => r.status === 'running' && r.sshAlias === name && r.job?.containerId !== '',
+      'running after the restart',
+    );
     expect(await containersOf(name)).toEqual([up.job?.containerId]);
     const ls = await sb.ssh(name, 'ls /workflow/many | wc -l; cat /workflow/untracked.txt');
     expect(ls.stdout.split('\n').slice(0, 2)).toEqual(['2000', 'untracked-content']);

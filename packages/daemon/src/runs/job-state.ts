@@ -8,7 +8,8 @@ export const JOB_STATE_TO_RUN_STATUS: Partial<Record<JobState, 'provisioning' | 
   [JobState.JOB_STATE_SUBMITTED]: 'provisioning',
   [JobState.JOB_STATE_PULLING]: 'pulling',
   [JobState.JOB_STATE_WAITING_CODE]: 'pulling',
-  // Container up, init running: `ssh` already works, as in dstack (init runs inside the job).
+  // The container being made, then init: `ssh NAME` already connects (its session waits for the
+  // container) and init runs inside the job, as in dstack. The container id may come in a later status.
   [JobState.JOB_STATE_STARTING]: 'running',
   [JobState.JOB_STATE_RUNNING]: 'running',
 };
