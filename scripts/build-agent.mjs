@@ -40,7 +40,7 @@ await build({
   minifySyntax: true,
   legalComments: 'none',
   logLevel: 'warning',
-  // ssh/pty.ts reads import.meta only when run as ESM (tests); the bundle takes its require() branch.
+  // ssh-server/pty.ts reads import.meta only when run as ESM (tests); the bundle takes its require() branch.
   logOverride: { 'empty-import-meta': 'silent' },
   define: { 'process.env.DSTACK_BUILD_VERSION': JSON.stringify(version) },
   plugins: [bundleWorkspace(), ptyLoader(), leftOut()],

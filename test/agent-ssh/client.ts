@@ -3,8 +3,8 @@
 // yes) used through -F, so nothing of the machine's own ~/.ssh is read.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateHostKey, startJobSshServer, type JobSshServer, type JobSshServerOptions } from '../../packages/agent/src/ssh/server';
-import type { SessionTarget } from '../../packages/agent/src/ssh/target';
+import { generateHostKey, startJobSshServer, type JobSshServer, type JobSshServerOptions } from '../../packages/agent/src/ssh-server/server';
+import type { SessionTarget } from '../../packages/agent/src/ssh-server/target';
 import { setSftpHelperCommand } from '../../packages/agent/src/sftp/spawn';
 import { mustRun, run, tempDir, type RunResult } from '../harness/util';
 import { requireAgentBinary } from '../agent/agent';

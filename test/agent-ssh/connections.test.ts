@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hostSessionTarget } from '../../packages/agent/src/ssh/host-process';
+import { hostSessionTarget } from '../../packages/agent/src/ssh-server/host-process';
 import { run, tempDir, waitFor } from '../harness/util';
 import { startServerAndClient, writeClientConfig, type ServerUnderTest } from './client';
 import { JOB_ENV } from './suite';

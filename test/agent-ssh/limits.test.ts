@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { hostSessionTarget } from '../../packages/agent/src/ssh/host-process';
+import { hostSessionTarget } from '../../packages/agent/src/ssh-server/host-process';
 import { run, tempDir, waitFor } from '../harness/util';
 import { makeKey, startServerAndClient, type ServerUnderTest } from './client';
 import { JOB_ENV } from './suite';

@@ -1,4 +1,4 @@
-// The private /tmp folder of a session (ssh/private-tmp.ts), on a folder standing in for a target's
+// The private /tmp folder of a session (ssh-server/private-tmp.ts), on a folder standing in for a target's
 // root: made root's and 0700, handed over entries first, and never through a link. A link put in
 // place of an entry (by the session's user, who may write there once it owns the folder) must not
 // give a host file away, and its removal must not follow one either. Needs root (lchown), as the
@@ -7,7 +7,7 @@ import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { handOver, makePrivateTmpDir } from '../../packages/agent/src/ssh/private-tmp';
+import { handOver, makePrivateTmpDir } from '../../packages/agent/src/ssh-server/private-tmp';
 
 const base = mkdtempSync(join(tmpdir(), 'dstack-private-tmp-'));
 afterAll(() => rmSync(base, { recursive: true, force: true }));

@@ -4,8 +4,8 @@
 import ssh2Crypto from 'ssh2/lib/protocol/crypto.js';
 import { DockerEngine, dockerEndpoint } from '../../packages/agent/src/docker/engine';
 import { dockerSessionTarget } from '../../packages/agent/src/docker/session-target';
-import { hostSessionTarget } from '../../packages/agent/src/ssh/host-process';
-import { generateHostKey, startJobSshServer } from '../../packages/agent/src/ssh/server';
+import { hostSessionTarget } from '../../packages/agent/src/ssh-server/host-process';
+import { generateHostKey, startJobSshServer } from '../../packages/agent/src/ssh-server/server';
 import { setSftpHelperCommand } from '../../packages/agent/src/sftp/spawn';
 
 export interface ServeConfig {

@@ -6,8 +6,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { get } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateHostKey } from '../../packages/agent/src/ssh/server';
-import type { SessionTarget } from '../../packages/agent/src/ssh/target';
+import { generateHostKey } from '../../packages/agent/src/ssh-server/server';
+import type { SessionTarget } from '../../packages/agent/src/ssh-server/target';
 import { freePort, mustRun, run, waitFor } from '../harness/util';
 import { makeKey, startServerAndClient, writeClientConfig, type ServerUnderTest } from './client';
 import { SshTerminal } from './terminal';

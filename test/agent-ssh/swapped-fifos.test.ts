@@ -1,5 +1,5 @@
 // A session's FIFOs live in a folder of the container's /tmp that the session's user owns once it
-// is handed over (ssh/private-tmp.ts), and root in the container can touch it even before. A process
+// is handed over (ssh-server/private-tmp.ts), and root in the container can touch it even before. A process
 // there that keeps replacing whatever it finds in those folders with links (or, between its rm and
 // its ln, lets the session's wrapper create a plain file at the name) must not make a session hang:
 // each one ends, whatever it printed, and nothing is followed out of the container.

@@ -5,7 +5,7 @@
 // (pipe-exec.ts) where they can. The session target built on both is in session-target.ts.
 import { PassThrough, Writable, type Duplex } from 'node:stream';
 import type { DockerEngine } from './engine';
-import type { PtyRequest, SessionExit, SessionProcess } from '../ssh/target';
+import type { PtyRequest, SessionExit, SessionProcess } from '../ssh-server/target';
 
 export interface DockerExecOptions {
   cmd: string[];

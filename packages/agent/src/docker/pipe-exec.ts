@@ -22,9 +22,9 @@ import { PassThrough, Writable, type Duplex, type Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import type { DockerEngine } from './engine';
 import { Demuxer, startExec, waitExit, type DockerExecOptions, type ExecInspect } from './exec';
-import { handOver, makePrivateTmpDir, type PrivateDir } from '../ssh/private-tmp';
+import { handOver, makePrivateTmpDir, type PrivateDir } from '../ssh-server/private-tmp';
 import { fdPath } from '../safe-fs/held-dir';
-import type { SessionProcess, TargetUser } from '../ssh/target';
+import type { SessionProcess, TargetUser } from '../ssh-server/target';
 
 const MARKER = 0x2e; // "."
 // $1..$3: the FIFOs; the rest: the command. `exec` with only redirections applies them to the shell.

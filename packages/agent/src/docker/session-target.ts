@@ -4,8 +4,8 @@
 import type { DockerEngine } from './engine';
 import { dockerExec } from './exec';
 import { dockerPipeExec, PipeSetupError } from './pipe-exec';
-import { lookupUser, userDbKey } from '../ssh/target-user';
-import type { SessionTarget, TargetUser } from '../ssh/target';
+import { lookupUser, userDbKey } from '../ssh-server/target-user';
+import type { SessionTarget, TargetUser } from '../ssh-server/target';
 import { processStart } from '../runtime/host';
 
 export interface DockerSessionTargetOptions {

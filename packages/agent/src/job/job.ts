@@ -21,7 +21,7 @@ import { logger } from '../logger';
 import type { EventBus } from '../events';
 import { PullError } from '../docker/pull';
 import { JobError, shellPath, type OutputStream, type Runtime, type RuntimeJob, type RuntimeState } from '../runtime/runtime';
-import { generateHostKey, startJobSshServer, type JobSshServer } from '../ssh/server';
+import { generateHostKey, startJobSshServer, type JobSshServer } from '../ssh-server/server';
 import type { SyncedTree } from '../code/sync';
 import { installIdeServer } from './ide';
 import { ReadyGate, gatedTarget } from './ready-target';

@@ -2,8 +2,8 @@
 // the daemon with the job's first `starting` report and `ssh NAME` can connect while the container
 // is still being made. Sessions that arrive before the job is ready (container started, profile
 // written) wait for it here, and get a one-line error if the job fails or stops first.
-import { sessionUser } from '../ssh/target-user';
-import type { SessionTarget } from '../ssh/target';
+import { sessionUser } from '../ssh-server/target-user';
+import type { SessionTarget } from '../ssh-server/target';
 
 export class ReadyGate {
   private settled = false;

@@ -10,8 +10,8 @@ import { DockerError, type DockerEngine } from '../docker/engine';
 import { dockerExec } from '../docker/exec';
 import { dockerSessionTarget } from '../docker/session-target';
 import { imageExists, pullImage } from '../docker/pull';
-import type { SessionTarget } from '../ssh/target';
-import { lookupUser } from '../ssh/target-user';
+import type { SessionTarget } from '../ssh-server/target';
+import { lookupUser } from '../ssh-server/target-user';
 import { PROFILE, PROFILE_LINE, PROFILE_LOOP, writeProfileFiles } from './profile-files';
 import { JobError, KEEPALIVE, profileScript, publicEnv, type ExecOptions, type OutputStream, type Runtime, type RuntimeJob } from './runtime';
 

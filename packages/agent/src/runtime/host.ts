@@ -11,8 +11,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PullProgress } from '@dstack/core/gen/agent';
-import type { SessionTarget } from '../ssh/target';
-import { hostBaseEnv, hostSessionTarget, loginShell } from '../ssh/host-process';
+import type { SessionTarget } from '../ssh-server/target';
+import { hostBaseEnv, hostSessionTarget, loginShell } from '../ssh-server/host-process';
 import { KEEPALIVE, profileScript, publicEnv, type ExecOptions, type OutputStream, type Runtime, type RuntimeJob } from './runtime';
 
 /** Field 22 of /proc/PID/stat: start time in clock ticks since boot (tells a reused pid apart). */

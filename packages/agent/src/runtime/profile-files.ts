@@ -15,7 +15,7 @@ import { closeSync, constants, fstatSync, readFileSync, renameSync, unlinkSync, 
 import { posix } from 'node:path';
 import { HeldDir, setModeOwner, type Owner } from '../safe-fs/held-dir';
 import { ensureDirInRoot, resolveInRoot } from '../safe-fs/in-root';
-import type { TargetUser } from '../ssh/target';
+import type { TargetUser } from '../ssh-server/target';
 
 export const PROFILE = '/etc/profile.d/dstack.sh';
 export const PROFILE_LOOP = 'for f in /etc/profile.d/*.sh; do [ -r "$f" ] && . "$f"; done\n';

@@ -3,7 +3,7 @@
 // SessionTarget a runtime hands out.
 import type { JobSpec, PullProgress, RegistryAuth } from '@dstack/core/gen/agent';
 import { shellWord } from '@dstack/core/quoting';
-import type { SessionTarget } from '../ssh/target';
+import type { SessionTarget } from '../ssh-server/target';
 
 export type RuntimeKind = 'docker' | 'host';
 export type OutputStream = 'stdout' | 'stderr';

@@ -8,9 +8,9 @@ import { readFileSync } from 'node:fs';
 import { isSea } from '../native/sea';
 import { HeldDir } from '../safe-fs/held-dir';
 import { readFileInRoot, statInRoot } from '../safe-fs/in-root';
-import { sessionUser } from '../ssh/target-user';
-import { pipedSession } from '../ssh/host-process';
-import type { SessionProcess, SessionTarget, TargetUser } from '../ssh/target';
+import { sessionUser } from '../ssh-server/target-user';
+import { pipedSession } from '../ssh-server/host-process';
+import type { SessionProcess, SessionTarget, TargetUser } from '../ssh-server/target';
 import { shellWord } from '@dstack/core/quoting';
 import { ROOT_FD } from './helper';
 

@@ -1,4 +1,4 @@
-// Where a job's SSH sessions land. The SSH server (ssh/) knows only this interface; the runtime of
+// Where a job's SSH sessions land. The SSH server (ssh-server/) knows only this interface; the runtime of
 // the job provides it: inside the container through Docker exec, or on the host as a process group
 // (node-pty for a TTY). Built-in services that touch files (sftp, the agent-forwarding socket) reach
 // the target's filesystem through fsRoot().
