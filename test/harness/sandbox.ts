@@ -88,10 +88,10 @@ function pidIn(file: string): number {
  * host processes) and ends it; SIGKILL if it does not go.
  */
 export async function stopLocalAgent(dstackHome: string): Promise<void> {
-  const agentDir = join(dstackHome, 'local', 'agent');
-  const sock = join(agentDir, 'agent.sock');
+  const dataDir = join(dstackHome, 'local', 'agent');
+  const sock = join(dataDir, 'agent.sock');
   // Its pid first: a shutting-down agent removes its pid file before its jobs are stopped.
-  const pid = pidIn(join(agentDir, 'agent.pid'));
+  const pid = pidIn(join(dataDir, 'agent.pid'));
   if (existsSync(sock)) {
     const agent = new AgentClient(`unix://${sock}`, credentials.createInsecure());
     await new Promise<void>((r) => agent.shutdown({ removeData: false }, new Metadata(), { deadline: Date.now() + 30_000 }, () => r()));

@@ -3,15 +3,15 @@
 import { posix } from 'node:path';
 import type { AgentPlacement } from '../backend';
 
-export const AGENT_DIR_NAME = '.dstack-agent';
+export const DATA_DIR_NAME = '.dstack-agent';
 
-/** The agent's folder in `home`; everything it and we write on the host is inside it. */
-export function agentDirIn(home: string): string {
-  return posix.join(home, AGENT_DIR_NAME);
+/** The agent's data dir in `home`; everything it and we write on the host is inside it. */
+export function dataDirIn(home: string): string {
+  return posix.join(home, DATA_DIR_NAME);
 }
 
 export function fleetAgentPlacement(home: string, env: Record<string, string> = {}): AgentPlacement {
-  const dataDir = agentDirIn(home);
+  const dataDir = dataDirIn(home);
   return {
     dataDir,
     binPath: posix.join(dataDir, 'bin', 'dstack-agent'),
@@ -22,6 +22,6 @@ export function fleetAgentPlacement(home: string, env: Record<string, string> = 
 }
 
 /** Guards `rm -rf`: only a folder we named, under an absolute home that is not `/`. */
-export function isAgentDir(path: string): boolean {
-  return posix.isAbsolute(path) && posix.basename(path) === AGENT_DIR_NAME && posix.dirname(path) !== '/' && !path.includes('/../');
+export function isDataDir(path: string): boolean {
+  return posix.isAbsolute(path) && posix.basename(path) === DATA_DIR_NAME && posix.dirname(path) !== '/' && !path.includes('/../');
 }

@@ -1,7 +1,7 @@
 // Removes one host from its fleet: its run stopped first (only when the caller was told to), then
 // the agent shut down with its jobs and data (Shutdown with remove_data), the systemd unit removed,
 // and the agent's folder deleted: what we installed goes, the user's files stay.
-import { agentDirIn, accessLabel, fleetHostData, isAgentDir, removeUnit, type SshFleetBackend } from '@dstack/backends/ssh-fleet/index';
+import { dataDirIn, accessLabel, fleetHostData, isDataDir, removeUnit, type SshFleetBackend } from '@dstack/backends/ssh-fleet/index';
 import type { AgentManager } from '../agent/manager';
 import type { Logger } from '../logger';
 import type { InstancesStore } from '../state/instances-store';
@@ -43,8 +43,8 @@ export async function removeHost(d: HostRemoveDeps, host: FleetHost, emit: Emit)
       const conn = d.backend.open(data.access);
       try {
         await removeUnit(conn, data.root);
-        const dir = agentDirIn(data.home);
-        if (!isAgentDir(dir)) throw new Error(`refusing to remove ${dir}: not the agent's folder`);
+        const dir = dataDirIn(data.home);
+        if (!isDataDir(dir)) throw new Error(`refusing to remove ${dir}: not the agent's folder`);
         const pidFile = `${dir}/agent.pid`;
         const res = await conn.exec(
           // An agent that outlived the Shutdown (it could not be reached) is stopped by its pid file.
@@ -69,7 +69,7 @@ export async function removeHost(d: HostRemoveDeps, host: FleetHost, emit: Emit)
     d.log.warn(`fleet ${data.fleet}: could not clean up ${record.name}`, { error: message });
     at({
       stage: 'failed',
-      message: `${message}; the host left the fleet, but the agent and its files may still be there: remove ${data.home ? agentDirIn(data.home) : '~/.dstack-agent'} on it by hand`,
+      message: `${message}; the host left the fleet, but the agent and its files may still be there: remove ${data.home ? dataDirIn(data.home) : '~/.dstack-agent'} on it by hand`,
       error: true,
     });
     return false;
