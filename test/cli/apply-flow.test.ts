@@ -35,8 +35,8 @@ describe.each(MODES)('dstack apply -y -d ($mode mode)', ({ mode, dockerHost }) =
       const secret = `s3cr3t-${name}`;
       const apply = await dstack(sb, ['apply', '-f', '.dstack.yml', '-y', '-d'], { cwd: repo, env: { SHELL_SECRET: secret } });
       expect(apply.code, apply.stderr + apply.stdout).toBe(0);
-      expect(apply.stdout).toMatch(/^ #  BACKEND  REGION +RESOURCES +SPOT +PRICE$/m);
-      expect(apply.stdout).toMatch(/^ 1  local +local +\d+xCPU, \d+GB, [\d.]+GB \(disk\) +no +\$0$/m);
+      expect(apply.stdout).toMatch(/^ # {2}BACKEND {2}REGION +RESOURCES +SPOT +PRICE$/m);
+      expect(apply.stdout).toMatch(/^ 1 {2}local +local +\d+xCPU, \d+GB, [\d.]+GB \(disk\) +no +\$0$/m);
       expect(apply.stdout).toContain(`Launching \`${name}\`...`);
       expect(apply.stdout).toContain(`To connect via SSH, use: ssh ${name}`);
 

@@ -50,7 +50,8 @@ describe('dstack attach and logs', () => {
         await waitFor('attach to print the SSH hint and forward the port', () => out.includes(`To connect via SSH, use: ssh ${name}`) && out.includes(`localhost:${local} → ${remote}`), {
           timeoutMs: 120_000,
         });
-        expect(out).toContain('hello-from-init');
+        // The run's logs stream after the hint, on their own call: on a busy machine they come later.
+        await waitFor('attach to print the run log', () => out.includes('hello-from-init'), { timeoutMs: 60_000 });
         const page = await waitFor('the forwarded port to answer', () => httpGet(local).catch(() => undefined), { timeoutMs: 60_000, intervalMs: 500 });
         expect(page.status).toBe(200);
         expect(page.body).toContain('committed.txt');

@@ -68,7 +68,7 @@ describe('bad input', () => {
     const f = file('notty.dstack.yml', `type: dev-environment\nname: ${name}\n`);
     const res = await dstack(sb, ['apply', '-f', f], { cwd: proj() });
     expect(res.code).toBe(2);
-    expect(res.stdout).toMatch(/^ #  BACKEND  REGION/m);
+    expect(res.stdout).toMatch(/^ # {2}BACKEND {2}REGION/m);
     expect(res.stderr).toBe(`error: cannot ask "Submit the run ${name}?" without a terminal: pass -y to answer yes\n`);
     expect(await getRun(sb, name)).toBeUndefined();
   });

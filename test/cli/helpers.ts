@@ -4,7 +4,7 @@
 // the client. Nothing here fakes a part: a missing build fails the suite with what to run.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, hasHostBlockIn, makeGitRepo, requireBuilt as requireBuiltParts, sshAs, sshConfigOf, userHome } from '../harness/sandbox';
+import { CLI, hasHostBlockIn, makeGitRepo, requireBuilt as requireBuiltParts, sshAs, userHome } from '../harness/sandbox';
 import { run, waitFor, type RunResult } from '../harness/util';
 
 export { CLI, ROOT, runName } from '../harness/sandbox';
@@ -114,10 +114,6 @@ export function waitForRun(sb: Sandbox, name: string, ok: (r: RunJson) => boolea
     },
     { timeoutMs, intervalMs: 1000 },
   );
-}
-
-export function sshConfigText(sb: Sandbox): string {
-  return sshConfigOf(sb.dstackHome);
 }
 
 /** Does `$DSTACK_HOME/ssh/config` have a `Host NAME` block? */

@@ -30,7 +30,7 @@ describe('dstack apply on a terminal', () => {
 
       const t = new Terminal(sb, ['apply', '-f', '.dstack.yml'], { cwd: repo });
       terms.push(t);
-      await t.expect(/ #  BACKEND  REGION +RESOURCES +SPOT +PRICE\n 1  local +local +\d+xCPU, \d+GB, [\d.]+GB \(disk\) +no +\$0\n/);
+      await t.expect(/ # {2}BACKEND {2}REGION +RESOURCES +SPOT +PRICE\n 1 {2}local +local +\d+xCPU, \d+GB, [\d.]+GB \(disk\) +no +\$0\n/);
       await t.expect(`Submit the run ${name}? [y/n]: `);
       // No `code` command here: one line says how to fix it, and apply goes on.
       expect(t.text).toMatch(/^warning: could not read the local VS Code version \(`code --version`.*set `version:`/m);

@@ -22,7 +22,7 @@ describe('--json and logs -f', () => {
       const run = JSON.parse(apply.stdout);
       expect(run).toMatchObject({ name, status: 'running', sshAlias: name, backend: 'local' });
       expect(apply.stdout).not.toContain('tok-123');
-      expect(apply.stderr).toMatch(/^ #  BACKEND  REGION/m);
+      expect(apply.stderr).toMatch(/^ # {2}BACKEND {2}REGION/m);
       expect(apply.stderr).toContain(`To connect via SSH, use: ssh ${name}`);
 
       const ps = JSON.parse((await mustDstack(sb, ['ps', '--json'])).stdout);

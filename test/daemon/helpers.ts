@@ -24,10 +24,9 @@ import { docker } from '../harness/docker';
 import { ROOT, hasHostBlockIn, makeGitRepo, requireBuilt as requireBuiltParts, sshAs, sshConfigOf, userHome, type UserHome } from '../harness/sandbox';
 import { waitFor, type RunResult } from '../harness/util';
 
-export { ROOT, runName, stopLocalAgent } from '../harness/sandbox';
+export { runName } from '../harness/sandbox';
 /** DSTACK_TEST_DAEMON runs the suites against another build of the daemon (an older one, to see a test fail). */
 export const DAEMON = process.env.DSTACK_TEST_DAEMON ?? join(ROOT, 'dist/daemon.cjs');
-export const AGENT = join(ROOT, 'dist/agent/dstack-agent-linux-x64');
 
 export function requireBuilt(): void {
   requireBuiltParts(['dist/daemon.cjs', 'dist/agent/dstack-agent-linux-x64'], 'daemon');

@@ -100,7 +100,7 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
       writeFileSync(join(repo, `${name}.dstack.yml`), devEnvYaml(name, `fleets: [${fleet}]`));
       const res = await dstack(sb, ['apply', '-f', `${name}.dstack.yml`, '-y', '-d'], { cwd: repo, timeoutMs: 300_000 });
       expect(res.code, res.stderr + res.stdout).toBe(0);
-      expect(res.stdout).toMatch(/^ 1  ssh +remote +\d+xCPU/m);
+      expect(res.stdout).toMatch(/^ 1 {2}ssh +remote +\d+xCPU/m);
       const r = await getRun(sb, name);
       expect(r?.status).toBe('running');
       // OpenSSH with the generated config (through ~/.ssh/config's Include): it is on host i.

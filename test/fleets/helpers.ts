@@ -97,5 +97,5 @@ export function homeEntries(host: TestHost): string[] {
 
 /** A dev environment for one of the fleets, in host mode on the test hosts. */
 export function devEnvYaml(name: string, extra = ''): string {
-  return ['type: dev-environment', `name: ${name}`, 'resources:', '  cpu: 1..', '  memory: 1GB..', '  disk: 1GB..', extra].join('\n') + '\n';
+  return `${['type: dev-environment', `name: ${name}`, 'resources:', '  cpu: 1..', '  memory: 1GB..', '  disk: 1GB..', extra].join('\n')}\n`;
 }

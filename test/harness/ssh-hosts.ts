@@ -231,25 +231,3 @@ export async function createTestHosts(specs: HostSpec[]): Promise<TestHostNetwor
   };
 }
 
-/**
- * An OpenSSH client config reaching every host of the network as root with the network's key
- * (jump hosts through ProxyJump); for tests that want to check a host with plain `ssh`.
- */
-export function writeClientConfig(net: TestHostNetwork, path: string): string {
-  const blocks = net.hosts.map((h) =>
-    [
-      `Host ${h.name}`,
-      `  HostName ${h.address}`,
-      `  Port ${h.port}`,
-      `  User ${h.user}`,
-      `  IdentityFile ${net.keyPath}`,
-      '  IdentitiesOnly yes',
-      '  StrictHostKeyChecking no',
-      '  UserKnownHostsFile /dev/null',
-      '  LogLevel ERROR',
-      ...(h.via ? [`  ProxyJump ${h.via.name}`] : []),
-    ].join('\n'),
-  );
-  writeFileSync(path, `${blocks.join('\n\n')}\n`);
-  return path;
-}

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   FileHostKeyStore,
   scanHostKey,
-  SshHost,
+  type SshHost,
   SshHostKeyChangedError,
   SshHostKeyMismatchError,
   SshHostKeyUnknownError,

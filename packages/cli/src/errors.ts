@@ -1,6 +1,5 @@
 // Errors meant for the user: printed as one line, with the exit code they carry. The codes are the
 // CLI's contract with scripts: 0 ok, 1 a failure the user can act on, 2 bad usage, 130 interrupted.
-export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;

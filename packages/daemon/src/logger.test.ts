@@ -18,7 +18,7 @@ describe('daemon.log', () => {
     expect(() => statSync(`${file}.3`)).toThrow();
     for (const [i, text] of texts.entries()) {
       expect(statSync([`${file}.2`, `${file}.1`, file][i]).size).toBeLessThanOrEqual(300);
-      expect(text).toMatch(/^(\S+ INFO  event \d+ token=\*\*\*\n)+$/);
+      expect(text).toMatch(/^(\S+ INFO {2}event \d+ token=\*\*\*\n)+$/);
     }
     // The newest events, in order, none missing.
     const events = texts.join('').match(/event \d+/g)!.map((e) => Number(e.slice(6)));

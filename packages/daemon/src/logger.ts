@@ -57,6 +57,3 @@ function formatFields(fields: Record<string, unknown>): string {
     })
     .join(' ');
 }
-
-/** A logger that drops everything (unit tests). */
-export const nullLogger: Logger = createLogger(null);

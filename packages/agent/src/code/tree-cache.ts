@@ -6,7 +6,7 @@
 // while the disk is short of space. Layout under trees/: <key>/tree (the code dir) and <key>/meta.json
 // (the repo id, when it was kept, and the synced.json record of what was last written into it).
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, rmdirSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeJsonAtomic } from '@dstack/core/atomic-write';
 import { readJsonOr } from '../files';

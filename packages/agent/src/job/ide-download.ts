@@ -76,7 +76,10 @@ class Meter extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null, data?: Buffer) => void): void {
     this.bytes += chunk.length;
-    if (this.bytes > this.maxBytes) return cb(new Error(`${this.what} is over the ${mib(this.maxBytes)} limit`));
+    if (this.bytes > this.maxBytes) {
+      cb(new Error(`${this.what} is over the ${mib(this.maxBytes)} limit`));
+      return;
+    }
     this.hash.update(chunk);
     this.onBytes(this.bytes);
     cb(null, chunk);

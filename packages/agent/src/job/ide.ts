@@ -9,7 +9,7 @@ import { createReadStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IdeSpec } from '@dstack/core/gen/agent';
 import { shellWord } from '@dstack/core/quoting';
-import { type Runtime, type RuntimeJob } from '../runtime/runtime';
+import type { Runtime, RuntimeJob } from '../runtime/runtime';
 import { downloadChecked, mib, publishedSha256 } from './ide-download';
 
 interface IdeServer {

@@ -6,7 +6,7 @@
 // segment is dropped whole. Each record: int64 time_ms, uint8 stream, uint32 length, data.
 import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { LogStream, type LogLine } from '@dstack/core/gen/agent';
+import type { LogStream, LogLine } from '@dstack/core/gen/agent';
 
 const HEADER = 13;
 export const DEFAULT_LOG_CAP = 16 * 1024 * 1024;

@@ -16,11 +16,13 @@ export function setNativeDir(dir: string): void {
   nativeDir = dir;
 }
 
+/** node-pty's utils.js export, which this module replaces in the agent build. @public */
 export function assign<T extends object>(target: T, ...sources: object[]): T {
   for (const source of sources) Object.assign(target, source);
   return target;
 }
 
+/** node-pty's utils.js export, which this module replaces in the agent build. @public */
 export function loadNativeModule(name: string): { dir: string; module: unknown } {
   const data = seaAsset(`${name}.node`);
   if (!data) throw new Error(`this agent executable carries no ${name}.node (built without it for ${process.arch})`);

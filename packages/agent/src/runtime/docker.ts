@@ -17,8 +17,8 @@ import { JobError, KEEPALIVE, profileScript, publicEnv, type ExecOptions, type O
 
 export const LABEL_INSTANCE = 'ai.dstack.agent.instance-id';
 export const LABEL_JOB = 'ai.dstack.job-id';
-export const LABEL_RUN = 'ai.dstack.run-name';
-export const LABEL_REPO = 'ai.dstack.repo-id';
+const LABEL_RUN = 'ai.dstack.run-name';
+const LABEL_REPO = 'ai.dstack.repo-id';
 
 
 // The fallback of writeProfileFiles() (profile-files.ts) when the agent cannot write into the

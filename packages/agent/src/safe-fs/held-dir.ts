@@ -139,16 +139,6 @@ export function settle(dir: HeldDir, mode: number | undefined, owner?: Owner): v
   if (mode !== undefined && (st.mode & 0o7777) !== mode) chmodSync(dir.path, mode);
 }
 
-/** Opens `path` (a /proc/self/fd path: no link can be at its end), runs `fn`, closes. */
-export function withFd<T>(path: string, flags: number, fn: (fd: number) => T): T {
-  const fd = openSync(path, flags);
-  try {
-    return fn(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** fchown/fchmod of an open file where they differ from `st` (modes here never carry setuid bits, which a chown would clear). */
 export function setModeOwner(fd: number, st: Stats, mode: number | undefined, owner: Owner | undefined): void {
   if (owner && (st.uid !== owner.uid || st.gid !== owner.gid)) fchownSync(fd, owner.uid, owner.gid);

@@ -5,7 +5,7 @@
 // absolute link target starts again at the held root, not at the agent's "/".
 import { closeSync, constants, fstatSync, readFileSync, readlinkSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
-import { HeldDir, type Owner } from './held-dir';
+import type { HeldDir, Owner } from './held-dir';
 
 const MAX_LINKS = 40;
 

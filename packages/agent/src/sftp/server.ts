@@ -6,7 +6,7 @@
 import { closeSync, constants, fstat, ftruncate, futimes, fchmod, openSync, read, write, type Dir, type Stats } from 'node:fs';
 import { chmod, lstat, mkdir, opendir, readlink, rename, rmdir, stat, symlink, truncate, unlink, utimes } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { HeldDir, O_PATH, fdPath } from '../safe-fs/held-dir';
+import { type HeldDir, O_PATH, fdPath } from '../safe-fs/held-dir';
 import { resolveInRoot, type InRoot } from '../safe-fs/in-root';
 import { OPEN, STATUS, type Attrs, type NameEntry, type Reply, type Requests } from './wire';
 

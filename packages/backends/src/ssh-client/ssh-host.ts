@@ -57,6 +57,7 @@ export interface SshHost {
   once(event: 'disconnect', listener: (reason?: Error) => void): this;
 }
 
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface above types this EventEmitter's events
 export class SshHost extends EventEmitter implements HostConnection {
   readonly description: string;
   private connectCount = 0;

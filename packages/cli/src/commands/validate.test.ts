@@ -78,7 +78,7 @@ describe('dstack validate', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('name: vscode\n');
     expect(r.stdout).toContain('python: "3.11"\n');
-    expect(r.stdout).toMatch(/resources:\n  cpu: 2\.\.\n  memory: 8GB\.\.\n  disk: 100GB\.\.\n  gpu: nvidia:24GB:1\.\.\n/);
+    expect(r.stdout).toMatch(/resources:\n {2}cpu: 2\.\.\n {2}memory: 8GB\.\.\n {2}disk: 100GB\.\.\n {2}gpu: nvidia:24GB:1\.\.\n/);
   });
 
   it.each(readdirSync(join(root, 'examples')))('validates examples/%s', (name) => {

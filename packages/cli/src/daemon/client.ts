@@ -279,12 +279,3 @@ function lastLine(file: string): string {
   }
 }
 
-/** Runs fn with a connection and closes it after, whatever happens. */
-export async function withDaemon<T>(fn: (d: Daemon) => Promise<T>, opts: ConnectOptions = {}): Promise<T> {
-  const d = await connect(opts);
-  try {
-    return await fn(d);
-  } finally {
-    d.close();
-  }
-}

@@ -7,6 +7,7 @@ export class Client {
   }
 }
 
+/** What the generated daemon client imports from grpc-js (this file stands in for it). @public */
 export function makeGenericClientConstructor(): typeof Client {
   return Client;
 }

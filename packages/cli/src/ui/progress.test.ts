@@ -17,7 +17,7 @@ describe('progress text', () => {
     expect(bar(200, 100, 10)).toBe('[##########] 100%');
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(12_345_678)).toBe('12.3 MB');
-    expect(progressText({ kind: 'pull', current: 50, total: 100, message: '' })).toMatch(/^Pulling image +\[#+-+\]  50%  50 B \/ 100 B$/);
+    expect(progressText({ kind: 'pull', current: 50, total: 100, message: '' })).toMatch(/^Pulling image +\[#+-+\] {2}50% {2}50 B \/ 100 B$/);
     expect(progressText({ kind: 'ide', current: 0, total: 0, message: 'fetching' })).toBe('Installing IDE server... fetching');
   });
 });

@@ -19,7 +19,7 @@ export function renderTable(headers: string[], rows: Cell[][], opts: TableOption
   );
   const lines: string[] = [];
   const emit = (cells: string[]) =>
-    lines.push((' ' + cells.map((c, i) => pad(c, widths[i])).join('  ')).trimEnd());
+    lines.push((` ${cells.map((c, i) => pad(c, widths[i])).join('  ')}`).trimEnd());
   if (showHeader) emit(headers);
   for (const row of body) {
     const height = Math.max(...row.map((c) => c.length));

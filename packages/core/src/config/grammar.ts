@@ -2,7 +2,7 @@
 // retry, python, durations. Pure functions that collect problems into Issues (see resources/errors.ts).
 import { DurationError, parseDuration, parseIdleDuration, parseOffDuration } from '../duration';
 import { RUN_NAME_RE } from '../names';
-import { GrammarError, Issues, asMapping, checkKeys, didYouMean, show, type Path } from '../resources/errors';
+import { GrammarError, type Issues, asMapping, checkKeys, didYouMean, show, type Path } from '../resources/errors';
 import {
   DEFAULT_RETRY_DURATION,
   PYTHON_VERSIONS,

@@ -49,6 +49,7 @@ export function configurationJsonSchema(type?: ConfigurationType): Record<string
     type: 'object',
     required: ['type'],
     properties: { type: { enum: types, description: 'The kind of configuration' } },
+    // biome-ignore lint/suspicious/noThenProperty: JSON Schema's if/then keywords
     allOf: types.map((t) => ({ if: { properties: { type: { const: t } } }, then: schemaOf(t) })),
   };
 }

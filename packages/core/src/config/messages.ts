@@ -86,7 +86,7 @@ export function issuesFromZod(issue: core.$ZodIssue, ctx: MessageContext): Gramm
       for (const branch of issue.errors) {
         for (const sub of branch) {
           if (sub.code === 'invalid_type' && sub.path.length === 0) expected.add(TYPE_WORDS[sub.expected] ?? sub.expected);
-          if (sub.code === 'invalid_value' && sub.path.length === 0) sub.values.forEach((v) => expected.add(`\`${String(v)}\``));
+          if (sub.code === 'invalid_value' && sub.path.length === 0) for (const v of sub.values) expected.add(`\`${String(v)}\``);
         }
       }
       const list = [...expected];

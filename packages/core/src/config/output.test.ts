@@ -77,7 +77,7 @@ describe('toYaml', () => {
   it('writes dstack grammar with defaults filled in', () => {
     const yaml = toYaml(dev('name: vscode\npython: 3.10\nide: vscode\nresources:\n  gpu: A100:80GB:2\nretry: true\nports: ["*:8080"]\n'));
     expect(yaml).toContain('python: "3.10"');
-    expect(yaml).toMatch(/resources:\n  cpu: 2\.\.\n  memory: 8GB\.\.\n  disk: 100GB\.\.\n  gpu: nvidia:A100:80GB:2\n/);
+    expect(yaml).toMatch(/resources:\n {2}cpu: 2\.\.\n {2}memory: 8GB\.\.\n {2}disk: 100GB\.\.\n {2}gpu: nvidia:A100:80GB:2\n/);
     expect(yaml).toMatch(/duration: 1h/);
     expect(yaml).toContain('"*:8080"');
   });

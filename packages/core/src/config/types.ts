@@ -1,9 +1,4 @@
-// The normalized configurations: what a `.dstack.yml` means once parsed, validated and given dstack's
-// defaults. `dstack validate --json` prints it; the daemon builds it from the file the CLI sends
-// (ConfigurationSource in proto/daemon.proto), stores it, and reads it back with
-// `parseNormalizedConfiguration`. Everything here is plain JSON: durations are
-// integer seconds, sizes GB numbers, ranges {min, max}.
-import type { Range, ResourcesSpec } from '../resources/types';
+
 import type { DEV_ENVIRONMENT_FIELDS } from './dev-environment';
 import type { FLEET_FIELDS } from './fleet';
 import type { Built } from './field-table';

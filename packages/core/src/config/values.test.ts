@@ -81,7 +81,7 @@ describe('control characters in any value', () => {
 
 describe('the daemon re-checks the same rules on the JSON it is sent', () => {
   it('refuses a newline in a fleet host, a quote in a user, a malformed host_key', () => {
-    const good = fleet('ssh_config:\n  user: u\n  hosts:\n    - hostname: h\n      host_key: ' + ED + '\n');
+    const good = fleet(`ssh_config:\n  user: u\n  hosts:\n    - hostname: h\n      host_key: ${ED}\n`);
     expect(parseNormalizedConfiguration(good).ok).toBe(true);
     const host = good.ssh_config!.hosts[0];
     const bad = (patch: object) => parseNormalizedConfiguration({ ...good, ssh_config: { ...good.ssh_config, hosts: [{ ...host, ...patch }] } });

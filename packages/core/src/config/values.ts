@@ -57,7 +57,7 @@ export function checkValues(type: ConfigurationType, raw: unknown): GrammarIssue
       const problem = valueProblem(v, kindAt(type, path));
       if (problem) issues.push({ path, message: `${pathString(path)}: ${problem}` });
     } else if (Array.isArray(v)) {
-      v.forEach((x, i) => walk(x, [...path, i]));
+      for (const [i, x] of v.entries()) walk(x, [...path, i]);
     } else if (v !== null && typeof v === 'object') {
       for (const [k, x] of Object.entries(v)) walk(x, [...path, k]);
     }

@@ -1,5 +1,5 @@
 // Offer matching, sorting and formatting for the daemon's planner and the CLI's tables. No I/O and no
 // dependencies beyond the generated proto types (type-only), so the CLI can import it cheaply.
 export { offerFits, type FitResult } from './fits';
-export { sortOffers, type SortableOffer } from './sort';
-export { formatResources, groupGpus, gpuCount, type ResourcesLike, type FormatResourcesOptions } from './format';
+export { sortOffers } from './sort';
+export { formatResources } from './format';

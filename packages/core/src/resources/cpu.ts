@@ -1,7 +1,7 @@
 // The `cpu` grammar: a count (`16`), a range (`2..8`, `4..`), an architecture with or without a count
 // (`x86:16`, `arm:8..`, `2..:ARM`, `arm`), or the object form {arch, count} (and {min, max}, dstack's
 // older form). The count defaults to 2.. .
-import { GrammarError, Issues, asMapping, checkKeys, show, type Path } from './errors';
+import { GrammarError, type Issues, asMapping, checkKeys, show, type Path } from './errors';
 import { parseCountRange } from './range';
 import type { CpuArch, CpuSpec, Range } from './types';
 

@@ -1,6 +1,6 @@
 // The `disk` grammar: a size or size range (`100GB`, `100GB..`, `200GB..1TB`), or {size: ...}.
 // Defaults to 100GB.. .
-import { Issues, asMapping, checkKeys, show, type Path } from './errors';
+import { type Issues, asMapping, checkKeys, show, type Path } from './errors';
 import { parseMemoryRange } from './memory';
 import type { DiskSpec } from './types';
 

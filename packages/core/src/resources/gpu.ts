@@ -3,7 +3,7 @@
 // a memory size or range (has a unit: `24GB`, `40GB..80GB`) or a count (`2`, `1..`), each at most once,
 // in any order: `A100:80GB:2`, `24GB..40GB:2`, `nvidia`, `v2-8`. A bare number is a count. Object form:
 // {vendor, name, count, memory, total_memory, compute_capability}. The count defaults to 1.. .
-import { GrammarError, Issues, asMapping, checkKeys, show, type Path } from './errors';
+import { GrammarError, type Issues, asMapping, checkKeys, show, type Path } from './errors';
 import { parseMemoryRange } from './memory';
 import { parseCountRange } from './range';
 import type { GpuSpec, GpuVendor, Range } from './types';

@@ -3,7 +3,7 @@
 // match time (the CPU architecture from the GPU, the GPU vendor from its names).
 import { DEFAULT_CPU_COUNT, parseCpu } from './cpu';
 import { DEFAULT_DISK, parseDisk } from './disk';
-import { Issues, asMapping, checkKeys, show, type Path } from './errors';
+import { type Issues, asMapping, checkKeys, show, type Path } from './errors';
 import { NO_GPU_REQUIRED, parseGpu } from './gpu';
 import { isNvidiaSuperchip, vendorOfGpuName } from './gpu-catalog';
 import { parseMemory, parseMemoryRange } from './memory';
@@ -65,7 +65,3 @@ export function inferGpuVendor(gpu: GpuSpec, opts: { customImage: boolean }): Gp
   return opts.customImage ? null : 'nvidia';
 }
 
-/** True when the spec asks for at least one GPU. */
-export function requiresGpu(spec: ResourcesSpec): boolean {
-  return (spec.gpu.count.min ?? 0) > 0;
-}

@@ -31,7 +31,6 @@ export function isActive(status: string): boolean {
 
 /** dstack's retry events (`retry.on_events`). */
 export type RetryEvent = 'no-capacity' | 'interruption' | 'error';
-export const RETRY_EVENTS: readonly RetryEvent[] = ['no-capacity', 'interruption', 'error'];
 
 interface ReasonInfo {
   /** The final status a run with this reason ends in. */
@@ -75,10 +74,6 @@ export const TERMINATION_REASONS = {
 } as const satisfies Record<string, ReasonInfo>;
 
 export type TerminationReason = keyof typeof TERMINATION_REASONS;
-
-export function isTerminationReason(s: string): s is TerminationReason {
-  return Object.prototype.hasOwnProperty.call(TERMINATION_REASONS, s);
-}
 
 /** The status a run ends in for a reason (dstack's to_status). */
 export function reasonToStatus(reason: TerminationReason): 'terminated' | 'failed' | 'done' {

@@ -31,11 +31,6 @@ export function isNotFound(err: unknown): boolean {
   return (err as ServiceError | undefined)?.code === 5;
 }
 
-export function isUnavailable(err: unknown): boolean {
-  const code = (err as ServiceError | undefined)?.code;
-  return code === 14 || code === 4; // UNAVAILABLE, DEADLINE_EXCEEDED
-}
-
 export class AgentRpc {
   readonly client: AgentClient;
 

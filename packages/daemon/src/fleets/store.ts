@@ -5,8 +5,6 @@ import type { Db } from '../state/db';
 /** submitted (being applied for the first time), active, terminating, terminated, failed (daemon.proto). */
 export type FleetStatus = 'submitted' | 'active' | 'terminating' | 'terminated' | 'failed';
 
-export const FINISHED_FLEET_STATUSES: readonly FleetStatus[] = ['terminated', 'failed'];
-
 export interface FleetRow {
   id: string;
   name: string;

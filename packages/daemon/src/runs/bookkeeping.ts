@@ -2,7 +2,7 @@
 // flight, the last progress), the job → run index for agent events, and the one way a run moves:
 // committed to SQLite first, then told to listeners (`run`, `notice`, `progress` events).
 import type { Progress, Run } from '@dstack/core/gen/daemon';
-import { type DevEnvironmentConfiguration } from '@dstack/core/config/index';
+import type { DevEnvironmentConfiguration } from '@dstack/core/config/index';
 import type { RunStatus } from '@dstack/core/runs/status';
 import type { Backend, InstanceRecord } from '@dstack/backends/backend';
 import type { Logger } from '../logger';

@@ -79,7 +79,7 @@ export class Ending {
     const live = book.liveOf(runId);
     if (live.provisioning) await live.provisioning;
     let row = this.d.store.get(runId);
-    if (!row || row.status !== 'terminating') return;
+    if (row?.status !== 'terminating') return;
     const record = book.instanceOf(row);
     if (row.jobId && record && this.d.loss.isLost(row.instanceKey)) {
       book.say(row, `The job on ${record.name} is removed when its agent answers again`);

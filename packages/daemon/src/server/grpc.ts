@@ -1,8 +1,8 @@
 // The daemon's gRPC service on $DSTACK_HOME/daemon.sock: each rpc handed to the run service, each
 // error mapped to a status code with a one-line message.
-import { status as Status, type Server, type ServerWritableStream } from '@grpc/grpc-js';
-import { DaemonService, type DaemonServer, type StatusResponse } from '@dstack/core/gen/daemon';
-import { BadRequestError, bindUnix, NotImplementedError, newServer, serverStream, unary as unaryOf, type ErrorReport } from '@dstack/core/grpc';
+import { status as Status, type ServerWritableStream } from '@grpc/grpc-js';
+import type { DaemonServer, StatusResponse } from '@dstack/core/gen/daemon';
+import { BadRequestError, NotImplementedError, serverStream, unary as unaryOf, type ErrorReport } from '@dstack/core/grpc';
 import type { Logger } from '../logger';
 import type { RunService, Sink } from '../runs/service';
 import type { FleetService } from '../fleets/service';
@@ -56,7 +56,7 @@ function streaming<Req, T>(log: Logger, name: string, fn: (req: Req, sink: Sink<
   return serverStream<Req, T>((req, call) => fn(req, sinkOf(call)), reportAs(log, name));
 }
 
-const notYet = (what: string, issue: string) => () => {
+const _notYet = (what: string, issue: string) => () => {
   throw new NotImplementedError(`${what} are not built yet (${issue}): this daemon runs dev environments only`);
 };
 
@@ -96,9 +96,3 @@ export function handlers(d: ServerDeps): DaemonServer {
   };
 }
 
-export async function listen(socketPath: string, impl: DaemonServer): Promise<Server> {
-  const server = newServer();
-  server.addService(DaemonService, impl);
-  await bindUnix(server, socketPath);
-  return server;
-}

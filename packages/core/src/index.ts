@@ -1,1 +1,0 @@
-export { VERSION, AGENT_PROTOCOL_VERSION } from './version';
