@@ -20,7 +20,8 @@ async function loadClient() {
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const unary = (client, method, req) => new Promise((resolve, reject) => client[method](req, (err, res) => (err ? reject(err) : resolve(res))));
+const unary = (client, method, req) =>
+  new Promise((resolve, reject) => client[method](req, (err, res) => (err ? reject(err) : resolve(res))));
 
 /** Starts `serve` on a fresh data dir; resolves once a handshake is answered. */
 async function startAgent(lib, dir) {
@@ -53,9 +54,26 @@ async function stopAgent({ proc, client }) {
 
 function jobSpec(jobId) {
   return {
-    jobId, runName: 'bench', repoId: 'bench', runtime: 'docker', image: IMAGE, registryAuth: undefined, privileged: false,
-    env: {}, init: [], workingDir: '', user: '', shell: '', gpus: undefined, shmSizeGb: 0, authorizedKeys: [], ide: undefined,
-    expectCode: false, labels: {}, sshPort: 0, mounts: [],
+    jobId,
+    runName: 'bench',
+    repoId: 'bench',
+    runtime: 'docker',
+    image: IMAGE,
+    registryAuth: undefined,
+    privileged: false,
+    env: {},
+    init: [],
+    workingDir: '',
+    user: '',
+    shell: '',
+    gpus: undefined,
+    shmSizeGb: 0,
+    authorizedKeys: [],
+    ide: undefined,
+    expectCode: false,
+    labels: {},
+    sshPort: 0,
+    mounts: [],
   };
 }
 
@@ -94,7 +112,12 @@ export default async function agentBench() {
       if (i > 0) starts.push(ms); // the first warms the page cache
       await stopAgent(agent);
     }
-    report({ name: 'agent cold start → first Handshake answer', value: median(starts), baseline: help, baselineName: 'dstack-agent --help' });
+    report({
+      name: 'agent cold start → first Handshake answer',
+      value: median(starts),
+      baseline: help,
+      baselineName: 'dstack-agent --help',
+    });
 
     await requireTestEngine();
     const dockerRuns = [];

@@ -74,7 +74,8 @@ export default async function bench() {
   sh('git', ['-C', sb.repo, 'init', '-q']);
   writeFileSync(join(sb.repo, 'train.py'), 'print("hello")\n');
   const run = { env: sb.env, cwd: sb.repo };
-  const sshOk = (name) => spawnSync('ssh', ['-F', sb.sshConfig, '-o', 'BatchMode=yes', name, 'true'], { env: sb.env, stdio: 'ignore' }).status === 0;
+  const sshOk = (name) =>
+    spawnSync('ssh', ['-F', sb.sshConfig, '-o', 'BatchMode=yes', name, 'true'], { env: sb.env, stdio: 'ignore' }).status === 0;
   const config = (name) => {
     const file = join(sb.repo, `${name}.dstack.yml`);
     writeFileSync(file, `type: dev-environment\nname: ${name}\n`);
@@ -137,7 +138,11 @@ export default async function bench() {
       let tries = 0;
       const t0 = now();
       const ms = await time(async () => {
-        const apply = spawnSync(process.execPath, [cli, 'apply', '-f', file, '-y', '-d'], { ...run, env: { ...sb.env, DSTACK_TRACE: '1' }, encoding: 'utf8' });
+        const apply = spawnSync(process.execPath, [cli, 'apply', '-f', file, '-y', '-d'], {
+          ...run,
+          env: { ...sb.env, DSTACK_TRACE: '1' },
+          encoding: 'utf8',
+        });
         applyEnd = now();
         if (apply.status !== 0) throw new Error(`dstack apply failed (${apply.status}): ${apply.stderr}`);
         trace = apply.stderr;
@@ -149,7 +154,10 @@ export default async function bench() {
       const dms = await time(async () => {
         const cid = docker(['run', '-d', '--network', 'host', TEST_IMAGE, 'sleep', 'infinity']).trim();
         containers.push(cid);
-        await until('docker exec true', () => spawnSync('docker', ['-H', DOCKER_HOST, 'exec', cid, 'true'], { stdio: 'ignore' }).status === 0);
+        await until(
+          'docker exec true',
+          () => spawnSync('docker', ['-H', DOCKER_HOST, 'exec', cid, 'true'], { stdio: 'ignore' }).status === 0,
+        );
       });
       spawnSync('docker', ['-H', DOCKER_HOST, 'rm', '-f', containers.pop()], { stdio: 'ignore' });
       if (i === 0) continue; // warm-up round

@@ -14,7 +14,16 @@ import { cliSandbox, loadBundle, median, report, requireBuilt, root, sh, time } 
 const AGENT = join(root, 'dist/agent/dstack-agent-linux-x64');
 
 function fleetYaml(net, name, hosts) {
-  return ['type: fleet', `name: ${name}`, 'ssh_config:', '  user: root', `  identity_file: ${net.keyPath}`, '  hosts:', ...hosts.map((h) => `    - ${h.address}`), ''].join('\n');
+  return [
+    'type: fleet',
+    `name: ${name}`,
+    'ssh_config:',
+    '  user: root',
+    `  identity_file: ${net.keyPath}`,
+    '  hosts:',
+    ...hosts.map((h) => `    - ${h.address}`),
+    '',
+  ].join('\n');
 }
 
 export default async function fleetBench() {
@@ -25,7 +34,22 @@ export default async function fleetBench() {
   const { dir, dstack } = sb;
   const net = await createTestHosts([{ name: 'b1' }, { name: 'b2' }, { name: 'b3' }]);
   const hosts = ['b1', 'b2', 'b3'].map((n) => net.host(n));
-  const sshOpts = ['-F', '/dev/null', '-i', net.keyPath, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR'];
+  const sshOpts = [
+    '-F',
+    '/dev/null',
+    '-i',
+    net.keyPath,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+  ];
   const scp = () => time(() => sh('scp', ['-q', ...sshOpts, AGENT, `root@${hosts[0].address}:/root/agent-scp`]));
   const file = (name, hs) => {
     const f = join(dir, `${name}.dstack.yml`);
@@ -56,9 +80,24 @@ export default async function fleetBench() {
       dstack(['fleet', 'delete', `three-${i}`, '-y']);
     }
     const mb = (statSync(AGENT).size / 1e6).toFixed(0);
-    report({ name: `first agent deploy to a host (apply, 1 host; ${mb} MB agent, gzip in transit)`, value: median(first), baseline: median(scps), baselineName: `scp of the agent (${mb} MB)` });
-    report({ name: 'second deploy to a host that has the agent (apply --force, nothing uploaded)', value: median(second), baseline: median(scps), baselineName: 'scp of the agent' });
-    report({ name: '3-host fleet apply (fresh hosts, in parallel)', value: median(three), baseline: median(one), baselineName: '1-host fleet apply' });
+    report({
+      name: `first agent deploy to a host (apply, 1 host; ${mb} MB agent, gzip in transit)`,
+      value: median(first),
+      baseline: median(scps),
+      baselineName: `scp of the agent (${mb} MB)`,
+    });
+    report({
+      name: 'second deploy to a host that has the agent (apply --force, nothing uploaded)',
+      value: median(second),
+      baseline: median(scps),
+      baselineName: 'scp of the agent',
+    });
+    report({
+      name: '3-host fleet apply (fresh hosts, in parallel)',
+      value: median(three),
+      baseline: median(one),
+      baselineName: '1-host fleet apply',
+    });
   } finally {
     await sb.cleanup();
     await net.destroy();

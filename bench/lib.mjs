@@ -78,7 +78,16 @@ export async function loadBundle(name, contents) {
       });
     },
   };
-  await build({ stdin: { contents, resolveDir: root, loader: 'ts' }, bundle: true, platform: 'node', format: 'cjs', packages: 'external', plugins: [workspace], outfile: out, logLevel: 'error' });
+  await build({
+    stdin: { contents, resolveDir: root, loader: 'ts' },
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    packages: 'external',
+    plugins: [workspace],
+    outfile: out,
+    logLevel: 'error',
+  });
   return createRequire(import.meta.url)(out);
 }
 
@@ -90,7 +99,10 @@ export const TEST_IMAGE = 'dstack-test/debian:bookworm-v1';
 
 /** Does the test engine answer (asked through the docker CLI, as the benches use it)? */
 export async function dockerPing() {
-  return spawnSync('docker', ['-H', DOCKER_HOST, 'version', '--format', '{{.Server.Version}}'], { stdio: 'ignore', timeout: 10_000 }).status === 0;
+  return (
+    spawnSync('docker', ['-H', DOCKER_HOST, 'version', '--format', '{{.Server.Version}}'], { stdio: 'ignore', timeout: 10_000 }).status ===
+    0
+  );
 }
 
 /** The docker CLI on the test engine; throws when it fails. */
@@ -101,7 +113,9 @@ export function docker(args) {
 /** Throws a line saying what to run when the test engine or its image is missing. */
 export async function requireTestEngine(image = TEST_IMAGE) {
   if (!(await dockerPing())) {
-    throw new Error(`the test Docker engine does not answer on ${DOCKER_SOCKET}: run the e2e suites once (\`npm run test:e2e\`, it starts it and builds ${image}) and keep it running`);
+    throw new Error(
+      `the test Docker engine does not answer on ${DOCKER_SOCKET}: run the e2e suites once (\`npm run test:e2e\`, it starts it and builds ${image}) and keep it running`,
+    );
   }
   if (spawnSync('docker', ['-H', DOCKER_HOST, 'image', 'inspect', image], { stdio: 'ignore' }).status !== 0) {
     throw new Error(`the image ${image} is missing on the test engine: run the e2e suites once (\`npm run test:e2e\`) to build it`);
@@ -151,7 +165,10 @@ export function cliSandbox(prefix, { dockerHost = DOCKER_HOST, config = `base_im
         await stopLocalAgent(dstackHome);
         // Whatever a failed stop left: the containers of this home's runs.
         if (dockerHost === DOCKER_HOST) {
-          const left = spawnSync('docker', ['-H', DOCKER_HOST, 'ps', '-aq', '--filter', `label=ai.dstack.home=${dstackHome}`], { encoding: 'utf8' }).stdout?.split('\n').filter(Boolean) ?? [];
+          const left =
+            spawnSync('docker', ['-H', DOCKER_HOST, 'ps', '-aq', '--filter', `label=ai.dstack.home=${dstackHome}`], { encoding: 'utf8' })
+              .stdout?.split('\n')
+              .filter(Boolean) ?? [];
           if (left.length) spawnSync('docker', ['-H', DOCKER_HOST, 'rm', '-f', ...left], { stdio: 'ignore' });
         }
       } finally {

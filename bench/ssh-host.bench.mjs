@@ -51,24 +51,43 @@ export default async function sshHostBench() {
     identityFile: net.keyPath,
     knownHosts: new lib.FileHostKeyStore(join(dir, 'known_hosts')),
     // The host's own key, from its sshd's files: pinned, as `host_key:` in a fleet file pins it.
-    hostKey: readFileSync(join(net.dir, 'b1', 'host_key.pub'), 'utf8').split(' ').slice(0, 2).join(' '),
+    hostKey: readFileSync(join(net.dir, 'b1', 'host_key.pub'), 'utf8')
+      .split(' ')
+      .slice(0, 2)
+      .join(' '),
   });
   const control = join(dir, 'ctl');
   const sshOpts = [
-    '-F', '/dev/null', '-i', net.keyPath, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
-    '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
-    '-o', `ControlPath=${control}`,
+    '-F',
+    '/dev/null',
+    '-i',
+    net.keyPath,
+    '-o',
+    'IdentitiesOnly=yes',
+    '-o',
+    'BatchMode=yes',
+    '-o',
+    'StrictHostKeyChecking=no',
+    '-o',
+    'UserKnownHostsFile=/dev/null',
+    '-o',
+    'LogLevel=ERROR',
+    '-o',
+    `ControlPath=${control}`,
   ];
   const target = `root@${host.address}`;
   const sftpClient = new Client();
   try {
     sh('ssh', [...sshOpts, '-o', 'ControlMaster=yes', '-o', 'ControlPersist=yes', '-N', '-f', target]);
     await new Promise((resolve, reject) =>
-      sftpClient.on('ready', resolve).on('error', reject).connect({
-        host: host.address,
-        username: 'root',
-        privateKey: readFileSync(net.keyPath),
-      }),
+      sftpClient
+        .on('ready', resolve)
+        .on('error', reject)
+        .connect({
+          host: host.address,
+          username: 'root',
+          privateKey: readFileSync(net.keyPath),
+        }),
     );
 
     // Exec round trip, both on an open connection.
@@ -85,7 +104,9 @@ export default async function sshHostBench() {
     const server = new grpc.Server();
     server.addService(service, { echo: (call, cb) => cb(null, call.request) });
     const serverSock = join(host.homeDir, 'bench-grpc.sock'); // the host's /root/bench-grpc.sock
-    await new Promise((resolve, reject) => server.bindAsync(`unix://${serverSock}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+    await new Promise((resolve, reject) =>
+      server.bindAsync(`unix://${serverSock}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())),
+    );
     const bridge = await lib.bridgeUnixSocket(conn, '/root/bench-grpc.sock', join(dir, 'bridge.sock'));
     const Echo = grpc.makeGenericClientConstructor(service, 'Echo');
     const viaBridge = new Echo(`unix://${bridge.localPath}`, grpc.credentials.createInsecure());
@@ -94,7 +115,12 @@ export default async function sshHostBench() {
     try {
       const bridged = await timeMedian(() => call(viaBridge), { n: 50, warmup: 5 });
       const local = await timeMedian(() => call(direct), { n: 50, warmup: 5 });
-      report({ name: 'gRPC unary call through bridgeUnixSocket over SSH', value: bridged, baseline: local, baselineName: 'same call on the socket directly' });
+      report({
+        name: 'gRPC unary call through bridgeUnixSocket over SSH',
+        value: bridged,
+        baseline: local,
+        baselineName: 'same call on the socket directly',
+      });
     } finally {
       viaBridge.close();
       direct.close();
@@ -117,7 +143,12 @@ export default async function sshHostBench() {
     const check = (await conn.exec('cd /root/bench && sha256sum upload.bin scp.bin sftp.bin | cut -c1-64 | uniq | wc -l')).stdout.trim();
     if (check !== '1') throw new Error('the uploaded copies differ');
     report({ name: 'SshHost.upload 100 MB', value: median(upload), baseline: median(scp), baselineName: 'scp (ControlMaster)' });
-    report({ name: 'ssh2 SFTP write stream 100 MB (not used)', value: median(sftp), baseline: median(scp), baselineName: 'scp (ControlMaster)' });
+    report({
+      name: 'ssh2 SFTP write stream 100 MB (not used)',
+      value: median(sftp),
+      baseline: median(scp),
+      baselineName: 'scp (ControlMaster)',
+    });
 
     // How an agent travels: the node executable (what the agent is made of), compressed once ahead
     // (not timed, as the daemon caches it) and decompressed on the host, next to scp of the raw file.
@@ -134,12 +165,20 @@ export default async function sshHostBench() {
       if (version !== process.version) throw new Error(`the uploaded node says ${version}`);
       const mb = (statSync(process.execPath).size / 2 ** 20).toFixed(0);
       const gzMb = (statSync(nodeGz).size / 2 ** 20).toFixed(0);
-      report({ name: `SshHost.upload gunzip node executable (${mb} MB as ${gzMb} MB)${label}`, value: median(gz), baseline: median(scpRaw), baselineName: 'scp of it uncompressed' });
+      report({
+        name: `SshHost.upload gunzip node executable (${mb} MB as ${gzMb} MB)${label}`,
+        value: median(gz),
+        baseline: median(scpRaw),
+        baselineName: 'scp of it uncompressed',
+      });
     };
     await agentRows('');
     // The veth link runs at memory speed, where compression cannot pay; a real link to a server is
     // slower. The same on this machine's end of the link shaped to 1 Gbit/s (tc tbf).
-    const outer = sh('ip', ['-o', '-4', 'addr', 'show']).split('\n').find((l) => l.includes(` ${host.address.replace(/\.\d+$/, '.1')}/`))?.split(/\s+/)[1];
+    const outer = sh('ip', ['-o', '-4', 'addr', 'show'])
+      .split('\n')
+      .find((l) => l.includes(` ${host.address.replace(/\.\d+$/, '.1')}/`))
+      ?.split(/\s+/)[1];
     if (!outer) throw new Error(`no interface of this machine faces ${host.address}`);
     sh('tc', ['qdisc', 'add', 'dev', outer, 'root', 'tbf', 'rate', '1gbit', 'burst', '512kb', 'latency', '100ms']);
     await agentRows(', 1 Gbit/s link');

@@ -38,7 +38,10 @@ async function bundled() {
 }
 
 async function startOurs(bundle, cfg, env = {}) {
-  const child = spawn(process.execPath, [bundle, JSON.stringify(cfg)], { env: { ...process.env, DOCKER_HOST, ...env }, stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = spawn(process.execPath, [bundle, JSON.stringify(cfg)], {
+    env: { ...process.env, DOCKER_HOST, ...env },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   const line = await new Promise((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`the bundled SSH server exited ${code}`)));
@@ -134,7 +137,11 @@ export default async function () {
     const onHost = await startOurs(bundle, { authorizedKeys: [pub], env: {}, workingDir: dir });
     stops.push(onHost.stop);
     // The same container with sessions on Docker's exec stream (what FIFOs replaced), for comparison.
-    const viaStream = await startOurs(bundle, { authorizedKeys: [pub], env: {}, workingDir: '/root', containerId: container }, { DSTACK_AGENT_EXEC_STREAM: '1' });
+    const viaStream = await startOurs(
+      bundle,
+      { authorizedKeys: [pub], env: {}, workingDir: '/root', containerId: container },
+      { DSTACK_AGENT_EXEC_STREAM: '1' },
+    );
     stops.push(viaStream.stop);
     const sshd = await startSshd(dir, pub);
     stops.push(sshd.stop);
@@ -142,17 +149,30 @@ export default async function () {
     const cfgH = clientConfig(dir, 'agent-host', onHost.port, onHost.hostPublicKey, keyPath);
     const cfgS = clientConfig(dir, 'sshd', sshd.port, sshd.hostPublicKey, keyPath);
     const cfgX = clientConfig(dir, 'agent-stream', viaStream.port, viaStream.hostPublicKey, keyPath);
-    for (const [cfg, host] of [[cfgC, 'agent-container'], [cfgH, 'agent-host'], [cfgS, 'sshd'], [cfgX, 'agent-stream']]) await waitUp(cfg, host);
+    for (const [cfg, host] of [
+      [cfgC, 'agent-container'],
+      [cfgH, 'agent-host'],
+      [cfgS, 'sshd'],
+      [cfgX, 'agent-stream'],
+    ])
+      await waitUp(cfg, host);
 
     const opts = { n: 15, warmup: 2 };
     const sshdTrue = await timeMedian(() => ssh(cfgS, 'sshd', 'true'), opts);
     const containerTrue = await timeMedian(() => ssh(cfgC, 'agent-container', 'true'), opts);
     const hostTrue = await timeMedian(() => ssh(cfgH, 'agent-host', 'true'), opts);
-    report({ name: '`ssh HOST true`, agent, session in a container (docker exec)', value: containerTrue, baseline: sshdTrue, baselineName: 'sshd', goal: 0.8 });
+    report({
+      name: '`ssh HOST true`, agent, session in a container (docker exec)',
+      value: containerTrue,
+      baseline: sshdTrue,
+      baselineName: 'sshd',
+      goal: 0.8,
+    });
     report({ name: '`ssh HOST true`, agent, session on the host', value: hostTrue, baseline: sshdTrue, baselineName: 'sshd', goal: 0.8 });
 
     // Each side's cipher with OpenSSH's default preferences: the comparison is of what a user gets.
-    const cipherOf = (cfg, host) => /server->client cipher: (\S+)/.exec(spawnSync('ssh', ['-F', cfg, '-v', host, 'true'], { encoding: 'utf8' }).stderr)?.[1];
+    const cipherOf = (cfg, host) =>
+      /server->client cipher: (\S+)/.exec(spawnSync('ssh', ['-F', cfg, '-v', host, 'true'], { encoding: 'utf8' }).stderr)?.[1];
     console.log(`ciphers negotiated: agent ${cipherOf(cfgH, 'agent-host')}, sshd ${cipherOf(cfgS, 'sshd')}`);
 
     // Throughput as time for the same bytes: ratio ≤ 1/0.9 is "≥ 0.9× sshd's throughput".
@@ -160,15 +180,41 @@ export default async function () {
     // The container's rows: the command's stdio on FIFOs (docker/pipe-exec.ts), and for comparison
     // on Docker's exec stream (dockerd copies every byte); the host's rows are the SSH server alone.
     // Rounds interleave the servers, so load from elsewhere falls on all of them alike; medians.
-    const servers = [['sshd', cfgS], ['agent-container', cfgC], ['agent-host', cfgH], ['agent-stream', cfgX]];
+    const servers = [
+      ['sshd', cfgS],
+      ['agent-container', cfgC],
+      ['agent-host', cfgH],
+      ['agent-stream', cfgX],
+    ];
     for (const direction of ['down', 'up']) {
       const runs = Object.fromEntries(servers.map(([host]) => [host, []]));
-      for (let round = 0; round < BULK_ROUNDS; round++) for (const [host, cfg] of servers) runs[host].push(await bulk(cfg, host, direction, GiB));
+      for (let round = 0; round < BULK_ROUNDS; round++)
+        for (const [host, cfg] of servers) runs[host].push(await bulk(cfg, host, direction, GiB));
       const [base, inC, onH, viaX] = servers.map(([host]) => median(runs[host]));
       const way = direction === 'down' ? 'download' : 'upload';
-      report({ name: `1 GiB through \`ssh ... cat\` (${way}, container), s`, value: inC, baseline: base, baselineName: 'sshd', goal, unit: 's' });
-      report({ name: `1 GiB through \`ssh ... cat\` (${way}, host), s`, value: onH, baseline: base, baselineName: 'sshd', goal, unit: 's' });
-      report({ name: `  the same, container, through Docker's exec stream (the fallback), s`, value: viaX, baseline: base, baselineName: 'sshd', unit: 's' });
+      report({
+        name: `1 GiB through \`ssh ... cat\` (${way}, container), s`,
+        value: inC,
+        baseline: base,
+        baselineName: 'sshd',
+        goal,
+        unit: 's',
+      });
+      report({
+        name: `1 GiB through \`ssh ... cat\` (${way}, host), s`,
+        value: onH,
+        baseline: base,
+        baselineName: 'sshd',
+        goal,
+        unit: 's',
+      });
+      report({
+        name: `  the same, container, through Docker's exec stream (the fallback), s`,
+        value: viaX,
+        baseline: base,
+        baselineName: 'sshd',
+        unit: 's',
+      });
     }
 
     const file = join(dir, 'file-100MB');
@@ -189,7 +235,14 @@ export default async function () {
           base.push(await copy(tool, cfgS, 'sshd', remoteSshd, direction));
           ours.push(await copy(tool, cfgC, 'agent-container', '/tmp/bench-100MB', direction));
         }
-        report({ name: `100 MB by ${tool} (${direction === 'up' ? 'upload' : 'download'}, container), s`, value: median(ours), baseline: median(base), baselineName: 'sshd', goal, unit: 's' });
+        report({
+          name: `100 MB by ${tool} (${direction === 'up' ? 'upload' : 'download'}, container), s`,
+          value: median(ours),
+          baseline: median(base),
+          baselineName: 'sshd',
+          goal,
+          unit: 's',
+        });
       }
     }
   } finally {

@@ -46,7 +46,13 @@ function treeOf(dir) {
       if (e.name === '.git') continue;
       const p = rel ? `${rel}/${e.name}` : e.name;
       if (e.isDirectory()) walk(p);
-      else if (e.isFile()) out.set(p, createHash('sha256').update(readFileSync(join(dir, p))).digest('hex'));
+      else if (e.isFile())
+        out.set(
+          p,
+          createHash('sha256')
+            .update(readFileSync(join(dir, p)))
+            .digest('hex'),
+        );
     }
   };
   walk('');
@@ -71,7 +77,8 @@ function sameTree(a, b) {
 export default async function bench() {
   requireBuilt();
   await requireTestEngine();
-  if (spawnSync('rsync', ['--version'], { stdio: 'ignore' }).status !== 0) throw new Error('rsync is not installed (apt-get install rsync)');
+  if (spawnSync('rsync', ['--version'], { stdio: 'ignore' }).status !== 0)
+    throw new Error('rsync is not installed (apt-get install rsync)');
 
   const sb = cliSandbox('sync');
   const { dstackHome, repo, env, dstack, sshConfig } = sb;
@@ -107,7 +114,10 @@ export default async function bench() {
     const run = JSON.parse(dstack(['ps', '--json'])).runs.find((r) => r.name === name);
     const codeDir = join(dstackHome, 'local', 'agent', 'jobs', run.job.jobId, 'workflow');
     const logFile = join(dstackHome, 'daemon.log');
-    const synced = () => readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes(`sync ${name}: delta of`)).length;
+    const synced = () =>
+      readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(`sync ${name}: delta of`)).length;
     await until('the first sync', () => JSON.parse(dstack(['sync', name, '--status', '--json'])).state === 'watching', 120_000, 200);
     await until('the code dir to match', () => sameTree(treeOf(repo), treeNow(codeDir)), 120_000, 200);
 
@@ -117,13 +127,17 @@ export default async function bench() {
       const content = `edit ${i + 1} ${Date.now()}\n`;
       const t0 = now();
       writeFileSync(join(repo, 'edit.txt'), content);
-      await until(`edit ${i + 1} on the instance`, () => {
-        try {
-          return readFileSync(join(codeDir, 'edit.txt'), 'utf8') === content;
-        } catch {
-          return false;
-        }
-      }, 30_000);
+      await until(
+        `edit ${i + 1} on the instance`,
+        () => {
+          try {
+            return readFileSync(join(codeDir, 'edit.txt'), 'utf8') === content;
+          } catch {
+            return false;
+          }
+        },
+        30_000,
+      );
       if (i) latencies.push(now() - t0);
       await sleep(50);
     }
@@ -144,7 +158,12 @@ export default async function bench() {
     console.log(`  save → visible: min ${Math.min(...latencies).toFixed(0)} ms, max ${Math.max(...latencies).toFixed(0)} ms`);
     const restored = synced();
     git('checkout', '-q', '--', 'edit.txt');
-    await until('edit.txt restored on the instance', () => synced() > restored && readFileSync(join(codeDir, 'edit.txt'), 'utf8') === main['edit.txt'], 30_000, 20);
+    await until(
+      'edit.txt restored on the instance',
+      () => synced() > restored && readFileSync(join(codeDir, 'edit.txt'), 'utf8') === main['edit.txt'],
+      30_000,
+      20,
+    );
 
     // 2. a 5,000-file branch switch, live sync.
     const switches = [];
@@ -156,16 +175,26 @@ export default async function bench() {
       const want = treeOf(repo);
       let lines = before;
       let t = 0;
-      await until(`branch b${r} on the instance`, () => {
-        const n = synced();
-        if (n === lines) return false;
-        lines = n;
-        t = now();
-        return sameTree(want, treeNow(codeDir));
-      }, 300_000, 10);
+      await until(
+        `branch b${r} on the instance`,
+        () => {
+          const n = synced();
+          if (n === lines) return false;
+          lines = n;
+          t = now();
+          return sameTree(want, treeNow(codeDir));
+        },
+        300_000,
+        10,
+      );
       switches.push(t - t0);
-      console.log(`  switch to b${r}: ${(t - t0).toFixed(0)} ms (git checkout ${checkoutMs.toFixed(0)} ms of it) in ${lines - before} batch(es)`);
-      for (const l of readFileSync(logFile, 'utf8').split('\n').filter((x) => x.includes(`sync ${name}: delta of`)).slice(before)) {
+      console.log(
+        `  switch to b${r}: ${(t - t0).toFixed(0)} ms (git checkout ${checkoutMs.toFixed(0)} ms of it) in ${lines - before} batch(es)`,
+      );
+      for (const l of readFileSync(logFile, 'utf8')
+        .split('\n')
+        .filter((x) => x.includes(`sync ${name}: delta of`))
+        .slice(before)) {
         console.log(`    ${l.replace(/^.*?delta of/, 'delta of')}`);
       }
       git('checkout', '-q', 'main');
@@ -190,7 +219,9 @@ export default async function bench() {
       baseline: median(rsyncs),
       baselineName: 'git checkout + rsync -a --delete over OpenSSH',
     });
-    const log = readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes(`sync ${name}: delta of ${FILES} file(s)`));
+    const log = readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(`sync ${name}: delta of ${FILES} file(s)`));
     console.log(`  daemon.log, last switch: ${log[log.length - 1]?.replace(/^.*?delta of/, 'delta of') ?? '(none)'}`);
   } finally {
     await sb.cleanup();

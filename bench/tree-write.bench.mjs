@@ -20,7 +20,14 @@ const BATCH = 5_000;
 const ROUNDS = 3;
 const USER = { uid: 4242, gid: 4242 };
 const BEFORE = process.env.DSTACK_BENCH_BEFORE ?? 'b7a161c';
-const BEFORE_FILES = ['packages/agent/src/code/sync.ts', 'packages/agent/src/code/tree-commit.ts', 'packages/agent/src/code/write-file.ts', 'packages/agent/src/code/paths.ts', 'packages/agent/src/code/blobs.ts', 'packages/agent/src/files.ts'];
+const BEFORE_FILES = [
+  'packages/agent/src/code/sync.ts',
+  'packages/agent/src/code/tree-commit.ts',
+  'packages/agent/src/code/write-file.ts',
+  'packages/agent/src/code/paths.ts',
+  'packages/agent/src/code/blobs.ts',
+  'packages/agent/src/files.ts',
+];
 
 const sha = (b) => createHash('sha256').update(b).digest('hex');
 
@@ -33,7 +40,10 @@ async function loadBefore() {
     writeFileSync(join(dir, f), text);
   }
   const src = join(dir, 'packages/agent/src');
-  return loadBundle('tree-write-before', `export { applyCommit } from '${src}/code/sync.ts'; export { commitExact } from '${src}/code/tree-commit.ts'; export { chownTree } from '${src}/files.ts';`);
+  return loadBundle(
+    'tree-write-before',
+    `export { applyCommit } from '${src}/code/sync.ts'; export { commitExact } from '${src}/code/tree-commit.ts'; export { chownTree } from '${src}/files.ts';`,
+  );
 }
 
 function entry(path, content) {
@@ -43,7 +53,10 @@ function entry(path, content) {
 export default async function bench() {
   if (process.getuid?.() !== 0) throw new Error('this bench gives files to another user: run it as root');
   const before = await loadBefore();
-  const after = await loadBundle('tree-write-after', `export { mergeCommit } from './packages/agent/src/code/sync.ts'; export { commitExact } from './packages/agent/src/code/tree-commit.ts'; export { BlobStore } from './packages/agent/src/code/blobs.ts';`);
+  const after = await loadBundle(
+    'tree-write-after',
+    `export { mergeCommit } from './packages/agent/src/code/sync.ts'; export { commitExact } from './packages/agent/src/code/tree-commit.ts'; export { BlobStore } from './packages/agent/src/code/blobs.ts';`,
+  );
   const base = mkdtempSync(join(tmpdir(), 'dstack-bench-tree-'));
   try {
     const blobs = new after.BlobStore(join(base, 'blobs'));
@@ -89,7 +102,10 @@ export default async function bench() {
     const add = (k, ms) => (times[k] ??= []).push(ms);
     for (let round = 0; round < ROUNDS; round++) {
       for (const way of round % 2 ? ['after', 'before'] : ['before', 'after']) {
-        for (const [label, owner] of [['root', undefined], ['user', USER]]) {
+        for (const [label, owner] of [
+          ['root', undefined],
+          ['user', USER],
+        ]) {
           const wd = fresh();
           add(`${way} first ${label}`, await time(() => ways[way].first(wd, owner)));
           // The batch goes into the tree just written, with the record a first commit leaves.
@@ -103,8 +119,20 @@ export default async function bench() {
       }
     }
     for (const label of ['root', 'user']) {
-      report({ name: `first commit of ${FILES} files (${label === 'root' ? 'as root' : 'job user: files handed over'}), held folders`, value: median(times[`after first ${label}`]), baseline: median(times[`before first ${label}`]), baselineName: `by path (${BEFORE})`, goal: 1.2 });
-      report({ name: `live-sync batch of ${BATCH} files (${label === 'root' ? 'as root' : 'job user'}), held folders`, value: median(times[`after batch ${label}`]), baseline: median(times[`before batch ${label}`]), baselineName: `by path (${BEFORE})`, goal: 1.2 });
+      report({
+        name: `first commit of ${FILES} files (${label === 'root' ? 'as root' : 'job user: files handed over'}), held folders`,
+        value: median(times[`after first ${label}`]),
+        baseline: median(times[`before first ${label}`]),
+        baselineName: `by path (${BEFORE})`,
+        goal: 1.2,
+      });
+      report({
+        name: `live-sync batch of ${BATCH} files (${label === 'root' ? 'as root' : 'job user'}), held folders`,
+        value: median(times[`after batch ${label}`]),
+        baseline: median(times[`before batch ${label}`]),
+        baselineName: `by path (${BEFORE})`,
+        goal: 1.2,
+      });
     }
   } finally {
     rmSync(base, { recursive: true, force: true });

@@ -39,11 +39,12 @@ function makeRepo(dir) {
     const sub = join(dir, 'src', `pkg${d}`);
     mkdirSync(sub, { recursive: true });
     for (let f = 0; f < 100; f++) {
-      const size = 512 + ((d * 100 + f) * 7919) % 3584;
+      const size = 512 + (((d * 100 + f) * 7919) % 3584);
       writeFileSync(join(sub, `mod${f}.py`), `# ${d}/${f}\n${'x = 1\n'.repeat(Math.floor(size / 6))}`);
     }
   }
-  const git = (...args) => execFileSync('git', ['-C', dir, '-c', 'user.name=b', '-c', 'user.email=b@b', ...args], { stdio: 'pipe', maxBuffer: 1 << 28 });
+  const git = (...args) =>
+    execFileSync('git', ['-C', dir, '-c', 'user.name=b', '-c', 'user.email=b@b', ...args], { stdio: 'pipe', maxBuffer: 1 << 28 });
   git('init', '-q');
   git('add', '.');
   git('commit', '-q', '-m', 'bench');
@@ -81,8 +82,23 @@ export default async function bench() {
     const newJob = async () => {
       const jobId = `bench-${++jobs}`;
       await rpc.submitJob({
-        jobId, runName: jobId, repoId: 'bench', runtime: 'host', image: '', privileged: false, env: {}, init: [], workingDir: '',
-        user: '', shell: '', shmSizeGb: 0, authorizedKeys: [], expectCode: true, labels: {}, sshPort: 0, mounts: [],
+        jobId,
+        runName: jobId,
+        repoId: 'bench',
+        runtime: 'host',
+        image: '',
+        privileged: false,
+        env: {},
+        init: [],
+        workingDir: '',
+        user: '',
+        shell: '',
+        shmSizeGb: 0,
+        authorizedKeys: [],
+        expectCode: true,
+        labels: {},
+        sshPort: 0,
+        mounts: [],
       });
       return jobId;
     };
@@ -99,7 +115,8 @@ export default async function bench() {
     let first;
     const firstMs = await time(async () => (first = await upload(firstJob)));
     const firstTransferMs = firstMs - first.commitMs;
-    if (first.files !== FILES || first.sentBlobs < FILES * 0.9) throw new Error(`first upload sent ${first.sentBlobs} of ${first.files} files`);
+    if (first.files !== FILES || first.sentBlobs < FILES * 0.9)
+      throw new Error(`first upload sent ${first.sentBlobs} of ${first.files} files`);
 
     const change = (i) => writeFileSync(join(repo, 'src', 'pkg7', 'mod3.py'), `# changed ${i}\n`);
     const newRun = [];
@@ -131,7 +148,8 @@ export default async function bench() {
       let res;
       reuse.push(await time(async () => (res = await upload(job))));
       reuseParts.push(res);
-      if (res.sentBlobs !== 1 || res.written > 2) throw new Error(`re-apply after the previous job was removed sent ${res.sentBlobs} blobs, wrote ${res.written}`);
+      if (res.sentBlobs !== 1 || res.written > 2)
+        throw new Error(`re-apply after the previous job was removed sent ${res.sentBlobs} blobs, wrote ${res.written}`);
       prev = job;
     }
     const mid = (k) => median(parts.map((p) => p[k]));
@@ -140,11 +158,37 @@ export default async function bench() {
         `blob ${mid('transferMs') - mid('manifestMs')} ms, CommitCode ${mid('commitMs')} ms (agent)`,
     );
     const what = `${FILES} files, ${(first.bytes / 1024 / 1024).toFixed(0)} MB`;
-    report({ name: 're-apply upload after one change (new run, no commit)', value: median(newRunTransfer), baseline: firstTransferMs, baselineName: `first upload (${what}, no commit)`, goal: 0.05 });
-    report({ name: 're-apply after one change, with the commit of 20,000 files (new run)', value: median(newRun), baseline: firstMs, baselineName: `first upload (${what}) with its commit`, goal: 0.05 });
-    console.log(`  re-apply (previous job removed, its tree reused), median CommitCode ${median(reuseParts.map((p) => p.commitMs))} ms (agent)`);
-    report({ name: 're-apply after one change, the previous job removed (its tree reused)', value: median(reuse), baseline: firstMs, baselineName: `first upload (${what}) with its commit`, goal: 0.05 });
-    report({ name: 're-upload after one change (same job)', value: median(sameJob), baseline: firstMs, baselineName: `first upload (${what}) with its commit`, goal: 0.05 });
+    report({
+      name: 're-apply upload after one change (new run, no commit)',
+      value: median(newRunTransfer),
+      baseline: firstTransferMs,
+      baselineName: `first upload (${what}, no commit)`,
+      goal: 0.05,
+    });
+    report({
+      name: 're-apply after one change, with the commit of 20,000 files (new run)',
+      value: median(newRun),
+      baseline: firstMs,
+      baselineName: `first upload (${what}) with its commit`,
+      goal: 0.05,
+    });
+    console.log(
+      `  re-apply (previous job removed, its tree reused), median CommitCode ${median(reuseParts.map((p) => p.commitMs))} ms (agent)`,
+    );
+    report({
+      name: 're-apply after one change, the previous job removed (its tree reused)',
+      value: median(reuse),
+      baseline: firstMs,
+      baselineName: `first upload (${what}) with its commit`,
+      goal: 0.05,
+    });
+    report({
+      name: 're-upload after one change (same job)',
+      value: median(sameJob),
+      baseline: firstMs,
+      baselineName: `first upload (${what}) with its commit`,
+      goal: 0.05,
+    });
   } finally {
     await rpc.shutdown(false).catch(() => {});
     rpc.close();

@@ -9,7 +9,18 @@
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -120,14 +131,17 @@ async function executable({ arch, nodeBinary, assets, codeCache }) {
   }
   const blob = join(cache, `${arch}.blob`);
   const config = join(cache, `sea-${arch}.json`);
-  writeFileSync(config, JSON.stringify({
-    main: bundlePath,
-    output: blob,
-    disableExperimentalSEAWarning: true,
-    // The code cache is V8 bytecode for this machine's arch: only for the native build.
-    useCodeCache: codeCache,
-    assets,
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      main: bundlePath,
+      output: blob,
+      disableExperimentalSEAWarning: true,
+      // The code cache is V8 bytecode for this machine's arch: only for the native build.
+      useCodeCache: codeCache,
+      assets,
+    }),
+  );
   quietly(process.execPath, ['--experimental-sea-config', config]);
   const tmp = `${target}.tmp`;
   copyFileSync(nodeBinary, tmp);
@@ -170,7 +184,9 @@ function arm64Node() {
 const mib = (n) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
 
 if (!existsSync(ptyNode)) {
-  throw new Error(`${ptyNode} is missing: node-pty was not built (npm install runs node-gyp; approve it with npm install-scripts approve node-pty)`);
+  throw new Error(
+    `${ptyNode} is missing: node-pty was not built (npm install runs node-gyp; approve it with npm install-scripts approve node-pty)`,
+  );
 }
 const built = [];
 built.push(await executable({ arch: 'x64', nodeBinary: process.execPath, assets: { 'pty.node': ptyNode }, codeCache: true }));
@@ -184,7 +200,10 @@ try {
 }
 for (const { target, stamp } of built) log(`${target.slice(root.length + 1)}: ${mib(stamp.bytes)}, gzip ${mib(stamp.gzipBytes)}`);
 // What `dstack --version` reports for the agent: asking the executable would make it hash itself.
-const manifest = { version, executables: Object.fromEntries(built.map(({ target, stamp }) => [target.slice(out.length + 1), { bytes: stamp.bytes }])) };
+const manifest = {
+  version,
+  executables: Object.fromEntries(built.map(({ target, stamp }) => [target.slice(out.length + 1), { bytes: stamp.bytes }])),
+};
 writeFileSync(join(out, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 // Keep only current outputs in dist/agent.
 for (const f of readdirSync(out)) if (f.endsWith('.tmp')) rmSync(join(out, f));

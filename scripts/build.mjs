@@ -51,7 +51,8 @@ const warm = spawnSync(process.execPath, [join(root, 'dist/cli.cjs'), '--help'],
   env: { ...process.env, DSTACK_BUILD_CODE_CACHE: '1' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
-if (warm.status !== 0 || !existsSync(cacheFile)) throw new Error(`making the CLI's code cache failed (dist/cli.cjs --help exited ${warm.status})`);
+if (warm.status !== 0 || !existsSync(cacheFile))
+  throw new Error(`making the CLI's code cache failed (dist/cli.cjs --help exited ${warm.status})`);
 
 /** npm packages stay external, except those named. */
 function externalExcept(bundled) {

@@ -33,11 +33,16 @@ const needed = ['dist/cli.cjs', 'dist/cli-main.cjs', 'dist/daemon.cjs', 'dist/ag
 const missing = needed.filter((f) => !existsSync(join(root, f)));
 if (missing.length) fail(`nothing to pack: ${missing.join(', ')} missing: run \`npm run build\` first`);
 // Every bundle in dist/, so that a new one is checked without an edit here.
-const bundles = readdirSync(join(root, 'dist')).filter((f) => f.endsWith('.cjs')).map((f) => `dist/${f}`);
+const bundles = readdirSync(join(root, 'dist'))
+  .filter((f) => f.endsWith('.cjs'))
+  .map((f) => `dist/${f}`);
 const loaded = new Set();
 for (const bundle of bundles) {
   for (const [, spec] of readFileSync(join(root, bundle), 'utf8').matchAll(/\brequire\("([^"./][^"]*)"\)/g)) {
-    const name = spec.split('/').slice(0, spec.startsWith('@') ? 2 : 1).join('/');
+    const name = spec
+      .split('/')
+      .slice(0, spec.startsWith('@') ? 2 : 1)
+      .join('/');
     if (spec.startsWith('node:') || builtinModules.includes(name)) continue;
     loaded.add(name);
     if (pkg.dependencies?.[name]) continue;
@@ -46,7 +51,8 @@ for (const bundle of bundles) {
 }
 // The other way round too: a dependency no bundle loads would only cost every install time.
 const unused = Object.keys(pkg.dependencies ?? {}).filter((name) => !loaded.has(name));
-if (unused.length) fail(`no bundle in dist/ loads ${unused.join(', ')}: remove it from package.json's dependencies (then \`npm install\`), or rebuild`);
+if (unused.length)
+  fail(`no bundle in dist/ loads ${unused.join(', ')}: remove it from package.json's dependencies (then \`npm install\`), or rebuild`);
 
 /** Node's lookup: `<from>/node_modules/<name>`, then each folder above, up to the top. */
 function locate(from, name) {
@@ -87,7 +93,18 @@ for (const [name, version] of Object.entries(pkg.dependencies)) {
   if (got !== version) fail(`package.json pins ${name} ${version} but package-lock.json has ${got}: run \`npm install\``);
 }
 
-const top = { name: pkg.name, version: pkg.version, license: pkg.license, dependencies: pkg.dependencies, bin: pkg.bin, engines: pkg.engines };
-const sorted = Object.fromEntries(Object.keys(kept).sort().map((k) => [k, kept[k]]));
+const top = {
+  name: pkg.name,
+  version: pkg.version,
+  license: pkg.license,
+  dependencies: pkg.dependencies,
+  bin: pkg.bin,
+  engines: pkg.engines,
+};
+const sorted = Object.fromEntries(
+  Object.keys(kept)
+    .sort()
+    .map((k) => [k, kept[k]]),
+);
 const shrinkwrap = { name: pkg.name, version: pkg.version, lockfileVersion: 3, requires: true, packages: { '': top, ...sorted } };
 writeFileSync(out, `${JSON.stringify(shrinkwrap, null, 2)}\n`);

@@ -3,7 +3,12 @@
 // yes) used through -F, so nothing of the machine's own ~/.ssh is read.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { generateHostKey, startJobSshServer, type JobSshServer, type JobSshServerOptions } from '../../packages/agent/src/ssh-server/server';
+import {
+  generateHostKey,
+  startJobSshServer,
+  type JobSshServer,
+  type JobSshServerOptions,
+} from '../../packages/agent/src/ssh-server/server';
 import type { SessionTarget } from '../../packages/agent/src/ssh-server/target';
 import { setSftpHelperCommand } from '../../packages/agent/src/sftp/spawn';
 import { mustRun, run, tempDir, type RunResult } from '../harness/util';
@@ -59,10 +64,7 @@ export interface ServerUnderTest {
 }
 
 /** Starts a job SSH server over `target` and a client set up to reach it as `job`. */
-export async function startServerAndClient(
-  target: SessionTarget,
-  extra: Partial<JobSshServerOptions> = {},
-): Promise<ServerUnderTest> {
+export async function startServerAndClient(target: SessionTarget, extra: Partial<JobSshServerOptions> = {}): Promise<ServerUnderTest> {
   // The agent's own SFTP server runs as a process of its own: the built executable's.
   setSftpHelperCommand([requireAgentBinary()]);
   const scratch = tempDir('agent-ssh');
@@ -77,7 +79,8 @@ export async function startServerAndClient(
     ...extra,
   });
   const config = writeClientConfig(scratch.path, server.port, server.hostPublicKey, key.path);
-  const ssh = (args: string[], opts: Parameters<typeof run>[2] = {}) => run('ssh', ['-F', config, ...args], { timeoutMs: 120_000, ...opts });
+  const ssh = (args: string[], opts: Parameters<typeof run>[2] = {}) =>
+    run('ssh', ['-F', config, ...args], { timeoutMs: 120_000, ...opts });
   const client: SshClient = {
     dir: scratch.path,
     config,

@@ -45,7 +45,10 @@ describe('job SSH server connections', () => {
 
   it('takes RSA and ECDSA client keys once authorized, and drops keys no longer authorized', async () => {
     sut = await startServerAndClient(target);
-    for (const [type, bits] of [['rsa', '3072'], ['ecdsa', '256']]) {
+    for (const [type, bits] of [
+      ['rsa', '3072'],
+      ['ecdsa', '256'],
+    ]) {
       const path = `${sut.client.dir}/id_${type}`;
       await run('ssh-keygen', ['-q', '-t', type, '-b', bits, '-N', '', '-f', path]);
       const cfg = writeClientConfig(sut.client.dir, sut.server.port, sut.server.hostPublicKey, path, `cfg_${type}`);

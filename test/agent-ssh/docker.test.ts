@@ -105,7 +105,9 @@ describe('job SSH server in a busybox container', () => {
     expect(await tryGet(`/tmp/to-root/etc/${marker}`)).toBe('inside\n');
     expect(await tryGet(`/tmp/up/etc/${marker}`)).toBe('inside\n');
     // Writes through a link land in the container too.
-    await mustRun('sftp', ['-F', sut.client.config, '-b', '-', 'job'], { input: `put ${join(sut.client.dir, 'got')} /tmp/up/tmp/${marker}\n` });
+    await mustRun('sftp', ['-F', sut.client.config, '-b', '-', 'job'], {
+      input: `put ${join(sut.client.dir, 'got')} /tmp/up/tmp/${marker}\n`,
+    });
     expect(readFileSync(`/tmp/${marker}`, 'utf8')).toBe('host secret\n');
     expect(readFileSync(join(root, 'tmp', marker), 'utf8')).toBe('inside\n');
   });
@@ -154,7 +156,14 @@ describe.each([
 
   beforeAll(async () => {
     id = await startContainer(inject('debianImage'), ['sleep', 'infinity']);
-    const target = dockerSessionTarget({ engine: engine(), containerId: id, workingDir: '/root', env: JOB_ENV, pipes, log: (l) => notes.push(l) });
+    const target = dockerSessionTarget({
+      engine: engine(),
+      containerId: id,
+      workingDir: '/root',
+      env: JOB_ENV,
+      pipes,
+      log: (l) => notes.push(l),
+    });
     sut = await startServerAndClient(target);
     root = await target.fsRoot();
   });
@@ -166,7 +175,8 @@ describe.each([
 
   const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
   /** sha256 of what `ssh job CMD` prints, computed on this side of a shell pipe. */
-  const shaOfOutput = async (cmd: string) => (await mustRun('sh', ['-c', `ssh -F ${sut.client.config} job '${cmd}' | sha256sum`])).stdout.split(' ')[0];
+  const shaOfOutput = async (cmd: string) =>
+    (await mustRun('sh', ['-c', `ssh -F ${sut.client.config} job '${cmd}' | sha256sum`])).stdout.split(' ')[0];
 
   it('keeps stdout and stderr apart and returns the exit status', async () => {
     const res = await sut.client.ssh(['job', 'echo out; echo err >&2; echo "$FOO"; exit 7']);
@@ -196,7 +206,7 @@ describe.each([
     }
   });
 
-  it('leaves nothing in the container\'s /tmp', async () => {
+  it("leaves nothing in the container's /tmp", async () => {
     expect(readdirSync(join(root, 'tmp')).filter((n) => n.startsWith('dstack-io-'))).toEqual([]);
     expect(notes).toEqual([]);
   });
@@ -206,7 +216,9 @@ describe('sessions without a TTY in a container whose /tmp cannot be written', (
   it("fall back to Docker's exec stream, with one note", async () => {
     const id = await startContainer(inject('debianImage'), ['sleep', 'infinity'], ['--read-only']);
     const notes: string[] = [];
-    const sut = await startServerAndClient(dockerSessionTarget({ engine: engine(), containerId: id, workingDir: '/root', env: JOB_ENV, log: (l) => notes.push(l) }));
+    const sut = await startServerAndClient(
+      dockerSessionTarget({ engine: engine(), containerId: id, workingDir: '/root', env: JOB_ENV, log: (l) => notes.push(l) }),
+    );
     try {
       for (let i = 0; i < 2; i++) {
         const res = await sut.client.ssh(['job', 'echo "ok $FOO"; exit 3'], { input: 'x' });

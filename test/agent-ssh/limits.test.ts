@@ -31,11 +31,28 @@ describe('job SSH server limits', () => {
   /** ssh with only these identity files, offered in order, and -v to see what it offered. */
   const sshWithKeys = (keyPaths: string[]) => {
     const knownHosts = join(sut!.client.dir, 'ssh_config.known_hosts');
-    return run('ssh', [
-      '-F', '/dev/null', '-v', '-p', String(sut!.server.port), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
-      '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes',
-      ...keyPaths.flatMap((k) => ['-i', k]), 'root@127.0.0.1', 'true',
-    ], { timeoutMs: 120_000 });
+    return run(
+      'ssh',
+      [
+        '-F',
+        '/dev/null',
+        '-v',
+        '-p',
+        String(sut!.server.port),
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        `UserKnownHostsFile=${knownHosts}`,
+        '-o',
+        'StrictHostKeyChecking=yes',
+        ...keyPaths.flatMap((k) => ['-i', k]),
+        'root@127.0.0.1',
+        'true',
+      ],
+      { timeoutMs: 120_000 },
+    );
   };
   const offered = (stderr: string) => stderr.split('\n').filter((l) => l.includes('Offering public key')).length;
 
@@ -47,7 +64,9 @@ describe('job SSH server limits', () => {
     expect(offered(cut.stderr)).toBe(6);
     expect(cut.stderr).toMatch(/Received disconnect from 127\.0\.0\.1/);
     expect(cut.stderr).not.toMatch(/Permission denied/);
-    expect(sut.logs.join('\n')).toMatch(/^ssh: root@127\.0\.0\.1: disconnected after 6 failed authentication attempts \(max_auth_tries\)$/m);
+    expect(sut.logs.join('\n')).toMatch(
+      /^ssh: root@127\.0\.0\.1: disconnected after 6 failed authentication attempts \(max_auth_tries\)$/m,
+    );
 
     const ok = await sshWithKeys([...wrong.slice(0, 5).map((k) => k.path), sut.client.keyPath]);
     expect(ok.stderr).not.toMatch(/Received disconnect/);
@@ -68,13 +87,18 @@ describe('job SSH server limits', () => {
     const control = join(sut.client.dir, 'mux.sock');
     const mux = ['-o', `ControlPath=${control}`];
     background([...mux, '-o', 'ControlMaster=yes', '-N', 'job']);
-    await waitFor('the master connection', async () => (await run('ssh', ['-F', sut!.client.config, ...mux, '-O', 'check', 'job'])).code === 0);
+    await waitFor(
+      'the master connection',
+      async () => (await run('ssh', ['-F', sut!.client.config, ...mux, '-O', 'check', 'job'])).code === 0,
+    );
     const held = [background([...mux, 'job', 'sleep 600']), background([...mux, 'job', 'sleep 600'])];
     await waitFor('two sessions', () => sut!.server.activity().execSessions === 2);
     // OpenSSH's mux client says so, then falls back to a connection of its own.
     const refused = await sut.client.ssh([...mux, 'job', 'true']);
     expect(refused.stderr).toMatch(/session request failed: Session open refused by peer/);
-    expect(sut.logs.join('\n')).toMatch(/^ssh: root@127\.0\.0\.1: session refused: 2 sessions already open on the connection \(max_sessions\)$/m);
+    expect(sut.logs.join('\n')).toMatch(
+      /^ssh: root@127\.0\.0\.1: session refused: 2 sessions already open on the connection \(max_sessions\)$/m,
+    );
     held[0].kill('SIGTERM');
     await waitFor('one session', () => sut!.server.activity().execSessions === 1);
     const again = await sut.client.ssh([...mux, 'job', 'echo "$FOO"']);

@@ -3,7 +3,18 @@
 // place of an entry (by the session's user, who may write there once it owns the folder) must not
 // give a host file away, and its removal must not follow one either. Needs root (lchown), as the
 // agent has.
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -14,7 +25,7 @@ afterAll(() => rmSync(base, { recursive: true, force: true }));
 const user = { name: 'dev', uid: 4321, gid: 4322, home: '/home/dev' };
 
 describe('private session folder', () => {
-  it('is made 0700 and root-owned inside the target\'s /tmp, then handed over entries first', async () => {
+  it("is made 0700 and root-owned inside the target's /tmp, then handed over entries first", async () => {
     const root = join(base, 'root1');
     mkdirSync(join(root, 'tmp'), { recursive: true });
     chmodSync(join(root, 'tmp'), 0o1777);

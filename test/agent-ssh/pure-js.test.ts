@@ -29,7 +29,13 @@ describe('job SSH server without ssh2’s native addon', () => {
     await bundleServer(bundle);
     container = (await docker(['run', '-d', '--network', 'host', inject('debianImage'), 'sleep', 'infinity'])).stdout.trim();
     const key = await makeKey(scratch.path, 'id_ed25519');
-    const cfg: ServeConfig = { authorizedKeys: [key.publicKey], env: JOB_ENV, workingDir: '/root', containerId: container, sftpHelper: requireAgentBinary() };
+    const cfg: ServeConfig = {
+      authorizedKeys: [key.publicKey],
+      env: JOB_ENV,
+      workingDir: '/root',
+      containerId: container,
+      sftpHelper: requireAgentBinary(),
+    };
     child = spawn(process.execPath, [bundle, JSON.stringify(cfg)], {
       cwd: scratch.path,
       env: { ...process.env, DOCKER_HOST: inject('dockerHost') },
@@ -54,21 +60,18 @@ describe('job SSH server without ssh2’s native addon', () => {
     expect(info.nativeCrypto).toBe(false);
   });
 
-  it.each(['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com'])(
-    'carries exec and bulk data with %s',
-    async (cipher) => {
-      const data = randomBytes(2 * 1024 * 1024);
-      const res = await new Promise<Buffer>((resolve, reject) => {
-        const c = spawn('ssh', ['-F', config, '-c', cipher, 'job', 'echo "$FOO"; cat']);
-        const out: Buffer[] = [];
-        c.stdout.on('data', (d: Buffer) => out.push(d));
-        c.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`ssh -c ${cipher} exited ${code}`))));
-        c.stdin.end(data);
-      });
-      expect(res.subarray(0, 13).toString()).toBe('from-the-job\n');
-      expect(res.subarray(13).equals(data)).toBe(true);
-    },
-  );
+  it.each(['aes128-gcm@openssh.com', 'aes256-gcm@openssh.com'])('carries exec and bulk data with %s', async (cipher) => {
+    const data = randomBytes(2 * 1024 * 1024);
+    const res = await new Promise<Buffer>((resolve, reject) => {
+      const c = spawn('ssh', ['-F', config, '-c', cipher, 'job', 'echo "$FOO"; cat']);
+      const out: Buffer[] = [];
+      c.stdout.on('data', (d: Buffer) => out.push(d));
+      c.on('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`ssh -c ${cipher} exited ${code}`))));
+      c.stdin.end(data);
+    });
+    expect(res.subarray(0, 13).toString()).toBe('from-the-job\n');
+    expect(res.subarray(13).equals(data)).toBe(true);
+  });
 
   it('negotiates AES-GCM with OpenSSH’s default preferences', async () => {
     const res = await run('ssh', ['-F', config, '-v', 'job', 'true']);

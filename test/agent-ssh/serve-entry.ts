@@ -22,7 +22,12 @@ async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2]) as ServeConfig;
   if (cfg.sftpHelper) setSftpHelperCommand([cfg.sftpHelper]);
   const target = cfg.containerId
-    ? dockerSessionTarget({ engine: new DockerEngine(dockerEndpoint()), containerId: cfg.containerId, workingDir: cfg.workingDir, env: cfg.env })
+    ? dockerSessionTarget({
+        engine: new DockerEngine(dockerEndpoint()),
+        containerId: cfg.containerId,
+        workingDir: cfg.workingDir,
+        env: cfg.env,
+      })
     : hostSessionTarget({ workingDir: cfg.workingDir, env: cfg.env });
   const server = await startJobSshServer({
     hostKeyPem: generateHostKey().privatePem,
@@ -30,7 +35,9 @@ async function main(): Promise<void> {
     target,
     log: (line) => process.stderr.write(`${line}\n`),
   });
-  process.stdout.write(`${JSON.stringify({ port: server.port, hostPublicKey: server.hostPublicKey, nativeCrypto: ssh2Crypto.bindingAvailable })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ port: server.port, hostPublicKey: server.hostPublicKey, nativeCrypto: ssh2Crypto.bindingAvailable })}\n`,
+  );
   process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
 }
 

@@ -70,7 +70,12 @@ export function clientSuite(name: string, setup: () => Promise<TargetUnderTest>)
     });
 
     it('runs commands with the job env and SSH env requests, keeps stdout and stderr apart', async () => {
-      const res = await sut.client.mustSsh(['-o', 'SetEnv=BAZ=from-the-client', 'job', 'echo "$FOO $BAZ"; echo "$SSH_CONNECTION"; echo oops >&2']);
+      const res = await sut.client.mustSsh([
+        '-o',
+        'SetEnv=BAZ=from-the-client',
+        'job',
+        'echo "$FOO $BAZ"; echo "$SSH_CONNECTION"; echo oops >&2',
+      ]);
       expect(res.stdout).toMatch(new RegExp(`^from-the-job from-the-client\n127\\.0\\.0\\.1 \\d+ 127\\.0\\.0\\.1 ${sut.server.port}\n$`));
       expect(res.stderr).toBe('oops\n');
     });
@@ -198,7 +203,16 @@ export function clientSuite(name: string, setup: () => Promise<TargetUnderTest>)
       const remotePort = await freePort();
       await t.startHttp(remotePort, serveDir);
       const localPort = await freePort();
-      const tunnel = background('ssh', ['-F', sut.client.config, '-N', '-o', 'ExitOnForwardFailure=yes', '-L', `${localPort}:127.0.0.1:${remotePort}`, 'job']);
+      const tunnel = background('ssh', [
+        '-F',
+        sut.client.config,
+        '-N',
+        '-o',
+        'ExitOnForwardFailure=yes',
+        '-L',
+        `${localPort}:127.0.0.1:${remotePort}`,
+        'job',
+      ]);
       children.push(tunnel);
       const res = await waitFor('the HTTP server through the tunnel', async () => {
         const r = await httpGet(localPort, '/hello.txt');
@@ -236,7 +250,14 @@ export function clientSuite(name: string, setup: () => Promise<TargetUnderTest>)
       const res = await run('ssh', ['-F', cfg, 'job', 'true']);
       expect(res.code).toBe(255);
       expect(res.stderr).toContain('Permission denied');
-      const pw = await sut.client.ssh(['-o', 'PubkeyAuthentication=no', '-o', 'PreferredAuthentications=password,keyboard-interactive', 'job', 'true']);
+      const pw = await sut.client.ssh([
+        '-o',
+        'PubkeyAuthentication=no',
+        '-o',
+        'PreferredAuthentications=password,keyboard-interactive',
+        'job',
+        'true',
+      ]);
       expect(pw.code).toBe(255);
       expect(pw.stderr).toContain('Permission denied');
     });
@@ -266,22 +287,26 @@ export function clientSuite(name: string, setup: () => Promise<TargetUnderTest>)
       // a forwarded connection, open while a client holds it.
       const remotePort = await freePort();
       // A TCP server on the target's side that closes each connection after its first byte.
-      const held = background('python3', ['-c', [
-        'import socket, threading',
-        's = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
-        `s.bind(('127.0.0.1', ${remotePort})); s.listen(8)`,
-        'def serve(c):',
-        '    c.recv(1); c.close()',
-        'while True:',
-        '    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()',
-      ].join('\n')]);
+      const held = background('python3', [
+        '-c',
+        [
+          'import socket, threading',
+          's = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+          `s.bind(('127.0.0.1', ${remotePort})); s.listen(8)`,
+          'def serve(c):',
+          '    c.recv(1); c.close()',
+          'while True:',
+          '    c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()',
+        ].join('\n'),
+      ]);
       children.push(held);
       const { Socket } = await import('node:net');
-      const connectTo = (port: number) => new Promise<InstanceType<typeof Socket> | undefined>((resolve) => {
-        const s = new Socket();
-        s.once('error', () => resolve(undefined));
-        s.connect(port, '127.0.0.1', () => resolve(s));
-      });
+      const connectTo = (port: number) =>
+        new Promise<InstanceType<typeof Socket> | undefined>((resolve) => {
+          const s = new Socket();
+          s.once('error', () => resolve(undefined));
+          s.connect(port, '127.0.0.1', () => resolve(s));
+        });
       (await waitFor('the TCP server in the target', () => connectTo(remotePort))).destroy();
       const localPort = await freePort();
       const tunnel = background('ssh', ['-F', sut.client.config, '-N', '-L', `${localPort}:127.0.0.1:${remotePort}`, 'job']);

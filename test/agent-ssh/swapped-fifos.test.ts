@@ -30,7 +30,19 @@ describe('sessions whose FIFOs a process in the container keeps swapping', () =>
   let sshAgent: ReturnType<typeof spawn> | undefined;
 
   beforeAll(async () => {
-    id = (await docker(['run', '-d', '--network', 'host', '--name', `dstack-swap-${randomBytes(4).toString('hex')}`, inject('debianImage'), 'sleep', 'infinity'])).stdout.trim();
+    id = (
+      await docker([
+        'run',
+        '-d',
+        '--network',
+        'host',
+        '--name',
+        `dstack-swap-${randomBytes(4).toString('hex')}`,
+        inject('debianImage'),
+        'sleep',
+        'infinity',
+      ])
+    ).stdout.trim();
     const engine = new DockerEngine(dockerEndpoint({ DOCKER_HOST: inject('dockerHost') }));
     sut = await startServerAndClient(dockerSessionTarget({ engine, containerId: id, workingDir: '/tmp', user: 'nobody', env: {} }));
     void run('docker', ['-H', inject('dockerHost'), 'exec', '-u', '0', id, 'sh', '-c', SWAPPER], { timeoutMs: 600_000 });
@@ -47,7 +59,10 @@ describe('sessions whose FIFOs a process in the container keeps swapping', () =>
     await waitFor('ssh-agent', () => existsSync(agentSock));
     const hung: number[] = [];
     for (let n = 0; n < 40; n++) {
-      const r = await sut.client.ssh([...(n % 2 ? [] : ['-A']), 'job', 'echo out; echo err >&2; exit 3'], { timeoutMs: 30_000, env: { ...process.env, SSH_AUTH_SOCK: agentSock } });
+      const r = await sut.client.ssh([...(n % 2 ? [] : ['-A']), 'job', 'echo out; echo err >&2; exit 3'], {
+        timeoutMs: 30_000,
+        env: { ...process.env, SSH_AUTH_SOCK: agentSock },
+      });
       if (r.signal) hung.push(n);
     }
     expect(hung).toEqual([]);

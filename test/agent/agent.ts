@@ -48,7 +48,11 @@ export class AgentProcess {
   readonly events: Event[] = [];
   private streams: ClientReadableStream<Event>[] = [];
 
-  constructor(readonly dataDir: string, readonly env: Record<string, string>, readonly args: string[] = []) {}
+  constructor(
+    readonly dataDir: string,
+    readonly env: Record<string, string>,
+    readonly args: string[] = [],
+  ) {}
 
   get socket(): string {
     return join(this.dataDir, 'agent.sock');
@@ -72,12 +76,16 @@ export class AgentProcess {
       'grpc.max_receive_message_length': 256 << 20,
       'grpc.max_send_message_length': 256 << 20,
     });
-    await waitFor('the agent to answer a handshake', async () => {
-      if (exited) throw new Error(exited);
-      if (!existsSync(this.socket)) return false;
-      await this.handshake();
-      return true;
-    }, { timeoutMs: 30_000, intervalMs: 100 });
+    await waitFor(
+      'the agent to answer a handshake',
+      async () => {
+        if (exited) throw new Error(exited);
+        if (!existsSync(this.socket)) return false;
+        await this.handshake();
+        return true;
+      },
+      { timeoutMs: 30_000, intervalMs: 100 },
+    );
   }
 
   log(): string {
@@ -148,13 +156,17 @@ export class AgentProcess {
   }
 
   async waitState(jobId: string, state: JobState, timeoutMs = 180_000): Promise<Job> {
-    return waitFor(`job ${jobId} to be ${JobState[state]}`, async () => {
-      const job = await this.getJob(jobId);
-      if (job.status!.state === JobState.JOB_STATE_FAILED && state !== JobState.JOB_STATE_FAILED) {
-        throw new Error(`job failed: ${job.status!.reason}: ${job.status!.message}`);
-      }
-      return job.status!.state === state ? job : undefined;
-    }, { timeoutMs, intervalMs: 200 });
+    return waitFor(
+      `job ${jobId} to be ${JobState[state]}`,
+      async () => {
+        const job = await this.getJob(jobId);
+        if (job.status!.state === JobState.JOB_STATE_FAILED && state !== JobState.JOB_STATE_FAILED) {
+          throw new Error(`job failed: ${job.status!.reason}: ${job.status!.message}`);
+        }
+        return job.status!.state === state ? job : undefined;
+      },
+      { timeoutMs, intervalMs: 200 },
+    );
   }
 
   /** All of the job's log text (every stream). */
@@ -207,7 +219,10 @@ export function jobSpec(p: Partial<JobSpec> & { jobId: string }): JobSpec {
   };
 }
 
-export async function startAgent(env: Record<string, string> = {}, args: string[] = []): Promise<{ agent: AgentProcess; cleanup: () => Promise<void> }> {
+export async function startAgent(
+  env: Record<string, string> = {},
+  args: string[] = [],
+): Promise<{ agent: AgentProcess; cleanup: () => Promise<void> }> {
   const dir = tempDir('agent');
   const agent = new AgentProcess(join(dir.path, 'data'), env, args);
   await agent.start();
@@ -245,10 +260,29 @@ export function jobSshKey(): { publicKey(): string; ssh(port: number, command: s
   return {
     publicKey: () => readFileSync(`${key()}.pub`, 'utf8').trim(),
     ssh: (port, command, timeoutMs = 60_000) =>
-      run('ssh', [
-        '-F', '/dev/null', '-i', key(), '-p', String(port), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
-        '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
-        'root@127.0.0.1', command,
-      ], { timeoutMs }),
+      run(
+        'ssh',
+        [
+          '-F',
+          '/dev/null',
+          '-i',
+          key(),
+          '-p',
+          String(port),
+          '-o',
+          'IdentitiesOnly=yes',
+          '-o',
+          'BatchMode=yes',
+          '-o',
+          'StrictHostKeyChecking=no',
+          '-o',
+          'UserKnownHostsFile=/dev/null',
+          '-o',
+          'LogLevel=ERROR',
+          'root@127.0.0.1',
+          command,
+        ],
+        { timeoutMs },
+      ),
   };
 }

@@ -69,7 +69,9 @@ describe('dstack-agent serve', () => {
     expect(info.diskTotalBytes).toBeGreaterThan(info.diskFreeBytes);
     expect(info.diskFreeBytes).toBeGreaterThan(0);
     expect(info.docker).toBe(true);
-    const dockerVersion = (await mustRun('docker', ['-H', inject('dockerHost'), 'version', '--format', '{{.Server.Version}}'])).stdout.trim();
+    const dockerVersion = (
+      await mustRun('docker', ['-H', inject('dockerHost'), 'version', '--format', '{{.Server.Version}}'])
+    ).stdout.trim();
     expect(info.dockerVersion).toBe(dockerVersion);
     expect(info.os).toMatch(/Debian|Ubuntu|Linux/);
     expect(info.agentVersion).toBe('0.1.0');

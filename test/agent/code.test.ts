@@ -73,8 +73,18 @@ describe('code upload by manifest', () => {
     const { manifest: m, commit } = await upload(next);
     expect(new Set(m.missing)).toEqual(new Set([sha('hello v2\n'), sha('new in the repo\n')]));
     expect(commit.conflicts).toEqual([
-      { path: 'hello.txt', keptAs: 'hello.txt.remote-conflict', localSha256: sha('hello v2\n'), remoteSha256: sha('edited on the instance\n') },
-      { path: 'new.txt', keptAs: 'new.txt.remote-conflict', localSha256: sha('new in the repo\n'), remoteSha256: sha('made on the instance\n') },
+      {
+        path: 'hello.txt',
+        keptAs: 'hello.txt.remote-conflict',
+        localSha256: sha('hello v2\n'),
+        remoteSha256: sha('edited on the instance\n'),
+      },
+      {
+        path: 'new.txt',
+        keptAs: 'new.txt.remote-conflict',
+        localSha256: sha('new in the repo\n'),
+        remoteSha256: sha('made on the instance\n'),
+      },
     ]);
     expect(readFileSync(join(wd, 'hello.txt'), 'utf8')).toBe('hello v2\n');
     expect(readFileSync(join(wd, 'hello.txt.remote-conflict'), 'utf8')).toBe('edited on the instance\n');
@@ -86,7 +96,12 @@ describe('code upload by manifest', () => {
   });
 
   it('removes files dropped from a full manifest, and those in `removed` of a delta, unless changed here', async () => {
-    const base: Record<string, FileSpec> = { ...tree, 'hello.txt': { content: 'hello v2\n' }, 'new.txt': { content: 'new in the repo\n' }, 'bin/run.sh': { content: '#!/bin/sh\necho run v2\n', mode: 0o755 } };
+    const base: Record<string, FileSpec> = {
+      ...tree,
+      'hello.txt': { content: 'hello v2\n' },
+      'new.txt': { content: 'new in the repo\n' },
+      'bin/run.sh': { content: '#!/bin/sh\necho run v2\n', mode: 0o755 },
+    };
     const { 'docs/copy.txt': _dropped, ...withoutCopy } = base;
     const r = await upload(withoutCopy);
     expect(r.commit.removed).toBeGreaterThanOrEqual(1);
@@ -96,7 +111,9 @@ describe('code upload by manifest', () => {
     const d = await upload({}, { full: false, removed: ['a/b/c/deep.txt', 'new.txt'] });
     expect(d.commit.removed).toBe(1);
     expect(existsSync(join(wd, 'new.txt'))).toBe(false);
-    expect(d.commit.conflicts).toEqual([{ path: 'a/b/c/deep.txt', keptAs: 'a/b/c/deep.txt.remote-conflict', localSha256: '', remoteSha256: sha('changed here\n') }]);
+    expect(d.commit.conflicts).toEqual([
+      { path: 'a/b/c/deep.txt', keptAs: 'a/b/c/deep.txt.remote-conflict', localSha256: '', remoteSha256: sha('changed here\n') },
+    ]);
     expect(readFileSync(join(wd, 'a/b/c/deep.txt.remote-conflict'), 'utf8')).toBe('changed here\n');
   });
 
@@ -105,7 +122,10 @@ describe('code upload by manifest', () => {
     const cases: [ManifestEntry[], RegExp][] = [
       [manifest({ '../evil.txt': { content: 'x' } }), /path "\.\.\/evil\.txt" escapes the code dir: it contains "\.\."/],
       [manifest({ [join(outside, 'evil.txt')]: { content: 'x' } }), /escapes the code dir: it is absolute/],
-      [manifest({ sneaky: { link: outside }, 'sneaky/evil.txt': { content: 'x' } }), /path "sneaky\/evil\.txt" escapes the code dir: "sneaky" is a symlink in the manifest/],
+      [
+        manifest({ sneaky: { link: outside }, 'sneaky/evil.txt': { content: 'x' } }),
+        /path "sneaky\/evil\.txt" escapes the code dir: "sneaky" is a symlink in the manifest/,
+      ],
     ];
     for (const [entries, message] of cases) {
       const err = await agent.putManifest({ jobId, full: false, entries, removed: [] }).catch((e) => e);
@@ -125,7 +145,9 @@ describe('code upload by manifest', () => {
 
   it('verifies blob hashes and refuses a commit whose blobs never came', async () => {
     const m = await agent.putManifest({ jobId, full: false, entries: manifest({ 'x.txt': { content: 'the real content' } }), removed: [] });
-    const bad = await agent.putBlobs([{ uploadId: m.uploadId, sha256: sha('the real content'), data: Buffer.from('something else'), last: true, blobs: [] }]).catch((e) => e);
+    const bad = await agent
+      .putBlobs([{ uploadId: m.uploadId, sha256: sha('the real content'), data: Buffer.from('something else'), last: true, blobs: [] }])
+      .catch((e) => e);
     expect(bad.code).toBe(grpcStatus.INVALID_ARGUMENT);
     expect(bad.details).toContain(`blob ${sha('the real content')}: its content hashes to ${sha('something else')}`);
     const commit = await agent.commitCode(m.uploadId).catch((e) => e);
@@ -160,7 +182,13 @@ describe('code upload for live sync', () => {
   let wd: string;
 
   async function upload(tree: Record<string, FileSpec>, opts: { full?: boolean; removed?: string[]; localChangesOnly?: boolean } = {}) {
-    const m = await agent.putManifest({ jobId, full: opts.full ?? true, entries: manifest(tree), removed: opts.removed ?? [], localChangesOnly: opts.localChangesOnly });
+    const m = await agent.putManifest({
+      jobId,
+      full: opts.full ?? true,
+      entries: manifest(tree),
+      removed: opts.removed ?? [],
+      localChangesOnly: opts.localChangesOnly,
+    });
     if (m.missing.length) await agent.putBlobs(chunks(m.uploadId, tree, m.missing));
     return agent.commitCode(m.uploadId);
   }
@@ -194,7 +222,9 @@ describe('code upload for live sync', () => {
     const commit = await upload(local, { localChangesOnly: true });
     expect(commit.written).toBe(2);
     expect(commit.removed).toBe(1);
-    expect(commit.conflicts).toEqual([{ path: 'both.txt', keptAs: 'both.txt.remote-conflict', localSha256: sha('both: local\n'), remoteSha256: sha('both: instance\n') }]);
+    expect(commit.conflicts).toEqual([
+      { path: 'both.txt', keptAs: 'both.txt.remote-conflict', localSha256: sha('both: local\n'), remoteSha256: sha('both: instance\n') },
+    ]);
     expect(read('edited-there.txt')).toBe('edited on the instance\n');
     expect(existsSync(join(wd, 'deleted-there.txt'))).toBe(false);
     expect(read('changed-here.txt')).toBe('v2\n');

@@ -16,11 +16,24 @@ describe('docker job with a user', () => {
 
   it('runs init as the user, who owns the code and sees the env in a login shell', async () => {
     const jobId = uniqueId('user');
-    await agent.submit({ jobId, runtime: 'docker', image: inject('debianImage'), user: 'nobody', env: { FOO: 'bar' }, expectCode: true, init: ['id -un', 'echo edited-by-init >> notes.txt'] });
+    await agent.submit({
+      jobId,
+      runtime: 'docker',
+      image: inject('debianImage'),
+      user: 'nobody',
+      env: { FOO: 'bar' },
+      expectCode: true,
+      init: ['id -un', 'echo edited-by-init >> notes.txt'],
+    });
     await agent.waitState(jobId, JobState.JOB_STATE_WAITING_CODE);
     const content = 'first line\n';
     const sha = createHash('sha256').update(content).digest('hex');
-    const m = await agent.putManifest({ jobId, full: true, removed: [], entries: [{ path: 'notes.txt', mode: 0o644, size: content.length, sha256: sha, symlinkTarget: '', directory: false }] });
+    const m = await agent.putManifest({
+      jobId,
+      full: true,
+      removed: [],
+      entries: [{ path: 'notes.txt', mode: 0o644, size: content.length, sha256: sha, symlinkTarget: '', directory: false }],
+    });
     await agent.putBlobs(m.missing.map((s) => ({ uploadId: m.uploadId, sha256: s, data: Buffer.from(content), last: true, blobs: [] })));
     await agent.commitCode(m.uploadId);
     const job = await agent.waitState(jobId, JobState.JOB_STATE_RUNNING);

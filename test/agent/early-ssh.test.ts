@@ -34,15 +34,42 @@ describe('SSH before the container is up', () => {
   });
 
   const ssh = (port: number, command: string) =>
-    run('ssh', [
-      '-F', '/dev/null', '-i', key, '-p', String(port), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
-      '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', 'root@127.0.0.1', command,
-    ], { timeoutMs: 120_000 });
+    run(
+      'ssh',
+      [
+        '-F',
+        '/dev/null',
+        '-i',
+        key,
+        '-p',
+        String(port),
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'LogLevel=ERROR',
+        'root@127.0.0.1',
+        command,
+      ],
+      { timeoutMs: 120_000 },
+    );
 
   /** A docker job that waits for its code, with its container create held; returns its SSH port once it is starting. */
   async function startingJob(jobId: string): Promise<number> {
     gate.hold(/^POST \/v[\d.]+\/containers\/create/);
-    await agent.submit({ jobId, runtime: 'docker', image: inject('debianImage'), expectCode: true, authorizedKeys: [pub], env: { GREETING: 'hi' } });
+    await agent.submit({
+      jobId,
+      runtime: 'docker',
+      image: inject('debianImage'),
+      expectCode: true,
+      authorizedKeys: [pub],
+      env: { GREETING: 'hi' },
+    });
     const waiting = await agent.waitState(jobId, JobState.JOB_STATE_WAITING_CODE);
     // The port and host key are known before the code (and the container) are.
     expect(waiting.status!.sshPort).toBeGreaterThan(0);
@@ -54,7 +81,10 @@ describe('SSH before the container is up', () => {
   }
 
   const execSessions = (jobId: string) =>
-    agent.waitEvent(`an exec session of ${jobId}`, (e) => e.jobId === jobId && e.payload?.$case === 'activity' && (e.payload.value as Activity).execSessions === 1);
+    agent.waitEvent(
+      `an exec session of ${jobId}`,
+      (e) => e.jobId === jobId && e.payload?.$case === 'activity' && (e.payload.value as Activity).execSessions === 1,
+    );
 
   it('a session that comes first waits for the container, then runs with the code and the env', async () => {
     const jobId = uniqueId('early');

@@ -50,14 +50,24 @@ describe('a hostile image whose PID 1 swaps /etc/profile.d and the home for link
     mkdirSync(hostProfile, { recursive: true });
     writeFileSync(join(hostProfile, 'host.sh'), 'echo host profile\n', { mode: 0o644 });
     mkdirSync(hostHome, { recursive: true });
-    writeFileSync(join(hostHome, '.bashrc'), '# the host root\'s bashrc\n', { mode: 0o644 });
+    writeFileSync(join(hostHome, '.bashrc'), "# the host root's bashrc\n", { mode: 0o644 });
     chmodSync(hostHome, 0o700);
     before = treeSnapshot(canary);
     // The image: the debian test image with the links in place and the hostile /bin/sh.
     const maker = `maker-${process.pid}-${Date.now()}`;
     const script = HOSTILE_SH(hostProfile, hostHome).replace(/'/g, `'\\''`);
-    await docker(['run', '--name', maker, '--network', 'none', '--entrypoint', '/bin/dash', inject('debianImage'), '-c',
-      `rm -rf /etc/profile.d /root && ln -s ${hostProfile} /etc/profile.d && ln -s ${hostHome} /root && rm -f /bin/sh && printf '%s' '${script}' > /bin/sh && chmod 755 /bin/sh`]);
+    await docker([
+      'run',
+      '--name',
+      maker,
+      '--network',
+      'none',
+      '--entrypoint',
+      '/bin/dash',
+      inject('debianImage'),
+      '-c',
+      `rm -rf /etc/profile.d /root && ln -s ${hostProfile} /etc/profile.d && ln -s ${hostHome} /root && rm -f /bin/sh && printf '%s' '${script}' > /bin/sh && chmod 755 /bin/sh`,
+    ]);
     await docker(['commit', maker, image]);
     await docker(['rm', '-f', maker]);
     ({ agent, cleanup } = await startAgent({ DOCKER_HOST: inject('dockerHost') }));
@@ -74,13 +84,23 @@ describe('a hostile image whose PID 1 swaps /etc/profile.d and the home for link
     for (let i = 0; i < 10; i++) {
       const jobId = uniqueId(`hostile${i}`);
       await agent.submit({ jobId, runtime: 'docker', image, env: { SECRET_ISH: 'job-env-value' }, authorizedKeys: [key.publicKey] });
-      const job = await waitFor(`job ${jobId} to run or fail`, async () => {
-        const j = await agent.getJob(jobId);
-        return [JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_FAILED].includes(j.status!.state) ? j : undefined;
-      }, { timeoutMs: 120_000, intervalMs: 100 });
+      const job = await waitFor(
+        `job ${jobId} to run or fail`,
+        async () => {
+          const j = await agent.getJob(jobId);
+          return [JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_FAILED].includes(j.status!.state) ? j : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 100 },
+      );
       if (job.status!.containerId && job.status!.state === JobState.JOB_STATE_RUNNING) {
         // The image does what it says: its PID 1 keeps swapping (a link one moment, a folder the next).
-        const seen = await docker(['exec', job.status!.containerId, 'python3', '-c', 'import os\nprint(sorted({os.path.islink("/etc/profile.d") for _ in range(20000)}))']);
+        const seen = await docker([
+          'exec',
+          job.status!.containerId,
+          'python3',
+          '-c',
+          'import os\nprint(sorted({os.path.islink("/etc/profile.d") for _ in range(20000)}))',
+        ]);
         expect(seen.stdout.trim()).toBe('[False, True]');
       }
       if (job.status!.state === JobState.JOB_STATE_FAILED) {

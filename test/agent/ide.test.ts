@@ -32,16 +32,35 @@ describe('IDE server pre-install', () => {
     tarball = readFileSync(join(work.path, 'server.tar.gz'));
     const sha256 = createHash('sha256').update(tarball).digest('hex');
     const [key, cert] = ['key.pem', 'cert.pem'].map((f) => join(work.path, f));
-    await mustRun('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    await mustRun('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '1',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ]);
     server = createServer({ key: readFileSync(key), cert: readFileSync(cert) }, (req, res) => {
       const url = req.url ?? '';
       requests.push(url);
       if (url.includes('/missing/')) res.writeHead(404).end('no such commit');
-      else if (url.startsWith('/vscode/tohttp/')) res.writeHead(302, { Location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/plain.tar.gz` }).end();
+      else if (url.startsWith('/vscode/tohttp/'))
+        res.writeHead(302, { Location: `http://127.0.0.1:${(server.address() as AddressInfo).port}/plain.tar.gz` }).end();
       else if (url.startsWith('/vscode-api/')) {
         // The update API's answer; for commit "badsha" a hash of other bytes.
         const published = url.includes('/badsha/') ? createHash('sha256').update('other bytes').digest('hex') : sha256;
-        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ url: 'https://elsewhere.test/x.tar.gz', sha256hash: published }));
+        res
+          .writeHead(200, { 'Content-Type': 'application/json' })
+          .end(JSON.stringify({ url: 'https://elsewhere.test/x.tar.gz', sha256hash: published }));
       } else res.writeHead(200, { 'Content-Type': 'application/gzip', 'Content-Length': tarball.length }).end(tarball);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -68,9 +87,17 @@ describe('IDE server pre-install', () => {
     const job = await agent.waitState(jobId, JobState.JOB_STATE_RUNNING);
     expect(requests).toContain('/vscode-api/abc123/x64.json');
     expect(requests).toContain('/vscode/abc123/server-linux-x64.tar.gz');
-    const out = await docker(['exec', job.status!.containerId, 'sh', '-c', 'cat /root/.vscode-server/bin/abc123/product.json; test -x /root/.vscode-server/bin/abc123/bin/code-server && echo exec-ok']);
+    const out = await docker([
+      'exec',
+      job.status!.containerId,
+      'sh',
+      '-c',
+      'cat /root/.vscode-server/bin/abc123/product.json; test -x /root/.vscode-server/bin/abc123/bin/code-server && echo exec-ok',
+    ]);
     expect(out.stdout).toBe('{"commit":"test"}\nexec-ok\n');
-    expect(await agent.logText(jobId)).toMatch(/installed the vscode server \([\d.]+ MiB, sha256 as published\) in ~\/\.vscode-server\/bin\/abc123/);
+    expect(await agent.logText(jobId)).toMatch(
+      /installed the vscode server \([\d.]+ MiB, sha256 as published\) in ~\/\.vscode-server\/bin\/abc123/,
+    );
     // The tarball waited in the job's own folder, and is gone.
     expect(readdirSync(join(agent.dataDir, 'jobs', jobId))).not.toContain('ide-server.tar.gz');
   });
@@ -89,7 +116,9 @@ describe('IDE server pre-install', () => {
     await agent.submit({ jobId, runtime: 'host', ide: { name: 'vscode', version: 'badsha' } });
     await agent.waitState(jobId, JobState.JOB_STATE_RUNNING);
     expect(requests).toContain('/vscode/badsha/server-linux-x64.tar.gz');
-    expect(await agent.logText(jobId)).toMatch(/warning: the vscode server was not pre-installed: https:\/\/127\.0\.0\.1:\d+\/vscode\/badsha\/server-linux-x64\.tar\.gz: its sha256 is [0-9a-f]{64}, the published one [0-9a-f]{64}/);
+    expect(await agent.logText(jobId)).toMatch(
+      /warning: the vscode server was not pre-installed: https:\/\/127\.0\.0\.1:\d+\/vscode\/badsha\/server-linux-x64\.tar\.gz: its sha256 is [0-9a-f]{64}, the published one [0-9a-f]{64}/,
+    );
     expect(existsSync(join(home, '.vscode-server/bin/badsha'))).toBe(false);
     expect(existsSync(join(home, '.vscode-server/bin/badsha.part'))).toBe(false);
   });
@@ -98,7 +127,9 @@ describe('IDE server pre-install', () => {
     const jobId = uniqueId('ide-http');
     await agent.submit({ jobId, runtime: 'host', ide: { name: 'vscode', version: 'tohttp' } });
     await agent.waitState(jobId, JobState.JOB_STATE_RUNNING);
-    expect(await agent.logText(jobId)).toMatch(/warning: the vscode server was not pre-installed: the redirect from https:\/\/127\.0\.0\.1:\d+\/vscode\/tohttp\/server-linux-x64\.tar\.gz to http:\/\/127\.0\.0\.1:\d+\/plain\.tar\.gz: only https is fetched/);
+    expect(await agent.logText(jobId)).toMatch(
+      /warning: the vscode server was not pre-installed: the redirect from https:\/\/127\.0\.0\.1:\d+\/vscode\/tohttp\/server-linux-x64\.tar\.gz to http:\/\/127\.0\.0\.1:\d+\/plain\.tar\.gz: only https is fetched/,
+    );
     expect(requests).not.toContain('/plain.tar.gz');
     expect(existsSync(join(home, '.vscode-server/bin/tohttp'))).toBe(false);
   });

@@ -32,8 +32,11 @@ export function jobSuite(runtime: 'docker' | 'host') {
         image: image(),
         runName: 'my-run',
         repoId: 'repo-42',
-        env: { GREETING: "it's a \"test\" $HOME" },
-        init: ['echo "init1 $GREETING run=$DSTACK_RUN_NAME repo=$DSTACK_REPO_ID gpus=$DSTACK_GPUS_NUM wd=$DSTACK_WORKING_DIR pwd=$(pwd)"', 'echo to-stderr >&2'],
+        env: { GREETING: 'it\'s a "test" $HOME' },
+        init: [
+          'echo "init1 $GREETING run=$DSTACK_RUN_NAME repo=$DSTACK_REPO_ID gpus=$DSTACK_GPUS_NUM wd=$DSTACK_WORKING_DIR pwd=$(pwd)"',
+          'echo to-stderr >&2',
+        ],
       });
       expect(submitted.status!.state).toBe(JobState.JOB_STATE_SUBMITTED);
       expect(submitted.status!.runtime).toBe(runtime);
@@ -59,7 +62,10 @@ export function jobSuite(runtime: 'docker' | 'host') {
       for (const l of logs.lines) expect(l.timeMs).toBeGreaterThan(job.status!.submittedMs - 1000);
 
       // The log lines also came live through Events.
-      await agent.waitEvent('init output in Events', (e) => e.jobId === jobId && e.payload?.$case === 'log' && Buffer.from(e.payload.value.data).toString().startsWith('init1'));
+      await agent.waitEvent(
+        'init output in Events',
+        (e) => e.jobId === jobId && e.payload?.$case === 'log' && Buffer.from(e.payload.value.data).toString().startsWith('init1'),
+      );
 
       // Submitting the same job again returns it unchanged.
       const again = await agent.submit({ jobId, runtime, image: image(), init: ['false'] });
@@ -76,7 +82,10 @@ export function jobSuite(runtime: 'docker' | 'host') {
         expect(inspect.HostConfig.NetworkMode).toBe('host');
         expect(inspect.Config.WorkingDir).toBe('/workflow');
         expect(inspect.Config.Labels['ai.dstack.agent.instance-id']).toBe((await agent.handshake()).instanceId);
-        expect(inspect.Mounts.map((m: { Destination: string; Source: string }) => [m.Destination, m.Source])).toContainEqual(['/workflow', join(jobDir(jobId), 'workflow')]);
+        expect(inspect.Mounts.map((m: { Destination: string; Source: string }) => [m.Destination, m.Source])).toContainEqual([
+          '/workflow',
+          join(jobDir(jobId), 'workflow'),
+        ]);
       } else {
         expect(readFileSync(join(jobDir(jobId), 'env.sh'), 'utf8')).toContain('export DSTACK_RUN_NAME=my-run\n');
       }
@@ -94,7 +103,11 @@ export function jobSuite(runtime: 'docker' | 'host') {
       const jobId = uniqueId('initfail');
       await agent.submit({ jobId, runtime, image: image(), init: ['echo first', 'sh -c "exit 3"', 'echo never'] });
       const job = await agent.waitState(jobId, JobState.JOB_STATE_FAILED);
-      expect(job.status).toMatchObject({ reason: 'init_failed', exitCode: 3, message: 'init command `sh -c "exit 3"` failed with exit code 3' });
+      expect(job.status).toMatchObject({
+        reason: 'init_failed',
+        exitCode: 3,
+        message: 'init command `sh -c "exit 3"` failed with exit code 3',
+      });
       const text = await agent.logText(jobId);
       expect(text).toContain('first\n');
       expect(text).not.toContain('never');
@@ -102,7 +115,7 @@ export function jobSuite(runtime: 'docker' | 'host') {
       if (runtime === 'docker') await waitFor('the container to go', async () => (await containers(jobId)).length === 0);
     });
 
-    it('stops gracefully: SIGTERM reaches the job\'s processes, then everything is gone', async () => {
+    it("stops gracefully: SIGTERM reaches the job's processes, then everything is gone", async () => {
       const jobId = uniqueId('stop');
       // A process left running by init that records the SIGTERM it gets.
       const trap = `sh -c 'trap "echo got-term > $DSTACK_WORKING_DIR/term; exit 0" TERM; while :; do sleep 1; done' >/dev/null 2>&1 &`;

@@ -33,13 +33,39 @@ describe('events, logs and shutdown', () => {
     expect(agent.events[0].payload).toMatchObject({ $case: 'status', value: { jobId, state: JobState.JOB_STATE_RUNNING } });
     expect((snap.payload!.value as Activity).execSessions).toBe(0);
 
-    const session = run('ssh', [
-      '-F', '/dev/null', '-i', key, '-p', String(job.status!.sshPort), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
-      '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', 'root@127.0.0.1', 'sleep 2; echo done',
-    ], { timeoutMs: 60_000 });
+    const session = run(
+      'ssh',
+      [
+        '-F',
+        '/dev/null',
+        '-i',
+        key,
+        '-p',
+        String(job.status!.sshPort),
+        '-o',
+        'IdentitiesOnly=yes',
+        '-o',
+        'BatchMode=yes',
+        '-o',
+        'StrictHostKeyChecking=no',
+        '-o',
+        'UserKnownHostsFile=/dev/null',
+        '-o',
+        'LogLevel=ERROR',
+        'root@127.0.0.1',
+        'sleep 2; echo done',
+      ],
+      { timeoutMs: 60_000 },
+    );
     await agent.waitEvent('an exec session in the activity', (e) => e.payload?.$case === 'activity' && e.payload.value.execSessions === 1);
     expect((await session).stdout).toBe('done\n');
-    const closed = await agent.waitEvent('the session closed', (e) => e.payload?.$case === 'activity' && e.payload.value.execSessions === 0 && agent.events.indexOf(e) > agent.events.findIndex((x) => x.payload?.$case === 'activity' && x.payload.value.execSessions === 1));
+    const closed = await agent.waitEvent(
+      'the session closed',
+      (e) =>
+        e.payload?.$case === 'activity' &&
+        e.payload.value.execSessions === 0 &&
+        agent.events.indexOf(e) > agent.events.findIndex((x) => x.payload?.$case === 'activity' && x.payload.value.execSessions === 1),
+    );
     expect((closed.payload!.value as Activity).inactiveSeconds).toBe(0);
     // Subscribed to one job: no other job's events.
     expect(agent.events.every((e) => e.jobId === jobId)).toBe(true);
@@ -51,10 +77,31 @@ describe('events, logs and shutdown', () => {
     const jobId = uniqueId('keys');
     await agent.submit({ jobId, runtime: 'host', authorizedKeys: [(await mustRun('cat', [`${key}.pub`])).stdout.trim()] });
     const job = await agent.waitState(jobId, JobState.JOB_STATE_RUNNING);
-    const sshWith = (k: string) => run('ssh', [
-      '-F', '/dev/null', '-i', k, '-p', String(job.status!.sshPort), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
-      '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', 'root@127.0.0.1', 'echo in',
-    ], { timeoutMs: 60_000 });
+    const sshWith = (k: string) =>
+      run(
+        'ssh',
+        [
+          '-F',
+          '/dev/null',
+          '-i',
+          k,
+          '-p',
+          String(job.status!.sshPort),
+          '-o',
+          'IdentitiesOnly=yes',
+          '-o',
+          'BatchMode=yes',
+          '-o',
+          'StrictHostKeyChecking=no',
+          '-o',
+          'UserKnownHostsFile=/dev/null',
+          '-o',
+          'LogLevel=ERROR',
+          'root@127.0.0.1',
+          'echo in',
+        ],
+        { timeoutMs: 60_000 },
+      );
     expect((await sshWith(key)).stdout).toBe('in\n');
     expect((await sshWith(other)).code).toBe(255);
     const updated = await agent.updateJob(jobId, [(await mustRun('cat', [`${other}.pub`])).stdout.trim()]);
@@ -67,7 +114,11 @@ describe('events, logs and shutdown', () => {
 
   it('keeps the log under its cap, dropping the oldest lines, and reads by offset and time', async () => {
     const jobId = uniqueId('bigLog'.toLowerCase());
-    await agent.submit({ jobId, runtime: 'host', init: ['i=0; while [ $i -lt 2000 ]; do echo "line $i of the chatty init"; i=$((i+1)); done'] });
+    await agent.submit({
+      jobId,
+      runtime: 'host',
+      init: ['i=0; while [ $i -lt 2000 ]; do echo "line $i of the chatty init"; i=$((i+1)); done'],
+    });
     await agent.waitState(jobId, JobState.JOB_STATE_RUNNING);
     const all = await agent.getLogs(jobId);
     expect(all.firstOffset).toBeGreaterThan(0);

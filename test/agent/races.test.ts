@@ -65,7 +65,7 @@ describe('a job that swaps its folders for links to host folders while the agent
     mkdirSync(join(canary, 'sub/deeper'), { recursive: true });
     writeFileSync(join(canary, 'keep.txt'), 'keep\n', { mode: 0o644 });
     writeFileSync(join(canary, 'sub/deeper/secret'), 'secret\n', { mode: 0o600 });
-    writeFileSync(join(canary, 'dstack.sh'), 'not the agent\'s\n', { mode: 0o644 });
+    writeFileSync(join(canary, 'dstack.sh'), "not the agent's\n", { mode: 0o644 });
     chownSync(join(canary, 'sub'), 1234, 1234);
     chmodSync(join(canary, 'sub/deeper'), 0o700);
     before = treeSnapshot(canary);
@@ -80,21 +80,47 @@ describe('a job that swaps its folders for links to host folders while the agent
 
   /** Starts the swapper in the job's container as soon as it exists; resolves with the container id. */
   async function swapIn(jobId: string): Promise<string> {
-    const job = await waitFor(`job ${jobId}'s container`, async () => {
-      const j: Job = await agent.getJob(jobId);
-      return j.status!.containerId ? j : undefined;
-    }, { timeoutMs: 120_000, intervalMs: 20 });
+    const job = await waitFor(
+      `job ${jobId}'s container`,
+      async () => {
+        const j: Job = await agent.getJob(jobId);
+        return j.status!.containerId ? j : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 20 },
+    );
     const id = job.status!.containerId;
     // Relative: enough ".." to reach "/" from any depth of the code dir on the host, then the canary.
     const rel = `${'../'.repeat(40)}${canary.slice(1)}`;
     // It ends with the container (RemoveJob).
-    void run('docker', ['-H', inject('dockerHost'), 'exec', '-u', '0', '-e', `ABS=${canary}`, '-e', `REL=${rel}`, '-e', 'HOME_DIR=/nonexistent', id, 'python3', '-c', SWAPPER], {
-      timeoutMs: 600_000,
-    }).catch(() => {});
+    void run(
+      'docker',
+      [
+        '-H',
+        inject('dockerHost'),
+        'exec',
+        '-u',
+        '0',
+        '-e',
+        `ABS=${canary}`,
+        '-e',
+        `REL=${rel}`,
+        '-e',
+        'HOME_DIR=/nonexistent',
+        id,
+        'python3',
+        '-c',
+        SWAPPER,
+      ],
+      {
+        timeoutMs: 600_000,
+      },
+    ).catch(() => {});
     return id;
   }
 
-  it('keeps the host canary as it was through 1,000 live-sync batches, re-applies, profiles, SFTP and agent forwarding', { timeout: 900_000 }, async () => {
+  it('keeps the host canary as it was through 1,000 live-sync batches, re-applies, profiles, SFTP and agent forwarding', {
+    timeout: 900_000,
+  }, async () => {
     const t0 = Date.now();
     const say = (what: string) => process.env.DSTACK_TEST_VERBOSE && console.log(`${((Date.now() - t0) / 1000).toFixed(1)}s ${what}`);
     const key = await makeKey(scratch.path, 'id_race');
@@ -113,18 +139,40 @@ describe('a job that swaps its folders for links to host folders while the agent
     for (let round = 0; round < 3; round++) {
       const jobId = uniqueId(`race${round}`);
       // user nobody: every commit and the start hand the tree over to uid 65534.
-      await agent.submit({ jobId, runtime: 'docker', image: inject('debianImage'), repoId, expectCode: true, user: 'nobody', authorizedKeys: [key.publicKey] });
+      await agent.submit({
+        jobId,
+        runtime: 'docker',
+        image: inject('debianImage'),
+        repoId,
+        expectCode: true,
+        user: 'nobody',
+        authorizedKeys: [key.publicKey],
+      });
       await swapIn(jobId);
       say(`round ${round}: swapping`);
       await uploadTree(agent, jobId, tree).catch(() => refused++);
-      const job = await waitFor(`job ${jobId} to run or fail`, async () => {
-        const j = await agent.getJob(jobId);
-        const s = j.status!.state;
-        return s === JobState.JOB_STATE_RUNNING || s === JobState.JOB_STATE_FAILED || s === JobState.JOB_STATE_WAITING_CODE ? j : undefined;
-      }, { timeoutMs: 180_000, intervalMs: 100 });
+      const job = await waitFor(
+        `job ${jobId} to run or fail`,
+        async () => {
+          const j = await agent.getJob(jobId);
+          const s = j.status!.state;
+          return s === JobState.JOB_STATE_RUNNING || s === JobState.JOB_STATE_FAILED || s === JobState.JOB_STATE_WAITING_CODE
+            ? j
+            : undefined;
+        },
+        { timeoutMs: 180_000, intervalMs: 100 },
+      );
       if (job.status!.state === JobState.JOB_STATE_WAITING_CODE) {
         // The swapper broke the first commit: send it again until one lands.
-        await waitFor('a first commit that lands', async () => (await uploadTree(agent, jobId, tree).then(() => true, () => false)), { timeoutMs: 60_000, intervalMs: 50 });
+        await waitFor(
+          'a first commit that lands',
+          async () =>
+            await uploadTree(agent, jobId, tree).then(
+              () => true,
+              () => false,
+            ),
+          { timeoutMs: 60_000, intervalMs: 50 },
+        );
       }
 
       say(`round ${round}: ${JobState[job.status!.state]}`);
@@ -136,18 +184,33 @@ describe('a job that swaps its folders for links to host folders while the agent
         const upload = join(scratch.path, 'up.txt');
         writeFileSync(upload, 'uploaded\n');
         for (let n = 0; n < 10; n++) {
-          const batch = [`put ${upload} /workflow/a/b/c/up${n}.txt`, `mkdir /workflow/a/b/d${n}`, `chmod 4755 /workflow/a/b/c/up${n}.txt`, `rename /workflow/a/b/c/up${n}.txt /workflow/sub/up${n}.txt`, `rm /workflow/sub/up${n}.txt`, 'ls /workflow/a/b'].join('\n');
+          const batch = [
+            `put ${upload} /workflow/a/b/c/up${n}.txt`,
+            `mkdir /workflow/a/b/d${n}`,
+            `chmod 4755 /workflow/a/b/c/up${n}.txt`,
+            `rename /workflow/a/b/c/up${n}.txt /workflow/sub/up${n}.txt`,
+            `rm /workflow/sub/up${n}.txt`,
+            'ls /workflow/a/b',
+          ].join('\n');
           // Each may fail (a folder is a link just then), but none may hang.
           const sftp = await run('sftp', ['-F', config, '-b', '-', 'job'], { input: `${batch}\n`, timeoutMs: 60_000 });
-          const ssh = await run('ssh', ['-F', config, '-A', 'job', 'ls -la "$SSH_AUTH_SOCK" /workflow/a/b; echo x > /workflow/a/b/c/ssh.txt'], {
-            timeoutMs: 30_000,
-            env: { ...process.env, SSH_AUTH_SOCK: agentSock },
-          });
+          const ssh = await run(
+            'ssh',
+            ['-F', config, '-A', 'job', 'ls -la "$SSH_AUTH_SOCK" /workflow/a/b; echo x > /workflow/a/b/c/ssh.txt'],
+            {
+              timeoutMs: 30_000,
+              env: { ...process.env, SSH_AUTH_SOCK: agentSock },
+            },
+          );
           if (sftp.signal || ssh.signal) {
             hung.push(`round ${round}: ${sftp.signal ? 'sftp' : 'ssh'} ${n}: ${(sftp.signal ? sftp : ssh).stderr.slice(-2000)}`);
             if (process.env.DSTACK_TEST_VERBOSE) {
               const cid = (await agent.getJob(jobId)).status!.containerId;
-              const ps = await run('docker', ['-H', inject('dockerHost'), 'exec', '-u', '0', cid, 'sh', '-c', 'ps -ef; ls -la /tmp /tmp/dstack-*'], { timeoutMs: 20_000 });
+              const ps = await run(
+                'docker',
+                ['-H', inject('dockerHost'), 'exec', '-u', '0', cid, 'sh', '-c', 'ps -ef; ls -la /tmp /tmp/dstack-*'],
+                { timeoutMs: 20_000 },
+              );
               console.log(hung[hung.length - 1], ps.stdout, ps.stderr, agent.log().split('\n').slice(-30).join('\n'));
             }
           }
@@ -155,7 +218,10 @@ describe('a job that swaps its folders for links to host folders while the agent
       })();
       sent += batches;
       for (let i = 0; i < batches; i++) {
-        const step: Record<string, FileSpec> = { [`a/b/c/f${i % 5}.txt`]: { content: `batch ${round}.${i}\n` }, [`sub/n${i}.txt`]: { content: `n ${i}\n` } };
+        const step: Record<string, FileSpec> = {
+          [`a/b/c/f${i % 5}.txt`]: { content: `batch ${round}.${i}\n` },
+          [`sub/n${i}.txt`]: { content: `n ${i}\n` },
+        };
         const removed = i > 0 ? [`sub/n${i - 1}.txt`] : [];
         try {
           const m = await agent.putManifest({ jobId, full: false, entries: manifest(step), removed });

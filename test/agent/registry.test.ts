@@ -28,11 +28,16 @@ describe('images from a registry with htpasswd auth', () => {
     freshImage = `${address}/private/fresh-${process.pid}:v1`;
     const cfg = tempDir('docker-config');
     const env = { ...process.env, DOCKER_CONFIG: cfg.path };
-    const cid = (await docker(['run', '-d', '--network', 'host', inject('busyboxImage'), 'sh', '-c', 'head -c 3000000 /dev/urandom > /blob'])).stdout.trim();
+    const cid = (
+      await docker(['run', '-d', '--network', 'host', inject('busyboxImage'), 'sh', '-c', 'head -c 3000000 /dev/urandom > /blob'])
+    ).stdout.trim();
     await docker(['wait', cid]);
     await docker(['commit', cid, freshImage]);
     await docker(['rm', cid]);
-    await mustRun('docker', ['-H', inject('dockerHost'), 'login', '--username', username, '--password-stdin', address], { env, input: password });
+    await mustRun('docker', ['-H', inject('dockerHost'), 'login', '--username', username, '--password-stdin', address], {
+      env,
+      input: password,
+    });
     await mustRun('docker', ['-H', inject('dockerHost'), 'push', freshImage], { env, timeoutMs: 120_000 });
     await docker(['rmi', freshImage]);
     cfg.cleanup();
@@ -94,7 +99,13 @@ describe('the busybox image (nothing but /bin/sh)', () => {
   it('runs init with the env, writes the profile, and stops gracefully', async () => {
     const jobId = uniqueId('busybox');
     const trap = `sh -c 'trap "echo got-term > /workflow/term; exit 0" TERM; while :; do sleep 1; done' >/dev/null 2>&1 &`;
-    await agent.submit({ jobId, runtime: 'docker', image: inject('busyboxImage'), env: { FOO: 'bar baz' }, init: ['echo "foo=$FOO run=$DSTACK_RUN_NAME"', trap] });
+    await agent.submit({
+      jobId,
+      runtime: 'docker',
+      image: inject('busyboxImage'),
+      env: { FOO: 'bar baz' },
+      init: ['echo "foo=$FOO run=$DSTACK_RUN_NAME"', trap],
+    });
     await agent.waitState(jobId, JobState.JOB_STATE_RUNNING);
     expect(await agent.logText(jobId)).toContain('foo=bar baz run=test-run\n');
     const cid = (await docker(['ps', '-q', '--filter', `label=ai.dstack.job-id=${jobId}`])).stdout.trim();

@@ -85,10 +85,18 @@ for (const runtime of ['docker', 'host'] as const) {
       const waiting = await agent.getJob(jobId);
       expect(waiting.status).toMatchObject({ state: JobState.JOB_STATE_RUNNING, awaitingSecrets: true });
       const pending = ssh(port, 'echo "after restart token=$TOKEN"');
-      await agent.waitEvent('the session to be open and waiting', (e) => e.jobId === jobId && e.payload?.$case === 'activity' && (e.payload.value as Activity).execSessions > 0);
+      await agent.waitEvent(
+        'the session to be open and waiting',
+        (e) => e.jobId === jobId && e.payload?.$case === 'activity' && (e.payload.value as Activity).execSessions > 0,
+      );
 
-      await expect(agent.setJobSecrets({ jobId, secretEnv: {}, registryAuth: undefined })).rejects.toMatchObject({ code: 3, details: 'secret_env lacks TOKEN: the job was submitted with it' });
-      await expect(agent.setJobSecrets({ jobId, secretEnv: { TOKEN: 'x', OTHER: 'y' }, registryAuth: undefined })).rejects.toMatchObject({ code: 3 });
+      await expect(agent.setJobSecrets({ jobId, secretEnv: {}, registryAuth: undefined })).rejects.toMatchObject({
+        code: 3,
+        details: 'secret_env lacks TOKEN: the job was submitted with it',
+      });
+      await expect(agent.setJobSecrets({ jobId, secretEnv: { TOKEN: 'x', OTHER: 'y' }, registryAuth: undefined })).rejects.toMatchObject({
+        code: 3,
+      });
       const back = await agent.setJobSecrets({ jobId, secretEnv: { TOKEN: SECRET }, registryAuth: undefined });
       expect(back.status!.awaitingSecrets).toBe(false);
       expect(back.spec!.secretEnv).toEqual({ TOKEN: '***' });

@@ -31,19 +31,34 @@ for (const server of ['image', 'own'] as const) {
     };
 
     beforeAll(async () => {
-      ({ agent, cleanup } = await startAgent({ DOCKER_HOST: inject('dockerHost'), ...(server === 'own' ? { DSTACK_AGENT_SFTP: 'own' } : {}) }));
+      ({ agent, cleanup } = await startAgent({
+        DOCKER_HOST: inject('dockerHost'),
+        ...(server === 'own' ? { DSTACK_AGENT_SFTP: 'own' } : {}),
+      }));
       const key = await makeKey(scratch.path, 'id_sftp');
       const jobId = uniqueId(`sftp-${server}`);
       await agent.submit({ jobId, runtime: 'docker', image: inject('debianImage'), user: 'nobody', authorizedKeys: [key.publicKey] });
-      const job = await waitFor(`job ${jobId} to run`, async () => {
-        const j = await agent.getJob(jobId);
-        if (j.status!.state === JobState.JOB_STATE_FAILED) throw new Error(`job failed: ${j.status!.message}`);
-        return j.status!.state === JobState.JOB_STATE_RUNNING ? j : undefined;
-      }, { timeoutMs: 120_000, intervalMs: 100 });
+      const job = await waitFor(
+        `job ${jobId} to run`,
+        async () => {
+          const j = await agent.getJob(jobId);
+          if (j.status!.state === JobState.JOB_STATE_FAILED) throw new Error(`job failed: ${j.status!.message}`);
+          return j.status!.state === JobState.JOB_STATE_RUNNING ? j : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 100 },
+      );
       cid = job.status!.containerId;
       config = writeClientConfig(scratch.path, job.status!.sshPort, job.status!.sshHostKey, key.path);
       // Root's files next to the user's: one in the user's own code dir, one in a root folder.
-      await docker(['exec', '-u', '0', cid, 'sh', '-c', 'echo root > /workflow/root.txt && chmod 644 /workflow/root.txt && mkdir -p /srv/rootdir && echo root > /srv/rootdir/f && chmod 644 /srv/rootdir/f']);
+      await docker([
+        'exec',
+        '-u',
+        '0',
+        cid,
+        'sh',
+        '-c',
+        'echo root > /workflow/root.txt && chmod 644 /workflow/root.txt && mkdir -p /srv/rootdir && echo root > /srv/rootdir/f && chmod 644 /srv/rootdir/f',
+      ]);
       writeFileSync(join(scratch.path, 'up.txt'), 'uploaded\n');
     }, 180_000);
     afterAll(async () => {
@@ -68,7 +83,10 @@ for (const server of ['image', 'own'] as const) {
           const ps = (await run('ps', ['-eo', 'uid=,args='])).stdout;
           const lines = ps.split('\n').filter((l) => l.includes('sftp-server') && l.includes(`--uid`));
           expect(lines.length, ps).toBeGreaterThan(0);
-          expect(lines.every((l) => l.trim().split(/\s+/)[0] === '65534'), ps).toBe(true);
+          expect(
+            lines.every((l) => l.trim().split(/\s+/)[0] === '65534'),
+            ps,
+          ).toBe(true);
           // and the image's server is not running in the job
           expect((await docker(['exec', '-u', '0', cid, 'ps', '-eo', 'args='])).stdout).not.toContain('sftp-server');
         }

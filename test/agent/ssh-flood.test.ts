@@ -65,10 +65,30 @@ describe('a flood of half-open connections to one job', () => {
     const knownHosts = join(keys.path, `${name}.known_hosts`);
     writeFileSync(knownHosts, `[127.0.0.1]:${port} ${status!.sshHostKey}\n`);
     const ssh = (command: string) =>
-      run('ssh', [
-        '-F', '/dev/null', '-i', key, '-p', String(port), '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
-        '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'LogLevel=ERROR', 'root@127.0.0.1', command,
-      ], { timeoutMs: 60_000 });
+      run(
+        'ssh',
+        [
+          '-F',
+          '/dev/null',
+          '-i',
+          key,
+          '-p',
+          String(port),
+          '-o',
+          'IdentitiesOnly=yes',
+          '-o',
+          'BatchMode=yes',
+          '-o',
+          `UserKnownHostsFile=${knownHosts}`,
+          '-o',
+          'StrictHostKeyChecking=yes',
+          '-o',
+          'LogLevel=ERROR',
+          'root@127.0.0.1',
+          command,
+        ],
+        { timeoutMs: 60_000 },
+      );
     return { port, ssh };
   }
 
@@ -111,7 +131,9 @@ describe('a flood of half-open connections to one job', () => {
     // Each reason is logged, a flood of one reason in a line or two.
     const log = agent.log().split('\n');
     const startupLines = log.filter((l) => l.includes('max_startups'));
-    expect(startupLines[0]).toMatch(/ssh: 127\.0\.0\.1:\d+: closed at accept: 10 unauthenticated connections already open \(max_startups\)$/);
+    expect(startupLines[0]).toMatch(
+      /ssh: 127\.0\.0\.1:\d+: closed at accept: 10 unauthenticated connections already open \(max_startups\)$/,
+    );
     expect(startupLines.length).toBeLessThan(5);
     expect(log.some((l) => /ssh: 127\.0\.0\.1:\d+: closed: not authenticated within 8s \(login_grace_time\)$/.test(l))).toBe(true);
   });

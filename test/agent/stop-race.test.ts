@@ -14,7 +14,10 @@ import { pgrepJob } from './job-suite';
 /** Containers (any state) of a job on the real engine, and the host processes that carry its marker. */
 async function leftovers(jobId: string): Promise<string[]> {
   const res = await docker(['ps', '-a', '--filter', `label=ai.dstack.job-id=${jobId}`, '--format', '{{.ID}} {{.State}}']);
-  const containers = res.stdout.split('\n').filter(Boolean).map((c) => `container ${c}`);
+  const containers = res.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((c) => `container ${c}`);
   const procs = (await pgrepJob(jobId)).map((p) => `process ${p}`);
   return [...containers, ...procs];
 }
@@ -57,7 +60,11 @@ describe('a stop at any stage of a job leaves nothing behind', () => {
     try {
       const jobId = uniqueId('stop-pull');
       await agent.submit({ jobId, runtime: 'docker', image: `127.0.0.1:${port}/never/answers:v1` });
-      await waitFor('the pull to reach the engine', () => gate.calls.some((c) => c.includes('/images/create') && c.includes(String(port))), { timeoutMs: 60_000 });
+      await waitFor(
+        'the pull to reach the engine',
+        () => gate.calls.some((c) => c.includes('/images/create') && c.includes(String(port))),
+        { timeoutMs: 60_000 },
+      );
       expect((await agent.getJob(jobId)).status!.state).toBe(JobState.JOB_STATE_PULLING);
       await stopAndCheck(jobId, false);
     } finally {

@@ -35,8 +35,15 @@ describe('a new job of the same repo reuses the tree of the last one', () => {
       // The old job edits a file, makes files and a folder, and changes a mode, from inside its container.
       const old = uniqueId('old');
       await agent.submit({
-        jobId: old, runtime: 'docker', image: image(), repoId, expectCode: true, user,
-        init: ['echo "edited in the old job" >> train.py && echo new > made-in-job.txt && mkdir -p .cache/x && echo c > .cache/x/y && chmod 600 README.md'],
+        jobId: old,
+        runtime: 'docker',
+        image: image(),
+        repoId,
+        expectCode: true,
+        user,
+        init: [
+          'echo "edited in the old job" >> train.py && echo new > made-in-job.txt && mkdir -p .cache/x && echo c > .cache/x/y && chmod 600 README.md',
+        ],
       });
       await agent.waitState(old, JobState.JOB_STATE_WAITING_CODE);
       const first = await uploadTree(agent, old, tree);

@@ -53,7 +53,11 @@ describe.each(MODES)('dstack apply -y -d ($mode mode)', ({ mode, dockerHost }) =
       // OpenSSH through ~/.ssh/config (the daemon added the Include) into the run.
       expect(readFileSync(join(sb.home, '.ssh', 'config'), 'utf8')).toContain(join(sb.dstackHome, 'ssh', 'config'));
       expect(hasHostBlock(sb, name)).toBe(true);
-      const files = await ssh(sb, name, `cd ${wd} && cat committed.txt modified.txt untracked.txt && (test -e ignored.txt && echo ignored-present || echo ignored-absent)`);
+      const files = await ssh(
+        sb,
+        name,
+        `cd ${wd} && cat committed.txt modified.txt untracked.txt && (test -e ignored.txt && echo ignored-present || echo ignored-absent)`,
+      );
       expect(files.code, files.stderr).toBe(0);
       expect(files.stdout).toBe('committed-content\nmodified-content\nuntracked-content\nignored-absent\n');
       const env = await ssh(sb, name, 'echo "$MY_VAR"; echo "$SHELL_SECRET"');

@@ -27,11 +27,17 @@ describe('dstack attach and logs', () => {
     try {
       const repo = await gitRepo(
         sb,
-        ['type: dev-environment', `name: ${name}`, 'ports:', `  - "${local}:${remote}"`, 'init:', '  - echo hello-from-init', ''].join('\n'),
+        ['type: dev-environment', `name: ${name}`, 'ports:', `  - "${local}:${remote}"`, 'init:', '  - echo hello-from-init', ''].join(
+          '\n',
+        ),
       );
       await mustDstack(sb, ['apply', '-f', '.dstack.yml', '-y', '-d'], { cwd: repo });
       // A server inside the run, left running after the SSH command ends.
-      const serve = await ssh(sb, name, `cd /workflow && setsid nohup python3 -m http.server ${remote} --bind 127.0.0.1 >/dev/null 2>&1 < /dev/null & echo started`);
+      const serve = await ssh(
+        sb,
+        name,
+        `cd /workflow && setsid nohup python3 -m http.server ${remote} --bind 127.0.0.1 >/dev/null 2>&1 < /dev/null & echo started`,
+      );
       expect(serve.stdout).toContain('started');
 
       const logs = await mustDstack(sb, ['logs', name]);
@@ -47,12 +53,19 @@ describe('dstack attach and logs', () => {
       child.stderr.on('data', (d) => (out += d));
       const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
       try {
-        await waitFor('attach to print the SSH hint and forward the port', () => out.includes(`To connect via SSH, use: ssh ${name}`) && out.includes(`localhost:${local} → ${remote}`), {
-          timeoutMs: 120_000,
-        });
+        await waitFor(
+          'attach to print the SSH hint and forward the port',
+          () => out.includes(`To connect via SSH, use: ssh ${name}`) && out.includes(`localhost:${local} → ${remote}`),
+          {
+            timeoutMs: 120_000,
+          },
+        );
         // The run's logs stream after the hint, on their own call: on a busy machine they come later.
         await waitFor('attach to print the run log', () => out.includes('hello-from-init'), { timeoutMs: 60_000 });
-        const page = await waitFor('the forwarded port to answer', () => httpGet(local).catch(() => undefined), { timeoutMs: 60_000, intervalMs: 500 });
+        const page = await waitFor('the forwarded port to answer', () => httpGet(local).catch(() => undefined), {
+          timeoutMs: 60_000,
+          intervalMs: 500,
+        });
         expect(page.status).toBe(200);
         expect(page.body).toContain('committed.txt');
         await waitForRun(sb, name, (r) => (r.activity?.attachedClis ?? 0) >= 1, 'counted as attached');
@@ -61,7 +74,15 @@ describe('dstack attach and logs', () => {
       }
       expect(await exited).toBe(0);
       expect(out).toContain('Detached');
-      await waitFor('the forward to close', () => httpGet(local).then(() => false, () => true), { timeoutMs: 30_000 });
+      await waitFor(
+        'the forward to close',
+        () =>
+          httpGet(local).then(
+            () => false,
+            () => true,
+          ),
+        { timeoutMs: 30_000 },
+      );
       await waitForRun(sb, name, (r) => (r.activity?.attachedClis ?? 0) === 0, 'no longer attached');
 
       const missing = await dstack(sb, ['attach', 'no-such-run']);

@@ -29,7 +29,12 @@ const proj = () => join(sb.dir, 'proj');
 describe('bad input', () => {
   it('a bad flag value: the flag named, exit 2, nothing started', async () => {
     const f = file('ok.dstack.yml', 'type: dev-environment\nname: flags\n');
-    for (const [flag, value] of [['--gpu', 'A100::2'], ['--memory', 'lots'], ['--max-price', 'free'], ['-e', '9BAD=1']]) {
+    for (const [flag, value] of [
+      ['--gpu', 'A100::2'],
+      ['--memory', 'lots'],
+      ['--max-price', 'free'],
+      ['-e', '9BAD=1'],
+    ]) {
       const res = await dstack(sb, ['apply', '-f', f, '-y', '-d', flag, value], { cwd: proj() });
       expect(res.code, `${flag} ${value}`).toBe(2);
       expect(res.stderr).toMatch(new RegExp(`^error: ${flag.replace(/-/g, '\\-')} "${value.replace(/\./g, '\\.')}": `));
@@ -54,7 +59,10 @@ describe('bad input', () => {
   });
 
   it('an env entry without a value: named, exit 1, no run', async () => {
-    const f = file('env.dstack.yml', 'type: dev-environment\nname: needs-env\nenv:\n  - DSTACK_E2E_UNSET_A\n  - DSTACK_E2E_UNSET_B\n  - SET=1\n');
+    const f = file(
+      'env.dstack.yml',
+      'type: dev-environment\nname: needs-env\nenv:\n  - DSTACK_E2E_UNSET_A\n  - DSTACK_E2E_UNSET_B\n  - SET=1\n',
+    );
     const res = await dstack(sb, ['apply', '-f', f, '-y', '-d'], { cwd: proj() });
     expect(res.code).toBe(1);
     expect(res.stderr).toBe(
@@ -78,7 +86,10 @@ describe('bad input', () => {
     const f = file('noimage.dstack.yml', `type: dev-environment\nname: ${name}\nimage: dstack-test/no-such-image:1\n`);
     const res = await dstack(sb, ['apply', '-f', f, '-y', '-d'], { cwd: proj() });
     expect(res.code).toBe(1);
-    const errLines = res.stderr.trim().split('\n').filter((l) => l.startsWith('error:'));
+    const errLines = res.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => l.startsWith('error:'));
     expect(errLines).toHaveLength(1);
     expect(errLines[0]).toMatch(new RegExp(`^error: run ${name} failed: \\S+`));
     const r = await getRun(sb, name);

@@ -21,10 +21,25 @@ describe('inactivity_duration', () => {
       await mustDstack(sb, ['apply', '-f', '.dstack.yml', '-y', '-d'], { cwd: repo });
       await mustDstack(sb, ['apply', '-f', 'busy.dstack.yml', '-y', '-d'], { cwd: repo });
       // An interactive-like session that stays open: OpenSSH with a remote sleep.
-      session = spawn('ssh', ['-F', join(sb.home, '.ssh', 'config'), '-o', 'BatchMode=yes', busy, 'sleep 600'], { env: sb.env, stdio: 'ignore' });
-      await waitForRun(sb, busy, (r) => (r.activity?.execSessions ?? 0) + (r.activity?.shellSessions ?? 0) >= 1, 'with an open session', 60_000);
+      session = spawn('ssh', ['-F', join(sb.home, '.ssh', 'config'), '-o', 'BatchMode=yes', busy, 'sleep 600'], {
+        env: sb.env,
+        stdio: 'ignore',
+      });
+      await waitForRun(
+        sb,
+        busy,
+        (r) => (r.activity?.execSessions ?? 0) + (r.activity?.shellSessions ?? 0) >= 1,
+        'with an open session',
+        60_000,
+      );
 
-      const ended = await waitForRun(sb, idle, (r) => ['terminated', 'done', 'failed'].includes(r.status), 'stopped for inactivity', 240_000);
+      const ended = await waitForRun(
+        sb,
+        idle,
+        (r) => ['terminated', 'done', 'failed'].includes(r.status),
+        'stopped for inactivity',
+        240_000,
+      );
       expect(ended.terminationReason).toBe('inactivity_duration_exceeded');
       const stillUp = await getRun(sb, busy);
       expect(stillUp!.status).toBe('running');

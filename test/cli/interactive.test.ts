@@ -10,7 +10,15 @@ import { Terminal } from './pty';
 import { dstack, getRun, gitRepo, runName, sandbox, ssh, waitForRun } from './helpers';
 
 const config = (name: string, inactivity: string) =>
-  ['type: dev-environment', `name: ${name}`, 'ide: vscode', 'init:', '  - echo hello-from-init', `inactivity_duration: ${inactivity}`, ''].join('\n');
+  [
+    'type: dev-environment',
+    `name: ${name}`,
+    'ide: vscode',
+    'init:',
+    '  - echo hello-from-init',
+    `inactivity_duration: ${inactivity}`,
+    '',
+  ].join('\n');
 
 describe('dstack apply on a terminal', () => {
   it('plans, asks, links, streams logs, asks on Ctrl+C; ps -v shows inactivity; in-place update keeps the container', async () => {

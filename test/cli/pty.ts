@@ -24,10 +24,12 @@ export class Terminal {
       this.raw += d;
       for (const w of this.waiters.splice(0)) w();
     });
-    this.exited = new Promise((resolve) => this.proc.onExit((e) => {
-      resolve(e);
-      for (const w of this.waiters.splice(0)) w();
-    }));
+    this.exited = new Promise((resolve) =>
+      this.proc.onExit((e) => {
+        resolve(e);
+        for (const w of this.waiters.splice(0)) w();
+      }),
+    );
   }
 
   /** Everything printed so far, without terminal control codes. */

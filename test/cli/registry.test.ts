@@ -22,16 +22,26 @@ describe('registry_auth', () => {
       mkdirSync(proj);
       writeFileSync(join(proj, 'good.dstack.yml'), conf(good));
       writeFileSync(join(proj, 'bad.dstack.yml'), conf(bad));
-      const apply = await mustDstack(sb, ['apply', '-f', 'good.dstack.yml', '-y', '-d'], { cwd: proj, env: { REG_PASSWORD: reg.password } });
+      const apply = await mustDstack(sb, ['apply', '-f', 'good.dstack.yml', '-y', '-d'], {
+        cwd: proj,
+        env: { REG_PASSWORD: reg.password },
+      });
       expect(apply.stdout + apply.stderr).not.toContain(reg.password);
-      for (const args of [['ps', '-a', '--json'], ['ps', '-a', '-v'], ['logs', good]]) {
+      for (const args of [
+        ['ps', '-a', '--json'],
+        ['ps', '-a', '-v'],
+        ['logs', good],
+      ]) {
         const res = await mustDstack(sb, args);
         expect(res.stdout, args.join(' ')).not.toContain(reg.password);
       }
       expect(JSON.parse((await mustDstack(sb, ['ps', '--json'])).stdout).runs[0].status).toBe('running');
 
       await docker(['rmi', '-f', reg.privateImage]).catch(() => undefined);
-      const wrong = await dstack(sb, ['apply', '-f', 'bad.dstack.yml', '-y', '-d'], { cwd: proj, env: { REG_PASSWORD: 'not-the-password' } });
+      const wrong = await dstack(sb, ['apply', '-f', 'bad.dstack.yml', '-y', '-d'], {
+        cwd: proj,
+        env: { REG_PASSWORD: 'not-the-password' },
+      });
       expect(wrong.code).toBe(1);
       expect(wrong.stderr).toMatch(new RegExp(`^error: run ${bad} failed: \\S+`, 'm'));
       expect(wrong.stderr).not.toContain('not-the-password');

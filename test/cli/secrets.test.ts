@@ -112,7 +112,10 @@ describe('secrets audit', () => {
         env: { APP_TOKEN: fromShell, REG_PASSWORD: reg.password },
       });
       expect(values.some((v) => (apply.stdout + apply.stderr).includes(v))).toBe(false);
-      await waitFor('init to have run', async () => (await mustDstack(sb, ['logs', name])).stdout.includes('tokens-present\n'), { timeoutMs: 120_000, intervalMs: 1000 });
+      await waitFor('init to have run', async () => (await mustDstack(sb, ['logs', name])).stdout.includes('tokens-present\n'), {
+        timeoutMs: 120_000,
+        intervalMs: 1000,
+      });
 
       const sees = async () => (await ssh(sb, name, 'echo "$APP_TOKEN $FILE_TOKEN $PLAIN"', { timeoutMs: 120_000 })).stdout;
       expect(await sees()).toBe(`${fromShell} ${fromFile} plain-value\n`);
@@ -131,10 +134,14 @@ describe('secrets audit', () => {
       const pidFile = join(sb.dstackHome, 'local', 'agent', 'agent.pid');
       const agentPid = Number(readFileSync(pidFile, 'utf8').trim());
       process.kill(agentPid, 'SIGKILL');
-      await waitFor('a new agent', () => {
-        const now = Number(readFileSync(pidFile, 'utf8').trim());
-        return now > 0 && now !== agentPid;
-      }, { timeoutMs: 120_000, intervalMs: 500 });
+      await waitFor(
+        'a new agent',
+        () => {
+          const now = Number(readFileSync(pidFile, 'utf8').trim());
+          return now > 0 && now !== agentPid;
+        },
+        { timeoutMs: 120_000, intervalMs: 500 },
+      );
       expect(await sees()).toBe(`${fromShell} ${fromFile} plain-value\n`);
       expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).toContain(`run ${name}: sent the job's secrets to its agent again`);
       expect(await audit(sb, name, values)).toEqual([]);

@@ -35,7 +35,10 @@ describe('agent connection', () => {
       },
       { timeoutMs: 90_000, intervalMs: 500 },
     );
-    await waitFor('ssh to work again', async () => (await sb!.ssh(name, 'echo back')).stdout.trim() === 'back', { timeoutMs: 90_000, intervalMs: 1000 });
+    await waitFor('ssh to work again', async () => (await sb!.ssh(name, 'echo back')).stdout.trim() === 'back', {
+      timeoutMs: 90_000,
+      intervalMs: 1000,
+    });
     const run = await sb.getRun(name);
     expect(run.status).toBe('running');
     expect(run.job?.containerId).toBe(up.job?.containerId);

@@ -26,7 +26,9 @@ async function nothingCreated(name: string) {
 describe('bad input', () => {
   it('refuses a configuration that is not valid, each problem at FILE:LINE:COL', async () => {
     const name = runName('badcfg');
-    const bad = configSource(`type: dev-environment\nname: ${name}\nide: notepad\nresources:\n  memory: 8GB..4GB\n`, { path: 'dev.dstack.yml' });
+    const bad = configSource(`type: dev-environment\nname: ${name}\nide: notepad\nresources:\n  memory: 8GB..4GB\n`, {
+      path: 'dev.dstack.yml',
+    });
     await expect(sb.apply({ configuration: bad, noRepo: true })).rejects.toMatchObject({
       code: Status.INVALID_ARGUMENT,
       details: expect.stringMatching(/^the configuration has errors:\ndev\.dstack\.yml:3:6: .*\ndev\.dstack\.yml:5:11: /),
@@ -36,7 +38,10 @@ describe('bad input', () => {
       details: expect.stringMatching(/^the configuration has errors:\nx\.yml:\d+:\d+: YAML syntax error/),
     });
     const fleet = configSource('type: fleet\nname: f1\nnodes: 1\n');
-    await expect(sb.apply({ configuration: fleet })).rejects.toMatchObject({ code: Status.INVALID_ARGUMENT, details: expect.stringContaining('ApplyFleet') });
+    await expect(sb.apply({ configuration: fleet })).rejects.toMatchObject({
+      code: Status.INVALID_ARGUMENT,
+      details: expect.stringContaining('ApplyFleet'),
+    });
     await nothingCreated(name);
   });
 
@@ -55,7 +60,10 @@ describe('bad input', () => {
     const repo = await gitRepo(sb.dir);
     writeFileSync(join(repo, 'weights.bin'), Buffer.alloc(2 * 1024 * 1024, 1));
     const cfg = configSource(`type: dev-environment\nname: ${name}\n${SMALL}`);
-    const err = { code: Status.FAILED_PRECONDITION, details: expect.stringMatching(/over the 1\.0MB limit .*largest: weights\.bin \(2\.0MB\)/) };
+    const err = {
+      code: Status.FAILED_PRECONDITION,
+      details: expect.stringMatching(/over the 1\.0MB limit .*largest: weights\.bin \(2\.0MB\)/),
+    };
     await expect(sb.plan({ configuration: cfg, repoDir: repo })).rejects.toMatchObject(err);
     await expect(sb.apply({ configuration: cfg, repoDir: repo })).rejects.toMatchObject(err);
     await nothingCreated(name);
@@ -114,7 +122,10 @@ describe('bad input', () => {
       new Promise<Err>((resolve) =>
         (fn as (req: object, cb: (err: Err) => void) => unknown).call(sb.client, { name: 'x', all: false }, (err: Err) => resolve(err)),
       );
-    expect(await call(sb.client.getFleet)).toMatchObject({ code: Status.NOT_FOUND, details: expect.stringContaining('no fleet named "x"') });
+    expect(await call(sb.client.getFleet)).toMatchObject({
+      code: Status.NOT_FOUND,
+      details: expect.stringContaining('no fleet named "x"'),
+    });
     expect(await call(sb.client.getSync)).toMatchObject({ code: Status.NOT_FOUND, details: expect.stringContaining('no run named "x"') });
   });
 });

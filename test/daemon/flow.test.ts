@@ -58,7 +58,9 @@ async function readmeFlow(mode: 'docker' | 'host') {
   expect(files.stdout).not.toContain('ignored.txt');
   const env = await sb.ssh(name, 'echo "$MY_VAR $MY_SECRET $DSTACK_RUN_NAME"');
   expect(env.stdout.trim()).toBe(`hello-env s3cr3t-value ${name}`);
-  await expect.poll(async () => (await sb!.ssh(name, `cat ${wd}/init-marker.txt`)).stdout.trim(), { timeout: 60_000, interval: 500 }).toBe('init-ran');
+  await expect
+    .poll(async () => (await sb!.ssh(name, `cat ${wd}/init-marker.txt`)).stdout.trim(), { timeout: 60_000, interval: 500 })
+    .toBe('init-ran');
 
   // The secret is nowhere in the daemon's files in clear text.
   for (const f of ['daemon.log', 'state.db', 'state.db-wal']) {

@@ -21,7 +21,16 @@ import {
   type StatusResponse,
 } from '@dstack/core/gen/daemon';
 import { docker } from '../harness/docker';
-import { ROOT, hasHostBlockIn, makeGitRepo, requireBuilt as requireBuiltParts, sshAs, sshConfigOf, userHome, type UserHome } from '../harness/sandbox';
+import {
+  ROOT,
+  hasHostBlockIn,
+  makeGitRepo,
+  requireBuilt as requireBuiltParts,
+  sshAs,
+  sshConfigOf,
+  userHome,
+  type UserHome,
+} from '../harness/sandbox';
 import { waitFor, type RunResult } from '../harness/util';
 
 export { runName } from '../harness/sandbox';
@@ -77,7 +86,9 @@ export class Sandbox {
    * cgroup (its cgroup.procs file) from its first instruction.
    */
   async start({ cgroupProcs }: { cgroupProcs?: string } = {}): Promise<StatusResponse> {
-    const argv = cgroupProcs ? ['sh', '-c', 'echo $$ > "$0" && exec "$@"', cgroupProcs, process.execPath, DAEMON] : [process.execPath, DAEMON];
+    const argv = cgroupProcs
+      ? ['sh', '-c', 'echo $$ > "$0" && exec "$@"', cgroupProcs, process.execPath, DAEMON]
+      : [process.execPath, DAEMON];
     const proc = spawn(argv[0]!, argv.slice(1), { env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.proc = proc;
     let stderr = '';
@@ -112,7 +123,11 @@ export class Sandbox {
     await gone;
   }
 
-  private unary<Req, Res>(method: (req: Req, md: Metadata, opts: object, cb: Cb<Res>) => unknown, req: Req, timeoutMs = 120_000): Promise<Res> {
+  private unary<Req, Res>(
+    method: (req: Req, md: Metadata, opts: object, cb: Cb<Res>) => unknown,
+    req: Req,
+    timeoutMs = 120_000,
+  ): Promise<Res> {
     return new Promise((resolve, reject) =>
       method.call(this.client, req, new Metadata(), { deadline: Date.now() + timeoutMs }, (err: ServiceError | null, res: Res) =>
         err ? reject(err) : resolve(res),
@@ -128,8 +143,14 @@ export class Sandbox {
   }
   apply(req: Partial<ApplyRunRequest> & { configuration: ConfigurationSource }): Promise<Run> {
     return this.unary(this.client.applyRun, {
-      repoDir: '', noRepo: false, runName: '', override: false, updateInPlace: false,
-      ideVersion: '', sync: false, ...req,
+      repoDir: '',
+      noRepo: false,
+      runName: '',
+      override: false,
+      updateInPlace: false,
+      ideVersion: '',
+      sync: false,
+      ...req,
     });
   }
   getRun(name: string): Promise<Run> {

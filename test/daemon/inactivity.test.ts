@@ -18,8 +18,7 @@ afterEach(async () => {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const devenv = (name: string, extra: string) => configSource(`type: dev-environment\nname: ${name}\n${extra}${SMALL}`);
 /** Running, reachable and its container made: a run is `running` before its container id is known (container-id.test.ts). */
-const upWithContainer = (name: string) => (r: Run) =>
-  r.status === 'running' && r.sshAlias === name && r.job?.containerId !== '';
+const upWithContainer = (name: string) => (r: Run) => r.status === 'running' && r.sshAlias === name && r.job?.containerId !== '';
 
 describe('max_duration', () => {
   it('stops the run after that much running time, even while in use', async () => {
@@ -46,7 +45,9 @@ describe('inactivity', () => {
     await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
 
     // An SSH session that lasts well past the limit keeps the run alive.
-    const session = spawn('ssh', ['-F', join(sb.home, '.ssh', 'config'), '-o', 'BatchMode=yes', name, 'sleep 10; echo still-here'], { env: sb.env });
+    const session = spawn('ssh', ['-F', join(sb.home, '.ssh', 'config'), '-o', 'BatchMode=yes', name, 'sleep 10; echo still-here'], {
+      env: sb.env,
+    });
     let out = '';
     session.stdout.on('data', (d) => (out += d));
     const exited = new Promise<number | null>((r) => session.on('exit', r));
@@ -65,7 +66,12 @@ describe('inactivity', () => {
 
     // Nobody: inactive_seconds grows, then the run stops by itself.
     const a = await sb.waitForRun(name, (r) => (r.activity?.inactiveSeconds ?? -1) >= 1, 'inactive 1s', 30_000);
-    const b = await sb.waitForRun(name, (r) => (r.activity?.inactiveSeconds ?? -1) > a.activity!.inactiveSeconds || r.status !== 'running', 'more inactive', 30_000);
+    const b = await sb.waitForRun(
+      name,
+      (r) => (r.activity?.inactiveSeconds ?? -1) > a.activity!.inactiveSeconds || r.status !== 'running',
+      'more inactive',
+      30_000,
+    );
     if (b.status === 'running') expect(b.activity!.inactiveSeconds).toBeGreaterThan(a.activity!.inactiveSeconds);
     const done = await sb.waitForRun(name, (r) => r.status === 'terminated', 'stopped by inactivity', 60_000);
     expect(done.terminationReason).toBe('inactivity_duration_exceeded');
@@ -89,14 +95,20 @@ describe('inactivity', () => {
     expect(other.changedFields.sort()).toEqual(['env', 'inactivity_duration']);
     expect(other.inPlace).toBe(false);
 
-    await expect(sb.apply({ configuration: devenv(name, 'inactivity_duration: 2h\nenv:\n  - A=2\n'), noRepo: true })).rejects.toMatchObject({
-      code: Status.ALREADY_EXISTS,
+    await expect(sb.apply({ configuration: devenv(name, 'inactivity_duration: 2h\nenv:\n  - A=2\n'), noRepo: true })).rejects.toMatchObject(
+      {
+        code: Status.ALREADY_EXISTS,
+      },
+    );
+    await expect(sb.apply({ configuration: devenv(name, 'env:\n  - A=2\n'), noRepo: true, updateInPlace: true })).rejects.toMatchObject({
+      code: Status.FAILED_PRECONDITION,
     });
-    await expect(
-      sb.apply({ configuration: devenv(name, 'env:\n  - A=2\n'), noRepo: true, updateInPlace: true }),
-    ).rejects.toMatchObject({ code: Status.FAILED_PRECONDITION });
 
-    const updated = await sb.apply({ configuration: devenv(name, 'inactivity_duration: 2h\nenv:\n  - A=1\n'), noRepo: true, updateInPlace: true });
+    const updated = await sb.apply({
+      configuration: devenv(name, 'inactivity_duration: 2h\nenv:\n  - A=1\n'),
+      noRepo: true,
+      updateInPlace: true,
+    });
     expect(updated.status).toBe('running');
     expect(updated.configuration?.inactivityDuration).toBe(7200);
     expect(updated.job?.containerId).toBe(container);

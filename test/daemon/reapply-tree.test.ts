@@ -25,7 +25,10 @@ describe('re-apply', () => {
     const cfg = configSource(`type: dev-environment\nname: ${name}\n${SMALL}`);
     await sb.apply({ configuration: cfg, repoDir: repo });
     await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
-    const edit = await sb.ssh(name, 'cd /workflow && echo "edited in the run" >> committed.txt && echo new > made-in-run.txt && chmod 600 modified.txt && echo ok');
+    const edit = await sb.ssh(
+      name,
+      'cd /workflow && echo "edited in the run" >> committed.txt && echo new > made-in-run.txt && chmod 600 modified.txt && echo ok',
+    );
     expect(edit.stdout).toBe('ok\n');
     await sb.stop(name);
 

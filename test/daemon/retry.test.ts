@@ -27,7 +27,11 @@ describe('retry', () => {
     expect(failed.statusMessage).toMatch(/^no offer fits: local.*GPU/);
     const retryAts = [
       ...new Set(
-        attached.events.flatMap((e) => (e.payload?.$case === 'run' && e.payload.value.status === 'submitted' && e.payload.value.retryAtMs ? [e.payload.value.retryAtMs] : [])),
+        attached.events.flatMap((e) =>
+          e.payload?.$case === 'run' && e.payload.value.status === 'submitted' && e.payload.value.retryAtMs
+            ? [e.payload.value.retryAtMs]
+            : [],
+        ),
       ),
     ];
     const notices = attached.events.flatMap((e) => (e.payload?.$case === 'notice' ? [e.payload.value] : []));

@@ -46,7 +46,9 @@ function cpuCappedGroup(percent: number): CpuGroup {
     writeFileSync(join(v2, 'cgroup.subtree_control'), '+cpu');
     return make(v2, { 'cpu.max': `${quota} ${period}` });
   }
-  throw new Error('this suite caps a daemon\'s CPU with a cgroup: it needs root and the cpu controller (cgroup v1 /sys/fs/cgroup/cpu, or v2 with "cpu" in /sys/fs/cgroup/cgroup.controllers)');
+  throw new Error(
+    'this suite caps a daemon\'s CPU with a cgroup: it needs root and the cpu controller (cgroup v1 /sys/fs/cgroup/cpu, or v2 with "cpu" in /sys/fs/cgroup/cgroup.controllers)',
+  );
 }
 
 let group: CpuGroup | undefined;
@@ -65,7 +67,7 @@ afterAll(async () => {
 
 it('takes connections before the slow part of its start, answers Status, and serves the calls once assembled', async () => {
   const starting = sb.start({ cgroupProcs: group!.procs });
-  await waitFor('the daemon\'s socket to take a connection', () => socketAccepts(sb.socket), { timeoutMs: 60_000, intervalMs: 20 });
+  await waitFor("the daemon's socket to take a connection", () => socketAccepts(sb.socket), { timeoutMs: 60_000, intervalMs: 20 });
   // The state is opened in the slow part (after the modules load): the socket was there before it.
   expect(existsSync(join(sb.dstackHome, 'state.db'))).toBe(false);
   expect(sb.daemonLog()).not.toContain('daemon ready');

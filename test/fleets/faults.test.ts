@@ -55,7 +55,12 @@ describe('fleet faults', () => {
     const res = await dstack(sb, ['apply', '-f', fleetFile(), '-y'], { timeoutMs: 300_000, env: { FLEET_SECRET: SECRET } });
     expect(res.code).toBe(1);
     const deadLabel = `root@${dead.address}:22`;
-    expect(res.stdout).toMatch(new RegExp(`^ ${deadLabel} +failed: ssh ${deadLabel}: (host ${deadLabel} unreachable: \\w+|no SSH connection to ${deadLabel} within \\d+ ms)`, 'm'));
+    expect(res.stdout).toMatch(
+      new RegExp(
+        `^ ${deadLabel} +failed: ssh ${deadLabel}: (host ${deadLabel} unreachable: \\w+|no SSH connection to ${deadLabel} within \\d+ ms)`,
+        'm',
+      ),
+    );
     for (const h of [h1, h2]) expect(res.stdout).toMatch(new RegExp(`^ root@${h.address}:22 +\\d+xCPU.*; agent uploaded`, 'm'));
     expect(res.stderr).toMatch(new RegExp(`^error: 1 of 3 host changes failed: ${deadLabel}; apply the fleet again to retry them`, 'm'));
     const f = (await listFleets(sb)).find((x) => x.name === fleet)!;
@@ -92,9 +97,15 @@ describe('fleet faults', () => {
     expect((await hostNow(0))?.status).toBe('unreachable');
 
     await h1.linkUp();
-    await waitFor('the daemon to find the agent on h1 again', async () => (await hostNow(0))?.status === 'idle', { timeoutMs: 120_000, intervalMs: 1000 });
+    await waitFor('the daemon to find the agent on h1 again', async () => (await hostNow(0))?.status === 'idle', {
+      timeoutMs: 120_000,
+      intervalMs: 1000,
+    });
     // The job the run left behind is removed once the agent answers; the run stays failed.
-    await waitFor('the leftover job to be removed', async () => (await agentJobs(h1)).length === 0, { timeoutMs: 60_000, intervalMs: 1000 });
+    await waitFor('the leftover job to be removed', async () => (await agentJobs(h1)).length === 0, {
+      timeoutMs: 60_000,
+      intervalMs: 1000,
+    });
     expect(await processesIn(h1, `DSTACK_JOB_ID=${job}`)).toEqual([]);
     expect((await getRun(sb, name))?.status).toBe('failed');
     expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).toContain(`orphaned job ${job}`);
@@ -118,10 +129,14 @@ describe('fleet faults', () => {
     } finally {
       await h1.linkUp();
     }
-    await waitFor('the agent on h1 to answer again, its old job removed', async () => (await hostNow(0))?.status === 'idle' && (await agentJobs(h1)).length === 0, {
-      timeoutMs: 120_000,
-      intervalMs: 1000,
-    });
+    await waitFor(
+      'the agent on h1 to answer again, its old job removed',
+      async () => (await hostNow(0))?.status === 'idle' && (await agentJobs(h1)).length === 0,
+      {
+        timeoutMs: 120_000,
+        intervalMs: 1000,
+      },
+    );
     expect((await agentJobs(h2)).length).toBe(1);
     await dstack(sb, ['stop', name, '-y']);
   });
@@ -130,13 +145,20 @@ describe('fleet faults', () => {
     const [x1, x2, waiting] = [runName('busy'), runName('busy'), runName('waits')];
     await startRun(x1);
     await startRun(x2);
-    writeFileSync(join(repo, `${waiting}.dstack.yml`), devEnvYaml(waiting, `fleets: [${fleet}]\nretry:\n  on_events: [no-capacity]\n  duration: 10m\n`));
+    writeFileSync(
+      join(repo, `${waiting}.dstack.yml`),
+      devEnvYaml(waiting, `fleets: [${fleet}]\nretry:\n  on_events: [no-capacity]\n  duration: 10m\n`),
+    );
     // apply -d returns once the run is up: it waits meanwhile.
     const applying = dstack(sb, ['apply', '-f', `${waiting}.dstack.yml`, '-y', '-d'], { cwd: repo, timeoutMs: 300_000 });
-    await waitFor('the run to wait for capacity', async () => {
-      const r = (await listRuns(sb)).find((x) => x.name === waiting);
-      return r?.status === 'submitted' && /busy with run/.test(r.statusMessage ?? '');
-    }, { timeoutMs: 60_000, intervalMs: 500 });
+    await waitFor(
+      'the run to wait for capacity',
+      async () => {
+        const r = (await listRuns(sb)).find((x) => x.name === waiting);
+        return r?.status === 'submitted' && /busy with run/.test(r.statusMessage ?? '');
+      },
+      { timeoutMs: 60_000, intervalMs: 500 },
+    );
     const freed = (await addressOf(x1)).includes(`${h1.address}/24`) ? h1 : h2;
     await dstack(sb, ['stop', x1, '-y']);
     const res = await applying;

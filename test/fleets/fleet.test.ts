@@ -10,7 +10,17 @@ import { dstack, getRun, gitRepo, hasHostBlock, mustDstack, runName, ssh, type S
 import type { TestHostNetwork } from '../harness/ssh-hosts';
 import { waitFor } from '../harness/util';
 import { configSource } from '../daemon/helpers';
-import { AGENT_DIR, applyFleetEvents, createTestHosts, devEnvYaml, fleetSandbox, fleetYaml, homeEntries, listFleets, processesIn } from './helpers';
+import {
+  AGENT_DIR,
+  applyFleetEvents,
+  createTestHosts,
+  devEnvYaml,
+  fleetSandbox,
+  fleetYaml,
+  homeEntries,
+  listFleets,
+  processesIn,
+} from './helpers';
 
 describe('an SSH fleet of three hosts, one behind a jump host', () => {
   let net: TestHostNetwork;
@@ -53,7 +63,9 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
       const label = `root@${h.address}:22`;
       expect(res.stdout).toMatch(new RegExp(`^ ${label} +uploading the agent`, 'm'));
       expect(res.stdout).toMatch(new RegExp(`^ ${label} +warning: the agent runs as a detached process \\(no systemd`, 'm'));
-      expect(res.stdout).toMatch(new RegExp(`^ ${label} +\\d+xCPU, \\d+GB, [\\d.]+GB \\(disk\\); agent uploaded \\([\\d.]+ MB compressed\\); detached$`, 'm'));
+      expect(res.stdout).toMatch(
+        new RegExp(`^ ${label} +\\d+xCPU, \\d+GB, [\\d.]+GB \\(disk\\); agent uploaded \\([\\d.]+ MB compressed\\); detached$`, 'm'),
+      );
     }
     // The fleet table at the end.
     const created = '(now|\\d+ sec ago|1 min ago)';
@@ -61,7 +73,13 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
     expect(res.stdout.match(new RegExp(`^ {4}instance=\\d +\\d+xCPU.* ssh +- +idle +${created}$`, 'gm'))).toHaveLength(3);
     expect(res.stderr).toMatch(/^warning: on .* the agent runs as a detached process/m);
     // -y accepted the host keys of all four sshds, saying so, and they were recorded on first contact.
-    for (const h of [h1, h2, h3, j1]) expect(res.stderr).toMatch(new RegExp(`^Accepted \\(-y\\) the host key of (jump )?host root@${h.address.replace(/\./g, '\\.')}:22: ED25519 key fingerprint is SHA256:`, 'm'));
+    for (const h of [h1, h2, h3, j1])
+      expect(res.stderr).toMatch(
+        new RegExp(
+          `^Accepted \\(-y\\) the host key of (jump )?host root@${h.address.replace(/\./g, '\\.')}:22: ED25519 key fingerprint is SHA256:`,
+          'm',
+        ),
+      );
     const known = readFileSync(join(sb.dstackHome, 'ssh', 'fleet_known_hosts'), 'utf8');
     for (const h of [h1, h2, h3, j1]) expect(known).toContain(`${h.address} ssh-ed25519 `);
     for (const h of [h1, h2, h3]) {
@@ -89,8 +107,18 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
     expect(verbose.stdout).toMatch(new RegExp(`via root@${net.host('j1').address.replace(/\./g, '\\.')}:22`));
     expect(verbose.stderr).toMatch(/^warning: on .* the agent runs as a detached process/m);
     // Offers: backend ssh, price $0, the hosts' real resources.
-    const offers = JSON.parse((await mustDstack(sb, ['offer', '--json', '--cpu', '1..'])).stdout).offers as { backend: string; price?: number; instanceName: string; fleet: string }[];
-    expect(offers.filter((o) => o.backend === 'ssh').map((o) => o.instanceName).sort()).toEqual([`${fleet}-0`, `${fleet}-1`, `${fleet}-2`]);
+    const offers = JSON.parse((await mustDstack(sb, ['offer', '--json', '--cpu', '1..'])).stdout).offers as {
+      backend: string;
+      price?: number;
+      instanceName: string;
+      fleet: string;
+    }[];
+    expect(
+      offers
+        .filter((o) => o.backend === 'ssh')
+        .map((o) => o.instanceName)
+        .sort(),
+    ).toEqual([`${fleet}-0`, `${fleet}-1`, `${fleet}-2`]);
     expect(offers.filter((o) => o.backend === 'ssh').every((o) => !o.price)).toBe(true);
   });
 
@@ -124,7 +152,10 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
   });
 
   it('a run that fits nowhere is refused with the reason for each host', async () => {
-    writeFileSync(join(repo, 'gpu.dstack.yml'), `type: dev-environment\nname: ${runName('gpu')}\nfleets: [${fleet}]\nresources:\n  gpu: 1\n`);
+    writeFileSync(
+      join(repo, 'gpu.dstack.yml'),
+      `type: dev-environment\nname: ${runName('gpu')}\nfleets: [${fleet}]\nresources:\n  gpu: 1\n`,
+    );
     const gpu = await dstack(sb, ['apply', '-f', 'gpu.dstack.yml', '-y', '-d'], { cwd: repo });
     expect(gpu.code).toBe(1);
     expect(gpu.stderr).toMatch(new RegExp(`ssh ${fleet}-0: needs .*GPU.*, host has none`));
@@ -133,7 +164,8 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
     writeFileSync(join(repo, 'fourth.dstack.yml'), devEnvYaml(fourth, `fleets: [${fleet}]`));
     const busy = await dstack(sb, ['apply', '-f', 'fourth.dstack.yml', '-y', '-d'], { cwd: repo });
     expect(busy.code).toBe(1);
-    for (const [i, r] of runs.entries()) expect(busy.stderr).toContain(`ssh ${fleet}-${i} (root@${net.host(['h1', 'h2', 'h3'][i]).address}:22): busy with run ${r}`);
+    for (const [i, r] of runs.entries())
+      expect(busy.stderr).toContain(`ssh ${fleet}-${i} (root@${net.host(['h1', 'h2', 'h3'][i]).address}:22): busy with run ${r}`);
     expect(await getRun(sb, fourth)).toBeUndefined();
   });
 
@@ -143,7 +175,10 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
     await mustDstack(sb, ['daemon', 'stop']);
     // SSH into a run does not go through the daemon.
     expect(await addressOf(runs[2])).toContain(`${net.host('h3').address}/24`);
-    await waitFor('the fleet hosts to be busy again', async () => (await fleetNow()).instances.every((i) => i.status === 'busy'), { timeoutMs: 120_000, intervalMs: 1000 });
+    await waitFor('the fleet hosts to be busy again', async () => (await fleetNow()).instances.every((i) => i.status === 'busy'), {
+      timeoutMs: 120_000,
+      intervalMs: 1000,
+    });
     for (const name of runs) expect((await getRun(sb, name))?.status).toBe('running');
     expect(uploads()).toBe(before);
   });
@@ -154,7 +189,10 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
     expect(res.stdout).not.toMatch(/uploading the agent/);
     expect(res.stdout.match(/agent already there \(nothing uploaded\)/g)).toHaveLength(3);
     // The same through the daemon's API: each host's stages and the bytes it was sent.
-    const events = await applyFleetEvents(sb, { configuration: configSource(readFileSync(fleetFile(), 'utf8'), { path: fleetFile() }), redeploy: true });
+    const events = await applyFleetEvents(sb, {
+      configuration: configSource(readFileSync(fleetFile(), 'utf8'), { path: fleetFile() }),
+      redeploy: true,
+    });
     for (const h of ['h1', 'h2', 'h3'].map((n) => `root@${net.host(n).address}:22`)) {
       const stages = events.filter((e) => e.host === h).map((e) => e.stage);
       expect(stages[0]).toBe('connecting');
@@ -177,7 +215,10 @@ describe('an SSH fleet of three hosts, one behind a jump host', () => {
     expect(refused.stderr).toContain(`removing root@${h3.address}:22 stops run ${runs[2]}: stop the run first, or pass --force`);
     expect((await fleetNow()).instances.map((i) => i.status)).toEqual(['busy', 'busy', 'busy']);
 
-    const agents = async () => [...(await processesIn(h1, `${AGENT_DIR}/bin/dstack-agent serve`)), ...(await processesIn(h2, `${AGENT_DIR}/bin/dstack-agent serve`))];
+    const agents = async () => [
+      ...(await processesIn(h1, `${AGENT_DIR}/bin/dstack-agent serve`)),
+      ...(await processesIn(h2, `${AGENT_DIR}/bin/dstack-agent serve`)),
+    ];
     const before = await agents();
     const removed = await dstack(sb, ['apply', '-f', smaller, '-y', '--force'], { timeoutMs: 300_000 });
     expect(removed.code, removed.stderr + removed.stdout).toBe(0);

@@ -48,7 +48,10 @@ export async function listFleets(sb: Sandbox, all = false): Promise<Fleet[]> {
 }
 
 /** ApplyFleet on the daemon's socket (the CLI started the daemon): every event, in order. */
-export async function applyFleetEvents(sb: Sandbox, req: Partial<ApplyFleetRequest> & { configuration: ConfigurationSource }): Promise<FleetEvent[]> {
+export async function applyFleetEvents(
+  sb: Sandbox,
+  req: Partial<ApplyFleetRequest> & { configuration: ConfigurationSource },
+): Promise<FleetEvent[]> {
   const client = new DaemonClient(`unix://${join(sb.dstackHome, 'daemon.sock')}`, credentials.createInsecure());
   try {
     return await new Promise((resolve, reject) => {

@@ -19,7 +19,14 @@ describe('fleet host keys', () => {
   const terms: Terminal[] = [];
 
   beforeAll(async () => {
-    net = await createTestHosts([{ name: 'h1' }, { name: 'j1' }, { name: 'h3', via: 'j1' }, { name: 'h2' }, { name: 'h4' }, { name: 'h5' }]);
+    net = await createTestHosts([
+      { name: 'h1' },
+      { name: 'j1' },
+      { name: 'h3', via: 'j1' },
+      { name: 'h2' },
+      { name: 'h4' },
+      { name: 'h5' },
+    ]);
   });
 
   afterAll(async () => {
@@ -34,7 +41,11 @@ describe('fleet host keys', () => {
     return sb;
   };
   const label = (h: TestHost) => `root@${h.address}:22`;
-  const pub = (h: TestHost) => readFileSync(join(net.dir, h.name, 'host_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+  const pub = (h: TestHost) =>
+    readFileSync(join(net.dir, h.name, 'host_key.pub'), 'utf8')
+      .split(' ')
+      .slice(0, 2)
+      .join(' ');
   /** "ED25519 key fingerprint is SHA256:...", from ssh-keygen itself. */
   const fingerprintLine = async (h: TestHost) => {
     const out = (await mustRun('ssh-keygen', ['-l', '-f', join(net.dir, h.name, 'host_key.pub')])).stdout.trim();
@@ -59,7 +70,9 @@ describe('fleet host keys', () => {
     await no.expect(`The authenticity of `);
     await no.expect('Are you sure you want to continue connecting? [y/n]: ');
     no.write('n\r');
-    await no.expect(/error: the host key of (jump )?host root@\S+ was not accepted \(ED25519 key fingerprint is SHA256:\S+\): nothing was changed/);
+    await no.expect(
+      /error: the host key of (jump )?host root@\S+ was not accepted \(ED25519 key fingerprint is SHA256:\S+\): nothing was changed/,
+    );
     expect((await no.exited).exitCode).toBe(1);
     expect(no.text).not.toContain('Create the fleet');
     expect(await listFleets(sb, true)).toEqual([]);
@@ -68,8 +81,14 @@ describe('fleet host keys', () => {
     const yes = new Terminal(sb, ['apply', '-f', `${name}.dstack.yml`]);
     terms.push(yes);
     // Round one: h1 and the jump host j1 (h3 cannot be reached before j1 is trusted); round two: h3.
-    for (const [h, role] of [[h1, 'host'], [j1, 'jump host'], [h3, 'host']] as const) {
-      await yes.expect(`The authenticity of ${role} '${label(h)}' can't be established.\n${await fingerprintLine(h)}.\nAre you sure you want to continue connecting? [y/n]: `);
+    for (const [h, role] of [
+      [h1, 'host'],
+      [j1, 'jump host'],
+      [h3, 'host'],
+    ] as const) {
+      await yes.expect(
+        `The authenticity of ${role} '${label(h)}' can't be established.\n${await fingerprintLine(h)}.\nAre you sure you want to continue connecting? [y/n]: `,
+      );
       yes.write('y\r');
     }
     const jumpAt = yes.text.indexOf(`jump host '${label(j1)}'`);
@@ -78,7 +97,9 @@ describe('fleet host keys', () => {
     yes.write('y\r');
     await yes.expect(new RegExp(`${label(h3).replace(/\./g, '\\.')}  \\d+xCPU.*; agent uploaded`), { timeoutMs: 180_000 });
     expect((await yes.exited).exitCode).toBe(0);
-    expect(readFileSync(knownHosts(sb), 'utf8').trim().split('\n').sort()).toEqual([h1, j1, h3].map((h) => `${h.address} ${pub(h)}`).sort());
+    expect(readFileSync(knownHosts(sb), 'utf8').trim().split('\n').sort()).toEqual(
+      [h1, j1, h3].map((h) => `${h.address} ${pub(h)}`).sort(),
+    );
 
     // Known now: applying again (a redeploy) asks nothing.
     const again = await dstack(sb, ['apply', '-f', `${name}.dstack.yml`, '-y', '--force'], { timeoutMs: 300_000 });
@@ -112,7 +133,9 @@ describe('fleet host keys', () => {
     rmSync(`${key}.pub`);
     await mustRun('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
     process.kill(Number(readFileSync(join(net.dir, h2.name, 'sshd.pid'), 'utf8').trim()), 'SIGHUP');
-    await waitFor('sshd of h2 to listen again', async () => (await h2.exec(`bash -c 'exec 3<>/dev/tcp/127.0.0.1/22 && head -c 4 <&3'`)).stdout.startsWith('SSH-'));
+    await waitFor('sshd of h2 to listen again', async () =>
+      (await h2.exec(`bash -c 'exec 3<>/dev/tcp/127.0.0.1/22 && head -c 4 <&3'`)).stdout.startsWith('SSH-'),
+    );
     const changed = await dstack(sb, ['apply', '-f', file, '-y', '--force'], { timeoutMs: 300_000 });
     expect(changed.code).toBe(1);
     expect(changed.stderr).not.toContain('Accepted');
@@ -127,12 +150,15 @@ describe('fleet host keys', () => {
     const h4 = net.host('h4');
     const sb = newSandbox('keys-pin');
     const name = runName('pinned');
-    const pinned = (key: string) => (y: string) => y.replace(`    - ${h4.address}\n`, `    - hostname: ${h4.address}\n      host_key: ${key}\n`);
+    const pinned = (key: string) => (y: string) =>
+      y.replace(`    - ${h4.address}\n`, `    - hostname: ${h4.address}\n      host_key: ${key}\n`);
     const wrong = writeFleet(sb, name, [h4], pinned(pub(net.host('h5'))));
     const res = await dstack(sb, ['apply', '-f', wrong, '-y'], { timeoutMs: 300_000 });
     expect(res.code).toBe(1);
     const shown = async (h: TestHost) => (await fingerprintLine(h)).replace(' fingerprint is', '');
-    expect(res.stdout).toContain(`the host key of host ${label(h4)} is not its host_key: the fleet file pins ${await shown(net.host('h5'))}, the host presents ${await shown(h4)}`);
+    expect(res.stdout).toContain(
+      `the host key of host ${label(h4)} is not its host_key: the fleet file pins ${await shown(net.host('h5'))}, the host presents ${await shown(h4)}`,
+    );
     expect(res.stderr).not.toContain('Accepted');
 
     const right = writeFleet(sb, name, [h4], pinned(pub(h4)));
@@ -145,7 +171,12 @@ describe('fleet host keys', () => {
     const bad = writeFleet(sb, runName('badpin'), [h4], pinned('ssh-ed25519 AAAA"\\n'));
     const parsed = await dstack(sb, ['apply', '-f', bad, '-y']);
     expect(parsed.code).toBe(1);
-    expect(parsed.stderr).toMatch(new RegExp(`^${bad.replace(/[.\\/]/g, '\\$&')}:8:17: ssh_config\\.hosts\\[0\\]\\.host_key: host key "ssh-ed25519 AAAA\\\\"\\\\\\\\n"`, 'm'));
+    expect(parsed.stderr).toMatch(
+      new RegExp(
+        `^${bad.replace(/[.\\/]/g, '\\$&')}:8:17: ssh_config\\.hosts\\[0\\]\\.host_key: host key "ssh-ed25519 AAAA\\\\"\\\\\\\\n"`,
+        'm',
+      ),
+    );
   });
 
   it("counts the user's ~/.ssh/known_hosts: its key asks nothing, another key there is REMOTE HOST IDENTIFICATION HAS CHANGED", async () => {

@@ -97,10 +97,14 @@ export class DockerGate {
   /** Resolves once no call has been in flight for `quietMs` (whatever a stopped job still had going has ended). */
   async settled(quietMs = 1000, timeoutMs = 60_000): Promise<void> {
     let since = Date.now();
-    await waitFor('the Docker calls to settle', () => {
-      if (this.inFlight > 0) since = Date.now();
-      return Date.now() - since >= quietMs;
-    }, { timeoutMs, intervalMs: 25 });
+    await waitFor(
+      'the Docker calls to settle',
+      () => {
+        if (this.inFlight > 0) since = Date.now();
+        return Date.now() - since >= quietMs;
+      },
+      { timeoutMs, intervalMs: 25 },
+    );
   }
 
   private onUpgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {

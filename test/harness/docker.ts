@@ -46,21 +46,32 @@ export async function startDockerd(): Promise<Engine> {
   const child = spawn(
     'dockerd',
     [
-      '--host', DOCKER_HOST,
-      '--data-root', DOCKER_ROOT,
-      '--exec-root', DOCKER_EXEC_ROOT,
-      '--pidfile', PIDFILE,
-      '--bridge=none', '--iptables=false', '--ip-masq=false', '--ip6tables=false',
+      '--host',
+      DOCKER_HOST,
+      '--data-root',
+      DOCKER_ROOT,
+      '--exec-root',
+      DOCKER_EXEC_ROOT,
+      '--pidfile',
+      PIDFILE,
+      '--bridge=none',
+      '--iptables=false',
+      '--ip-masq=false',
+      '--ip6tables=false',
     ],
     { detached: true, stdio: ['ignore', log, log] },
   );
   child.unref();
   let exited: string | undefined;
   child.on('exit', (code) => (exited = `dockerd exited with ${code}`));
-  await waitFor('dockerd to answer', async () => {
-    if (exited) throw new Error(`${exited}; last lines of ${LOG}:\n${tail(LOG)}`);
-    return dockerPing();
-  }, { timeoutMs: 60_000, intervalMs: 250 });
+  await waitFor(
+    'dockerd to answer',
+    async () => {
+      if (exited) throw new Error(`${exited}; last lines of ${LOG}:\n${tail(LOG)}`);
+      return dockerPing();
+    },
+    { timeoutMs: 60_000, intervalMs: 250 },
+  );
   return { host: DOCKER_HOST, socketPath: DOCKER_SOCKET };
 }
 

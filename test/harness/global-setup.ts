@@ -13,10 +13,21 @@ import { endUserHome, leftoversUnder } from './sandbox';
 import { execOk } from './util';
 
 const REQUIRED = [
-  ['dockerd', 'docker.io'], ['docker', 'docker.io'], ['debootstrap', 'debootstrap'], ['sshd', 'openssh-server'],
-  ['ssh', 'openssh-client'], ['scp', 'openssh-client'], ['sftp', 'openssh-client'], ['ssh-keygen', 'openssh-client'],
-  ['ssh-agent', 'openssh-client'], ['rsync', 'rsync'], ['docker-registry', 'docker-registry'],
-  ['htpasswd', 'apache2-utils'], ['busybox', 'busybox-static'], ['ip', 'iproute2'], ['git', 'git'],
+  ['dockerd', 'docker.io'],
+  ['docker', 'docker.io'],
+  ['debootstrap', 'debootstrap'],
+  ['sshd', 'openssh-server'],
+  ['ssh', 'openssh-client'],
+  ['scp', 'openssh-client'],
+  ['sftp', 'openssh-client'],
+  ['ssh-keygen', 'openssh-client'],
+  ['ssh-agent', 'openssh-client'],
+  ['rsync', 'rsync'],
+  ['docker-registry', 'docker-registry'],
+  ['htpasswd', 'apache2-utils'],
+  ['busybox', 'busybox-static'],
+  ['ip', 'iproute2'],
+  ['git', 'git'],
 ] as const;
 
 declare module 'vitest' {
@@ -31,9 +42,11 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   if (process.getuid?.() !== 0) throw new Error('the e2e suites need root (dockerd, network namespaces): run them as root');
   const missing: string[] = [];
-  for (const [bin, pkg] of REQUIRED) if (!(await execOk('sh', ['-c', `command -v ${bin}`]))) missing.push(`${bin} (apt-get install ${pkg})`);
+  for (const [bin, pkg] of REQUIRED)
+    if (!(await execOk('sh', ['-c', `command -v ${bin}`]))) missing.push(`${bin} (apt-get install ${pkg})`);
   if (!(await execOk('sh', ['-c', 'command -v sshd || test -x /usr/sbin/sshd']))) missing.push('sshd (apt-get install openssh-server)');
-  if (missing.length) throw new Error(`e2e suites need these system parts, missing here: ${missing.join(', ')}. Run scripts/install-test-deps.sh`);
+  if (missing.length)
+    throw new Error(`e2e suites need these system parts, missing here: ${missing.join(', ')}. Run scripts/install-test-deps.sh`);
 
   const engine = await startDockerd();
   const [debianImage, busyboxImage] = [await ensureDebianImage(), await ensureBusyboxImage()];

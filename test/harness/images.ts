@@ -69,7 +69,10 @@ export async function ensureBusyboxImage(): Promise<string> {
     for (const applet of applets) {
       if (applet !== 'busybox') symlinkSync('busybox', join(bin, applet));
     }
-    await mustRun('sh', ['-c', `printf 'root:x:0:0:root:/root:/bin/sh\\n' > ${work}/etc/passwd; printf 'root:x:0:\\n' > ${work}/etc/group`]);
+    await mustRun('sh', [
+      '-c',
+      `printf 'root:x:0:0:root:/root:/bin/sh\\n' > ${work}/etc/passwd; printf 'root:x:0:\\n' > ${work}/etc/group`,
+    ]);
     await mustRun('sh', ['-c', `tar -C ${work} -c . | docker -H ${DOCKER_HOST} import --change 'CMD ["/bin/sh"]' - ${BUSYBOX_IMAGE}`]);
   } finally {
     rmSync(work, { recursive: true, force: true });

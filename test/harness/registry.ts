@@ -48,10 +48,14 @@ export async function startRegistry(dir: string, sourceImage: string): Promise<R
   child.unref();
   let exited = false;
   child.on('exit', () => (exited = true));
-  await waitFor('docker-registry to answer', async () => {
-    if (exited) throw new Error(`docker-registry exited: ${readFileSync(join(dir, 'registry.log'), 'utf8').slice(-2000)}`);
-    return registryAnswers(port);
-  }, { timeoutMs: 30_000 });
+  await waitFor(
+    'docker-registry to answer',
+    async () => {
+      if (exited) throw new Error(`docker-registry exited: ${readFileSync(join(dir, 'registry.log'), 'utf8').slice(-2000)}`);
+      return registryAnswers(port);
+    },
+    { timeoutMs: 30_000 },
+  );
 
   const address = `127.0.0.1:${port}`;
   const privateImage = `${address}/private/busybox:v1`;

@@ -43,7 +43,12 @@ export function userHome(prefix: string, opts: UserHomeOptions = {}): UserHome {
   const dstackHome = join(tmp.path, 'dh');
   for (const d of [home, dstackHome]) mkdirSync(d, { recursive: true, mode: 0o700 });
   writeFileSync(join(dstackHome, 'config.yml'), `base_image: ${inject('debianImage')}\n${opts.config ?? ''}`);
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, DSTACK_HOME: dstackHome, DOCKER_HOST: opts.dockerHost ?? inject('dockerHost') };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: home,
+    DSTACK_HOME: dstackHome,
+    DOCKER_HOST: opts.dockerHost ?? inject('dockerHost'),
+  };
   delete env.DSTACK_DEBUG;
   return {
     dir: tmp.path,
@@ -120,7 +125,9 @@ export async function endUserHome(dir: string, dstackHome: string): Promise<void
     }
   }
   if (left.processes.length) {
-    await waitFor('the processes of the sandbox to end', async () => (await leftoversUnder(dir)).processes.length === 0, { timeoutMs: 10_000 }).catch(() => {});
+    await waitFor('the processes of the sandbox to end', async () => (await leftoversUnder(dir)).processes.length === 0, {
+      timeoutMs: 10_000,
+    }).catch(() => {});
   }
 }
 
@@ -158,10 +165,21 @@ export async function leftoversUnder(dir: string): Promise<Leftovers> {
     }
   }
   const containers: Leftovers['containers'] = [];
-  const ids = (await run('docker', ['-H', DOCKER_HOST, 'ps', '-aq', '--no-trunc', '--filter', 'label=ai.dstack.job-id'])).stdout.split('\n').filter(Boolean);
+  const ids = (await run('docker', ['-H', DOCKER_HOST, 'ps', '-aq', '--no-trunc', '--filter', 'label=ai.dstack.job-id'])).stdout
+    .split('\n')
+    .filter(Boolean);
   if (ids.length) {
     const res = await run('docker', ['-H', DOCKER_HOST, 'inspect', ...ids]);
-    const infos = res.code === 0 ? (JSON.parse(res.stdout) as { Id: string; Name: string; State: { Status: string }; Config: { Labels: Record<string, string> }; HostConfig: { Binds: string[] | null } }[]) : [];
+    const infos =
+      res.code === 0
+        ? (JSON.parse(res.stdout) as {
+            Id: string;
+            Name: string;
+            State: { Status: string };
+            Config: { Labels: Record<string, string> };
+            HostConfig: { Binds: string[] | null };
+          }[])
+        : [];
     for (const c of infos) {
       const inDir = (path: string) => `${path}/`.startsWith(prefix);
       const sources = (c.HostConfig.Binds ?? []).map((b) => b.split(':')[0]);

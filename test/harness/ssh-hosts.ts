@@ -180,7 +180,16 @@ export async function createTestHosts(specs: HostSpec[]): Promise<TestHostNetwor
       // ip netns exec → unshare → sh → sshd, each exec'ing the next: child.pid ends up being sshd's.
       const sshd = spawn(
         'ip',
-        ['netns', 'exec', ns, 'unshare', '-m', 'sh', '-c', `mount --bind '${homeDir}' /root && exec ${SSHD} -D -e -f '${join(hostDir, 'sshd_config')}'`],
+        [
+          'netns',
+          'exec',
+          ns,
+          'unshare',
+          '-m',
+          'sh',
+          '-c',
+          `mount --bind '${homeDir}' /root && exec ${SSHD} -D -e -f '${join(hostDir, 'sshd_config')}'`,
+        ],
         { stdio: ['ignore', log, log], detached: true },
       );
       sshd.unref();
@@ -203,12 +212,16 @@ export async function createTestHosts(specs: HostSpec[]): Promise<TestHostNetwor
         linkUp: () => linkCmd('up'),
       };
       const probeNs = outerNs ?? undefined;
-      await waitFor(`sshd of test host ${spec.name}`, async () => {
-        if (sshd.exitCode !== null) throw new Error(`sshd exited: ${readFileSync(join(hostDir, 'sshd.log'), 'utf8').slice(-1500)}`);
-        const probe = `exec 3<>/dev/tcp/${address}/22 && head -c 4 <&3`;
-        const res = probeNs ? await run('ip', ['netns', 'exec', probeNs, 'bash', '-c', probe]) : await run('bash', ['-c', probe]);
-        return res.stdout.startsWith('SSH-');
-      }, { timeoutMs: 20_000 });
+      await waitFor(
+        `sshd of test host ${spec.name}`,
+        async () => {
+          if (sshd.exitCode !== null) throw new Error(`sshd exited: ${readFileSync(join(hostDir, 'sshd.log'), 'utf8').slice(-1500)}`);
+          const probe = `exec 3<>/dev/tcp/${address}/22 && head -c 4 <&3`;
+          const res = probeNs ? await run('ip', ['netns', 'exec', probeNs, 'bash', '-c', probe]) : await run('bash', ['-c', probe]);
+          return res.stdout.startsWith('SSH-');
+        },
+        { timeoutMs: 20_000 },
+      );
       hosts.push(host);
       byName.set(spec.name, host);
     }
@@ -230,4 +243,3 @@ export async function createTestHosts(specs: HostSpec[]): Promise<TestHostNetwor
     destroy,
   };
 }
-

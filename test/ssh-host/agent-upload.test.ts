@@ -93,9 +93,16 @@ describe('the agent upload, checked on hosts with and without sha256 tools', () 
     it(`a copy damaged on the host is refused, naming the host (${name === 'damaged' ? "the host's sha256sum" : 'its own report'})`, async () => {
       const { host, conn, placement, run } = await deploy(name);
       const expected = (await binaries.forArch('x64')).sha256;
-      const how = name === 'damaged' ? 'its sha256 is' : 'its sha256 by its own report \\(the host has no sha256sum, shasum, openssl, busybox, python3 or perl\\) is';
+      const how =
+        name === 'damaged'
+          ? 'its sha256 is'
+          : 'its sha256 by its own report \\(the host has no sha256sum, shasum, openssl, busybox, python3 or perl\\) is';
       try {
-        await expect(run).rejects.toThrow(new RegExp(`^the agent uploaded to ${conn.description.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is corrupt: ${how} [0-9a-f]{64}, expected ${expected}$`));
+        await expect(run).rejects.toThrow(
+          new RegExp(
+            `^the agent uploaded to ${conn.description.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} is corrupt: ${how} [0-9a-f]{64}, expected ${expected}$`,
+          ),
+        );
         // Neither the damaged copy nor anything under the agent's name is left to run.
         expect((await host.exec(`ls ${placement.binPath}* 2>/dev/null; echo end`)).stdout).toBe('end\n');
       } finally {

@@ -8,12 +8,17 @@ import type { TestHost, TestHostNetwork } from '../harness/ssh-hosts';
 
 /** "ssh-ed25519 AAAA..." of a test host's sshd, as it is on disk now. */
 export function publicHostKey(net: TestHostNetwork, host: TestHost): string {
-  return readFileSync(join(net.dir, host.name, 'host_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+  return readFileSync(join(net.dir, host.name, 'host_key.pub'), 'utf8')
+    .split(' ')
+    .slice(0, 2)
+    .join(' ');
 }
 
 /** The host's key and its jump host's, accepted. */
 export function acceptedKeysOf(net: TestHostNetwork, host: TestHost): AcceptedHostKey[] {
-  return [host, host.via].filter((h): h is TestHost => h !== undefined).map((h) => ({ hostname: h.address, port: h.port, key: publicHostKey(net, h) }));
+  return [host, host.via]
+    .filter((h): h is TestHost => h !== undefined)
+    .map((h) => ({ hostname: h.address, port: h.port, key: publicHostKey(net, h) }));
 }
 
 export function sshHostFor(net: TestHostNetwork, host: TestHost, knownHostsFile: string, extra: Partial<SshHostOptions> = {}): SshHost {

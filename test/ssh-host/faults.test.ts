@@ -37,7 +37,9 @@ describe('SshHost faults', () => {
    * to the host would then follow this machine's default route out of the test network.)
    */
   async function cutLink(host: TestHost, state: 'down' | 'up') {
-    const ifname = (await host.exec(`ip -o -4 addr show | awk '$4 ~ /^${host.address.replace(/\./g, '\\.')}\\// {print $2}'`)).stdout.trim();
+    const ifname = (
+      await host.exec(`ip -o -4 addr show | awk '$4 ~ /^${host.address.replace(/\./g, '\\.')}\\// {print $2}'`)
+    ).stdout.trim();
     if (!/^\w+$/.test(ifname)) throw new Error(`no single link with ${host.address} in ${host.name}: "${ifname}"`);
     await mustRun('ip', ['-n', host.ns, 'link', 'set', 'dev', ifname, state]);
   }
@@ -54,7 +56,9 @@ describe('SshHost faults', () => {
 
   it('reports a port with nothing listening as unreachable, naming host and port', async () => {
     const h1 = net.host('h1');
-    const err = await connect(h1, { port: 2222 }).exec('true').catch((e) => e);
+    const err = await connect(h1, { port: 2222 })
+      .exec('true')
+      .catch((e) => e);
     expect(err).toBeInstanceOf(SshUnreachableError);
     expect(err.message).toMatch(new RegExp(`^ssh root@${h1.address}:2222: host root@${h1.address}:2222 unreachable: ECONNREFUSED`));
   });
@@ -66,7 +70,14 @@ describe('SshHost faults', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const port = (silent.address() as AddressInfo).port;
     try {
-      const conn = new SshHost({ hostname: '127.0.0.1', port, user: 'root', identityFile: net.keyPath, knownHosts: new FileHostKeyStore(join(scratch.path, 'kh')), connectTimeoutMs: 2000 });
+      const conn = new SshHost({
+        hostname: '127.0.0.1',
+        port,
+        user: 'root',
+        identityFile: net.keyPath,
+        knownHosts: new FileHostKeyStore(join(scratch.path, 'kh')),
+        connectTimeoutMs: 2000,
+      });
       opened.push(conn);
       const err = await conn.exec('true').catch((e) => e);
       expect(err).toBeInstanceOf(SshUnreachableError);
@@ -82,10 +93,16 @@ describe('SshHost faults', () => {
     await cutLink(h1, 'down');
     try {
       const t0 = Date.now();
-      const err = await connect(h1, { connectTimeoutMs: 2000 }).exec('true').catch((e) => e);
+      const err = await connect(h1, { connectTimeoutMs: 2000 })
+        .exec('true')
+        .catch((e) => e);
       expect(err).toBeInstanceOf(SshUnreachableError);
       // Our deadline, or the kernel giving up on ARP first (EHOSTUNREACH): either way, no TCP minutes.
-      expect(err.message).toMatch(new RegExp(`^ssh root@${h1.address}:22: (no SSH connection to root@${h1.address}:22 within 2000 ms|host root@${h1.address}:22 unreachable: EHOSTUNREACH)`));
+      expect(err.message).toMatch(
+        new RegExp(
+          `^ssh root@${h1.address}:22: (no SSH connection to root@${h1.address}:22 within 2000 ms|host root@${h1.address}:22 unreachable: EHOSTUNREACH)`,
+        ),
+      );
       expect(Date.now() - t0).toBeLessThan(30_000); // generous for a busy machine; TCP alone would take minutes
     } finally {
       await cutLink(h1, 'up');
@@ -96,20 +113,28 @@ describe('SshHost faults', () => {
     const [j1, h3] = [net.host('j1'), net.host('h3')];
     await cutLink(h3, 'down');
     try {
-      const err = await connect(h3, { connectTimeoutMs: 3000 }).exec('true').catch((e) => e);
+      const err = await connect(h3, { connectTimeoutMs: 3000 })
+        .exec('true')
+        .catch((e) => e);
       expect(err).toBeInstanceOf(SshUnreachableError);
       expect(err.message).toMatch(
-        new RegExp(`^ssh root@${h3.address}:22 via root@${j1.address}:22: (root@${h3.address}:22 unreachable from jump host root@${j1.address}:22|no SSH connection .* within 3000 ms)`),
+        new RegExp(
+          `^ssh root@${h3.address}:22 via root@${j1.address}:22: (root@${h3.address}:22 unreachable from jump host root@${j1.address}:22|no SSH connection .* within 3000 ms)`,
+        ),
       );
     } finally {
       await cutLink(h3, 'up');
     }
     await cutLink(j1, 'down');
     try {
-      const err = await connect(h3, { connectTimeoutMs: 2000 }).exec('true').catch((e) => e);
+      const err = await connect(h3, { connectTimeoutMs: 2000 })
+        .exec('true')
+        .catch((e) => e);
       expect(err).toBeInstanceOf(SshUnreachableError);
       expect(err.message).toMatch(
-        new RegExp(`^ssh root@${h3.address}:22 via root@${j1.address}:22: (no SSH connection to root@${h3.address}:22 \\(through jump host root@${j1.address}:22\\) within 2000 ms|jump host root@${j1.address}:22 unreachable: EHOSTUNREACH)`),
+        new RegExp(
+          `^ssh root@${h3.address}:22 via root@${j1.address}:22: (no SSH connection to root@${h3.address}:22 \\(through jump host root@${j1.address}:22\\) within 2000 ms|jump host root@${j1.address}:22 unreachable: EHOSTUNREACH)`,
+        ),
       );
     } finally {
       await cutLink(j1, 'up');
@@ -152,7 +177,9 @@ describe('SshHost faults', () => {
       expect(conn.connects).toBe(2);
       expect(events.filter((e) => e === 'connect')).toHaveLength(2);
       // The gRPC client's old connection died with the SSH one; its next connection is bridged anew.
-      await waitFor('a gRPC call through the bridge', async () => (await client.echo(Buffer.from('after'))).toString() === 'after', { timeoutMs: 60_000 });
+      await waitFor('a gRPC call through the bridge', async () => (await client.echo(Buffer.from('after'))).toString() === 'after', {
+        timeoutMs: 60_000,
+      });
       expect(conn.connects).toBe(2);
     });
   }
@@ -161,7 +188,9 @@ describe('SshHost faults', () => {
     const other = join(scratch.path, 'other_key');
     await mustRun('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
     const [h1, j1, h3] = [net.host('h1'), net.host('j1'), net.host('h3')];
-    const err = await connect(h1, { identityFile: other }).exec('true').catch((e) => e);
+    const err = await connect(h1, { identityFile: other })
+      .exec('true')
+      .catch((e) => e);
     expect(err).toBeInstanceOf(SshAuthError);
     expect(err.message).toBe(
       `ssh root@${h1.address}:22: host root@${h1.address}:22 refused the key ${other} for user root (add its public half to ~root/.ssh/authorized_keys there)`,
@@ -186,7 +215,9 @@ describe('SshHost faults', () => {
       [garbage, /identity file .*garbage_key: not a private key/],
     ];
     for (const [identityFile, message] of cases) {
-      const err = await connect(h1, { identityFile }).exec('true').catch((e) => e);
+      const err = await connect(h1, { identityFile })
+        .exec('true')
+        .catch((e) => e);
       expect(err).toBeInstanceOf(SshIdentityError);
       expect(err.file).toBe(identityFile);
       expect(err.message).toMatch(message);

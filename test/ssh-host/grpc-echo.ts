@@ -3,7 +3,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { rmSync } from 'node:fs';
 
-const raw = { requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b };
+const raw = {
+  requestSerialize: (b: Buffer) => b,
+  requestDeserialize: (b: Buffer) => b,
+  responseSerialize: (b: Buffer) => b,
+  responseDeserialize: (b: Buffer) => b,
+};
 const SERVICE = {
   echo: { path: '/test.Echo/Echo', requestStream: false, responseStream: false, ...raw },
   repeat: { path: '/test.Echo/Repeat', requestStream: false, responseStream: true, ...raw },

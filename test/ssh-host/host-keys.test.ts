@@ -66,27 +66,50 @@ describe('host keys', () => {
 
   it('refuses an unknown key on first contact, naming the host and its fingerprint, and records nothing', async () => {
     const h1 = net.host('h1');
-    const err = await connect(h1).exec('true').catch((e) => e);
+    const err = await connect(h1)
+      .exec('true')
+      .catch((e) => e);
     expect(err).toBeInstanceOf(SshHostKeyUnknownError);
-    expect(err.message).toContain(`the authenticity of host root@${h1.address}:22 can't be established: it presents ${await keygenFingerprint('h1')}`);
+    expect(err.message).toContain(
+      `the authenticity of host root@${h1.address}:22 can't be established: it presents ${await keygenFingerprint('h1')}`,
+    );
     expect(err.key).toBe(pub('h1'));
     expect(existsSync(file)).toBe(false);
     // Through a jump host, the jump host's key is the first question.
-    const viaErr = await connect(net.host('h3')).exec('true').catch((e) => e);
+    const viaErr = await connect(net.host('h3'))
+      .exec('true')
+      .catch((e) => e);
     expect(viaErr).toBeInstanceOf(SshHostKeyUnknownError);
-    expect(viaErr.message).toContain(`the authenticity of jump host root@${net.host('j1').address}:22 can't be established: it presents ${await keygenFingerprint('j1')}`);
+    expect(viaErr.message).toContain(
+      `the authenticity of jump host root@${net.host('j1').address}:22 can't be established: it presents ${await keygenFingerprint('j1')}`,
+    );
     expect(existsSync(file)).toBe(false);
   });
 
   it('scans a host key without logging in, directly and through a checked jump host', async () => {
     const [h1, j1, h3] = ['h1', 'j1', 'h3'].map((n) => net.host(n));
-    const opts = { knownHosts: new FileHostKeyStore(file), keepalive: { intervalMs: 10_000, countMax: 3 }, timeoutMs: 15_000, description: 'scan' };
+    const opts = {
+      knownHosts: new FileHostKeyStore(file),
+      keepalive: { intervalMs: 10_000, countMax: 3 },
+      timeoutMs: 15_000,
+      description: 'scan',
+    };
     const direct = await scanHostKey({ ...opts, target: { hostname: h1.address, port: 22, user: 'nobody-at-all' } });
     expect(`${direct.type} ${direct.data.toString('base64')}`).toBe(pub('h1'));
-    const jumpHop = { endpoint: { hostname: j1.address, port: 22, user: 'root' }, identityFile: net.keyPath, key: readFileSync(net.keyPath) };
+    const jumpHop = {
+      endpoint: { hostname: j1.address, port: 22, user: 'root' },
+      identityFile: net.keyPath,
+      key: readFileSync(net.keyPath),
+    };
     // The jump host is logged in to, so its key must be trusted first.
-    await expect(scanHostKey({ ...opts, target: { hostname: h3.address, port: 22, user: 'root' }, jump: jumpHop })).rejects.toBeInstanceOf(SshHostKeyUnknownError);
-    const behind = await scanHostKey({ ...opts, target: { hostname: h3.address, port: 22, user: 'root' }, jump: { ...jumpHop, trust: { pinned: { type: 'ssh-ed25519', data: Buffer.from(pub('j1').split(' ')[1], 'base64') } } } });
+    await expect(scanHostKey({ ...opts, target: { hostname: h3.address, port: 22, user: 'root' }, jump: jumpHop })).rejects.toBeInstanceOf(
+      SshHostKeyUnknownError,
+    );
+    const behind = await scanHostKey({
+      ...opts,
+      target: { hostname: h3.address, port: 22, user: 'root' },
+      jump: { ...jumpHop, trust: { pinned: { type: 'ssh-ed25519', data: Buffer.from(pub('j1').split(' ')[1], 'base64') } } },
+    });
     expect(`${behind.type} ${behind.data.toString('base64')}`).toBe(pub('h3'));
     expect(existsSync(file)).toBe(false);
   });
@@ -96,9 +119,22 @@ describe('host keys', () => {
     expect((await connect(h1, { acceptedKeys: acceptedKeysOf(net, h1) }).exec('true')).code).toBe(0);
     expect(readFileSync(file, 'utf8')).toBe(`${h1.address} ${pub('h1')}\n`);
     const ssh = await run('ssh', [
-      '-F', '/dev/null', '-i', net.keyPath, '-o', 'IdentitiesOnly=yes', '-o', 'BatchMode=yes',
-      '-o', `UserKnownHostsFile=${file}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'GlobalKnownHostsFile=/dev/null',
-      `root@${h1.address}`, 'echo via-openssh',
+      '-F',
+      '/dev/null',
+      '-i',
+      net.keyPath,
+      '-o',
+      'IdentitiesOnly=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      `UserKnownHostsFile=${file}`,
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      'GlobalKnownHostsFile=/dev/null',
+      `root@${h1.address}`,
+      'echo via-openssh',
     ]);
     expect(ssh.stdout.trim()).toBe('via-openssh');
     // The host keys of the jump host and of the host behind it go in the same file.
@@ -121,7 +157,9 @@ describe('host keys', () => {
     const before = readFileSync(file, 'utf8');
     const old = await keygenFingerprint('h1');
     await rekey(h1);
-    const err = await connect(h1, { acceptedKeys: acceptedKeysOf(net, h1) }).exec('true').catch((e) => e);
+    const err = await connect(h1, { acceptedKeys: acceptedKeysOf(net, h1) })
+      .exec('true')
+      .catch((e) => e);
     expect(err).toBeInstanceOf(SshHostKeyChangedError);
     expect(err.message).toBe(
       `ssh root@${h1.address}:22: REMOTE HOST IDENTIFICATION HAS CHANGED for host root@${h1.address}:22: it presents ${await keygenFingerprint('h1')}, ` +
@@ -131,7 +169,11 @@ describe('host keys', () => {
     expect(readFileSync(file, 'utf8')).toBe(before);
     // After the line is removed (what the message says to do) and the new key accepted, it is recorded.
     await mustRun('ssh-keygen', ['-R', h1.address, '-f', file]);
-    expect((await connect(h1).exec('true').catch((e) => e))).toBeInstanceOf(SshHostKeyUnknownError);
+    expect(
+      await connect(h1)
+        .exec('true')
+        .catch((e) => e),
+    ).toBeInstanceOf(SshHostKeyUnknownError);
     expect((await connect(h1, { acceptedKeys: acceptedKeysOf(net, h1) }).exec('true')).code).toBe(0);
     expect(readFileSync(file, 'utf8')).toContain(`${h1.address} ${pub('h1')}\n`);
   });
@@ -139,14 +181,25 @@ describe('host keys', () => {
   it('refuses a changed key behind the jump host, and a changed jump host', async () => {
     const [j1, h3] = [net.host('j1'), net.host('h3')];
     await rekey(h3);
-    const err = await connect(h3).exec('true').catch((e) => e);
+    const err = await connect(h3)
+      .exec('true')
+      .catch((e) => e);
     expect(err).toBeInstanceOf(SshHostKeyChangedError);
-    expect(err.message).toMatch(new RegExp(`^ssh root@${h3.address}:22 via root@${j1.address}:22: REMOTE HOST IDENTIFICATION HAS CHANGED for host root@${h3.address}:22`));
+    expect(err.message).toMatch(
+      new RegExp(
+        `^ssh root@${h3.address}:22 via root@${j1.address}:22: REMOTE HOST IDENTIFICATION HAS CHANGED for host root@${h3.address}:22`,
+      ),
+    );
     await rekey(j1);
-    const jumpErr = await connect(h3).exec('true').catch((e) => e);
+    const jumpErr = await connect(h3)
+      .exec('true')
+      .catch((e) => e);
     expect(jumpErr).toBeInstanceOf(SshHostKeyChangedError);
     expect(jumpErr.message).toContain(`REMOTE HOST IDENTIFICATION HAS CHANGED for jump host root@${j1.address}:22`);
-    const j1Line = readFileSync(file, 'utf8').split('\n').findIndex((l) => l.startsWith(`${j1.address} `)) + 1;
+    const j1Line =
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .findIndex((l) => l.startsWith(`${j1.address} `)) + 1;
     expect(jumpErr.line).toBe(j1Line);
     expect(jumpErr.message).toContain(`${file}:${j1Line}`);
   });
@@ -157,12 +210,20 @@ describe('host keys', () => {
     expect((await connect(h1, { knownHosts: empty, hostKey: pub('h1') }).exec('true')).code).toBe(0);
     expect(existsSync(empty.file)).toBe(false);
     const wrong = pub('j1');
-    const err = await connect(h1, { knownHosts: empty, hostKey: wrong, acceptedKeys: acceptedKeysOf(net, h1) }).exec('true').catch((e) => e);
+    const err = await connect(h1, { knownHosts: empty, hostKey: wrong, acceptedKeys: acceptedKeysOf(net, h1) })
+      .exec('true')
+      .catch((e) => e);
     expect(err).toBeInstanceOf(SshHostKeyMismatchError);
-    expect(err.message).toContain(`the host key of host root@${h1.address}:22 is not its host_key: the fleet file pins ${await keygenFingerprint('j1')}, the host presents ${await keygenFingerprint('h1')}`);
+    expect(err.message).toContain(
+      `the host key of host root@${h1.address}:22 is not its host_key: the fleet file pins ${await keygenFingerprint('j1')}, the host presents ${await keygenFingerprint('h1')}`,
+    );
     // A pinned jump host too.
     const h3 = net.host('h3');
-    const jumpErr = await connect(h3, { knownHosts: empty, hostKey: pub('h3'), proxyJump: { hostname: net.host('j1').address, user: 'root', identityFile: net.keyPath, hostKey: pub('h1') } })
+    const jumpErr = await connect(h3, {
+      knownHosts: empty,
+      hostKey: pub('h3'),
+      proxyJump: { hostname: net.host('j1').address, user: 'root', identityFile: net.keyPath, hostKey: pub('h1') },
+    })
       .exec('true')
       .catch((e) => e);
     expect(jumpErr).toBeInstanceOf(SshHostKeyMismatchError);
@@ -178,7 +239,9 @@ describe('host keys', () => {
     expect((await connect(h1, { knownHosts: store }).exec('true')).code).toBe(0);
     expect(existsSync(ours)).toBe(false);
     writeFileSync(userFile, `# mine\n${h1.address} ${pub('j1')}\n`);
-    const err = await connect(h1, { knownHosts: store, acceptedKeys: acceptedKeysOf(net, h1) }).exec('true').catch((e) => e);
+    const err = await connect(h1, { knownHosts: store, acceptedKeys: acceptedKeysOf(net, h1) })
+      .exec('true')
+      .catch((e) => e);
     expect(err).toBeInstanceOf(SshHostKeyChangedError);
     expect(err.message).toContain(`REMOTE HOST IDENTIFICATION HAS CHANGED for host root@${h1.address}:22`);
     expect(err.message).toContain(`${userFile}:2 has ${await keygenFingerprint('j1')}`);

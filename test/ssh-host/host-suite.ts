@@ -104,9 +104,13 @@ export function hostConnectionSuite(ctx: () => SuiteContext): void {
     const many = await Promise.all(Array.from({ length: 12 }, () => conn.exec(`sleep ${secs}`, { timeoutMs: 500 })));
     expect(many.map((r) => r.code)).toEqual(Array(12).fill(124));
     // `[2]99...` keeps pgrep from finding the shell that runs it.
-    await waitFor('the timed-out commands to be gone', async () => !(await host.exec(`pgrep -f "sleep [2]${secs.slice(1)}"`)).stdout.trim(), {
-      timeoutMs: 30_000,
-    });
+    await waitFor(
+      'the timed-out commands to be gone',
+      async () => !(await host.exec(`pgrep -f "sleep [2]${secs.slice(1)}"`)).stdout.trim(),
+      {
+        timeoutMs: 30_000,
+      },
+    );
     expect((await conn.exec('echo ok', { timeoutMs: 30_000 })).stdout).toBe('ok\n');
   });
 
@@ -116,7 +120,10 @@ export function hostConnectionSuite(ctx: () => SuiteContext): void {
     const sha = randomFile(local, 50 << 20);
     await conn.upload(createReadStream(local), '/root/up/plain.bin', 0o755);
     await conn.upload(createReadStream(local).pipe(createGzip({ level: 1 })), '/root/up/zipped.bin', 0o600, { gunzip: true });
-    const listing = await hostOut(host, 'cd /root/up && sha256sum plain.bin zipped.bin && stat -c "%n %a %s" plain.bin zipped.bin && ls -A');
+    const listing = await hostOut(
+      host,
+      'cd /root/up && sha256sum plain.bin zipped.bin && stat -c "%n %a %s" plain.bin zipped.bin && ls -A',
+    );
     expect(listing.split('\n')).toEqual([
       `${sha}  plain.bin`,
       `${sha}  zipped.bin`,

@@ -49,7 +49,11 @@ describe('SshHost through a jump host', () => {
 
   it('recorded the host keys of both hops', () => {
     const lines = readFileSync(knownHostsFile, 'utf8').trim().split('\n');
-    const hostKeyOf = (name: string) => readFileSync(join(net.dir, name, 'host_key.pub'), 'utf8').split(' ').slice(0, 2).join(' ');
+    const hostKeyOf = (name: string) =>
+      readFileSync(join(net.dir, name, 'host_key.pub'), 'utf8')
+        .split(' ')
+        .slice(0, 2)
+        .join(' ');
     expect(lines.sort()).toEqual([`${net.host('j1').address} ${hostKeyOf('j1')}`, `${net.host('h3').address} ${hostKeyOf('h3')}`].sort());
   });
 });

@@ -29,7 +29,16 @@ describe('live sync: bad input', () => {
       const client = new DaemonClient(`unix://${join(sb.dstackHome, 'daemon.sock')}`, credentials.createInsecure());
       const err = await new Promise<ServiceError | null>((resolve) =>
         client.applyRun(
-          { configuration: { path: '.dstack.yml', text: '', cwd: '/', env: [], callerEnv: {} }, repoDir: '', noRepo: true, runName: name, override: false, updateInPlace: false, ideVersion: '', sync: true },
+          {
+            configuration: { path: '.dstack.yml', text: '', cwd: '/', env: [], callerEnv: {} },
+            repoDir: '',
+            noRepo: true,
+            runName: name,
+            override: false,
+            updateInPlace: false,
+            ideVersion: '',
+            sync: true,
+          },
           new Metadata(),
           (e: ServiceError | null, _r: Run) => resolve(e),
         ),

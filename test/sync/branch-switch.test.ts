@@ -7,5 +7,6 @@ import { BRANCHES_REPO, branchSwitchIsOneBatch } from './scenarios';
 
 describe('live sync on the local backend: a branch switch', () => {
   it('of 5,000 files syncs in one batch of three agent round trips', { timeout: 600_000 }, () =>
-    withSyncRun(LOCAL, 'sync-branch', BRANCHES_REPO, branchSwitchIsOneBatch));
+    withSyncRun(LOCAL, 'sync-branch', BRANCHES_REPO, branchSwitchIsOneBatch),
+  );
 });

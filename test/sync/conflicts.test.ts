@@ -8,5 +8,6 @@ import { conflictsBothWays } from './scenarios';
 
 describe('live sync on the local backend: changes made on the instance', () => {
   it('are kept, never overwritten, and every conflict is reported', { timeout: 400_000 }, () =>
-    withSyncRun(LOCAL, 'sync-conflicts', {}, conflictsBothWays));
+    withSyncRun(LOCAL, 'sync-conflicts', {}, conflictsBothWays),
+  );
 });

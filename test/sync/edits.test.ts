@@ -11,7 +11,8 @@ import { EDITS_REPO, editsReachTheInstance } from './scenarios';
 
 describe('live sync on the local backend: local edits reach the container', () => {
   it('edits, new files, deletes and renames of files and folders appear; ignored files and .git never do', { timeout: 400_000 }, () =>
-    withSyncRun(LOCAL, 'sync-edits', EDITS_REPO, editsReachTheInstance));
+    withSyncRun(LOCAL, 'sync-edits', EDITS_REPO, editsReachTheInstance),
+  );
 
   it('`dstack apply --sync` shows the sync in its output, and Ctrl+C leaves it running in the daemon', { timeout: 300_000 }, async () => {
     const sb = sandbox('sync-apply');

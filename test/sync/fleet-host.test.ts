@@ -9,14 +9,18 @@ import { BRANCHES_REPO, EDITS_REPO, branchSwitchIsOneBatch, conflictsBothWays, e
 
 describe('live sync on an SSH fleet host', () => {
   it('edits, new files, deletes and renames appear; ignored files and .git never do', { timeout: 600_000 }, () =>
-    withSyncRun(FLEET_HOST, 'sync-fleet-edits', EDITS_REPO, editsReachTheInstance));
+    withSyncRun(FLEET_HOST, 'sync-fleet-edits', EDITS_REPO, editsReachTheInstance),
+  );
 
   it('changes made on the instance are kept, never overwritten, and reported', { timeout: 600_000 }, () =>
-    withSyncRun(FLEET_HOST, 'sync-fleet-conflicts', {}, conflictsBothWays));
+    withSyncRun(FLEET_HOST, 'sync-fleet-conflicts', {}, conflictsBothWays),
+  );
 
   it('a branch switch of 5,000 files is one batch of three agent round trips', { timeout: 900_000 }, () =>
-    withSyncRun(FLEET_HOST, 'sync-fleet-branch', BRANCHES_REPO, branchSwitchIsOneBatch));
+    withSyncRun(FLEET_HOST, 'sync-fleet-branch', BRANCHES_REPO, branchSwitchIsOneBatch),
+  );
 
   it('kill -9 of the daemon mid-sync: after the restart the remote tree matches the local one', { timeout: 600_000 }, () =>
-    withSyncRun(FLEET_HOST, 'sync-fleet-kill', {}, killMidSync));
+    withSyncRun(FLEET_HOST, 'sync-fleet-kill', {}, killMidSync),
+  );
 });

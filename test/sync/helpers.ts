@@ -139,10 +139,14 @@ export async function syncStatus(sb: Sandbox, name: string): Promise<SyncStatusJ
 }
 
 export function waitForSync(sb: Sandbox, name: string, ok: (s: SyncStatusJson) => boolean, what: string, timeoutMs = 180_000) {
-  return waitFor(`the sync of ${name} to be ${what}`, async () => {
-    const s = await syncStatus(sb, name);
-    return ok(s) ? s : undefined;
-  }, { timeoutMs, intervalMs: 500 });
+  return waitFor(
+    `the sync of ${name} to be ${what}`,
+    async () => {
+      const s = await syncStatus(sb, name);
+      return ok(s) ? s : undefined;
+    },
+    { timeoutMs, intervalMs: 500 },
+  );
 }
 
 export async function daemonPid(sb: Sandbox): Promise<number> {
@@ -160,13 +164,18 @@ export function inotifyWatches(pid: number): number {
       continue;
     }
     if (link !== 'anon_inode:inotify') continue;
-    n += readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8').split('\n').filter((l) => l.startsWith('inotify wd:')).length;
+    n += readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('inotify wd:')).length;
   }
   return n;
 }
 
 /** `dstack apply -d` (with --sync unless told otherwise) from the repo; resolves once the run is up. */
 export async function applyDetached(sb: Sandbox, repo: string, { sync = true } = {}): Promise<string> {
-  const res = await mustDstack(sb, ['apply', '-f', '.dstack.yml', '-y', '-d', ...(sync ? ['--sync'] : [])], { cwd: repo, timeoutMs: 300_000 });
+  const res = await mustDstack(sb, ['apply', '-f', '.dstack.yml', '-y', '-d', ...(sync ? ['--sync'] : [])], {
+    cwd: repo,
+    timeoutMs: 300_000,
+  });
   return res.stdout + res.stderr;
 }

@@ -75,7 +75,9 @@ export async function withSyncRun(place: Place, prefix: string, opts: RunOptions
     const repo = await syncRepo(at.sb, name, `${at.config}${opts.config ?? ''}`);
     await opts.prepare?.(at.sb, repo);
     await applyDetached(at.sb, repo, { sync: opts.sync ?? true });
-    const run = (JSON.parse((await mustDstack(at.sb, ['ps', '--json'])).stdout).runs as { name: string; job?: { workingDir?: string } }[]).find((r) => r.name === name);
+    const run = (
+      JSON.parse((await mustDstack(at.sb, ['ps', '--json'])).stdout).runs as { name: string; job?: { workingDir?: string } }[]
+    ).find((r) => r.name === name);
     const dir = run?.job?.workingDir;
     if (!dir) throw new Error(`run ${name} has no working dir in \`dstack ps --json\``);
     await fn({ sb: at.sb, name, repo, dir });

@@ -12,7 +12,8 @@ import { killMidSync } from './scenarios';
 
 describe('live sync on the local backend across a daemon crash', () => {
   it('kill -9 mid-sync: after the restart the remote tree matches the local one', { timeout: 600_000 }, () =>
-    withSyncRun(LOCAL, 'sync-kill', {}, killMidSync));
+    withSyncRun(LOCAL, 'sync-kill', {}, killMidSync),
+  );
 });
 
 describe('live sync on the local backend across a retry of the run', () => {
@@ -29,7 +30,8 @@ describe('live sync on the local backend across a retry of the run', () => {
       await waitForRun(
         sb,
         name,
-        (x) => x.status === 'running' && Boolean(x.sshAlias) && Boolean(x.job?.containerId) && x.job!.containerId !== first.job!.containerId,
+        (x) =>
+          x.status === 'running' && Boolean(x.sshAlias) && Boolean(x.job?.containerId) && x.job!.containerId !== first.job!.containerId,
         'running again in a new container',
         300_000,
       );
@@ -39,5 +41,6 @@ describe('live sync on the local backend across a retry of the run', () => {
       await waitForRemoteFile(r, 'second.txt', 'synced into attempt 2\n');
       await waitForRemoteTree(r, () => localTree(sb, repo));
       expect((await syncStatus(sb, name)).state).toBe('watching');
-    }));
+    }),
+  );
 });

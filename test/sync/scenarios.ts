@@ -195,7 +195,11 @@ export async function conflictsBothWays(r: SyncRun): Promise<void> {
   // Reported in `dstack sync NAME`, `dstack ps -v` and the run's log.
   const status = await mustDstack(sb, ['sync', name, '--status']);
   expect(status.stdout).toContain('  conflicts:   3 ');
-  for (const line of ['committed.txt → committed.txt.remote-conflict (', 'committed.txt → committed.txt.remote-conflict.2 (', 'other.txt → other.txt.remote-conflict (']) {
+  for (const line of [
+    'committed.txt → committed.txt.remote-conflict (',
+    'committed.txt → committed.txt.remote-conflict.2 (',
+    'other.txt → other.txt.remote-conflict (',
+  ]) {
     expect(status.stdout).toContain(line);
   }
   expect((await mustDstack(sb, ['ps', '-v'])).stdout).toContain('(3 conflicts)');
@@ -243,7 +247,11 @@ export async function branchSwitchIsOneBatch(r: SyncRun): Promise<void> {
   expect(roundTrips).toBe(3);
   expect(after.lastBatchFiles).toBe(SWITCH_FILES);
   const log = readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8');
-  expect(log).toMatch(new RegExp(`sync ${name}: delta of ${SWITCH_FILES} file\\(s\\): 4500 written, 500 removed, .*; 3 agent round trips \\(PutManifest, PutBlobs, CommitCode\\)`));
+  expect(log).toMatch(
+    new RegExp(
+      `sync ${name}: delta of ${SWITCH_FILES} file\\(s\\): 4500 written, 500 removed, .*; 3 agent round trips \\(PutManifest, PutBlobs, CommitCode\\)`,
+    ),
+  );
 }
 
 /**

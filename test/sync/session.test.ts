@@ -71,8 +71,17 @@ describe('a sync session against the agent', () => {
     writeFileSync(join(repo.path, 'a.txt'), 'a2\n');
     mkdirSync(join(repo.path, 'd'));
     writeFileSync(join(repo.path, 'd', 'b.txt'), 'b\n');
-    await waitFor('the delta', () => readFileSync(join(wd, 'a.txt'), 'utf8') === 'a2\n' && readFileSync(join(wd, 'd/b.txt'), 'utf8') === 'b\n', { timeoutMs: 30_000 });
-    expect(batches.filter((b) => b.kind === 'delta').flatMap((b) => b.paths).sort()).toEqual(['a.txt', 'd/b.txt']);
+    await waitFor(
+      'the delta',
+      () => readFileSync(join(wd, 'a.txt'), 'utf8') === 'a2\n' && readFileSync(join(wd, 'd/b.txt'), 'utf8') === 'b\n',
+      { timeoutMs: 30_000 },
+    );
+    expect(
+      batches
+        .filter((b) => b.kind === 'delta')
+        .flatMap((b) => b.paths)
+        .sort(),
+    ).toEqual(['a.txt', 'd/b.txt']);
 
     // The agent goes away: the batch fails, stays pending, and a retry is scheduled.
     reachable = false;

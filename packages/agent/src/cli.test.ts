@@ -4,10 +4,18 @@ import { UsageError, parseArgs } from './cli';
 describe('agent command line', () => {
   it('parses serve with every option, in both --opt VALUE and --opt=VALUE forms', () => {
     expect(parseArgs(['serve', '--data-dir', '/d', '--socket=/s.sock', '--log-file', '/l', '--log-cap', '65536'])).toEqual({
-      kind: 'serve', dataDir: '/d', socket: '/s.sock', logFile: '/l', logCap: 65536,
+      kind: 'serve',
+      dataDir: '/d',
+      socket: '/s.sock',
+      logFile: '/l',
+      logCap: 65536,
     });
-    expect(parseArgs(['serve', '--data-dir', '/d', '--log-file-max', '1048576'])).toMatchObject({ logRotation: { maxBytes: 1048576, keep: 3 } });
-    expect(parseArgs(['serve', '--data-dir', '/d', '--log-file-keep=0'])).toMatchObject({ logRotation: { maxBytes: 10 * 1024 * 1024, keep: 0 } });
+    expect(parseArgs(['serve', '--data-dir', '/d', '--log-file-max', '1048576'])).toMatchObject({
+      logRotation: { maxBytes: 1048576, keep: 3 },
+    });
+    expect(parseArgs(['serve', '--data-dir', '/d', '--log-file-keep=0'])).toMatchObject({
+      logRotation: { maxBytes: 10 * 1024 * 1024, keep: 0 },
+    });
   });
 
   it('parses version, help, hostinfo and call', () => {
@@ -15,7 +23,12 @@ describe('agent command line', () => {
     expect(parseArgs([])).toEqual({ kind: 'help' });
     expect(parseArgs(['serve', '--help'])).toEqual({ kind: 'help' });
     expect(parseArgs(['hostinfo'])).toEqual({ kind: 'hostinfo', dataDir: '/' });
-    expect(parseArgs(['call', '--data-dir', '/d/', 'GetJob', '{"jobId":"x"}'])).toEqual({ kind: 'call', socket: '/d/agent.sock', method: 'GetJob', body: '{"jobId":"x"}' });
+    expect(parseArgs(['call', '--data-dir', '/d/', 'GetJob', '{"jobId":"x"}'])).toEqual({
+      kind: 'call',
+      socket: '/d/agent.sock',
+      method: 'GetJob',
+      body: '{"jobId":"x"}',
+    });
   });
 
   it('names the bad flag or the missing part', () => {

@@ -65,7 +65,8 @@ export function parseArgs(argv: string[]): Command {
     return { kind: 'version', json: rest.includes('--json') };
   }
   const command = argv[0];
-  if (!['serve', 'hostinfo', 'call', 'sftp-server'].includes(command)) throw new UsageError(`unknown command ${command}: use serve, hostinfo, call, --version or --help`);
+  if (!['serve', 'hostinfo', 'call', 'sftp-server'].includes(command))
+    throw new UsageError(`unknown command ${command}: use serve, hostinfo, call, --version or --help`);
   const opts: Record<string, string> = {};
   const positional: string[] = [];
   const known: Record<string, string[]> = {
@@ -119,6 +120,9 @@ export function parseArgs(argv: string[]): Command {
   const logCap = wholeNumber('--log-cap', 16384, bytes);
   const maxBytes = wholeNumber('--log-file-max', 16384, bytes);
   const keep = wholeNumber('--log-file-keep', 0, 'a whole number of files, 0 or more');
-  const logRotation = maxBytes === undefined && keep === undefined ? undefined : { maxBytes: maxBytes ?? DEFAULT_LOG_ROTATION.maxBytes, keep: keep ?? DEFAULT_LOG_ROTATION.keep };
+  const logRotation =
+    maxBytes === undefined && keep === undefined
+      ? undefined
+      : { maxBytes: maxBytes ?? DEFAULT_LOG_ROTATION.maxBytes, keep: keep ?? DEFAULT_LOG_ROTATION.keep };
   return { kind: 'serve', dataDir: opts['--data-dir'], socket: opts['--socket'], logFile: opts['--log-file'], logCap, logRotation };
 }

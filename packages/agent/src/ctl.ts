@@ -52,7 +52,9 @@ export async function call(socket: string, method: string, body: string): Promis
       return;
     }
     const res = await new Promise((resolve, reject) =>
-      ((client as unknown as Record<string, Unary>)[name].bind(client))(req, (err, r) => (err ? reject(new Error(`${method}: ${err.details || err.message}`)) : resolve(r))),
+      (client as unknown as Record<string, Unary>)[name].bind(client)(req, (err, r) =>
+        err ? reject(new Error(`${method}: ${err.details || err.message}`)) : resolve(r),
+      ),
     );
     process.stdout.write(`${json(res)}\n`);
   } finally {

@@ -53,7 +53,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
   process.on('SIGHUP', () => {});
   process.stdout.on('error', () => {});
   process.stderr.on('error', () => {});
-  process.on('unhandledRejection', (err) => logger.error(`unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`));
+  process.on('unhandledRejection', (err) =>
+    logger.error(`unhandled rejection: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+  );
   process.on('uncaughtException', (err) => logger.error(`uncaught exception: ${err.stack ?? err.message}`));
 
   const dataDir = new DataDir(opts.dataDir);

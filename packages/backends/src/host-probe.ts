@@ -45,12 +45,15 @@ export async function fileSha256(conn: HostConnection, path: string): Promise<st
   const command = [
     `[ -f ${p} ] || exit 0`,
     `[ -r ${p} ] || { echo 'cannot read it' >&2; exit 1; }`,
-    ...SHA256_WAYS.map((way) => `command -v ${way.split(' ')[0]} >/dev/null 2>&1 && out=$(${way} < ${p} 2>/dev/null) && printf '%s\\n' "$out" && exit 0`),
+    ...SHA256_WAYS.map(
+      (way) => `command -v ${way.split(' ')[0]} >/dev/null 2>&1 && out=$(${way} < ${p} 2>/dev/null) && printf '%s\\n' "$out" && exit 0`,
+    ),
     `exit ${NO_SHA256_TOOL}`,
   ].join('\n');
   const res = await conn.exec(command, { timeoutMs: 300_000 });
   if (res.code === NO_SHA256_TOOL) return null;
-  if (res.code !== 0) throw new Error(`${conn.description}: sha256 of ${path} failed (exit ${res.code}): ${res.stderr.trim() || res.stdout.trim()}`);
+  if (res.code !== 0)
+    throw new Error(`${conn.description}: sha256 of ${path} failed (exit ${res.code}): ${res.stderr.trim() || res.stdout.trim()}`);
   const out = res.stdout.trim();
   if (!out) return '';
   const hex = /^[0-9a-f]{64}\b/i.exec(out)?.[0];

@@ -5,7 +5,10 @@ export const EXIT_USAGE = 2;
 export const EXIT_INTERRUPTED = 130;
 
 export class UserError extends Error {
-  constructor(message: string, readonly exitCode = EXIT_FAILURE) {
+  constructor(
+    message: string,
+    readonly exitCode = EXIT_FAILURE,
+  ) {
     super(message);
     this.name = 'UserError';
   }
@@ -29,7 +32,10 @@ export class InterruptedError extends UserError {
 
 /** The daemon answered with an error: its message is the line the user sees. */
 export class DaemonError extends UserError {
-  constructor(message: string, readonly grpcCode: number) {
+  constructor(
+    message: string,
+    readonly grpcCode: number,
+  ) {
     super(message, EXIT_FAILURE);
     this.name = 'DaemonError';
   }
@@ -46,5 +52,11 @@ export class ReportedError extends UserError {
 /** Why a file could not be read, in a few words (for `cannot read FILE: ...` lines). */
 export function whyUnreadable(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
-  return code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'it is a folder' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+  return code === 'ENOENT'
+    ? 'no such file'
+    : code === 'EISDIR'
+      ? 'it is a folder'
+      : code === 'EACCES'
+        ? 'permission denied'
+        : (err as Error).message;
 }

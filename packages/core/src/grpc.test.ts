@@ -5,7 +5,18 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BadRequestError, bindUnix, CHANNEL_OPTIONS, ConflictError, newServer, NotFoundError, NotImplementedError, PreconditionError, serverStream, unary } from './grpc';
+import {
+  BadRequestError,
+  bindUnix,
+  CHANNEL_OPTIONS,
+  ConflictError,
+  newServer,
+  NotFoundError,
+  NotImplementedError,
+  PreconditionError,
+  serverStream,
+  unary,
+} from './grpc';
 
 const text = { serialize: (s: string) => Buffer.from(s), deserialize: (b: Buffer) => b.toString() };
 const method = (path: string, responseStream: boolean) => ({

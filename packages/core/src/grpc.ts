@@ -2,7 +2,14 @@
 // the error classes a handler throws, each mapped to its status code with the message as the one line
 // the caller shows; the adapters that turn a plain (async) function into a grpc-js handler; and the
 // unix-socket server both listen with.
-import { Server, ServerCredentials, status as Status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  status as Status,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
 import { chmodSync } from 'node:fs';
 
 /** Bad input from the caller (INVALID_ARGUMENT). */

@@ -11,7 +11,10 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe('sha256File', () => {
   it('agrees with sha256sum, for an empty file and one larger than a stream chunk', async () => {
     const big = Buffer.alloc(3 * 1024 * 1024 + 17, 7);
-    for (const [name, data] of [['empty', Buffer.alloc(0)], ['big', big]] as const) {
+    for (const [name, data] of [
+      ['empty', Buffer.alloc(0)],
+      ['big', big],
+    ] as const) {
       const f = join(tmp, name);
       writeFileSync(f, data);
       expect(await sha256File(f)).toBe(execFileSync('sha256sum', [f], { encoding: 'utf8' }).split(' ')[0]);

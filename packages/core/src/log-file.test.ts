@@ -86,7 +86,12 @@ describe('RotatingLogFile', () => {
 describe('rotateLogFile', () => {
   it('shifts FILE.1.. up by one, drops the oldest, and skips the ones that are not there', () => {
     const path = join(dir, 'shift.log');
-    for (const [p, text] of [[path, 'now'], [`${path}.1`, 'one'], [`${path}.3`, 'three']]) writeFileSync(p, text);
+    for (const [p, text] of [
+      [path, 'now'],
+      [`${path}.1`, 'one'],
+      [`${path}.3`, 'three'],
+    ])
+      writeFileSync(p, text);
     rotateLogFile(path, 3);
     expect([read(path), read(`${path}.1`), read(`${path}.2`), read(`${path}.3`), read(`${path}.4`)]).toEqual(['', 'now', 'one', '', '']);
     rotateLogFile(join(dir, 'absent.log'), 3);

@@ -20,7 +20,7 @@ describe('run names', () => {
 
   it('is deterministic with a given random source, and varies', () => {
     let seed = 1;
-    const random = () => ((seed = (seed * 16807) % 2147483647) / 2147483647);
+    const random = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
     const a = generateRunName({ random });
     seed = 1;
     expect(generateRunName({ random })).toBe(a);

@@ -60,10 +60,17 @@ describe('sshConfigValue', () => {
   });
 
   it('gives OpenSSH back a tricky but legal value as written (spaces, `#`, `%`, quotes) and adds no directive', () => {
-    const tricky = { hostname: 'my host #1 100%', userknownhostsfile: "/tmp/known hosts #2/50% \"q\" 'sq' =x", hostkeyalias: 'alias #3 %h', user: 'first#last' };
+    const tricky = {
+      hostname: 'my host #1 100%',
+      userknownhostsfile: '/tmp/known hosts #2/50% "q" \'sq\' =x',
+      hostkeyalias: 'alias #3 %h',
+      user: 'first#last',
+    };
     const plain = { hostname: 'h', userknownhostsfile: '/tmp/k', hostkeyalias: 'a', user: 'u' };
     const block = (v: Record<string, string>) =>
-      `Host target\n${Object.entries(v).map(([k, x]) => `  ${k} ${sshConfigValue(k, x)}`).join('\n')}\n  IdentityFile ${sshConfigValue('IdentityFile', '/keys/my key #4 "x"')}\n`;
+      `Host target\n${Object.entries(v)
+        .map(([k, x]) => `  ${k} ${sshConfigValue(k, x)}`)
+        .join('\n')}\n  IdentityFile ${sshConfigValue('IdentityFile', '/keys/my key #4 "x"')}\n`;
     const read = sshG(block(tricky), 'target');
     for (const [k, v] of Object.entries(tricky)) expect(read.get(k)).toBe(v);
     // -G prints IdentityFile before its %-expansion; spaces, `#` and quotes come back as written.
@@ -77,7 +84,13 @@ describe('sshConfigValue', () => {
     expect(() => sshConfigValue('HostName', attack)).toThrow(/HostName: "h\\nProxyCommand .*" has a control character \(U\+000A\)/);
     // Why: written through, the value's second line is a directive of its own to OpenSSH.
     expect(sshG(`Host target\n  HostName ${attack}\n`, 'target').get('proxycommand')).toBe('sh -c "touch /tmp/pwned"');
-    for (const [kw, v] of [['IdentityFile', '${HOME}/k'], ['User', 'a%u'], ['User', 'a${X}'], ['Include', '/a/*'], ['User', 'a\u007f']]) {
+    for (const [kw, v] of [
+      ['IdentityFile', '${HOME}/k'],
+      ['User', 'a%u'],
+      ['User', 'a${X}'],
+      ['Include', '/a/*'],
+      ['User', 'a\u007f'],
+    ]) {
       expect(() => sshConfigValue(kw, v)).toThrow(QuotingError);
     }
   });
@@ -85,7 +98,9 @@ describe('sshConfigValue', () => {
 
 describe('systemd', () => {
   it('ExecStart: the executable as is (specifiers escaped), arguments quoted, `$` and `%` escaped, a lone `;` escaped', () => {
-    expect(systemdExecLine(['/opt/bin/agent', 'serve', '--dir', '/home/a b/50% $HOME', ';'])).toBe('/opt/bin/agent serve --dir "/home/a b/50%% $$HOME" \\;');
+    expect(systemdExecLine(['/opt/bin/agent', 'serve', '--dir', '/home/a b/50% $HOME', ';'])).toBe(
+      '/opt/bin/agent serve --dir "/home/a b/50%% $$HOME" \\;',
+    );
     expect(systemdExecLine(['/opt/my dir/agent', 'x"y\\z'])).toBe('"/opt/my dir/agent" "x\\"y\\\\z"');
   });
 
@@ -115,7 +130,9 @@ describe('systemd', () => {
   });
 
   it('EnvironmentFile: raw line breaks inside the quotes, shell escapes for " \\ ` $', () => {
-    expect(systemdEnvFile({ A: 'plain', B: 'a"b\\c`d$e', C: 'line1\nline2', D: '50%' })).toBe('A="plain"\nB="a\\"b\\\\c\\`d\\$e"\nC="line1\nline2"\nD="50%"\n');
+    expect(systemdEnvFile({ A: 'plain', B: 'a"b\\c`d$e', C: 'line1\nline2', D: '50%' })).toBe(
+      'A="plain"\nB="a\\"b\\\\c\\`d\\$e"\nC="line1\nline2"\nD="50%"\n',
+    );
     expect(() => systemdEnvFile({ 'BAD-NAME': 'x' })).toThrow(QuotingError);
   });
 });

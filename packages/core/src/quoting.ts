@@ -39,7 +39,18 @@ export function shellWord(s: string): string {
 // ssh_config keywords whose arguments OpenSSH expands: `%` tokens (`%%` is a literal `%`), and `${VAR}`
 // environment references, which have no escape at all. OpenSSH 9.2 expands neither in User; newer
 // releases expand both there, so a `%` or `${` in a user name means something else from one ssh to the next.
-const SSH_PERCENT = new Set(['hostname', 'identityfile', 'userknownhostsfile', 'certificatefile', 'controlpath', 'identityagent', 'localcommand', 'remotecommand', 'proxycommand', 'knownhostscommand']);
+const SSH_PERCENT = new Set([
+  'hostname',
+  'identityfile',
+  'userknownhostsfile',
+  'certificatefile',
+  'controlpath',
+  'identityagent',
+  'localcommand',
+  'remotecommand',
+  'proxycommand',
+  'knownhostscommand',
+]);
 const SSH_DOLLAR = new Set(['identityfile', 'userknownhostsfile', 'certificatefile', 'controlpath', 'identityagent', 'knownhostscommand']);
 const SSH_VERSION_DEPENDENT = new Set(['user']);
 // Include takes glob patterns: a `*`, `?` or `[` in the path would match other files.
@@ -115,7 +126,9 @@ export function systemdEnvironment(name: string, value: string): string {
 export function systemdValue(setting: string, value: string): string {
   refuseControl(value, `systemd ${setting}`);
   if (value.trim() !== value || value === '' || value.endsWith('\\')) {
-    throw new QuotingError(`systemd ${setting}: ${showValue(value)} cannot be written there (empty, whitespace at an end, or a trailing backslash)`);
+    throw new QuotingError(
+      `systemd ${setting}: ${showValue(value)} cannot be written there (empty, whitespace at an end, or a trailing backslash)`,
+    );
   }
   return specifiers(value);
 }
@@ -127,7 +140,8 @@ export function systemdValue(setting: string, value: string): string {
 export function systemdEnvFile(env: Record<string, string>): string {
   return Object.entries(env)
     .map(([name, value]) => {
-      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new QuotingError(`systemd EnvironmentFile: ${showValue(name)} is not a variable name`);
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name))
+        throw new QuotingError(`systemd EnvironmentFile: ${showValue(name)} is not a variable name`);
       if (value.includes('\0')) throw new QuotingError(`systemd EnvironmentFile: the value of ${name} has a NUL byte`);
       return `${name}="${value.replace(/[\\"`$]/g, (c) => `\\${c}`)}"\n`;
     })

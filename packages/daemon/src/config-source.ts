@@ -24,7 +24,11 @@ export interface ReadSource<T extends Configuration> {
 const OTHER_RPC: Record<Configuration['type'], string> = { 'dev-environment': 'ApplyRun', fleet: 'ApplyFleet' };
 
 /** Parses and checks `src` as a configuration of `type`; BadRequestError for anything wrong with it. */
-export function readSource<K extends Configuration['type']>(src: ConfigurationSource | undefined, type: K, rpc: string): ReadSource<Extract<Configuration, { type: K }>> {
+export function readSource<K extends Configuration['type']>(
+  src: ConfigurationSource | undefined,
+  type: K,
+  rpc: string,
+): ReadSource<Extract<Configuration, { type: K }>> {
   if (!src) throw new BadRequestError('configuration is missing: send the file as ConfigurationSource');
   const callerEnv: Record<string, string | undefined> = src.callerEnv ?? {};
   const result = parseConfiguration(src.path, src.text, callerEnv);

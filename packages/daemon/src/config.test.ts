@@ -30,13 +30,19 @@ describe('config.yml', () => {
     expect(bad('ssh_server:\n  max_auth_tries: 0\n')).toThrow(
       new ConfigError('/h/config.yml:2:19: ssh_server.max_auth_tries: expected a whole number from 1 to 65535, got 0'),
     );
-    expect(bad('ssh_server:\n  max_connections: 2.5\n')).toThrow(/^\/h\/config.yml:2:20: ssh_server.max_connections: expected a whole number .* got 2.5$/);
+    expect(bad('ssh_server:\n  max_connections: 2.5\n')).toThrow(
+      /^\/h\/config.yml:2:20: ssh_server.max_connections: expected a whole number .* got 2.5$/,
+    );
     expect(bad('ssh_server:\n  max_sessions: [1]\n')).toThrow(/^\/h\/config.yml:2:17: ssh_server.max_sessions: .* got a list$/);
     expect(bad('ssh_server:\n  login_grace_time: 0s\n')).toThrow(
       new ConfigError('/h/config.yml:2:21: ssh_server.login_grace_time: must be from 1s to 1d, got "0s"'),
     );
-    expect(bad('ssh_server:\n  login_grace_time: 2d\n')).toThrow(/^\/h\/config.yml:2:21: ssh_server.login_grace_time: must be from 1s to 1d, got "2d"$/);
-    expect(bad('ssh_server:\n  login_grace_time: soon\n')).toThrow(/^\/h\/config.yml:2:21: ssh_server.login_grace_time: invalid duration "soon"/);
+    expect(bad('ssh_server:\n  login_grace_time: 2d\n')).toThrow(
+      /^\/h\/config.yml:2:21: ssh_server.login_grace_time: must be from 1s to 1d, got "2d"$/,
+    );
+    expect(bad('ssh_server:\n  login_grace_time: soon\n')).toThrow(
+      /^\/h\/config.yml:2:21: ssh_server.login_grace_time: invalid duration "soon"/,
+    );
     expect(bad('ssh_server:\n  max_startup: 10\n')).toThrow(
       /^\/h\/config.yml:2:3: unknown setting "ssh_server.max_startup" \(known: login_grace_time, max_startups, max_auth_tries, max_connections, max_sessions\)$/,
     );
@@ -46,7 +52,9 @@ describe('config.yml', () => {
   it('reads log_size_limit and log_keep (the rotation of daemon.log), refusing nonsense', () => {
     expect(parseConfig('/h/config.yml', 'log_size_limit: 1MB\nlog_keep: 5\n').logRotation).toEqual({ maxBytes: 1024 * 1024, keep: 5 });
     expect(parseConfig('/h/config.yml', 'log_keep: 0\n').logRotation).toEqual({ maxBytes: 10 * 1024 * 1024, keep: 0 });
-    expect(() => parseConfig('/h/config.yml', 'log_size_limit: 1KB\n')).toThrow(new ConfigError('/h/config.yml:1:17: log_size_limit: must be at least 64KB'));
+    expect(() => parseConfig('/h/config.yml', 'log_size_limit: 1KB\n')).toThrow(
+      new ConfigError('/h/config.yml:1:17: log_size_limit: must be at least 64KB'),
+    );
     expect(() => parseConfig('/h/config.yml', 'log_keep: many\n')).toThrow(
       new ConfigError('/h/config.yml:1:11: log_keep: expected how many rotated logs to keep, 0 to 100 (got "many")'),
     );
@@ -55,8 +63,12 @@ describe('config.yml', () => {
   it('reads instance_unreachable_after as a duration, refusing zero and nonsense', () => {
     expect(parseConfig('/h/config.yml', 'instance_unreachable_after: 20s\n').instanceUnreachableAfterMs).toBe(20_000);
     expect(parseConfig('/h/config.yml', 'instance_unreachable_after: 5m\n').instanceUnreachableAfterMs).toBe(300_000);
-    expect(() => parseConfig('/h/config.yml', 'instance_unreachable_after: 0\n')).toThrow(/^\/h\/config.yml:1:29: instance_unreachable_after: must be at least 1s$/);
-    expect(() => parseConfig('/h/config.yml', 'instance_unreachable_after: soon\n')).toThrow(/^\/h\/config.yml:1:29: instance_unreachable_after: invalid duration/);
+    expect(() => parseConfig('/h/config.yml', 'instance_unreachable_after: 0\n')).toThrow(
+      /^\/h\/config.yml:1:29: instance_unreachable_after: must be at least 1s$/,
+    );
+    expect(() => parseConfig('/h/config.yml', 'instance_unreachable_after: soon\n')).toThrow(
+      /^\/h\/config.yml:1:29: instance_unreachable_after: invalid duration/,
+    );
   });
 
   it('reads base_image and repo_size_limit', () => {

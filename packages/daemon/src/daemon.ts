@@ -48,7 +48,16 @@ export interface RunningDaemon {
   stop(): Promise<void>;
 }
 
-const EMPTY_OFFER = { backend: 'local', region: 'local', instanceType: 'local', spot: false, price: 0, availability: 'available', instanceName: 'local', fleet: '' };
+const EMPTY_OFFER = {
+  backend: 'local',
+  region: 'local',
+  instanceType: 'local',
+  spot: false,
+  price: 0,
+  availability: 'available',
+  instanceName: 'local',
+  fleet: '',
+};
 
 /** Assembles the daemon on what startEarly (start.ts) made: its socket answers Status already. */
 export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
@@ -113,7 +122,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       if (!b) throw new Error(`backend ${type} is not configured`);
       return b;
     };
-    agents = new AgentManager({ runDir: paths.runDir, binaries: new AgentBinaries(opts.agentDir ?? defaultAgentDir(opts.env)), log, backendFor });
+    agents = new AgentManager({
+      runDir: paths.runDir,
+      binaries: new AgentBinaries(opts.agentDir ?? defaultAgentDir(opts.env)),
+      log,
+      backendFor,
+    });
 
     // This machine: its agent is deployed on first use (the first plan asks it for host info).
     let hostInfo: { at: number; info: HostInfo; agent: AgentHandle } | undefined;
@@ -160,7 +174,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     backends.push(fleetBackend);
 
     controller = new RunController({
-      db, store, instances, agents, backends, ssh, userKey, logs, secrets, config, log, home: paths.home,
+      db,
+      store,
+      instances,
+      agents,
+      backends,
+      ssh,
+      userKey,
+      logs,
+      secrets,
+      config,
+      log,
+      home: paths.home,
       userHome: () => homedir(),
       alwaysSweep: async () => {
         const record = await local.createInstance({ offer: EMPTY_OFFER, name: 'local', sshPublicKey: userKey.publicKey });
@@ -170,14 +195,27 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       syncStatus: (runId) => sync?.status(runId),
     });
     sync = new SyncService({
-      db, runs: store, instances, agents, events: controller, hashCache: new HashCache(db), repoSizeLimit: config.repoSizeLimit, log,
+      db,
+      runs: store,
+      instances,
+      agents,
+      events: controller,
+      hashCache: new HashCache(db),
+      repoSizeLimit: config.repoSizeLimit,
+      log,
     });
     const runs = new RunService({ store, controller, backends, logs, secrets, config, log });
     const fleetsStore = new FleetsStore(db);
     fleetHosts = new FleetHosts({ fleets: fleetsStore, instances, runs: store, agents, log });
     const ctl0 = controller;
     const fleets = new FleetService({
-      backend: fleetBackend, agents, instances, log, fleets: fleetsStore, hosts: fleetHosts, userHome: () => homedir(),
+      backend: fleetBackend,
+      agents,
+      instances,
+      log,
+      fleets: fleetsStore,
+      hosts: fleetHosts,
+      userHome: () => homedir(),
       stopRun: (run, message) => ctl0.end(run.id, 'stopped_by_user', message, { user: true }),
     });
     fleetHosts.start();

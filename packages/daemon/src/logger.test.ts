@@ -21,7 +21,10 @@ describe('daemon.log', () => {
       expect(text).toMatch(/^(\S+ INFO {2}event \d+ token=\*\*\*\n)+$/);
     }
     // The newest events, in order, none missing.
-    const events = texts.join('').match(/event \d+/g)!.map((e) => Number(e.slice(6)));
+    const events = texts
+      .join('')
+      .match(/event \d+/g)!
+      .map((e) => Number(e.slice(6)));
     expect(events).toEqual(Array.from({ length: events.length }, (_, i) => 40 - events.length + i));
   });
 });

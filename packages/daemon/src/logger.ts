@@ -16,7 +16,10 @@ export interface Logger {
   close(): void;
 }
 
-export function createLogger(file: string | null, { debug = false, rotation = DEFAULT_LOG_ROTATION }: { debug?: boolean; rotation?: LogRotation } = {}): Logger {
+export function createLogger(
+  file: string | null,
+  { debug = false, rotation = DEFAULT_LOG_ROTATION }: { debug?: boolean; rotation?: LogRotation } = {},
+): Logger {
   const out = file ? new RotatingLogFile(file, rotation) : null;
   const secrets = new Set<string>();
   const write = (level: Level, msg: string, fields?: Record<string, unknown>) => {

@@ -74,7 +74,9 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGHUP', () => daemon.log.info('SIGHUP ignored'));
-  process.on('unhandledRejection', (err) => daemon.log.error('unhandled rejection', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }));
+  process.on('unhandledRejection', (err) =>
+    daemon.log.error('unhandled rejection', { error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+  );
   process.on('uncaughtException', (err) => {
     daemon.log.error('uncaught exception: exiting (runs keep going; the next start reconciles them)', { error: err.stack ?? err.message });
     process.exit(1);

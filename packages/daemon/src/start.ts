@@ -39,7 +39,13 @@ export async function startEarly(home: string): Promise<EarlyDaemon> {
   let socket: EarlyServer;
   try {
     socket = await listenEarly(paths.socket, () => ({
-      version: VERSION, pid: process.pid, home: paths.home, startedMs, logFile: paths.log, activeRuns: 0, backends: [],
+      version: VERSION,
+      pid: process.pid,
+      home: paths.home,
+      startedMs,
+      logFile: paths.log,
+      activeRuns: 0,
+      backends: [],
     }));
   } catch (err) {
     log.error('daemon failed to start', { error: err as Error });

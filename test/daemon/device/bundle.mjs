@@ -21,15 +21,37 @@ const workspace = {
     });
   },
 };
-for (const [entry, file] of [['packages/daemon/src/main.ts', 'daemon.cjs'], ['packages/cli/src/main.ts', 'cli.cjs']]) {
+for (const [entry, file] of [
+  ['packages/daemon/src/main.ts', 'daemon.cjs'],
+  ['packages/cli/src/main.ts', 'cli.cjs'],
+]) {
   await build({
-    entryPoints: [join(root, entry)], outfile: join(out, 'dist', file), bundle: true, platform: 'node', target: 'node20', format: 'cjs',
-    external: ['better-sqlite3', 'node-pty', 'cpu-features', 'ssh2'], plugins: [workspace], logLevel: 'warning',
+    entryPoints: [join(root, entry)],
+    outfile: join(out, 'dist', file),
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: ['better-sqlite3', 'node-pty', 'cpu-features', 'ssh2'],
+    plugins: [workspace],
+    logLevel: 'warning',
     define: { 'process.env.DSTACK_BUILD_VERSION': '"0.1.0"' },
   });
 }
 // ssh2 (fleet hosts) stays external with its native crypto addon and its pure-JS dependencies.
-for (const p of ['better-sqlite3/package.json', 'better-sqlite3/lib', 'better-sqlite3/build/Release/better_sqlite3.node', 'bindings', 'file-uri-to-path', 'ssh2/package.json', 'ssh2/lib', 'asn1', 'bcrypt-pbkdf', 'tweetnacl', 'safer-buffer']) {
+for (const p of [
+  'better-sqlite3/package.json',
+  'better-sqlite3/lib',
+  'better-sqlite3/build/Release/better_sqlite3.node',
+  'bindings',
+  'file-uri-to-path',
+  'ssh2/package.json',
+  'ssh2/lib',
+  'asn1',
+  'bcrypt-pbkdf',
+  'tweetnacl',
+  'safer-buffer',
+]) {
   cpSync(join(root, 'node_modules', p), join(out, 'nm', p), { recursive: true });
 }
 const xz = (src, dst) => writeFileSync(dst, execFileSync('xz', ['-T2', '-6', '-c', src], { maxBuffer: 1 << 30 }));

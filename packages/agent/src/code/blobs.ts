@@ -54,7 +54,11 @@ export class BlobWriter {
   private readonly fd: number;
   bytes = 0;
 
-  constructor(private readonly store: BlobStore, readonly sha: string, private readonly tmp: string) {
+  constructor(
+    private readonly store: BlobStore,
+    readonly sha: string,
+    private readonly tmp: string,
+  ) {
     this.fd = openSync(tmp, 'w', 0o600);
   }
 
@@ -123,4 +127,3 @@ export class InlineBlobWriter {
     this.parts.length = 0;
   }
 }
-

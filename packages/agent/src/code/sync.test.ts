@@ -52,14 +52,23 @@ describe('mergeCommit for live sync', () => {
     writeFileSync(join(wd, 'd/f.txt'), 'edited on the instance');
     const r = await commit({}, ['d/f.txt']);
     expect(r.removed).toBe(0);
-    expect(r.conflicts).toEqual([{ path: 'd/f.txt', keptAs: 'd/f.txt.remote-conflict', localSha256: '', remoteSha256: sha('edited on the instance') }]);
+    expect(r.conflicts).toEqual([
+      { path: 'd/f.txt', keptAs: 'd/f.txt.remote-conflict', localSha256: '', remoteSha256: sha('edited on the instance') },
+    ]);
     expect(existsSync(join(wd, 'd/f.txt'))).toBe(false);
     expect(readFileSync(join(wd, 'd/f.txt.remote-conflict'), 'utf8')).toBe('edited on the instance');
   });
 
   it('replaces a synced file, link or mode in place of the old one, and records what is on disk', async () => {
     const { wd, commit, synced } = setup('replace');
-    const link = (path: string, target: string): ManifestEntry => ({ path, mode: 0o777, size: 0, sha256: '', symlinkTarget: target, directory: false });
+    const link = (path: string, target: string): ManifestEntry => ({
+      path,
+      mode: 0o777,
+      size: 0,
+      sha256: '',
+      symlinkTarget: target,
+      directory: false,
+    });
     await commit({ 'f.txt': 'one', 'l.txt': 'file first' }, [], false, [link('to-link', 'f.txt')]);
     const inode = lstatSync(join(wd, 'f.txt')).ino;
     // A file's new content, a file turned into a link, a link turned into a file.
@@ -98,12 +107,12 @@ describe('mergeCommit for live sync', () => {
     const r = await commit({ 'a.txt': '2', 'a.txt.remote-conflict': 'r2' });
     expect(r.conflicts.map((c) => c.keptAs)).toEqual(['a.txt.remote-conflict.2', 'a.txt.remote-conflict.remote-conflict']);
     const read = (p: string) => readFileSync(join(wd, p), 'utf8');
-    expect([read('a.txt'), read('a.txt.remote-conflict'), read('a.txt.remote-conflict.2'), read('a.txt.remote-conflict.remote-conflict')]).toEqual([
-      '2',
-      'r2',
-      'a edited here',
-      'r edited here',
-    ]);
+    expect([
+      read('a.txt'),
+      read('a.txt.remote-conflict'),
+      read('a.txt.remote-conflict.2'),
+      read('a.txt.remote-conflict.remote-conflict'),
+    ]).toEqual(['2', 'r2', 'a edited here', 'r edited here']);
   });
 
   it('writes and removes many files across folders in one batch, and takes the emptied folders along', async () => {

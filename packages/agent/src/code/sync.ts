@@ -6,7 +6,21 @@
 // `PATH.remote-conflict` (`.remote-conflict.2`, ... when an earlier one is still there) and reported. A file that exists on the instance but was never synced counts
 // as changed there (the user made it). Live sync relies on this.
 import { createHash } from 'node:crypto';
-import { closeSync, constants, fstatSync, lchownSync, lstatSync, mkdirSync, readSync, readlinkSync, renameSync, rmdirSync, symlinkSync, unlinkSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lchownSync,
+  lstatSync,
+  mkdirSync,
+  readSync,
+  readlinkSync,
+  renameSync,
+  rmdirSync,
+  symlinkSync,
+  unlinkSync,
+  type Stats,
+} from 'node:fs';
 import { lstat, rename, unlink } from 'node:fs/promises';
 import type { Conflict, ManifestEntry } from '@dstack/core/gen/agent';
 import type { BlobStore } from './blobs';
@@ -50,7 +64,7 @@ export const CONFLICT_SUFFIX = '.remote-conflict';
 
 /** What the manifest may say of a mode: permission bits only (no setuid, setgid or sticky). */
 export function entryMode(e: ManifestEntry, kind: Kind): number {
-  return (e.mode & 0o777) || (kind === 'dir' ? 0o755 : 0o644);
+  return e.mode & 0o777 || (kind === 'dir' ? 0o755 : 0o644);
 }
 
 export function kindOf(e: ManifestEntry): Kind {
@@ -85,7 +99,8 @@ function current(dir: HeldDir, name: string, st: Stats, hint?: SyncedEntry): { k
   const kind = statKind(st);
   if (kind === 'dir' || kind === 'other') return { kind, sha: '' };
   if (kind === 'link') return { kind, sha: readlinkSync(dir.at(name)) };
-  if (hint && hint.kind === 'file' && hint.size === st.size && hint.mtimeMs === st.mtimeMs && hint.ino === st.ino) return { kind, sha: hint.sha };
+  if (hint && hint.kind === 'file' && hint.size === st.size && hint.mtimeMs === st.mtimeMs && hint.ino === st.ino)
+    return { kind, sha: hint.sha };
   const sha = hashEntry(dir, name);
   return sha === undefined ? { kind: 'other', sha: '' } : { kind, sha };
 }
@@ -188,7 +203,8 @@ export async function mergeCommit(codeDir: string, blobs: BlobStore, synced: Syn
             // followed); a leftover there goes, and the create is tried once more.
             const tmp = tmpName(name);
             const data = input.inline?.get(e.sha256);
-            const create = () => (data ? writeData(data, dir, tmp, mode, owner) : writeFromBlob(blobs.path(e.sha256), dir, tmp, mode, owner, e.size));
+            const create = () =>
+              data ? writeData(data, dir, tmp, mode, owner) : writeFromBlob(blobs.path(e.sha256), dir, tmp, mode, owner, e.size);
             let w: Written;
             try {
               w = await create();
@@ -258,7 +274,8 @@ export async function mergeCommit(codeDir: string, blobs: BlobStore, synced: Syn
         });
       } catch (err) {
         // Its folder is gone, or is a link or a file now: nothing of ours to remove there.
-        if (!['ENOENT', 'ENOTDIR', 'ELOOP'].includes((err as NodeJS.ErrnoException).code ?? '') && (err as Error).name !== 'PathError') throw err;
+        if (!['ENOENT', 'ENOTDIR', 'ELOOP'].includes((err as NodeJS.ErrnoException).code ?? '') && (err as Error).name !== 'PathError')
+          throw err;
         return;
       }
       if (removedFile) removeEmptyParents(tree, parentRel);

@@ -36,7 +36,10 @@ interface Meta {
 export class TreeCache {
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly dir: string, private readonly opts: TreeCacheOptions = DEFAULT_TREE_CACHE) {
+  constructor(
+    private readonly dir: string,
+    private readonly opts: TreeCacheOptions = DEFAULT_TREE_CACHE,
+  ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     for (const name of readdirSync(dir)) if (name.startsWith('.trash-')) this.discard(join(dir, name));
     this.sweep();

@@ -21,8 +21,8 @@ describe('commitExact', () => {
     'src/a/two.py': { content: 'two = 2\n' },
     'src/b/same-as-one.py': { content: 'one = 1\n' },
     'secret.txt': { content: 'only me\n', mode: 0o600 },
-    'link': { link: 'src/a/one.py' },
-    'empty': { dir: true, mode: 0o700 },
+    link: { link: 'src/a/one.py' },
+    empty: { dir: true, mode: 0o700 },
   };
 
   const manifest = (tree = files): ManifestEntry[] =>
@@ -67,7 +67,16 @@ describe('commitExact', () => {
       'src/b': `dir 755 ${own}`,
       'src/b/same-as-one.py': `file 644 ${own} one = 1\n`,
     });
-    expect(Object.keys(synced).sort()).toEqual(['README.md', 'bin/run.sh', 'empty', 'link', 'secret.txt', 'src/a/one.py', 'src/a/two.py', 'src/b/same-as-one.py']);
+    expect(Object.keys(synced).sort()).toEqual([
+      'README.md',
+      'bin/run.sh',
+      'empty',
+      'link',
+      'secret.txt',
+      'src/a/one.py',
+      'src/a/two.py',
+      'src/b/same-as-one.py',
+    ]);
     expect(synced['README.md']).toMatchObject({ kind: 'file', sha: sha('readme\n'), size: 7, ino: lstatSync(join(wd, 'README.md')).ino });
   });
 
@@ -130,7 +139,7 @@ describe('commitExact', () => {
   });
 
   it('refuses a manifest that makes one path both a file and a folder', async () => {
-    const bad = { 'a': { content: 'readme\n' }, 'a/b': { content: 'readme\n' } };
+    const bad = { a: { content: 'readme\n' }, 'a/b': { content: 'readme\n' } };
     await expect(commitExact(join(tmp, 'bad'), blobs, {}, manifest(bad))).rejects.toThrow(/"a" is a file, and a folder of other entries/);
   });
 });

@@ -72,7 +72,16 @@ export async function scanTree(codeDir: string, yieldEvery = 1000): Promise<Tree
       const st = dir.lstat(name);
       if (!st) continue;
       const kind: Seen['kind'] = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : st.isFile() ? 'file' : 'other';
-      seen.set(rel, { kind, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, nlink: st.nlink });
+      seen.set(rel, {
+        kind,
+        mode: st.mode & 0o7777,
+        uid: st.uid,
+        gid: st.gid,
+        size: st.size,
+        mtimeMs: st.mtimeMs,
+        ino: st.ino,
+        nlink: st.nlink,
+      });
       if (++n % yieldEvery === 0) await new Promise((r) => setImmediate(r));
       if (kind !== 'dir') continue;
       let sub: HeldDir;
@@ -139,7 +148,8 @@ export async function commitExact(
     }
     if (e.directory) dirs.set(rel, entryMode(e, 'dir'));
   }
-  for (const [rel, e] of want) if (!e.directory && dirs.has(rel)) throw new Error(`manifest entry ${JSON.stringify(e.path)} is a file, and a folder of other entries`);
+  for (const [rel, e] of want)
+    if (!e.directory && dirs.has(rel)) throw new Error(`manifest entry ${JSON.stringify(e.path)} is a file, and a folder of other entries`);
 
   // The root, as Job.create makes it (an old job's user may have owned it).
   mkdirSync(codeDir, { recursive: true });
@@ -251,4 +261,3 @@ export async function commitExact(
     tree.close();
   }
 }
-

@@ -28,7 +28,14 @@ function setup(name: string) {
 }
 
 function manifest(files: Record<string, Buffer>, claimed: Record<string, number> = {}): ManifestEntry[] {
-  return Object.entries(files).map(([path, data]) => ({ path, mode: 0o644, size: claimed[path] ?? data.length, sha256: sha(data), symlinkTarget: '', directory: false }));
+  return Object.entries(files).map(([path, data]) => ({
+    path,
+    mode: 0o644,
+    size: claimed[path] ?? data.length,
+    sha256: sha(data),
+    symlinkTarget: '',
+    directory: false,
+  }));
 }
 
 async function* chunks(uploadId: string, blobs: Buffer[], chunkSize = 64 * 1024): AsyncIterable<BlobChunk> {
@@ -46,7 +53,13 @@ describe('Uploads', () => {
   it("keeps a live-sync batch's small blobs out of the store, and writes them at commit", async () => {
     const { paths, make } = setup('inline');
     const u = make();
-    const { uploadId, missing } = u.put({ jobId: 'j', full: false, entries: manifest({ 'a.py': small, 'big.bin': large }), removed: [], localChangesOnly: false });
+    const { uploadId, missing } = u.put({
+      jobId: 'j',
+      full: false,
+      entries: manifest({ 'a.py': small, 'big.bin': large }),
+      removed: [],
+      localChangesOnly: false,
+    });
     expect(missing.sort()).toEqual([sha(small), sha(large)].sort());
     expect(await u.receive(chunks(uploadId, [small, large]))).toEqual({ blobs: 2, bytes: small.length + large.length });
     expect(existsSync(u.blobs.path(sha(small)))).toBe(false);
@@ -70,12 +83,30 @@ describe('Uploads', () => {
   it('refuses a blob longer than its manifest entry says, or not matching its hash', async () => {
     const { make } = setup('bad');
     const u = make();
-    const { uploadId } = u.put({ jobId: 'j', full: false, entries: manifest({ 'a.py': small }, { 'a.py': 3 }), removed: [], localChangesOnly: false });
+    const { uploadId } = u.put({
+      jobId: 'j',
+      full: false,
+      entries: manifest({ 'a.py': small }, { 'a.py': 3 }),
+      removed: [],
+      localChangesOnly: false,
+    });
     await expect(u.receive(chunks(uploadId, [small]))).rejects.toThrow(/longer than the 3 bytes its manifest entry says/);
     const other = Buffer.from('other');
-    const { uploadId: id2 } = u.put({ jobId: 'j', full: false, entries: manifest({ 'a.py': small }), removed: [], localChangesOnly: false });
+    const { uploadId: id2 } = u.put({
+      jobId: 'j',
+      full: false,
+      entries: manifest({ 'a.py': small }),
+      removed: [],
+      localChangesOnly: false,
+    });
     const lying: AsyncIterable<BlobChunk> = (async function* () {
-      yield { uploadId: id2, sha256: sha(small), data: Buffer.concat([other, Buffer.alloc(small.length - other.length)]), last: true, blobs: [] };
+      yield {
+        uploadId: id2,
+        sha256: sha(small),
+        data: Buffer.concat([other, Buffer.alloc(small.length - other.length)]),
+        last: true,
+        blobs: [],
+      };
     })();
     await expect(u.receive(lying)).rejects.toThrow(/hashes to/);
   });
@@ -83,10 +114,18 @@ describe('Uploads', () => {
   it('after an agent restart between PutBlobs and CommitCode, the commit names the blobs to send again', async () => {
     const { paths, make } = setup('restart');
     const before = make();
-    const { uploadId } = before.put({ jobId: 'j', full: false, entries: manifest({ 'a.py': small }), removed: [], localChangesOnly: false });
+    const { uploadId } = before.put({
+      jobId: 'j',
+      full: false,
+      entries: manifest({ 'a.py': small }),
+      removed: [],
+      localChangesOnly: false,
+    });
     await before.receive(chunks(uploadId, [small]));
     const after = make(); // the manifest is on disk, the in-memory blob is gone
-    await expect(merge(after, uploadId, paths.wd)).rejects.toThrow(new RegExp(`1 blob\\(s\\) were never sent \\(first: ${sha(small)}\\); send them with PutBlobs`));
+    await expect(merge(after, uploadId, paths.wd)).rejects.toThrow(
+      new RegExp(`1 blob\\(s\\) were never sent \\(first: ${sha(small)}\\); send them with PutBlobs`),
+    );
     await after.receive(chunks(uploadId, [small]));
     await merge(after, uploadId, paths.wd);
     expect(readFileSync(join(paths.wd, 'a.py')).equals(small)).toBe(true);
@@ -98,7 +137,13 @@ describe('Uploads', () => {
     const files = { 'a.py': small, 'b.py': Buffer.from('b\n'), 'big.bin': large };
     const { uploadId } = u.put({ jobId: 'j', full: false, entries: manifest(files), removed: [], localChangesOnly: false });
     const packed = async function* (): AsyncIterable<BlobChunk> {
-      yield { uploadId, sha256: '', data: Buffer.alloc(0), last: false, blobs: Object.values(files).map((b) => ({ sha256: sha(b), data: b })) };
+      yield {
+        uploadId,
+        sha256: '',
+        data: Buffer.alloc(0),
+        last: false,
+        blobs: Object.values(files).map((b) => ({ sha256: sha(b), data: b })),
+      };
     };
     expect(await u.receive(packed())).toEqual({ blobs: 3, bytes: small.length + 2 + large.length });
     expect(existsSync(u.blobs.path(sha(small)))).toBe(false);
@@ -106,13 +151,31 @@ describe('Uploads', () => {
     await merge(u, uploadId, paths.wd);
     for (const [p, b] of Object.entries(files)) expect(readFileSync(join(paths.wd, p)).equals(b)).toBe(true);
 
-    const { uploadId: id2 } = u.put({ jobId: 'j', full: true, entries: manifest({ 'c.py': Buffer.from('c') }), removed: [], localChangesOnly: false });
+    const { uploadId: id2 } = u.put({
+      jobId: 'j',
+      full: true,
+      entries: manifest({ 'c.py': Buffer.from('c') }),
+      removed: [],
+      localChangesOnly: false,
+    });
     const mixed = async function* (): AsyncIterable<BlobChunk> {
-      yield { uploadId: id2, sha256: sha(Buffer.from('c')), data: Buffer.from('c'), last: true, blobs: [{ sha256: sha(Buffer.from('c')), data: Buffer.from('c') }] };
+      yield {
+        uploadId: id2,
+        sha256: sha(Buffer.from('c')),
+        data: Buffer.from('c'),
+        last: true,
+        blobs: [{ sha256: sha(Buffer.from('c')), data: Buffer.from('c') }],
+      };
     };
     await expect(u.receive(mixed())).rejects.toThrow(/packed blobs and a chunk/);
     const bad = async function* (): AsyncIterable<BlobChunk> {
-      yield { uploadId: id2, sha256: '', data: Buffer.alloc(0), last: false, blobs: [{ sha256: sha(Buffer.from('c')), data: Buffer.from('not c') }] };
+      yield {
+        uploadId: id2,
+        sha256: '',
+        data: Buffer.alloc(0),
+        last: false,
+        blobs: [{ sha256: sha(Buffer.from('c')), data: Buffer.from('not c') }],
+      };
     };
     await expect(u.receive(bad())).rejects.toThrow(/hashes to/);
     expect(u.blobs.has(sha(Buffer.from('c')))).toBe(false);
@@ -129,7 +192,11 @@ describe('Uploads', () => {
     ];
     const { uploadId } = u.put({ jobId: 'j', full: false, entries, removed: [], localChangesOnly: false });
     // What waits on disk for the commit (read again by an agent that restarted) is masked too.
-    expect(make().get(uploadId).entries.map((e) => e.mode)).toEqual([0o755, 0o644, 0o775, 0o777]);
+    expect(
+      make()
+        .get(uploadId)
+        .entries.map((e) => e.mode),
+    ).toEqual([0o755, 0o644, 0o775, 0o777]);
     await u.receive(chunks(uploadId, [small]));
     await merge(u, uploadId, paths.wd);
     const mode = (p: string) => statSync(join(paths.wd, p)).mode & 0o7777;

@@ -49,7 +49,8 @@ export function validateManifest(req: PutManifestRequest): void {
     seen.add(path);
     const kinds = [e.directory, !!e.symlinkTarget, !e.directory && !e.symlinkTarget].filter(Boolean).length;
     if (kinds !== 1) throw new Error(`${where}: a directory cannot have a symlink target`);
-    if (!e.directory && !e.symlinkTarget && !isSha256(e.sha256)) throw new Error(`${where}: sha256 ${JSON.stringify(e.sha256)} is not 64 hex digits`);
+    if (!e.directory && !e.symlinkTarget && !isSha256(e.sha256))
+      throw new Error(`${where}: sha256 ${JSON.stringify(e.sha256)} is not 64 hex digits`);
     if (e.symlinkTarget.includes('\0')) throw new PathError(`${where}: the symlink target contains a NUL byte`);
   });
   for (const p of req.removed) checkRelPath(p);
@@ -60,7 +61,10 @@ export function validateManifest(req: PutManifestRequest): void {
       const parts = checkRelPath(e.path).split('/');
       for (let i = 1; i < parts.length; i++) {
         const prefix = parts.slice(0, i).join('/');
-        if (links.has(prefix)) throw new PathError(`path ${JSON.stringify(e.path)} escapes the code dir: ${JSON.stringify(prefix)} is a symlink in the manifest`);
+        if (links.has(prefix))
+          throw new PathError(
+            `path ${JSON.stringify(e.path)} escapes the code dir: ${JSON.stringify(prefix)} is a symlink in the manifest`,
+          );
       }
     }
   }
@@ -73,7 +77,10 @@ export class Uploads {
   /** Per open upload, its blobs held in memory (receive()); dropped with the upload. */
   private readonly inline = new Map<string, { bytes: number; blobs: Map<string, Buffer> }>();
 
-  constructor(private readonly dir: string, blobsDir: string) {
+  constructor(
+    private readonly dir: string,
+    blobsDir: string,
+  ) {
     this.blobs = new BlobStore(blobsDir);
     for (const f of existsSync(dir) ? readdirSync(dir) : []) {
       const p = join(dir, f);
@@ -87,7 +94,15 @@ export class Uploads {
 
   put(req: PutManifestRequest): PutManifestResponse {
     validateManifest(req);
-    const upload: Upload = { id: randomUUID(), jobId: req.jobId, full: req.full, entries: maskModes(req.entries), removed: req.removed, localChangesOnly: req.localChangesOnly, createdMs: Date.now() };
+    const upload: Upload = {
+      id: randomUUID(),
+      jobId: req.jobId,
+      full: req.full,
+      entries: maskModes(req.entries),
+      removed: req.removed,
+      localChangesOnly: req.localChangesOnly,
+      createdMs: Date.now(),
+    };
     // Not fsynced: after a power cut the daemon gets "unknown upload" and sends the manifest again.
     writeFileAtomic(this.file(upload.id), JSON.stringify(upload), { durable: false });
     this.remember(upload);
@@ -128,7 +143,9 @@ export class Uploads {
       if (!sizeOf) {
         const upload = this.get(uploadId);
         // Full uploads (an apply) go to the store: a later apply of the same repo reuses them.
-        sizeOf = upload.full ? new Map() : new Map(upload.entries.filter((e) => !e.directory && !e.symlinkTarget).map((e) => [e.sha256, e.size]));
+        sizeOf = upload.full
+          ? new Map()
+          : new Map(upload.entries.filter((e) => !e.directory && !e.symlinkTarget).map((e) => [e.sha256, e.size]));
         sizes.set(uploadId, sizeOf);
       }
       return sizeOf;
@@ -136,7 +153,9 @@ export class Uploads {
     const open = (uploadId: string, sha: string) => {
       const size = sizesOf(uploadId).get(sha);
       const inline = this.inlineOf(uploadId);
-      return size !== undefined && size <= INLINE_BLOB_MAX && inline.bytes + size <= INLINE_UPLOAD_MAX ? new InlineBlobWriter(sha, size) : this.blobs.writer(sha);
+      return size !== undefined && size <= INLINE_BLOB_MAX && inline.bytes + size <= INLINE_UPLOAD_MAX
+        ? new InlineBlobWriter(sha, size)
+        : this.blobs.writer(sha);
     };
     const finish = (uploadId: string, w: BlobWriter | InlineBlobWriter) => {
       if (w instanceof InlineBlobWriter) {
@@ -214,8 +233,15 @@ export class Uploads {
 
   private requireBlobs(upload: Upload): void {
     const inline = this.inline.get(upload.id)?.blobs;
-    const lacking = new Set(upload.entries.filter((e) => !e.directory && !e.symlinkTarget && !inline?.has(e.sha256) && !this.blobs.has(e.sha256)).map((e) => e.sha256));
-    if (lacking.size) throw new Error(`upload ${upload.id}: ${lacking.size} blob(s) were never sent (first: ${[...lacking][0]}); send them with PutBlobs, then commit again`);
+    const lacking = new Set(
+      upload.entries
+        .filter((e) => !e.directory && !e.symlinkTarget && !inline?.has(e.sha256) && !this.blobs.has(e.sha256))
+        .map((e) => e.sha256),
+    );
+    if (lacking.size)
+      throw new Error(
+        `upload ${upload.id}: ${lacking.size} blob(s) were never sent (first: ${[...lacking][0]}); send them with PutBlobs, then commit again`,
+      );
   }
 }
 

@@ -25,7 +25,14 @@ export interface Written {
  * where the manifest gives it, only picks the way the bytes go (the blob's own bytes are written
  * either way).
  */
-export async function writeFromBlob(blob: string, dir: HeldDir, name: string, mode: number, owner?: Owner, size?: number): Promise<Written> {
+export async function writeFromBlob(
+  blob: string,
+  dir: HeldDir,
+  name: string,
+  mode: number,
+  owner?: Owner,
+  size?: number,
+): Promise<Written> {
   const small = (size ?? (await stat(blob)).size) <= SMALL_BLOB;
   return write(small ? await readFile(blob) : blob, dir, name, mode, owner);
 }

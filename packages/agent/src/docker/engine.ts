@@ -25,7 +25,10 @@ export function dockerEndpoint(env: NodeJS.ProcessEnv = process.env): DockerEndp
 }
 
 export class DockerError extends Error {
-  constructor(readonly statusCode: number, message: string) {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'DockerError';
   }
@@ -56,7 +59,13 @@ export class DockerEngine {
   constructor(readonly endpoint: DockerEndpoint = dockerEndpoint()) {}
 
   /** A request whose response is streamed back; non-2xx answers become a DockerError. */
-  stream(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<IncomingMessage> {
+  stream(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    signal?: AbortSignal,
+  ): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
       const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
       const h: Record<string, string> = { ...headers };

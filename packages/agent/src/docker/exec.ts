@@ -119,7 +119,10 @@ export async function dockerExec(engine: DockerEngine, containerId: string, o: D
     }
   };
   if (o.pty) void resize(o.pty.cols, o.pty.rows);
-  void inspect().then((i) => (pid = i.Pid || undefined), () => {});
+  void inspect().then(
+    (i) => (pid = i.Pid || undefined),
+    () => {},
+  );
 
   return {
     stdin,
@@ -129,7 +132,11 @@ export async function dockerExec(engine: DockerEngine, containerId: string, o: D
     // Docker has no signal call for execs; its process is visible from the host (the agent's pid namespace).
     signal: (sig) => {
       if (pid) process.kill(pid, sig);
-      else void inspect().then((i) => i.Pid && i.Running && process.kill(i.Pid, sig), () => {});
+      else
+        void inspect().then(
+          (i) => i.Pid && i.Running && process.kill(i.Pid, sig),
+          () => {},
+        );
     },
     exit: streamDone.then(() => waitExit(engine, id)),
   };

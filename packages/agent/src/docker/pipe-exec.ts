@@ -82,7 +82,10 @@ export class PipeSetupError extends Error {
  * here would not be its own.
  */
 export function isIdentityUidMap(text: string): boolean {
-  const lines = text.trim().split('\n').map((l) => l.trim().split(/\s+/));
+  const lines = text
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/));
   return lines.length === 1 && lines[0].join(' ') === '0 0 4294967295';
 }
 
@@ -124,7 +127,10 @@ export async function dockerPipeExec(engine: DockerEngine, containerId: string, 
   let stream: Duplex;
   try {
     const fifoPaths = ['in', 'out', 'err'].map((n) => `${fifos.virtual}/${n}`);
-    ({ id, stream } = await startExec(engine, containerId, o, ['/bin/sh', '-c', WRAPPER, 'sh', ...fifoPaths, ...o.cmd], { stdin: false, tty: false }));
+    ({ id, stream } = await startExec(engine, containerId, o, ['/bin/sh', '-c', WRAPPER, 'sh', ...fifoPaths, ...o.cmd], {
+      stdin: false,
+      tty: false,
+    }));
   } catch (err) {
     for (const s of sockets) s.destroy();
     await cleanup();
@@ -173,7 +179,11 @@ export async function dockerPipeExec(engine: DockerEngine, containerId: string, 
     // the name, for the same reason.
     for (const end of [outEnd, errEnd]) {
       const fd = endFd.get(end);
-      if (fd !== undefined && !end.destroyed) await open(fdPath(fd), constants.O_WRONLY | constants.O_NONBLOCK).then((fh) => fh.close(), () => end.destroy());
+      if (fd !== undefined && !end.destroyed)
+        await open(fdPath(fd), constants.O_WRONLY | constants.O_NONBLOCK).then(
+          (fh) => fh.close(),
+          () => end.destroy(),
+        );
     }
     await cleanup();
   });
@@ -194,7 +204,10 @@ export async function dockerPipeExec(engine: DockerEngine, containerId: string, 
 
   let pid: number | undefined;
   const inspect = () => engine.json<ExecInspect>('GET', `/exec/${id}/json`);
-  void inspect().then((i) => (pid = i.Pid || undefined), () => {});
+  void inspect().then(
+    (i) => (pid = i.Pid || undefined),
+    () => {},
+  );
   return {
     stdin,
     stdout,
@@ -202,7 +215,11 @@ export async function dockerPipeExec(engine: DockerEngine, containerId: string, 
     resize: () => {},
     signal: (sig) => {
       if (pid) process.kill(pid, sig);
-      else void inspect().then((i) => i.Pid && i.Running && process.kill(i.Pid, sig), () => {});
+      else
+        void inspect().then(
+          (i) => i.Pid && i.Running && process.kill(i.Pid, sig),
+          () => {},
+        );
     },
     exit: finished.then(() => waitExit(engine, id)),
   };

@@ -21,8 +21,13 @@ describe('image pull helpers', () => {
       reason: 'registry_auth_error',
       message: `registry auth failed for ${img}: check registry_auth username and password`,
     });
-    expect(classifyPullError(img, 'unauthorized: authentication required', false).message).toBe(`registry auth failed for ${img}: the registry needs credentials (set registry_auth)`);
-    expect(classifyPullError(img, 'manifest for 127.0.0.1:5000/x:v1 not found: manifest unknown', true)).toMatchObject({ reason: 'image_pull_error', message: `image ${img} not found` });
+    expect(classifyPullError(img, 'unauthorized: authentication required', false).message).toBe(
+      `registry auth failed for ${img}: the registry needs credentials (set registry_auth)`,
+    );
+    expect(classifyPullError(img, 'manifest for 127.0.0.1:5000/x:v1 not found: manifest unknown', true)).toMatchObject({
+      reason: 'image_pull_error',
+      message: `image ${img} not found`,
+    });
     expect(classifyPullError(img, 'connection refused', true).message).toBe(`cannot pull image ${img}: connection refused`);
   });
 

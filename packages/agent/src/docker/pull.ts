@@ -5,7 +5,10 @@ import type { PullProgress, RegistryAuth } from '@dstack/core/gen/agent';
 import { DockerError, type DockerEngine } from './engine';
 
 export class PullError extends Error {
-  constructor(readonly reason: 'registry_auth_error' | 'image_pull_error', message: string) {
+  constructor(
+    readonly reason: 'registry_auth_error' | 'image_pull_error',
+    message: string,
+  ) {
     super(message);
     this.name = 'PullError';
   }
@@ -28,10 +31,16 @@ export function classifyPullError(image: string, message: string, withAuth: bool
   if (/unauthorized|authentication required|no basic auth credentials|incorrect username or password|\b401\b/i.test(message)) {
     return new PullError(
       'registry_auth_error',
-      withAuth ? `registry auth failed for ${image}: check registry_auth username and password` : `registry auth failed for ${image}: the registry needs credentials (set registry_auth)`,
+      withAuth
+        ? `registry auth failed for ${image}: check registry_auth username and password`
+        : `registry auth failed for ${image}: the registry needs credentials (set registry_auth)`,
     );
   }
-  if (/manifest unknown|not found|does not exist|repository name not known|pull access denied|no such host|invalid reference format/i.test(message)) {
+  if (
+    /manifest unknown|not found|does not exist|repository name not known|pull access denied|no such host|invalid reference format/i.test(
+      message,
+    )
+  ) {
     return new PullError('image_pull_error', `image ${image} not found${withAuth ? '' : ' (or it is private: set registry_auth)'}`);
   }
   return new PullError('image_pull_error', `cannot pull image ${image}: ${message}`);

@@ -34,7 +34,10 @@ export function dockerSessionTarget(o: DockerSessionTargetOptions): SessionTarge
   let main: { pid: number; start: number | undefined } | undefined;
   const fsRoot = async () => {
     if (main && processStart(main.pid) === main.start) return `/proc/${main.pid}/root`;
-    const info = await o.engine.json<{ State: { Pid: number; Running: boolean } }>('GET', `/containers/${encodeURIComponent(o.containerId)}/json`);
+    const info = await o.engine.json<{ State: { Pid: number; Running: boolean } }>(
+      'GET',
+      `/containers/${encodeURIComponent(o.containerId)}/json`,
+    );
     if (!info.State.Running || !info.State.Pid) throw new Error(`container ${o.containerId} is not running`);
     main = { pid: info.State.Pid, start: processStart(info.State.Pid) };
     return `/proc/${info.State.Pid}/root`;

@@ -42,15 +42,17 @@ function unary<Req, Res>(fn: (req: Req) => Promise<Res> | Res) {
 export function agentService(d: AgentDeps, streams: Set<ServerWritableStream<EventsRequest, Event>>): AgentServer {
   const m = d.manager;
   return {
-    handshake: unary(async (): Promise<HandshakeResponse> => ({
-      agentVersion: AGENT_VERSION,
-      agentSha256: await executableSha256(),
-      protocolVersion: AGENT_PROTOCOL_VERSION,
-      pid: process.pid,
-      dataDir: d.dataDir,
-      startedMs: d.startedMs,
-      instanceId: d.instanceId,
-    })),
+    handshake: unary(
+      async (): Promise<HandshakeResponse> => ({
+        agentVersion: AGENT_VERSION,
+        agentSha256: await executableSha256(),
+        protocolVersion: AGENT_PROTOCOL_VERSION,
+        pid: process.pid,
+        dataDir: d.dataDir,
+        startedMs: d.startedMs,
+        instanceId: d.instanceId,
+      }),
+    ),
     getHostInfo: unary(() => collectHostInfo(d.dataDir, d.engine)),
     submitJob: unary((req) => m.submit(req.spec)),
     getJob: unary((req) => m.get(req.jobId).proto()),

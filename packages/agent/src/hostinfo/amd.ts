@@ -28,7 +28,7 @@ function mib(v: unknown, defaultUnit: 'B' | 'MB' = 'MB'): number {
 export function parseAmdSmi(text: string): Gpu[] {
   const data = JSON.parse(text) as unknown;
   // ROCm 6.0-6.2 print an array of GPUs; 6.3+ wrap it as {"gpu_data": [...]}.
-  const list = Array.isArray(data) ? data : (obj(data).gpu_data as unknown[]) ?? [];
+  const list = Array.isArray(data) ? data : ((obj(data).gpu_data as unknown[]) ?? []);
   return list.map((raw, i) => {
     const g = obj(raw);
     const asic = obj(g.asic);

@@ -32,9 +32,13 @@ describe('nvidia-smi', () => {
   });
 
   it('reads several GPUs and treats [N/A] as unknown', () => {
-    const text = '0, NVIDIA A100-SXM4-80GB, 81920, GPU-a, 00000000:07:00.0, 8.0, 535.1\n1, NVIDIA A100-SXM4-80GB, [N/A], GPU-b, 00000000:0F:00.0, [N/A], 535.1\n';
+    const text =
+      '0, NVIDIA A100-SXM4-80GB, 81920, GPU-a, 00000000:07:00.0, 8.0, 535.1\n1, NVIDIA A100-SXM4-80GB, [N/A], GPU-b, 00000000:0F:00.0, [N/A], 535.1\n';
     const gpus = parseNvidiaSmi(text);
-    expect(gpus.map((g) => [g.index, g.memoryMib, g.computeCapability])).toEqual([[0, 81920, '8.0'], [1, 0, '']]);
+    expect(gpus.map((g) => [g.index, g.memoryMib, g.computeCapability])).toEqual([
+      [0, 81920, '8.0'],
+      [1, 0, ''],
+    ]);
   });
 
   it('reads nothing from an error message', () => {
@@ -70,14 +74,33 @@ describe('AMD', () => {
       ],
     });
     expect(parseAmdSmi(text)).toEqual([
-      { index: 0, vendor: 'amd', name: 'AMD Instinct MI300X', memoryMib: 196592, uuid: '0x1234', pciBusId: '0000:0c:00.0', computeCapability: 'gfx942', driverVersion: '6.8.5' },
+      {
+        index: 0,
+        vendor: 'amd',
+        name: 'AMD Instinct MI300X',
+        memoryMib: 196592,
+        uuid: '0x1234',
+        pciBusId: '0000:0c:00.0',
+        computeCapability: 'gfx942',
+        driverVersion: '6.8.5',
+      },
     ]);
   });
 
   it('reads rocm-smi --json, VRAM in bytes', () => {
     const text = JSON.stringify({
-      card1: { 'Card Series': 'AMD Instinct MI210', 'VRAM Total Memory (B)': '68702699520', 'PCI Bus': '0000:83:00.0', 'GFX Version': 'gfx90a' },
-      card0: { 'Card Series': 'AMD Instinct MI210', 'VRAM Total Memory (B)': '68702699520', 'PCI Bus': '0000:03:00.0', 'GFX Version': 'gfx90a' },
+      card1: {
+        'Card Series': 'AMD Instinct MI210',
+        'VRAM Total Memory (B)': '68702699520',
+        'PCI Bus': '0000:83:00.0',
+        'GFX Version': 'gfx90a',
+      },
+      card0: {
+        'Card Series': 'AMD Instinct MI210',
+        'VRAM Total Memory (B)': '68702699520',
+        'PCI Bus': '0000:03:00.0',
+        'GFX Version': 'gfx90a',
+      },
       system: { 'Driver version': '6.2.4' },
     });
     const gpus = parseRocmSmi(text);
@@ -91,11 +114,16 @@ describe('AMD', () => {
 describe('TPU', () => {
   it('counts /dev/accel* devices in order', () => {
     const tpus = tpusFromDevices(['null', 'accel1', 'accel0', 'accelerator', 'nvidia0']);
-    expect(tpus.map((t) => [t.index, t.vendor])).toEqual([[0, 'google'], [1, 'google']]);
+    expect(tpus.map((t) => [t.index, t.vendor])).toEqual([
+      [0, 'google'],
+      [1, 'google'],
+    ]);
   });
 
   it('finds none on the H200 host (its /dev has nvidia devices only)', () => {
-    const names = fixture('dev-nvidia.txt').split('\n').map((l) => l.split(/\s+/).pop()!.replace('/dev/', ''));
+    const names = fixture('dev-nvidia.txt')
+      .split('\n')
+      .map((l) => l.split(/\s+/).pop()!.replace('/dev/', ''));
     expect(tpusFromDevices(names)).toEqual([]);
   });
 });

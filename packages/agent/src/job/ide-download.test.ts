@@ -70,7 +70,9 @@ describe('fetchHttps', () => {
       'https://a.test/start': { status: 302, headers: { location: 'http://a.test/plain' } },
       'http://a.test/plain': { body: 'never' },
     });
-    await expect(fetchHttps('https://a.test/start', { get })).rejects.toThrow('the redirect from https://a.test/start to http://a.test/plain: only https is fetched');
+    await expect(fetchHttps('https://a.test/start', { get })).rejects.toThrow(
+      'the redirect from https://a.test/start to http://a.test/plain: only https is fetched',
+    );
     await expect(fetchHttps('http://a.test/plain', { get })).rejects.toThrow('only https is fetched');
     expect(asked).toEqual(['https://a.test/start']);
   });
@@ -91,7 +93,10 @@ describe('downloadChecked', () => {
   it('writes the file when its sha256 is the published one', async () => {
     const { get } = fakeGet({ [url]: { body: tarball, headers: { 'content-length': String(tarball.length) } } });
     const progress: number[] = [];
-    expect(await downloadChecked(url, file, { get, sha256: sha(tarball).toUpperCase(), onProgress: (n) => progress.push(n) })).toEqual({ bytes: tarball.length, sha256: sha(tarball) });
+    expect(await downloadChecked(url, file, { get, sha256: sha(tarball).toUpperCase(), onProgress: (n) => progress.push(n) })).toEqual({
+      bytes: tarball.length,
+      sha256: sha(tarball),
+    });
     expect(readFileSync(file).equals(tarball)).toBe(true);
     expect(progress.at(-1)).toBe(tarball.length);
   });
@@ -99,13 +104,17 @@ describe('downloadChecked', () => {
   it('removes the file and says both hashes when they differ', async () => {
     const { get } = fakeGet({ [url]: { body: tarball } });
     const wrong = sha('something else');
-    await expect(downloadChecked(url, file, { get, sha256: wrong })).rejects.toThrow(`${url}: its sha256 is ${sha(tarball)}, the published one ${wrong}`);
+    await expect(downloadChecked(url, file, { get, sha256: wrong })).rejects.toThrow(
+      `${url}: its sha256 is ${sha(tarball)}, the published one ${wrong}`,
+    );
     expect(existsSync(file)).toBe(false);
   });
 
   it('stops at the size cap, whether the server announces the size or not', async () => {
     const announced = fakeGet({ [url]: { body: tarball, headers: { 'content-length': String(tarball.length) } } });
-    await expect(downloadChecked(url, file, { get: announced.get, maxBytes: 10 })).rejects.toThrow(`${url} is 0.0 MiB, over the 0.0 MiB limit`);
+    await expect(downloadChecked(url, file, { get: announced.get, maxBytes: 10 })).rejects.toThrow(
+      `${url} is 0.0 MiB, over the 0.0 MiB limit`,
+    );
     const silent = fakeGet({ [url]: { body: tarball } });
     await expect(downloadChecked(url, file, { get: silent.get, maxBytes: 10 })).rejects.toThrow(`${url} is over the 0.0 MiB limit`);
     expect(existsSync(file)).toBe(false);
@@ -121,14 +130,20 @@ describe('publishedSha256', () => {
   const api = 'https://update.test/api/versions/commit:abc/server-linux-x64/stable';
 
   it("reads the update API's sha256hash", async () => {
-    const { get } = fakeGet({ [api]: { body: JSON.stringify({ url: 'https://dl.test/x', sha256hash: sha(tarball), productVersion: '1.99.0' }) } });
+    const { get } = fakeGet({
+      [api]: { body: JSON.stringify({ url: 'https://dl.test/x', sha256hash: sha(tarball), productVersion: '1.99.0' }) },
+    });
     expect(await publishedSha256(api, { get })).toBe(sha(tarball));
   });
 
   it('fails on an answer without one, one that is not JSON, or one too large', async () => {
-    await expect(publishedSha256(api, fakeGet({ [api]: { body: '{"url":"https://dl.test/x"}' } }))).rejects.toThrow(`${api}: no sha256hash in the answer`);
+    await expect(publishedSha256(api, fakeGet({ [api]: { body: '{"url":"https://dl.test/x"}' } }))).rejects.toThrow(
+      `${api}: no sha256hash in the answer`,
+    );
     await expect(publishedSha256(api, fakeGet({ [api]: { body: '<html>' } }))).rejects.toThrow(`${api}: the answer is not JSON`);
-    await expect(publishedSha256(api, fakeGet({ [api]: { body: 'x'.repeat(65 * 1024) } }))).rejects.toThrow(`${api}: the answer is over 64 KiB`);
+    await expect(publishedSha256(api, fakeGet({ [api]: { body: 'x'.repeat(65 * 1024) } }))).rejects.toThrow(
+      `${api}: the answer is over 64 KiB`,
+    );
   });
 });
 
@@ -140,7 +155,10 @@ describe('idePlan', () => {
       sha256Url: 'https://update.code.visualstudio.com/api/versions/commit:abc/server-linux-arm64/stable',
       dir: '.vscode-server/bin/abc',
     });
-    expect(idePlan({ name: 'vscode', version: 'abc' }, 'x64', { DSTACK_VSCODE_SERVER_SHA256_URL: 'https://mirror.test/{commit}-{arch}.json' })?.sha256Url).toBe('https://mirror.test/abc-x64.json');
+    expect(
+      idePlan({ name: 'vscode', version: 'abc' }, 'x64', { DSTACK_VSCODE_SERVER_SHA256_URL: 'https://mirror.test/{commit}-{arch}.json' })
+        ?.sha256Url,
+    ).toBe('https://mirror.test/abc-x64.json');
     expect(idePlan({ name: 'cursor', version: 'def' }, 'x64', {})?.sha256Url).toBeUndefined();
     expect(idePlan({ name: 'windsurf', version: '1.2.3@fed' }, 'x64', {})?.sha256Url).toBeUndefined();
   });

@@ -16,7 +16,11 @@ const META_MAX_BYTES = 64 * 1024;
 const TIMEOUT_MS = 60_000;
 
 /** node:https's get, or a stand-in (tests). */
-export type HttpsGet = (url: string, opts: { timeout: number }, cb: (res: IncomingMessage) => void) => { on(ev: string, f: (e: Error) => void): unknown; destroy(e?: Error): void };
+export type HttpsGet = (
+  url: string,
+  opts: { timeout: number },
+  cb: (res: IncomingMessage) => void,
+) => { on(ev: string, f: (e: Error) => void): unknown; destroy(e?: Error): void };
 
 export interface FetchOptions {
   get?: HttpsGet;
@@ -70,7 +74,11 @@ class Meter extends Transform {
   bytes = 0;
   private readonly hash = createHash('sha256');
 
-  constructor(private readonly maxBytes: number, private readonly what: string, private readonly onBytes: (n: number) => void) {
+  constructor(
+    private readonly maxBytes: number,
+    private readonly what: string,
+    private readonly onBytes: (n: number) => void,
+  ) {
     super();
   }
 
@@ -119,7 +127,8 @@ export async function downloadChecked(url: string, file: string, opts: DownloadO
       opts.signal?.removeEventListener('abort', onAbort);
     }
     const sha256 = meter.digest();
-    if (opts.sha256 && sha256 !== opts.sha256.toLowerCase()) throw new Error(`${url}: its sha256 is ${sha256}, the published one ${opts.sha256}`);
+    if (opts.sha256 && sha256 !== opts.sha256.toLowerCase())
+      throw new Error(`${url}: its sha256 is ${sha256}, the published one ${opts.sha256}`);
     return { bytes: meter.bytes, sha256 };
   } catch (err) {
     rmSync(file, { force: true });

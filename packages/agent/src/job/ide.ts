@@ -29,7 +29,10 @@ export const IDE_SERVERS: Record<string, IdeServer> = {
   vscode: {
     envVar: 'DSTACK_VSCODE_SERVER_URL',
     url: 'https://update.code.visualstudio.com/commit:{commit}/server-linux-{arch}/stable',
-    sha256: { envVar: 'DSTACK_VSCODE_SERVER_SHA256_URL', url: 'https://update.code.visualstudio.com/api/versions/commit:{commit}/server-linux-{arch}/stable' },
+    sha256: {
+      envVar: 'DSTACK_VSCODE_SERVER_SHA256_URL',
+      url: 'https://update.code.visualstudio.com/api/versions/commit:{commit}/server-linux-{arch}/stable',
+    },
     dir: '.vscode-server/bin/{commit}',
   },
   cursor: {
@@ -102,7 +105,10 @@ export async function installIdeServer(runtime: Runtime, job: RuntimeJob, signal
     });
     let errors = '';
     const unpack = `set -e; d=${dir}; rm -rf "$d.part"; mkdir -p "$d.part"; tar -xzof - --strip-components 1 -C "$d.part"; rm -rf "$d"; mv "$d.part" "$d"`;
-    const code = await runtime.exec(job, unpack, (s, d) => s === 'stderr' && (errors += d.toString()), { stdin: createReadStream(tarball), signal });
+    const code = await runtime.exec(job, unpack, (s, d) => s === 'stderr' && (errors += d.toString()), {
+      stdin: createReadStream(tarball),
+      signal,
+    });
     if (code !== 0) throw new Error(`unpacking failed (exit code ${code}): ${errors.trim().split('\n').pop() ?? ''}`);
     const checked = sha256 ? 'sha256 as published' : `no published sha256 for ${plan.name} to check`;
     job.note(`installed the ${plan.name} server (${mib(bytes)}, ${checked}) in ~/${plan.dir}`);

@@ -9,7 +9,15 @@
 // job's process is watched meanwhile) until the daemon sends them again (SetJobSecrets).
 import { existsSync, lchownSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import { JobState, LogStream, type Activity, type Job as JobProto, type JobSpec, type JobStatus, type RegistryAuth } from '@dstack/core/gen/agent';
+import {
+  JobState,
+  LogStream,
+  type Activity,
+  type Job as JobProto,
+  type JobSpec,
+  type JobStatus,
+  type RegistryAuth,
+} from '@dstack/core/gen/agent';
 import { writeFileAtomic, writeJsonAtomic } from '@dstack/core/atomic-write';
 import { readJson, readJsonOr } from '../files';
 import { HeldDir } from '../safe-fs/held-dir';
@@ -108,7 +116,12 @@ export class Job implements RuntimeJob {
   private registryAuth: RegistryAuth | undefined;
   private secretsWaiter: (() => void) | undefined;
 
-  private constructor(private readonly ctx: JobContext, dir: string, file: JobFile, secrets?: JobSecrets) {
+  private constructor(
+    private readonly ctx: JobContext,
+    dir: string,
+    file: JobFile,
+    secrets?: JobSecrets,
+  ) {
     this.dir = dir;
     this.id = file.spec.jobId;
     this.spec = file.spec;
@@ -139,7 +152,13 @@ export class Job implements RuntimeJob {
   }
 
   /** A new job, saved as submitted. */
-  static create(ctx: JobContext, dir: string, spec: JobSpec, runtime: 'docker' | 'host', env: (workingDir: string) => Record<string, string>): Job {
+  static create(
+    ctx: JobContext,
+    dir: string,
+    spec: JobSpec,
+    runtime: 'docker' | 'host',
+    env: (workingDir: string) => Record<string, string>,
+  ): Job {
     mkdirSync(join(dir, 'workflow'), { recursive: true, mode: 0o755 });
     const codeDir = join(dir, 'workflow');
     const wd = spec.workingDir;
@@ -147,7 +166,11 @@ export class Job implements RuntimeJob {
     // working_dir given as /workflow/... (what a daemon sends for containers) maps into it.
     const workingDir =
       runtime === 'docker'
-        ? !wd ? '/workflow' : wd.startsWith('/') ? wd : posix.join('/workflow', wd)
+        ? !wd
+          ? '/workflow'
+          : wd.startsWith('/')
+            ? wd
+            : posix.join('/workflow', wd)
         : join(codeDir, wd.replace(/^\/workflow(\/|$)/, '').replace(/^\/+/, ''));
     const secrets: JobSecrets = { env: { ...spec.secretEnv }, registryAuth: spec.registryAuth?.username ? spec.registryAuth : undefined };
     const file: JobFile = {
@@ -208,7 +231,12 @@ export class Job implements RuntimeJob {
     const newContainer = containerId !== this.status.containerId;
     this.status.containerId = containerId;
     // `spec` and `internal.env` hold no secret value (create() kept them out).
-    writeJsonAtomic(join(this.dir, 'job.json'), { spec: this.spec, status: this.status, rt: this.state, internal: this.internal } satisfies JobFile);
+    writeJsonAtomic(join(this.dir, 'job.json'), {
+      spec: this.spec,
+      status: this.status,
+      rt: this.state,
+      internal: this.internal,
+    } satisfies JobFile);
     // The container is made beside the code upload: its id is reported as soon as it exists.
     if (newContainer) this.publishStatus();
   }
@@ -251,7 +279,13 @@ export class Job implements RuntimeJob {
   activity(): Activity {
     if (this.ssh) return this.ssh.activity();
     const since = this.status.startedMs || this.status.submittedMs;
-    return { shellSessions: 0, execSessions: 0, sftpSessions: 0, portForwards: 0, inactiveSeconds: Math.max(0, Math.floor((Date.now() - since) / 1000)) };
+    return {
+      shellSessions: 0,
+      execSessions: 0,
+      sftpSessions: 0,
+      portForwards: 0,
+      inactiveSeconds: Math.max(0, Math.floor((Date.now() - since) / 1000)),
+    };
   }
 
   private publishActivity(a: Activity = this.activity()): void {
@@ -349,7 +383,8 @@ export class Job implements RuntimeJob {
       await p;
     } finally {
       this.inFlight.delete(settled);
-      if (this.tornDown) await this.runtime.stop(this, 0).catch((err) => logger.warn(`job ${this.id}: late cleanup failed: ${(err as Error).message}`));
+      if (this.tornDown)
+        await this.runtime.stop(this, 0).catch((err) => logger.warn(`job ${this.id}: late cleanup failed: ${(err as Error).message}`));
     }
   }
 
@@ -424,7 +459,8 @@ export class Job implements RuntimeJob {
           await new Promise((r) => setTimeout(r, 500));
         }
       }
-      if (!this.ssh) throw new JobError('executor_error', `cannot start the job's SSH server on port ${port}: ${(lastErr as Error).message}`);
+      if (!this.ssh)
+        throw new JobError('executor_error', `cannot start the job's SSH server on port ${port}: ${(lastErr as Error).message}`);
       this.internal.sshPort = this.ssh.port;
       this.status = { ...this.status, sshPort: this.ssh.port, sshHostKey: this.ssh.hostPublicKey };
       this.persist();
@@ -459,8 +495,14 @@ export class Job implements RuntimeJob {
   }
 
   private async exited(code: number): Promise<void> {
-    if (code === 0) this.fire('exit_ok', { exitCode: 0, finishedMs: Date.now(), message: 'the job\'s main process exited' });
-    else this.fire('fail', { reason: 'container_error', exitCode: code, finishedMs: Date.now(), message: code < 0 ? 'the job\'s process exited while the agent was down' : `the job's main process exited with code ${code}` });
+    if (code === 0) this.fire('exit_ok', { exitCode: 0, finishedMs: Date.now(), message: "the job's main process exited" });
+    else
+      this.fire('fail', {
+        reason: 'container_error',
+        exitCode: code,
+        finishedMs: Date.now(),
+        message: code < 0 ? "the job's process exited while the agent was down" : `the job's main process exited with code ${code}`,
+      });
     await this.teardown(0).catch((err) => this.note(`cleanup failed: ${(err as Error).message}`));
   }
 
@@ -503,7 +545,11 @@ export class Job implements RuntimeJob {
       // a step stuck past this bound is cleaned up when it ends (track()).
       await this.settled(this.inFlight.size ? Promise.all(this.inFlight).then(() => {}) : undefined, STEP_WAIT_MS);
       await this.teardown(req.abort ? 0 : req.grace);
-      this.fire('stopped', { reason: req.abort ? 'aborted' : 'stopped', message: req.abort ? 'aborted on request' : 'stopped on request', finishedMs: Date.now() });
+      this.fire('stopped', {
+        reason: req.abort ? 'aborted' : 'stopped',
+        message: req.abort ? 'aborted on request' : 'stopped on request',
+        finishedMs: Date.now(),
+      });
     } catch (err) {
       this.fire('fail', { reason: 'executor_error', message: `stop failed: ${(err as Error).message}`, finishedMs: Date.now() });
     }
@@ -519,7 +565,7 @@ export class Job implements RuntimeJob {
   /** Resolves once the job has the secrets it needs (at once unless a restart lost them), or on a stop. */
   private async secretsArrived(): Promise<void> {
     if (!this.status.awaitingSecrets || this.stopRequested) return;
-    this.note('waiting for the daemon to send the job\'s secrets again (the agent restarted)');
+    this.note("waiting for the daemon to send the job's secrets again (the agent restarted)");
     await new Promise<void>((resolve) => (this.secretsWaiter = resolve));
   }
 
@@ -531,11 +577,14 @@ export class Job implements RuntimeJob {
     if (!this.status.awaitingSecrets) return;
     const names = Object.keys(this.spec.secretEnv);
     const missing = names.filter((n) => env[n] === undefined);
-    if (missing.length) throw new BadRequestError(`secret_env lacks ${missing.join(', ')}: the job was submitted with ${missing.length > 1 ? 'them' : 'it'}`);
+    if (missing.length)
+      throw new BadRequestError(`secret_env lacks ${missing.join(', ')}: the job was submitted with ${missing.length > 1 ? 'them' : 'it'}`);
     const unknown = Object.keys(env).filter((n) => !names.includes(n));
-    if (unknown.length) throw new BadRequestError(`secret_env: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not among the job's secret names`);
+    if (unknown.length)
+      throw new BadRequestError(`secret_env: ${unknown.join(', ')} ${unknown.length > 1 ? 'are' : 'is'} not among the job's secret names`);
     if (this.lacksRegistryAuth()) {
-      if (!registryAuth?.password) throw new PreconditionError('the job has yet to pull its image: registry_auth with the password is needed');
+      if (!registryAuth?.password)
+        throw new PreconditionError('the job has yet to pull its image: registry_auth with the password is needed');
       if (registryAuth.username !== this.spec.registryAuth!.username) {
         throw new BadRequestError(`registry_auth: the job was submitted for user ${JSON.stringify(this.spec.registryAuth!.username)}`);
       }
@@ -544,7 +593,7 @@ export class Job implements RuntimeJob {
     this.secretEnv = Object.fromEntries(names.map((n) => [n, env[n]]));
     this.status = { ...this.status, awaitingSecrets: false };
     this.persist();
-    this.note('the job\'s secrets arrived');
+    this.note("the job's secrets arrived");
     this.publishStatus();
     if (this.status.state === JobState.JOB_STATE_RUNNING) this.ready.open();
     this.secretsWaiter?.();

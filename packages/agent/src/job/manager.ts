@@ -1,7 +1,16 @@
 // All jobs of this agent: submit (idempotent by job_id), look up, stop, remove, update, code upload,
 // and recovery of every saved job when the agent starts.
 import { existsSync, readdirSync } from 'node:fs';
-import type { BlobChunk, CommitCodeResponse, Job as JobProto, JobSpec, PutBlobsResponse, PutManifestRequest, PutManifestResponse, SetJobSecretsRequest } from '@dstack/core/gen/agent';
+import type {
+  BlobChunk,
+  CommitCodeResponse,
+  Job as JobProto,
+  JobSpec,
+  PutBlobsResponse,
+  PutManifestRequest,
+  PutManifestResponse,
+  SetJobSecretsRequest,
+} from '@dstack/core/gen/agent';
 import type { DataDir } from '../datadir';
 import type { DockerEngine } from '../docker/engine';
 import { BadRequestError, NotFoundError, PreconditionError } from '@dstack/core/grpc';
@@ -82,10 +91,12 @@ export class JobManager {
 
   async submit(spec: JobSpec | undefined): Promise<JobProto> {
     if (!spec) throw new BadRequestError('SubmitJob needs a spec');
-    if (!JOB_ID_RE.test(spec.jobId)) throw new BadRequestError(`job_id ${JSON.stringify(spec.jobId)}: 1-128 letters, digits, '.', '_' or '-'`);
+    if (!JOB_ID_RE.test(spec.jobId))
+      throw new BadRequestError(`job_id ${JSON.stringify(spec.jobId)}: 1-128 letters, digits, '.', '_' or '-'`);
     const known = this.jobs.get(spec.jobId);
     if (known) return known.proto();
-    if (!['', 'docker', 'host'].includes(spec.runtime)) throw new BadRequestError(`runtime ${JSON.stringify(spec.runtime)}: use "docker", "host" or "" (docker when an engine answers)`);
+    if (!['', 'docker', 'host'].includes(spec.runtime))
+      throw new BadRequestError(`runtime ${JSON.stringify(spec.runtime)}: use "docker", "host" or "" (docker when an engine answers)`);
     let runtime: 'docker' | 'host';
     if (spec.runtime === 'host') runtime = 'host';
     else if (await this.engine.ping()) runtime = 'docker';
@@ -205,10 +216,15 @@ export class JobManager {
       if (exact) {
         const scan = this.scans.get(job.id)?.catch(() => undefined);
         this.scans.delete(job.id);
-        const r = await this.uploads.finish(upload, async (u) => commitExact(job.codeDir, this.uploads.blobs, synced, u.entries, await scan, owner));
+        const r = await this.uploads.finish(upload, async (u) =>
+          commitExact(job.codeDir, this.uploads.blobs, synced, u.entries, await scan, owner),
+        );
         unchanged = r.unchanged;
         res = { written: r.written, removed: r.removed, conflicts: r.conflicts };
-      } else res = await this.uploads.finish(upload, (u, inline) => mergeCommit(job.codeDir, this.uploads.blobs, synced, { ...u, inline, owner }));
+      } else
+        res = await this.uploads.finish(upload, (u, inline) =>
+          mergeCommit(job.codeDir, this.uploads.blobs, synced, { ...u, inline, owner }),
+        );
     } catch (err) {
       if (err instanceof PathError) throw new BadRequestError(err.message);
       throw new PreconditionError((err as Error).message);
@@ -216,14 +232,20 @@ export class JobManager {
       // What was written before an error is on disk: remember it.
       job.writeSyncedTree(synced);
     }
-    job.note(`code committed in ${((Date.now() - t0) / 1000).toFixed(2)} s: ${res.written} written, ${res.removed} removed${unchanged ? `, ${unchanged} unchanged` : ''}${res.conflicts.length ? `, ${res.conflicts.length} conflict(s) kept as *.remote-conflict` : ''}`);
+    job.note(
+      `code committed in ${((Date.now() - t0) / 1000).toFixed(2)} s: ${res.written} written, ${res.removed} removed${unchanged ? `, ${unchanged} unchanged` : ''}${res.conflicts.length ? `, ${res.conflicts.length} conflict(s) kept as *.remote-conflict` : ''}`,
+    );
     await job.markCodeReady(!owner);
     return res;
   }
 
   /** Shutdown RPC: stop every job. */
   async stopAll(): Promise<void> {
-    await Promise.all(this.list().filter((j) => !j.finished).map((j) => j.stop(false, 10).catch(() => {})));
+    await Promise.all(
+      this.list()
+        .filter((j) => !j.finished)
+        .map((j) => j.stop(false, 10).catch(() => {})),
+    );
   }
 
   /** Agent exit without Shutdown: jobs stay up; a later agent picks them up. */

@@ -17,7 +17,10 @@ describe('JobLog', () => {
     expect([a.offset, b.offset]).toEqual([0, 6]);
     const r = log.read(0);
     expect(text(r.lines)).toBe('hello\noops\n');
-    expect(r.lines.map((l) => [l.offset, l.timeMs, l.stream])).toEqual([[0, 1000, LogStream.LOG_STREAM_STDOUT], [6, 2000, LogStream.LOG_STREAM_STDERR]]);
+    expect(r.lines.map((l) => [l.offset, l.timeMs, l.stream])).toEqual([
+      [0, 1000, LogStream.LOG_STREAM_STDOUT],
+      [6, 2000, LogStream.LOG_STREAM_STDERR],
+    ]);
     expect(r.nextOffset).toBe(11);
     expect(log.read(r.nextOffset).lines).toEqual([]);
   });

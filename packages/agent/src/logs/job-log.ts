@@ -4,7 +4,18 @@
 // `data.length` bytes is followed by `offset + data.length`, as LogLine's comment promises. The log
 // is a row of segment files named by the offset of their first byte; past the cap the oldest
 // segment is dropped whole. Each record: int64 time_ms, uint8 stream, uint32 length, data.
-import { closeSync, existsSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { LogStream, LogLine } from '@dstack/core/gen/agent';
 
@@ -50,7 +61,10 @@ export class JobLog {
   private end = 0;
   private readonly segmentCap: number;
 
-  constructor(private readonly dir: string, cap = DEFAULT_LOG_CAP) {
+  constructor(
+    private readonly dir: string,
+    cap = DEFAULT_LOG_CAP,
+  ) {
     this.segmentCap = Math.max(4096, Math.floor(cap / SEGMENTS));
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.segments = readdirSync(dir)
@@ -146,7 +160,11 @@ export class LineSplitter {
   private pending: Buffer = Buffer.alloc(0);
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly emit: (line: Buffer) => void, private readonly flushMs = 200, private readonly maxLine = 64 * 1024) {}
+  constructor(
+    private readonly emit: (line: Buffer) => void,
+    private readonly flushMs = 200,
+    private readonly maxLine = 64 * 1024,
+  ) {}
 
   write(chunk: Buffer): void {
     let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;

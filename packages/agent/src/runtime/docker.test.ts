@@ -5,11 +5,36 @@ import type { JobSpec } from '@dstack/core/gen/agent';
 import { containerConfig } from './docker';
 
 const spec = (p: Partial<JobSpec>): JobSpec => ({
-  jobId: 'j1', runName: 'run', repoId: 'repo', runtime: 'docker', image: 'img:1', registryAuth: undefined, privileged: false,
-  env: {}, init: [], workingDir: '', user: '', shell: '', gpus: undefined, shmSizeGb: 0, authorizedKeys: [], ide: undefined,
-  expectCode: false, labels: {}, sshPort: 0, mounts: [], secretEnv: {}, ...p,
+  jobId: 'j1',
+  runName: 'run',
+  repoId: 'repo',
+  runtime: 'docker',
+  image: 'img:1',
+  registryAuth: undefined,
+  privileged: false,
+  env: {},
+  init: [],
+  workingDir: '',
+  user: '',
+  shell: '',
+  gpus: undefined,
+  shmSizeGb: 0,
+  authorizedKeys: [],
+  ide: undefined,
+  expectCode: false,
+  labels: {},
+  sshPort: 0,
+  mounts: [],
+  secretEnv: {},
+  ...p,
 });
-const job = (p: Partial<JobSpec>) => ({ id: 'j1', spec: spec(p), env: { A: '1', DSTACK_RUN_NAME: 'run' }, codeDir: '/data/jobs/j1/workflow', workingDir: '/workflow' });
+const job = (p: Partial<JobSpec>) => ({
+  id: 'j1',
+  spec: spec(p),
+  env: { A: '1', DSTACK_RUN_NAME: 'run' },
+  codeDir: '/data/jobs/j1/workflow',
+  workingDir: '/workflow',
+});
 
 describe('container config', () => {
   it('uses the host network, /workflow from the code dir, the keep-alive, and labels of the run and agent', () => {
@@ -19,7 +44,13 @@ describe('container config', () => {
     expect(c.WorkingDir).toBe('/workflow');
     expect(c.Entrypoint.slice(0, 2)).toEqual(['/bin/sh', '-c']);
     expect(c.Env).toEqual(['A=1', 'DSTACK_RUN_NAME=run']);
-    expect(c.Labels).toEqual({ team: 'ml', 'ai.dstack.agent.instance-id': 'inst-1', 'ai.dstack.job-id': 'j1', 'ai.dstack.run-name': 'run', 'ai.dstack.repo-id': 'repo' });
+    expect(c.Labels).toEqual({
+      team: 'ml',
+      'ai.dstack.agent.instance-id': 'inst-1',
+      'ai.dstack.job-id': 'j1',
+      'ai.dstack.run-name': 'run',
+      'ai.dstack.repo-id': 'repo',
+    });
     expect(c.HostConfig.DeviceRequests).toEqual([]);
     expect(c.HostConfig.ShmSize).toBeUndefined();
   });

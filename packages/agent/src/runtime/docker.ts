@@ -13,18 +13,28 @@ import { imageExists, pullImage } from '../docker/pull';
 import type { SessionTarget } from '../ssh-server/target';
 import { lookupUser } from '../ssh-server/target-user';
 import { PROFILE, PROFILE_LINE, PROFILE_LOOP, writeProfileFiles } from './profile-files';
-import { JobError, KEEPALIVE, profileScript, publicEnv, type ExecOptions, type OutputStream, type Runtime, type RuntimeJob } from './runtime';
+import {
+  JobError,
+  KEEPALIVE,
+  profileScript,
+  publicEnv,
+  type ExecOptions,
+  type OutputStream,
+  type Runtime,
+  type RuntimeJob,
+} from './runtime';
 
 export const LABEL_INSTANCE = 'ai.dstack.agent.instance-id';
 export const LABEL_JOB = 'ai.dstack.job-id';
 const LABEL_RUN = 'ai.dstack.run-name';
 const LABEL_REPO = 'ai.dstack.repo-id';
 
-
 // The fallback of writeProfileFiles() (profile-files.ts) when the agent cannot write into the
 // container's filesystem itself. As root: the profile (0600 and the session user's: it holds the
 // secrets), and an /etc/profile that reads profile.d where the image has none.
-const profileWrite = (owner: string) => `mkdir -p /etc/profile.d && rm -f ${PROFILE} && (umask 077 && cat > ${PROFILE}) && chown ${shellWord(owner)} ${PROFILE}
+const profileWrite = (
+  owner: string,
+) => `mkdir -p /etc/profile.d && rm -f ${PROFILE} && (umask 077 && cat > ${PROFILE}) && chown ${shellWord(owner)} ${PROFILE}
 [ -f /etc/profile ] || printf '%s' ${shellWord(PROFILE_LOOP)} > /etc/profile`;
 // As the job's user, so the files in its home stay its own.
 const PROFILE_HOOKS = `line=${shellWord(PROFILE_LINE)}
@@ -40,7 +50,13 @@ interface ContainerInspect {
 }
 
 function slug(s: string): string {
-  return s.toLowerCase().replace(/[^a-z0-9_.-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 40) || 'job';
+  return (
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9_.-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 40) || 'job'
+  );
 }
 
 /** The Engine API's create body for a job's container. */
@@ -71,8 +87,12 @@ export function containerConfig(job: Pick<RuntimeJob, 'id' | 'spec' | 'env' | 'c
       ShmSize: spec.shmSizeGb > 0 ? Math.round(spec.shmSizeGb * 1024 ** 3) : undefined,
       Binds: [`${job.codeDir}:/workflow`, ...spec.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`)],
       // NVIDIA through the container toolkit's device request; AMD as the devices ROCm needs.
-      DeviceRequests: wantsGpus && vendor === 'nvidia' ? [{ Driver: 'nvidia', Count: gpus!.all ? -1 : gpus!.count, Capabilities: [['gpu']] }] : [],
-      Devices: wantsGpus && vendor === 'amd' ? ['/dev/kfd', '/dev/dri'].map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' })) : [],
+      DeviceRequests:
+        wantsGpus && vendor === 'nvidia' ? [{ Driver: 'nvidia', Count: gpus!.all ? -1 : gpus!.count, Capabilities: [['gpu']] }] : [],
+      Devices:
+        wantsGpus && vendor === 'amd'
+          ? ['/dev/kfd', '/dev/dri'].map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' }))
+          : [],
     },
   };
 }
@@ -80,9 +100,17 @@ export function containerConfig(job: Pick<RuntimeJob, 'id' | 'spec' | 'env' | 'c
 export class DockerRuntime implements Runtime {
   readonly kind = 'docker' as const;
 
-  constructor(private readonly engine: DockerEngine, private readonly instanceId: string) {}
+  constructor(
+    private readonly engine: DockerEngine,
+    private readonly instanceId: string,
+  ) {}
 
-  async prepare(job: RuntimeJob, auth: RegistryAuth | undefined, onProgress: (p: PullProgress) => void, signal: AbortSignal): Promise<void> {
+  async prepare(
+    job: RuntimeJob,
+    auth: RegistryAuth | undefined,
+    onProgress: (p: PullProgress) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     const image = job.spec.image;
     if (!image) throw new JobError('image_pull_error', 'the job names no image (a docker job needs one)');
     // With credentials the pull always goes to the registry, so they are checked every time and a
@@ -188,7 +216,12 @@ export class DockerRuntime implements Runtime {
     const id = job.state.containerId;
     if (!id) throw new JobError('container_error', 'the job has no container');
     const user = opts.user ?? (job.spec.user || undefined);
-    const p = await dockerExec(this.engine, id, { cmd: [opts.shell ?? '/bin/sh', '-c', command], env: job.env, workingDir: job.workingDir, user });
+    const p = await dockerExec(this.engine, id, {
+      cmd: [opts.shell ?? '/bin/sh', '-c', command],
+      env: job.env,
+      workingDir: job.workingDir,
+      user,
+    });
     p.stdout.on('data', (d: Buffer) => onOutput('stdout', d));
     p.stderr?.on('data', (d: Buffer) => onOutput('stderr', d));
     if (opts.stdin) opts.stdin.pipe(p.stdin);
@@ -231,7 +264,10 @@ export class DockerRuntime implements Runtime {
   /** Processes in the container other than the keep-alive and its sleep. */
   private async userProcesses(c: ContainerInspect): Promise<number> {
     try {
-      const top = await this.engine.json<{ Titles: string[]; Processes: string[][] }>('GET', `/containers/${c.Id}/top?ps_args=-o%20pid,ppid,args`);
+      const top = await this.engine.json<{ Titles: string[]; Processes: string[][] }>(
+        'GET',
+        `/containers/${c.Id}/top?ps_args=-o%20pid,ppid,args`,
+      );
       const [pid, ppid, args] = ['PID', 'PPID', 'COMMAND'].map((t) => top.Titles.indexOf(t));
       const keepalive = String(c.State.Pid);
       return top.Processes.filter((p) => p[pid] !== keepalive && !(p[ppid] === keepalive && /^sleep 3600$/.test(p[args] ?? ''))).length;

@@ -97,7 +97,12 @@ export class HostRuntime implements Runtime {
 
   exec(job: RuntimeJob, command: string, onOutput: (s: OutputStream, d: Buffer) => void, opts: ExecOptions = {}): Promise<number> {
     return new Promise((resolve, reject) => {
-      const child = spawn(opts.shell ?? '/bin/sh', ['-c', command], { cwd: job.workingDir, env: hostProcessEnv(job), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+      const child = spawn(opts.shell ?? '/bin/sh', ['-c', command], {
+        cwd: job.workingDir,
+        env: hostProcessEnv(job),
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
       child.stdout!.on('data', (d: Buffer) => onOutput('stdout', d));
       child.stderr!.on('data', (d: Buffer) => onOutput('stderr', d));
       child.stdin!.on('error', () => {});
@@ -152,6 +157,10 @@ export class HostRuntime implements Runtime {
   target(job: RuntimeJob): SessionTarget {
     // Sessions are the SSH engineer's host sessions (node-pty, or `script` where it cannot load),
     // with the job's env and the marker that lets stop() find them.
-    return hostSessionTarget({ workingDir: job.workingDir, env: { ...job.env, DSTACK_JOB_ID: job.id }, shell: job.spec.shell || undefined });
+    return hostSessionTarget({
+      workingDir: job.workingDir,
+      env: { ...job.env, DSTACK_JOB_ID: job.id },
+      shell: job.spec.shell || undefined,
+    });
   }
 }

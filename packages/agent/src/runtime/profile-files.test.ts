@@ -45,7 +45,7 @@ describe('writeProfileFiles', () => {
     expect([st.uid, st.gid, st.mode & 0o777]).toEqual([1234, 2345, 0o600]);
   });
 
-  it.runIf(process.getuid?.() === 0)("never appends to a file the user does not own, even when its rc file links there", async () => {
+  it.runIf(process.getuid?.() === 0)('never appends to a file the user does not own, even when its rc file links there', async () => {
     mkdirSync(join(root, 'home/u'), { recursive: true });
     writeFileSync(join(root, 'etc/shadow'), 'root:*:19000::::::\n', { mode: 0o600 });
     symlinkSync('/etc/shadow', join(root, 'home/u/.bashrc'));

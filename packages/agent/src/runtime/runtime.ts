@@ -33,7 +33,11 @@ export interface RuntimeJob {
 }
 
 export class JobError extends Error {
-  constructor(readonly reason: string, message: string, readonly exitCode = 0) {
+  constructor(
+    readonly reason: string,
+    message: string,
+    readonly exitCode = 0,
+  ) {
     super(message);
     this.name = 'JobError';
   }
@@ -101,7 +105,7 @@ export function publicEnv(job: Pick<RuntimeJob, 'spec' | 'env'>): Record<string,
 
 /** `export K=v` lines for a profile (v quoted for sh); keys that are not shell identifiers are skipped. */
 export function profileScript(env: Record<string, string>): string {
-  const lines = ['# Written by dstack-agent: the job\'s env for every shell.'];
+  const lines = ["# Written by dstack-agent: the job's env for every shell."];
   for (const [k, v] of Object.entries(env)) if (/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) lines.push(`export ${k}=${shellWord(v)}`);
   return `${lines.join('\n')}\n`;
 }

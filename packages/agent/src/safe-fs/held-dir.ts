@@ -6,7 +6,19 @@
 // never follow a link there, and opens add O_NOFOLLOW. A folder swapped for a link between two
 // calls is therefore never followed: the next descriptor is opened with O_NOFOLLOW|O_DIRECTORY
 // and fails instead. This is openat(2) semantics without native code on every arch.
-import { chmodSync, chownSync, closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, type Stats } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  type Stats,
+} from 'node:fs';
 
 /** Linux's O_PATH (the same value on x86_64 and arm64): a descriptor that only names a file. */
 export const O_PATH = 0o10000000;

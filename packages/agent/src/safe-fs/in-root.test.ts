@@ -42,18 +42,30 @@ describe('resolveInRoot', () => {
   });
 
   it('follows absolute and relative links against the root, never above it', () => {
-    expect(where(resolveInRoot(held, 'root-link/etc/passwd', { home: '/home/me' }))).toEqual({ virtual: '/etc/passwd', host: join(root, 'etc/passwd') });
+    expect(where(resolveInRoot(held, 'root-link/etc/passwd', { home: '/home/me' }))).toEqual({
+      virtual: '/etc/passwd',
+      host: join(root, 'etc/passwd'),
+    });
     expect(where(resolveInRoot(held, 'up-link/etc', { home: '/home/me' }))).toEqual({ virtual: '/etc', host: join(root, 'etc') });
-    expect(where(resolveInRoot(held, 'abs-file', { home: '/home/me' }))).toEqual({ virtual: '/etc/passwd', host: join(root, 'etc/passwd') });
+    expect(where(resolveInRoot(held, 'abs-file', { home: '/home/me' }))).toEqual({
+      virtual: '/etc/passwd',
+      host: join(root, 'etc/passwd'),
+    });
     expect(where(resolveInRoot(held, '/home/me/up-link', {}))).toEqual({ virtual: '/', host: root });
   });
 
   it('leaves the last component alone when asked (lstat, readlink, remove)', () => {
-    expect(where(resolveInRoot(held, 'abs-file', { home: '/home/me', followLast: false }))).toEqual({ virtual: '/home/me/abs-file', host: join(root, 'home/me/abs-file') });
+    expect(where(resolveInRoot(held, 'abs-file', { home: '/home/me', followLast: false }))).toEqual({
+      virtual: '/home/me/abs-file',
+      host: join(root, 'home/me/abs-file'),
+    });
   });
 
   it('keeps missing components as written, confined, with a folder only when the last one is missing', () => {
-    expect(where(resolveInRoot(held, 'root-link/new/../made/file', { home: '/home/me' }))).toEqual({ virtual: '/made/file', host: undefined });
+    expect(where(resolveInRoot(held, 'root-link/new/../made/file', { home: '/home/me' }))).toEqual({
+      virtual: '/made/file',
+      host: undefined,
+    });
     expect(where(resolveInRoot(held, '/nope/../../../x'))).toEqual({ virtual: '/x', host: join(root, 'x') });
     expect(where(resolveInRoot(held, '/etc/new-file'))).toEqual({ virtual: '/etc/new-file', host: join(root, 'etc/new-file') });
   });

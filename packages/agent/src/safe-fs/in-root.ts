@@ -38,7 +38,9 @@ function errno(code: string, message: string): NodeJS.ErrnoException {
  */
 export function resolveInRoot(root: HeldDir, path: string, opts: { home?: string; followLast?: boolean } = {}): InRoot {
   const followLast = opts.followLast ?? true;
-  const pending = absolute(path, opts.home ?? '/').split('/').filter(Boolean);
+  const pending = absolute(path, opts.home ?? '/')
+    .split('/')
+    .filter(Boolean);
   const stack: HeldDir[] = [];
   const names: string[] = [];
   const top = () => stack[stack.length - 1] ?? root;

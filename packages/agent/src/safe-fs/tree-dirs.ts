@@ -142,8 +142,10 @@ export class TreeDirs {
       if (code === 'ENOENT' && this.opts.create) return parent.ensureDir(name, this.opts.create.mode, this.opts.create.owner);
       if (code !== 'ENOTDIR' && code !== 'ELOOP') throw err;
       const st = parent.lstat(name);
-      if (st?.isSymbolicLink()) throw new PathError(`path ${JSON.stringify(forPath)} escapes the code dir: ${JSON.stringify(relDir)} is a symlink`);
-      if (st && !st.isDirectory()) throw new PathError(`path ${JSON.stringify(forPath)}: ${JSON.stringify(relDir)} is a file on the instance, not a directory`);
+      if (st?.isSymbolicLink())
+        throw new PathError(`path ${JSON.stringify(forPath)} escapes the code dir: ${JSON.stringify(relDir)} is a symlink`);
+      if (st && !st.isDirectory())
+        throw new PathError(`path ${JSON.stringify(forPath)}: ${JSON.stringify(relDir)} is a file on the instance, not a directory`);
       throw err;
     }
   }

@@ -42,7 +42,11 @@ export async function runSftpHelper(o: SftpHelperOptions): Promise<void> {
   const root = HeldDir.fromFd(ROOT_FD, 'the target root');
   const server = new SftpServer(root, o.home);
   try {
-    await serveWire(process.stdin, (packet) => new Promise<void>((resolve, reject) => process.stdout.write(packet, (err) => (err ? reject(err) : resolve()))), server);
+    await serveWire(
+      process.stdin,
+      (packet) => new Promise<void>((resolve, reject) => process.stdout.write(packet, (err) => (err ? reject(err) : resolve()))),
+      server,
+    );
   } finally {
     server.closeAll();
   }

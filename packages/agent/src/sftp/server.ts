@@ -42,7 +42,14 @@ export function statusOf(err: unknown): Reply {
 }
 
 export function attrsOf(st: Stats): Attrs {
-  return { mode: st.mode, uid: st.uid, gid: st.gid, size: st.size, atime: Math.floor(st.atimeMs / 1000), mtime: Math.floor(st.mtimeMs / 1000) };
+  return {
+    mode: st.mode,
+    uid: st.uid,
+    gid: st.gid,
+    size: st.size,
+    atime: Math.floor(st.atimeMs / 1000),
+    mtime: Math.floor(st.mtimeMs / 1000),
+  };
 }
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -92,7 +99,8 @@ function refused(message: string): Reply {
 
 /** A client may not give a file away, nor set setuid or setgid bits. */
 function forbidden(attrs: Attrs, st?: Stats): Reply | undefined {
-  if (attrs.uid !== undefined && attrs.gid !== undefined && (!st || attrs.uid !== st.uid || attrs.gid !== st.gid)) return refused('chown is not allowed');
+  if (attrs.uid !== undefined && attrs.gid !== undefined && (!st || attrs.uid !== st.uid || attrs.gid !== st.gid))
+    return refused('chown is not allowed');
   if (attrs.mode !== undefined && attrs.mode & 0o6000) return refused('setuid and setgid bits are not allowed');
   return undefined;
 }
@@ -168,126 +176,141 @@ export class SftpServer implements Requests {
     }
   }
 
-  realpath = (path: string) => this.guard(async () => {
-    const r = resolveInRoot(this.root, path, { home: this.home });
-    r.parent?.close();
-    return { names: [{ filename: r.virtual, longname: r.virtual, attrs: {} }] };
-  });
+  realpath = (path: string) =>
+    this.guard(async () => {
+      const r = resolveInRoot(this.root, path, { home: this.home });
+      r.parent?.close();
+      return { names: [{ filename: r.virtual, longname: r.virtual, attrs: {} }] };
+    });
 
   stat = (path: string) => this.guard(() => this.at(path, true, async (r) => ({ attrs: attrsOf(await stat(SftpServer.entry(r))) })));
 
   lstat = (path: string) => this.guard(() => this.at(path, false, async (r) => ({ attrs: attrsOf(await lstat(SftpServer.entry(r))) })));
 
-  open = (path: string, pflags: number, attrs: Attrs) => this.guard(async () => {
-    const busy = this.tooMany();
-    if (busy) return busy;
-    if (attrs.mode !== undefined && attrs.mode & 0o6000) return refused('setuid and setgid bits are not allowed');
-    return this.at(path, true, async (r) => {
-      if (!r.name) throw Object.assign(new Error('Is a directory'), { code: 'EISDIR' });
-      const fd = r.parent.open(r.name, openFlags(pflags), attrs.mode !== undefined ? attrs.mode & 0o777 : 0o666);
-      return this.newHandle({ kind: 'file', fd });
+  open = (path: string, pflags: number, attrs: Attrs) =>
+    this.guard(async () => {
+      const busy = this.tooMany();
+      if (busy) return busy;
+      if (attrs.mode !== undefined && attrs.mode & 0o6000) return refused('setuid and setgid bits are not allowed');
+      return this.at(path, true, async (r) => {
+        if (!r.name) throw Object.assign(new Error('Is a directory'), { code: 'EISDIR' });
+        const fd = r.parent.open(r.name, openFlags(pflags), attrs.mode !== undefined ? attrs.mode & 0o777 : 0o666);
+        return this.newHandle({ kind: 'file', fd });
+      });
     });
-  });
 
-  read = (handle: Buffer, offset: number, length: number) => this.guard(async () => {
-    const h = this.handle(handle);
-    if (h?.kind !== 'file') return BAD_HANDLE;
-    const buf = Buffer.allocUnsafe(Math.min(length, MAX_READ));
-    const { bytesRead } = await readFd(h.fd, buf, 0, buf.length, offset);
-    return bytesRead === 0 ? { status: STATUS.EOF, message: 'EOF' } : { data: buf.subarray(0, bytesRead) };
-  });
+  read = (handle: Buffer, offset: number, length: number) =>
+    this.guard(async () => {
+      const h = this.handle(handle);
+      if (h?.kind !== 'file') return BAD_HANDLE;
+      const buf = Buffer.allocUnsafe(Math.min(length, MAX_READ));
+      const { bytesRead } = await readFd(h.fd, buf, 0, buf.length, offset);
+      return bytesRead === 0 ? { status: STATUS.EOF, message: 'EOF' } : { data: buf.subarray(0, bytesRead) };
+    });
 
-  write = (handle: Buffer, offset: number, data: Buffer) => this.guard(async () => {
-    const h = this.handle(handle);
-    if (h?.kind !== 'file') return BAD_HANDLE;
-    for (let done = 0; done < data.length; ) done += (await writeFd(h.fd, data, done, data.length - done, offset + done)).bytesWritten;
-    return OK;
-  });
+  write = (handle: Buffer, offset: number, data: Buffer) =>
+    this.guard(async () => {
+      const h = this.handle(handle);
+      if (h?.kind !== 'file') return BAD_HANDLE;
+      for (let done = 0; done < data.length; ) done += (await writeFd(h.fd, data, done, data.length - done, offset + done)).bytesWritten;
+      return OK;
+    });
 
-  fstat = (handle: Buffer) => this.guard(async () => {
-    const h = this.handle(handle);
-    if (!h) return BAD_HANDLE;
-    return { attrs: attrsOf(h.kind === 'file' ? await fstatFd(h.fd) : h.dir.stat()) };
-  });
+  fstat = (handle: Buffer) =>
+    this.guard(async () => {
+      const h = this.handle(handle);
+      if (!h) return BAD_HANDLE;
+      return { attrs: attrsOf(h.kind === 'file' ? await fstatFd(h.fd) : h.dir.stat()) };
+    });
 
-  fsetstat = (handle: Buffer, attrs: Attrs) => this.guard(async () => {
-    const h = this.handle(handle);
-    if (!h) return BAD_HANDLE;
-    if (h.kind === 'dir') return this.setAttrsAt(h.dir.path, attrs);
-    const st = await fstatFd(h.fd);
-    const no = forbidden(attrs, st);
-    if (no) return no;
-    if (attrs.size !== undefined) await truncateFd(h.fd, attrs.size);
-    if (attrs.mode !== undefined) await chmodFd(h.fd, attrs.mode & SETTABLE);
-    if (attrs.atime !== undefined && attrs.mtime !== undefined) await utimesFd(h.fd, attrs.atime, attrs.mtime);
-    return OK;
-  });
+  fsetstat = (handle: Buffer, attrs: Attrs) =>
+    this.guard(async () => {
+      const h = this.handle(handle);
+      if (!h) return BAD_HANDLE;
+      if (h.kind === 'dir') return this.setAttrsAt(h.dir.path, attrs);
+      const st = await fstatFd(h.fd);
+      const no = forbidden(attrs, st);
+      if (no) return no;
+      if (attrs.size !== undefined) await truncateFd(h.fd, attrs.size);
+      if (attrs.mode !== undefined) await chmodFd(h.fd, attrs.mode & SETTABLE);
+      if (attrs.atime !== undefined && attrs.mtime !== undefined) await utimesFd(h.fd, attrs.atime, attrs.mtime);
+      return OK;
+    });
 
   setstat = (path: string, attrs: Attrs) => this.guard(() => this.at(path, true, async (r) => this.setAttrsAt(SftpServer.entry(r), attrs)));
 
-  close = (handle: Buffer) => this.guard(async () => {
-    const h = this.handle(handle);
-    if (!h) return BAD_HANDLE;
-    this.handles.delete(handle.readUInt32BE());
-    this.release(h);
-    return OK;
-  });
-
-  opendir = (path: string) => this.guard(async () => {
-    const busy = this.tooMany();
-    if (busy) return busy;
-    return this.at(path, true, async (r) => {
-      const dir = r.name ? r.parent.openDir(r.name) : r.parent.dup();
-      try {
-        const it = await opendir(dir.path, { bufferSize: READDIR_BATCH });
-        const virtual = resolveInRoot(this.root, path, { home: this.home });
-        virtual.parent?.close();
-        return this.newHandle({ kind: 'dir', dir, it, virtual: virtual.virtual, eof: false });
-      } catch (err) {
-        dir.close();
-        throw err;
-      }
-    });
-  });
-
-  readdir = (handle: Buffer) => this.guard(async () => {
-    const h = this.handle(handle);
-    if (h?.kind !== 'dir') return BAD_HANDLE;
-    const names: NameEntry[] = [];
-    while (!h.eof && names.length < READDIR_BATCH) {
-      const entry = await h.it.read();
-      if (!entry) {
-        h.eof = true;
-        break;
-      }
-      const st = h.dir.lstat(entry.name);
-      if (st) names.push({ filename: entry.name, longname: longname(entry.name, st), attrs: attrsOf(st) });
-    }
-    return names.length ? { names } : { status: STATUS.EOF, message: 'EOF' };
-  });
-
-  mkdir = (path: string, attrs: Attrs) => this.guard(async () => {
-    if (attrs.mode !== undefined && attrs.mode & 0o6000) return refused('setuid and setgid bits are not allowed');
-    return this.at(path, false, async (r) => {
-      await mkdir(SftpServer.entry(r), attrs.mode !== undefined ? attrs.mode & SETTABLE : 0o777);
+  close = (handle: Buffer) =>
+    this.guard(async () => {
+      const h = this.handle(handle);
+      if (!h) return BAD_HANDLE;
+      this.handles.delete(handle.readUInt32BE());
+      this.release(h);
       return OK;
     });
-  });
+
+  opendir = (path: string) =>
+    this.guard(async () => {
+      const busy = this.tooMany();
+      if (busy) return busy;
+      return this.at(path, true, async (r) => {
+        const dir = r.name ? r.parent.openDir(r.name) : r.parent.dup();
+        try {
+          const it = await opendir(dir.path, { bufferSize: READDIR_BATCH });
+          const virtual = resolveInRoot(this.root, path, { home: this.home });
+          virtual.parent?.close();
+          return this.newHandle({ kind: 'dir', dir, it, virtual: virtual.virtual, eof: false });
+        } catch (err) {
+          dir.close();
+          throw err;
+        }
+      });
+    });
+
+  readdir = (handle: Buffer) =>
+    this.guard(async () => {
+      const h = this.handle(handle);
+      if (h?.kind !== 'dir') return BAD_HANDLE;
+      const names: NameEntry[] = [];
+      while (!h.eof && names.length < READDIR_BATCH) {
+        const entry = await h.it.read();
+        if (!entry) {
+          h.eof = true;
+          break;
+        }
+        const st = h.dir.lstat(entry.name);
+        if (st) names.push({ filename: entry.name, longname: longname(entry.name, st), attrs: attrsOf(st) });
+      }
+      return names.length ? { names } : { status: STATUS.EOF, message: 'EOF' };
+    });
+
+  mkdir = (path: string, attrs: Attrs) =>
+    this.guard(async () => {
+      if (attrs.mode !== undefined && attrs.mode & 0o6000) return refused('setuid and setgid bits are not allowed');
+      return this.at(path, false, async (r) => {
+        await mkdir(SftpServer.entry(r), attrs.mode !== undefined ? attrs.mode & SETTABLE : 0o777);
+        return OK;
+      });
+    });
 
   rmdir = (path: string) => this.guard(() => this.at(path, false, async (r) => (await rmdir(SftpServer.entry(r)), OK)));
 
   remove = (path: string) => this.guard(() => this.at(path, false, async (r) => (await unlink(SftpServer.entry(r)), OK)));
 
-  rename = (from: string, to: string) => this.guard(() =>
-    this.at(from, false, (a) => this.at(to, false, async (b) => (await rename(SftpServer.entry(a), SftpServer.entry(b)), OK))),
-  );
+  rename = (from: string, to: string) =>
+    this.guard(() =>
+      this.at(from, false, (a) => this.at(to, false, async (b) => (await rename(SftpServer.entry(a), SftpServer.entry(b)), OK))),
+    );
 
-  readlink = (path: string) => this.guard(() => this.at(path, false, async (r) => {
-    const target = await readlink(SftpServer.entry(r));
-    return { names: [{ filename: target, longname: target, attrs: {} }] };
-  }));
+  readlink = (path: string) =>
+    this.guard(() =>
+      this.at(path, false, async (r) => {
+        const target = await readlink(SftpServer.entry(r));
+        return { names: [{ filename: target, longname: target, attrs: {} }] };
+      }),
+    );
 
-  symlink = (target: string, linkPath: string) => this.guard(() => this.at(linkPath, false, async (r) => (await symlink(target, SftpServer.entry(r)), OK)));
+  symlink = (target: string, linkPath: string) =>
+    this.guard(() => this.at(linkPath, false, async (r) => (await symlink(target, SftpServer.entry(r)), OK)));
 
   private release(h: Handle): void {
     if (h.kind === 'file') closeSync(h.fd);

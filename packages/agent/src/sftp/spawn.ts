@@ -82,7 +82,18 @@ function spawnHelper(rootPath: string, user: TargetUser): SessionProcess {
     const groupFile = readFileInRoot(root, '/etc/group')?.data.toString('utf8') ?? '';
     const ids = hostIds(rootPath, { uid: user.uid, gid: user.gid, groups: groupsOf(groupFile, user) });
     const [cmd, ...pre] = helperArgv();
-    const args = [...pre, 'sftp-server', '--uid', String(ids.uid), '--gid', String(ids.gid), '--groups', ids.groups.join(','), '--home', user.home || '/'];
+    const args = [
+      ...pre,
+      'sftp-server',
+      '--uid',
+      String(ids.uid),
+      '--gid',
+      String(ids.gid),
+      '--groups',
+      ids.groups.join(','),
+      '--home',
+      user.home || '/',
+    ];
     const stdio: ('pipe' | number)[] = ['pipe', 'pipe', 'pipe'];
     stdio[ROOT_FD] = root.fd;
     // A clean environment: the helper needs none of the agent's.

@@ -196,7 +196,12 @@ class Writer {
 
 function encodeReply(id: number, r: Reply): Buffer {
   const w = new Writer();
-  if ('status' in r) w.u8(T.STATUS).u32(id).u32(r.status).bytes(r.message ?? '').bytes('');
+  if ('status' in r)
+    w.u8(T.STATUS)
+      .u32(id)
+      .u32(r.status)
+      .bytes(r.message ?? '')
+      .bytes('');
   else if ('handle' in r) w.u8(T.HANDLE).u32(id).bytes(r.handle);
   else if ('data' in r) w.u8(T.DATA).u32(id).bytes(r.data);
   else if ('names' in r) {
@@ -209,25 +214,44 @@ function encodeReply(id: number, r: Reply): Buffer {
 /** Calls the handler for one request; undefined for a type it does not know. */
 function dispatch(type: number, r: Reader, h: Requests): Promise<Reply> | undefined {
   switch (type) {
-    case T.OPEN: return h.open(r.string(), r.u32(), r.attrs());
-    case T.CLOSE: return h.close(r.bytes());
-    case T.READ: return h.read(r.bytes(), r.u64(), r.u32());
-    case T.WRITE: return h.write(r.bytes(), r.u64(), r.bytes());
-    case T.LSTAT: return h.lstat(r.string());
-    case T.FSTAT: return h.fstat(r.bytes());
-    case T.SETSTAT: return h.setstat(r.string(), r.attrs());
-    case T.FSETSTAT: return h.fsetstat(r.bytes(), r.attrs());
-    case T.OPENDIR: return h.opendir(r.string());
-    case T.READDIR: return h.readdir(r.bytes());
-    case T.REMOVE: return h.remove(r.string());
-    case T.MKDIR: return h.mkdir(r.string(), r.attrs());
-    case T.RMDIR: return h.rmdir(r.string());
-    case T.REALPATH: return h.realpath(r.string());
-    case T.STAT: return h.stat(r.string());
-    case T.RENAME: return h.rename(r.string(), r.string());
-    case T.READLINK: return h.readlink(r.string());
-    case T.SYMLINK: return h.symlink(r.string(), r.string());
-    default: return undefined;
+    case T.OPEN:
+      return h.open(r.string(), r.u32(), r.attrs());
+    case T.CLOSE:
+      return h.close(r.bytes());
+    case T.READ:
+      return h.read(r.bytes(), r.u64(), r.u32());
+    case T.WRITE:
+      return h.write(r.bytes(), r.u64(), r.bytes());
+    case T.LSTAT:
+      return h.lstat(r.string());
+    case T.FSTAT:
+      return h.fstat(r.bytes());
+    case T.SETSTAT:
+      return h.setstat(r.string(), r.attrs());
+    case T.FSETSTAT:
+      return h.fsetstat(r.bytes(), r.attrs());
+    case T.OPENDIR:
+      return h.opendir(r.string());
+    case T.READDIR:
+      return h.readdir(r.bytes());
+    case T.REMOVE:
+      return h.remove(r.string());
+    case T.MKDIR:
+      return h.mkdir(r.string(), r.attrs());
+    case T.RMDIR:
+      return h.rmdir(r.string());
+    case T.REALPATH:
+      return h.realpath(r.string());
+    case T.STAT:
+      return h.stat(r.string());
+    case T.RENAME:
+      return h.rename(r.string(), r.string());
+    case T.READLINK:
+      return h.readlink(r.string());
+    case T.SYMLINK:
+      return h.symlink(r.string(), r.string());
+    default:
+      return undefined;
   }
 }
 

@@ -6,7 +6,10 @@ describe('ActivityTracker', () => {
   it('counts by kind, reports changes, and measures idle time from the last close', () => {
     let now = 1_000_000;
     const seen: Activity[] = [];
-    const t = new ActivityTracker((a) => seen.push(a), () => now);
+    const t = new ActivityTracker(
+      (a) => seen.push(a),
+      () => now,
+    );
     now += 4_500;
     expect(t.snapshot()).toEqual({ shellSessions: 0, execSessions: 0, sftpSessions: 0, portForwards: 0, inactiveSeconds: 4 });
     const closeShell = t.begin('shell');

@@ -13,7 +13,10 @@ export class ActivityTracker {
   private readonly open: Record<ActivityKind, number> = { shell: 0, exec: 0, sftp: 0, portForward: 0, connection: 0 };
   private lastClosedMs: number;
 
-  constructor(private readonly onChange: (a: Activity) => void = () => {}, private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly onChange: (a: Activity) => void = () => {},
+    private readonly now: () => number = Date.now,
+  ) {
     this.lastClosedMs = now();
   }
 

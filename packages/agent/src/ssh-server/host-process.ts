@@ -111,7 +111,13 @@ function spawnPiped(args: string[], cwd: string, env: Record<string, string>): S
   });
 }
 
-function spawnPty(pty: NonNullable<ReturnType<typeof loadPty>>, args: string[], cwd: string, env: Record<string, string>, req: PtyRequest): SessionProcess {
+function spawnPty(
+  pty: NonNullable<ReturnType<typeof loadPty>>,
+  args: string[],
+  cwd: string,
+  env: Record<string, string>,
+  req: PtyRequest,
+): SessionProcess {
   const term = pty.spawn(args[0], args.slice(1), { name: req.term, cols: req.cols, rows: req.rows, cwd, env, encoding: null });
   const stdout = new Readable({
     read: () => term.resume(),

@@ -85,9 +85,19 @@ describe('DropLog', () => {
 
 describe('limits', () => {
   it('fills what a JobSpec leaves out (or sets to 0) with the defaults', () => {
-    expect(sshServerLimits()).toEqual({ loginGraceTimeSeconds: 30, maxStartups: 10, maxAuthTries: 6, maxConnections: 100, maxSessions: 10 });
+    expect(sshServerLimits()).toEqual({
+      loginGraceTimeSeconds: 30,
+      maxStartups: 10,
+      maxAuthTries: 6,
+      maxConnections: 100,
+      maxSessions: 10,
+    });
     expect(sshServerLimits({ loginGraceTimeSeconds: 2, maxStartups: 0, maxSessions: 1 })).toEqual({
-      loginGraceTimeSeconds: 2, maxStartups: 10, maxAuthTries: 6, maxConnections: 100, maxSessions: 1,
+      loginGraceTimeSeconds: 2,
+      maxStartups: 10,
+      maxAuthTries: 6,
+      maxConnections: 100,
+      maxSessions: 1,
     });
   });
 

@@ -92,7 +92,10 @@ export function describeDrop(reason: DropReason, limits: SshServerLimits): strin
 export class DropLog {
   private readonly windows = new Map<DropReason, { suppressed: number; timer: NodeJS.Timeout }>();
 
-  constructor(private readonly log: (line: string) => void, private readonly windowMs = 10_000) {}
+  constructor(
+    private readonly log: (line: string) => void,
+    private readonly windowMs = 10_000,
+  ) {}
 
   drop(reason: DropReason, line: string): void {
     const window = this.windows.get(reason);

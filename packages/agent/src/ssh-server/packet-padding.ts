@@ -40,7 +40,11 @@ function allocPacket(payloadLen: number): Buffer {
 }
 
 /** An instance of ssh2's JavaScript AES-GCM cipher (its class is not exported). */
-export function javascriptGcmCipher(key: Buffer, iv: Buffer, onWrite: (data: Uint8Array) => void): OutboundCipher & { encrypt(packet: Buffer): void } {
+export function javascriptGcmCipher(
+  key: Buffer,
+  iv: Buffer,
+  onWrite: (data: Uint8Array) => void,
+): OutboundCipher & { encrypt(packet: Buffer): void } {
   const cipherInfo = ssh2Crypto.CIPHER_INFO['aes128-gcm@openssh.com'];
   if (!cipherInfo) throw new Error('ssh2 has no aes128-gcm@openssh.com');
   return ssh2Crypto.createCipher({

@@ -152,7 +152,10 @@ export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobS
         const ctx = {
           conn,
           target: opts.target,
-          connectionEnv: { SSH_CONNECTION: `${info.ip} ${info.port} ${here}`, SSH_CLIENT: `${info.ip} ${info.port} ${local?.localPort ?? port}` },
+          connectionEnv: {
+            SSH_CONNECTION: `${info.ip} ${info.port} ${here}`,
+            SSH_CLIENT: `${info.ip} ${info.port} ${local?.localPort ?? port}`,
+          },
           begin: (kind: Parameters<ActivityTracker['begin']>[0]) => tracker.begin(kind),
           onConnectionClose: (fn: () => void) => onClose.push(fn),
           log,

@@ -70,7 +70,12 @@ export function handleSession(accept: () => Session, ctx: SessionContext): void 
     started = true;
     const end = ctx.begin(kind);
     const sftp = kind === 'sftp' ? (e: Record<string, string>) => spawnSftp(ctx.target, e, ctx.log) : undefined;
-    void runProcess(channel, { command, pty: sftp ? undefined : pty, env, wantAgent: wantAgent && !sftp, spawn: sftp }, ctx, (p) => (proc = p)).finally(end);
+    void runProcess(
+      channel,
+      { command, pty: sftp ? undefined : pty, env, wantAgent: wantAgent && !sftp, spawn: sftp },
+      ctx,
+      (p) => (proc = p),
+    ).finally(end);
   };
   session.on('shell', (ok) => run('shell', undefined, ok()));
   session.on('exec', (ok, _no, info) => run('exec', info.command, ok()));

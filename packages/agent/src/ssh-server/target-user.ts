@@ -44,7 +44,9 @@ function lookupUserIn(root: HeldDir, spec: string | undefined): TargetUser {
   if (groupPart !== undefined) {
     if (/^\d+$/.test(groupPart)) user.gid = Number(groupPart);
     else {
-      const group = readLines(root, '/etc/group').map((l) => l.split(':')).find((f) => f[0] === groupPart);
+      const group = readLines(root, '/etc/group')
+        .map((l) => l.split(':'))
+        .find((f) => f[0] === groupPart);
       if (!group) throw new Error(`group ${groupPart} is not in the target's /etc/group`);
       user.gid = Number(group[2]);
     }
@@ -61,10 +63,12 @@ function readLines(root: HeldDir, path: string): string[] {
 export function userDbKey(rootPath: string): string {
   const root = HeldDir.open(rootPath);
   try {
-    return ['/etc/passwd', '/etc/group'].map((f) => {
-      const st = statInRoot(root, f);
-      return st ? `${st.ino}:${st.mtimeMs}:${st.size}` : '-';
-    }).join(' ');
+    return ['/etc/passwd', '/etc/group']
+      .map((f) => {
+        const st = statInRoot(root, f);
+        return st ? `${st.ino}:${st.mtimeMs}:${st.size}` : '-';
+      })
+      .join(' ');
   } finally {
     root.close();
   }

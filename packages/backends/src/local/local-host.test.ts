@@ -50,13 +50,36 @@ describe('LocalHost', () => {
 
 describe('local offer resources', () => {
   it('come from the host info, GPUs grouped by model', () => {
-    const gpu = { index: 0, vendor: 'nvidia', name: 'H200', memoryMib: 143771, uuid: '', pciBusId: '', computeCapability: '9.0', driverVersion: '' };
+    const gpu = {
+      index: 0,
+      vendor: 'nvidia',
+      name: 'H200',
+      memoryMib: 143771,
+      uuid: '',
+      pciBusId: '',
+      computeCapability: '9.0',
+      driverVersion: '',
+    };
     const res = resourcesFromHostInfo({
-      hostname: 'h', os: '', arch: 'x86_64', cpus: 16, memoryBytes: 128 * 1024 ** 3, diskTotalBytes: 500 * 1024 ** 3,
-      diskFreeBytes: 0, gpus: [gpu, { ...gpu, index: 1 }], docker: false, dockerVersion: '', agentVersion: '', kernel: '',
+      hostname: 'h',
+      os: '',
+      arch: 'x86_64',
+      cpus: 16,
+      memoryBytes: 128 * 1024 ** 3,
+      diskTotalBytes: 500 * 1024 ** 3,
+      diskFreeBytes: 0,
+      gpus: [gpu, { ...gpu, index: 1 }],
+      docker: false,
+      dockerVersion: '',
+      agentVersion: '',
+      kernel: '',
     });
     expect(res).toEqual({
-      cpus: 16, cpuArch: 'x86', memoryGb: 128, diskGb: 500, spot: false,
+      cpus: 16,
+      cpuArch: 'x86',
+      memoryGb: 128,
+      diskGb: 500,
+      spot: false,
       gpus: [{ vendor: 'nvidia', name: 'H200', memoryGb: 140.4, count: 2 }],
     });
   });

@@ -6,8 +6,25 @@
 // host whose key nobody has accepted, not even a user name to log in with.
 import type { Duplex } from 'node:stream';
 import { Client } from 'ssh2';
-import { SshAuthError, SshError, SshHostKeyChangedError, SshHostKeyMismatchError, SshHostKeyUnknownError, SshUnreachableError } from './errors';
-import { describeKey, fingerprint, hostKeyText, keyTypeOf, knownHostName, type HopTrust, type HostKey, type HostKeyStore, type HostKeyVerdict } from './known-hosts';
+import {
+  SshAuthError,
+  SshError,
+  SshHostKeyChangedError,
+  SshHostKeyMismatchError,
+  SshHostKeyUnknownError,
+  SshUnreachableError,
+} from './errors';
+import {
+  describeKey,
+  fingerprint,
+  hostKeyText,
+  keyTypeOf,
+  knownHostName,
+  type HopTrust,
+  type HostKey,
+  type HostKeyStore,
+  type HostKeyVerdict,
+} from './known-hosts';
 
 export interface Endpoint {
   hostname: string;
@@ -100,12 +117,23 @@ function hostKeyError(verdict: HostKeyVerdict, key: HostKey, hop: Hop, label: st
           'someone may be intercepting the connection, or the pin is out of date',
       );
     case 'revoked':
-      return new SshError('host-key-revoked', description, `the host key of ${label} (${shown}) is marked @revoked at ${verdict.file}:${verdict.line}`);
+      return new SshError(
+        'host-key-revoked',
+        description,
+        `the host key of ${label} (${shown}) is marked @revoked at ${verdict.file}:${verdict.line}`,
+      );
   }
 }
 
 /** The error a failed hop stands for, named for what the user must fix. */
-function classify(err: Error & { level?: string }, hop: Hop, role: string, description: string, refused: SshError | undefined, storeError: unknown): SshError {
+function classify(
+  err: Error & { level?: string },
+  hop: Hop,
+  role: string,
+  description: string,
+  refused: SshError | undefined,
+  storeError: unknown,
+): SshError {
   const label = `${role} ${endpointLabel(hop.endpoint)}`;
   if (storeError) {
     const why = storeError instanceof Error ? storeError.message : String(storeError);
@@ -124,14 +152,24 @@ function classify(err: Error & { level?: string }, hop: Hop, role: string, descr
 }
 
 /** Starts the SSH handshake of one hop; `ready` settles when it is authenticated or has failed. */
-function startHop(hop: Hop, role: string, opts: AttemptOptions, knownTypes: string[], sock?: Duplex): { client: Client; ready: Promise<void> } {
+function startHop(
+  hop: Hop,
+  role: string,
+  opts: AttemptOptions,
+  knownTypes: string[],
+  sock?: Duplex,
+): { client: Client; ready: Promise<void> } {
   const client = new Client();
   let refused: SshError | undefined;
   let storeError: unknown;
   const ready = new Promise<void>((resolve, reject) => {
     client.once('ready', () => resolve());
     client.on('error', (err) => reject(classify(err, hop, role, opts.description, refused, storeError)));
-    client.once('close', () => reject(new SshUnreachableError(opts.description, `${role} ${endpointLabel(hop.endpoint)} closed the connection during the handshake`)));
+    client.once('close', () =>
+      reject(
+        new SshUnreachableError(opts.description, `${role} ${endpointLabel(hop.endpoint)} closed the connection during the handshake`),
+      ),
+    );
   });
   client.connect({
     host: hop.endpoint.hostname,
@@ -196,20 +234,32 @@ function forwardTo(jump: Client, target: Endpoint, jumpHop: Hop, description: st
   return new Promise((resolve, reject) => {
     jump.forwardOut('127.0.0.1', 0, target.hostname, target.port, (err, stream) => {
       if (err) {
-        reject(new SshUnreachableError(description, `${endpointLabel(target)} unreachable from jump host ${endpointLabel(jumpHop.endpoint)}: ${err.message}`, { cause: err }));
+        reject(
+          new SshUnreachableError(
+            description,
+            `${endpointLabel(target)} unreachable from jump host ${endpointLabel(jumpHop.endpoint)}: ${err.message}`,
+            { cause: err },
+          ),
+        );
       } else resolve(stream);
     });
   });
 }
 
 /** The SSH attempt within opts.timeoutMs (its clients destroyed on failure, or always with `closeAll`). */
-async function bounded<T>(opts: Omit<AttemptOptions, 'target'> & { target: Endpoint }, run: (clients: Client[]) => Promise<T>, closeAll = false): Promise<T> {
+async function bounded<T>(
+  opts: Omit<AttemptOptions, 'target'> & { target: Endpoint },
+  run: (clients: Client[]) => Promise<T>,
+  closeAll = false,
+): Promise<T> {
   const clients: Client[] = [];
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const where = opts.jump ? ` (through jump host ${endpointLabel(opts.jump.endpoint)})` : '';
-      reject(new SshUnreachableError(opts.description, `no SSH connection to ${endpointLabel(opts.target)}${where} within ${opts.timeoutMs} ms`));
+      reject(
+        new SshUnreachableError(opts.description, `no SSH connection to ${endpointLabel(opts.target)}${where} within ${opts.timeoutMs} ms`),
+      );
     }, opts.timeoutMs);
   });
   try {
@@ -225,7 +275,12 @@ async function bounded<T>(opts: Omit<AttemptOptions, 'target'> & { target: Endpo
 }
 
 /** Logs in to the jump host (its key checked) and opens a channel from there to `target`. */
-async function throughJump(opts: AttemptOptions, jumpHop: Hop, target: Endpoint, clients: Client[]): Promise<{ jump: Client; sock: Duplex }> {
+async function throughJump(
+  opts: AttemptOptions,
+  jumpHop: Hop,
+  target: Endpoint,
+  clients: Client[],
+): Promise<{ jump: Client; sock: Duplex }> {
   const types = await opts.knownHosts.knownTypes(jumpHop.endpoint.hostname, jumpHop.endpoint.port, jumpHop.trust);
   const hop = startHop(jumpHop, 'jump host', opts, types);
   clients.push(hop.client);
@@ -268,9 +323,15 @@ export function scanHostKey(opts: ScanOptions): Promise<HostKey> {
         const label = `host ${endpointLabel(opts.target)}`;
         client.on('error', (err: NodeJS.ErrnoException) => {
           if (key) return resolve(key);
-          reject(new SshUnreachableError(opts.description, `${label} unreachable: ${err.code ? `${err.code} (${err.message})` : err.message}`, { cause: err }));
+          reject(
+            new SshUnreachableError(opts.description, `${label} unreachable: ${err.code ? `${err.code} (${err.message})` : err.message}`, {
+              cause: err,
+            }),
+          );
         });
-        client.once('close', () => (key ? resolve(key) : reject(new SshUnreachableError(opts.description, `${label} closed the connection during the handshake`))));
+        client.once('close', () =>
+          key ? resolve(key) : reject(new SshUnreachableError(opts.description, `${label} closed the connection during the handshake`)),
+        );
         client.connect({
           host: opts.target.hostname,
           port: opts.target.port,
@@ -282,7 +343,13 @@ export function scanHostKey(opts: ScanOptions): Promise<HostKey> {
             try {
               key = { type: keyTypeOf(blob), data: blob };
             } catch (err) {
-              reject(new SshError('known-hosts', opts.description, `${label} presented a host key that cannot be read: ${(err as Error).message}`));
+              reject(
+                new SshError(
+                  'known-hosts',
+                  opts.description,
+                  `${label} presented a host key that cannot be read: ${(err as Error).message}`,
+                ),
+              );
             }
             verify(false);
           },

@@ -4,7 +4,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { describeKey, FileHostKeyStore, fingerprint, hopTrust, hostKeyFrom, hostKeyText, keyTypeOf, knownHostName, type HostKey } from './known-hosts';
+import {
+  describeKey,
+  FileHostKeyStore,
+  fingerprint,
+  hopTrust,
+  hostKeyFrom,
+  hostKeyText,
+  keyTypeOf,
+  knownHostName,
+  type HostKey,
+} from './known-hosts';
 
 function sshString(b: Buffer): Buffer {
   const len = Buffer.alloc(4);
@@ -50,7 +60,9 @@ describe('fingerprints', () => {
       execFileSync('ssh-keygen', ['-q', '-t', type, '-N', '', '-f', file]);
       const key = hostKeyFrom(readFileSync(`${file}.pub`, 'utf8'));
       // ssh-keygen -l: "256 SHA256:... comment (ED25519)"
-      const [, , fp, , kind] = /^(\d+) (\S+) (.*) \((\w+)\)$/.exec(execFileSync('ssh-keygen', ['-l', '-f', `${file}.pub`], { encoding: 'utf8' }).trim())!;
+      const [, , fp, , kind] = /^(\d+) (\S+) (.*) \((\w+)\)$/.exec(
+        execFileSync('ssh-keygen', ['-l', '-f', `${file}.pub`], { encoding: 'utf8' }).trim(),
+      )!;
       expect(fingerprint(key)).toBe(fp);
       expect(describeKey(key)).toBe(`${kind} key ${fp}`);
       expect(hostKeyText(key)).toBe(readFileSync(`${file}.pub`, 'utf8').split(' ').slice(0, 2).join(' '));
@@ -68,7 +80,9 @@ describe('FileHostKeyStore', () => {
     expect(await s.knownTypes('10.0.0.2', 22)).toEqual([]);
     expect(existsSync(s.file)).toBe(false);
     // Accepted for another host, or another key accepted for this one: still unknown.
-    expect(await s.verify('10.0.0.2', 22, key, hopTrust('10.0.0.3', 22, null, [{ hostname: '10.0.0.2', port: 2222, key: hostKeyText(key) }]))).toEqual({ status: 'unknown' });
+    expect(
+      await s.verify('10.0.0.2', 22, key, hopTrust('10.0.0.3', 22, null, [{ hostname: '10.0.0.2', port: 2222, key: hostKeyText(key) }])),
+    ).toEqual({ status: 'unknown' });
     expect(await s.verify('10.0.0.2', 22, key, { accepted: [ed25519()] })).toEqual({ status: 'unknown' });
     expect(existsSync(s.file)).toBe(false);
   });
@@ -76,7 +90,10 @@ describe('FileHostKeyStore', () => {
   it('records a key the user accepted, in a private directory, then matches it without being told again', async () => {
     const s = store();
     const key = ed25519();
-    const accepted = [{ hostname: '10.0.0.2', port: 22, key: hostKeyText(key) }, { hostname: '10.0.0.3', port: 2222, key: hostKeyText(key) }];
+    const accepted = [
+      { hostname: '10.0.0.2', port: 22, key: hostKeyText(key) },
+      { hostname: '10.0.0.3', port: 2222, key: hostKeyText(key) },
+    ];
     expect(await s.knownTypes('10.0.0.2', 22, hopTrust('10.0.0.2', 22, null, accepted))).toEqual(['ssh-ed25519']);
     expect(await s.verify('10.0.0.2', 22, key, hopTrust('10.0.0.2', 22, null, accepted))).toEqual({ status: 'recorded' });
     expect(await s.verify('10.0.0.3', 2222, key, hopTrust('10.0.0.3', 2222, null, accepted))).toEqual({ status: 'recorded' });

@@ -109,7 +109,10 @@ interface Entry {
 }
 
 function globMatch(pattern: string, name: string): boolean {
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`).test(name);
 }
 
@@ -181,13 +184,18 @@ export class FileHostKeyStore implements HostKeyStore {
   private serial<T>(fn: () => T): Promise<T> {
     const prev = FileHostKeyStore.queues.get(this.file) ?? Promise.resolve();
     const next = prev.then(fn, fn);
-    FileHostKeyStore.queues.set(this.file, next.catch(() => undefined));
+    FileHostKeyStore.queues.set(
+      this.file,
+      next.catch(() => undefined),
+    );
     return next;
   }
 
   async knownTypes(host: string, port: number, trust: HopTrust = {}): Promise<string[]> {
     if (trust.pinned) return [trust.pinned.type];
-    const known = this.entriesFor(host, port).filter((e) => !e.marker).map((e) => e.type);
+    const known = this.entriesFor(host, port)
+      .filter((e) => !e.marker)
+      .map((e) => e.type);
     return [...new Set([...known, ...(trust.accepted ?? []).map((k) => k.type)])];
   }
 
@@ -202,7 +210,12 @@ export class FileHostKeyStore implements HostKeyStore {
       if (known.some((e) => e.type === key.type && e.key === encoded)) return { status: 'match' };
       if (known.length) {
         const entry = known.find((e) => e.type === key.type) ?? known[0];
-        return { status: 'changed', known: { type: entry.type, data: Buffer.from(entry.key, 'base64') }, file: entry.file, line: entry.line };
+        return {
+          status: 'changed',
+          known: { type: entry.type, data: Buffer.from(entry.key, 'base64') },
+          file: entry.file,
+          line: entry.line,
+        };
       }
       if (!trust.accepted?.some((k) => sameKey(k, key))) return { status: 'unknown' };
       this.record(host, port, key);

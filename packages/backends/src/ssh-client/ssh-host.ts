@@ -189,7 +189,8 @@ export class SshHost extends EventEmitter implements HostConnection {
       } catch (err) {
         const refused = (err as { reason?: number }).reason === 2 && this.live?.target === client;
         if (!refused) throw this.lost('exec', err as Error);
-        if (attempt >= 40) throw new SshError('remote', this.description, `the host refuses new sessions (sshd's MaxSessions?): ${(err as Error).message}`);
+        if (attempt >= 40)
+          throw new SshError('remote', this.description, `the host refuses new sessions (sshd's MaxSessions?): ${(err as Error).message}`);
         await new Promise((r) => setTimeout(r, 25 + attempt * 25));
       }
     }
@@ -247,7 +248,10 @@ export class SshHost extends EventEmitter implements HostConnection {
         const pid = /^(\d+)\n/.exec(header)?.[1];
         // Outside the session limit: every slot may be held by commands waiting for their own kill.
         // No `--`: dash and busybox refuse it.
-        if (pid) this.openExec(client, `kill -KILL -${pid}`, 'kill').then(({ stream: s, done: d }) => (s.end(), d)).catch(() => undefined);
+        if (pid)
+          this.openExec(client, `kill -KILL -${pid}`, 'kill')
+            .then(({ stream: s, done: d }) => (s.end(), d))
+            .catch(() => undefined);
         else stream.close();
       }, timeoutMs);
       try {
@@ -277,7 +281,11 @@ export class SshHost extends EventEmitter implements HostConnection {
     source.once('error', (err) => abort(err));
     const cleanup = () => this.exec(`rm -f ${q.tmp}`).catch(() => undefined);
     const written = await this.withSession(async (client) => {
-      const { stream, done } = await this.openExec(client, `mkdir -p ${q.dir} && umask 077 && ${writer} > ${q.tmp}`, `upload to ${remotePath}`);
+      const { stream, done } = await this.openExec(
+        client,
+        `mkdir -p ${q.dir} && umask 077 && ${writer} > ${q.tmp}`,
+        `upload to ${remotePath}`,
+      );
       const sourceFailed = new Promise<never>((_, reject) => {
         abort = (err) => {
           stream.close();
@@ -317,7 +325,14 @@ export class SshHost extends EventEmitter implements HostConnection {
           client.openssh_forwardOutStreamLocal(path, (err, stream) => {
             if (!err) return resolve(stream);
             if (!this.live || this.closed) return reject(this.lost(`open of unix socket ${path}`, err));
-            reject(new SshError('remote', this.description, `cannot open unix socket ${path} on the host (${err.message}): is anything listening there?`, { cause: err }));
+            reject(
+              new SshError(
+                'remote',
+                this.description,
+                `cannot open unix socket ${path} on the host (${err.message}): is anything listening there?`,
+                { cause: err },
+              ),
+            );
           });
         }),
     );

@@ -5,13 +5,19 @@ import { NoCapacityError } from '../backend';
 import { SshFleetBackend, type FleetHostAvailability, type FleetHostState } from './backend';
 import { fleetHostState } from './test-helpers';
 
-const host = (num: number, availability: FleetHostAvailability, note?: string, ready = true) => fleetHostState('f', num, availability, { note, ready });
+const host = (num: number, availability: FleetHostAvailability, note?: string, ready = true) =>
+  fleetHostState('f', num, availability, { note, ready });
 
 const backend = (hosts: FleetHostState[]) => new SshFleetBackend({ knownHostsFile: '/nonexistent/known_hosts', instances: () => hosts });
 
 describe('ssh fleet backend', () => {
   it('offers every ready host at $0 with its availability, and says why the others are not available', async () => {
-    const b = backend([host(0, 'idle'), host(1, 'busy', 'busy with run a'), host(2, 'unreachable', 'unreachable: timeout'), host(3, 'unavailable', 'failed: auth', false)]);
+    const b = backend([
+      host(0, 'idle'),
+      host(1, 'busy', 'busy with run a'),
+      host(2, 'unreachable', 'unreachable: timeout'),
+      host(3, 'unavailable', 'failed: auth', false),
+    ]);
     const { offers, reasons } = await b.offers();
     expect(offers.map((o) => [o.instanceName, o.availability, o.price, o.backend, o.fleet])).toEqual([
       ['f-0', 'available', 0, 'ssh', 'f'],
@@ -40,7 +46,9 @@ describe('ssh fleet backend', () => {
   it('refuses a host that is busy, unreachable or gone as no capacity', async () => {
     const busy = host(0, 'busy', 'busy with run a');
     const b = backend([busy]);
-    await expect(b.createInstance({ offer: busy.record.offer, name: 'x-0', sshPublicKey: '' })).rejects.toThrow(/^fleet host f-0 is busy with run a$/);
+    await expect(b.createInstance({ offer: busy.record.offer, name: 'x-0', sshPublicKey: '' })).rejects.toThrow(
+      /^fleet host f-0 is busy with run a$/,
+    );
     await expect(backend([]).createInstance({ offer: busy.record.offer, name: 'x-0', sshPublicKey: '' })).rejects.toThrow(NoCapacityError);
   });
 });

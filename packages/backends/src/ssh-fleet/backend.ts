@@ -60,7 +60,12 @@ export interface SshFleetBackendOptions {
   connectTimeoutMs?: number;
 }
 
-const AVAILABILITY: Record<FleetHostAvailability, string> = { idle: 'available', busy: 'busy', unreachable: 'not_available', unavailable: 'not_available' };
+const AVAILABILITY: Record<FleetHostAvailability, string> = {
+  idle: 'available',
+  busy: 'busy',
+  unreachable: 'not_available',
+  unavailable: 'not_available',
+};
 
 export class SshFleetBackend implements Backend {
   readonly type = SSH_BACKEND;
@@ -121,7 +126,13 @@ export class SshFleetBackend implements Backend {
   }
 
   private states(): FleetHostState[] {
-    return this.opts.instances().map((s) => (this.claims.has(s.record.instanceId) && s.availability === 'idle' ? { ...s, availability: 'busy', note: 'claimed by a starting run' } : s));
+    return this.opts
+      .instances()
+      .map((s) =>
+        this.claims.has(s.record.instanceId) && s.availability === 'idle'
+          ? { ...s, availability: 'busy', note: 'claimed by a starting run' }
+          : s,
+      );
   }
 
   async offers(): Promise<OfferList> {
@@ -132,7 +143,14 @@ export class SshFleetBackend implements Backend {
       const where = `ssh ${s.record.name} (${accessLabel(d.access)})`;
       if (s.availability !== 'idle') reasons.push(`${where}: ${s.note ?? s.availability}`);
       if (!s.ready) continue;
-      offers.push({ ...s.record.offer, backend: SSH_BACKEND, instanceName: s.record.name, fleet: d.fleet, price: 0, availability: AVAILABILITY[s.availability] });
+      offers.push({
+        ...s.record.offer,
+        backend: SSH_BACKEND,
+        instanceName: s.record.name,
+        fleet: d.fleet,
+        price: 0,
+        availability: AVAILABILITY[s.availability],
+      });
     }
     return { offers, reasons };
   }

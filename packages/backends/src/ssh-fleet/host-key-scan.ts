@@ -31,7 +31,8 @@ export interface ScanDeps {
 }
 
 export async function scanUnknownHostKeys(hosts: HostAccess[], accepted: AcceptedHostKey[], deps: ScanDeps): Promise<HostKeyScan> {
-  const trusted = async (e: JumpAccess) => (await deps.store.knownTypes(e.hostname, e.port, hopTrust(e.hostname, e.port, e.hostKey, accepted))).length > 0;
+  const trusted = async (e: JumpAccess) =>
+    (await deps.store.knownTypes(e.hostname, e.port, hopTrust(e.hostname, e.port, e.hostKey, accepted))).length > 0;
   const scans = new Map<string, Promise<UnknownHostKey | undefined>>();
   const waiting: string[] = [];
   const scan = (e: JumpAccess, jump: boolean, via?: JumpAccess) => {
@@ -54,7 +55,10 @@ export async function scanUnknownHostKeys(hosts: HostAccess[], accepted: Accepte
       });
       return { hostname: e.hostname, port: e.port, label: accessLabel(e), jump, key };
     };
-    scans.set(name, read().catch(() => undefined));
+    scans.set(
+      name,
+      read().catch(() => undefined),
+    );
   };
   for (const h of hosts) {
     const j = h.proxyJump;

@@ -59,7 +59,9 @@ describe('the systemd unit of a fleet host agent', () => {
     expect(unit).toContain('ExecStart="/home/a b 100%%/.dstack-agent/bin/dstack-agent" serve --data-dir "/home/a b 100%%/.dstack-agent"');
     // systemd refuses quotes in an executable's path, and a line break would end the setting.
     expect(() => systemdUnit(fleetAgentPlacement('/home/a "b"'), { user: 'a' })).toThrow(/ExecStart/);
-    expect(() => systemdUnit(fleetAgentPlacement('/root'), { user: 'a\nExecStartPre=/bin/evil' })).toThrow(/User: "a\\nExecStartPre=\/bin\/evil" has a control character/);
+    expect(() => systemdUnit(fleetAgentPlacement('/root'), { user: 'a\nExecStartPre=/bin/evil' })).toThrow(
+      /User: "a\\nExecStartPre=\/bin\/evil" has a control character/,
+    );
   });
 
   it('is written, enabled and restarted with sudo unless root, and answers the unit main pid', async () => {
@@ -75,7 +77,8 @@ describe('the systemd unit of a fleet host agent', () => {
     expect(root.calls.map((c) => c.command).join('\n')).not.toContain('sudo');
     // The env file first, mode 0600, its values on stdin (never on a command line).
     expect(root.calls[0]).toEqual({
-      command: 'mkdir -p /root/.dstack-agent && umask 077 && cat > /root/.dstack-agent/agent.env && chmod 600 /root/.dstack-agent/agent.env',
+      command:
+        'mkdir -p /root/.dstack-agent && umask 077 && cat > /root/.dstack-agent/agent.env && chmod 600 /root/.dstack-agent/agent.env',
       input: 'TOKEN="s3cret"\n',
     });
     expect(root.calls.some((c) => c.command.includes('s3cret'))).toBe(false);

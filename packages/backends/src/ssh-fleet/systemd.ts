@@ -52,7 +52,8 @@ function sudoPrefix(root: boolean): string {
 
 async function must(conn: HostConnection, command: string, what: string, input?: string): Promise<string> {
   const res = await conn.exec(command, { input, timeoutMs: 60_000 });
-  if (res.code !== 0) throw new Error(`${conn.description}: ${what} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim().slice(-300)}`);
+  if (res.code !== 0)
+    throw new Error(`${conn.description}: ${what} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim().slice(-300)}`);
   return res.stdout;
 }
 
@@ -61,7 +62,12 @@ export async function startUnit(conn: HostConnection, p: AgentPlacement, opts: U
   const sudo = sudoPrefix(opts.root);
   if (Object.keys(p.env ?? {}).length) {
     const file = shellWord(envFilePath(p));
-    await must(conn, `mkdir -p ${shellWord(p.dataDir)} && umask 077 && cat > ${file} && chmod 600 ${file}`, `writing ${envFilePath(p)}`, systemdEnvFile(p.env!));
+    await must(
+      conn,
+      `mkdir -p ${shellWord(p.dataDir)} && umask 077 && cat > ${file} && chmod 600 ${file}`,
+      `writing ${envFilePath(p)}`,
+      systemdEnvFile(p.env!),
+    );
   }
   await must(conn, `${sudo}tee ${UNIT_PATH} >/dev/null`, `writing ${UNIT_PATH}`, systemdUnit(p, opts));
   await must(

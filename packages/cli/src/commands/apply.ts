@@ -40,7 +40,12 @@ export function register(program: Command): void {
       collect,
       [],
     )
-    .option('--env-file <FILE>', "environment variables from FILE (repeatable; Docker's format, values are secrets): see below", collect, [])
+    .option(
+      '--env-file <FILE>',
+      "environment variables from FILE (repeatable; Docker's format, values are secrets): see below",
+      collect,
+      [],
+    )
     .option('--no-repo', 'do not upload the repo')
     .option('--sync', 'keep syncing local changes into the run once it is up (see `dstack sync`)');
   addOverrideOptions(cmd)

@@ -13,7 +13,7 @@ import { isFinished } from '../run/runs-table';
 export function register(program: Command): void {
   program
     .command('attach')
-    .description("Attach to a run: its IDE link, SSH, port forwards and logs (Ctrl+C detaches)")
+    .description('Attach to a run: its IDE link, SSH, port forwards and logs (Ctrl+C detaches)')
     .argument('<name>', 'the run to attach to')
     .option('--no-logs', 'do not print the logs')
     .action(async (name: string, opts: { logs: boolean }) => {

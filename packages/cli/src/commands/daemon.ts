@@ -10,9 +10,7 @@ import { printJson } from '../ui/output';
 import { formatDurationMultiunit } from '../ui/time-format';
 
 export function register(program: Command): void {
-  const daemon = program
-    .command('daemon')
-    .description('Manage the dstack daemon (started on demand by every command)');
+  const daemon = program.command('daemon').description('Manage the dstack daemon (started on demand by every command)');
 
   daemon
     .command('start')
@@ -30,7 +28,9 @@ export function register(program: Command): void {
             : `Started the dstack daemon ${s.version} (pid ${s.pid}, log ${s.logFile || homeLayout(home).log})\n`,
         );
         if (s.version !== VERSION) {
-          process.stderr.write(`warning: it is version ${s.version} and this CLI is ${VERSION}: run \`dstack daemon stop\` and start it again\n`);
+          process.stderr.write(
+            `warning: it is version ${s.version} and this CLI is ${VERSION}: run \`dstack daemon stop\` and start it again\n`,
+          );
         }
       } finally {
         d.close();

@@ -51,7 +51,9 @@ async function remove(name: string, opts: { yes?: boolean; force?: boolean }): P
     const runs = runsOn(fleet);
     if (runs.length) {
       if (!opts.force && (opts.yes || !canPrompt())) {
-        throw new UserError(`fleet ${name} has active runs: ${runs.join(', ')}: stop them first, or pass --force to stop them and delete the fleet`);
+        throw new UserError(
+          `fleet ${name} has active runs: ${runs.join(', ')}: stop them first, or pass --force to stop them and delete the fleet`,
+        );
       }
       process.stdout.write(`Runs on the fleet: ${runs.join(', ')}\n`);
     }
@@ -63,7 +65,9 @@ async function remove(name: string, opts: { yes?: boolean; force?: boolean }): P
     const res = await followFleetEvents(daemon.deleteFleet({ name, force: runs.length > 0 }));
     if (res.interrupted) throw new UserError(`lost the fleet's delete midway: see \`dstack fleet ${name}\``);
     if (res.failures.length) {
-      throw new UserError(`fleet ${name} deleted, but ${res.failures.length} host(s) could not be cleaned up: ${res.failures.map((f) => f.host).join(', ')}`);
+      throw new UserError(
+        `fleet ${name} deleted, but ${res.failures.length} host(s) could not be cleaned up: ${res.failures.map((f) => f.host).join(', ')}`,
+      );
     }
     process.stdout.write(`Fleet ${name} deleted\n`);
   } finally {
@@ -88,7 +92,7 @@ export function register(program: Command): void {
     .action((opts: ListOptions) => list(opts));
   fleet
     .command('delete')
-    .description("Delete a fleet: stop its agents and remove what dstack installed on its hosts (your files stay)")
+    .description('Delete a fleet: stop its agents and remove what dstack installed on its hosts (your files stay)')
     .argument('<name>', 'the fleet to delete')
     .option('-y, --yes', 'do not ask for confirmation')
     .option('--force', 'stop the runs on the fleet, then delete it')

@@ -34,7 +34,10 @@ export function syncReport(s: SyncStatus, now = Date.now()): string {
   if (s.remoteDir) row('remote', `${s.runName}:${s.remoteDir}`);
   if (s.state !== 'off') row('pending', String(s.pending));
   if (s.lastSyncedMs) {
-    row('last synced', `${prettyDate(s.lastSyncedMs, now)} (${plural(Number(s.filesSynced), 'file')} in ${plural(Number(s.batches), 'batch', 'batches')}, ${Number(s.roundTrips)} agent round trips)`);
+    row(
+      'last synced',
+      `${prettyDate(s.lastSyncedMs, now)} (${plural(Number(s.filesSynced), 'file')} in ${plural(Number(s.batches), 'batch', 'batches')}, ${Number(s.roundTrips)} agent round trips)`,
+    );
   } else if (s.state !== 'off') row('last synced', 'not yet');
   if (s.state === 'error') row('error', s.error);
   if (s.conflicts.length) {

@@ -36,7 +36,10 @@ export function register(program: Command): void {
           const before = await daemon.getSync(name);
           const after = await daemon.stopSync(name);
           if (opts.json) show(after);
-          else process.stdout.write(before.state === 'off' ? `Sync of ${name} is not on\n` : `Sync of ${name} stopped; the instance keeps what it has\n`);
+          else
+            process.stdout.write(
+              before.state === 'off' ? `Sync of ${name} is not on\n` : `Sync of ${name} stopped; the instance keeps what it has\n`,
+            );
           return;
         }
         const state = opts.status ? await daemon.getSync(name) : await daemon.startSync(name);

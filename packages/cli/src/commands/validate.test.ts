@@ -103,7 +103,15 @@ describe('dstack validate', () => {
     expect(r.stdout).toBe('');
     const lines = r.stderr.trimEnd().split('\n');
     expect(lines).toHaveLength(4);
-    expect(lines.map((l) => l.slice(path.length + 1).split(':').slice(0, 2).join(':'))).toEqual(['2:7', '4:8', '5:8', '6:1']);
+    expect(
+      lines.map((l) =>
+        l
+          .slice(path.length + 1)
+          .split(':')
+          .slice(0, 2)
+          .join(':'),
+      ),
+    ).toEqual(['2:7', '4:8', '5:8', '6:1']);
     for (const line of lines) expect(line.startsWith(`${path}:`)).toBe(true);
     expect(lines[3]).toMatch(/unknown key `idle`.*did you mean `idle_duration`/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
@@ -131,7 +139,10 @@ describe('dstack schema', () => {
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
     expect(s.$schema).toBe('http://json-schema.org/draft-07/schema#');
-    expect(s.allOf.map((x: { if: { properties: { type: { const: string } } } }) => x.if.properties.type.const)).toEqual(['dev-environment', 'fleet']);
+    expect(s.allOf.map((x: { if: { properties: { type: { const: string } } } }) => x.if.properties.type.const)).toEqual([
+      'dev-environment',
+      'fleet',
+    ]);
   });
 
   it('prints one type with --type, and rejects an unknown type with exit 2', () => {

@@ -68,9 +68,10 @@ describe('resolveEnv (in the daemon) with the flags read here', () => {
   });
 });
 
-describe('parseEnvFile (Docker\'s --env-file format)', () => {
+describe("parseEnvFile (Docker's --env-file format)", () => {
   it('reads KEY=VALUE as is, KEY from the environment, and skips comments and blank lines', () => {
-    const text = '\uFEFF# tokens\n\nHF_TOKEN=hf_abc\n  INDENTED=x\nQUOTED="kept" \nEQ=a=b\nEMPTY=\nFROM_SHELL\r\nCRLF=v\r\n   # indented comment\n';
+    const text =
+      '\uFEFF# tokens\n\nHF_TOKEN=hf_abc\n  INDENTED=x\nQUOTED="kept" \nEQ=a=b\nEMPTY=\nFROM_SHELL\r\nCRLF=v\r\n   # indented comment\n';
     expect(parseEnvFile('vars.env', text, { FROM_SHELL: 'shell value' })).toEqual([
       { name: 'HF_TOKEN', value: 'hf_abc', secret: true },
       { name: 'INDENTED', value: 'x', secret: true },
@@ -113,12 +114,16 @@ describe('envFlags', () => {
   });
 
   it('names the flag for a file it cannot read (exit 2), and prints FILE:LINE for a bad line (exit 1)', () => {
-    expect(() => envFlags({ envFile: [join(dir, 'none.env')] })).toThrow(new UsageError(`--env-file "${join(dir, 'none.env')}": no such file`));
+    expect(() => envFlags({ envFile: [join(dir, 'none.env')] })).toThrow(
+      new UsageError(`--env-file "${join(dir, 'none.env')}": no such file`),
+    );
     writeFileSync(join(dir, 'bad.env'), 'A=1\nB C=2\n');
     const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
     try {
       expect(() => envFlags({ envFile: [join(dir, 'bad.env')] })).toThrow(ReportedError);
-      expect(stderr).toHaveBeenCalledWith(`${join(dir, 'bad.env')}:2: "B C" is not a variable name: letters, digits and _, not starting with a digit\n`);
+      expect(stderr).toHaveBeenCalledWith(
+        `${join(dir, 'bad.env')}:2: "B C" is not a variable name: letters, digits and _, not starting with a digit\n`,
+      );
     } finally {
       stderr.mockRestore();
     }

@@ -18,7 +18,9 @@ export function parseEnvFlags(values: readonly string[]): EnvFlag[] {
     const eq = v.indexOf('=');
     const name = eq < 0 ? v : v.slice(0, eq);
     if (!NAME_RE.test(name)) {
-      throw new UsageError(`-e ${JSON.stringify(v)}: expected KEY=VALUE or KEY, with KEY a variable name (letters, digits, _; not starting with a digit)`);
+      throw new UsageError(
+        `-e ${JSON.stringify(v)}: expected KEY=VALUE or KEY, with KEY a variable name (letters, digits, _; not starting with a digit)`,
+      );
     }
     return eq < 0 ? { name, value: null, secret: true } : { name, value: v.slice(eq + 1), secret: false };
   });
@@ -47,7 +49,11 @@ export function parseEnvFile(file: string, text: string, processEnv: NodeJS.Proc
     const name = eq < 0 ? line : line.slice(0, eq);
     if (!name) throw new EnvFileError(file, i + 1, 'no variable name before "="');
     if (!NAME_RE.test(name)) {
-      throw new EnvFileError(file, i + 1, `${JSON.stringify(name)} is not a variable name: letters, digits and _, not starting with a digit`);
+      throw new EnvFileError(
+        file,
+        i + 1,
+        `${JSON.stringify(name)} is not a variable name: letters, digits and _, not starting with a digit`,
+      );
     }
     if (eq >= 0) {
       flags.push({ name, value: line.slice(eq + 1), secret: true });

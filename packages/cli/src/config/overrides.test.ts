@@ -5,7 +5,12 @@ import { overridesOf } from './overrides';
 describe('overridesOf', () => {
   it('sends the flags as typed, empty where not given', () => {
     expect(overridesOf({ gpu: 'A100:80GB:2', maxPrice: '0.5', spot: true })).toEqual({
-      gpu: 'A100:80GB:2', cpu: '', memory: '', disk: '', maxPrice: '0.5', spotPolicy: 'spot',
+      gpu: 'A100:80GB:2',
+      cpu: '',
+      memory: '',
+      disk: '',
+      maxPrice: '0.5',
+      spotPolicy: 'spot',
     });
     expect(overridesOf({}, 'auto').spotPolicy).toBe('auto');
     expect(overridesOf({ onDemand: true }, 'auto').spotPolicy).toBe('on-demand');

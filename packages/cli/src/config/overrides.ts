@@ -22,7 +22,14 @@ export interface OverrideFlags {
 export function overridesOf(flags: OverrideFlags, spotPolicy = ''): ConfigurationOverrides {
   const policies = [flags.spot && 'spot', flags.onDemand && 'on-demand', flags.spotAuto && 'auto'].filter(Boolean) as string[];
   if (policies.length > 1) throw new UsageError('--spot, --on-demand and --spot-auto exclude each other: give one');
-  const values = { gpu: flags.gpu, cpu: flags.cpu, memory: flags.memory, disk: flags.disk, maxPrice: flags.maxPrice, spotPolicy: policies[0] ?? (spotPolicy || undefined) };
+  const values = {
+    gpu: flags.gpu,
+    cpu: flags.cpu,
+    memory: flags.memory,
+    disk: flags.disk,
+    maxPrice: flags.maxPrice,
+    spotPolicy: policies[0] ?? (spotPolicy || undefined),
+  };
   try {
     parseOverrides(values);
   } catch (err) {

@@ -41,7 +41,9 @@ async function serve(version: string, overrides: Partial<DaemonServer> = {}): Pr
   const server = new grpc.Server();
   server.addService(DaemonService, impl as unknown as grpc.UntypedServiceImplementation);
   await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix://${join(home, 'daemon.sock')}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+    server.bindAsync(`unix://${join(home, 'daemon.sock')}`, grpc.ServerCredentials.createInsecure(), (err) =>
+      err ? reject(err) : resolve(),
+    ),
   );
   servers.push(server);
   return home;
@@ -77,7 +79,14 @@ describe('connect', () => {
 describe('errors', () => {
   it("turns the daemon's error into its message, exit 1", async () => {
     const home = await serve(VERSION, {
-      getRun: (call, cb) => cb({ code: grpc.status.NOT_FOUND, details: `run ${call.request.name} not found`, name: '', message: '', metadata: new grpc.Metadata() }),
+      getRun: (call, cb) =>
+        cb({
+          code: grpc.status.NOT_FOUND,
+          details: `run ${call.request.name} not found`,
+          name: '',
+          message: '',
+          metadata: new grpc.Metadata(),
+        }),
     });
     const d = await connect({ home, autoStart: false });
     const err = await d.getRun('ghost').catch((e) => e);
@@ -94,7 +103,9 @@ describe('errors', () => {
 
   it('keeps a message with non-ASCII characters and percent signs as the daemon wrote it', async () => {
     const details = 'run „ü-100%" not found';
-    const home = await serve(VERSION, { getRun: (_call, cb) => cb({ code: grpc.status.NOT_FOUND, details, name: '', message: '', metadata: new grpc.Metadata() }) });
+    const home = await serve(VERSION, {
+      getRun: (_call, cb) => cb({ code: grpc.status.NOT_FOUND, details, name: '', message: '', metadata: new grpc.Metadata() }),
+    });
     const d = await connect({ home, autoStart: false });
     const err = await d.getRun('x').catch((e) => e);
     d.close();
@@ -151,7 +162,9 @@ describe('errors', () => {
 
 describe('messages', () => {
   it('carries a reply larger than one HTTP/2 window intact', async () => {
-    const runs = Array.from({ length: 2000 }, (_, i) => Run.fromPartial({ name: `run-${i}`, status: 'running', statusMessage: 'x'.repeat(200) }));
+    const runs = Array.from({ length: 2000 }, (_, i) =>
+      Run.fromPartial({ name: `run-${i}`, status: 'running', statusMessage: 'x'.repeat(200) }),
+    );
     const home = await serve(VERSION, { listRuns: (_call, cb) => cb(null, { runs }) });
     const d = await connect({ home, autoStart: false });
     const resp = await d.listRuns(true);

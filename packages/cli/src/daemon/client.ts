@@ -146,7 +146,10 @@ export function toUserError(err: unknown, home = dstackHome()): Error {
   const e = err as { code?: unknown; details?: string; message?: string };
   if (typeof e?.code !== 'number') return err instanceof Error ? err : new Error(String(err));
   if (e.code === Code.UNAVAILABLE) {
-    return new DaemonError(`lost the connection to the dstack daemon (${e.details || 'unavailable'}); its log: ${homeLayout(home).log}`, e.code);
+    return new DaemonError(
+      `lost the connection to the dstack daemon (${e.details || 'unavailable'}); its log: ${homeLayout(home).log}`,
+      e.code,
+    );
   }
   if (e.code === Code.DEADLINE_EXCEEDED) {
     return new DaemonError(`the dstack daemon did not answer in time; its log: ${homeLayout(home).log}`, e.code);
@@ -278,4 +281,3 @@ function lastLine(file: string): string {
     return 'no output';
   }
 }
-

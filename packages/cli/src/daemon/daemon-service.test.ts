@@ -27,7 +27,9 @@ describe('systemdUnit', () => {
   });
 
   it('refuses a value a unit cannot carry instead of writing a setting of its choosing', () => {
-    expect(() => systemdUnit({ ...spec, home: '/home/me\nExecStartPre=/bin/evil' })).toThrow(/Environment DSTACK_HOME: .* has a control character \(U\+000A\)/);
+    expect(() => systemdUnit({ ...spec, home: '/home/me\nExecStartPre=/bin/evil' })).toThrow(
+      /Environment DSTACK_HOME: .* has a control character \(U\+000A\)/,
+    );
     expect(() => systemdUnit({ ...spec, node: '/usr/bin/no"de' })).toThrow(/ExecStart/);
   });
 

@@ -122,18 +122,26 @@ function writeIfChanged(file: string, text: string): boolean {
 export function install(spec: ServiceSpec, platform = process.platform): InstallResult {
   if (platform === 'darwin') {
     const file = launchdPlistPath();
-    const changed = writeIfChanged(file, serviceText(file, () => launchdPlist(spec)));
+    const changed = writeIfChanged(
+      file,
+      serviceText(file, () => launchdPlist(spec)),
+    );
     if (changed) runQuiet('launchctl', ['unload', file]);
     const r = runQuiet('launchctl', ['load', '-w', file]);
     return {
       file,
       changed,
       ok: r.ok,
-      lines: r.ok ? ['Loaded it with launchctl: the daemon starts on login'] : [`launchctl load failed (${r.err}): run \`launchctl load -w ${file}\``],
+      lines: r.ok
+        ? ['Loaded it with launchctl: the daemon starts on login']
+        : [`launchctl load failed (${r.err}): run \`launchctl load -w ${file}\``],
     };
   }
   const file = systemdUnitPath();
-  const changed = writeIfChanged(file, serviceText(file, () => systemdUnit(spec)));
+  const changed = writeIfChanged(
+    file,
+    serviceText(file, () => systemdUnit(spec)),
+  );
   const how = `systemctl --user daemon-reload && systemctl --user enable --now ${SYSTEMD_UNIT}`;
   if (!hasCommand('systemctl')) {
     return { file, changed, ok: true, lines: [`systemctl is not available here: enable it in a systemd login session with \`${how}\``] };

@@ -222,11 +222,17 @@ export class Channel {
       cancel();
     };
     stream.on('error', (err: NodeJS.ErrnoException) => {
-      if (status === undefined) status = new CallError(Code.UNAVAILABLE, err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'No connection established' : err.message);
+      if (status === undefined)
+        status = new CallError(
+          Code.UNAVAILABLE,
+          err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? 'No connection established' : err.message,
+        );
     });
     stream.on('close', () => {
       if (status === undefined) {
-        status = cancelledHere ? new CallError(Code.CANCELLED, 'Cancelled') : new CallError(Code.UNAVAILABLE, 'the connection closed before the call ended');
+        status = cancelledHere
+          ? new CallError(Code.CANCELLED, 'Cancelled')
+          : new CallError(Code.UNAVAILABLE, 'the connection closed before the call ended');
       }
       finish(status ?? undefined);
     });

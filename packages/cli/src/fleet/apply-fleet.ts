@@ -30,7 +30,9 @@ export function planTable(plan: FleetPlan): string {
 }
 
 export async function applyFleet(file: string, text: string, opts: ApplyOptions): Promise<void> {
-  const given = RUN_FLAGS.filter((f) => opts[f] !== undefined && opts[f] !== false).map((f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+  const given = RUN_FLAGS.filter((f) => opts[f] !== undefined && opts[f] !== false).map(
+    (f) => `--${f.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`,
+  );
   if (given.length) throw new UsageError(`${given.join(', ')}: for runs, not for fleets (a fleet's hosts have the resources they have)`);
   const out = humanOut(opts.json);
   // The daemon parses the file, makes its identity files absolute (from the file's folder) and checks them.
@@ -60,7 +62,11 @@ export async function applyFleet(file: string, text: string, opts: ApplyOptions)
       return daemon.scanHostKeys({ configuration, accepted }).finally(() => checking.stop());
     };
     const acceptedHostKeys = await acceptHostKeys(scan, { yes: opts.yes });
-    const question = busy.length ? `Stop ${busy.map((h) => h.runName).join(', ')} and update the fleet ${name}?` : exists ? `Update the fleet ${name}?` : `Create the fleet ${name}?`;
+    const question = busy.length
+      ? `Stop ${busy.map((h) => h.runName).join(', ')} and update the fleet ${name}?`
+      : exists
+        ? `Update the fleet ${name}?`
+        : `Create the fleet ${name}?`;
     if (!(await confirm(question, { yes: opts.yes }))) {
       out.write('Exiting...\n');
       return;

@@ -23,11 +23,29 @@ function where(i: Instance): string {
 export function fleetsTable(fleets: Fleet[], opts: FleetTableOptions = {}): string {
   const verbose = Boolean(opts.verbose);
   const now = opts.now ?? Date.now();
-  const headers = ['NAME', 'NODES', 'RESOURCES', 'BACKEND', 'PRICE', 'STATUS', 'CREATED', ...(verbose ? ['HOST', 'RUN', 'AGENT', 'ERROR'] : [])];
+  const headers = [
+    'NAME',
+    'NODES',
+    'RESOURCES',
+    'BACKEND',
+    'PRICE',
+    'STATUS',
+    'CREATED',
+    ...(verbose ? ['HOST', 'RUN', 'AGENT', 'ERROR'] : []),
+  ];
   const rows: Cell[][] = [];
   for (const f of fleets) {
     const active = f.instances.filter((i) => i.status !== 'terminated');
-    rows.push([f.name, String(active.length), '-', f.backend, '-', f.status, prettyDate(f.createdMs, now), ...(verbose ? ['', '', '', ''] : [])]);
+    rows.push([
+      f.name,
+      String(active.length),
+      '-',
+      f.backend,
+      '-',
+      f.status,
+      prettyDate(f.createdMs, now),
+      ...(verbose ? ['', '', '', ''] : []),
+    ]);
     for (const i of f.instances) {
       const resources = i.resources ? formatResources(i.resources) : '-';
       rows.push([
@@ -47,7 +65,9 @@ export function fleetsTable(fleets: Fleet[], opts: FleetTableOptions = {}): stri
 
 /** Hosts whose agent runs detached (no systemd, or no root/sudo): said once under the table. */
 export function detachedWarning(fleets: Fleet[]): string {
-  const names = fleets.flatMap((f) => f.instances.filter((i) => i.agentSupervisor === 'detached' && i.status !== 'terminated').map((i) => i.name));
+  const names = fleets.flatMap((f) =>
+    f.instances.filter((i) => i.agentSupervisor === 'detached' && i.status !== 'terminated').map((i) => i.name),
+  );
   if (!names.length) return '';
   return (
     `warning: on ${names.join(', ')} the agent runs as a detached process (no systemd there, or neither root nor passwordless sudo): ` +

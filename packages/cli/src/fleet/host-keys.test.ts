@@ -56,7 +56,10 @@ describe('acceptHostKeys', () => {
     const t = io(true);
     const jump = unknown('root@10.0.0.1:22', true);
     const behind = unknown('root@10.1.0.2:22');
-    const d = daemon([{ unknown: [jump], waiting: ['root@10.1.0.2:22'] }, { unknown: [behind], waiting: [] }]);
+    const d = daemon([
+      { unknown: [jump], waiting: ['root@10.1.0.2:22'] },
+      { unknown: [behind], waiting: [] },
+    ]);
     const p = acceptHostKeys(d.scan, { io: t.io, stderr: t.output });
     t.input.write('y\n');
     // Each answer after its question, as on a terminal.
@@ -75,14 +78,19 @@ describe('acceptHostKeys', () => {
     const err = await p.catch((e) => e);
     expect(err).toBeInstanceOf(UserError);
     expect(err.exitCode).toBe(EXIT_FAILURE);
-    expect(err.message).toBe('the host key of host root@10.0.0.2:22 was not accepted (ED25519 key fingerprint is SHA256:fp-root@10.0.0.2:22): nothing was changed');
+    expect(err.message).toBe(
+      'the host key of host root@10.0.0.2:22 was not accepted (ED25519 key fingerprint is SHA256:fp-root@10.0.0.2:22): nothing was changed',
+    );
     expect(t.written()).not.toContain('10.0.0.3');
   });
 
   it('with -y accepts every key and says which', async () => {
     const t = io(false);
     const [j, h] = [unknown('root@10.0.0.1:22', true), unknown('root@10.1.0.2:22')];
-    const d = daemon([{ unknown: [j], waiting: ['root@10.1.0.2:22'] }, { unknown: [h], waiting: [] }]);
+    const d = daemon([
+      { unknown: [j], waiting: ['root@10.1.0.2:22'] },
+      { unknown: [h], waiting: [] },
+    ]);
     expect(await acceptHostKeys(d.scan, { yes: true, io: t.io, stderr: t.output })).toEqual([j.key, h.key]);
     expect(t.written()).toBe(
       'Accepted (-y) the host key of jump host root@10.0.0.1:22: ED25519 key fingerprint is SHA256:fp-root@10.0.0.1:22\n' +

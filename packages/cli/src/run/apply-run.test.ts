@@ -7,11 +7,16 @@ const plan = (over: DeepPartial<Plan>): Plan => Plan.fromPartial({ runName: 'vsc
 describe('decide', () => {
   it('submits when no run of that name is active', () => {
     expect(decide(plan({}), 'vscode')).toEqual({ action: 'submit', question: 'Submit the run vscode?' });
-    expect(decide(plan({ currentRun: { name: 'vscode', status: 'terminated' }, changedFields: ['image'] }), 'vscode').action).toBe('submit');
+    expect(decide(plan({ currentRun: { name: 'vscode', status: 'terminated' }, changedFields: ['image'] }), 'vscode').action).toBe(
+      'submit',
+    );
   });
 
   it('updates in place when only in-place fields changed, with the seed page words', () => {
-    const d = decide(plan({ currentRun: { name: 'vscode', status: 'running' }, changedFields: ['inactivity_duration'], inPlace: true }), 'vscode');
+    const d = decide(
+      plan({ currentRun: { name: 'vscode', status: 'running' }, changedFields: ['inactivity_duration'], inPlace: true }),
+      'vscode',
+    );
     expect(d).toEqual({
       action: 'update',
       question: 'Update the run?',
@@ -20,7 +25,10 @@ describe('decide', () => {
   });
 
   it('asks to stop and override for any other change', () => {
-    const d = decide(plan({ currentRun: { name: 'vscode', status: 'provisioning' }, changedFields: ['image', 'inactivity_duration'] }), 'vscode');
+    const d = decide(
+      plan({ currentRun: { name: 'vscode', status: 'provisioning' }, changedFields: ['image', 'inactivity_duration'] }),
+      'vscode',
+    );
     expect(d.action).toBe('override');
     expect(d.question).toBe('Stop and override the run?');
     expect(d.notice).toContain("cannot be updated in-place: ['image', 'inactivity_duration']");

@@ -53,7 +53,11 @@ export function decide(plan: Plan, name: string): Decision {
   const current = plan.currentRun;
   if (!current || isFinished(current.status)) return { action: 'submit', question: `Submit the run ${name}?` };
   if (!plan.changedFields.length) {
-    return { action: 'unchanged', question: 'Stop and override the run?', notice: `Active run ${name} already exists. Detected no changes.` };
+    return {
+      action: 'unchanged',
+      question: 'Stop and override the run?',
+      notice: `Active run ${name} already exists. Detected no changes.`,
+    };
   }
   if (plan.inPlace) {
     return {

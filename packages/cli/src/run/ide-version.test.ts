@@ -27,14 +27,18 @@ describe('localIdeVersion', () => {
 
   it('says in one line how to fix a missing command', () => {
     const r = localIdeVersion('windsurf', { PATH: '/nonexistent' });
-    expect(r && 'problem' in r && r.problem).toMatch(/^could not read the local Windsurf version \(`windsurf --version`: not found\): install the `windsurf` command .* or set `version:`/);
+    expect(r && 'problem' in r && r.problem).toMatch(
+      /^could not read the local Windsurf version \(`windsurf --version`: not found\): install the `windsurf` command .* or set `version:`/,
+    );
     expect(r && 'problem' in r && r.problem.includes('\n')).toBe(false);
   });
 
   it('says so when the output has no commit or the command fails', () => {
     const env = fakeCommand('code', 'echo "something else"; exit 3');
     const r = localIdeVersion('vscode', env);
-    expect(r && 'problem' in r && r.problem).toMatch(/^could not read the local VS Code version \(`code --version`: exited with 3\): install the `code` command/);
+    expect(r && 'problem' in r && r.problem).toMatch(
+      /^could not read the local VS Code version \(`code --version`: exited with 3\): install the `code` command/,
+    );
     const noCommit = localIdeVersion('vscode', fakeCommand('code', 'echo 1.96.2'));
     expect(noCommit && 'problem' in noCommit && noCommit.problem).toMatch(/\(`code --version`: no commit in its output\)/);
   });

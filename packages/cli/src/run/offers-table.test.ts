@@ -51,13 +51,21 @@ describe('groupByGpu', () => {
   it('aggregates count, per-GPU price, spot kinds and backends per GPU model', () => {
     const offers = [
       offer('runpod', 'a', 9, 48, 'A5000', 24, 0.11),
-      offer('vastai', 'b', 18, 96, 'A5000', 24, 0.4, { spot: false, resources: { cpus: 18, memoryGb: 96, gpus: [{ name: 'A5000', memoryGb: 24, count: 2, vendor: 'nvidia' }] } }),
+      offer('vastai', 'b', 18, 96, 'A5000', 24, 0.4, {
+        spot: false,
+        resources: { cpus: 18, memoryGb: 96, gpus: [{ name: 'A5000', memoryGb: 24, count: 2, vendor: 'nvidia' }] },
+      }),
       offer('gcp', 'c', 4, 16, 'L4', 24, 0.214516),
       offer('local', 'local', 2, 8, '', 0, 0),
     ];
     const groups = groupByGpu(offers);
     expect(groups.map((g) => g.name)).toEqual(['A5000', 'L4']);
-    expect(groups[0]).toMatchObject({ count: { min: 1, max: 2 }, price: { min: 0.11, max: 0.2 }, spot: ['spot', 'on-demand'], backends: ['runpod', 'vastai'] });
+    expect(groups[0]).toMatchObject({
+      count: { min: 1, max: 2 },
+      price: { min: 0.11, max: 0.2 },
+      spot: ['spot', 'on-demand'],
+      backends: ['runpod', 'vastai'],
+    });
     expect(gpuGroupsTable(groups)).toBe(
       [
         ' #  GPU              SPOT             $/GPU      BACKENDS',

@@ -20,10 +20,29 @@ describe('portMappings', () => {
 
 describe('sshForwardArgs', () => {
   it('forwards each port to the run through its SSH config, failing when a port is taken', () => {
-    expect(sshForwardArgs('vscode', [{ local: 8080, remote: 80 }, { local: 6006, remote: 6006 }], '/h/ssh/config')).toEqual([
-      '-F', '/h/ssh/config',
-      '-N', '-o', 'ExitOnForwardFailure=yes', '-o', 'BatchMode=yes', '-o', 'ServerAliveInterval=15',
-      '-L', '8080:localhost:80', '-L', '6006:localhost:6006',
+    expect(
+      sshForwardArgs(
+        'vscode',
+        [
+          { local: 8080, remote: 80 },
+          { local: 6006, remote: 6006 },
+        ],
+        '/h/ssh/config',
+      ),
+    ).toEqual([
+      '-F',
+      '/h/ssh/config',
+      '-N',
+      '-o',
+      'ExitOnForwardFailure=yes',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'ServerAliveInterval=15',
+      '-L',
+      '8080:localhost:80',
+      '-L',
+      '6006:localhost:6006',
       'vscode',
     ]);
   });

@@ -5,11 +5,7 @@ import { UserError } from '../errors';
 import { spinner } from '../ui/progress';
 import { isFinished } from './runs-table';
 
-export async function waitUntilFinished(
-  daemon: Daemon,
-  name: string,
-  { timeoutMs = 180_000, text = 'Stopping...' } = {},
-): Promise<Run> {
+export async function waitUntilFinished(daemon: Daemon, name: string, { timeoutMs = 180_000, text = 'Stopping...' } = {}): Promise<Run> {
   const spin = spinner(text, { delayMs: 300 });
   const deadline = Date.now() + timeoutMs;
   try {

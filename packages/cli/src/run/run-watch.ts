@@ -120,7 +120,8 @@ export async function watchRun(daemon: Daemon, opts: WatchOptions): Promise<Watc
           case 'progress':
             // Once up, the pull and upload are history (attach replays the last one); later work
             // (the IDE server, sync) shows while it is in progress.
-            if (up && (p.value.kind === 'pull' || p.value.kind === 'upload' || (p.value.total > 0 && p.value.current >= p.value.total))) break;
+            if (up && (p.value.kind === 'pull' || p.value.kind === 'upload' || (p.value.total > 0 && p.value.current >= p.value.total)))
+              break;
             stopSpinner();
             progress.update(p.value);
             progressActive = progress.active;

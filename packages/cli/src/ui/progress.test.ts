@@ -17,7 +17,9 @@ describe('progress text', () => {
     expect(bar(200, 100, 10)).toBe('[##########] 100%');
     expect(formatBytes(512)).toBe('512 B');
     expect(formatBytes(12_345_678)).toBe('12.3 MB');
-    expect(progressText({ kind: 'pull', current: 50, total: 100, message: '' })).toMatch(/^Pulling image +\[#+-+\] {2}50% {2}50 B \/ 100 B$/);
+    expect(progressText({ kind: 'pull', current: 50, total: 100, message: '' })).toMatch(
+      /^Pulling image +\[#+-+\] {2}50% {2}50 B \/ 100 B$/,
+    );
     expect(progressText({ kind: 'ide', current: 0, total: 0, message: 'fetching' })).toBe('Installing IDE server... fetching');
   });
 });
@@ -31,7 +33,9 @@ describe('ProgressView', () => {
     view.update({ kind: 'pull', current: 1000, total: 1000, message: '' });
     view.update({ kind: 'upload', current: 10, total: 20, message: '' });
     view.finish();
-    expect(out.text()).toBe('Pulling image... debian:bookworm\nPulling image: done (1.0 KB)\nUploading code...\nUploading code: done (20 B)\n');
+    expect(out.text()).toBe(
+      'Pulling image... debian:bookworm\nPulling image: done (1.0 KB)\nUploading code...\nUploading code: done (20 B)\n',
+    );
   });
 
   it('redraws one live line on a terminal and keeps each finished step', () => {

@@ -90,7 +90,6 @@ const LABELS: Record<string, string> = {
   sync: 'Syncing files',
 };
 
-
 /** `[########------------]  40%` */
 export function bar(current: number, total: number, width = 24): string {
   const frac = total > 0 ? Math.min(1, current / total) : 0;

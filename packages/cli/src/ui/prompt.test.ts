@@ -27,7 +27,12 @@ describe('confirm', () => {
   });
 
   it('asks with [y/n] and reads y, yes, n, no in any case', async () => {
-    for (const [answer, expected] of [['y', true], ['YES', true], [' n ', false], ['No', false]] as const) {
+    for (const [answer, expected] of [
+      ['y', true],
+      ['YES', true],
+      [' n ', false],
+      ['No', false],
+    ] as const) {
       const t = io(true);
       const p = confirm('Submit the run vscode?', { io: t.io });
       t.input.write(`${answer}\n`);

@@ -3,7 +3,13 @@ import { renderTable, wrapList } from './table';
 
 describe('renderTable', () => {
   it('lays out columns like dstack: one leading space, two between, trailing spaces trimmed', () => {
-    const text = renderTable(['#', 'NAME', 'X'], [['1', 'a', ''], ['10', 'longer', 'z']]);
+    const text = renderTable(
+      ['#', 'NAME', 'X'],
+      [
+        ['1', 'a', ''],
+        ['10', 'longer', 'z'],
+      ],
+    );
     expect(text).toBe(' #   NAME    X\n 1   a\n 10  longer  z\n');
   });
 
@@ -13,7 +19,16 @@ describe('renderTable', () => {
   });
 
   it('can leave the header out and shows empty cells for null and undefined', () => {
-    expect(renderTable(['A', 'B'], [[null, 'b'], [undefined, 3]], { header: false })).toBe('   b\n   3\n');
+    expect(
+      renderTable(
+        ['A', 'B'],
+        [
+          [null, 'b'],
+          [undefined, 3],
+        ],
+        { header: false },
+      ),
+    ).toBe('   b\n   3\n');
   });
 
   it('ignores colour escapes when measuring', () => {

@@ -14,12 +14,9 @@ export function renderTable(headers: string[], rows: Cell[][], opts: TableOption
   const cols = headers.length;
   const cellLines = (c: Cell): string[] => (c === undefined || c === null ? '' : String(c)).split('\n');
   const body = rows.map((r) => Array.from({ length: cols }, (_, i) => cellLines(r[i])));
-  const widths = headers.map((h, i) =>
-    Math.max(showHeader ? width(h) : 0, ...body.map((r) => Math.max(...r[i].map(width)))),
-  );
+  const widths = headers.map((h, i) => Math.max(showHeader ? width(h) : 0, ...body.map((r) => Math.max(...r[i].map(width)))));
   const lines: string[] = [];
-  const emit = (cells: string[]) =>
-    lines.push((` ${cells.map((c, i) => pad(c, widths[i])).join('  ')}`).trimEnd());
+  const emit = (cells: string[]) => lines.push(` ${cells.map((c, i) => pad(c, widths[i])).join('  ')}`.trimEnd());
   if (showHeader) emit(headers);
   for (const row of body) {
     const height = Math.max(...row.map((c) => c.length));

@@ -74,5 +74,7 @@ export function parseSince(value: string, nowMs = Date.now()): number {
     const t = Date.parse(v);
     if (!Number.isNaN(t)) return t;
   }
-  throw new Error(`'${value}' is not a time: use a duration back from now (30s, 10m, 2h, 1d, 1w), an ISO date-time (2025-01-31T12:00:00Z) or epoch seconds`);
+  throw new Error(
+    `'${value}' is not a time: use a duration back from now (30s, 10m, 2h, 1d, 1w), an ISO date-time (2025-01-31T12:00:00Z) or epoch seconds`,
+  );
 }

@@ -36,24 +36,36 @@ describe('dev-environment: what a valid file means', () => {
     ['user: 1000', (c) => c.user, '1000'],
     ['shell: bash', (c) => c.shell, 'bash'],
     ['shell: /usr/bin/zsh', (c) => c.shell, '/usr/bin/zsh'],
-    ['ports: [8080, "8000:8081", "*:9000"]', (c) => c.ports, [
-      { local_port: 8080, container_port: 8080 },
-      { local_port: 8000, container_port: 8081 },
-      { local_port: null, container_port: 9000 },
-    ]],
-    ['volumes:\n  - my-vol:/data\n  - /mnt/cache:/cache\n  - {name: [a, b], path: /x}\n  - {instance_path: /y, path: /y, optional: true}', (c) => c.volumes, [
-      { name: ['my-vol'], path: '/data' },
-      { instance_path: '/mnt/cache', path: '/cache', optional: false },
-      { name: ['a', 'b'], path: '/x' },
-      { instance_path: '/y', path: '/y', optional: true },
-    ]],
+    [
+      'ports: [8080, "8000:8081", "*:9000"]',
+      (c) => c.ports,
+      [
+        { local_port: 8080, container_port: 8080 },
+        { local_port: 8000, container_port: 8081 },
+        { local_port: null, container_port: 9000 },
+      ],
+    ],
+    [
+      'volumes:\n  - my-vol:/data\n  - /mnt/cache:/cache\n  - {name: [a, b], path: /x}\n  - {instance_path: /y, path: /y, optional: true}',
+      (c) => c.volumes,
+      [
+        { name: ['my-vol'], path: '/data' },
+        { instance_path: '/mnt/cache', path: '/cache', optional: false },
+        { name: ['a', 'b'], path: '/x' },
+        { instance_path: '/y', path: '/y', optional: true },
+      ],
+    ],
     ['spot_policy: auto', (c) => c.spot_policy, 'auto'],
     ['', (c) => c.spot_policy, 'on-demand'],
     ['retry: true', (c) => c.retry, { on_events: ['no-capacity', 'interruption', 'error'], duration: 3600 }],
     ['retry: false', (c) => c.retry, null],
     ['', (c) => c.retry, null],
     ['retry:\n  on_events: [no-capacity]', (c) => c.retry, { on_events: ['no-capacity'], duration: 3600 }],
-    ['retry:\n  on_events: [error, interruption]\n  duration: 4h', (c) => c.retry, { on_events: ['error', 'interruption'], duration: 14_400 }],
+    [
+      'retry:\n  on_events: [error, interruption]\n  duration: 4h',
+      (c) => c.retry,
+      { on_events: ['error', 'interruption'], duration: 14_400 },
+    ],
     ['retry:\n  duration: 30m', (c) => c.retry, { on_events: ['no-capacity', 'interruption', 'error'], duration: 1800 }],
     ['max_duration: 1d', (c) => c.max_duration, 86_400],
     ['max_duration: off', (c) => c.max_duration, null],
@@ -99,7 +111,8 @@ describe('dev-environment: what a valid file means', () => {
   });
 
   it('resolves ${{ env.NAME }} in registry_auth from the configuration env, then the CLI environment', () => {
-    const body = 'type: dev-environment\nimage: x\nenv:\n  - USER_NAME=me\nregistry_auth:\n  username: ${{ env.USER_NAME }}\n  password: ${{ env.PW }}$$x\n';
+    const body =
+      'type: dev-environment\nimage: x\nenv:\n  - USER_NAME=me\nregistry_auth:\n  username: ${{ env.USER_NAME }}\n  password: ${{ env.PW }}$$x\n';
     const c = parseOk(body, { PW: 'secret', USER_NAME: 'not-me' }) as DevEnvironmentConfiguration;
     expect(c.registry_auth).toEqual({ username: 'me', password: 'secret$x' });
     const kept = parseOk(body) as DevEnvironmentConfiguration;
@@ -191,7 +204,10 @@ describe('dev-environment: errors', () => {
   });
 
   it('requires registry variables to be set when resolving them', () => {
-    const errors = parseErrors('type: dev-environment\nimage: x\nregistry_auth:\n  username: u\n  password: ${{ env.REGISTRY_PASSWORD }}\n', {});
+    const errors = parseErrors(
+      'type: dev-environment\nimage: x\nregistry_auth:\n  username: u\n  password: ${{ env.REGISTRY_PASSWORD }}\n',
+      {},
+    );
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ line: 5, column: 13 });
     expect(errors[0].message).toMatch(/registry_auth.password: `REGISTRY_PASSWORD` is not set/);

@@ -5,9 +5,35 @@ import { show, type GrammarIssue } from '../resources/errors';
 import { vendorOfGpuName } from '../resources/gpu-catalog';
 import { defaultResources, inferGpuVendor } from '../resources/spec';
 import type { ResourcesSpec } from '../resources/types';
-import { BACKENDS, backends, bool, duration, env, maxPrice, ports, python, resources, retry, runName, spotPolicy, str, strList, volumes } from './fields';
+import {
+  BACKENDS,
+  backends,
+  bool,
+  duration,
+  env,
+  maxPrice,
+  ports,
+  python,
+  resources,
+  retry,
+  runName,
+  spotPolicy,
+  str,
+  strList,
+  volumes,
+} from './fields';
 import { buildFrom, field, inputSchema, type BuildContext } from './field-table';
-import { checked, enumOf, env as storedEnv, names, port, resources as storedResources, retry as storedRetry, runName as storedRunName, seconds } from './stored';
+import {
+  checked,
+  enumOf,
+  env as storedEnv,
+  names,
+  port,
+  resources as storedResources,
+  retry as storedRetry,
+  runName as storedRunName,
+  seconds,
+} from './stored';
 import { durationYaml, envYaml, portYaml, resourcesYaml, retryYaml, volumeYaml } from './yaml-forms';
 import { fleetReferenceProblem, unixUserProblem } from './grammar';
 import { interpolate } from './interpolate';
@@ -39,10 +65,17 @@ export const DEV_ENVIRONMENT_FIELDS = {
   name: field({ input: runName.nullish(), stored: storedRunName, default: null }),
   image: field({ input: str('The Docker image to run; exclusive with python').nullish(), stored: z.string().nullable(), default: null }),
   python: field({ input: python.optional(), stored: enumOf(PYTHON_VERSIONS).nullable(), default: null }),
-  nvcc: field({ input: bool('Use the default image with nvcc (CUDA compiler); not with image').nullish(), stored: z.boolean().nullable(), default: null }),
+  nvcc: field({
+    input: bool('Use the default image with nvcc (CUDA compiler); not with image').nullish(),
+    stored: z.boolean().nullable(),
+    default: null,
+  }),
   privileged: field({ input: bool('Run the container in privileged mode').nullish(), stored: z.boolean(), default: false }),
   ide: field({
-    input: z.enum(IDES as [string, ...string[]]).nullish().meta({ description: 'vscode, cursor, windsurf or zed; omit for none' }),
+    input: z
+      .enum(IDES as [string, ...string[]])
+      .nullish()
+      .meta({ description: 'vscode, cursor, windsurf or zed; omit for none' }),
     stored: enumOf(IDES).nullable(),
     default: null,
   }),
@@ -101,7 +134,12 @@ export const DEV_ENVIRONMENT_FIELDS = {
   }),
   spot_policy: field({ input: spotPolicy.nullish(), stored: enumOf(SPOT_POLICIES), default: 'on-demand' }),
   retry: field({ input: retry.optional(), stored: storedRetry, default: null, yaml: retryYaml }),
-  max_duration: field({ input: duration('off', 'Stop the run after this long (off: never)').optional(), stored: seconds.nullable(), default: null, yaml: durationYaml }),
+  max_duration: field({
+    input: duration('off', 'Stop the run after this long (off: never)').optional(),
+    stored: seconds.nullable(),
+    default: null,
+    yaml: durationYaml,
+  }),
   inactivity_duration: field({
     input: duration('off', 'Stop the dev environment after this long without a connection (off: never)').optional(),
     stored: seconds.nullable(),
@@ -119,7 +157,10 @@ export const DEV_ENVIRONMENT_FIELDS = {
   regions: field({ input: strList('Regions to consider').nullish(), stored: names, default: null }),
   instance_types: field({ input: strList('Instance types to consider').nullish(), stored: names, default: null }),
   creation_policy: field({
-    input: z.enum(CREATION_POLICIES as [string, ...string[]]).nullish().meta({ description: 'reuse or reuse-or-create (default)' }),
+    input: z
+      .enum(CREATION_POLICIES as [string, ...string[]])
+      .nullish()
+      .meta({ description: 'reuse or reuse-or-create (default)' }),
     stored: enumOf(CREATION_POLICIES),
     default: 'reuse-or-create',
   }),
@@ -149,13 +190,22 @@ export function checkDevEnvironment(raw: Raw, data: Data | null, ctx: BuildConte
     });
   }
   if (raw.nvcc === true && given(raw, 'image')) {
-    issues.push({ path: ['nvcc'], message: `\`nvcc\` only applies to the default image: install nvcc in your \`image: ${show(raw.image)}\` instead, or drop \`image\`` });
+    issues.push({
+      path: ['nvcc'],
+      message: `\`nvcc\` only applies to the default image: install nvcc in your \`image: ${show(raw.image)}\` instead, or drop \`image\``,
+    });
   }
   if (given(raw, 'version') && !given(raw, 'ide')) {
-    issues.push({ path: ['version'], message: `\`version: ${show(raw.version)}\` needs \`ide\`: set \`ide: vscode\` (or cursor, windsurf, zed), or remove \`version\`` });
+    issues.push({
+      path: ['version'],
+      message: `\`version: ${show(raw.version)}\` needs \`ide\`: set \`ide: vscode\` (or cursor, windsurf, zed), or remove \`version\``,
+    });
   }
   if (raw.ide === 'windsurf' && typeof raw.version === 'string' && !/^.+@[a-f0-9]+$/.test(raw.version)) {
-    issues.push({ path: ['version'], message: `invalid Windsurf version "${raw.version}": expected version@commit, e.g. 1.106.0@8951cd3ad688e789573d7f51750d67ae4a0bea7d` });
+    issues.push({
+      path: ['version'],
+      message: `invalid Windsurf version "${raw.version}": expected version@commit, e.g. 1.106.0@8951cd3ad688e789573d7f51750d67ae4a0bea7d`,
+    });
   }
   if (typeof raw.shell === 'string' && !['sh', 'bash'].includes(raw.shell) && !raw.shell.startsWith('/')) {
     issues.push({ path: ['shell'], message: `invalid shell "${raw.shell}": use sh, bash, or an absolute path like /usr/bin/zsh` });
@@ -198,7 +248,10 @@ function checkImageNeeds(spec: ResourcesSpec, customImage: boolean, written: Raw
     });
   }
   if (spec.cpu.arch === 'arm') {
-    issues.push({ path: ['resources', 'cpu'], message: `\`image\` is required on ARM CPUs (cpu: ${show(written.cpu)}): the default image is x86 only` });
+    issues.push({
+      path: ['resources', 'cpu'],
+      message: `\`image\` is required on ARM CPUs (cpu: ${show(written.cpu)}): the default image is x86 only`,
+    });
   }
   return issues;
 }

@@ -54,7 +54,12 @@ export function storedSchema<T extends string, F extends FieldTable>(type: T, ta
 }
 
 /** The normalized configuration from the parsed input, in the table's order. */
-export function buildFrom<T extends string, F extends FieldTable>(type: T, table: F, parsed: Parsed, ctx: BuildContext): { type: T } & Built<F> {
+export function buildFrom<T extends string, F extends FieldTable>(
+  type: T,
+  table: F,
+  parsed: Parsed,
+  ctx: BuildContext,
+): { type: T } & Built<F> {
   const out: Record<string, unknown> = { type };
   for (const [k, f] of Object.entries(table)) {
     const v = parsed[k] ?? undefined;

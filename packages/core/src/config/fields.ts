@@ -43,7 +43,10 @@ export const runName = z
 
 // Seconds may have a fraction, which is cut off (dstack: 1.9 → 1).
 const durationSchema: JsonSchema = {
-  anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: '^\\s*\\d+\\s*[smhdw]?\\s*$' }],
+  anyOf: [
+    { type: 'number', minimum: 0 },
+    { type: 'string', pattern: '^\\s*\\d+\\s*[smhdw]?\\s*$' },
+  ],
 };
 const offDurationSchema: JsonSchema = {
   anyOf: [...(durationSchema.anyOf as JsonSchema[]), { const: 'off' }, { type: 'boolean' }],
@@ -60,7 +63,12 @@ const rangeOf = (item: JsonSchema): JsonSchema => ({
   ],
 });
 const countSchema = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string' }] };
-const sizeSchema = { anyOf: [{ type: 'number', minimum: 0 }, { type: 'string', pattern: '^\\s*[\\d.]+\\s*([MGTmgt][Bb])?\\s*$' }] };
+const sizeSchema = {
+  anyOf: [
+    { type: 'number', minimum: 0 },
+    { type: 'string', pattern: '^\\s*[\\d.]+\\s*([MGTmgt][Bb])?\\s*$' },
+  ],
+};
 
 const resourcesSchema: JsonSchema = {
   type: 'object',
@@ -102,7 +110,10 @@ const resourcesSchema: JsonSchema = {
     },
     disk: {
       description: 'Disk size: 100GB, 100GB.., or {size}. Default 100GB..',
-      anyOf: [...(rangeOf(sizeSchema).anyOf as JsonSchema[]), { type: 'object', properties: { size: rangeOf(sizeSchema) }, additionalProperties: false }],
+      anyOf: [
+        ...(rangeOf(sizeSchema).anyOf as JsonSchema[]),
+        { type: 'object', properties: { size: rangeOf(sizeSchema) }, additionalProperties: false },
+      ],
     },
   },
 };
@@ -112,13 +123,22 @@ export const resources = grammar(parseResources, 'What the instance must have: c
 export const env = grammar(parseEnv, 'Environment variables: a list of NAME=VALUE or NAME (value taken from the CLI), or a mapping', {
   anyOf: [
     { type: 'array', items: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*(=.*)?$' } },
-    { type: 'object', propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }, additionalProperties: { type: ['string', 'number', 'boolean', 'null'] } },
+    {
+      type: 'object',
+      propertyNames: { pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+      additionalProperties: { type: ['string', 'number', 'boolean', 'null'] },
+    },
   ],
 });
 
 export const ports = grammar(parsePorts, 'Ports to forward: 8080, "8000:8080" (local:container) or "*:8080"', {
   type: 'array',
-  items: { anyOf: [{ type: 'integer', minimum: 1, maximum: 65535 }, { type: 'string', pattern: '^(\\d+|\\*)?:?\\d+$' }] },
+  items: {
+    anyOf: [
+      { type: 'integer', minimum: 1, maximum: 65535 },
+      { type: 'string', pattern: '^(\\d+|\\*)?:?\\d+$' },
+    ],
+  },
 });
 
 export const volumes = grammar(parseVolumes, 'Mounts: NAME:/path (a volume), /instance/path:/path, or objects', {
@@ -126,7 +146,12 @@ export const volumes = grammar(parseVolumes, 'Mounts: NAME:/path (a volume), /in
   items: {
     anyOf: [
       { type: 'string' },
-      { type: 'object', properties: { name: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] }, path: { type: 'string' } }, required: ['name', 'path'], additionalProperties: false },
+      {
+        type: 'object',
+        properties: { name: { anyOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }] }, path: { type: 'string' } },
+        required: ['name', 'path'],
+        additionalProperties: false,
+      },
       {
         type: 'object',
         properties: { instance_path: { type: 'string' }, path: { type: 'string' }, optional: { type: 'boolean' } },
@@ -160,8 +185,26 @@ export const maxPrice = z.number().gt(0, { message: '`max_price` must be greater
 
 /** Backend names dstack knows, plus this project's `local` and `ssh`. */
 export const BACKENDS = [
-  'aws', 'azure', 'cloudrift', 'cudo', 'datacrunch', 'digitalocean', 'dstack', 'gcp', 'hotaisle', 'kubernetes',
-  'lambda', 'local', 'nebius', 'oci', 'remote', 'runpod', 'ssh', 'tensordock', 'vastai', 'vultr',
+  'aws',
+  'azure',
+  'cloudrift',
+  'cudo',
+  'datacrunch',
+  'digitalocean',
+  'dstack',
+  'gcp',
+  'hotaisle',
+  'kubernetes',
+  'lambda',
+  'local',
+  'nebius',
+  'oci',
+  'remote',
+  'runpod',
+  'ssh',
+  'tensordock',
+  'vastai',
+  'vultr',
 ] as const;
 
 export const backends = z.array(z.enum(BACKENDS)).meta({ description: 'Backends to consider, e.g. [local, ssh]' });

@@ -32,12 +32,31 @@ describe('fleet: what a valid file means', () => {
     ['nodes: 2\nidle_duration: 3d', (c) => c.idle_duration, 259_200],
     ['nodes: 2\nidle_duration: off', (c) => c.idle_duration, -1],
     [`${SSH}    - a\nenv:\n  - A=1\n  - B`, (c) => c.env, { A: '1', B: null }],
-    [`${SSH}    - hostname: a\n      port: 2222\n      user: root\n      internal_ip: 10.0.0.5`, (c) => c.ssh_config!.hosts[0], {
-      hostname: 'a', port: 2222, user: 'root', identity_file: null, proxy_jump: null, internal_ip: '10.0.0.5', blocks: 1, host_key: null,
-    }],
-    [`${SSH}    - a\n  proxy_jump:\n    hostname: bastion\n    user: jump\n    identity_file: ~/.ssh/j`, (c) => c.ssh_config!.proxy_jump, {
-      hostname: 'bastion', port: null, user: 'jump', identity_file: '~/.ssh/j', host_key: null,
-    }],
+    [
+      `${SSH}    - hostname: a\n      port: 2222\n      user: root\n      internal_ip: 10.0.0.5`,
+      (c) => c.ssh_config!.hosts[0],
+      {
+        hostname: 'a',
+        port: 2222,
+        user: 'root',
+        identity_file: null,
+        proxy_jump: null,
+        internal_ip: '10.0.0.5',
+        blocks: 1,
+        host_key: null,
+      },
+    ],
+    [
+      `${SSH}    - a\n  proxy_jump:\n    hostname: bastion\n    user: jump\n    identity_file: ~/.ssh/j`,
+      (c) => c.ssh_config!.proxy_jump,
+      {
+        hostname: 'bastion',
+        port: null,
+        user: 'jump',
+        identity_file: '~/.ssh/j',
+        host_key: null,
+      },
+    ],
     [`${SSH}    - a\n  network: 10.0.0.0/24`, (c) => c.ssh_config!.network, '10.0.0.0/24'],
     [`${SSH}    - hostname: a\n      blocks: auto`, (c) => c.ssh_config!.hosts[0].blocks, 'auto'],
     ['nodes: 2', (c) => c.nodes, { min: 2, target: 2, max: 2 }],
@@ -54,9 +73,14 @@ describe('fleet: what a valid file means', () => {
     );
     const [h1, h2] = resolveSshHosts(c.ssh_config!);
     expect(h1).toEqual({
-      hostname: 'h1', port: 2200, user: 'ubuntu', identity_file: '~/.ssh/k',
+      hostname: 'h1',
+      port: 2200,
+      user: 'ubuntu',
+      identity_file: '~/.ssh/k',
       proxy_jump: { hostname: 'b', port: null, user: 'j', identity_file: '~/.ssh/j', host_key: null },
-      internal_ip: null, blocks: 1, host_key: null,
+      internal_ip: null,
+      blocks: 1,
+      host_key: null,
     });
     expect(h2).toMatchObject({ hostname: 'h2', port: 22, user: 'root', identity_file: '~/.ssh/r' });
   });
@@ -103,10 +127,13 @@ describe('fleet: errors', () => {
 
 describe('fleet: host_key pins a host key', () => {
   const ED = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEZNw+gudN60IQ1Y13LweQJAYoQi26r+L77/AFePw8wE';
-  const EC = 'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBO44Nmg1BIrlmIy0a9jgke1oKhbLa/1YC2dO+qk4ILOUWzH0oboJ27T56E1sl58PcUrflf2azQ3lcAk3I3zvmVI=';
+  const EC =
+    'ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBO44Nmg1BIrlmIy0a9jgke1oKhbLa/1YC2dO+qk4ILOUWzH0oboJ27T56E1sl58PcUrflf2azQ3lcAk3I3zvmVI=';
 
   it('per host and for the jump host; a comment after the key is dropped', () => {
-    const c = fleet(`${SSH}    - hostname: a\n      host_key: ${ED} root@box\n      proxy_jump:\n        hostname: b\n        user: j\n        identity_file: k\n        host_key: "${EC}"\n`);
+    const c = fleet(
+      `${SSH}    - hostname: a\n      host_key: ${ED} root@box\n      proxy_jump:\n        hostname: b\n        user: j\n        identity_file: k\n        host_key: "${EC}"\n`,
+    );
     const [h] = resolveSshHosts(c.ssh_config!);
     expect(h.host_key).toBe(ED);
     expect(h.proxy_jump!.host_key).toBe(EC);

@@ -19,7 +19,15 @@ import {
   runName as storedRunName,
   sshConfig as storedSshConfig,
 } from './stored';
-import { PLACEMENTS, SPOT_POLICIES, type FleetConfiguration, type FleetNodes, type SshConfig, type SshHost, type SshProxyJump } from './types';
+import {
+  PLACEMENTS,
+  SPOT_POLICIES,
+  type FleetConfiguration,
+  type FleetNodes,
+  type SshConfig,
+  type SshHost,
+  type SshProxyJump,
+} from './types';
 import { durationYaml, envYaml, resourcesYaml, retryYaml, sshConfigYaml } from './yaml-forms';
 
 export const FLEET_UNSUPPORTED: Record<string, string> = {
@@ -31,7 +39,9 @@ export const FLEET_UNSUPPORTED: Record<string, string> = {
 };
 
 const port = z.number().int().min(1).max(65535).meta({ description: 'The SSH port (default 22)' });
-const blocks = z.union([z.literal('auto'), z.number().int().min(1)]).meta({ description: 'Split each host into this many blocks, or auto' });
+const blocks = z
+  .union([z.literal('auto'), z.number().int().min(1)])
+  .meta({ description: 'Split each host into this many blocks, or auto' });
 
 /** "ssh-ed25519 AAAA..." as in the host's .pub file (a comment after the key is dropped). */
 export function parseHostKeyField(v: unknown): string {
@@ -45,7 +55,10 @@ export function parseHostKeyField(v: unknown): string {
 }
 
 const hostKey = (description: string) =>
-  leaf(parseHostKeyField, description, { type: 'string', pattern: '^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}( .*)?$' });
+  leaf(parseHostKeyField, description, {
+    type: 'string',
+    pattern: '^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+={0,2}( .*)?$',
+  });
 
 const proxyJump = z
   .strictObject({
@@ -53,7 +66,7 @@ const proxyJump = z
     port: port.nullish(),
     user: str('The user on the jump host'),
     identity_file: str('The private key for the jump host'),
-    host_key: hostKey("The jump host's SSH host key (\"ssh-ed25519 AAAA...\"): checked on every connection instead of asking").optional(),
+    host_key: hostKey('The jump host\'s SSH host key ("ssh-ed25519 AAAA..."): checked on every connection instead of asking').optional(),
   })
   .meta({ description: 'A jump host to reach the hosts through' });
 
@@ -67,7 +80,7 @@ const host = z.union([
     proxy_jump: proxyJump.nullish(),
     internal_ip: str('The private address other hosts reach it on').nullish(),
     blocks: blocks.nullish(),
-    host_key: hostKey("The host's SSH host key (\"ssh-ed25519 AAAA...\"): checked on every connection instead of asking").optional(),
+    host_key: hostKey('The host\'s SSH host key ("ssh-ed25519 AAAA..."): checked on every connection instead of asking').optional(),
   }),
 ]);
 
@@ -109,7 +122,11 @@ export const FLEET_FIELDS = {
         {
           type: 'object',
           additionalProperties: false,
-          properties: { min: { type: 'integer', minimum: 0 }, target: { type: 'integer', minimum: 0 }, max: { type: 'integer', minimum: 0 } },
+          properties: {
+            min: { type: 'integer', minimum: 0 },
+            target: { type: 'integer', minimum: 0 },
+            max: { type: 'integer', minimum: 0 },
+          },
         },
       ],
     }).optional(),
@@ -118,7 +135,10 @@ export const FLEET_FIELDS = {
     yaml: (n) => n && (n.target === n.min ? formatRange(n) : n),
   }),
   placement: field({
-    input: z.enum(PLACEMENTS as [string, ...string[]]).nullish().meta({ description: 'any (default) or cluster' }),
+    input: z
+      .enum(PLACEMENTS as [string, ...string[]])
+      .nullish()
+      .meta({ description: 'any (default) or cluster' }),
     stored: enumOf(PLACEMENTS),
     default: 'any',
   }),
@@ -171,7 +191,13 @@ export function parseFleetNodes(v: unknown): FleetNodes {
   }
   const nodes: FleetNodes = { min: min ?? 0, target: target ?? min ?? 0, max };
   const problem =
-    nodes.target < nodes.min ? 'target is less than min' : nodes.max !== null && nodes.max < nodes.min ? 'max is less than min' : nodes.max !== null && nodes.max < nodes.target ? 'max is less than target' : null;
+    nodes.target < nodes.min
+      ? 'target is less than min'
+      : nodes.max !== null && nodes.max < nodes.min
+        ? 'max is less than min'
+        : nodes.max !== null && nodes.max < nodes.target
+          ? 'max is less than target'
+          : null;
   if (problem) throw new GrammarError(`invalid nodes ${showNodes(v)}: ${problem}`);
   return nodes;
 }
@@ -188,11 +214,22 @@ function countIn(item: unknown, whole: unknown, key?: string): number {
 function showNodes(v: unknown): string {
   const o = asMapping(v);
   if (!o) return show(v);
-  return `{${Object.entries(o).map(([k, x]) => `${k}: ${typeof x === 'string' ? JSON.stringify(x) : String(x)}`).join(', ')}}`;
+  return `{${Object.entries(o)
+    .map(([k, x]) => `${k}: ${typeof x === 'string' ? JSON.stringify(x) : String(x)}`)
+    .join(', ')}}`;
 }
 
 /** dstack's backend-fleet keys: they choose and shape cloud instances, so an SSH fleet cannot have them. */
-const CLOUD_FLEET_KEYS = ['resources', 'backends', 'regions', 'instance_types', 'spot_policy', 'retry', 'max_price', 'idle_duration'] as const;
+const CLOUD_FLEET_KEYS = [
+  'resources',
+  'backends',
+  'regions',
+  'instance_types',
+  'spot_policy',
+  'retry',
+  'max_price',
+  'idle_duration',
+] as const;
 
 type Raw = Record<string, any>;
 type Data = Record<string, any>;
@@ -205,11 +242,18 @@ export function checkFleet(raw: Raw, data: Data | null): GrammarIssue[] {
     issues.push({ path: ['type'], message: 'a fleet needs `ssh_config` (your own hosts) or `nodes` (cloud instances)' });
   }
   if (given(raw, 'ssh_config') && given(raw, 'nodes')) {
-    issues.push({ path: ['nodes'], message: `\`nodes: ${show(raw.nodes)}\` is for cloud fleets; an SSH fleet has one instance per host: remove \`nodes\`` });
+    issues.push({
+      path: ['nodes'],
+      message: `\`nodes: ${show(raw.nodes)}\` is for cloud fleets; an SSH fleet has one instance per host: remove \`nodes\``,
+    });
   }
   if (given(raw, 'ssh_config')) {
     for (const key of CLOUD_FLEET_KEYS.filter((k) => given(raw, k))) {
-      issues.push({ path: [key], atKey: true, message: `\`${key}\` is for cloud fleets (\`nodes\`); an SSH fleet uses its hosts as they are: remove \`${key}\`` });
+      issues.push({
+        path: [key],
+        atKey: true,
+        message: `\`${key}\` is for cloud fleets (\`nodes\`); an SSH fleet uses its hosts as they are: remove \`${key}\``,
+      });
     }
   }
   if (!given(raw, 'ssh_config') && given(raw, 'env') && !(Array.isArray(raw.env) && raw.env.length === 0)) {
@@ -222,13 +266,20 @@ export function checkFleet(raw: Raw, data: Data | null): GrammarIssue[] {
       const o: Raw | null = typeof h === 'string' ? { hostname: h } : h && typeof h === 'object' ? (h as Raw) : null;
       if (!o || typeof o.hostname !== 'string') return;
       const key = `${o.hostname}:${o.port ?? ssh.port ?? 22}`;
-      if (seen.has(key)) issues.push({ path: ['ssh_config', 'hosts', i], message: `host ${key} is listed twice (first at item ${seen.get(key)! + 1})` });
+      if (seen.has(key))
+        issues.push({ path: ['ssh_config', 'hosts', i], message: `host ${key} is listed twice (first at item ${seen.get(key)! + 1})` });
       else seen.set(key, i);
       if (!given(o, 'user') && !given(ssh, 'user')) {
-        issues.push({ path: ['ssh_config', 'hosts', i], message: `no user for host ${o.hostname}: set \`ssh_config.user\` or the host's \`user\`` });
+        issues.push({
+          path: ['ssh_config', 'hosts', i],
+          message: `no user for host ${o.hostname}: set \`ssh_config.user\` or the host's \`user\``,
+        });
       }
       if (typeof o.internal_ip === 'string' && !isPrivateIp(o.internal_ip)) {
-        issues.push({ path: ['ssh_config', 'hosts', i, 'internal_ip'], message: `internal_ip ${o.internal_ip} is not a private IP address` });
+        issues.push({
+          path: ['ssh_config', 'hosts', i, 'internal_ip'],
+          message: `internal_ip ${o.internal_ip} is not a private IP address`,
+        });
       }
     });
   }
@@ -251,7 +302,9 @@ export function buildFleet(d: Data): FleetConfiguration {
 }
 
 function buildProxy(p: Data | null | undefined): SshProxyJump | null {
-  return p ? { hostname: p.hostname, port: p.port ?? null, user: p.user, identity_file: p.identity_file, host_key: p.host_key ?? null } : null;
+  return p
+    ? { hostname: p.hostname, port: p.port ?? null, user: p.user, identity_file: p.identity_file, host_key: p.host_key ?? null }
+    : null;
 }
 
 function buildSshConfig(s: Data): SshConfig {

@@ -29,7 +29,10 @@ export function parseEnv(v: unknown, issues: Issues, path: Path = []): EnvMappin
     v.forEach((item, i) => {
       const m = typeof item === 'string' ? ENV_ITEM_RE.exec(item) : null;
       if (!m) {
-        issues.add([...path, i], `invalid environment variable ${show(item)}: write NAME=VALUE or NAME (letters, digits, _; not starting with a digit)`);
+        issues.add(
+          [...path, i],
+          `invalid environment variable ${show(item)}: write NAME=VALUE or NAME (letters, digits, _; not starting with a digit)`,
+        );
         return;
       }
       const name = m[1];
@@ -43,7 +46,11 @@ export function parseEnv(v: unknown, issues: Issues, path: Path = []): EnvMappin
   } else if (asMapping(v)) {
     for (const [name, value] of Object.entries(v as Record<string, unknown>)) {
       if (!ENV_NAME_RE.test(name)) {
-        issues.add([...path, name], `invalid environment variable name \`${name}\`: letters, digits and _, not starting with a digit`, true);
+        issues.add(
+          [...path, name],
+          `invalid environment variable name \`${name}\`: letters, digits and _, not starting with a digit`,
+          true,
+        );
       } else if (value === null || typeof value === 'string') {
         env[name] = value;
       } else if (typeof value === 'number' || typeof value === 'boolean') {
@@ -73,11 +80,17 @@ export function parsePorts(v: unknown, issues: Issues, path: Path = []): PortMap
     const p = issues.at([...path, i], () => parsePort(item));
     if (!p) return;
     if (containerAt.has(p.container_port)) {
-      issues.add([...path, i], `port ${show(item)}: container port ${p.container_port} is listed twice (first at item ${containerAt.get(p.container_port)! + 1})`);
+      issues.add(
+        [...path, i],
+        `port ${show(item)}: container port ${p.container_port} is listed twice (first at item ${containerAt.get(p.container_port)! + 1})`,
+      );
       return;
     }
     if (p.local_port !== null && localAt.has(p.local_port)) {
-      issues.add([...path, i], `port ${show(item)}: local port ${p.local_port} is used twice (first at item ${localAt.get(p.local_port)! + 1})`);
+      issues.add(
+        [...path, i],
+        `port ${show(item)}: local port ${p.local_port} is used twice (first at item ${localAt.get(p.local_port)! + 1})`,
+      );
       return;
     }
     containerAt.set(p.container_port, i);
@@ -130,7 +143,8 @@ export function parseVolumes(v: unknown, issues: Issues, path: Path = []): (Volu
     const target = issues.at([...at, 'path'], () => mountPath(o.path));
     if (isInstance) {
       const source = issues.at([...at, 'instance_path'], () => mountPath(o.instance_path, 'instance_path'));
-      if (o.optional !== undefined && typeof o.optional !== 'boolean') issues.add([...at, 'optional'], `expected true or false, got ${show(o.optional)}`);
+      if (o.optional !== undefined && typeof o.optional !== 'boolean')
+        issues.add([...at, 'optional'], `expected true or false, got ${show(o.optional)}`);
       if (source && target) out.push({ instance_path: source, path: target, optional: o.optional === true });
     } else {
       const names = typeof o.name === 'string' ? [o.name] : o.name;
@@ -189,8 +203,10 @@ export function unixUserProblem(v: string | number): string | undefined {
 export function fleetReferenceProblem(ref: string): string | undefined {
   const parts = ref.split('/');
   if (parts.length > 2 || parts.some((p) => p === '')) return `invalid fleet reference ${show(ref)}: write the fleet's name`;
-  if (parts.length === 2) return `invalid fleet reference ${show(ref)}: dstack-ts has one project, write the fleet's name alone (${show(parts[1])})`;
-  if (!RUN_NAME_RE.test(ref)) return `invalid fleet name ${show(ref)}: fleet names are 2 to 41 lowercase letters, digits and dashes, starting with a letter`;
+  if (parts.length === 2)
+    return `invalid fleet reference ${show(ref)}: dstack-ts has one project, write the fleet's name alone (${show(parts[1])})`;
+  if (!RUN_NAME_RE.test(ref))
+    return `invalid fleet name ${show(ref)}: fleet names are 2 to 41 lowercase letters, digits and dashes, starting with a letter`;
   return undefined;
 }
 
@@ -223,7 +239,9 @@ export function parseRetry(v: unknown, issues: Issues, path: Path = []): RetryPo
     }
   }
   const duration =
-    o.duration === undefined || o.duration === null ? DEFAULT_RETRY_DURATION : issues.at([...path, 'duration'], () => duration_(o.duration));
+    o.duration === undefined || o.duration === null
+      ? DEFAULT_RETRY_DURATION
+      : issues.at([...path, 'duration'], () => duration_(o.duration));
   return issues.list.length > before || duration === undefined ? undefined : { on_events, duration };
 }
 

@@ -56,7 +56,9 @@ export function interpolate(s: string, lookup?: (name: string) => string | undef
     i = close + 2;
   }
   if (missing.length) {
-    throw new GrammarError(`${missing.map((n) => `\`${n}\``).join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set: list it in \`env\` with a value, or export it before running dstack`);
+    throw new GrammarError(
+      `${missing.map((n) => `\`${n}\``).join(', ')} ${missing.length === 1 ? 'is' : 'are'} not set: list it in \`env\` with a value, or export it before running dstack`,
+    );
   }
   // Not resolving: the text stays exactly as written (`$$` included), for a later resolution.
   return { value: lookup ? out : s, names };

@@ -66,7 +66,13 @@ export function issuesFromZod(issue: core.$ZodIssue, ctx: MessageContext): Gramm
       if (got === undefined) {
         const key = path[path.length - 1];
         const parent = path.slice(0, -1);
-        return [{ path: parent, message: `missing required key \`${String(key)}\`${parent.length ? ` in ${pathString(parent)}` : ''}`, atKey: true }];
+        return [
+          {
+            path: parent,
+            message: `missing required key \`${String(key)}\`${parent.length ? ` in ${pathString(parent)}` : ''}`,
+            atKey: true,
+          },
+        ];
       }
       return [{ path, message: prefix(`expected ${TYPE_WORDS[issue.expected] ?? issue.expected}, got ${kindOf(got)}`) }];
     }
@@ -95,8 +101,11 @@ export function issuesFromZod(issue: core.$ZodIssue, ctx: MessageContext): Gramm
     }
     case 'too_small': {
       const origin = issue.origin;
-      if (origin === 'array' || origin === 'string') return [{ path, message: prefix(`must not be empty, got ${origin === 'string' ? '""' : 'an empty list'}`) }];
-      return [{ path, message: prefix(`must be ${issue.inclusive ? 'at least' : 'greater than'} ${String(issue.minimum)}, got ${kindOf(got)}`) }];
+      if (origin === 'array' || origin === 'string')
+        return [{ path, message: prefix(`must not be empty, got ${origin === 'string' ? '""' : 'an empty list'}`) }];
+      return [
+        { path, message: prefix(`must be ${issue.inclusive ? 'at least' : 'greater than'} ${String(issue.minimum)}, got ${kindOf(got)}`) },
+      ];
     }
     case 'too_big':
       return [{ path, message: prefix(`must be at most ${String(issue.maximum)}, got ${kindOf(got)}`) }];

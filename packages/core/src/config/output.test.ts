@@ -53,7 +53,9 @@ describe('examples/', () => {
 });
 
 describe('toJson', () => {
-  const c = dev('image: x\nenv:\n  - HF_TOKEN\n  - A=1\nregistry_auth:\n  username: u\n  password: hunter2\ninactivity_duration: 2h\nidle_duration: off\n');
+  const c = dev(
+    'image: x\nenv:\n  - HF_TOKEN\n  - A=1\nregistry_auth:\n  username: u\n  password: hunter2\ninactivity_duration: 2h\nidle_duration: off\n',
+  );
 
   it('masks the registry password unless asked, and leaves the configuration alone', () => {
     expect(toJson(c).registry_auth).toEqual({ username: 'u', password: '***' });
@@ -130,7 +132,19 @@ describe('configurationJsonSchema', () => {
     expect(devRule.if.properties.type.const).toBe('dev-environment');
     expect(devRule.then.additionalProperties).toBe(false);
     expect(Object.keys(devRule.then.properties)).toEqual(
-      expect.arrayContaining(['name', 'image', 'python', 'ide', 'version', 'init', 'env', 'registry_auth', 'resources', 'retry', 'inactivity_duration']),
+      expect.arrayContaining([
+        'name',
+        'image',
+        'python',
+        'ide',
+        'version',
+        'init',
+        'env',
+        'registry_auth',
+        'resources',
+        'retry',
+        'inactivity_duration',
+      ]),
     );
     expect(devRule.then.properties.resources.properties.gpu.description).toMatch(/A100:80GB:2/);
     expect(devRule.then.properties.image.description).toMatch(/Docker image/);

@@ -2,7 +2,13 @@
 // its file:line:col. Reads the YAML as dstack does, checks the structure with zod and the grammar,
 // then the rules that span fields, then builds the normalized form with defaults.
 import { didYouMean, type GrammarIssue, type Path } from '../resources/errors';
-import { buildDevEnvironment, checkDevEnvironment, devEnvironmentSchema, DEV_ENVIRONMENT_UNSUPPORTED, type BuildContext } from './dev-environment';
+import {
+  buildDevEnvironment,
+  checkDevEnvironment,
+  devEnvironmentSchema,
+  DEV_ENVIRONMENT_UNSUPPORTED,
+  type BuildContext,
+} from './dev-environment';
 import { buildFleet, checkFleet, fleetSchema, FLEET_UNSUPPORTED } from './fleet';
 import { issuesFromZod } from './messages';
 import { checkValues } from './values';
@@ -45,7 +51,8 @@ const OTHER_DSTACK_TYPES = ['task', 'service', 'gateway', 'volume'];
 export function parseConfiguration(file: string, text: string, env?: Record<string, string | undefined>): ParseResult {
   const src = loadYaml(text);
   const errorAt = (offset: number, message: string): ConfigError => ({ file, ...linePos(src, offset), message });
-  if (src.errors.length) return { ok: false, errors: sortErrors(src.errors.map((e) => errorAt(e.offset, `YAML syntax error: ${e.message}`))) };
+  if (src.errors.length)
+    return { ok: false, errors: sortErrors(src.errors.map((e) => errorAt(e.offset, `YAML syntax error: ${e.message}`))) };
 
   const raw: unknown = src.doc.toJS({ maxAliasCount: 1000 });
   const start = (src.doc.contents?.range?.[0] as number | undefined) ?? 0;
@@ -68,7 +75,9 @@ export function parseConfiguration(file: string, text: string, env?: Record<stri
   const data = parsed.success ? (parsed.data as Record<string, unknown>) : null;
   const issues: GrammarIssue[] = [];
   for (const issue of parsed.error?.issues ?? []) {
-    issues.push(...issuesFromZod(issue as Parameters<typeof issuesFromZod>[0], { raw: obj, root: type, unsupported: kind.unsupported, schema }));
+    issues.push(
+      ...issuesFromZod(issue as Parameters<typeof issuesFromZod>[0], { raw: obj, root: type, unsupported: kind.unsupported, schema }),
+    );
   }
   issues.push(...kind.check(obj, data, ctx), ...checkValues(type, obj));
   if (issues.length || !data) {

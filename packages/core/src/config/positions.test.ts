@@ -83,9 +83,7 @@ describe('error positions', () => {
 
   it('points at the enclosing key for a missing key', () => {
     const errors = parseErrors('type: dev-environment\nimage: x\nregistry_auth:\n  username: me\n');
-    expect(errors).toEqual([
-      { file: 'test.dstack.yml', line: 3, column: 1, message: 'missing required key `password` in registry_auth' },
-    ]);
+    expect(errors).toEqual([{ file: 'test.dstack.yml', line: 3, column: 1, message: 'missing required key `password` in registry_auth' }]);
   });
 
   it.each([
@@ -120,12 +118,9 @@ describe('error positions', () => {
 
   it('reads YAML as PyYAML does: `on`/`off`/`yes`/`no` are booleans, `y` is a string', () => {
     const r = parseConfiguration('f.yml', 'type: dev-environment\nprivileged: on\nnvcc: no\ninactivity_duration: off\nenv:\n  FLAG: y\n');
-    expect(r.ok && r.config.type === 'dev-environment' && [r.config.privileged, r.config.nvcc, r.config.inactivity_duration, r.config.env.FLAG]).toEqual([
-      true,
-      false,
-      null,
-      'y',
-    ]);
+    expect(
+      r.ok && r.config.type === 'dev-environment' && [r.config.privileged, r.config.nvcc, r.config.inactivity_duration, r.config.env.FLAG],
+    ).toEqual([true, false, null, 'y']);
   });
 
   it('reads a port written as `8000:50` as a mapping, not as YAML 1.1 base-60', () => {

@@ -51,15 +51,39 @@ export function parseOverrides(o: OverrideValues): Parsed {
     const before = issues.list.length;
     const parsed = parse(value);
     if (issues.list.length > before || parsed === undefined) {
-      const msg = issues.list.slice(before).map((i) => i.message).join('; ') || 'invalid value';
+      const msg =
+        issues.list
+          .slice(before)
+          .map((i) => i.message)
+          .join('; ') || 'invalid value';
       throw new OverrideError(`${flag} ${JSON.stringify(value)}: ${msg}`);
     }
     set(parsed);
   };
-  one('--gpu', o.gpu, (v) => parseGpu(v, issues), (v) => (out.gpu = v));
-  one('--cpu', o.cpu, (v) => parseCpu(v, issues), (v) => (out.cpu = v));
-  one('--memory', o.memory, (v) => issues.at([], () => parseMemoryRange(v)), (v) => (out.memory = v));
-  one('--disk', o.disk, (v) => parseDisk(v, issues), (v) => (out.disk = v));
+  one(
+    '--gpu',
+    o.gpu,
+    (v) => parseGpu(v, issues),
+    (v) => (out.gpu = v),
+  );
+  one(
+    '--cpu',
+    o.cpu,
+    (v) => parseCpu(v, issues),
+    (v) => (out.cpu = v),
+  );
+  one(
+    '--memory',
+    o.memory,
+    (v) => issues.at([], () => parseMemoryRange(v)),
+    (v) => (out.memory = v),
+  );
+  one(
+    '--disk',
+    o.disk,
+    (v) => parseDisk(v, issues),
+    (v) => (out.disk = v),
+  );
   if (o.maxPrice !== undefined) {
     const n = Number(o.maxPrice);
     if (!/^\s*\d*\.?\d+\s*$/.test(o.maxPrice) || !(n > 0)) {
@@ -68,7 +92,8 @@ export function parseOverrides(o: OverrideValues): Parsed {
     out.max_price = n;
   }
   if (o.spotPolicy !== undefined) {
-    if (!SPOT_POLICIES.includes(o.spotPolicy)) throw new OverrideError(`spot policy ${JSON.stringify(o.spotPolicy)}: use spot, on-demand or auto`);
+    if (!SPOT_POLICIES.includes(o.spotPolicy))
+      throw new OverrideError(`spot policy ${JSON.stringify(o.spotPolicy)}: use spot, on-demand or auto`);
     out.spot_policy = o.spotPolicy as SpotPolicy;
   }
   return out;
@@ -110,7 +135,11 @@ interface ResolvedEnv {
  * one taken from the entries or the caller's environment. Throws EnvValueError naming every name
  * with no value. Reads only the names the file and the entries mention from `callerEnv`.
  */
-export function resolveEnv(fileEnv: EnvMapping, entries: readonly EnvEntryValue[], callerEnv: Record<string, string | undefined>): ResolvedEnv {
+export function resolveEnv(
+  fileEnv: EnvMapping,
+  entries: readonly EnvEntryValue[],
+  callerEnv: Record<string, string | undefined>,
+): ResolvedEnv {
   const env: EnvMapping = { ...fileEnv };
   const secretEnv: Record<string, string> = {};
   const missing: string[] = [];
@@ -135,7 +164,9 @@ export function resolveEnv(fileEnv: EnvMapping, entries: readonly EnvEntryValue[
   if (missing.length) {
     const list = [...new Set(missing)].join(', ');
     const them = missing.length > 1 ? 'them' : 'it';
-    throw new EnvValueError(`no value for env ${list}: set ${them} in your environment or an --env-file (or pass -e NAME=VALUE, which ps shows)`);
+    throw new EnvValueError(
+      `no value for env ${list}: set ${them} in your environment or an --env-file (or pass -e NAME=VALUE, which ps shows)`,
+    );
   }
   return { env, secretEnv };
 }

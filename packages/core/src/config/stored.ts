@@ -30,7 +30,10 @@ export const resources = z.strictObject({
     count: countRange,
     memory: sizeRange.nullable(),
     total_memory: sizeRange.nullable(),
-    compute_capability: z.string().regex(/^\d+\.\d+$/).nullable(),
+    compute_capability: z
+      .string()
+      .regex(/^\d+\.\d+$/)
+      .nullable(),
   }),
   disk: z.strictObject({ size: sizeRange }),
 });
@@ -88,4 +91,8 @@ export const sshConfig = z.strictObject({
   network: z.string().nullable(),
 });
 
-export const fleetNodes = z.strictObject({ min: z.number().int().nonnegative(), target: z.number().int().nonnegative(), max: z.number().int().nonnegative().nullable() });
+export const fleetNodes = z.strictObject({
+  min: z.number().int().nonnegative(),
+  target: z.number().int().nonnegative(),
+  max: z.number().int().nonnegative().nullable(),
+});

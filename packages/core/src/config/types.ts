@@ -1,4 +1,3 @@
-
 import type { DEV_ENVIRONMENT_FIELDS } from './dev-environment';
 import type { FLEET_FIELDS } from './fleet';
 import type { Built } from './field-table';

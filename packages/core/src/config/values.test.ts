@@ -21,10 +21,16 @@ const FIELDS: [string, string][] = [
   ['ssh_config.hosts[0].host_key', `type: fleet\nssh_config:\n  user: u\n  hosts:\n    - hostname: h\n      host_key: ${MARK}\n`],
   ...(['hostname', 'user', 'identity_file', 'host_key'] as const).flatMap((f): [string, string][] => {
     const jump = { hostname: 'j', user: 'u', identity_file: 'k', host_key: ED, [f]: MARK };
-    const lines = (indent: string) => Object.entries(jump).map(([k, v]) => `${indent}${k}: ${v}`).join('\n');
+    const lines = (indent: string) =>
+      Object.entries(jump)
+        .map(([k, v]) => `${indent}${k}: ${v}`)
+        .join('\n');
     return [
       [`ssh_config.proxy_jump.${f}`, `type: fleet\nssh_config:\n  user: u\n  proxy_jump:\n${lines('    ')}\n  hosts: [h]\n`],
-      [`ssh_config.hosts[0].proxy_jump.${f}`, `type: fleet\nssh_config:\n  user: u\n  hosts:\n    - hostname: h\n      proxy_jump:\n${lines('        ')}\n`],
+      [
+        `ssh_config.hosts[0].proxy_jump.${f}`,
+        `type: fleet\nssh_config:\n  user: u\n  hosts:\n    - hostname: h\n      proxy_jump:\n${lines('        ')}\n`,
+      ],
     ];
   }),
   ['user', `type: dev-environment\nuser: ${MARK}\n`],
@@ -42,14 +48,17 @@ describe('ssh_config and systemd fields refuse what those files cannot carry', (
       const line = text.slice(0, at).split('\n').length;
       const column = at - text.lastIndexOf('\n', at - 1);
       const lines = r.errors.map(formatError);
-      expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^fleet\\.yml:${line}:${column}: ${field.replace(/[.[\]]/g, '\\$&')}: `)));
+      expect(lines).toContainEqual(
+        expect.stringMatching(new RegExp(`^fleet\\.yml:${line}:${column}: ${field.replace(/[.[\]]/g, '\\$&')}: `)),
+      );
       const ours = lines.find((l) => l.startsWith(`fleet.yml:${line}:${column}: ${field}: `))!;
       expect(ours).toContain(JSON.stringify(value));
     },
   );
 
   it('says what is wrong with each', () => {
-    const messages = (v: string) => parseErrors(`type: fleet\nssh_config:\n  user: ${JSON.stringify(v)}\n  hosts: [h]\n`).map((e) => e.message);
+    const messages = (v: string) =>
+      parseErrors(`type: fleet\nssh_config:\n  user: ${JSON.stringify(v)}\n  hosts: [h]\n`).map((e) => e.message);
     expect(messages('a\nb')).toEqual(['ssh_config.user: "a\\nb" has a control character (U+000A)']);
     expect(messages('a\\b')).toEqual(['ssh_config.user: "a\\\\b" has a `\\`, which cannot go into ssh_config or a systemd unit']);
     expect(messages('a"b')).toEqual(['ssh_config.user: "a\\"b" has a `"`, which cannot go into ssh_config or a systemd unit']);
@@ -60,16 +69,22 @@ describe('ssh_config and systemd fields refuse what those files cannot carry', (
   it('keeps what is legal there: spaces, `#` and `%` in a key path', () => {
     const c = fleet('ssh_config:\n  user: u\n  identity_file: "/keys/my key #2 100%"\n  hosts: [h]\n');
     expect(c.ssh_config!.identity_file).toBe('/keys/my key #2 100%');
-    expect(parseErrors('type: fleet\nssh_config:\n  user: u\n  identity_file: "${HOME}/k"\n  hosts: [h]\n')[0].message).toMatch(/has `\$\{`, which OpenSSH expands/);
+    expect(parseErrors('type: fleet\nssh_config:\n  user: u\n  identity_file: "${HOME}/k"\n  hosts: [h]\n')[0].message).toMatch(
+      /has `\$\{`, which OpenSSH expands/,
+    );
   });
 });
 
 describe('control characters in any value', () => {
   it('are refused, but for tabs and line breaks in env values and init commands', () => {
-    const ok = dev('init:\n  - |\n    echo one\n    echo\ttwo\nenv:\n  CERT: "-----BEGIN-----\\nabc\\n"\n  - X\n'.replace('\n  - X\n', '\n'));
+    const ok = dev(
+      'init:\n  - |\n    echo one\n    echo\ttwo\nenv:\n  CERT: "-----BEGIN-----\\nabc\\n"\n  - X\n'.replace('\n  - X\n', '\n'),
+    );
     expect(ok.init).toEqual(['echo one\necho\ttwo\n']);
     expect(ok.env.CERT).toBe('-----BEGIN-----\nabc\n');
-    const errors = parseErrors('type: dev-environment\nimage: "ubuntu\\n"\nworking_dir: "/w\\u001b[1m"\ninit: ["echo \\u0007"]\nenv: ["A=\\u007f"]\n');
+    const errors = parseErrors(
+      'type: dev-environment\nimage: "ubuntu\\n"\nworking_dir: "/w\\u001b[1m"\ninit: ["echo \\u0007"]\nenv: ["A=\\u007f"]\n',
+    );
     expect(errors.map(formatError)).toEqual([
       'test.dstack.yml:2:8: image: "ubuntu\\n" has a control character (U+000A)',
       'test.dstack.yml:3:14: working_dir: "/w\\u001b[1m" has a control character (U+001B)',
@@ -84,8 +99,12 @@ describe('the daemon re-checks the same rules on the JSON it is sent', () => {
     const good = fleet(`ssh_config:\n  user: u\n  hosts:\n    - hostname: h\n      host_key: ${ED}\n`);
     expect(parseNormalizedConfiguration(good).ok).toBe(true);
     const host = good.ssh_config!.hosts[0];
-    const bad = (patch: object) => parseNormalizedConfiguration({ ...good, ssh_config: { ...good.ssh_config, hosts: [{ ...host, ...patch }] } });
-    expect(bad({ hostname: 'h\nProxyCommand x' })).toMatchObject({ ok: false, message: expect.stringContaining('ssh_config.hosts[0].hostname: "h\\nProxyCommand x" has a control character') });
+    const bad = (patch: object) =>
+      parseNormalizedConfiguration({ ...good, ssh_config: { ...good.ssh_config, hosts: [{ ...host, ...patch }] } });
+    expect(bad({ hostname: 'h\nProxyCommand x' })).toMatchObject({
+      ok: false,
+      message: expect.stringContaining('ssh_config.hosts[0].hostname: "h\\nProxyCommand x" has a control character'),
+    });
     expect(bad({ user: 'a"b' })).toMatchObject({ ok: false, message: expect.stringContaining('has a `"`') });
     expect(bad({ host_key: 'ssh-ed25519 AAAA' })).toMatchObject({ ok: false, message: expect.stringContaining('host_key') });
     expect(bad({ host_key: `${ED} comment` })).toMatchObject({ ok: false, message: expect.stringContaining('expected "TYPE BASE64"') });

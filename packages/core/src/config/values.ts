@@ -25,9 +25,11 @@ export function valueProblem(value: string, kind: ValueKind): string | undefined
   if (kind === 'text' || kind === 'multiline') return undefined;
   const quote = /["\\]/.exec(value);
   if (quote) return `${shown} has a \`${quote[0]}\`, ${SSH_SYSTEMD}`;
-  if ((kind === 'hostname' || kind === 'user') && /\s/.test(value)) return `${shown} has whitespace, which a ${kind === 'user' ? 'user name' : 'host name'} cannot have`;
+  if ((kind === 'hostname' || kind === 'user') && /\s/.test(value))
+    return `${shown} has whitespace, which a ${kind === 'user' ? 'user name' : 'host name'} cannot have`;
   if (kind === 'user' && /%|\$\{/.test(value)) return `${shown} has a \`%\` or \`\${\`, which OpenSSH may expand in a user name`;
-  if (kind === 'path' && value.includes('${')) return `${shown} has \`\${\`, which OpenSSH expands as an environment variable in a key path`;
+  if (kind === 'path' && value.includes('${'))
+    return `${shown} has \`\${\`, which OpenSSH expands as an environment variable in a key path`;
   return undefined;
 }
 

@@ -70,6 +70,14 @@ function proxyYaml(p: SshProxyJump): Record<string, unknown> {
 }
 
 function hostYaml(h: SshHost): unknown {
-  const rest = { port: h.port, user: h.user, identity_file: h.identity_file, proxy_jump: h.proxy_jump && proxyYaml(h.proxy_jump), internal_ip: h.internal_ip, blocks: h.blocks === 1 ? null : h.blocks, host_key: h.host_key };
+  const rest = {
+    port: h.port,
+    user: h.user,
+    identity_file: h.identity_file,
+    proxy_jump: h.proxy_jump && proxyYaml(h.proxy_jump),
+    internal_ip: h.internal_ip,
+    blocks: h.blocks === 1 ? null : h.blocks,
+    host_key: h.host_key,
+  };
   return Object.values(rest).every((v) => v === null) ? h.hostname : { hostname: h.hostname, ...rest };
 }

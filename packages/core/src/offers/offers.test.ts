@@ -8,7 +8,15 @@ import { formatResources, gpuCount, groupGpus } from './format';
 import { sortOffers } from './sort';
 
 const gpu = (name: string, memoryGb: number, count = 1, vendor = ''): GpuResources => ({ vendor, name, memoryGb, count });
-const host = (r: Partial<Resources> = {}): Resources => ({ cpus: 2, cpuArch: 'x86', memoryGb: 24, diskGb: 80, gpus: [], spot: false, ...r });
+const host = (r: Partial<Resources> = {}): Resources => ({
+  cpus: 2,
+  cpuArch: 'x86',
+  memoryGb: 24,
+  diskGb: 80,
+  gpus: [],
+  spot: false,
+  ...r,
+});
 function spec(v: unknown): ResourcesSpec {
   const issues = new Issues();
   const s = parseResources(v, issues);
@@ -46,7 +54,10 @@ describe('formatResources', () => {
 describe('offerFits', () => {
   it.each<[unknown, Partial<Resources>]>([
     [{}, { cpus: 2, memoryGb: 8, diskGb: 100 }],
-    [{ cpu: 2, memory: '4GB..', disk: '10GB..' }, { cpus: 2, memoryGb: 24, diskGb: 80 }],
+    [
+      { cpu: 2, memory: '4GB..', disk: '10GB..' },
+      { cpus: 2, memoryGb: 24, diskGb: 80 },
+    ],
     [{ gpu: '24GB' }, { cpus: 9, memoryGb: 48, diskGb: 100, gpus: [gpu('A5000', 24)] }],
     [{ gpu: 'A100:80GB:2' }, { cpus: 24, memoryGb: 200, diskGb: 200, gpus: [gpu('A100', 80, 2)] }],
     [{ gpu: 'a100' }, { cpus: 24, memoryGb: 200, diskGb: 200, gpus: [gpu('A100', 40)] }],
@@ -79,8 +90,16 @@ describe('offerFits', () => {
     [{ gpu: 'A5000:2' }, { memoryGb: 24, diskGb: 100, gpus: [gpu('A5000', 24)] }, 'needs 2..2 GPUs, host has A5000:24GB'],
     [{ gpu: 'amd' }, { memoryGb: 24, diskGb: 100, gpus: [gpu('A5000', 24)] }, 'needs amd GPUs, host has A5000:24GB'],
     [{ gpu: 0 }, { memoryGb: 24, diskGb: 100, gpus: [gpu('A5000', 24)] }, 'needs 0..0 GPUs, host has A5000:24GB'],
-    [{ gpu: { compute_capability: 9.0 } }, { memoryGb: 24, diskGb: 100, gpus: [gpu('A100', 80)] }, 'needs compute capability 9.0 or higher, host has A100:80GB'],
-    [{ gpu: { total_memory: '100GB..' } }, { memoryGb: 24, diskGb: 100, gpus: [gpu('L4', 24, 2)] }, 'needs 100GB.. total GPU memory, host has L4:24GB:2'],
+    [
+      { gpu: { compute_capability: 9.0 } },
+      { memoryGb: 24, diskGb: 100, gpus: [gpu('A100', 80)] },
+      'needs compute capability 9.0 or higher, host has A100:80GB',
+    ],
+    [
+      { gpu: { total_memory: '100GB..' } },
+      { memoryGb: 24, diskGb: 100, gpus: [gpu('L4', 24, 2)] },
+      'needs 100GB.. total GPU memory, host has L4:24GB:2',
+    ],
     [{ gpu: '24GB' }, { memoryGb: 24, diskGb: 100, gpus: [gpu('A100', 0)] }, 'needs 24GB..24GB GPU memory, host has A100'],
   ])('%j does not fit %j: %s', (s, r, reason) => {
     expect(offerFits(spec(s), host(r))).toEqual({ fits: false, reason });
@@ -112,7 +131,12 @@ describe('sortOffers', () => {
   });
 
   it('at the same price: existing instances first, then available before busy or unavailable', () => {
-    const offers = [offer(1, { availability: 'not_available' }), offer(1, { availability: 'busy' }), offer(1), offer(1, { instanceName: 'host-1' })];
+    const offers = [
+      offer(1, { availability: 'not_available' }),
+      offer(1, { availability: 'busy' }),
+      offer(1),
+      offer(1, { instanceName: 'host-1' }),
+    ];
     expect(sortOffers(offers).map((o) => o.instanceName || o.availability)).toEqual(['host-1', 'available', 'busy', 'not_available']);
   });
 });

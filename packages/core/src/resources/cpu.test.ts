@@ -20,10 +20,16 @@ describe('cpu', () => {
     ['aarch64:4', { arch: 'arm', count: { min: 4, max: 4 } }],
     ['amd64:4', { arch: 'x86', count: { min: 4, max: 4 } }],
     ['x86 : 16', { arch: 'x86', count: { min: 16, max: 16 } }],
-    [{ arch: 'arm', count: '4..' }, { arch: 'arm', count: { min: 4, max: null } }],
+    [
+      { arch: 'arm', count: '4..' },
+      { arch: 'arm', count: { min: 4, max: null } },
+    ],
     [{ arch: 'x86' }, { arch: 'x86', count: { min: 2, max: null } }],
     [{ count: 8 }, { arch: null, count: { min: 8, max: 8 } }],
-    [{ min: 2, max: 4 }, { arch: null, count: { min: 2, max: 4 } }],
+    [
+      { min: 2, max: 4 },
+      { arch: null, count: { min: 2, max: 4 } },
+    ],
   ])('%j → %j', (input, spec) => {
     const r = cpu(input);
     expect(r.issues).toEqual([]);

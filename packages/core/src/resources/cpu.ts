@@ -32,7 +32,10 @@ export function parseCpu(v: unknown, issues: Issues, path: Path = []): CpuSpec |
   const before = issues.list.length;
   checkKeys(o, ['arch', 'count'], 'resources.cpu', issues, path);
   const arch = o.arch === undefined || o.arch === null ? null : issues.at([...path, 'arch'], () => parseCpuArch(o.arch));
-  const count = o.count === undefined || o.count === null ? DEFAULT_CPU_COUNT : issues.at([...path, 'count'], () => parseCountRange(o.count, 'CPU count'));
+  const count =
+    o.count === undefined || o.count === null
+      ? DEFAULT_CPU_COUNT
+      : issues.at([...path, 'count'], () => parseCountRange(o.count, 'CPU count'));
   if (issues.list.length > before || arch === undefined || count === undefined) return undefined;
   return { arch, count };
 }

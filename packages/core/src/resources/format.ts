@@ -32,5 +32,13 @@ export function formatGpuSpec(gpu: GpuSpec): string {
 
 function isNoGpuDefault(gpu: GpuSpec): boolean {
   // The default image's inferred `nvidia` on a spec that needs no GPU is still "no GPU required".
-  return gpu.count.min === 0 && gpu.count.max === null && (!gpu.vendor || gpu.vendor === 'nvidia') && !gpu.name && !gpu.memory && !gpu.total_memory && !gpu.compute_capability;
+  return (
+    gpu.count.min === 0 &&
+    gpu.count.max === null &&
+    (!gpu.vendor || gpu.vendor === 'nvidia') &&
+    !gpu.name &&
+    !gpu.memory &&
+    !gpu.total_memory &&
+    !gpu.compute_capability
+  );
 }

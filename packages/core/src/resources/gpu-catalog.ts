@@ -19,12 +19,14 @@ const nv = (name: string, memory_gb: number, compute_capability: string): KnownG
   memory_gb,
   compute_capability,
 });
-const other = (vendor: GpuVendor) => (name: string, memory_gb: number): KnownGpu => ({
-  name,
-  vendor,
-  memory_gb,
-  compute_capability: null,
-});
+const other =
+  (vendor: GpuVendor) =>
+  (name: string, memory_gb: number): KnownGpu => ({
+    name,
+    vendor,
+    memory_gb,
+    compute_capability: null,
+  });
 const amd = other('amd');
 const intel = other('intel');
 const tt = other('tenstorrent');

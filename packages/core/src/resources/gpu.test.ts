@@ -71,10 +71,19 @@ describe('gpu string form', () => {
 describe('gpu object form', () => {
   it.each([
     [{ name: 'A100' }, { name: ['A100'] }],
-    [{ name: ['A10G', 'A100'], count: 2 }, { name: ['A10G', 'A100'], count: { min: 2, max: 2 } }],
+    [
+      { name: ['A10G', 'A100'], count: 2 },
+      { name: ['A10G', 'A100'], count: { min: 2, max: 2 } },
+    ],
     [{ vendor: 'tpu' }, { vendor: 'google' }],
-    [{ vendor: 'AMD', count: '1..2' }, { vendor: 'amd', count: { min: 1, max: 2 } }],
-    [{ memory: '24GB..', count: '2..' }, { memory: { min: 24, max: null }, count: { min: 2, max: null } }],
+    [
+      { vendor: 'AMD', count: '1..2' },
+      { vendor: 'amd', count: { min: 1, max: 2 } },
+    ],
+    [
+      { memory: '24GB..', count: '2..' },
+      { memory: { min: 24, max: null }, count: { min: 2, max: null } },
+    ],
     [{ total_memory: '160GB..' }, { total_memory: { min: 160, max: null } }],
     [{ compute_capability: 8.0 }, { compute_capability: '8.0' }],
     [{ compute_capability: '7.5' }, { compute_capability: '7.5' }],
@@ -144,8 +153,16 @@ describe('known GPU names', () => {
   });
 
   it('knows both sizes of the A100 and the V100', () => {
-    expect(lookupGpu('A100').map((g) => g.memory_gb).sort()).toEqual([40, 80]);
-    expect(lookupGpu('V100').map((g) => g.memory_gb).sort()).toEqual([16, 32]);
+    expect(
+      lookupGpu('A100')
+        .map((g) => g.memory_gb)
+        .sort(),
+    ).toEqual([40, 80]);
+    expect(
+      lookupGpu('V100')
+        .map((g) => g.memory_gb)
+        .sort(),
+    ).toEqual([16, 32]);
   });
 
   it('knows compute capabilities and superchips', () => {

@@ -68,7 +68,9 @@ export function parseGpu(v: unknown, issues: Issues, path: Path = []): GpuSpec |
   const spec: GpuSpec = {
     vendor: has('vendor') ? (issues.at([...path, 'vendor'], () => parseGpuVendor(o.vendor)) ?? null) : null,
     name: has('name') ? (issues.at([...path, 'name'], () => parseNames(o.name)) ?? null) : null,
-    count: has('count') ? (issues.at([...path, 'count'], () => parseCountRange(o.count, 'GPU count')) ?? DEFAULT_GPU_COUNT) : DEFAULT_GPU_COUNT,
+    count: has('count')
+      ? (issues.at([...path, 'count'], () => parseCountRange(o.count, 'GPU count')) ?? DEFAULT_GPU_COUNT)
+      : DEFAULT_GPU_COUNT,
     memory: has('memory') ? (issues.at([...path, 'memory'], () => parseMemoryRange(o.memory, 'GPU memory')) ?? null) : null,
     total_memory: has('total_memory')
       ? (issues.at([...path, 'total_memory'], () => parseMemoryRange(o.total_memory, 'total GPU memory')) ?? null)
@@ -98,7 +100,8 @@ function parseGpuString(s: string): GpuSpec {
   const spec: Partial<GpuSpec> = {};
   const conflict = (what: string) => new GrammarError(`GPU spec ${show(s)} gives the ${what} twice`);
   for (const token of s.replace(/\s+/g, '').split(':')) {
-    if (token === '') throw new GrammarError(`GPU spec ${show(s)} has an empty token: write [VENDOR:][NAMES:][MEMORY:][COUNT], e.g. A100:80GB:2`);
+    if (token === '')
+      throw new GrammarError(`GPU spec ${show(s)} has an empty token: write [VENDOR:][NAMES:][MEMORY:][COUNT], e.g. A100:80GB:2`);
     const vendor = VENDOR_ALIASES[token.toLowerCase()];
     if (vendor) {
       if (spec.vendor) throw conflict('vendor');

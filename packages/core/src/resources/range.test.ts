@@ -12,7 +12,10 @@ describe('count ranges', () => {
     ['..8', { min: null, max: 8 }],
     [' 2 .. 8 ', { min: 2, max: 8 }],
     ['0..0', { min: 0, max: 0 }],
-    [{ min: 1, max: 4 }, { min: 1, max: 4 }],
+    [
+      { min: 1, max: 4 },
+      { min: 1, max: 4 },
+    ],
     [{ min: 1 }, { min: 1, max: null }],
   ])('%j → %j', (input, range) => {
     expect(parseCountRange(input)).toEqual(range);

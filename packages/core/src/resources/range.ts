@@ -24,7 +24,8 @@ export function parseRange(v: unknown, item: ItemParser, what: string): Range {
   } else {
     throw new GrammarError(`invalid ${what}: expected a value or a range like 2..8, got ${show(v)}`);
   }
-  if (min === null && max === null) throw new GrammarError(`invalid empty ${what} range ${showRange(v)}: give a minimum, a maximum or both`);
+  if (min === null && max === null)
+    throw new GrammarError(`invalid empty ${what} range ${showRange(v)}: give a minimum, a maximum or both`);
   if (min !== null && max !== null && min > max) {
     throw new GrammarError(`invalid ${what} range order ${showRange(v)}: the minimum is above the maximum`);
   }

@@ -51,7 +51,11 @@ describe('resources defaults', () => {
     expect(issues.find((i) => i.path[1] === 'sise')!.message).toMatch(/did you mean `size`/);
   });
 
-  it.each([['disk', 'x'], ['disk', {}], ['memory', [8]]])('rejects %s: %j', (key, value) => {
+  it.each([
+    ['disk', 'x'],
+    ['disk', {}],
+    ['memory', [8]],
+  ])('rejects %s: %j', (key, value) => {
     expect(resources({ [key]: value }).issues[0].path[0]).toBe(key);
   });
 
@@ -95,7 +99,10 @@ describe('formatResourcesSpec', () => {
     [{}, 'cpu=2.. mem=8GB.. disk=100GB..'],
     [{ gpu: '24GB' }, 'cpu=2.. mem=8GB.. disk=100GB.. gpu=24GB:1..'],
     [{ gpu: 'A100:80GB:2', cpu: 'arm:8', shm_size: '16GB' }, 'cpu=arm:8 mem=8GB.. disk=100GB.. gpu=A100:80GB:2 shm=16GB'],
-    [{ gpu: { name: 'H100', total_memory: '160GB..', compute_capability: 9 } }, 'cpu=2.. mem=8GB.. disk=100GB.. gpu=H100:1.. (total 160GB.., cc 9.0)'],
+    [
+      { gpu: { name: 'H100', total_memory: '160GB..', compute_capability: 9 } },
+      'cpu=2.. mem=8GB.. disk=100GB.. gpu=H100:1.. (total 160GB.., cc 9.0)',
+    ],
     [{ gpu: 0 }, 'cpu=2.. mem=8GB.. disk=100GB..'],
   ])('%j → %s', (input, text) => {
     expect(formatResourcesSpec(resources(input).spec!)).toBe(text);

@@ -64,4 +64,3 @@ export function inferGpuVendor(gpu: GpuSpec, opts: { customImage: boolean }): Gp
   }
   return opts.customImage ? null : 'nvidia';
 }
-

@@ -2,16 +2,7 @@
 // RunTerminationReason and JobTerminationReason), and the run state machine as one table of
 // transitions. Pure: the daemon's controller persists each transition before it acts on it.
 
-export const RUN_STATUSES = [
-  'submitted',
-  'provisioning',
-  'pulling',
-  'running',
-  'terminating',
-  'terminated',
-  'failed',
-  'done',
-] as const;
+export const RUN_STATUSES = ['submitted', 'provisioning', 'pulling', 'running', 'terminating', 'terminated', 'failed', 'done'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
 export const FINISHED_STATUSES: readonly RunStatus[] = ['terminated', 'failed', 'done'];

@@ -29,7 +29,11 @@ describe('the detached agent start', () => {
     chmodSync(binPath, 0o755);
     const host = new RecordingHost();
     const pid = await startDetached(host, {
-      dataDir, binPath, socketPath: join(dataDir, 'agent.sock'), logFile: join(dataDir, 'agent.log'), env: { FLEET_SECRET: secret, PLAIN: 'x' },
+      dataDir,
+      binPath,
+      socketPath: join(dataDir, 'agent.sock'),
+      logFile: join(dataDir, 'agent.log'),
+      env: { FLEET_SECRET: secret, PLAIN: 'x' },
     });
     expect(pid).toBeGreaterThan(0);
     for (let i = 0; i < 100 && !existsSync(seen); i++) await new Promise((r) => setTimeout(r, 50));

@@ -17,7 +17,8 @@ function hostWith(name: string, tools: string[]): LocalHost {
   const bin = join(dir, `bin-${name}`);
   if (existsSync(bin)) return new LocalHost({ PATH: bin, HOME: dir });
   mkdirSync(bin);
-  for (const tool of ['sh', 'cat', ...tools]) symlinkSync(['/usr/bin', '/bin'].map((d) => join(d, tool)).find((p) => existsSync(p))!, join(bin, tool));
+  for (const tool of ['sh', 'cat', ...tools])
+    symlinkSync(['/usr/bin', '/bin'].map((d) => join(d, tool)).find((p) => existsSync(p))!, join(bin, tool));
   return new LocalHost({ PATH: bin, HOME: dir });
 }
 
@@ -45,9 +46,17 @@ describe('agentSha256', () => {
 
   it('says why when the executable does not run or answers something else', async () => {
     const crashes = fakeAgent('crashes', 'echo "Segmentation fault" >&2; exit 139');
-    expect(await agentSha256(hostWith('bare', []), crashes)).toEqual({ sha: '', source: 'self', problem: 'it does not run (exit 139): Segmentation fault' });
+    expect(await agentSha256(hostWith('bare', []), crashes)).toEqual({
+      sha: '',
+      source: 'self',
+      problem: 'it does not run (exit 139): Segmentation fault',
+    });
     const plainNode = fakeAgent('plain-node', 'echo v20.19.0');
-    expect(await agentSha256(hostWith('bare', []), plainNode)).toEqual({ sha: '', source: 'self', problem: 'its --version --json printed "v20.19.0"' });
+    expect(await agentSha256(hostWith('bare', []), plainNode)).toEqual({
+      sha: '',
+      source: 'self',
+      problem: 'its --version --json printed "v20.19.0"',
+    });
   });
 });
 
@@ -62,7 +71,13 @@ describe('rotateCommand (agent.stdout at each start)', () => {
     writeFileSync(`${file}.1`, 'one');
     writeFileSync(`${file}.3`, 'three');
     expect((await host.exec(rotateCommand(file, rotation))).code).toBe(0);
-    expect([read(file), read(`${file}.1`), read(`${file}.2`), read(`${file}.3`), read(`${file}.4`)]).toEqual([null, 'x'.repeat(101), 'one', null, null]);
+    expect([read(file), read(`${file}.1`), read(`${file}.2`), read(`${file}.3`), read(`${file}.4`)]).toEqual([
+      null,
+      'x'.repeat(101),
+      'one',
+      null,
+      null,
+    ]);
   });
 
   it('leaves a file at or under the cap, and a missing one, alone', async () => {

@@ -45,7 +45,8 @@ export interface DeployedAgent {
 
 async function must(conn: HostConnection, cmd: string, what: string, timeoutMs = 60_000, input?: string): Promise<string> {
   const res = await conn.exec(cmd, { timeoutMs, input });
-  if (res.code !== 0) throw new Error(`${what} on ${conn.description} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim().slice(-500)}`);
+  if (res.code !== 0)
+    throw new Error(`${what} on ${conn.description} failed (exit ${res.code}): ${(res.stderr || res.stdout).trim().slice(-500)}`);
   return res.stdout;
 }
 
@@ -115,10 +116,13 @@ async function install(conn: HostConnection, p: AgentPlacement, bin: AgentBinary
   const { sha, source, problem } = await agentSha256(conn, next);
   if (sha !== bin.sha256) {
     await conn.exec(`rm -f ${shellWord(next)}`);
-    const how = source === 'host' ? 'sha256' : 'sha256 by its own report (the host has no sha256sum, shasum, openssl, busybox, python3 or perl)';
+    const how =
+      source === 'host' ? 'sha256' : 'sha256 by its own report (the host has no sha256sum, shasum, openssl, busybox, python3 or perl)';
     throw new Error(`the agent uploaded to ${conn.description} is corrupt: ${problem ?? `its ${how} is ${sha}`}, expected ${bin.sha256}`);
   }
-  log.info(`agent on ${conn.description}: upload checked (sha256 ${source === 'host' ? "by the host's tools" : 'by its own report: the host has no sha256 tool'})`);
+  log.info(
+    `agent on ${conn.description}: upload checked (sha256 ${source === 'host' ? "by the host's tools" : 'by its own report: the host has no sha256 tool'})`,
+  );
   // A rename: an agent still running from the old file keeps its inode.
   await must(conn, `mv -f ${shellWord(next)} ${shellWord(p.binPath)}`, 'installing the agent');
 }
@@ -127,7 +131,8 @@ async function install(conn: HostConnection, p: AgentPlacement, bin: AgentBinary
 export function rotateCommand(file: string, { maxBytes, keep }: LogRotation): string {
   const f = shellWord(file);
   const steps = keep < 1 ? [`rm -f ${f}`] : [`rm -f ${shellWord(`${file}.${keep}`)}`];
-  for (let i = keep - 1; i >= 1; i--) steps.push(`{ mv -f ${shellWord(`${file}.${i}`)} ${shellWord(`${file}.${i + 1}`)} 2>/dev/null || :; }`);
+  for (let i = keep - 1; i >= 1; i--)
+    steps.push(`{ mv -f ${shellWord(`${file}.${i}`)} ${shellWord(`${file}.${i + 1}`)} 2>/dev/null || :; }`);
   if (keep >= 1) steps.push(`mv -f ${f} ${shellWord(`${file}.1`)}`);
   return `if [ -f ${f} ] && [ $(wc -c < ${f}) -gt ${maxBytes} ]; then ${steps.join('; ')}; fi`;
 }
@@ -178,7 +183,13 @@ async function tail(conn: HostConnection, p: AgentPlacement): Promise<string> {
   return res.stdout.trim();
 }
 
-async function waitReady(conn: HostConnection, p: AgentPlacement, rpc: AgentRpc, pid: number, timeoutMs: number): Promise<HandshakeResponse> {
+async function waitReady(
+  conn: HostConnection,
+  p: AgentPlacement,
+  rpc: AgentRpc,
+  pid: number,
+  timeoutMs: number,
+): Promise<HandshakeResponse> {
   const deadline = Date.now() + timeoutMs;
   for (let i = 0; ; i++) {
     const hs = await tryHandshake(rpc, 2000);
@@ -187,7 +198,9 @@ async function waitReady(conn: HostConnection, p: AgentPlacement, rpc: AgentRpc,
       throw new Error(`the agent on ${conn.description} exited right after it started:\n${await tail(conn, p)}`);
     }
     if (Date.now() > deadline) {
-      throw new Error(`the agent on ${conn.description} did not answer on ${p.socketPath} within ${timeoutMs / 1000}s:\n${await tail(conn, p)}`);
+      throw new Error(
+        `the agent on ${conn.description} did not answer on ${p.socketPath} within ${timeoutMs / 1000}s:\n${await tail(conn, p)}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -224,8 +237,10 @@ export async function deployAgent(opts: DeployOptions): Promise<DeployedAgent> {
         return { rpc, bridge, handshake: hs, binary: bin, uploaded, started };
       }
       if (hs) {
-        log.warn(`agent on ${conn.description} is ${hs.agentVersion} sha256:${hs.agentSha256.slice(0, 12)} (protocol ${hs.protocolVersion}); ` +
-          `restarting it as sha256:${bin.sha256.slice(0, 12)}`);
+        log.warn(
+          `agent on ${conn.description} is ${hs.agentVersion} sha256:${hs.agentSha256.slice(0, 12)} (protocol ${hs.protocolVersion}); ` +
+            `restarting it as sha256:${bin.sha256.slice(0, 12)}`,
+        );
         await stopProcess(conn, hs.pid);
       }
       if ((await agentSha256(conn, p.binPath)).sha !== bin.sha256) {

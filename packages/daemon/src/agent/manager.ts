@@ -153,7 +153,12 @@ export class AgentManager {
       try {
         // The agent answering again (a dropped tunnel, a brief hang): subscribe again. After a few
         // failures, redeploy: that restarts an agent that died.
-        const alive = e.handle ? await e.handle.rpc.handshake({ daemonVersion: '', protocolVersion: 0 }, 2000).then(() => true, () => false) : false;
+        const alive = e.handle
+          ? await e.handle.rpc.handshake({ daemonVersion: '', protocolVersion: 0 }, 2000).then(
+              () => true,
+              () => false,
+            )
+          : false;
         if (alive && e.handle) {
           e.handle.up = true;
           this.subscribe(key, e);

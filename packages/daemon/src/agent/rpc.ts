@@ -97,9 +97,7 @@ export class AgentRpc {
   putBlobs(timeoutMs = 60 * 60_000): { stream: ClientWritableStream<BlobChunk>; done: Promise<PutBlobsResponse> } {
     let stream!: ClientWritableStream<BlobChunk>;
     const done = new Promise<PutBlobsResponse>((resolve, reject) => {
-      stream = this.client.putBlobs(new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
-        err ? reject(err) : resolve(res),
-      );
+      stream = this.client.putBlobs(new Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) => (err ? reject(err) : resolve(res)));
     });
     return { stream, done };
   }

@@ -55,7 +55,7 @@ describe('repo files', () => {
     expect(byPath.link.symlinkTarget).toBe('committed.txt');
   });
 
-  it('reuse: the listing of a moment ago, each file stat\'ed again; a commit or `git add` lists anew; without reuse, always anew', async () => {
+  it("reuse: the listing of a moment ago, each file stat'ed again; a commit or `git add` lists anew; without reuse, always anew", async () => {
     const dir = gitRepo('reuse');
     const first = await listRepoFiles(dir, { reuse: true });
     write(dir, 'modified.txt', 'edited again');
@@ -79,7 +79,10 @@ describe('repo files', () => {
     write(dir, 'sticky', 'x');
     chmodSync(join(dir, 'sticky'), 0o3644);
     const files = (await listRepoFiles(dir)).files;
-    expect(files.map((f) => [f.path, f.mode])).toEqual([['sticky', 0o644], ['suid', 0o755]]);
+    expect(files.map((f) => [f.path, f.mode])).toEqual([
+      ['sticky', 0o644],
+      ['suid', 0o755],
+    ]);
     // toManifest masks whatever mode it is handed.
     const manifest = toManifest(files.map((f) => ({ ...f, mode: f.mode | 0o6000, sha256: 'a'.repeat(64) })));
     expect(manifest.map((e) => e.mode)).toEqual([0o644, 0o755]);
@@ -145,7 +148,11 @@ describe('repo files', () => {
     expect(await repoId(await listRepoFiles(a))).toBe(await repoId(await listRepoFiles(b)));
     // Read from .git/config without git: the same as git's own answer, from a worktree too, and
     // with an include (which the reader leaves to git).
-    const byGit = (dir: string) => createHash('sha256').update(`remote:${git(dir, 'config', '--get', 'remote.origin.url').toString().trim()}`).digest('hex').slice(0, 16);
+    const byGit = (dir: string) =>
+      createHash('sha256')
+        .update(`remote:${git(dir, 'config', '--get', 'remote.origin.url').toString().trim()}`)
+        .digest('hex')
+        .slice(0, 16);
     expect(await repoId(await listRepoFiles(a))).toBe(byGit(a));
     const wt = join(tmp, 'id1-worktree');
     git(a, 'worktree', 'add', '-q', wt);

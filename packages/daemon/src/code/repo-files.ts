@@ -162,7 +162,19 @@ function gitStateKey(root: string): string | null {
 async function lsFiles(root: string, spec: readonly string[] = []): Promise<string[]> {
   const { stdout } = await execFileP(
     'git',
-    ['-C', root, '-c', 'core.quotePath=off', '--literal-pathspecs', 'ls-files', '-z', '--cached', '--others', '--exclude-standard', ...(spec.length ? ['--', ...spec] : [])],
+    [
+      '-C',
+      root,
+      '-c',
+      'core.quotePath=off',
+      '--literal-pathspecs',
+      'ls-files',
+      '-z',
+      '--cached',
+      '--others',
+      '--exclude-standard',
+      ...(spec.length ? ['--', ...spec] : []),
+    ],
     { maxBuffer: 1 << 30, encoding: 'buffer' },
   );
   return stdout.toString('utf8').split('\0');
@@ -192,11 +204,14 @@ export async function listRepoFiles(dir: string, opts: { paths?: readonly string
   if (top) {
     const listed: string[] = [];
     if (!opts.paths) listed.push(...(await (opts.reuse ? lsFilesCached(root) : lsFiles(root))));
-    else for (let i = 0; i < opts.paths.length; i += PATHSPECS_PER_CALL) listed.push(...(await lsFiles(root, opts.paths.slice(i, i + PATHSPECS_PER_CALL))));
+    else
+      for (let i = 0; i < opts.paths.length; i += PATHSPECS_PER_CALL)
+        listed.push(...(await lsFiles(root, opts.paths.slice(i, i + PATHSPECS_PER_CALL))));
     const paths = [...new Set(listed.filter(Boolean))].filter((p) => !ig?.ignores(p));
     for (const p of paths) {
       const f = statFile(root, p);
-      if (f === 'dir') walk(root, p, ig, files); // a submodule: its working tree
+      if (f === 'dir')
+        walk(root, p, ig, files); // a submodule: its working tree
       else if (f) files.push(f);
     }
   } else if (opts.paths) {
@@ -270,7 +285,6 @@ export async function repoId(listing: Pick<RepoListing, 'root' | 'git'>): Promis
 export class RepoTooLargeError extends Error {
   override name = 'RepoTooLargeError';
 }
-
 
 /** Throws RepoTooLargeError naming the largest paths when the repo is over `limit` bytes. */
 export function checkRepoSize(listing: RepoListing, limit: number): void {

@@ -115,7 +115,8 @@ export async function uploadCode(
         const slice = small.slice(i, i + READ_PARALLEL);
         const datas = await Promise.all(slice.map((f) => readFile(f.abs)));
         for (const [k, f] of slice.entries()) {
-          if (datas[k].length !== f.size) throw new FileChangedError(`${f.path} ${datas[k].length > f.size ? 'grew' : 'shrank'} while it was uploaded: apply again`);
+          if (datas[k].length !== f.size)
+            throw new FileChangedError(`${f.path} ${datas[k].length > f.size ? 'grew' : 'shrank'} while it was uploaded: apply again`);
           pack.push({ sha256: f.sha256, data: datas[k] });
           packBytes += f.size;
           sent += f.size;
@@ -136,7 +137,13 @@ export async function uploadCode(
             if (bytesRead === 0 && read !== f.size) throw new FileChangedError(`${f.path} shrank while it was uploaded: apply again`);
             const last = read === f.size;
             if (bytesRead > 0 || last) {
-              await write({ uploadId: manifest.uploadId, sha256: f.sha256, data: Buffer.from(buf.subarray(0, bytesRead)), last, blobs: [] });
+              await write({
+                uploadId: manifest.uploadId,
+                sha256: f.sha256,
+                data: Buffer.from(buf.subarray(0, bytesRead)),
+                last,
+                blobs: [],
+              });
               sent += bytesRead;
               onProgress({ current: sent, total, message: f.path });
             }

@@ -83,10 +83,27 @@ export async function deployHost(
     backend: SSH_BACKEND,
     region: 'remote',
     price: 0,
-    offer: before?.record.offer ?? { backend: SSH_BACKEND, region: 'remote', instanceType: 'ssh', spot: false, price: 0, availability: 'available', instanceName: '', fleet: fleet.name },
+    offer: before?.record.offer ?? {
+      backend: SSH_BACKEND,
+      region: 'remote',
+      instanceType: 'ssh',
+      spot: false,
+      price: 0,
+      availability: 'available',
+      instanceName: '',
+      fleet: fleet.name,
+    },
     agent: before?.record.agent ?? fleetAgentPlacement(''),
     reusable: true,
-    data: { fleet: fleet.name, fleetId: fleet.id, num: change.num, access: a, home: '', root: false, supervisor: '' } satisfies FleetHostData as unknown as Record<string, unknown>,
+    data: {
+      fleet: fleet.name,
+      fleetId: fleet.id,
+      num: change.num,
+      access: a,
+      home: '',
+      root: false,
+      supervisor: '',
+    } satisfies FleetHostData as unknown as Record<string, unknown>,
   };
   // A redeploy starts from the top: the agent is checked (and started) again, not assumed.
   if (d.agents.current(key)) await d.agents.disconnect(key);
@@ -105,8 +122,21 @@ export async function deployHost(
       canSudo(conn),
       conn.exec('[ "$(id -u)" = 0 ]').then((r) => r.code === 0),
     ]);
-    const data: FleetHostData = { fleet: fleet.name, fleetId: fleet.id, num: change.num, access: a, home, root, supervisor: systemd && sudo ? 'systemd' : 'detached' };
-    record = { ...record, agent: fleetAgentPlacement(home, env), sshProxy: endpoint(a, d.backend.hostKeys), data: data as unknown as Record<string, unknown> };
+    const data: FleetHostData = {
+      fleet: fleet.name,
+      fleetId: fleet.id,
+      num: change.num,
+      access: a,
+      home,
+      root,
+      supervisor: systemd && sudo ? 'systemd' : 'detached',
+    };
+    record = {
+      ...record,
+      agent: fleetAgentPlacement(home, env),
+      sshProxy: endpoint(a, d.backend.hostKeys),
+      data: data as unknown as Record<string, unknown>,
+    };
     const storedEnv = Object.fromEntries(Object.entries(env).filter(([k]) => !secretNames.has(k)));
     const stored = (r: InstanceRecord): InstanceRecord => ({ ...r, agent: fleetAgentPlacement(home, storedEnv) });
     d.instances.upsert(stored(record), 'provisioning');
@@ -115,7 +145,11 @@ export async function deployHost(
       stopProgress();
       at({ stage, message });
       if (stage === 'uploading_agent') {
-        progress = setInterval(() => at({ stage, progress: { kind: 'agent', current: conn.uploadedBytes, total: 0, message }, uploadedBytes: conn.uploadedBytes }), 500);
+        progress = setInterval(
+          () =>
+            at({ stage, progress: { kind: 'agent', current: conn.uploadedBytes, total: 0, message }, uploadedBytes: conn.uploadedBytes }),
+          500,
+        );
         progress.unref();
       }
     });
@@ -133,7 +167,11 @@ export async function deployHost(
     };
     d.instances.upsert(stored(record), 'idle');
     d.instances.setStatus(key, 'idle');
-    d.instances.setAgent(key, { version: handle.handshake.agentVersion, sha256: handle.handshake.agentSha256, instanceId: handle.handshake.instanceId });
+    d.instances.setAgent(key, {
+      version: handle.handshake.agentVersion,
+      sha256: handle.handshake.agentSha256,
+      instanceId: handle.handshake.instanceId,
+    });
     if (data.supervisor === 'detached') at({ stage: 'starting_agent', message: DETACHED_WARNING, warning: true });
     const sent = uploaded ? `agent uploaded (${formatBytes(uploaded)} compressed)` : 'agent already there (nothing uploaded)';
     at({ stage: 'ready', message: `${formatResources(resources)}; ${sent}; ${data.supervisor}`, uploadedBytes: uploaded });

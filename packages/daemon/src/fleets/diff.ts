@@ -52,8 +52,10 @@ export function diffFleet(current: CurrentHost[], wanted: HostAccess[], opts: { 
       continue;
     }
     const base = { key, access, num: cur.num, instanceName: cur.instanceName, runName: cur.runName };
-    if (!cur.ready) changes.push({ ...base, action: 'redeploy', reason: cur.message ? `its last deploy failed: ${cur.message}` : 'not deployed yet' });
-    else if (!sameAccess(cur.access, access)) changes.push({ ...base, action: 'redeploy', reason: `reached differently now (was ${describe(cur.access)})` });
+    if (!cur.ready)
+      changes.push({ ...base, action: 'redeploy', reason: cur.message ? `its last deploy failed: ${cur.message}` : 'not deployed yet' });
+    else if (!sameAccess(cur.access, access))
+      changes.push({ ...base, action: 'redeploy', reason: `reached differently now (was ${describe(cur.access)})` });
     else if (opts.redeploy) changes.push({ ...base, action: 'redeploy', reason: 'redeploy asked for' });
     else changes.push({ ...base, action: 'keep' });
   }

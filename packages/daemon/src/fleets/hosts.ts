@@ -35,9 +35,7 @@ export class FleetHosts {
   private readonly trying = new Set<string>();
   private timer?: NodeJS.Timeout;
 
-  constructor(
-    private readonly d: { fleets: FleetsStore; instances: InstancesStore; runs: RunsStore; agents: AgentManager; log: Logger },
-  ) {
+  constructor(private readonly d: { fleets: FleetsStore; instances: InstancesStore; runs: RunsStore; agents: AgentManager; log: Logger }) {
     d.agents.onState((key, up, err) => {
       if (!key.startsWith(`${SSH_BACKEND}/`)) return;
       if (up) this.down.delete(key);
@@ -89,7 +87,11 @@ export class FleetHosts {
         const h = this.view(row, runs);
         const ready = DEPLOYED.has(h.status);
         const note =
-          h.status === 'busy' ? `busy with run ${h.run!.name}` : h.status === 'idle' ? undefined : `${h.status}${h.message ? `: ${h.message}` : ''}`;
+          h.status === 'busy'
+            ? `busy with run ${h.run!.name}`
+            : h.status === 'idle'
+              ? undefined
+              : `${h.status}${h.message ? `: ${h.message}` : ''}`;
         const availability = h.status === 'idle' || h.status === 'busy' || h.status === 'unreachable' ? h.status : 'unavailable';
         out.push({ record: row.record, availability, note, ready });
       }

@@ -15,11 +15,14 @@ export function resolveIdentityFiles(file: string, shown: string, config: FleetC
       accessSync(p, constants.R_OK);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      throw new BadRequestError(`${shown}: ${field}: cannot read ${path}${p !== path ? ` (${p})` : ''}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code}`);
+      throw new BadRequestError(
+        `${shown}: ${field}: cannot read ${path}${p !== path ? ` (${p})` : ''}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code}`,
+      );
     }
     return p;
   };
-  const jump = (j: SshProxyJump | null, field: string): SshProxyJump | null => (j ? { ...j, identity_file: abs(j.identity_file, `${field}.identity_file`) } : null);
+  const jump = (j: SshProxyJump | null, field: string): SshProxyJump | null =>
+    j ? { ...j, identity_file: abs(j.identity_file, `${field}.identity_file`) } : null;
   const ssh = config.ssh_config;
   if (!ssh) return config;
   return {

@@ -52,7 +52,11 @@ describe("the planner's preference", () => {
   });
 
   it('picks the host that fits, and says why each other one does not', async () => {
-    const ssh = fleet([host('gpus', 0, small, 'idle'), host('gpus', 1, h200, 'idle'), host('gpus', 2, h200, 'unreachable', 'unreachable: no route')]);
+    const ssh = fleet([
+      host('gpus', 0, small, 'idle'),
+      host('gpus', 1, h200, 'idle'),
+      host('gpus', 2, h200, 'unreachable', 'unreachable: no route'),
+    ]);
     const plan = await planOffers([local, ssh], spec('fleets: [gpus]\nresources:\n  gpu: H200\n'));
     expect(plan.offers.map((o) => `${o.instanceName} ${o.availability}`)).toEqual(['gpus-1 available', 'gpus-2 not_available']);
     const none = await planOffers([local, ssh], spec('fleets: [gpus]\nresources:\n  gpu: A100\n'));
@@ -74,13 +78,18 @@ describe("the planner's preference", () => {
   });
 
   it('orders by price first: a cheaper offer beats a fleet host only when it costs less', () => {
-    const o = (backend: string, price: number, fleet = '', availability = 'available') =>
-      ({ backend, region: 'r', instanceType: 't', spot: false, price, availability, instanceName: fleet ? `${fleet}-0` : '', fleet });
-    expect(rankOffers([o('cloud', 0.5), o('local', 0), o('ssh', 0, 'f', 'busy'), o('ssh', 0, 'g')]).map((x) => `${x.backend}${x.fleet}`)).toEqual([
-      'sshg',
-      'local',
-      'cloud',
-      'sshf',
-    ]);
+    const o = (backend: string, price: number, fleet = '', availability = 'available') => ({
+      backend,
+      region: 'r',
+      instanceType: 't',
+      spot: false,
+      price,
+      availability,
+      instanceName: fleet ? `${fleet}-0` : '',
+      fleet,
+    });
+    expect(
+      rankOffers([o('cloud', 0.5), o('local', 0), o('ssh', 0, 'f', 'busy'), o('ssh', 0, 'g')]).map((x) => `${x.backend}${x.fleet}`),
+    ).toEqual(['sshg', 'local', 'cloud', 'sshf']);
   });
 });

@@ -71,16 +71,25 @@ export class FleetService {
   private parse(src: ConfigurationSource | undefined, rpc: string, givenName = ''): Parsed {
     const read = readSource(src, 'fleet', rpc);
     if (!read.config.ssh_config) {
-      throw new BadRequestError(`${src!.path}: cloud fleets (\`nodes\`) need a cloud backend, and dstack-ts has none yet: list your own hosts under \`ssh_config\``);
+      throw new BadRequestError(
+        `${src!.path}: cloud fleets (\`nodes\`) need a cloud backend, and dstack-ts has none yet: list your own hosts under \`ssh_config\``,
+      );
     }
     const home = this.d.userHome?.() ?? homedir();
     const config = resolveIdentityFiles(read.path, src!.path, read.config, home);
     const name = givenName || config.name || generateRunName({ isTaken: (n) => Boolean(this.d.fleets.activeByName(n)) });
-    if (!isValidRunName(name)) throw new BadRequestError(`fleet name ${JSON.stringify(name)}: a lowercase letter, then 1 to 40 lowercase letters, digits or dashes`);
+    if (!isValidRunName(name))
+      throw new BadRequestError(`fleet name ${JSON.stringify(name)}: a lowercase letter, then 1 to 40 lowercase letters, digits or dashes`);
     const wanted = resolveSshHosts(config.ssh_config!).map((h) => accessFor(h, home));
     for (const a of wanted) {
-      for (const [who, file] of [[accessLabel(a), a.identityFile], ...(a.proxyJump ? [[`jump host ${accessLabel(a.proxyJump)}`, a.proxyJump.identityFile]] : [])]) {
-        if (!file) throw new BadRequestError(`${who}: no identity_file, and none of ~/.ssh/id_ed25519, id_ecdsa, id_rsa exists: set ssh_config.identity_file`);
+      for (const [who, file] of [
+        [accessLabel(a), a.identityFile],
+        ...(a.proxyJump ? [[`jump host ${accessLabel(a.proxyJump)}`, a.proxyJump.identityFile]] : []),
+      ]) {
+        if (!file)
+          throw new BadRequestError(
+            `${who}: no identity_file, and none of ~/.ssh/id_ed25519, id_ecdsa, id_rsa exists: set ssh_config.identity_file`,
+          );
         if (!existsSync(file)) throw new BadRequestError(`${who}: identity_file ${file}: no such file`);
       }
     }
@@ -153,7 +162,8 @@ export class FleetService {
     const secretNames = new Set<string>();
     for (const [k, v] of Object.entries(config.env)) {
       const value = v ?? secretEnv[k];
-      if (value === undefined) throw new BadRequestError(`env ${k} has no value: pass -e ${k}=VALUE or set it in the environment of \`dstack apply\``);
+      if (value === undefined)
+        throw new BadRequestError(`env ${k} has no value: pass -e ${k}=VALUE or set it in the environment of \`dstack apply\``);
       env[k] = value;
       if (v === null) {
         secretNames.add(k);
@@ -256,7 +266,8 @@ export class FleetService {
   delete(req: DeleteFleetRequest, sink: Sink<FleetEvent>): void {
     const fleet = this.d.fleets.activeByName(req.name);
     if (!fleet) throw new NotFoundError(`no active fleet named ${JSON.stringify(req.name)}: see \`dstack fleet\``);
-    if (this.working.has(fleet.name)) throw new ConflictError(`fleet ${fleet.name} is being applied or deleted right now: wait for that to end`);
+    if (this.working.has(fleet.name))
+      throw new ConflictError(`fleet ${fleet.name} is being applied or deleted right now: wait for that to end`);
     const hosts = this.hostsOf(fleet).filter((h) => h.status !== 'terminated');
     const busy = hosts.filter((h) => h.run);
     if (busy.length && !req.force) {
@@ -271,9 +282,18 @@ export class FleetService {
     void Promise.all(hosts.map((h) => removeHost(this.d, h, emit)))
       .then((results) => {
         const failed = results.filter((ok) => !ok).length;
-        const after = this.d.fleets.update(fleet.id, { status: 'terminated', finishedMs: Date.now(), statusMessage: failed ? `${failed} host(s) not cleaned up` : '' });
+        const after = this.d.fleets.update(fleet.id, {
+          status: 'terminated',
+          finishedMs: Date.now(),
+          statusMessage: failed ? `${failed} host(s) not cleaned up` : '',
+        });
         this.d.log.info(`fleet ${fleet.name}: deleted`, { failed });
-        emit({ stage: 'done', message: failed ? `fleet ${fleet.name} deleted; ${failed} host(s) could not be cleaned up` : `fleet ${fleet.name} deleted`, fleet: this.view(after), error: failed > 0 });
+        emit({
+          stage: 'done',
+          message: failed ? `fleet ${fleet.name} deleted; ${failed} host(s) could not be cleaned up` : `fleet ${fleet.name} deleted`,
+          fleet: this.view(after),
+          error: failed > 0,
+        });
       })
       .catch((err: Error) => emit({ stage: 'failed', message: err.message, error: true }))
       .finally(() => {

@@ -63,9 +63,9 @@ export class FleetsStore {
 
   /** The unfinished fleet of that name, or else the latest finished one. */
   byName(name: string): FleetRow | undefined {
-    const r = this.db
-      .prepare(`SELECT * FROM fleets WHERE name = ? ORDER BY (${ACTIVE}) DESC, created_ms DESC LIMIT 1`)
-      .get(name) as Raw | undefined;
+    const r = this.db.prepare(`SELECT * FROM fleets WHERE name = ? ORDER BY (${ACTIVE}) DESC, created_ms DESC LIMIT 1`).get(name) as
+      | Raw
+      | undefined;
     return r ? fromDb(r) : undefined;
   }
 
@@ -80,7 +80,10 @@ export class FleetsStore {
     return (this.db.prepare(`SELECT * FROM fleets ${where} ORDER BY created_ms`).all() as Raw[]).map(fromDb);
   }
 
-  update(id: string, patch: Partial<Pick<FleetRow, 'status' | 'statusMessage' | 'configurationJson' | 'configurationPath' | 'finishedMs'>>): FleetRow {
+  update(
+    id: string,
+    patch: Partial<Pick<FleetRow, 'status' | 'statusMessage' | 'configurationJson' | 'configurationPath' | 'finishedMs'>>,
+  ): FleetRow {
     const cols: Record<string, string> = {
       status: 'status',
       statusMessage: 'status_message',

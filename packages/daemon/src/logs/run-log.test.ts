@@ -21,7 +21,12 @@ describe('run log', () => {
     expect(again.endOffset).toBe(25);
     expect(again.agentOffset('j')).toBe(12);
     expect(again.append({ timeMs: 2, stream: 'stdout', data: b('hello\n'), jobId: 'j', agentOffset: 0 })).toBeUndefined();
-    expect(again.read().map((e) => e.data.toString()).join('')).toBe('provisioning\nhello\nworld\n');
+    expect(
+      again
+        .read()
+        .map((e) => e.data.toString())
+        .join(''),
+    ).toBe('provisioning\nhello\nworld\n');
     expect(again.read({ fromOffset: 19 }).map((e) => e.data.toString())).toEqual(['world\n']);
     expect(again.read({ sinceMs: 2 }).map((e) => e.data.toString())).toEqual(['hello\n', 'world\n']);
   });

@@ -52,7 +52,10 @@ describe('run configuration', () => {
     const r = readSource(
       source(BASE, {
         overrides: { gpu: 'A100:2', cpu: '', memory: '', disk: '', maxPrice: '0.5', spotPolicy: 'auto' },
-        env: [{ name: 'EXTRA', value: 'typed', secret: false }, { name: 'FROM_SHELL', secret: true }],
+        env: [
+          { name: 'EXTRA', value: 'typed', secret: false },
+          { name: 'FROM_SHELL', secret: true },
+        ],
         callerEnv: { HF_TOKEN: 'hf_x', FROM_SHELL: 'shell', UNRELATED: 'never-kept' },
       }),
       'dev-environment',
@@ -65,9 +68,13 @@ describe('run configuration', () => {
     expect(r.secretEnv).toEqual({ HF_TOKEN: 'hf_x', FROM_SHELL: 'shell' });
     expect(JSON.stringify(r)).not.toContain('never-kept');
     expect(() => readSource(source(BASE), 'dev-environment', 'ApplyRun')).toThrow(/^no value for env HF_TOKEN: set it in your environment/);
-    expect(() => readSource(source(BASE, { overrides: { gpu: 'A100:80GB:2:3', cpu: '', memory: '', disk: '', maxPrice: '', spotPolicy: '' } }), 'dev-environment', 'ApplyRun')).toThrow(
-      /^--gpu "A100:80GB:2:3": /,
-    );
+    expect(() =>
+      readSource(
+        source(BASE, { overrides: { gpu: 'A100:80GB:2:3', cpu: '', memory: '', disk: '', maxPrice: '', spotPolicy: '' } }),
+        'dev-environment',
+        'ApplyRun',
+      ),
+    ).toThrow(/^--gpu "A100:80GB:2:3": /);
   });
 
   it('resolves ${{ env.NAME }} in registry_auth from the caller, and refuses an unset one at its line', () => {
@@ -81,7 +88,9 @@ describe('run configuration', () => {
 
   it('needs a value for every env entry listed without one', () => {
     const cfg = parseRunConfiguration(normalized(BASE));
-    expect(() => collectSecrets(cfg, {})).toThrow('env HF_TOKEN has no value: pass -e HF_TOKEN=VALUE or set it in the environment of `dstack apply`');
+    expect(() => collectSecrets(cfg, {})).toThrow(
+      'env HF_TOKEN has no value: pass -e HF_TOKEN=VALUE or set it in the environment of `dstack apply`',
+    );
     const s = collectSecrets(cfg, { HF_TOKEN: 'hf_x' });
     expect(s).toEqual({ env: { HF_TOKEN: 'hf_x' }, registryPassword: 's3cret' });
   });
@@ -95,9 +104,27 @@ describe('run configuration', () => {
     expect(text).not.toContain('s3cret');
     expect(masked.env).toEqual({ HF_TOKEN: '***', MY_VAR: 'hello' });
     const job = buildJobSpec({
-      jobId: 'j', runId: 'r', runName: 'vscode', repoId: 'rid', config: revealConfiguration(masked, secrets), secretEnvNames: Object.keys(secrets.env),
-      offer: { backend: 'local', region: 'local', instanceType: 'local', spot: false, price: 0, availability: 'available', instanceName: 'local', fleet: '' },
-      baseImage: null, publicKey: 'ssh-ed25519 AAAA', ideVersion: 'abc', expectCode: true, home: '/h',
+      jobId: 'j',
+      runId: 'r',
+      runName: 'vscode',
+      repoId: 'rid',
+      config: revealConfiguration(masked, secrets),
+      secretEnvNames: Object.keys(secrets.env),
+      offer: {
+        backend: 'local',
+        region: 'local',
+        instanceType: 'local',
+        spot: false,
+        price: 0,
+        availability: 'available',
+        instanceName: 'local',
+        fleet: '',
+      },
+      baseImage: null,
+      publicKey: 'ssh-ed25519 AAAA',
+      ideVersion: 'abc',
+      expectCode: true,
+      home: '/h',
     });
     // The secret goes apart, so the agent can keep it off its disk and out of the container's config.
     expect(job.env).toEqual({ MY_VAR: 'hello', DSTACK_RUN_NAME: 'vscode', DSTACK_REPO_ID: 'rid', DSTACK_GPUS_NUM: '0' });
@@ -127,13 +154,41 @@ describe('run configuration', () => {
 
   it("carries config.yml's ssh_server limits to the JobSpec, 0 for what the agent defaults", () => {
     const input = {
-      jobId: 'j', runId: 'r', runName: 'n', repoId: 'rid', config: parseRunConfiguration(normalized(BASE)),
-      offer: { backend: 'local', region: 'local', instanceType: 'local', spot: false, price: 0, availability: 'available', instanceName: 'local', fleet: '' },
-      baseImage: null, publicKey: 'ssh-ed25519 AAAA', ideVersion: 'abc', expectCode: true, home: '/h', secretEnvNames: [],
+      jobId: 'j',
+      runId: 'r',
+      runName: 'n',
+      repoId: 'rid',
+      config: parseRunConfiguration(normalized(BASE)),
+      offer: {
+        backend: 'local',
+        region: 'local',
+        instanceType: 'local',
+        spot: false,
+        price: 0,
+        availability: 'available',
+        instanceName: 'local',
+        fleet: '',
+      },
+      baseImage: null,
+      publicKey: 'ssh-ed25519 AAAA',
+      ideVersion: 'abc',
+      expectCode: true,
+      home: '/h',
+      secretEnvNames: [],
     };
     expect(buildJobSpec({ ...input, sshServer: { maxStartups: 3, loginGraceTimeSeconds: 5 } }).sshServer).toEqual({
-      loginGraceTimeSeconds: 5, maxStartups: 3, maxAuthTries: 0, maxConnections: 0, maxSessions: 0,
+      loginGraceTimeSeconds: 5,
+      maxStartups: 3,
+      maxAuthTries: 0,
+      maxConnections: 0,
+      maxSessions: 0,
     });
-    expect(buildJobSpec(input).sshServer).toEqual({ loginGraceTimeSeconds: 0, maxStartups: 0, maxAuthTries: 0, maxConnections: 0, maxSessions: 0 });
+    expect(buildJobSpec(input).sshServer).toEqual({
+      loginGraceTimeSeconds: 0,
+      maxStartups: 0,
+      maxAuthTries: 0,
+      maxConnections: 0,
+      maxSessions: 0,
+    });
   });
 });

@@ -83,7 +83,14 @@ export class RunController extends EventEmitter {
     const ending = (this.ending = new Ending({ ...d, book, loss: this.loss, logGap }));
     const secrets = new JobSecretsSender({ book, store: d.store, agents: d.agents, log: d.log });
     const jobEvents = (this.jobEvents = new JobEvents({
-      book, store: d.store, logs: d.logs, ssh: d.ssh, userHome: d.userHome, ending, logGap, secrets,
+      book,
+      store: d.store,
+      logs: d.logs,
+      ssh: d.ssh,
+      userHome: d.userHome,
+      ending,
+      logGap,
+      secrets,
     }));
     this.provisioner = new Provisioner({ ...d, book, hashCache: new HashCache(d.db), jobEvents, ending });
     d.agents.onEvent((key, ev) => jobEvents.onAgentEvent(key, ev));
@@ -151,15 +158,26 @@ export class RunController extends EventEmitter {
   /** Starts due retries, retries stuck cleanups, ends runs past their limits or with a lost instance (tick.ts). */
   tick(now = Date.now()): void {
     if (this.stopped) return;
-    tickRuns({ store: this.d.store, book: this.book, loss: this.loss, log: this.d.log, provisioner: this.provisioner, ending: this.ending }, now);
+    tickRuns(
+      { store: this.d.store, book: this.book, loss: this.loss, log: this.d.log, provisioner: this.provisioner, ending: this.ending },
+      now,
+    );
   }
 
   /** Brings every unfinished run in line with its agent after a (re)start (reconcile.ts). */
   reconcile(): Promise<void> {
     const { provisioner, ending, jobEvents, logGap } = this;
     return reconcileRuns({
-      store: this.d.store, book: this.book, agents: this.d.agents, ssh: this.d.ssh, orphans: this.orphans, log: this.d.log,
-      provisioner, ending, jobEvents, logGap,
+      store: this.d.store,
+      book: this.book,
+      agents: this.d.agents,
+      ssh: this.d.ssh,
+      orphans: this.orphans,
+      log: this.d.log,
+      provisioner,
+      ending,
+      jobEvents,
+      logGap,
     });
   }
 

@@ -3,7 +3,7 @@
 // activity reports feed inactivity_duration. A running job with its SSH server up gets the run's
 // Host block in ~/.ssh/config.
 import type { Event, JobStatus } from '@dstack/core/gen/agent';
-import { isFinished, reasonText, } from '@dstack/core/runs/status';
+import { isFinished, reasonText } from '@dstack/core/runs/status';
 import type { RunLogs } from '../logs/run-log';
 import { ensureInclude, type SshConfigFiles } from '../ssh-config/config-files';
 import { TransitionError, type RunRow, type RunsStore } from '../state/runs-store';

@@ -21,7 +21,10 @@ let localPython: string | undefined;
 export function defaultPython(): string {
   if (localPython === undefined) {
     try {
-      const v = execFileSync('python3', ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8', timeout: 5000 }).trim();
+      const v = execFileSync('python3', ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], {
+        encoding: 'utf8',
+        timeout: 5000,
+      }).trim();
       localPython = BASE_IMAGE_PYTHONS.includes(v) ? v : FALLBACK_PYTHON;
     } catch {
       localPython = FALLBACK_PYTHON;

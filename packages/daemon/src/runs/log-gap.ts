@@ -41,7 +41,13 @@ export class LogGap {
           const from = log.agentOffset(row.jobId);
           const res = await handle.rpc.getLogs({ jobId: row.jobId, fromOffset: from, sinceMs: 0, limitBytes: 0 });
           for (const l of res.lines) {
-            log.append({ timeMs: l.timeMs, stream: streamName(l.stream), data: Buffer.from(l.data), jobId: row.jobId, agentOffset: l.offset });
+            log.append({
+              timeMs: l.timeMs,
+              stream: streamName(l.stream),
+              data: Buffer.from(l.data),
+              jobId: row.jobId,
+              agentOffset: l.offset,
+            });
           }
           if (!res.lines.length || res.nextOffset <= from) break;
         }

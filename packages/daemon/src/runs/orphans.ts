@@ -24,7 +24,12 @@ export class OrphanSweeper {
   constructor(private readonly d: OrphanSweeperDeps) {}
 
   private owned(): Set<string> {
-    return new Set(this.d.store.unfinished().map((r) => r.jobId).filter(Boolean));
+    return new Set(
+      this.d.store
+        .unfinished()
+        .map((r) => r.jobId)
+        .filter(Boolean),
+    );
   }
 
   /** Every known agent, in parallel: an unreachable host costs one connect timeout, not one per host. */
@@ -53,7 +58,9 @@ export class OrphanSweeper {
     const handle = this.d.agents.current(key);
     if (!handle) return;
     const name = this.d.instances.get(key)?.record.name ?? key;
-    await this.removeOrphans(handle, name, this.owned()).catch((err: Error) => this.d.log.warn(`instance ${name}: orphan sweep failed`, { error: err }));
+    await this.removeOrphans(handle, name, this.owned()).catch((err: Error) =>
+      this.d.log.warn(`instance ${name}: orphan sweep failed`, { error: err }),
+    );
   }
 
   private async removeOrphans(handle: AgentHandle, where: string, owned: ReadonlySet<string>): Promise<void> {

@@ -8,9 +8,7 @@ import type { HostInfo } from '@dstack/core/gen/agent';
 import { LocalBackend } from '@dstack/backends/local/local-backend';
 import { planOffers } from './planner';
 
-const h200 = JSON.parse(
-  readFileSync(join(__dirname, '../../../backends/src/local/fixtures/h200-hostinfo.json'), 'utf8'),
-) as HostInfo;
+const h200 = JSON.parse(readFileSync(join(__dirname, '../../../backends/src/local/fixtures/h200-hostinfo.json'), 'utf8')) as HostInfo;
 const cpuOnly: HostInfo = { ...h200, cpus: 2, memoryBytes: 24 * 1024 ** 3, gpus: [] };
 
 function spec(resources: string): DevEnvironmentConfiguration {
@@ -48,8 +46,12 @@ describe('planning on this machine', () => {
 
   it('honours spot policy, max price, backends and regions', async () => {
     const base = spec('  cpu: 1..\n  memory: 1GB..\n  disk: 1GB..\n');
-    expect((await planOffers([local(cpuOnly)], { ...base, spot_policy: 'spot' })).reasons).toEqual(['local (local): not a spot offer (spot_policy: spot)']);
-    expect((await planOffers([local(cpuOnly)], { ...base, backends: ['aws'] })).reasons[0]).toMatch(/^no configured backend is in backends: aws/);
+    expect((await planOffers([local(cpuOnly)], { ...base, spot_policy: 'spot' })).reasons).toEqual([
+      'local (local): not a spot offer (spot_policy: spot)',
+    ]);
+    expect((await planOffers([local(cpuOnly)], { ...base, backends: ['aws'] })).reasons[0]).toMatch(
+      /^no configured backend is in backends: aws/,
+    );
     expect((await planOffers([local(cpuOnly)], { ...base, regions: ['us-east-1'] })).offers).toEqual([]);
     expect((await planOffers([local(cpuOnly)], { ...base, max_price: 0.5 })).offers).toHaveLength(1);
   });

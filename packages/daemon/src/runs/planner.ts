@@ -52,7 +52,9 @@ export async function planOffers(backends: Backend[], req: OfferRequirements, ma
       return {
         offers: [],
         total: 0,
-        reasons: [`no configured backend is in backends: ${req.backends.join(', ')} (configured: ${backends.map((b) => b.type).join(', ')})`],
+        reasons: [
+          `no configured backend is in backends: ${req.backends.join(', ')} (configured: ${backends.map((b) => b.type).join(', ')})`,
+        ],
       };
     }
   }
@@ -62,7 +64,9 @@ export async function planOffers(backends: Backend[], req: OfferRequirements, ma
     maxPrice: req.max_price,
     regions: req.regions,
   };
-  const lists = await Promise.all(chosen.map((b) => b.offers(query).catch((err: Error) => ({ offers: [], reasons: [`${b.type}: ${err.message}`] }))));
+  const lists = await Promise.all(
+    chosen.map((b) => b.offers(query).catch((err: Error) => ({ offers: [], reasons: [`${b.type}: ${err.message}`] }))),
+  );
   const fitting: Offer[] = [];
   for (const l of lists) {
     reasons.push(...l.reasons);
@@ -76,7 +80,8 @@ export async function planOffers(backends: Backend[], req: OfferRequirements, ma
   const sorted = rankOffers(fitting);
   const usable = sorted.some(isUsable);
   for (const f of req.fleets ?? []) {
-    if (!lists.some((l) => l.offers.some((o) => o.fleet === f))) reasons.push(`fleets: no ready host in a fleet named ${f} (see \`dstack fleet\`)`);
+    if (!lists.some((l) => l.offers.some((o) => o.fleet === f)))
+      reasons.push(`fleets: no ready host in a fleet named ${f} (see \`dstack fleet\`)`);
   }
   return { offers: sorted.slice(0, max || 50), total: sorted.length, reasons: usable ? [] : [...new Set(reasons)] };
 }

@@ -28,7 +28,10 @@ const FRESH_LISTING_MS = 2000;
 class Aborted extends Error {}
 
 export interface ProvisionDeps {
-  book: Pick<RunBook, 'liveOf' | 'instanceOf' | 'configOf' | 'secretsOf' | 'backend' | 'move' | 'say' | 'notice' | 'progress' | 'changed' | 'indexJob'>;
+  book: Pick<
+    RunBook,
+    'liveOf' | 'instanceOf' | 'configOf' | 'secretsOf' | 'backend' | 'move' | 'say' | 'notice' | 'progress' | 'changed' | 'indexJob'
+  >;
   store: RunsStore;
   instances: InstancesStore;
   agents: Pick<AgentManager, 'connect' | 'current'>;
@@ -159,10 +162,7 @@ export class Provisioner {
       this.d.book.progress(row.id, { kind: 'upload', current: p.current, total: p.total, message: p.message });
     });
     this.d.book.progress(row.id, { kind: 'upload', current: res.sentBytes, total: res.sentBytes, message: 'uploaded' });
-    this.d.book.say(
-      row,
-      `Uploaded the repo: ${res.files} files, ${res.sentBlobs} sent (${res.sentBytes} bytes), ${rehashed} rehashed`,
-    );
+    this.d.book.say(row, `Uploaded the repo: ${res.files} files, ${res.sentBlobs} sent (${res.sentBytes} bytes), ${rehashed} rehashed`);
   }
 
   private failed(runId: string, err: unknown): void {

@@ -122,4 +122,3 @@ export function runView(
     runningSeconds: runningSeconds(row, now),
   };
 }
-

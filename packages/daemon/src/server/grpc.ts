@@ -95,4 +95,3 @@ export function handlers(d: ServerDeps): DaemonServer {
     getSync: unary(log, 'GetSync', (req) => d.sync.get(req.name)),
   };
 }
-

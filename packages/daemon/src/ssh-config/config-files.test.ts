@@ -61,8 +61,14 @@ describe('our ssh config', () => {
     expect(statSync(files.configPath).mode & 0o777).toBe(0o600);
     const g = resolved(files.configPath, 'vscode');
     expect(g).toMatchObject({
-      hostname: '127.0.0.1', port: '40123', user: 'root', identitiesonly: 'yes', stricthostkeychecking: 'true',
-      hostkeyalias: 'dstack-vscode-1', userknownhostsfile: files.knownHostsPath, identityfile: files.identityFile,
+      hostname: '127.0.0.1',
+      port: '40123',
+      user: 'root',
+      identitiesonly: 'yes',
+      stricthostkeychecking: 'true',
+      hostkeyalias: 'dstack-vscode-1',
+      userknownhostsfile: files.knownHostsPath,
+      identityfile: files.identityFile,
     });
     expect(readFileSync(files.knownHostsPath, 'utf8')).toContain(`dstack-vscode-1 ${HOST_KEY.split(' ').slice(0, 2).join(' ')}`);
     // ssh-keygen finds the pinned key under the alias.
@@ -85,12 +91,28 @@ describe('our ssh config', () => {
 
   it('jumps through the host for a remote run', () => {
     files.upsert({
-      alias: 'remote', hostname: '127.0.0.1', port: 41000, user: 'root', hostKey: HOST_KEY, hostKeyAlias: 'dstack-remote-1',
-      proxy: { hostname: '10.1.0.2', port: 22, user: 'ubuntu', identityFile: '/keys/fleet', proxyJump: { hostname: '10.1.0.1', port: 2222, user: 'jump' } },
+      alias: 'remote',
+      hostname: '127.0.0.1',
+      port: 41000,
+      user: 'root',
+      hostKey: HOST_KEY,
+      hostKeyAlias: 'dstack-remote-1',
+      proxy: {
+        hostname: '10.1.0.2',
+        port: 22,
+        user: 'ubuntu',
+        identityFile: '/keys/fleet',
+        proxyJump: { hostname: '10.1.0.1', port: 2222, user: 'jump' },
+      },
     });
     const g = resolved(files.configPath, 'remote');
     expect(g.proxyjump).toBe('remote-jump');
-    expect(resolved(files.configPath, 'remote-jump')).toMatchObject({ hostname: '10.1.0.2', user: 'ubuntu', proxyjump: 'remote-jump2', identityfile: '/keys/fleet' });
+    expect(resolved(files.configPath, 'remote-jump')).toMatchObject({
+      hostname: '10.1.0.2',
+      user: 'ubuntu',
+      proxyjump: 'remote-jump2',
+      identityfile: '/keys/fleet',
+    });
     expect(resolved(files.configPath, 'remote-jump2')).toMatchObject({ hostname: '10.1.0.1', port: '2222', user: 'jump' });
     files.remove('remote');
     expect(readFileSync(files.configPath, 'utf8')).not.toContain('remote-jump');
@@ -99,12 +121,25 @@ describe('our ssh config', () => {
   it('pins every hop: the fleet host and jump host keys under aliases, never accept-new', () => {
     const hostKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIEZNw+gudN60IQ1Y13LweQJAYoQi26r+L77/AFePw8wE';
     files.upsert({
-      alias: 'pinned', hostname: '127.0.0.1', port: 41001, user: 'root', hostKey: HOST_KEY, hostKeyAlias: 'dstack-pinned-1',
-      proxy: { hostname: '10.1.0.2', port: 22, user: 'ubuntu', identityFile: '/keys/fleet', hostKeys: [hostKey], proxyJump: { hostname: '10.1.0.1', port: 22, user: 'jump' } },
+      alias: 'pinned',
+      hostname: '127.0.0.1',
+      port: 41001,
+      user: 'root',
+      hostKey: HOST_KEY,
+      hostKeyAlias: 'dstack-pinned-1',
+      proxy: {
+        hostname: '10.1.0.2',
+        port: 22,
+        user: 'ubuntu',
+        identityFile: '/keys/fleet',
+        hostKeys: [hostKey],
+        proxyJump: { hostname: '10.1.0.1', port: 22, user: 'jump' },
+      },
     });
     const text = readFileSync(files.configPath, 'utf8');
     expect(text).not.toMatch(/accept-new/i);
-    for (const host of ['pinned', 'pinned-jump', 'pinned-jump2']) expect(resolved(files.configPath, host).stricthostkeychecking).toBe('true');
+    for (const host of ['pinned', 'pinned-jump', 'pinned-jump2'])
+      expect(resolved(files.configPath, host).stricthostkeychecking).toBe('true');
     expect(resolved(files.configPath, 'pinned-jump').hostkeyalias).toBe('dstack-host-pinned-1');
     expect(readFileSync(files.knownHostsPath, 'utf8')).toContain(`dstack-host-pinned-1 ${hostKey} # dstack run pinned\n`);
     // The jump host without a recorded key gets no alias and no key: OpenSSH refuses it rather than trusting it.
@@ -115,14 +150,27 @@ describe('our ssh config', () => {
   it('writes fleet values OpenSSH reads back as written: spaces, `#`, `%` and quotes in a key path', () => {
     const identityFile = '/keys/my key #1/100% "x"';
     files.upsert({
-      alias: 'tricky', hostname: '127.0.0.1', port: 41002, user: 'root', hostKey: HOST_KEY, hostKeyAlias: 'dstack-tricky-1',
+      alias: 'tricky',
+      hostname: '127.0.0.1',
+      port: 41002,
+      user: 'root',
+      hostKey: HOST_KEY,
+      hostKeyAlias: 'dstack-tricky-1',
       proxy: { hostname: '10.1.0.2', port: 22, user: 'first.last', identityFile },
     });
     const g = resolved(files.configPath, 'tricky-jump');
     // ssh -G shows IdentityFile before its %-expansion: `%%` is the literal `%`.
     expect(g).toMatchObject({ hostname: '10.1.0.2', user: 'first.last', identityfile: identityFile.replace('%', '%%') });
     expect(() =>
-      files.upsert({ alias: 'evil', hostname: '127.0.0.1', port: 1, user: 'root', hostKey: HOST_KEY, hostKeyAlias: 'a', proxy: { hostname: 'h\nProxyCommand x', port: 22, user: 'u' } }),
+      files.upsert({
+        alias: 'evil',
+        hostname: '127.0.0.1',
+        port: 1,
+        user: 'root',
+        hostKey: HOST_KEY,
+        hostKeyAlias: 'a',
+        proxy: { hostname: 'h\nProxyCommand x', port: 22, user: 'u' },
+      }),
     ).toThrow(/control character/);
     expect(files.has('evil')).toBe(false);
     files.remove('tricky');
@@ -161,7 +209,9 @@ describe('the Include line in ~/.ssh/config', () => {
     execFileSync('chattr', ['+i', file]); // even root may not write it
     const res = ensureInclude(home, ours);
     expect(res.added).toBe(false);
-    expect(res.warning).toBe(`could not add dstack's Include line to ${file} (EPERM): add this line at its top yourself: Include "${ours}"`);
+    expect(res.warning).toBe(
+      `could not add dstack's Include line to ${file} (EPERM): add this line at its top yourself: Include "${ours}"`,
+    );
     expect(readFileSync(file, 'utf8')).toBe('Host a\n');
   });
 });

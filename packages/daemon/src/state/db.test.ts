@@ -39,7 +39,10 @@ describe('migrations', () => {
 
   it('keep the runs of a version 3 file: inactivity_duration moves from its column into the configuration', () => {
     const db = new Database(join(dir, 'v3.db'));
-    migrate(db, MIGRATIONS.filter((m) => m.version <= 3));
+    migrate(
+      db,
+      MIGRATIONS.filter((m) => m.version <= 3),
+    );
     const stored = { ...run('old', 'old-run').configuration, inactivity_duration: 60 };
     const insert = db.prepare(
       `INSERT INTO runs (id, name, status, submitted_ms, configuration_json, inactivity_duration) VALUES (?, ?, 'running', 1, ?, ?)`,
@@ -80,7 +83,10 @@ describe('runs store', () => {
     const done = store.transition('r1', 'terminated', { finishedMs: 4000 }, 4000);
     expect(done).toMatchObject({ status: 'terminated', jobId: 'r1-1', terminationReason: 'stopped_by_user', finishedMs: 4000 });
     expect(store.transitions('r1').map((t) => `${t.from}>${t.to}`)).toEqual([
-      '>submitted', 'submitted>provisioning', 'provisioning>terminating', 'terminating>terminated',
+      '>submitted',
+      'submitted>provisioning',
+      'provisioning>terminating',
+      'terminating>terminated',
     ]);
   });
 

@@ -56,7 +56,15 @@ export class InstancesStore {
          VALUES (@key, @backend, @instanceId, @name, @status, @record, @now)
          ON CONFLICT(key) DO UPDATE SET name = excluded.name, status = excluded.status, record_json = excluded.record_json`,
       )
-      .run({ key, backend: record.backend, instanceId: record.instanceId, name: record.name, status, record: JSON.stringify(record), now: nowMs });
+      .run({
+        key,
+        backend: record.backend,
+        instanceId: record.instanceId,
+        name: record.name,
+        status,
+        record: JSON.stringify(record),
+        now: nowMs,
+      });
     return this.get(key)!;
   }
 

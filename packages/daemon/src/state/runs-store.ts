@@ -115,9 +115,7 @@ export class RunsStore {
   insert(row: RunRow): void {
     const cols = toDb(row);
     const names = Object.keys(cols);
-    this.db
-      .prepare(`INSERT INTO runs (${names.join(', ')}) VALUES (${names.map((n) => `@${n}`).join(', ')})`)
-      .run(cols);
+    this.db.prepare(`INSERT INTO runs (${names.join(', ')}) VALUES (${names.map((n) => `@${n}`).join(', ')})`).run(cols);
     this.db
       .prepare(`INSERT INTO run_transitions (run_id, time_ms, from_status, to_status, reason, message) VALUES (?, ?, '', ?, '', ?)`)
       .run(row.id, row.submittedMs, row.status, row.statusMessage);
@@ -129,9 +127,9 @@ export class RunsStore {
   }
 
   activeByName(name: string): RunRow | undefined {
-    const r = this.db
-      .prepare(`SELECT * FROM runs WHERE name = ? AND status NOT IN ${FINISHED_SQL}`)
-      .get(name) as Record<string, unknown> | undefined;
+    const r = this.db.prepare(`SELECT * FROM runs WHERE name = ? AND status NOT IN ${FINISHED_SQL}`).get(name) as
+      | Record<string, unknown>
+      | undefined;
     return r ? fromDb(r) : undefined;
   }
 
@@ -140,9 +138,9 @@ export class RunsStore {
     return (
       this.activeByName(name) ??
       (() => {
-        const r = this.db
-          .prepare('SELECT * FROM runs WHERE name = ? ORDER BY submitted_ms DESC LIMIT 1')
-          .get(name) as Record<string, unknown> | undefined;
+        const r = this.db.prepare('SELECT * FROM runs WHERE name = ? ORDER BY submitted_ms DESC LIMIT 1').get(name) as
+          | Record<string, unknown>
+          | undefined;
         return r ? fromDb(r) : undefined;
       })()
     );
@@ -189,9 +187,7 @@ export class RunsStore {
         .prepare(`UPDATE runs SET ${names.map((n) => `${n} = @${n}`).join(', ')} WHERE id = @__id AND status = @__from`)
         .run({ ...cols, __id: id, __from: cur.status });
       this.db
-        .prepare(
-          'INSERT INTO run_transitions (run_id, time_ms, from_status, to_status, reason, message) VALUES (?, ?, ?, ?, ?, ?)',
-        )
+        .prepare('INSERT INTO run_transitions (run_id, time_ms, from_status, to_status, reason, message) VALUES (?, ?, ?, ?, ?, ?)')
         .run(id, nowMs, cur.status, to, patch.terminationReason ?? cur.terminationReason, patch.statusMessage ?? '');
       return this.get(id)!;
     })();
@@ -213,8 +209,8 @@ export class RunsStore {
   }
 
   finishedByName(name: string): RunRow[] {
-    return (
-      this.db.prepare(`SELECT * FROM runs WHERE name = ? AND status IN ${FINISHED_SQL}`).all(name) as Record<string, unknown>[]
-    ).map(fromDb);
+    return (this.db.prepare(`SELECT * FROM runs WHERE name = ? AND status IN ${FINISHED_SQL}`).all(name) as Record<string, unknown>[]).map(
+      fromDb,
+    );
   }
 }

@@ -49,10 +49,11 @@ describe('isIgnoreFile', () => {
 });
 
 describe('localDelta', () => {
-  it('in a git repo: changed, new, removed and renamed paths, by git\'s rules (nested and global ignores) and .dstackignore', async () => {
+  it("in a git repo: changed, new, removed and renamed paths, by git's rules (nested and global ignores) and .dstackignore", async () => {
     const root = join(base, 'git');
     mkdirSync(root);
-    const git = (...args: string[]) => execFileSync('git', ['-C', root, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { stdio: 'pipe' });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-C', root, '-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { stdio: 'pipe' });
     git('init', '-q');
     const globalIgnore = join(base, 'global-ignore');
     writeFileSync(globalIgnore, '*.globalskip\n');
@@ -73,15 +74,31 @@ describe('localDelta', () => {
     const synced = await syncedOf(root);
     expect(synced.has('.dstackignore')).toBe(true);
 
-    write(root, { 'edit.txt': 'v2', 'new.txt': 'n', 'sub/debug.log': 'ignored', 'sub/x.globalskip': 'ignored', 'private/secret.txt': 's', 'star*.txt': 'edited' });
+    write(root, {
+      'edit.txt': 'v2',
+      'new.txt': 'n',
+      'sub/debug.log': 'ignored',
+      'sub/x.globalskip': 'ignored',
+      'private/secret.txt': 's',
+      'star*.txt': 'edited',
+    });
     rmSync(join(root, 'gone.txt'));
     renameSync(join(root, 'dir'), join(root, 'renamed'));
     chmodSync(join(root, 'keep.txt'), 0o755);
     symlinkSync('keep.txt', join(root, 'link'));
     mkdirSync(join(root, '.git', 'never'), { recursive: true });
     const dirty = dirtyOf([
-      ['edit.txt', 'file'], ['new.txt', 'file'], ['sub/debug.log', 'file'], ['sub/x.globalskip', 'file'], ['private', 'dir'],
-      ['gone.txt', 'file'], ['dir', 'dir'], ['renamed', 'dir'], ['keep.txt', 'file'], ['link', 'file'], ['star*.txt', 'file'],
+      ['edit.txt', 'file'],
+      ['new.txt', 'file'],
+      ['sub/debug.log', 'file'],
+      ['sub/x.globalskip', 'file'],
+      ['private', 'dir'],
+      ['gone.txt', 'file'],
+      ['dir', 'dir'],
+      ['renamed', 'dir'],
+      ['keep.txt', 'file'],
+      ['link', 'file'],
+      ['star*.txt', 'file'],
     ]);
     const want = {
       files: ['edit.txt', 'keep.txt', 'link', 'new.txt', 'renamed/a.txt', 'renamed/b.txt', 'star*.txt'],
@@ -93,16 +110,34 @@ describe('localDelta', () => {
     for (let i = 0; i <= WHOLE_TREE_AFTER; i++) many.set(`nothing-${i}`, 'file');
     expect(await summary(root, many, synced)).toEqual({ ...want, whole: true });
     // Unchanged paths send nothing.
-    expect(await summary(root, dirtyOf([['starry.txt', 'file'], ['sub/.gitignore', 'file']]), synced)).toEqual({ files: [], removed: [], whole: false });
+    expect(
+      await summary(
+        root,
+        dirtyOf([
+          ['starry.txt', 'file'],
+          ['sub/.gitignore', 'file'],
+        ]),
+        synced,
+      ),
+    ).toEqual({ files: [], removed: [], whole: false });
   });
 
-  it('in a plain folder: everything but .git and .dstackignore\'s patterns', async () => {
+  it("in a plain folder: everything but .git and .dstackignore's patterns", async () => {
     const root = join(base, 'plain');
     write(root, { 'a.txt': 'a', 'data/big.bin': 'x', '.dstackignore': 'data/\n*.tmp\n' });
     const synced = await syncedOf(root);
     expect([...synced.keys()].sort()).toEqual(['.dstackignore', 'a.txt']);
     write(root, { 'a.txt': 'a2', 'data/more.bin': 'y', 'b.tmp': 't', 'c/d.txt': 'd', '.git/HEAD': 'x' });
-    const got = await summary(root, dirtyOf([['a.txt', 'file'], ['data/more.bin', 'file'], ['b.tmp', 'file'], ['c', 'dir']]), synced);
+    const got = await summary(
+      root,
+      dirtyOf([
+        ['a.txt', 'file'],
+        ['data/more.bin', 'file'],
+        ['b.tmp', 'file'],
+        ['c', 'dir'],
+      ]),
+      synced,
+    );
     expect(got).toEqual({ files: ['a.txt', 'c/d.txt'], removed: [], whole: false });
   });
 });

@@ -90,8 +90,18 @@ export class SyncService {
 
   private offStatus(name: string): SyncStatus {
     return {
-      runName: name, state: 'off', pending: 0, lastSyncedMs: 0, filesSynced: 0, conflicts: [], error: '', repoDir: '',
-      batches: 0, roundTrips: 0, remoteDir: '', lastBatchFiles: 0,
+      runName: name,
+      state: 'off',
+      pending: 0,
+      lastSyncedMs: 0,
+      filesSynced: 0,
+      conflicts: [],
+      error: '',
+      repoDir: '',
+      batches: 0,
+      roundTrips: 0,
+      remoteDir: '',
+      lastBatchFiles: 0,
     };
   }
 

@@ -67,12 +67,18 @@ export class SyncStore {
   }
 
   disable(runId: string, reason: string, nowMs = Date.now()): SyncRow | undefined {
-    this.db.prepare('UPDATE syncs SET enabled = 0, stopped_ms = ?, stop_reason = ? WHERE run_id = ? AND enabled = 1').run(nowMs, reason, runId);
+    this.db
+      .prepare('UPDATE syncs SET enabled = 0, stopped_ms = ?, stop_reason = ? WHERE run_id = ? AND enabled = 1')
+      .run(nowMs, reason, runId);
     return this.get(runId);
   }
 
   /** One batch committed on the instance: `files` changed or removed, in `roundTrips` agent calls. */
-  recordBatch(runId: string, b: { files: number; roundTrips: number; conflicts: { path: string; keptAs: string }[] }, nowMs = Date.now()): void {
+  recordBatch(
+    runId: string,
+    b: { files: number; roundTrips: number; conflicts: { path: string; keptAs: string }[] },
+    nowMs = Date.now(),
+  ): void {
     this.db.transaction(() => {
       this.db
         .prepare(

@@ -34,7 +34,12 @@ export async function gitIgnoredDirs(root: string): Promise<Set<string>> {
     ['-C', root, '-c', 'core.quotePath=off', 'ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory'],
     { maxBuffer: 1 << 28 },
   );
-  return new Set(stdout.split('\0').filter((p) => p.endsWith('/')).map((p) => p.slice(0, -1)));
+  return new Set(
+    stdout
+      .split('\0')
+      .filter((p) => p.endsWith('/'))
+      .map((p) => p.slice(0, -1)),
+  );
 }
 
 function toRel(root: string, abs: string): string | null {

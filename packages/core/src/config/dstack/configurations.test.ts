@@ -11,14 +11,23 @@ const R = `${T}::TestReplicaGroupContainerFields`;
 
 describe('dstack test_configurations.py: shell', () => {
   accepts<Dev>(
-    ([
-      ['None', 'shell: null', null],
-      ['sh', 'shell: sh', 'sh'],
-      ['bash', 'shell: bash', 'bash'],
-      ['/usr/bin/zsh', 'shell: /usr/bin/zsh', '/usr/bin/zsh'],
-    ] as const).map(([id, yaml, want]) => ({ from: `${T}::TestParseConfiguration::test_shell_valid[${id}]`, yaml, get: (c: Dev) => c.shell, want })),
+    (
+      [
+        ['None', 'shell: null', null],
+        ['sh', 'shell: sh', 'sh'],
+        ['bash', 'shell: bash', 'bash'],
+        ['/usr/bin/zsh', 'shell: /usr/bin/zsh', '/usr/bin/zsh'],
+      ] as const
+    ).map(([id, yaml, want]) => ({ from: `${T}::TestParseConfiguration::test_shell_valid[${id}]`, yaml, get: (c: Dev) => c.shell, want })),
   );
-  refuses([{ from: `${T}::TestParseConfiguration::test_shell_invalid`, yaml: 'shell: zsh', error: /use sh, bash, or an absolute path/, quote: '"zsh"' }]);
+  refuses([
+    {
+      from: `${T}::TestParseConfiguration::test_shell_invalid`,
+      yaml: 'shell: zsh',
+      error: /use sh, bash, or an absolute path/,
+      quote: '"zsh"',
+    },
+  ]);
 });
 
 describe('dstack test_configurations.py: ide and version', () => {
@@ -30,7 +39,12 @@ describe('dstack test_configurations.py: ide and version', () => {
       get: ideVersion,
       want: ['windsurf', '1.106.0@8951cd3ad688e789573d7f51750d67ae4a0bea7d'],
     },
-    { from: `${W}::test_windsurf_version_valid_short_commit`, yaml: 'ide: windsurf\nversion: 1.0.0@abc123', get: ideVersion, want: ['windsurf', '1.0.0@abc123'] },
+    {
+      from: `${W}::test_windsurf_version_valid_short_commit`,
+      yaml: 'ide: windsurf\nversion: 1.0.0@abc123',
+      get: ideVersion,
+      want: ['windsurf', '1.0.0@abc123'],
+    },
     { from: `${W}::test_windsurf_version_empty_allowed`, yaml: 'ide: windsurf\nversion: null', get: ideVersion, want: ['windsurf', null] },
     { from: `${W}::test_vscode_version_not_validated`, yaml: 'ide: vscode\nversion: 1.80.0', get: ideVersion, want: ['vscode', '1.80.0'] },
     { from: `${W}::test_cursor_version_not_validated`, yaml: 'ide: cursor\nversion: 0.40.0', get: ideVersion, want: ['cursor', '0.40.0'] },
@@ -39,12 +53,14 @@ describe('dstack test_configurations.py: ide and version', () => {
     { from: `${W}::test_ide_optional`, yaml: 'image: x', get: ideVersion, want: [null, null] },
   ]);
   refuses([
-    ...([
-      ['missing_at', '1.106.0'],
-      ['missing_commit', '1.106.0@'],
-      ['missing_version', '@8951cd3ad688e789573d7f51750d67ae4a0bea7d'],
-      ['non_hex_commit', '1.106.0@ghijklmnop'],
-    ] as const).map(([id, v]) => ({
+    ...(
+      [
+        ['missing_at', '1.106.0'],
+        ['missing_commit', '1.106.0@'],
+        ['missing_version', '@8951cd3ad688e789573d7f51750d67ae4a0bea7d'],
+        ['non_hex_commit', '1.106.0@ghijklmnop'],
+      ] as const
+    ).map(([id, v]) => ({
       from: `${W}::test_windsurf_version_invalid_${id}`,
       yaml: `ide: windsurf\nversion: "${v}"`,
       error: /invalid Windsurf version/,
@@ -56,15 +72,28 @@ describe('dstack test_configurations.py: ide and version', () => {
 
 describe('dstack test_configurations.py: python and image (replica-group cases, same fields on a dev environment)', () => {
   accepts<Dev>(
-    ([
-      ['3.10 (a YAML float)', 'python: 3.10', '3.10'],
-      ['3.12 (a YAML float)', 'python: 3.12', '3.12'],
-      ['"3.10"', 'python: "3.10"', '3.10'],
-      ['"3.12"', 'python: "3.12"', '3.12'],
-    ] as const).map(([id, yaml, want]) => ({ from: `${R}::test_replica_group_python_yaml_coercion[${id}]`, yaml, get: (c: Dev) => c.python, want })),
+    (
+      [
+        ['3.10 (a YAML float)', 'python: 3.10', '3.10'],
+        ['3.12 (a YAML float)', 'python: 3.12', '3.12'],
+        ['"3.10"', 'python: "3.10"', '3.10'],
+        ['"3.12"', 'python: "3.12"', '3.12'],
+      ] as const
+    ).map(([id, yaml, want]) => ({ from: `${R}::test_replica_group_python_yaml_coercion[${id}]`, yaml, get: (c: Dev) => c.python, want })),
   );
   accepts<Dev>([
-    { from: `${R}::test_replica_group_python_nvcc_allowed_together`, yaml: 'python: "3.12"\nnvcc: true', get: (c) => [c.python, c.nvcc], want: ['3.12', true] },
+    {
+      from: `${R}::test_replica_group_python_nvcc_allowed_together`,
+      yaml: 'python: "3.12"\nnvcc: true',
+      get: (c) => [c.python, c.nvcc],
+      want: ['3.12', true],
+    },
   ]);
-  refuses([{ from: `${R}::test_replica_group_image_python_mutex`, yaml: 'image: x\npython: "3.12"', error: /`python: "3.12"` and `image: "x"` are mutually exclusive/ }]);
+  refuses([
+    {
+      from: `${R}::test_replica_group_image_python_mutex`,
+      yaml: 'image: x\npython: "3.12"',
+      error: /`python: "3.12"` and `image: "x"` are mutually exclusive/,
+    },
+  ]);
 });

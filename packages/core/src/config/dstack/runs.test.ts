@@ -8,7 +8,11 @@ const T = 'test_runs.py::TestRunSpec';
 
 describe('dstack test_runs.py', () => {
   refuses([
-    { from: `${T}::test_extra_ignored_on_read_path[configuration]`, yaml: 'new_prop: 1', error: /unknown key `new_prop` in the dev-environment configuration/ },
+    {
+      from: `${T}::test_extra_ignored_on_read_path[configuration]`,
+      yaml: 'new_prop: 1',
+      error: /unknown key `new_prop` in the dev-environment configuration/,
+    },
     {
       from: `${T}::test_extra_ignored_on_read_path[nested-in-configuration]`,
       yaml: 'resources:\n  gpu: {name: [A100], new_prop: 1}',
