@@ -88,8 +88,9 @@ export function register(program: Command): void {
           ['home', s.home || home],
           ['log', s.logFile || homeLayout(home).log],
           ['uptime', s.startedMs ? formatDurationMultiunit((Date.now() - s.startedMs) / 1000) : '-'],
-          ['runs', `${s.activeRuns} active`],
-          ['backends', s.backends.join(', ') || '-'],
+          // A daemon still assembling itself answers Status with no backends (this machine's is always there after).
+          ['runs', s.backends.length ? `${s.activeRuns} active` : 'starting'],
+          ['backends', s.backends.join(', ') || 'starting'],
         ];
         process.stdout.write(`The dstack daemon is running\n${rows.map(([k, v]) => `  ${k.padEnd(9)} ${v}\n`).join('')}`);
       } finally {
