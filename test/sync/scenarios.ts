@@ -219,6 +219,9 @@ export const BRANCHES_REPO: RunOptions = {
     await git(sb, repo, 'checkout', '-qb', 'feature');
     const feature: Record<string, string> = {};
     for (let i = 0; i < 4000; i++) feature[`src/m${i % 50}/f${i}.py`] = `# feature ${i}\n`;
+    // A few past the packed size (sent in chunks), up to and past the size whose hashed bytes are kept to send.
+    for (const [i, size] of [65_537, 300_000, 1 << 20, (1 << 20) + 1].entries())
+      feature[`src/m${i % 50}/f${i}.py`] = `# feature ${i}\n`.padEnd(size, 'x');
     for (let i = 0; i < 500; i++) feature[`src/new${i % 10}/g${i}.py`] = `# added on feature ${i}\n`;
     writeFiles(repo, feature);
     await git(sb, repo, 'rm', '-q', ...Array.from({ length: 500 }, (_, i) => `src/m${(4500 + i) % 50}/f${4500 + i}.py`));

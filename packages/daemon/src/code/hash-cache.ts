@@ -1,5 +1,7 @@
 // sha256 of the repo's files, cached in SQLite by path and checked against (size, mtime, inode):
 // a re-apply of a large repo rehashes only the files that changed since the last one.
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { sha256File } from '@dstack/core/hash';
 import type { Db } from '../state/db';
 import type { RepoFile } from './repo-files';
@@ -7,7 +9,14 @@ import type { RepoFile } from './repo-files';
 export interface HashedFile extends RepoFile {
   /** Empty for symlinks. */
   sha256: string;
+  /** The bytes that were hashed, kept for the upload (small files hashed in this call, up to KEEP_TOTAL). */
+  data?: Buffer;
 }
+
+/** Files up to this size are hashed from one read whose bytes are kept, so the upload need not read them again. */
+export const KEEP_FILE_MAX = 1024 * 1024;
+/** At most this much kept per hash() call; past it, files are hashed as a stream and read again to send. */
+const KEEP_TOTAL = 64 * 1024 * 1024;
 
 function commonDir(paths: string[]): string {
   let prefix = paths[0];
@@ -28,8 +37,8 @@ interface Row {
 export class HashCache {
   constructor(private readonly db: Db | null) {}
 
-  /** Hashes the files (symlinks get no hash), reusing cached hashes of unchanged ones. */
-  async hash(files: RepoFile[], { concurrency = 8 } = {}): Promise<{ files: HashedFile[]; rehashed: number }> {
+  /** Hashes the files (symlinks get no hash), reusing cached hashes of unchanged ones; keeps the bytes of small rehashed ones. */
+  async hash(files: RepoFile[], { concurrency = 8, keepTotal = KEEP_TOTAL } = {}): Promise<{ files: HashedFile[]; rehashed: number }> {
     const cached = new Map<string, Row>();
     if (this.db && files.length) {
       // One range query over the common folder of the files, not one query per file.
@@ -40,6 +49,7 @@ export class HashCache {
     const out: HashedFile[] = new Array(files.length);
     const fresh: HashedFile[] = [];
     let next = 0;
+    let kept = 0;
     const worker = async () => {
       while (next < files.length) {
         const i = next++;
@@ -53,7 +63,12 @@ export class HashCache {
           out[i] = { ...f, sha256: c.sha256 };
           continue;
         }
-        out[i] = { ...f, sha256: await sha256File(f.abs) };
+        if (f.size <= KEEP_FILE_MAX && kept + f.size <= keepTotal) {
+          kept += f.size;
+          const data = await readFile(f.abs);
+          // The hash is of exactly these bytes, so what is sent always matches the manifest's sha256.
+          out[i] = { ...f, sha256: createHash('sha256').update(data).digest('hex'), data };
+        } else out[i] = { ...f, sha256: await sha256File(f.abs) };
         fresh.push(out[i]);
       }
     };

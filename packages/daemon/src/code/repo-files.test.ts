@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDb } from '../state/db';
 import { sha256File } from '@dstack/core/hash';
-import { HashCache } from './hash-cache';
+import { HashCache, KEEP_FILE_MAX } from './hash-cache';
 import { RepoTooLargeError, checkRepoSize, listRepoFiles, repoId } from './repo-files';
 import { toManifest } from './upload';
 
@@ -193,5 +193,29 @@ describe('hash cache', () => {
     rmSync(join(dir, 'f3.txt'));
     await cache.hash((await listRepoFiles(dir)).files);
     expect(db.prepare('SELECT count(*) AS n FROM file_hashes').get()).toEqual({ n: 19 });
+  });
+
+  it('keeps the hashed bytes of small rehashed files, up to the cap, and no others', async () => {
+    const dir = join(tmp, 'keep');
+    write(dir, 'a.txt', 'aaaa');
+    write(dir, 'b.txt', 'bbbbbb');
+    write(dir, 'big.bin', 'x'.repeat(KEEP_FILE_MAX + 1));
+    const cache = new HashCache(openDb(join(tmp, 'keep.db')));
+    const first = await cache.hash((await listRepoFiles(dir)).files, { concurrency: 1 });
+    const by = (r: typeof first, p: string) => r.files.find((f) => f.path === p);
+    for (const p of ['a.txt', 'b.txt']) {
+      const f = by(first, p);
+      expect(f?.data?.toString()).toBe(p[0].repeat(p === 'a.txt' ? 4 : 6));
+      expect(f?.sha256).toBe(await sha256File(join(dir, p)));
+    }
+    expect(by(first, 'big.bin')?.data).toBeUndefined();
+    expect(by(first, 'big.bin')?.sha256).toBe(await sha256File(join(dir, 'big.bin')));
+    // Cached hashes come without bytes; past the cap, files are hashed without keeping them.
+    const again = await cache.hash((await listRepoFiles(dir)).files);
+    expect(again.files.every((f) => f.data === undefined)).toBe(true);
+    const capped = await new HashCache(null).hash((await listRepoFiles(dir)).files, { concurrency: 1, keepTotal: 5 });
+    expect(by(capped, 'a.txt')?.data?.length).toBe(4);
+    expect(by(capped, 'b.txt')?.data).toBeUndefined();
+    expect(by(capped, 'b.txt')?.sha256).toBe(await sha256File(join(dir, 'b.txt')));
   });
 });

@@ -113,7 +113,8 @@ export async function uploadCode(
       };
       for (let i = 0; i < small.length; i += READ_PARALLEL) {
         const slice = small.slice(i, i + READ_PARALLEL);
-        const datas = await Promise.all(slice.map((f) => readFile(f.abs)));
+        // Bytes kept from hashing are the ones the sha256 is of; the rest are read now.
+        const datas = await Promise.all(slice.map((f) => f.data ?? readFile(f.abs)));
         for (const [k, f] of slice.entries()) {
           if (datas[k].length !== f.size)
             throw new FileChangedError(`${f.path} ${datas[k].length > f.size ? 'grew' : 'shrank'} while it was uploaded: apply again`);
@@ -126,6 +127,17 @@ export async function uploadCode(
       }
       await flush();
       for (const f of large) {
+        if (f.data) {
+          if (f.data.length !== f.size)
+            throw new FileChangedError(`${f.path} ${f.data.length > f.size ? 'grew' : 'shrank'} while it was uploaded: apply again`);
+          for (let at = 0; at < f.size; at += CHUNK_BYTES) {
+            const data = f.data.subarray(at, at + CHUNK_BYTES);
+            await write({ uploadId: manifest.uploadId, sha256: f.sha256, data, last: at + data.length === f.size, blobs: [] });
+            sent += data.length;
+            onProgress({ current: sent, total, message: f.path });
+          }
+          continue;
+        }
         const fh = await open(f.abs, 'r');
         try {
           let read = 0;
