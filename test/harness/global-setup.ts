@@ -48,11 +48,12 @@ export default async function setup(project: TestProject) {
   if (missing.length)
     throw new Error(`e2e suites need these system parts, missing here: ${missing.join(', ')}. Run scripts/install-test-deps.sh`);
 
-  const engine = await startDockerd();
-  const [debianImage, busyboxImage] = [await ensureDebianImage(), await ensureBusyboxImage()];
+  const engine = await step('the test Docker engine', startDockerd);
+  const debianImage = await step('the Debian test image', ensureDebianImage);
+  const busyboxImage = await step('the busybox test image', ensureBusyboxImage);
   const regDir = join(CACHE_DIR, `registry-${process.pid}`);
   mkdirSync(regDir, { recursive: true });
-  const registry = await startRegistry(regDir, busyboxImage);
+  const registry = await step('the test registry', () => startRegistry(regDir, busyboxImage));
 
   // Every temp dir the suites make (sandboxes, agents' data dirs) goes under one folder of this run
   // (the workers inherit TMPDIR): the check at the end looks for what was left under it, so runs
@@ -83,4 +84,18 @@ export default async function setup(project: TestProject) {
       throw new Error(`the e2e run left these behind (now ended; a suite's cleanup misses them):\n${lines.join('\n')}`);
     }
   };
+}
+
+/** One setup step; a step still going after a minute says so every minute, so a CI log shows what it waits on. */
+async function step<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  const timer = setInterval(
+    () => console.error(`e2e setup: still waiting for ${what} (${Math.round((Date.now() - t0) / 1000)} s)`),
+    60_000,
+  );
+  try {
+    return await fn();
+  } finally {
+    clearInterval(timer);
+  }
 }

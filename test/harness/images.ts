@@ -3,7 +3,18 @@
 //   cached as a rootfs tarball so later runs import it in seconds;
 // - a busybox image (a static busybox and its applets): nothing but /bin/sh and friends, the
 //   smallest image the agent must serve.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, copyFileSync, chmodSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  copyFileSync,
+  chmodSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { DOCKER_HOST, docker } from './docker';
 import { mustRun, run } from './util';
@@ -30,14 +41,40 @@ export function debianMirror(): string {
   return 'http://deb.debian.org/debian';
 }
 
+// debootstrap fetches with wget, whose defaults wait 900 s on a stalled read and try 20 times: one
+// stalled download from the mirror could hold the whole e2e setup. These bound each fetch; debootstrap
+// retries a failed one itself, and a failed attempt is started again from scratch.
+const WGETRC = 'read_timeout = 30\nconnect_timeout = 20\ndns_timeout = 20\ntries = 3\nwaitretry = 2\n';
+const DEBOOTSTRAP_ATTEMPTS = 3;
+
+async function debootstrap(work: string, rootfs: string): Promise<void> {
+  const wgetrc = join(work, 'wgetrc');
+  writeFileSync(wgetrc, WGETRC);
+  const mirror = debianMirror();
+  for (let attempt = 1; ; attempt++) {
+    const t0 = Date.now();
+    console.error(`e2e setup: building the Debian test image with debootstrap from ${mirror} (attempt ${attempt}/${DEBOOTSTRAP_ATTEMPTS})`);
+    const res = await run('debootstrap', ['--variant=minbase', `--include=${DEBIAN_PACKAGES}`, 'bookworm', rootfs, mirror], {
+      env: { ...process.env, WGETRC: wgetrc },
+      timeoutMs: 10 * 60_000,
+    });
+    if (res.code === 0) {
+      console.error(`e2e setup: debootstrap done in ${Math.round((Date.now() - t0) / 1000)} s`);
+      return;
+    }
+    const why = `debootstrap exited ${res.code ?? `on ${res.signal} (10-minute limit)`}: ${(res.stderr.trim() || res.stdout.trim()).split('\n').slice(-5).join(' | ')}`;
+    if (attempt === DEBOOTSTRAP_ATTEMPTS) throw new Error(`could not build the Debian test image: ${why}`);
+    console.error(`e2e setup: ${why}; starting again`);
+    rmSync(rootfs, { recursive: true, force: true });
+  }
+}
+
 async function buildDebianTarball(): Promise<void> {
   mkdirSync(CACHE_DIR, { recursive: true });
   const work = mkdtempSync(join(CACHE_DIR, 'debootstrap-'));
   const rootfs = join(work, 'rootfs');
   try {
-    await mustRun('debootstrap', ['--variant=minbase', `--include=${DEBIAN_PACKAGES}`, 'bookworm', rootfs, debianMirror()], {
-      timeoutMs: 15 * 60_000,
-    });
+    await debootstrap(work, rootfs);
     // Trim what an image never needs: apt lists and caches.
     rmSync(join(rootfs, 'var/cache/apt/archives'), { recursive: true, force: true });
     rmSync(join(rootfs, 'var/lib/apt/lists'), { recursive: true, force: true });

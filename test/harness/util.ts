@@ -64,12 +64,30 @@ export function run(
   opts: SpawnOptions & { input?: string | Buffer; timeoutMs?: number } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { ...opts, stdio: ['pipe', 'pipe', 'pipe'] });
+    // With a time limit the command gets its own process group, and the limit kills the whole group:
+    // killing only the command leaves its children (debootstrap's wget, a shell's pipeline) holding
+    // the output pipes, and 'close' would never come.
+    const child = spawn(cmd, args, { ...opts, detached: opts.timeoutMs !== undefined, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout!.on('data', (d: Buffer) => out.push(d));
     child.stderr!.on('data', (d: Buffer) => err.push(d));
-    const timer = opts.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs) : undefined;
+    const timer = opts.timeoutMs
+      ? setTimeout(() => {
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            child.kill('SIGKILL');
+          }
+        }, opts.timeoutMs)
+      : undefined;
+    // A process that exited but left a descendant holding its stdout: stop waiting for EOF soon after.
+    child.on('exit', () => {
+      setTimeout(() => {
+        child.stdout!.destroy();
+        child.stderr!.destroy();
+      }, 2000).unref();
+    });
     child.on('error', reject);
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
