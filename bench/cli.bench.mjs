@@ -47,6 +47,14 @@ async function until(what, fn, timeoutMs = 120_000) {
   }
 }
 
+/** Epoch ms of the agent log's lines that match `re`. */
+function agentLogTimes(logFile, re) {
+  return readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => re.test(l))
+    .map((l) => Date.parse(l.slice(0, l.indexOf(' '))));
+}
+
 /** The daemon log's lines about one run: [epoch ms, text]. */
 function runLogLines(logFile, name) {
   const re = new RegExp(`^(\\S+) INFO +run ${name}: (.*)$`);
@@ -117,11 +125,20 @@ export default async function bench() {
     containers.push(id);
     const sshTimes = [];
     const execTimes = [];
+    const toAuth = [];
+    const agentLog = join(sb.dstackHome, 'local', 'agent', 'agent.log');
     for (let i = 0; i < n; i++) {
+      const t0 = now();
       sshTimes.push(await time(() => sshOk(up) || Promise.reject(new Error(`ssh ${up} true failed`))));
+      const authed = agentLogTimes(agentLog, / ssh: \S+ connected$/).find((t) => t >= t0);
+      if (authed) toAuth.push(authed - t0);
       execTimes.push(await time(() => spawnSync('docker', ['-H', DOCKER_HOST, 'exec', id, 'true'], { stdio: 'ignore' })));
     }
     report({ name: 'ssh NAME true (run up)', value: median(sshTimes), baseline: median(execTimes), baselineName: 'docker exec true' });
+    if (toAuth.length)
+      console.log(
+        `    of which ssh start → agent authenticated the client: ${median(toAuth).toFixed(0)} ms (median), the rest the session`,
+      );
     sb.dstack(['stop', up, '-x', '-y']);
 
     // apply -d → first ssh true, with its phases.
@@ -172,6 +189,11 @@ export default async function bench() {
         const line = logLines.find(([, text]) => re.test(text));
         if (line) marks.push([`daemon: ${step}`, line[0]]);
       }
+      // The agent's side of the first session: when it authenticated the client (its log, to the ms).
+      const authed = agentLogTimes(join(sb.dstackHome, 'local', 'agent', 'agent.log'), / ssh: \S+ connected$/).find(
+        (t) => t >= applyEnd && t <= end,
+      );
+      if (authed) marks.push(['agent: ssh client authenticated', authed]);
       marks.sort((a, b) => a[1] - b[1]);
       marks.push(['CLI exit', applyEnd], [`ssh NAME true (${tries === 1 ? 'first try' : `${tries} tries`})`, end]);
       for (let k = 1; k < marks.length; k++) add(`${marks[k - 1][0]} → ${marks[k][0]}`, Math.max(0, marks[k][1] - marks[k - 1][1]));
