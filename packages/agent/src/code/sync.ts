@@ -21,7 +21,7 @@ import {
   unlinkSync,
   type Stats,
 } from 'node:fs';
-import { lstat, rename, unlink } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import type { Conflict, ManifestEntry } from '@dstack/core/gen/agent';
 import type { BlobStore } from './blobs';
 import type { HeldDir, Owner } from '../safe-fs/held-dir';
@@ -109,14 +109,23 @@ function record(st: Stats, kind: Kind, sha: string, mode: number): SyncedEntry {
   return { kind, sha, mode, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino };
 }
 
-/** Files written (or removed) at once, on the thread pool: their syscalls overlap, and the event loop (other jobs' SSH sessions) is never blocked for a whole batch. */
+/** Files copied from blobs at once, on the thread pool, so their syscalls overlap. */
 const PARALLEL = 16;
+/** Small files are written in the calling thread; it yields to the event loop (other jobs' SSH sessions) this often. */
+const SLICE_MS = 10;
 
-/** Runs `fn` over `items`, at most `limit` at a time. */
+/** Runs `fn` over `items`, at most `limit` at a time, yielding to the event loop at least every SLICE_MS. */
 export async function eachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let sliceStart = performance.now();
   const worker = async () => {
-    while (next < items.length) await fn(items[next++]);
+    while (next < items.length) {
+      await fn(items[next++]);
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
@@ -132,13 +141,8 @@ function touchesOthers(name: string): boolean {
 
 const TMP_INFIX = '.dstack-tmp-';
 
-async function lstatAt(dir: HeldDir, name: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(dir.at(name));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
+function lstatAt(dir: HeldDir, name: string): Stats | undefined {
+  return lstatSync(dir.at(name), { throwIfNoEntry: false });
 }
 
 export async function mergeCommit(codeDir: string, blobs: BlobStore, synced: SyncedTree, input: CommitInput): Promise<CommitResult> {
@@ -168,7 +172,7 @@ export async function mergeCommit(codeDir: string, blobs: BlobStore, synced: Syn
       await tree.with(
         parentRel,
         async (dir) => {
-          const st = await lstatAt(dir, name);
+          const st = lstatAt(dir, name);
           if (st) {
             const now = current(dir, name, st, prev);
             if (now.kind === kind && now.sha === want) {
@@ -203,8 +207,8 @@ export async function mergeCommit(codeDir: string, blobs: BlobStore, synced: Syn
             // followed); a leftover there goes, and the create is tried once more.
             const tmp = tmpName(name);
             const data = input.inline?.get(e.sha256);
-            const create = () =>
-              data ? writeData(data, dir, tmp, mode, owner) : writeFromBlob(blobs.path(e.sha256), dir, tmp, mode, owner, e.size);
+            const create = async () =>
+              data ? writeData(data, dir, tmp, mode, owner) : await writeFromBlob(blobs.path(e.sha256), dir, tmp, mode, owner, e.size);
             let w: Written;
             try {
               w = await create();
@@ -213,7 +217,8 @@ export async function mergeCommit(codeDir: string, blobs: BlobStore, synced: Syn
               unlinkIfThere(dir, tmp);
               w = await create();
             }
-            await rename(dir.at(tmp), dir.at(name));
+            if (data) renameSync(dir.at(tmp), dir.at(name));
+            else await rename(dir.at(tmp), dir.at(name));
             synced[rel] = { kind, sha: want, mode, ...w };
           }
           result.written++;
@@ -252,7 +257,7 @@ export async function mergeCommit(codeDir: string, blobs: BlobStore, synced: Syn
       let removedFile = false;
       try {
         await tree.with(parentRel, async (dir) => {
-          const st = await lstatAt(dir, name);
+          const st = lstatAt(dir, name);
           if (!st) return;
           const now = current(dir, name, st, prev);
           if (now.kind === 'dir') {
@@ -267,7 +272,7 @@ export async function mergeCommit(codeDir: string, blobs: BlobStore, synced: Syn
           }
           if (!prev || prev.kind !== now.kind || prev.sha !== now.sha) keep(dir, rel, name, '', now.kind === 'file' ? now.sha : '');
           else {
-            await unlink(dir.at(name));
+            unlinkSync(dir.at(name));
             result.removed++;
             removedFile = true;
           }

@@ -24,7 +24,7 @@ const blobs = {
 for (const [k, v] of Object.entries(blobs)) writeFileSync(join(dir, k), v, { mode: 0o600 });
 
 describe.each([
-  ['from memory', (b: string, n: string, m: number, o?: Owner) => writeData(readFileSync(b), held, n, m, o)],
+  ['from memory (in the calling thread)', async (b: string, n: string, m: number, o?: Owner) => writeData(readFileSync(b), held, n, m, o)],
   ['async', (b: string, n: string, m: number, o?: Owner) => writeFromBlob(b, held, n, m, o)],
 ])('writeFromBlob (%s)', (name, write) => {
   it.each(Object.keys(blobs))('writes the %s blob with the exact mode, past a umask that would take bits away', async (k) => {
@@ -51,7 +51,7 @@ describe.each([
 });
 
 describe.each([
-  ['from memory', (b: string, n: string, m: number) => writeData(readFileSync(b), held, n, m)],
+  ['from memory (in the calling thread)', async (b: string, n: string, m: number) => writeData(readFileSync(b), held, n, m)],
   ['async', (b: string, n: string, m: number) => writeFromBlob(b, held, n, m)],
 ])('writeFromBlob (%s) where something is already there', (name, write) => {
   it.each(['small', 'large'])('refuses it for a %s blob, and never writes through a planted link', async (k) => {
