@@ -72,6 +72,8 @@ export interface OfferList {
   offers: Offer[];
   /** Why the backend has no offers, or fewer than it might (a host unreachable), one line each. */
   reasons: string[];
+  /** The backend could not list its offers at all (a refused key, no answer in time): shown even when others fit. */
+  error?: string;
 }
 
 export interface CreateInstanceRequest {

@@ -1,0 +1,265 @@
+// A GPU cloud as a Backend, whatever the provider: offers from its catalog (cached a few minutes,
+// fetched under a deadline so one slow provider cannot hold a plan), and instances made for one run
+// each. Every instance is named with the daemon's prefix, so a daemon that died between the
+// provider's answer and its own record finds it again by name (createInstance adopts it; the orphan
+// sweep terminates what no run owns). The host key is read from the instance at its first answer,
+// at the address the provider gave over HTTPS, and pinned for the instance's life: nothing later
+// can swap the host. An instance that never answers SSH is terminated before the error is thrown.
+import type { Offer } from '@dstack/core/gen/daemon';
+import type { Backend, CreateInstanceRequest, InstanceRecord, OfferList, OfferQuery } from '../backend';
+import type { HostConnection } from '../host-connection';
+import { canSudo, hasSystemd, homeDir } from '../host-probe';
+import { scanHostKey } from '../ssh-client/connect';
+import { hostKeyText, type HostKeyStore } from '../ssh-client/known-hosts';
+import { SshHost } from '../ssh-client/ssh-host';
+import { fleetAgentPlacement } from '../ssh-fleet/placement';
+import { startUnit } from '../ssh-fleet/systemd';
+import type { CloudInstance, Compute } from './compute';
+import { isCloudError } from './cloud-error';
+
+export interface CloudBackendOptions {
+  /** "lambda", "runpod", "vastai": Offer.backend. */
+  type: string;
+  compute: Compute;
+  /** The daemon's mark on every instance it creates: `dstack-<daemon id>-`. */
+  namePrefix: string;
+  /** `regions:` of the backend's entry; null: all. */
+  regions: string[] | null;
+  /** The daemon's private key (its public half goes to the provider). */
+  identityFile: string;
+  hostKeys: HostKeyStore;
+  offersTtlMs?: number;
+  offersDeadlineMs?: number;
+  /** How long an instance may take from create to its first SSH answer. */
+  bootDeadlineMs?: number;
+  pollMs?: number;
+  log?: (message: string) => void;
+}
+
+/** What a cloud instance's InstanceRecord.data holds. */
+export interface CloudInstanceData {
+  ip: string;
+  port: number;
+  user: string;
+  /** "ssh-ed25519 AAAA...", read at the first answer and pinned. */
+  hostKey: string;
+  supervisor: 'systemd' | 'detached';
+  root: boolean;
+}
+
+export function cloudInstanceData(record: InstanceRecord): CloudInstanceData {
+  return record.data as unknown as CloudInstanceData;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class CloudBackend implements Backend {
+  readonly type: string;
+  private cache?: { at: number; offers: Promise<Offer[]> };
+  /** Connections opened while creating, handed to the first connect(). */
+  private readonly warm = new Map<string, SshHost>();
+
+  constructor(private readonly opts: CloudBackendOptions) {
+    this.type = opts.type;
+  }
+
+  get namePrefix(): string {
+    return this.opts.namePrefix;
+  }
+
+  /** The catalog (cached), narrowed to the entry's regions. */
+  async offers(_query?: OfferQuery): Promise<OfferList> {
+    const ttl = this.opts.offersTtlMs ?? 180_000;
+    const now = Date.now();
+    if (!this.cache || now - this.cache.at > ttl) {
+      const offers = this.opts.compute.offers();
+      this.cache = { at: now, offers };
+      // A failed fetch is not kept: the next plan asks again.
+      offers.catch(() => {
+        if (this.cache?.offers === offers) this.cache = undefined;
+      });
+    }
+    const deadline = this.opts.offersDeadlineMs ?? 10_000;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${deadline / 1000}s; its offers are left out of this plan`)), deadline);
+    });
+    try {
+      const all = await Promise.race([this.cache.offers, late]);
+      const regions = this.opts.regions;
+      return { offers: regions ? all.filter((o) => regions.includes(o.region)) : all, reasons: [] };
+    } catch (err) {
+      const message = (err as Error).message;
+      const line = message.startsWith(`${this.type}:`) ? message : `${this.type}: ${message}`;
+      return { offers: [], reasons: [line], error: line };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Forgets the cached catalog (an offer turned out to have no capacity). */
+  invalidateOffers(): void {
+    this.cache = undefined;
+  }
+
+  async createInstance(req: CreateInstanceRequest): Promise<InstanceRecord> {
+    const { compute } = this.opts;
+    const name = `${this.opts.namePrefix}${req.name}`;
+    // A daemon that died after the provider's answer finds its instance by name.
+    const existing = (await compute.list()).find((i) => i.name === name && i.state !== 'terminated' && i.state !== 'failed');
+    let id: string;
+    if (existing) {
+      id = existing.id;
+      this.opts.log?.(`${this.type}: adopting instance ${name} (${id}), made before a restart`);
+    } else {
+      try {
+        id = await compute.create({ offer: req.offer, name, sshPublicKey: req.sshPublicKey });
+      } catch (err) {
+        if (isCloudError(err, 'provider-down')) {
+          // Maybe made anyway: look once more before giving up (the sweep catches a late one).
+          const late = (await compute.list().catch(() => [])).find((i) => i.name === name && i.state !== 'terminated');
+          if (!late) throw err;
+          id = late.id;
+        } else {
+          if ((err as Error).name === 'NoCapacityError') this.invalidateOffers();
+          throw err;
+        }
+      }
+      this.opts.log?.(`${this.type}: created instance ${name} (${id}) in ${req.offer.region}, ${req.offer.instanceType}`);
+    }
+    try {
+      return await this.waitReady(id, name, req);
+    } catch (err) {
+      await compute.terminate(id).catch((e: Error) => this.opts.log?.(`${this.type}: could not terminate ${name} (${id}): ${e.message}`));
+      this.opts.log?.(`${this.type}: terminated instance ${name} (${id}): ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  /** Polls until the instance runs and its sshd answers; pins its host key; probes its home and supervisor. */
+  private async waitReady(id: string, name: string, req: CreateInstanceRequest): Promise<InstanceRecord> {
+    const deadlineMs = this.opts.bootDeadlineMs ?? 10 * 60_000;
+    const until = Date.now() + deadlineMs;
+    const poll = this.opts.pollMs ?? 5000;
+    let inst: CloudInstance | null = null;
+    let last = '';
+    for (;;) {
+      try {
+        inst = await this.opts.compute.get(id);
+        if (!inst) throw new Error(`${this.type}: instance ${name} (${id}) is gone`);
+        if (inst.state === 'terminated' || inst.state === 'failed') {
+          throw new Error(`${this.type}: instance ${name} (${id}) ended while starting (${inst.providerState})`);
+        }
+        last = inst.providerState;
+        if (inst.state === 'running' && inst.ip) {
+          const key = await this.scan(inst).catch((e: Error) => {
+            last = `${inst!.providerState}, sshd not answering: ${e.message}`;
+            return undefined;
+          });
+          if (key) return await this.record(inst, key, req);
+        }
+      } catch (err) {
+        // A poll that failed (a 5xx, a timeout) is tried again until the deadline; anything else ends it.
+        if (!isCloudError(err, 'provider-down')) throw err;
+        last = (err as Error).message;
+      }
+      if (Date.now() + poll > until) {
+        throw new Error(
+          `${this.type}: instance ${name} did not answer SSH within ${Math.round(deadlineMs / 1000)}s (last: ${last}); it was terminated`,
+        );
+      }
+      await sleep(poll);
+    }
+  }
+
+  private scan(inst: CloudInstance): Promise<string> {
+    return scanHostKey({
+      target: { hostname: inst.ip, port: inst.sshPort, user: inst.sshUser },
+      knownHosts: this.opts.hostKeys,
+      keepalive: { intervalMs: 10_000, countMax: 3 },
+      timeoutMs: 10_000,
+      description: `ssh ${inst.sshUser}@${inst.ip}:${inst.sshPort}`,
+    }).then(hostKeyText);
+  }
+
+  private open(ip: string, port: number, user: string, hostKey: string): SshHost {
+    return new SshHost({ hostname: ip, port, user, identityFile: this.opts.identityFile, hostKey, knownHosts: this.opts.hostKeys });
+  }
+
+  private async record(inst: CloudInstance, hostKey: string, req: CreateInstanceRequest): Promise<InstanceRecord> {
+    const conn = this.open(inst.ip, inst.sshPort, inst.sshUser, hostKey);
+    try {
+      const [home, systemd, sudo] = await Promise.all([homeDir(conn), hasSystemd(conn), canSudo(conn)]);
+      const data: CloudInstanceData = {
+        ip: inst.ip,
+        port: inst.sshPort,
+        user: inst.sshUser,
+        hostKey,
+        supervisor: systemd && sudo ? 'systemd' : 'detached',
+        root: (await conn.exec('[ "$(id -u)" = 0 ]')).code === 0,
+      };
+      this.warm.set(inst.id, conn);
+      return {
+        instanceId: inst.id,
+        name: inst.name,
+        backend: this.type,
+        region: inst.region || req.offer.region,
+        price: req.offer.price,
+        offer: req.offer,
+        agent: fleetAgentPlacement(home),
+        sshProxy: { hostname: inst.ip, port: inst.sshPort, user: inst.sshUser, identityFile: this.opts.identityFile, hostKeys: [hostKey] },
+        reusable: false,
+        data: data as unknown as Record<string, unknown>,
+      };
+    } catch (err) {
+      await conn.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  async connect(instance: InstanceRecord): Promise<HostConnection> {
+    const warm = this.warm.get(instance.instanceId);
+    if (warm) {
+      this.warm.delete(instance.instanceId);
+      return warm;
+    }
+    const d = cloudInstanceData(instance);
+    return this.open(d.ip, d.port, d.user, d.hostKey);
+  }
+
+  /** A systemd unit (as root) where the image has systemd and sudo; else the daemon starts it detached. */
+  async startAgent(conn: HostConnection, instance: InstanceRecord): Promise<number | null> {
+    const d = cloudInstanceData(instance);
+    if (d.supervisor !== 'systemd') return null;
+    return startUnit(conn, instance.agent, { user: d.user, root: d.root });
+  }
+
+  /** One run per instance: the run's end is the instance's end. */
+  async release(instance: InstanceRecord): Promise<void> {
+    await this.terminate(instance);
+  }
+
+  async terminate(instance: InstanceRecord): Promise<void> {
+    const warm = this.warm.get(instance.instanceId);
+    this.warm.delete(instance.instanceId);
+    await warm?.close().catch(() => undefined);
+    await this.opts.compute.terminate(instance.instanceId);
+    this.opts.log?.(`${this.type}: terminated instance ${instance.name} (${instance.instanceId})`);
+  }
+
+  /** Instances that carry this daemon's prefix and are not yet gone: what the orphan sweep looks at. */
+  async ownedInstances(): Promise<CloudInstance[]> {
+    return (await this.opts.compute.list()).filter(
+      (i) => i.name.startsWith(this.opts.namePrefix) && i.state !== 'terminated' && i.state !== 'failed',
+    );
+  }
+
+  /** Terminates an instance the sweep found unowned. */
+  terminateById(id: string): Promise<void> {
+    return this.opts.compute.terminate(id);
+  }
+
+  check(): Promise<void> {
+    return this.opts.compute.check();
+  }
+}

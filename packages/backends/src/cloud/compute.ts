@@ -1,0 +1,43 @@
+// What one GPU cloud must do, as dstack's `Compute`: its catalog, and create / look up / list /
+// terminate instances. Everything else (caching offers, waiting for SSH, pinning the host key,
+// naming instances as ours, reaping orphans) is CloudBackend's, the same for every provider.
+import type { Offer } from '@dstack/core/gen/daemon';
+
+/** An instance as the provider shows it, in the words every backend uses. */
+export interface CloudInstance {
+  id: string;
+  /** The name it was created with (the daemon's prefix + the run's instance name). */
+  name: string;
+  /** pending: not up yet; running: up (may still be booting sshd); stopped; terminated; failed. */
+  state: 'pending' | 'running' | 'stopped' | 'terminated' | 'failed';
+  /** The provider's own state word, for messages ("booting", "unhealthy"). */
+  providerState: string;
+  /** Where its sshd answers, once known. */
+  ip: string;
+  sshPort: number;
+  sshUser: string;
+  region: string;
+  createdMs?: number;
+}
+
+export interface CreateRequest {
+  offer: Offer;
+  /** The full name, prefix included: how the instance is found again after a crash. */
+  name: string;
+  sshPublicKey: string;
+}
+
+export interface Compute {
+  /** The catalog now: one offer per instance type and region, availability as the provider says. */
+  offers(): Promise<Offer[]>;
+  /** Asks for an instance; returns its id. Throws CloudNoCapacityError when the provider has none. */
+  create(req: CreateRequest): Promise<string>;
+  /** The instance, or null when the provider no longer knows it. */
+  get(id: string): Promise<CloudInstance | null>;
+  /** Every instance of the account (the caller picks ours by name). */
+  list(): Promise<CloudInstance[]>;
+  /** Ends billing for good; an instance already gone counts as done. */
+  terminate(id: string): Promise<void>;
+  /** Checks the credentials with one cheap call (throws CloudError `credentials`). */
+  check(): Promise<void>;
+}
