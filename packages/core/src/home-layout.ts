@@ -29,6 +29,8 @@ export interface HomeLayout {
   runsDir: string;
   /** The local backend's files: the agent's data dir is `local/agent`. */
   localBackendDir: string;
+  /** This home's random id: the mark (`dstack-<id>-`) on every cloud instance its daemon creates. */
+  daemonId: string;
 }
 
 /** $DSTACK_HOME, absolute; ~/.dstack when it is unset or empty. */
@@ -54,5 +56,6 @@ export function homeLayout(home: string): HomeLayout {
     runDir: join(home, 'run'),
     runsDir: join(home, 'runs'),
     localBackendDir: join(home, 'local'),
+    daemonId: join(home, 'daemon-id'),
   };
 }

@@ -10,6 +10,8 @@ describe('config.yml', () => {
       instanceUnreachableAfterMs: 180_000,
       sshServer: {},
       logRotation: { maxBytes: 10 * 1024 * 1024, keep: 3 },
+      backends: [],
+      cloudBootTimeoutMs: 600_000,
     });
   });
 

@@ -5,6 +5,7 @@ import { LineCounter, isMap, isScalar, parseDocument, type Node } from 'yaml';
 import { parseDuration } from '@dstack/core/duration';
 import { SSH_SERVER_LIMIT_KEYS, type SshServerLimits } from '@dstack/core/ssh-server-limits';
 import { DEFAULT_LOG_ROTATION, type LogRotation } from '@dstack/core/log-file';
+import { parseBackends, type BackendEntry } from './backends/entries';
 
 export interface DaemonConfig {
   /** Replaces dstack's base image (for every python version, with or without nvcc). */
@@ -22,6 +23,10 @@ export interface DaemonConfig {
   sshServer: Partial<SshServerLimits>;
   /** daemon.log is rotated before it grows past `maxBytes` (log_size_limit); `keep` rotated files are kept (log_keep). */
   logRotation: LogRotation;
+  /** GPU clouds (`backends:`), each with its own key. */
+  backends: BackendEntry[];
+  /** How long a new cloud instance may take to answer SSH before it is terminated (cloud_boot_timeout). */
+  cloudBootTimeoutMs: number;
 }
 
 export const DEFAULT_REPO_SIZE_LIMIT = 1024 ** 3;
@@ -35,6 +40,8 @@ export const DEFAULT_CONFIG: DaemonConfig = {
   instanceUnreachableAfterMs: DEFAULT_UNREACHABLE_AFTER_MS,
   sshServer: {},
   logRotation: DEFAULT_LOG_ROTATION,
+  backends: [],
+  cloudBootTimeoutMs: 10 * 60_000,
 };
 
 export class ConfigError extends Error {
@@ -124,9 +131,20 @@ export function parseConfig(file: string, text: string): DaemonConfig {
         }
         cfg.logRotation = { ...cfg.logRotation, keep: value };
         break;
+      case 'cloud_boot_timeout': {
+        const seconds = parsed(parseDuration);
+        if (seconds < 5) throw new ConfigError(`${where}: cloud_boot_timeout: must be at least 5s, got ${JSON.stringify(value)}`);
+        cfg.cloudBootTimeoutMs = seconds * 1000;
+        break;
+      }
+      case 'backends':
+        cfg.backends = parseBackends(valueNode, at, (m) => {
+          throw new ConfigError(m);
+        });
+        break;
       default:
         throw new ConfigError(
-          `${at(keyNode)}: unknown setting ${JSON.stringify(key)} (known: base_image, repo_size_limit, debug, instance_unreachable_after, ssh_server, log_size_limit, log_keep)`,
+          `${at(keyNode)}: unknown setting ${JSON.stringify(key)} (known: base_image, repo_size_limit, debug, instance_unreachable_after, ssh_server, log_size_limit, log_keep, backends, cloud_boot_timeout)`,
         );
     }
   }

@@ -32,6 +32,10 @@ import { openDb, type Db } from './state/db';
 import { isJobFinished } from './runs/job-state';
 import { InstancesStore, instanceKey } from './state/instances-store';
 import { RunsStore } from './state/runs-store';
+import { FileHostKeyStore } from '@dstack/backends/ssh-client/known-hosts';
+import { BackendService } from './backends/service';
+import { CloudSweep } from './backends/cloud-sweep';
+import { daemonId, instanceNamePrefix } from './backends/cloud-backends';
 
 export interface DaemonOptions {
   early: EarlyDaemon;
@@ -69,6 +73,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   let controller: RunController | undefined;
   let fleetHosts: FleetHosts | undefined;
   let sync: SyncService | undefined;
+  let sweep: CloudSweep | undefined;
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
   let stopping: Promise<void> | undefined;
@@ -91,6 +96,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       });
       await sync?.close();
       fleetHosts?.stop();
+      sweep?.stop();
       await controller?.shutdown();
       await stopIdleLocalAgent().catch((err: Error) => log.warn('could not stop the idle local agent', { error: err }));
       await agents?.closeAll();
@@ -173,6 +179,25 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     });
     backends.push(fleetBackend);
 
+    // GPU clouds (`backends:` in config.yml): each instance named with this home's id, host keys pinned per instance.
+    const boot = config.cloudBootTimeoutMs;
+    const cloudBackends = new BackendService({
+      configFile: paths.config,
+      entries: config.backends,
+      backends,
+      cloud: {
+        secrets,
+        identityFile: paths.sshKey,
+        hostKeys: new FileHostKeyStore(paths.fleetKnownHosts),
+        namePrefix: instanceNamePrefix(daemonId(paths.daemonId)),
+        log: (m) => log.info(m),
+        tuning: { bootDeadlineMs: boot, pollMs: Math.max(500, Math.min(5000, Math.floor(boot / 60))) },
+      },
+      runs: store,
+      instances,
+      log,
+    });
+
     controller = new RunController({
       db,
       store,
@@ -219,12 +244,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       stopRun: (run, message) => ctl0.end(run.id, 'stopped_by_user', message, { user: true }),
     });
     fleetHosts.start();
+    sweep = new CloudSweep({ clouds: () => cloudBackends.clouds(), runs: store, instances, log, graceMs: Math.min(120_000, boot) });
 
     socket.serve(
       handlers({
         runs,
         fleets,
         sync,
+        backends: cloudBackends,
         log,
         shutdown: () => void stop(),
         status: () => ({
@@ -247,6 +274,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       .finally(() => {
         ctl.start();
         syncs.resume();
+        sweep?.start(Math.max(5000, Math.min(180_000, boot)));
       });
   } catch (err) {
     log.error('daemon failed to start', { error: err as Error });

@@ -22,7 +22,7 @@ export interface EndingDeps {
   book: Pick<RunBook, 'liveOf' | 'instanceOf' | 'configOf' | 'backend' | 'move' | 'say' | 'notice'>;
   store: RunsStore;
   instances: InstancesStore;
-  agents: Pick<AgentManager, 'connect'>;
+  agents: Pick<AgentManager, 'connect' | 'disconnect'>;
   ssh: SshConfigFiles;
   log: Logger;
   loss: Pick<InstanceLoss, 'isLost'>;
@@ -154,6 +154,9 @@ export class Ending {
   private async releaseInstance(row: RunRow, record: InstanceRecord): Promise<void> {
     const others = this.d.store.unfinished().filter((r) => r.id !== row.id && r.instanceKey === row.instanceKey);
     if (others.length) return;
+    // An instance that goes away for good is forgotten first: a reconnect loop would otherwise
+    // redeploy to its address, which the provider may already have given to another machine.
+    if (!record.reusable) await this.d.agents.disconnect(row.instanceKey);
     await this.d.book.backend(record.backend).release(record);
     this.d.instances.setStatus(row.instanceKey, record.reusable ? 'idle' : 'terminated');
   }

@@ -6,7 +6,7 @@
 import type { ResourcesSpec } from '@dstack/core/config/index';
 import { offerFits } from '@dstack/core/offers/index';
 import type { Offer } from '@dstack/core/gen/daemon';
-import type { Backend } from '@dstack/backends/backend';
+import type { Backend, OfferList } from '@dstack/backends/backend';
 import { isUsable, outsideFleets, rankOffers } from '../fleets/preference';
 
 export interface OfferRequirements {
@@ -24,6 +24,8 @@ export interface OfferPlan {
   offers: Offer[];
   total: number;
   reasons: string[];
+  /** Backends that failed to list their offers (whatever else fits): one line each. */
+  backendErrors: string[];
 }
 
 function where(o: Offer): string {
@@ -55,6 +57,7 @@ export async function planOffers(backends: Backend[], req: OfferRequirements, ma
         reasons: [
           `no configured backend is in backends: ${req.backends.join(', ')} (configured: ${backends.map((b) => b.type).join(', ')})`,
         ],
+        backendErrors: [],
       };
     }
   }
@@ -64,12 +67,19 @@ export async function planOffers(backends: Backend[], req: OfferRequirements, ma
     maxPrice: req.max_price,
     regions: req.regions,
   };
+  const backendErrors: string[] = [];
   const lists = await Promise.all(
-    chosen.map((b) => b.offers(query).catch((err: Error) => ({ offers: [], reasons: [`${b.type}: ${err.message}`] }))),
+    chosen.map((b) =>
+      b.offers(query).catch((err: Error): OfferList => {
+        const line = err.message.startsWith(`${b.type}:`) ? err.message : `${b.type}: ${err.message}`;
+        return { offers: [], reasons: [line], error: line };
+      }),
+    ),
   );
   const fitting: Offer[] = [];
   for (const l of lists) {
     reasons.push(...l.reasons);
+    if (l.error) backendErrors.push(l.error);
     for (const o of l.offers) {
       const why = filterOffer(o, req);
       if (why) reasons.push(`${where(o)}: ${why}`);
@@ -83,5 +93,5 @@ export async function planOffers(backends: Backend[], req: OfferRequirements, ma
     if (!lists.some((l) => l.offers.some((o) => o.fleet === f)))
       reasons.push(`fleets: no ready host in a fleet named ${f} (see \`dstack fleet\`)`);
   }
-  return { offers: sorted.slice(0, max || 50), total: sorted.length, reasons: usable ? [] : [...new Set(reasons)] };
+  return { offers: sorted.slice(0, max || 50), total: sorted.length, reasons: usable ? [] : [...new Set(reasons)], backendErrors };
 }

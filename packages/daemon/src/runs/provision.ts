@@ -21,6 +21,9 @@ import type { JobEvents } from './job-events';
 import { buildJobSpec } from './job-spec';
 import { planOffers } from './planner';
 
+/** Offers tried in one attempt when providers answer no-capacity. */
+const MAX_OFFERS_TRIED = 5;
+
 /** How old the listing made at the flow's start may be when the upload begins. */
 const FRESH_LISTING_MS = 2000;
 
@@ -97,10 +100,31 @@ export class Provisioner {
     if (!record) {
       const plan = await planOffers(this.d.backends, config);
       row = this.check(runId, signal);
-      const offer = plan.offers.find(isUsable);
-      if (!offer) throw new NoCapacityError(plan.reasons.join('; ') || 'no offers');
-      book.say(row, `Provisioning on ${offer.backend} (${offer.region})`);
-      record = await book.backend(offer.backend).createInstance({ offer, name: `${row.name}-0`, sshPublicKey: this.d.userKey.publicKey });
+      const usable = plan.offers.filter(isUsable);
+      if (!usable.length) throw new NoCapacityError(plan.reasons.join('; ') || 'no offers');
+      // An offer whose provider has no capacity after all: the next one, cheapest first (a few at most).
+      const tried: string[] = [];
+      let offer = usable[0];
+      for (;;) {
+        book.say(
+          row,
+          `Provisioning on ${offer.backend} (${offer.region}${offer.instanceType && offer.backend !== 'local' ? `, ${offer.instanceType}` : ''})`,
+        );
+        try {
+          record = await book
+            .backend(offer.backend)
+            .createInstance({ offer, name: `${row.name}-0`, sshPublicKey: this.d.userKey.publicKey });
+          break;
+        } catch (err) {
+          if (!(err instanceof NoCapacityError)) throw err;
+          tried.push((err as Error).message);
+          row = this.check(runId, signal);
+          const next = usable[tried.length];
+          if (!next || tried.length >= MAX_OFFERS_TRIED) throw new NoCapacityError(tried.join('; '));
+          book.say(row, `${(err as Error).message}; trying the next offer`);
+          offer = next;
+        }
+      }
       const key = instanceKey(record.backend, record.instanceId);
       this.d.instances.upsert(record, 'busy');
       row = this.d.store.update(runId, {

@@ -118,6 +118,7 @@ export class RunService {
       changedFields: changed,
       inPlace: Boolean(current) && isInPlace(changed),
       noOfferReasons: offers.reasons,
+      backendErrors: offers.backendErrors,
       repoId: repo.id,
       repoFiles: repo.listing?.files.length ?? 0,
       repoBytes: repo.listing?.totalBytes ?? 0,
@@ -318,7 +319,7 @@ export class RunService {
       instance_types: c.instance_types,
     };
     const plan = await planOffers(this.d.backends, requirements, req.maxOffers || 50);
-    return { offers: plan.offers, totalOffers: plan.total, noOfferReasons: plan.reasons };
+    return { offers: plan.offers, totalOffers: plan.total, noOfferReasons: plan.reasons, backendErrors: plan.backendErrors };
   }
 
   activeCount(): number {

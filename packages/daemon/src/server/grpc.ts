@@ -7,11 +7,13 @@ import type { Logger } from '../logger';
 import type { RunService, Sink } from '../runs/service';
 import type { FleetService } from '../fleets/service';
 import type { SyncService } from '../sync/service';
+import type { BackendService } from '../backends/service';
 
 export interface ServerDeps {
   runs: RunService;
   fleets: FleetService;
   sync: Pick<SyncService, 'start' | 'stop' | 'get'>;
+  backends: Pick<BackendService, 'list' | 'add' | 'remove'>;
   log: Logger;
   status: () => StatusResponse;
   shutdown: () => void;
@@ -93,5 +95,9 @@ export function handlers(d: ServerDeps): DaemonServer {
     startSync: unary(log, 'StartSync', (req) => d.sync.start(req.name)),
     stopSync: unary(log, 'StopSync', (req) => d.sync.stop(req.name)),
     getSync: unary(log, 'GetSync', (req) => d.sync.get(req.name)),
+    listBackends: unary(log, 'ListBackends', (req) => d.backends.list(req)),
+    // The request carries a key: never logged, refusals included (their messages name no key).
+    addBackend: unary(log, 'AddBackend', (req) => d.backends.add(req)),
+    removeBackend: unary(log, 'RemoveBackend', (req) => d.backends.remove(req)),
   };
 }

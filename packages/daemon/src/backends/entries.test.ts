@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '../config';
+
+const parse = (text: string) => parseConfig('/h/config.yml', text);
+
+describe('backends: in config.yml', () => {
+  it('reads dstack’s shape, plus api_url and ssh_user', () => {
+    const cfg = parse(
+      'backends:\n  - type: lambda\n    creds:\n      type: api_key\n      api_key: secret_abc\n    regions: [us-east-1, us-west-1]\n    api_url: http://127.0.0.1:9/api/v1\n    ssh_user: root\n',
+    );
+    expect(cfg.backends).toEqual([
+      { type: 'lambda', apiKey: 'secret_abc', regions: ['us-east-1', 'us-west-1'], apiUrl: 'http://127.0.0.1:9/api/v1', sshUser: 'root' },
+    ]);
+    expect(parse('').backends).toEqual([]);
+  });
+
+  it.each([
+    ['backends: lambda\n', '/h/config.yml:1:11: backends: expected a list of backends (- type: lambda ...), got "lambda"'],
+    [
+      'backends:\n  - type: runpod\n    creds: {type: api_key, api_key: k}\n',
+      '/h/config.yml:2:11: backends[0].type: "runpod" is not supported by this version yet (supported: lambda)',
+    ],
+    ['backends:\n  - type: lamda\n', '/h/config.yml:2:11: backends[0].type: unknown backend type "lamda" (supported: lambda)'],
+    ['backends:\n  - type: lambda\n', '/h/config.yml:2:5: backends[0]: creds: {type: api_key, api_key: ...} is required'],
+    [
+      'backends:\n  - type: lambda\n    creds: {type: oauth, api_key: k}\n',
+      '/h/config.yml:3:19: backends[0].creds.type: only api_key is supported, got "oauth"',
+    ],
+    [
+      'backends:\n  - type: lambda\n    creds: {type: api_key, api_key: k}\n    api_url: http://cloud.example.com/api\n',
+      '/h/config.yml:4:14: backends[0].api_url: expected https:// (http:// only to this machine), keys travel in it, got "http://cloud.example.com/api"',
+    ],
+    [
+      'backends:\n  - type: lambda\n    creds: {type: api_key, api_key: k}\n    region: [x]\n',
+      '/h/config.yml:4:5: unknown setting "backends[0].region" (known: type, creds, regions, api_url, ssh_user)',
+    ],
+    [
+      'backends:\n  - type: lambda\n    creds: {type: api_key, api_key: k}\n  - type: lambda\n    creds: {type: api_key, api_key: k}\n',
+      '/h/config.yml:4:5: backends[1]: a second lambda backend (one entry per type)',
+    ],
+  ])('refuses %j with one line naming file:line:col', (text, message) => {
+    expect(() => parse(text)).toThrow(new ConfigError(message));
+  });
+
+  it('never quotes the key back', () => {
+    expect(() => parse('backends:\n  - type: lambda\n    creds: {type: api_key, api_key: secret_xyz, extra: 1}\n')).toThrow(
+      /unknown setting "backends\[0\].creds.extra"/,
+    );
+    try {
+      parse('backends:\n  - type: lambda\n    creds: {type: api_key, api_key: secret_xyz, extra: 1}\n');
+    } catch (err) {
+      expect((err as Error).message).not.toContain('secret_xyz');
+    }
+  });
+});

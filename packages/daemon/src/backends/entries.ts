@@ -1,0 +1,128 @@
+// `backends:` in $DSTACK_HOME/config.yml, in the shape dstack's server config uses for the same
+// providers, so an entry can be copied from dstack's docs:
+//
+//   backends:
+//     - type: lambda
+//       creds:
+//         type: api_key
+//         api_key: secret_...
+//       regions: [us-east-1]
+//
+// Plus `api_url:` (a proxy, a test double) and, for VM clouds, `ssh_user:` (the login user of the
+// provider's image; Lambda's is ubuntu). `dstack backend add` writes the key sealed
+// (`api_key: sealed:...`, opened with $DSTACK_HOME/secret.key); a key written in clear works too,
+// and `dstack backend list` says so.
+import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
+
+/** Backend types this build can create instances on. */
+export const CLOUD_TYPES = ['lambda'] as const;
+export type CloudType = (typeof CLOUD_TYPES)[number];
+/** dstack's types this build knows but cannot use yet. */
+const LATER_TYPES = ['runpod', 'vastai', 'aws', 'gcp', 'azure', 'kubernetes'];
+
+export interface BackendEntry {
+  type: CloudType;
+  /** As written: clear, or `sealed:<base64>`. */
+  apiKey: string;
+  regions: string[] | null;
+  apiUrl: string | null;
+  sshUser: string | null;
+}
+
+export const SEALED_PREFIX = 'sealed:';
+
+type At = (node: Node | null | undefined) => string;
+type Fail = (message: string) => never;
+
+function shown(v: unknown): string {
+  if (isMap(v)) return 'a mapping';
+  if (isSeq(v)) return 'a list';
+  return JSON.stringify(isScalar(v) ? v.value : v);
+}
+
+function entries(map: YAMLMap): [string, Node, Node | null][] {
+  return map.items.map((p) => [isScalar(p.key) ? String(p.key.value) : '', p.key as Node, (p.value ?? null) as Node | null]);
+}
+
+/** An `api_url`: https anywhere, http only to this machine (a local proxy or test double). */
+export function checkApiUrl(v: string): string | undefined {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    return 'expected a URL like https://cloud.lambda.ai/api/v1';
+  }
+  if (u.protocol === 'https:') return undefined;
+  const loopback = ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname) || u.hostname.startsWith('127.');
+  return u.protocol === 'http:' && loopback ? undefined : 'expected https:// (http:// only to this machine), keys travel in it';
+}
+
+export function parseBackends(node: Node | null, at: At, fail: Fail): BackendEntry[] {
+  if (!isSeq(node)) fail(`${at(node)}: backends: expected a list of backends (- type: lambda ...), got ${shown(node)}`);
+  const out: BackendEntry[] = [];
+  node.items.forEach((item, i) => {
+    const path = `backends[${i}]`;
+    const itemNode = item as Node;
+    if (!isMap(itemNode)) fail(`${at(itemNode)}: ${path}: expected a mapping with type: and creds:, got ${shown(itemNode)}`);
+    const e: Partial<BackendEntry> = { regions: null, apiUrl: null, sshUser: null };
+    for (const [key, keyNode, v] of entries(itemNode)) {
+      const where = `${at(v ?? keyNode)}: ${path}.${key}`;
+      const str = () => {
+        if (!isScalar(v) || typeof v.value !== 'string' || !v.value.trim()) fail(`${where}: expected a string, got ${shown(v)}`);
+        return (v.value as string).trim();
+      };
+      switch (key) {
+        case 'type': {
+          const t = str();
+          if (LATER_TYPES.includes(t))
+            fail(`${where}: ${JSON.stringify(t)} is not supported by this version yet (supported: ${CLOUD_TYPES.join(', ')})`);
+          if (!(CLOUD_TYPES as readonly string[]).includes(t))
+            fail(`${where}: unknown backend type ${JSON.stringify(t)} (supported: ${CLOUD_TYPES.join(', ')})`);
+          e.type = t as CloudType;
+          break;
+        }
+        case 'creds': {
+          if (!isMap(v)) fail(`${where}: expected a mapping (type: api_key, api_key: ...), got ${shown(v)}`);
+          for (const [ck, ckNode, cv] of entries(v)) {
+            const cwhere = `${at(cv ?? ckNode)}: ${path}.creds.${ck}`;
+            const val = isScalar(cv) && typeof cv.value === 'string' ? cv.value.trim() : undefined;
+            if (ck === 'type') {
+              if (val !== 'api_key') fail(`${cwhere}: only api_key is supported, got ${shown(cv)}`);
+            } else if (ck === 'api_key') {
+              // The key itself is never quoted back.
+              if (!val) fail(`${cwhere}: expected the provider's API key as a string`);
+              e.apiKey = val;
+            } else fail(`${at(ckNode)}: unknown setting ${JSON.stringify(`${path}.creds.${ck}`)} (known: type, api_key)`);
+          }
+          break;
+        }
+        case 'regions': {
+          if (!isSeq(v) || !v.items.length) fail(`${where}: expected a list of region names, got ${shown(v)}`);
+          e.regions = v.items.map((r) => {
+            if (!isScalar(r) || typeof r.value !== 'string' || !r.value.trim())
+              fail(`${at(r as Node)}: ${path}.regions: expected a region name, got ${shown(r)}`);
+            return (r.value as string).trim();
+          });
+          break;
+        }
+        case 'api_url': {
+          const url = str();
+          const bad = checkApiUrl(url);
+          if (bad) fail(`${where}: ${bad}, got ${JSON.stringify(url)}`);
+          e.apiUrl = url;
+          break;
+        }
+        case 'ssh_user':
+          e.sshUser = str();
+          break;
+        default:
+          fail(`${at(keyNode)}: unknown setting ${JSON.stringify(`${path}.${key}`)} (known: type, creds, regions, api_url, ssh_user)`);
+      }
+    }
+    if (!e.type) fail(`${at(itemNode)}: ${path}: type: is required (${CLOUD_TYPES.join(', ')})`);
+    if (!e.apiKey) fail(`${at(itemNode)}: ${path}: creds: {type: api_key, api_key: ...} is required`);
+    if (out.some((o) => o.type === e.type)) fail(`${at(itemNode)}: ${path}: a second ${e.type} backend (one entry per type)`);
+    out.push(e as BackendEntry);
+  });
+  return out;
+}
