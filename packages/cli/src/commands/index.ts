@@ -10,12 +10,13 @@ import { register as stop } from './stop';
 import { register as deleteRun } from './delete';
 import { register as offer } from './offer';
 import { register as fleet } from './fleet';
+import { register as backend } from './backend';
 import { register as daemon } from './daemon';
 import { register as validate } from './validate';
 import { register as schema } from './schema';
 
 type Register = (program: Command) => void;
-const commands: Register[] = [apply, ps, attach, sync, logs, stop, deleteRun, offer, fleet, daemon, validate, schema];
+const commands: Register[] = [apply, ps, attach, sync, logs, stop, deleteRun, offer, fleet, backend, daemon, validate, schema];
 
 export function registerCommands(program: Command): void {
   for (const register of commands) register(program);

@@ -6,7 +6,7 @@ import { configurationSource, reportConfigurationErrors } from '../config/config
 import { UsageError } from '../errors';
 import { gpuGroupsTable, groupByGpu, offersTable } from '../run/offers-table';
 import { printJson } from '../ui/output';
-import { addOverrideOptions, overridesOf, parseMaxOffers, type OverrideFlags } from '../config/overrides';
+import { addOverrideOptions, collectList, overridesOf, parseMaxOffers, type OverrideFlags } from '../config/overrides';
 import { spinner } from '../ui/progress';
 
 interface OfferOptions extends OverrideFlags {
@@ -15,20 +15,12 @@ interface OfferOptions extends OverrideFlags {
   maxOffers?: number;
 }
 
-const collect = (v: string, prev: string[]) => [
-  ...prev,
-  ...v
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean),
-];
-
 export function register(program: Command): void {
   const cmd = program
     .command('offer')
     .description('List the offers that fit a resource spec (all backends, spot and on-demand unless told)');
   addOverrideOptions(cmd, 'both spot and on-demand (the default here)')
-    .option('--group-by <FIELD>', 'aggregate by GPU model: gpu', collect, [])
+    .option('--group-by <FIELD>', 'aggregate by GPU model: gpu', collectList, [])
     .option('--max-offers <N>', 'how many offers to list (default 50)', parseMaxOffers)
     .option('--json', 'print the offers as one JSON object')
     .action(async (opts: OfferOptions) => {
@@ -64,6 +56,7 @@ export function register(program: Command): void {
           return;
         }
         process.stdout.write(offersTable(resp.offers, resp.totalOffers));
+        for (const line of resp.backendErrors) process.stdout.write(`Left out: ${line}\n`);
       } finally {
         daemon.close();
       }

@@ -65,3 +65,14 @@ export function parseMaxOffers(v: string): number {
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
   return n;
 }
+
+/** A repeatable, comma-separated flag (`--group-by gpu,backend`, `-r a -r b`): every value, in order. */
+export function collectList(v: string, prev: string[]): string[] {
+  return [
+    ...prev,
+    ...v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
+}

@@ -7,6 +7,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:f
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
 import type {
+  AddBackendRequest,
+  BackendInfo,
+  ListBackendsResponse,
   ApplyRunRequest,
   AttachEvent,
   AttachRequest,
@@ -108,6 +111,15 @@ export class Daemon {
   }
   getSync(name: string): Promise<SyncStatus> {
     return this.unary(this.api.getSync, { name });
+  }
+  listBackends(check: boolean): Promise<ListBackendsResponse> {
+    return this.unary(this.api.listBackends, { check }, 60_000);
+  }
+  addBackend(req: AddBackendRequest): Promise<BackendInfo> {
+    return this.unary(this.api.addBackend, req, 60_000);
+  }
+  removeBackend(type: string) {
+    return this.unary(this.api.removeBackend, { type });
   }
 
   close(): void {

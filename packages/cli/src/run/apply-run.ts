@@ -101,6 +101,7 @@ export async function applyDevEnvironment(file: string, text: string, opts: Appl
       throw new UserError(`no offers fit the configuration${reasons}`);
     }
     out.write(`\n${offersTable(plan.offers, plan.totalOffers)}\n`);
+    for (const line of plan.backendErrors) out.write(`Left out: ${line}\n`);
 
     const decision = decide(plan, name);
     if (decision.notice) out.write(`${decision.notice}\n`);

@@ -55,3 +55,45 @@ export async function confirm(question: string, opts: { yes?: boolean; io?: Prom
     rl.close();
   }
 }
+
+/**
+ * A secret (an API key): from a terminal without echo, else the first line of stdin (a pipe, a
+ * file), so scripts never put it on a command line. Ctrl+C while typing throws InterruptedError.
+ */
+export async function readSecret(question: string, io: PromptIO = defaultIO()): Promise<string> {
+  const input = io.input as Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => void };
+  if (!input.isTTY || !input.setRawMode) {
+    let text = '';
+    for await (const chunk of input) text += String(chunk);
+    return text.split('\n')[0].trim();
+  }
+  io.output.write(`${question}: `);
+  input.setRawMode(true);
+  input.resume();
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      let typed = '';
+      const onData = (chunk: Buffer | string) => {
+        for (const ch of String(chunk)) {
+          if (ch === '\u0003') {
+            input.off('data', onData);
+            reject(new InterruptedError());
+            return;
+          }
+          if (ch === '\r' || ch === '\n' || ch === '\u0004') {
+            input.off('data', onData);
+            resolve(typed.trim());
+            return;
+          }
+          if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
+          else typed += ch;
+        }
+      };
+      input.on('data', onData);
+    });
+  } finally {
+    input.setRawMode(false);
+    input.pause();
+    io.output.write('\n');
+  }
+}
