@@ -28,6 +28,10 @@ export interface TestHost {
   user: string;
   /** The host's private /root, as a path on this machine. */
   homeDir: string;
+  /** The keys its sshd accepts (for root), as a path on this machine. */
+  authorizedKeysFile: string;
+  /** Its sshd's pid (on this machine). */
+  sshdPid: number;
   via?: TestHost;
   /** Runs a command inside the host (its network and mount namespaces). */
   exec(command: string): Promise<RunResult>;
@@ -206,6 +210,8 @@ export async function createTestHosts(specs: HostSpec[]): Promise<TestHostNetwor
         port: 22,
         user: 'root',
         homeDir,
+        authorizedKeysFile: join(hostDir, 'authorized_keys'),
+        sshdPid: pid,
         via,
         exec: (command) => run('nsenter', ['-t', String(pid), '-m', '-n', '--', 'sh', '-c', command]),
         linkDown: () => linkCmd('down'),

@@ -1,0 +1,172 @@
+// Lambda end to end against its API double (test/clouds/lambda-double.ts), everything past the API
+// real: the instances are SSH test hosts (network namespaces with their own sshd), reached with the
+// daemon's key that the backend registered through the API, the agent deployed over SSH, the run in
+// host mode, OpenSSH as the user's client. Covers: `dstack backend add|list|remove`, offers merged
+// with the other backends and sorted by price, apply → `ssh NAME` → stop → terminated, a
+// no-capacity answer moving to the next offer, an instance whose SSH never answers (terminated,
+// nothing left), polls failing with 5xx, an orphan carrying the daemon's prefix terminated by the
+// sweep, and a bad key leaving the other backends' offers in the plan.
+import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dstack, getRun, gitRepo, mustDstack, runName, ssh, waitForRun, type Sandbox } from '../cli/helpers';
+import { createTestHosts, devEnvYaml, fleetSandbox } from '../fleets/helpers';
+import type { TestHostNetwork } from '../harness/ssh-hosts';
+import { waitFor } from '../harness/util';
+import { startLambdaDouble, type LambdaDouble } from './lambda-double';
+
+const SPECS = { vcpus: 8, memory_gib: 32, storage_gib: 100, gpus: 1 };
+
+describe('lambda backend, against the API double', () => {
+  let net: TestHostNetwork;
+  let double: LambdaDouble;
+  let sb: Sandbox;
+  let repo: string;
+
+  beforeAll(async () => {
+    net = await createTestHosts([{ name: 'l1' }, { name: 'l2' }, { name: 'l3' }]);
+    double = await startLambdaDouble({
+      hosts: net.hosts,
+      types: [
+        { name: 'gpu_1x_a10', gpu_description: 'A10 (24 GB PCIe)', price_cents_per_hour: 75, specs: SPECS, regions: ['us-east-1'] },
+        { name: 'gpu_1x_a100', gpu_description: 'A100 (40 GB SXM4)', price_cents_per_hour: 129, specs: SPECS, regions: ['us-west-2'] },
+        { name: 'gpu_1x_h100_pcie', gpu_description: 'H100 (80 GB PCIe)', price_cents_per_hour: 249, specs: SPECS, regions: ['us-east-1'] },
+      ],
+    });
+    sb = fleetSandbox('lambda');
+    // Short deadlines for the faults below; the sweep runs this often too.
+    appendFileSync(join(sb.dstackHome, 'config.yml'), 'cloud_boot_timeout: 20s\n');
+    repo = await gitRepo(sb, devEnvYaml('unused'));
+  });
+
+  afterAll(async () => {
+    await sb?.cleanup();
+    await double?.close();
+    await net?.destroy();
+  });
+
+  const active = () => double.instances().filter((i) => i.status !== 'terminated');
+  const apply = (name: string, extra = 'backends: [lambda]') => {
+    writeFileSync(join(repo, `${name}.dstack.yml`), devEnvYaml(name, extra));
+    return dstack(sb, ['apply', '-f', `${name}.dstack.yml`, '-y', '-d'], { cwd: repo, timeoutMs: 300_000 });
+  };
+
+  it('`dstack backend add lambda` refuses a bad key and saves nothing; a good one is checked, saved sealed, and listed', async () => {
+    const add = (key: string) =>
+      dstack(sb, ['backend', 'add', 'lambda', '--api-url', double.url, '--ssh-user', 'root'], { input: `${key}\n`, timeoutMs: 60_000 });
+    const bad = await add('secret_wrong');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(
+      /lambda: credentials refused: API key was invalid, expired, or deleted\..*\(global\/invalid-api-key\); nothing was saved/,
+    );
+    expect(readFileSync(join(sb.dstackHome, 'config.yml'), 'utf8')).not.toContain('lambda');
+
+    const good = await add(double.apiKey);
+    expect(good.code, good.stderr).toBe(0);
+    const config = readFileSync(join(sb.dstackHome, 'config.yml'), 'utf8');
+    expect(config).toContain('cloud_boot_timeout: 20s'); // the rest of the file kept
+    expect(config).toMatch(/api_key: sealed:[A-Za-z0-9+/=]+/);
+    expect(config).not.toContain(double.apiKey);
+    expect(statSync(join(sb.dstackHome, 'config.yml')).mode & 0o777).toBe(0o600);
+    const list = JSON.parse((await mustDstack(sb, ['backend', 'list', '--json'])).stdout);
+    expect(list.backends).toEqual([expect.objectContaining({ type: 'lambda', status: 'ok', apiUrl: double.url })]);
+    expect(list.backends[0].keyInClear).toBeFalsy();
+  });
+
+  it('`dstack offer --gpu 24GB.. --json` merges lambda with the other backends, cheapest first', async () => {
+    const res = await mustDstack(sb, ['offer', '--gpu', '24GB..', '--json']);
+    const offers = JSON.parse(res.stdout).offers as { backend: string; instanceType: string; price: number; region: string }[];
+    expect(offers.map((o) => [o.backend, o.instanceType, o.region, o.price])).toEqual([
+      ['lambda', 'gpu_1x_a10', 'us-east-1', 0.75],
+      ['lambda', 'gpu_1x_a100', 'us-west-2', 1.29],
+      ['lambda', 'gpu_1x_h100_pcie', 'us-east-1', 2.49],
+    ]);
+    const gpus = JSON.parse((await mustDstack(sb, ['offer', '--gpu', 'H100', '--json'])).stdout).offers;
+    expect(gpus[0].resources.gpus).toEqual([{ vendor: 'nvidia', name: 'H100', memoryGb: 80, count: 1 }]);
+  });
+
+  it('apply creates an instance named with the daemon prefix, `ssh NAME` lands on it, stop terminates it', async () => {
+    const name = runName('lam');
+    const res = await apply(name);
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    expect(res.stdout).toMatch(/^ 1 {2}lambda +us-east-1 +8xCPU, 32GB, A10:24GB, 100.0GB \(disk\) +no +\$0.75$/m);
+    const prefix = `dstack-${readFileSync(join(sb.dstackHome, 'daemon-id'), 'utf8').trim()}-`;
+    const [inst] = active();
+    expect(inst.name).toBe(`${prefix}${name}-0`);
+    const where = await ssh(sb, name, 'ip -o -4 addr show');
+    expect(where.stdout).toContain(`${net.host(inst.host!).address}/24`);
+    const r = await getRun(sb, name);
+    expect(r).toMatchObject({ backend: 'lambda', region: 'us-east-1', price: 0.75 });
+    await mustDstack(sb, ['stop', name, '-y']);
+    expect(double.instances().find((i) => i.id === inst.id)?.status).toBe('terminated');
+    expect(active()).toEqual([]);
+  });
+
+  it('a no-capacity answer moves to the next offer; polls that fail with 5xx are retried', async () => {
+    double.fault({
+      method: 'POST',
+      path: /launch$/,
+      status: 400,
+      code: 'instance-operations/launch/insufficient-capacity',
+      message: 'Not enough capacity to fulfill launch request.',
+    });
+    double.fault({
+      method: 'GET',
+      path: /^\/instances\//,
+      status: 503,
+      code: 'global/unavailable',
+      message: 'Service unavailable',
+      times: 2,
+    });
+    const name = runName('cap');
+    const res = await apply(name);
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    const [inst] = active();
+    expect(double.instances().find((i) => i.id === inst.id)).toBeTruthy();
+    const r = await getRun(sb, name);
+    expect(r).toMatchObject({ backend: 'lambda', region: 'us-west-2', price: 1.29 });
+    const log = readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8');
+    expect(log).toContain('lambda: no capacity: Not enough capacity to fulfill launch request.');
+    await mustDstack(sb, ['stop', name, '-y']);
+    expect(active()).toEqual([]);
+  });
+
+  it('an instance whose SSH never answers is terminated after cloud_boot_timeout, and the run fails saying so', async () => {
+    double.deadNext();
+    const name = runName('dead');
+    const res = await apply(name, 'backends: [lambda]\nretry: false');
+    const r = await waitForRun(sb, name, (x) => ['failed', 'terminated'].includes(x.status), 'the run to fail', 120_000);
+    expect(res.code === 0 || res.code === 1).toBe(true);
+    expect(JSON.stringify(r)).toMatch(/did not answer SSH within 20s.*terminated/);
+    expect(active()).toEqual([]);
+  });
+
+  it('an instance with the daemon prefix that no run owns is terminated by the sweep', async () => {
+    const prefix = `dstack-${readFileSync(join(sb.dstackHome, 'daemon-id'), 'utf8').trim()}-`;
+    const mine = double.launchDirect(`${prefix}ghost-0`);
+    const other = double.launchDirect('someone-elses-box');
+    await waitFor('the sweep to terminate the orphan', async () => double.instances().find((i) => i.id === mine)?.status === 'terminated', {
+      timeoutMs: 120_000,
+      intervalMs: 1000,
+    });
+    expect(double.instances().find((i) => i.id === other)?.status).not.toBe('terminated');
+    expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).toContain(
+      `lambda: terminated instance ${prefix}ghost-0 (${mine}): no run owns it`,
+    );
+  });
+
+  it('a bad key on lambda leaves the other backends in the plan and says why', async () => {
+    const file = join(sb.dstackHome, 'config.yml');
+    const before = readFileSync(file, 'utf8');
+    writeFileSync(file, before.replace(/api_key: sealed:\S+/, 'api_key: secret_revoked'), { mode: 0o600 });
+    await mustDstack(sb, ['daemon', 'stop']);
+    const res = await mustDstack(sb, ['offer']);
+    expect(res.stdout).toMatch(/local/);
+    expect(res.stdout).toMatch(/^Left out: lambda: credentials refused: API key was invalid/m);
+    const list = await dstack(sb, ['backend', 'list']);
+    expect(list.code).toBe(1);
+    expect(list.stdout).toMatch(/lambda +all +error: lambda: credentials refused/);
+    await mustDstack(sb, ['backend', 'remove', 'lambda']);
+    expect(readFileSync(file, 'utf8')).not.toContain('lambda');
+  });
+});
