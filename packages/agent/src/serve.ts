@@ -108,6 +108,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   }
   writeFileAtomic(dataDir.pidFile, `${process.pid}\n`);
   manager.recover();
+  manager.startLimits();
   logger.info(`dstack-agent ${AGENT_VERSION} serving ${dataDir.root} on ${socketPath} (pid ${process.pid}, instance ${instanceId})`);
 
   process.on('SIGTERM', () => void exit(false));

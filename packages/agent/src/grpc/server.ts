@@ -62,7 +62,7 @@ export function agentService(d: AgentDeps, streams: Set<ServerWritableStream<Eve
       await m.remove(req.jobId);
       return {};
     }),
-    updateJob: unary((req) => m.update(req.jobId, req.authorizedKeys)),
+    updateJob: unary((req) => m.update(req.jobId, req.authorizedKeys, req.limits)),
     setJobSecrets: unary((req) => m.setSecrets(req)),
     putManifest: unary((req) => m.putManifest(req)),
     putBlobs: (call: ServerReadableStream<BlobChunk, PutBlobsResponse>, callback: sendUnaryData<PutBlobsResponse>) => {
@@ -88,8 +88,11 @@ export function agentService(d: AgentDeps, streams: Set<ServerWritableStream<Eve
         if (!call.cancelled && !call.destroyed) call.write(e);
       });
       streams.add(call);
+      // A daemon watching every job enforces the limits; while none does, the agent does (job/limits.ts).
+      const unwatch = jobId ? () => {} : m.watchers.watch();
       const end = () => {
         unsubscribe();
+        unwatch();
         streams.delete(call);
       };
       call.on('cancelled', end);

@@ -14,6 +14,7 @@ import {
   LogStream,
   type Activity,
   type Job as JobProto,
+  type JobLimits,
   type JobSpec,
   type JobStatus,
   type RegistryAuth,
@@ -49,7 +50,8 @@ interface Internal {
   initDone: number;
   initRunning?: number;
   sshPort?: number;
-  stop?: { abort: boolean; grace: number };
+  /** A stop under way; `reason`/`message` when the agent stopped the job itself (a limit). */
+  stop?: { abort: boolean; grace: number; reason?: string; message?: string };
   /** The container user that owns the code (a job with `user`); unset: the agent's user. */
   codeOwner?: { uid: number; gid: number };
 }
@@ -520,12 +522,12 @@ export class Job implements RuntimeJob {
 
   // ---- requests from the daemon ---------------------------------------------------------------
   /** Graceful: SIGTERM, SIGKILL after `grace` seconds; abort: SIGKILL now. Resolves when stopped. */
-  async stop(abort: boolean, grace: number): Promise<void> {
+  async stop(abort: boolean, grace: number, why?: { reason: string; message: string }): Promise<void> {
     if (this.finished) return;
     if (!this.stopping) {
       this.stopRequested = true;
-      this.internal.stop = { abort, grace };
-      this.fire('stop', { message: abort ? 'abort requested' : `stop requested (SIGKILL after ${grace} s)` });
+      this.internal.stop = { abort, grace, ...why };
+      this.fire('stop', { message: why?.message ?? (abort ? 'abort requested' : `stop requested (SIGKILL after ${grace} s)`) });
       this.abort.abort();
       this.codeWaiter?.();
       this.secretsWaiter?.();
@@ -546,8 +548,8 @@ export class Job implements RuntimeJob {
       await this.settled(this.inFlight.size ? Promise.all(this.inFlight).then(() => {}) : undefined, STEP_WAIT_MS);
       await this.teardown(req.abort ? 0 : req.grace);
       this.fire('stopped', {
-        reason: req.abort ? 'aborted' : 'stopped',
-        message: req.abort ? 'aborted on request' : 'stopped on request',
+        reason: req.reason ?? (req.abort ? 'aborted' : 'stopped'),
+        message: req.message ?? (req.abort ? 'aborted on request' : 'stopped on request'),
         finishedMs: Date.now(),
       });
     } catch (err) {
@@ -604,6 +606,11 @@ export class Job implements RuntimeJob {
     this.spec.authorizedKeys = keys;
     this.persist();
     this.ssh?.updateAuthorizedKeys(keys);
+  }
+
+  updateLimits(limits: JobLimits): void {
+    this.spec.limits = limits;
+    this.persist();
   }
 
   /**

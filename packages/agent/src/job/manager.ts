@@ -5,6 +5,7 @@ import type {
   BlobChunk,
   CommitCodeResponse,
   Job as JobProto,
+  JobLimits,
   JobSpec,
   PutBlobsResponse,
   PutManifestRequest,
@@ -27,6 +28,10 @@ import { HostRuntime } from '../runtime/host';
 import type { Runtime } from '../runtime/runtime';
 import { jobEnv } from './env';
 import { Job } from './job';
+import { exceededLimit, Watchers } from './limits';
+
+/** How often running jobs are checked against their limits while no daemon watches. */
+const LIMITS_EVERY_MS = 5_000;
 
 const JOB_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -41,6 +46,9 @@ export class JobManager {
   /** Scans of adopted trees, started at SubmitJob, for the job's first commit. */
   private readonly scans = new Map<string, Promise<TreeScan>>();
   private hostGpus: Promise<number> | undefined;
+  /** Daemons watching this agent (Events streams): the limits are theirs to enforce while one does. */
+  readonly watchers = new Watchers();
+  private limitsTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly dataDir: DataDir,
@@ -158,9 +166,10 @@ export class JobManager {
     return job.proto();
   }
 
-  update(jobId: string, keys: string[]): JobProto {
+  update(jobId: string, keys: string[], limits?: JobLimits): JobProto {
     const job = this.get(jobId);
-    job.updateAuthorizedKeys(keys);
+    if (keys.length || !limits) job.updateAuthorizedKeys(keys);
+    if (limits) job.updateLimits(limits);
     return job.proto();
   }
 
@@ -248,8 +257,26 @@ export class JobManager {
     );
   }
 
+  /** Starts checking running jobs against their limits (JobSpec.limits) while no daemon watches. */
+  startLimits(): void {
+    this.limitsTimer ??= setInterval(() => this.enforceLimits(), LIMITS_EVERY_MS);
+    this.limitsTimer.unref();
+  }
+
+  enforceLimits(now = Date.now()): void {
+    const since = this.watchers.unwatchedSince();
+    if (since === undefined) return;
+    for (const job of this.jobs.values()) {
+      const over = exceededLimit(job.spec.limits, job.status, job.activity(), since, now);
+      if (!over) continue;
+      logger.info(`job ${job.id}: ${over.message}: stopping it`);
+      void job.stop(false, 10, over).catch((err: Error) => logger.warn(`job ${job.id}: stop at its limit failed: ${err.message}`));
+    }
+  }
+
   /** Agent exit without Shutdown: jobs stay up; a later agent picks them up. */
   detachAll(): void {
+    if (this.limitsTimer) clearInterval(this.limitsTimer);
     for (const j of this.jobs.values()) j.detach();
   }
 }

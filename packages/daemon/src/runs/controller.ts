@@ -27,6 +27,7 @@ import type { Db } from '../state/db';
 import type { InstancesStore } from '../state/instances-store';
 import type { RunRow, RunsStore } from '../state/runs-store';
 import { RunBook } from './bookkeeping';
+import { jobLimitsFor } from './job-spec';
 import { Ending } from './ending';
 import { InstanceLoss } from './instance-loss';
 import { JobEvents } from './job-events';
@@ -130,10 +131,15 @@ export class RunController extends EventEmitter {
     return this.ending.end(runId, reason, message, opts);
   }
 
-  updateInPlace(runId: string, masked: DevEnvironmentConfiguration, sealed: Buffer): RunRow {
+  async updateInPlace(runId: string, masked: DevEnvironmentConfiguration, sealed: Buffer): Promise<RunRow> {
     const inactivityDuration = masked.inactivity_duration;
     const row = this.d.store.update(runId, { configuration: masked, secrets: sealed });
     this.book.say(row, `Updated in place: inactivity_duration ${inactivityDuration === null ? 'off' : `${inactivityDuration}s`}`);
+    // The agent enforces the limits while no daemon watches: it gets the new ones now (or with the next job).
+    const handle = row.jobId && row.instanceKey ? this.d.agents.current(row.instanceKey) : undefined;
+    await handle?.rpc
+      .updateJob({ jobId: row.jobId, authorizedKeys: [], limits: jobLimitsFor(masked, row.runningMs) })
+      .catch((err: Error) => this.d.log.warn(`run ${row.name}: could not update the agent's limits`, { error: err.message }));
     this.book.changed(row);
     return row;
   }

@@ -1,6 +1,6 @@
 // The agent's JobSpec for a run: image (dstack's base image for the python version unless `image`),
 // env (the configuration's, the secrets, dstack's system variables), init, IDE, the user's key.
-import { SshServerLimits, type JobSpec } from '@dstack/core/gen/agent';
+import { SshServerLimits, type JobLimits, type JobSpec } from '@dstack/core/gen/agent';
 import type { DevEnvironmentConfiguration } from '@dstack/core/config/index';
 import type { Offer } from '@dstack/core/gen/daemon';
 import { execFileSync } from 'node:child_process';
@@ -56,6 +56,18 @@ export interface JobSpecInput {
   home: string;
   /** config.yml's `ssh_server:`; what it leaves out is the agent's default. */
   sshServer?: Partial<SshServerLimits>;
+  /** How long the run's earlier attempts ran (max_duration counts them all). */
+  ranMs?: number;
+}
+
+/** The limits the agent enforces while no daemon watches it: the run's, max_duration less what earlier attempts ran. */
+export function jobLimitsFor(config: Pick<DevEnvironmentConfiguration, 'inactivity_duration' | 'max_duration'>, ranMs = 0): JobLimits {
+  const inactivity = config.inactivity_duration;
+  const max = config.max_duration;
+  return {
+    inactivityDurationSeconds: inactivity !== null && inactivity > 0 ? Math.floor(inactivity) : 0,
+    maxRunningSeconds: max !== null && max > 0 ? Math.max(1, Math.floor(max - ranMs / 1000)) : 0,
+  };
 }
 
 /** How many of the offer's GPUs the job gets: all it has, or the spec's maximum when lower. */
@@ -103,6 +115,7 @@ export function buildJobSpec(i: JobSpecInput): JobSpec {
     mounts: [],
     sshServer: SshServerLimits.fromPartial(i.sshServer ?? {}),
     secretEnv,
+    limits: jobLimitsFor(config, i.ranMs),
   };
 }
 

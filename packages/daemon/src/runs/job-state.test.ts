@@ -16,6 +16,9 @@ describe('job state → run', () => {
     const ended = (state: JobState, reason = '', exitCode = 0) => reasonForEndedJob({ state, reason, exitCode });
     expect(ended(JobState.JOB_STATE_DONE)).toBe('done_by_runner');
     expect(ended(JobState.JOB_STATE_TERMINATED)).toBe('terminated_by_server');
+    // Ended by the agent at a limit while no daemon watched.
+    expect(ended(JobState.JOB_STATE_TERMINATED, 'inactivity_duration_exceeded')).toBe('inactivity_duration_exceeded');
+    expect(ended(JobState.JOB_STATE_TERMINATED, 'max_duration_exceeded')).toBe('max_duration_exceeded');
     expect(ended(JobState.JOB_STATE_FAILED, 'image_pull_error')).toBe('creating_container_error');
     expect(ended(JobState.JOB_STATE_FAILED, 'registry_auth_error')).toBe('creating_container_error');
     expect(ended(JobState.JOB_STATE_FAILED, 'init_failed', 1)).toBe('container_exited_with_error');

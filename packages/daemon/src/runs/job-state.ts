@@ -38,6 +38,8 @@ export function reasonForEndedJob(status: Pick<JobStatus, 'state' | 'reason' | '
     case JobState.JOB_STATE_DONE:
       return 'done_by_runner';
     case JobState.JOB_STATE_TERMINATED:
+      // The agent ended it at one of the run's limits while no daemon watched (agent job/limits.ts).
+      if (status.reason === 'inactivity_duration_exceeded' || status.reason === 'max_duration_exceeded') return status.reason;
       return 'terminated_by_server';
     default:
       return AGENT_FAILURE_REASONS[status.reason] ?? (status.exitCode ? 'container_exited_with_error' : 'executor_error');

@@ -159,6 +159,7 @@ export class Provisioner {
       expectCode: !row.noRepo,
       home: this.d.home,
       sshServer: this.d.config.sshServer,
+      ranMs: row.runningMs,
     });
     const job = await handle.rpc.submitJob(spec);
     if (job.status) this.d.jobEvents.onJobStatus(runId, job.status);

@@ -141,7 +141,7 @@ export class RunService {
             `run ${name}: ${changed.join(', ')} cannot change without a restart (only inactivity_duration can): apply with override`,
           );
         }
-        const row = this.d.controller.updateInPlace(current.id, masked, sealed);
+        const row = await this.d.controller.updateInPlace(current.id, masked, sealed);
         return this.d.controller.view(row);
       }
       if (!req.override) {
