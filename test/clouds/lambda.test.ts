@@ -9,8 +9,9 @@
 import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobState } from '@dstack/core/gen/agent';
 import { dstack, getRun, gitRepo, mustDstack, runName, ssh, waitForRun, type Sandbox } from '../cli/helpers';
-import { createTestHosts, devEnvYaml, fleetSandbox } from '../fleets/helpers';
+import { AGENT_DIR, createTestHosts, devEnvYaml, fleetSandbox } from '../fleets/helpers';
 import type { TestHostNetwork } from '../harness/ssh-hosts';
 import { waitFor } from '../harness/util';
 import { startLambdaDouble, type LambdaDouble } from './lambda-double';
@@ -153,6 +154,43 @@ describe('lambda backend, against the API double', () => {
     expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).toContain(
       `lambda: terminated instance ${prefix}ghost-0 (${mine}): no run owns it`,
     );
+  });
+
+  it('with the daemon stopped, the agent ends an idle run on its own at inactivity_duration; the next daemon terminates the instance', async () => {
+    const name = runName('idle');
+    const res = await apply(name, 'backends: [lambda]\ninactivity_duration: 2m');
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    const inst = active().find((i) => i.name.endsWith(`-${name}-0`))!;
+    const host = net.host(inst.host!);
+    await mustDstack(sb, ['daemon', 'stop']);
+    const stoppedMs = Date.now();
+    const jobs = async () => {
+      const out = await host.exec(`${AGENT_DIR}/bin/dstack-agent call --data-dir ${AGENT_DIR} ListJobs`);
+      if (out.code !== 0) throw new Error(`ListJobs on ${host.name}: ${out.stderr || out.stdout}`);
+      return (JSON.parse(out.stdout).jobs ?? []) as {
+        status: { state: number; reason: string; message: string; finishedMs: number | string };
+      }[];
+    };
+    // The issue's bound: ended within 2 min 30 s of the laptop going away.
+    const [job] = await waitFor(
+      'the agent to end the idle job',
+      async () => {
+        const j = await jobs();
+        return j[0]?.status.state === JobState.JOB_STATE_TERMINATED ? j : undefined;
+      },
+      { timeoutMs: 150_000, intervalMs: 2000 },
+    );
+    expect(job.status.reason).toBe('inactivity_duration_exceeded');
+    expect(job.status.message).toMatch(/inactive for 1[2-9]\ds \(inactivity_duration 120s\) with no daemon connected/);
+    // Never before the limit, counted from the daemon's going.
+    expect(Number(job.status.finishedMs) - stoppedMs).toBeGreaterThanOrEqual(120_000);
+    // Lambda bills until terminated, which only an API call does: the next daemon makes it.
+    expect(double.instances().find((i) => i.id === inst.id)?.status).toBe('active');
+    const r = await waitForRun(sb, name, (x) => x.status === 'terminated', 'the run to end', 60_000);
+    expect(r.terminationReason).toBe('inactivity_duration_exceeded');
+    await waitFor('the instance to be terminated', () => double.instances().find((i) => i.id === inst.id)?.status === 'terminated', {
+      timeoutMs: 60_000,
+    });
   });
 
   it('a bad key on lambda leaves the other backends in the plan and says why', async () => {

@@ -113,6 +113,19 @@ describe('inactivity', () => {
     expect(updated.configuration?.inactivityDuration).toBe(7200);
     expect(updated.job?.containerId).toBe(container);
     expect(updated.job?.jobId).toBe(before.job?.jobId);
+    // The agent holds the new limit too (it enforces it while no daemon watches).
+    const agentDir = join(sb.dstackHome, 'local', 'agent');
+    const listed = await new Promise<string>((resolve, reject) => {
+      const p = spawn(join(agentDir, 'bin', 'dstack-agent'), ['call', '--data-dir', agentDir, 'ListJobs']);
+      let out = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.on('error', reject);
+      p.on('close', () => resolve(out));
+    });
+    const job = (JSON.parse(listed).jobs as { spec: { jobId: string; limits?: { inactivityDurationSeconds: number } } }[]).find(
+      (j) => j.spec.jobId === before.job?.jobId,
+    );
+    expect(job?.spec.limits?.inactivityDurationSeconds).toBe(7200);
 
     // Down to seconds: the same container stops by itself under the new limit.
     await sb.apply({ configuration: devenv(name, 'inactivity_duration: 3s\nenv:\n  - A=1\n'), noRepo: true, updateInPlace: true });
