@@ -156,6 +156,39 @@ describe('lambda backend, against the API double', () => {
     );
   });
 
+  it('kill -9 of the daemon at random points between the launch and its record: each instance is adopted or terminated, none left', async () => {
+    const prefix = `dstack-${readFileSync(join(sb.dstackHome, 'daemon-id'), 'utf8').trim()}-`;
+    const killDaemon = () => {
+      const pid = Number(readFileSync(join(sb.dstackHome, 'daemon.pid'), 'utf8').trim());
+      process.kill(pid, 'SIGKILL');
+    };
+    const names: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      const name = runName(`kill${i}`);
+      names.push(name);
+      // The first dies before the launch is even answered; the others at a random moment of the wait for SSH and the record.
+      const delay = i === 0 ? -1 : Math.floor(Math.random() * 2500);
+      double.onLaunch = () => {
+        if (delay < 0) killDaemon();
+        else setTimeout(killDaemon, delay);
+      };
+      await apply(name); // the CLI loses its daemon: its exit code says nothing here
+      double.onLaunch = undefined;
+      await mustDstack(sb, ['ps']); // the next daemon
+      const r = await waitForRun(sb, name, (x) => ['running', 'failed', 'terminated'].includes(x.status), 'the run to settle', 120_000);
+      if (r.status === 'running') await mustDstack(sb, ['stop', name, '-y']);
+      await waitFor(`${name}'s instance to be gone`, () => !active().some((x) => x.name === `${prefix}${name}-0`), {
+        timeoutMs: 90_000,
+        intervalMs: 1000,
+      });
+    }
+    // One instance per run at most (adopted, never a second launch), and none left billing.
+    for (const name of names) expect(double.instances().filter((x) => x.name === `${prefix}${name}-0`).length).toBeLessThanOrEqual(1);
+    expect(active().filter((x) => x.name.startsWith(prefix))).toEqual([]);
+    // The first one at least was made before any record: its run's next daemon found it by name.
+    expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).toContain(`lambda: adopting instance ${prefix}${names[0]}-0`);
+  });
+
   it('with the daemon stopped, the agent ends an idle run on its own at inactivity_duration; the next daemon terminates the instance', async () => {
     const name = runName('idle');
     const res = await apply(name, 'backends: [lambda]\ninactivity_duration: 2m');
