@@ -73,6 +73,8 @@ export async function startLambdaDouble(opts: {
   types: DoubleType[];
   apiKey?: string;
   bootMs?: number;
+  /** Added to every answer: a provider's round trip (benches). */
+  latencyMs?: number;
 }): Promise<LambdaDouble> {
   const apiKey = opts.apiKey ?? `secret_test_${Math.random().toString(36).slice(2)}`;
   const bootMs = opts.bootMs ?? 1500;
@@ -260,7 +262,9 @@ export async function startLambdaDouble(opts: {
   };
 
   const server = createServer((req, res) => {
-    handle(req, res).catch((err: Error) => error(res, 500, 'global/internal', err.message));
+    const go = () => handle(req, res).catch((err: Error) => error(res, 500, 'global/internal', err.message));
+    if (opts.latencyMs) setTimeout(go, opts.latencyMs);
+    else void go();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;

@@ -98,6 +98,8 @@ describe('lambda backend, against the API double', () => {
     expect(where.stdout).toContain(`${net.host(inst.host!).address}/24`);
     const r = await getRun(sb, name);
     expect(r).toMatchObject({ backend: 'lambda', region: 'us-east-1', price: 0.75 });
+    const ps = await mustDstack(sb, ['ps', '-v']);
+    expect(ps.stdout).toMatch(new RegExp(`^ ${name} +lambda \\(us-east-1\\) +gpu_1x_a10 +8xCPU, .* +no +\\$0\\.75 +running`, 'm'));
     await mustDstack(sb, ['stop', name, '-y']);
     expect(double.instances().find((i) => i.id === inst.id)?.status).toBe('terminated');
     expect(active()).toEqual([]);

@@ -30,6 +30,35 @@ describe('runsTable', () => {
     );
   });
 
+  it('names a cloud run’s region, instance type and spot with -v, and only then', () => {
+    const lambda = vscodeRun({
+      backend: 'lambda',
+      region: 'us-east-1',
+      instanceType: 'gpu_1x_a10',
+      price: 0.75,
+      activity: { inactiveSeconds: 0 },
+    });
+    const local = vscodeRun({
+      name: 'here',
+      backend: 'local',
+      region: 'local',
+      instanceType: 'local',
+      price: 0,
+      activity: { inactiveSeconds: 0 },
+    });
+    expect(runsTable([lambda, local], { verbose: true, now: NOW })).toBe(
+      [
+        ' NAME    BACKEND             INSTANCE TYPE  RESOURCES       SPOT  PRICE  STATUS   SUBMITTED',
+        ' vscode  lambda (us-east-1)  gpu_1x_a10     2xCPU, 8GB,     no    $0.75  running  8 mins ago',
+        '                                            100.0GB (disk)',
+        ' here    local                              2xCPU, 8GB,           $0     running  8 mins ago',
+        '                                            100.0GB (disk)',
+        '',
+      ].join('\n'),
+    );
+    expect(runsTable([lambda], { now: NOW })).toContain(' vscode  lambda   2xCPU');
+  });
+
   it('keeps resources on one line and leaves inactivity out without -v', () => {
     expect(runsTable([vscodeRun()], { now: NOW })).toBe(
       [

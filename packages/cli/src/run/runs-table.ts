@@ -24,11 +24,26 @@ export function runError(run: Run): string {
   return [...new Set(parts)].join(': ');
 }
 
+/** This machine and fleet hosts: no region, instance type or spot to show. */
+const OWN_BACKENDS = ['local', 'ssh'];
+
 export function runsTable(runs: Run[], opts: { verbose?: boolean; now?: number } = {}): string {
   const verbose = Boolean(opts.verbose);
   const now = opts.now ?? Date.now();
   const withError = verbose && runs.some((r) => runError(r));
-  const headers = ['NAME', 'BACKEND', 'RESOURCES', 'PRICE', 'STATUS', 'SUBMITTED', ...(withError ? ['ERROR'] : [])];
+  // Clouds name their instance types; this machine and fleet hosts have none worth a column.
+  const withType = verbose && runs.some((r) => r.instanceType && !OWN_BACKENDS.includes(r.backend));
+  const headers = [
+    'NAME',
+    'BACKEND',
+    ...(withType ? ['INSTANCE TYPE'] : []),
+    'RESOURCES',
+    ...(withType ? ['SPOT'] : []),
+    'PRICE',
+    'STATUS',
+    'SUBMITTED',
+    ...(withError ? ['ERROR'] : []),
+  ];
   const rows = runs.map((run) => {
     const resources = run.resources ? formatResources(run.resources) : '';
     let status = run.status;
@@ -37,10 +52,13 @@ export function runsTable(runs: Run[], opts: { verbose?: boolean; now?: number }
       status += `\n(inactive for ${formatDurationMultiunit(inactive)})`;
     }
     if (verbose) for (const line of syncStatusLines(run.sync, now)) status += `\n${line}`;
+    const own = OWN_BACKENDS.includes(run.backend);
     return [
       run.name,
-      run.backend,
+      verbose && run.backend && run.region && !own ? `${run.backend} (${run.region})` : run.backend,
+      ...(withType ? [own ? '' : run.instanceType] : []),
       verbose ? wrapList(resources) : resources,
+      ...(withType ? [run.backend && !own ? (run.spot ? 'yes' : 'no') : ''] : []),
       run.backend ? formatPrice(run.price) : '',
       status,
       prettyDate(run.submittedMs, now),

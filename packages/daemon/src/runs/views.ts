@@ -120,5 +120,7 @@ export function runView(
     fleet: '',
     retryAtMs: row.retryAtMs,
     runningSeconds: runningSeconds(row, now),
+    instanceType: opts.instance?.offer.instanceType ?? '',
+    spot: opts.instance?.offer.spot ?? false,
   };
 }
