@@ -4,9 +4,11 @@
 //  - the plan's offers (ListOffers on the daemon's socket, `backends: [lambda]`) over a catalog of
 //    1,000 offers: warm (cached) next to the goal of 200 ms, and cold (right after the backend is
 //    (re)added, so nothing is cached) next to one plain request to the double's /instance-types;
-//  - apply -d → first `ssh NAME true` on the double's host next to the same on an SSH fleet host.
+//  - apply -d → first `ssh NAME true` on the double's host next to the same on an SSH fleet host, with
+//    the agent uploaded from here (the default) and downloaded by the instance from `agent_url`.
 import { spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { createReadStream, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { cliSandbox, loadBundle, median, report, requireBuilt, root, time } from './lib.mjs';
 
@@ -130,6 +132,51 @@ export default async function cloudBench() {
         await dstack(['stop', name, '-y']);
       }
     }
+    // The same with agent_url: the instance fetches the agent from a server on its link to this machine.
+    const server = createServer((req, res) =>
+      createReadStream(join(root, 'dist/agent', req.url.slice(1)))
+        .on('error', () => res.end())
+        .pipe(res),
+    );
+    await new Promise((r) => server.listen(0, '0.0.0.0', r));
+    const gateway = net.host('c1').address.replace(/\.2$/, '.1');
+    await dstack(
+      [
+        'backend',
+        'add',
+        'lambda',
+        '--api-url',
+        double.url,
+        '--ssh-user',
+        'root',
+        '--agent-url',
+        `http://${gateway}:${server.address().port}/dstack-agent-linux-{arch}`,
+      ],
+      {
+        input: `${double.apiKey}\n`,
+      },
+    );
+    const urlRuns = [];
+    for (let i = 0; i < 3; i++) {
+      const name = `url-${i}`;
+      const file = join(repo, `${name}.dstack.yml`);
+      writeFileSync(file, ['type: dev-environment', `name: ${name}`, ...res, 'backends: [lambda]', ''].join('\n'));
+      urlRuns.push(
+        await time(async () => {
+          await dstack(['apply', '-f', file, '-y', '-d']);
+          await run('ssh', ['-F', sb.sshConfig, '-o', 'BatchMode=yes', name, 'true'], { env: sb.env });
+        }),
+      );
+      await dstack(['stop', name, '-y']);
+    }
+    server.close();
+    report({
+      name: 'apply -d → first `ssh NAME true`, lambda double, the instance downloads the agent (agent_url)',
+      value: median(urlRuns),
+      baseline: median(fleetRuns),
+      baselineName: 'the same on an SSH fleet host (agent there)',
+      goal: 1.2,
+    });
     report({
       name: 'apply -d → first `ssh NAME true`, lambda double (new instance: agent uploaded)',
       value: median(cloudRuns),

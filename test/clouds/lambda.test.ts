@@ -6,11 +6,13 @@
 // no-capacity answer moving to the next offer, an instance whose SSH never answers (terminated,
 // nothing left), polls failing with 5xx, an orphan carrying the daemon's prefix terminated by the
 // sweep, and a bad key leaving the other backends' offers in the plan.
-import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createReadStream, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobState } from '@dstack/core/gen/agent';
-import { dstack, getRun, gitRepo, mustDstack, runName, ssh, waitForRun, type Sandbox } from '../cli/helpers';
+import { dstack, getRun, gitRepo, mustDstack, ROOT, runName, ssh, waitForRun, type Sandbox } from '../cli/helpers';
 import { AGENT_DIR, createTestHosts, devEnvYaml, fleetSandbox } from '../fleets/helpers';
 import type { TestHostNetwork } from '../harness/ssh-hosts';
 import { waitFor } from '../harness/util';
@@ -103,6 +105,49 @@ describe('lambda backend, against the API double', () => {
     await mustDstack(sb, ['stop', name, '-y']);
     expect(double.instances().find((i) => i.id === inst.id)?.status).toBe('terminated');
     expect(active()).toEqual([]);
+  });
+
+  it('agent_url: the instance downloads the agent itself (sha256-checked); one that serves another file is refused and the agent uploaded', async () => {
+    const served: string[] = [];
+    const server = createServer((req, res) => {
+      served.push(req.url ?? '');
+      if (req.url === '/dstack-agent-linux-x64') createReadStream(join(ROOT, 'dist/agent/dstack-agent-linux-x64')).pipe(res);
+      else res.end('#!/bin/sh\necho not the agent\n');
+    });
+    await new Promise<void>((r) => server.listen(0, '0.0.0.0', r));
+    // The first free host of the double takes the next launch: l1, which reaches this machine on its link.
+    const base = `http://${net.host('l1').address.replace(/\.2$/, '.1')}:${(server.address() as AddressInfo).port}`;
+    const add = (agentUrl?: string) =>
+      mustDstack(
+        sb,
+        ['backend', 'add', 'lambda', '--api-url', double.url, '--ssh-user', 'root', ...(agentUrl ? ['--agent-url', agentUrl] : [])],
+        {
+          input: `${double.apiKey}\n`,
+        },
+      );
+    try {
+      await add(`${base}/dstack-agent-linux-{arch}`);
+      const name = runName('url');
+      const res = await apply(name);
+      expect(res.code, res.stderr + res.stdout).toBe(0);
+      expect((await ssh(sb, name, 'true')).code).toBe(0);
+      expect(served).toEqual(['/dstack-agent-linux-x64']);
+      expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).toContain('downloaded from agent_url, sha256 checked');
+      await mustDstack(sb, ['stop', name, '-y']);
+
+      await add(`${base}/not-the-agent-{arch}`);
+      const other = runName('url');
+      const res2 = await apply(other);
+      expect(res2.code, res2.stderr + res2.stdout).toBe(0);
+      expect(served).toEqual(['/dstack-agent-linux-x64', '/not-the-agent-x64']);
+      expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).toMatch(
+        /agent_url served sha256 [0-9a-f]{64}, expected [0-9a-f]{64} \(this daemon's agent\); uploading it instead/,
+      );
+      await mustDstack(sb, ['stop', other, '-y']);
+    } finally {
+      await add();
+      server.close();
+    }
   });
 
   it('a no-capacity answer moves to the next offer; polls that fail with 5xx are retried', async () => {

@@ -29,6 +29,11 @@ export interface AgentPlacement {
   logFile: string;
   /** Extra environment for the agent process (e.g. DOCKER_HOST). */
   env?: Record<string, string>;
+  /**
+   * Where the host may download the agent itself (`{arch}`: x64 or arm64) instead of receiving it
+   * from this machine; what it gets must have the daemon's own sha256, else it is uploaded.
+   */
+  agentUrl?: string;
 }
 
 /** An instance as the daemon stores it: everything needed to reach it again after a restart. */

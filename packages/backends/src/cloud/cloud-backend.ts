@@ -27,6 +27,8 @@ export interface CloudBackendOptions {
   regions: string[] | null;
   /** The daemon's private key (its public half goes to the provider). */
   identityFile: string;
+  /** Where instances download the agent themselves (AgentPlacement.agentUrl). */
+  agentUrl?: string | null;
   hostKeys: HostKeyStore;
   offersTtlMs?: number;
   offersDeadlineMs?: number;
@@ -206,7 +208,7 @@ export class CloudBackend implements Backend {
         region: inst.region || req.offer.region,
         price: req.offer.price,
         offer: req.offer,
-        agent: fleetAgentPlacement(home),
+        agent: { ...fleetAgentPlacement(home), ...(this.opts.agentUrl ? { agentUrl: this.opts.agentUrl } : {}) },
         sshProxy: { hostname: inst.ip, port: inst.sshPort, user: inst.sshUser, identityFile: this.opts.identityFile, hostKeys: [hostKey] },
         reusable: false,
         data: data as unknown as Record<string, unknown>,

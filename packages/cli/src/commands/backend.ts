@@ -58,8 +58,9 @@ export function register(program: Command): void {
     .option('-r, --region <REGION>', 'only these regions (repeat or comma-separate; default all)', collectList, [])
     .option('--api-url <URL>', "the provider's API at another address (a proxy)")
     .option('--ssh-user <USER>', "the login user of the provider's image (default: the provider's own)")
+    .option('--agent-url <URL>', 'instances download the agent from here ({arch}: x64, arm64; sha256-checked) instead of receiving it')
     .option('--json', 'print the backend as one JSON object')
-    .action(async (type: string, opts: { region: string[]; apiUrl?: string; sshUser?: string; json?: boolean }) => {
+    .action(async (type: string, opts: { region: string[]; apiUrl?: string; sshUser?: string; agentUrl?: string; json?: boolean }) => {
       if (!TYPES.includes(type))
         throw new UsageError(`backend type ${JSON.stringify(type)} is not supported (supported: ${TYPES.join(', ')})`);
       const apiKey = await readSecret(`${type} API key`);
@@ -72,6 +73,7 @@ export function register(program: Command): void {
           regions: opts.region,
           apiUrl: opts.apiUrl ?? '',
           sshUser: opts.sshUser ?? '',
+          agentUrl: opts.agentUrl ?? '',
         });
         if (opts.json) {
           const { BackendInfo } = await import('@dstack/core/gen/daemon');

@@ -94,7 +94,44 @@ export async function agentSha256(conn: HostConnection, path: string): Promise<{
   return { ...(await selfReportedSha(conn, path)), source: 'self' };
 }
 
-async function install(conn: HostConnection, p: AgentPlacement, bin: AgentBinary, binaries: AgentBinaries, log: Logger): Promise<void> {
+/**
+ * The host fetches the agent from `url` itself (curl or wget), checked against the daemon's own
+ * sha256 before it takes the agent's name. false, with a warning, when it cannot: the caller uploads.
+ */
+async function download(conn: HostConnection, url: string, next: string, bin: AgentBinary, log: Logger): Promise<boolean> {
+  const tmp = shellWord(`${next}.tmp-dl`);
+  const res = await conn.exec(
+    `rm -f ${tmp}; if command -v curl >/dev/null 2>&1; then curl -fsSL --max-time 600 -o ${tmp} ${shellWord(url)}; ` +
+      `elif command -v wget >/dev/null 2>&1; then wget -q -T 600 -O ${tmp} ${shellWord(url)}; else echo 'no curl or wget' >&2; exit 127; fi ` +
+      `&& chmod 755 ${tmp} && mv -f ${tmp} ${shellWord(next)}`,
+    { timeoutMs: 660_000 },
+  );
+  if (res.code !== 0) {
+    await conn.exec(`rm -f ${tmp}`);
+    log.warn(
+      `agent on ${conn.description}: could not download it from agent_url (${res.stderr.trim().split('\n').pop() || `exit ${res.code}`}); uploading it instead`,
+    );
+    return false;
+  }
+  const { sha } = await agentSha256(conn, next);
+  if (sha !== bin.sha256) {
+    await conn.exec(`rm -f ${shellWord(next)}`);
+    log.warn(
+      `agent on ${conn.description}: agent_url served sha256 ${sha}, expected ${bin.sha256} (this daemon's agent); uploading it instead`,
+    );
+    return false;
+  }
+  log.info(`agent on ${conn.description}: downloaded from agent_url, sha256 checked`);
+  return true;
+}
+
+async function install(
+  conn: HostConnection,
+  p: AgentPlacement,
+  bin: AgentBinary,
+  binaries: AgentBinaries,
+  log: Logger,
+): Promise<'downloaded' | 'uploaded'> {
   const hasGzip = (await conn.exec('command -v gzip >/dev/null 2>&1')).code === 0;
   // Leftovers of an upload cut short (a daemon killed mid-deploy) go first.
   await must(
@@ -104,6 +141,10 @@ async function install(conn: HostConnection, p: AgentPlacement, bin: AgentBinary
     'creating the agent dirs',
   );
   const next = `${p.binPath}.new`;
+  if (p.agentUrl && (await download(conn, p.agentUrl.replaceAll('{arch}', bin.arch), next, bin, log))) {
+    await must(conn, `mv -f ${shellWord(next)} ${shellWord(p.binPath)}`, 'installing the agent');
+    return 'downloaded';
+  }
   if (hasGzip) {
     const gz = `${p.binPath}.gz`;
     await conn.upload(binaries.gzipStream(bin), gz, 0o600);
@@ -125,6 +166,7 @@ async function install(conn: HostConnection, p: AgentPlacement, bin: AgentBinary
   );
   // A rename: an agent still running from the old file keeps its inode.
   await must(conn, `mv -f ${shellWord(next)} ${shellWord(p.binPath)}`, 'installing the agent');
+  return 'uploaded';
 }
 
 /** sh that rotates `file` (FILE → FILE.1 → ... → FILE.keep) when it is over the cap; run before a process opens it. */
@@ -244,7 +286,10 @@ export async function deployAgent(opts: DeployOptions): Promise<DeployedAgent> {
         await stopProcess(conn, hs.pid);
       }
       if ((await agentSha256(conn, p.binPath)).sha !== bin.sha256) {
-        stage('uploading_agent', `uploading the agent (${Math.round(bin.size / 1024 / 1024)} MB, compressed)`);
+        stage(
+          'uploading_agent',
+          p.agentUrl ? 'fetching the agent (agent_url)' : `uploading the agent (${Math.round(bin.size / 1024 / 1024)} MB, compressed)`,
+        );
         await install(conn, p, bin, opts.binaries, log);
         uploaded = true;
       }

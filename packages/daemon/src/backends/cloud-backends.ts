@@ -69,6 +69,7 @@ export function cloudBackend(entry: BackendEntry, deps: CloudDeps): CloudBackend
     namePrefix: deps.namePrefix,
     regions: entry.regions,
     identityFile: deps.identityFile,
+    agentUrl: entry.agentUrl,
     hostKeys: deps.hostKeys,
     log: deps.log,
     ...deps.tuning,

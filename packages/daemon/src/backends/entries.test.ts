@@ -6,10 +6,17 @@ const parse = (text: string) => parseConfig('/h/config.yml', text);
 describe('backends: in config.yml', () => {
   it('reads dstack’s shape, plus api_url and ssh_user', () => {
     const cfg = parse(
-      'backends:\n  - type: lambda\n    creds:\n      type: api_key\n      api_key: secret_abc\n    regions: [us-east-1, us-west-1]\n    api_url: http://127.0.0.1:9/api/v1\n    ssh_user: root\n',
+      'backends:\n  - type: lambda\n    creds:\n      type: api_key\n      api_key: secret_abc\n    regions: [us-east-1, us-west-1]\n    api_url: http://127.0.0.1:9/api/v1\n    ssh_user: root\n    agent_url: http://mirror.example/dstack-agent-{arch}\n',
     );
     expect(cfg.backends).toEqual([
-      { type: 'lambda', apiKey: 'secret_abc', regions: ['us-east-1', 'us-west-1'], apiUrl: 'http://127.0.0.1:9/api/v1', sshUser: 'root' },
+      {
+        type: 'lambda',
+        apiKey: 'secret_abc',
+        regions: ['us-east-1', 'us-west-1'],
+        apiUrl: 'http://127.0.0.1:9/api/v1',
+        sshUser: 'root',
+        agentUrl: 'http://mirror.example/dstack-agent-{arch}',
+      },
     ]);
     expect(parse('').backends).toEqual([]);
   });
@@ -32,7 +39,7 @@ describe('backends: in config.yml', () => {
     ],
     [
       'backends:\n  - type: lambda\n    creds: {type: api_key, api_key: k}\n    region: [x]\n',
-      '/h/config.yml:4:5: unknown setting "backends[0].region" (known: type, creds, regions, api_url, ssh_user)',
+      '/h/config.yml:4:5: unknown setting "backends[0].region" (known: type, creds, regions, api_url, agent_url, ssh_user)',
     ],
     [
       'backends:\n  - type: lambda\n    creds: {type: api_key, api_key: k}\n  - type: lambda\n    creds: {type: api_key, api_key: k}\n',

@@ -8,7 +8,8 @@
 //         api_key: secret_...
 //       regions: [us-east-1]
 //
-// Plus `api_url:` (a proxy, a test double) and, for VM clouds, `ssh_user:` (the login user of the
+// Plus `api_url:` (a proxy, a test double), `agent_url:` (where instances download the agent instead
+// of receiving it from this machine) and, for VM clouds, `ssh_user:` (the login user of the
 // provider's image; Lambda's is ubuntu). `dstack backend add` writes the key sealed
 // (`api_key: sealed:...`, opened with $DSTACK_HOME/secret.key); a key written in clear works too,
 // and `dstack backend list` says so.
@@ -27,6 +28,8 @@ export interface BackendEntry {
   regions: string[] | null;
   apiUrl: string | null;
   sshUser: string | null;
+  /** Where instances download the agent (`{arch}` → x64, arm64); checked against the daemon's sha256. */
+  agentUrl: string | null;
 }
 
 export const SEALED_PREFIX = 'sealed:';
@@ -57,6 +60,11 @@ export function checkApiUrl(v: string): string | undefined {
   return u.protocol === 'http:' && loopback ? undefined : 'expected https:// (http:// only to this machine), keys travel in it';
 }
 
+/** An `agent_url`: plain http is fine, since what is fetched must have the daemon's own sha256. */
+export function checkAgentUrl(v: string): string | undefined {
+  return /^https?:\/\/[^/\s]+\/\S*$/.test(v) ? undefined : 'expected an http(s) URL of the agent executable ({arch}: x64 or arm64)';
+}
+
 export function parseBackends(node: Node | null, at: At, fail: Fail): BackendEntry[] {
   if (!isSeq(node)) fail(`${at(node)}: backends: expected a list of backends (- type: lambda ...), got ${shown(node)}`);
   const out: BackendEntry[] = [];
@@ -64,7 +72,7 @@ export function parseBackends(node: Node | null, at: At, fail: Fail): BackendEnt
     const path = `backends[${i}]`;
     const itemNode = item as Node;
     if (!isMap(itemNode)) fail(`${at(itemNode)}: ${path}: expected a mapping with type: and creds:, got ${shown(itemNode)}`);
-    const e: Partial<BackendEntry> = { regions: null, apiUrl: null, sshUser: null };
+    const e: Partial<BackendEntry> = { regions: null, apiUrl: null, sshUser: null, agentUrl: null };
     for (const [key, keyNode, v] of entries(itemNode)) {
       const where = `${at(v ?? keyNode)}: ${path}.${key}`;
       const str = () => {
@@ -115,8 +123,17 @@ export function parseBackends(node: Node | null, at: At, fail: Fail): BackendEnt
         case 'ssh_user':
           e.sshUser = str();
           break;
+        case 'agent_url': {
+          const url = str();
+          const bad = checkAgentUrl(url);
+          if (bad) fail(`${where}: ${bad}, got ${JSON.stringify(url)}`);
+          e.agentUrl = url;
+          break;
+        }
         default:
-          fail(`${at(keyNode)}: unknown setting ${JSON.stringify(`${path}.${key}`)} (known: type, creds, regions, api_url, ssh_user)`);
+          fail(
+            `${at(keyNode)}: unknown setting ${JSON.stringify(`${path}.${key}`)} (known: type, creds, regions, api_url, agent_url, ssh_user)`,
+          );
       }
     }
     if (!e.type) fail(`${at(itemNode)}: ${path}: type: is required (${CLOUD_TYPES.join(', ')})`);

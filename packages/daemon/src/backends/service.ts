@@ -15,7 +15,7 @@ import type { Logger } from '../logger';
 import type { InstancesStore } from '../state/instances-store';
 import type { RunsStore } from '../state/runs-store';
 import { cloudBackend, computeFor, sealApiKey, type CloudDeps } from './cloud-backends';
-import { CLOUD_TYPES, checkApiUrl, SEALED_PREFIX, type BackendEntry, type CloudType } from './entries';
+import { CLOUD_TYPES, checkAgentUrl, checkApiUrl, SEALED_PREFIX, type BackendEntry, type CloudType } from './entries';
 
 export interface BackendServiceDeps {
   configFile: string;
@@ -99,6 +99,9 @@ export class BackendService {
     const apiUrl = req.apiUrl.trim() || null;
     const badUrl = apiUrl ? checkApiUrl(apiUrl) : undefined;
     if (badUrl) throw new BadRequestError(`--api-url: ${badUrl}, got ${JSON.stringify(apiUrl)}`);
+    const agentUrl = req.agentUrl.trim() || null;
+    const badAgentUrl = agentUrl ? checkAgentUrl(agentUrl) : undefined;
+    if (badAgentUrl) throw new BadRequestError(`--agent-url: ${badAgentUrl}, got ${JSON.stringify(agentUrl)}`);
     const regions = req.regions.map((r) => r.trim()).filter(Boolean);
     const entry: BackendEntry = {
       type: type as CloudType,
@@ -106,6 +109,7 @@ export class BackendService {
       regions: regions.length ? regions : null,
       apiUrl,
       sshUser: req.sshUser.trim() || null,
+      agentUrl,
     };
     // Nothing is written until the provider accepts the key.
     try {
@@ -121,6 +125,7 @@ export class BackendService {
         ...(sealed.regions ? { regions: sealed.regions } : {}),
         ...(sealed.apiUrl ? { api_url: sealed.apiUrl } : {}),
         ...(sealed.sshUser ? { ssh_user: sealed.sshUser } : {}),
+        ...(sealed.agentUrl ? { agent_url: sealed.agentUrl } : {}),
       });
       const at = seq.items.findIndex((i) => isMap(i) && (i as YAMLMap).get('type') === type);
       if (at >= 0) seq.items[at] = node;
