@@ -201,6 +201,10 @@ describe('lambda backend, against the API double', () => {
     expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).toContain(
       `lambda: terminated instance ${prefix}ghost-0 (${mine}): no run owns it`,
     );
+    // And the next command says so, once.
+    const ps = await mustDstack(sb, ['ps']);
+    expect(ps.stderr).toContain(`Note: lambda: terminated instance ${prefix}ghost-0 (${mine}): no run owns it`);
+    expect((await mustDstack(sb, ['ps'])).stderr).not.toContain('Note:');
   });
 
   it('kill -9 of the daemon at random points between the launch and its record: each instance is adopted or terminated, none left', async () => {

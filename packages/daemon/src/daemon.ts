@@ -74,6 +74,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
   let fleetHosts: FleetHosts | undefined;
   let sync: SyncService | undefined;
   let sweep: CloudSweep | undefined;
+  /** What the daemon did on its own, for the next CLI's Status. */
+  const notices: string[] = [];
   let resolveStopped!: () => void;
   const stopped = new Promise<void>((r) => (resolveStopped = r));
   let stopping: Promise<void> | undefined;
@@ -244,7 +246,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       stopRun: (run, message) => ctl0.end(run.id, 'stopped_by_user', message, { user: true }),
     });
     fleetHosts.start();
-    sweep = new CloudSweep({ clouds: () => cloudBackends.clouds(), runs: store, instances, log, graceMs: Math.min(120_000, boot) });
+    sweep = new CloudSweep({
+      clouds: () => cloudBackends.clouds(),
+      runs: store,
+      instances,
+      log,
+      graceMs: Math.min(120_000, boot),
+      // Kept for the next CLI (a few at most: the log has them all).
+      notice: (m) => {
+        notices.push(m);
+        if (notices.length > 20) notices.shift();
+      },
+    });
 
     socket.serve(
       handlers({
@@ -262,6 +275,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
           logFile: paths.log,
           activeRuns: runs.activeCount(),
           backends: backends.map((b) => b.type),
+          notices: notices.splice(0),
         }),
       }),
     );

@@ -46,6 +46,7 @@ export async function startEarly(home: string): Promise<EarlyDaemon> {
       logFile: paths.log,
       activeRuns: 0,
       backends: [],
+      notices: [],
     }));
   } catch (err) {
     log.error('daemon failed to start', { error: err as Error });

@@ -217,6 +217,8 @@ export async function connect(opts: ConnectOptions = {}): Promise<Daemon> {
     daemon = await openClient(home);
     status = await daemon.status(15_000);
   }
+  // What the daemon did by itself since the last command (an orphan instance terminated): said once.
+  for (const n of status.notices ?? []) process.stderr.write(`Note: ${n}\n`);
   if (opts.checkVersion !== false && status.version !== VERSION) {
     daemon!.close();
     throw new UserError(
