@@ -86,6 +86,12 @@ describe('lambda backend, against the API double', () => {
     ]);
     const gpus = JSON.parse((await mustDstack(sb, ['offer', '--gpu', 'H100', '--json'])).stdout).offers;
     expect(gpus[0].resources.gpus).toEqual([{ vendor: 'nvidia', name: 'H100', memoryGb: 80, count: 1 }]);
+    const grouped = JSON.parse((await mustDstack(sb, ['offer', '--gpu', '24GB..', '--group-by', 'gpu,backend,region', '--json'])).stdout);
+    expect(grouped.gpus.map((g: { name: string; backends: string[]; region: string }) => [g.name, g.backends, g.region])).toEqual([
+      ['A10', ['lambda'], 'us-east-1'],
+      ['A100', ['lambda'], 'us-west-2'],
+      ['H100', ['lambda'], 'us-east-1'],
+    ]);
   });
 
   it('apply creates an instance named with the daemon prefix, `ssh NAME` lands on it, stop terminates it', async () => {

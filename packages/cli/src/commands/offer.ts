@@ -20,13 +20,17 @@ export function register(program: Command): void {
     .command('offer')
     .description('List the offers that fit a resource spec (all backends, spot and on-demand unless told)');
   addOverrideOptions(cmd, 'both spot and on-demand (the default here)')
-    .option('--group-by <FIELD>', 'aggregate by GPU model: gpu', collectList, [])
+    .option('--group-by <FIELD>', 'aggregate by GPU model: gpu, and split by backend and/or region (gpu,backend,region)', collectList, [])
     .option('--max-offers <N>', 'how many offers to list (default 50)', parseMaxOffers)
     .option('--json', 'print the offers as one JSON object')
     .action(async (opts: OfferOptions) => {
       const groupBy = opts.groupBy ?? [];
-      const bad = groupBy.filter((g) => g !== 'gpu');
-      if (bad.length) throw new UsageError(`--group-by ${bad.join(',')}: only \`gpu\` is supported`);
+      const bad = groupBy.filter((g) => !['gpu', 'backend', 'region'].includes(g));
+      if (bad.length) throw new UsageError(`--group-by ${bad.join(',')}: expected gpu, backend or region`);
+      // As dstack: backend and region split the GPU groups, so gpu comes with them.
+      if (groupBy.length && !groupBy.includes('gpu'))
+        throw new UsageError(`--group-by ${groupBy.join(',')}: add gpu (backend and region split the GPU groups)`);
+      const by = { backend: groupBy.includes('backend'), region: groupBy.includes('region') };
       // A dev environment with every default, both spot and on-demand: the flags fill in its resources.
       const configuration = configurationSource('<flags>', 'type: dev-environment\n', { overrides: overridesOf(opts, 'auto') });
       const daemon = await connect();
@@ -39,9 +43,9 @@ export function register(program: Command): void {
           })
           .finally(() => spin?.stop());
         if (groupBy.length) {
-          const groups = groupByGpu(resp.offers);
+          const groups = groupByGpu(resp.offers, by);
           if (opts.json) printJson({ group_by: groupBy, gpus: groups });
-          else if (groups.length) process.stdout.write(gpuGroupsTable(groups));
+          else if (groups.length) process.stdout.write(gpuGroupsTable(groups, by));
           else process.stdout.write('No offers with GPUs fit\n');
           return;
         }

@@ -76,3 +76,30 @@ describe('groupByGpu', () => {
     );
   });
 });
+
+describe('--group-by gpu,backend,region', () => {
+  const offers = [
+    offer('runpod', 'CA-MTL-1', 9, 48, 'A5000', 24, 0.11),
+    offer('runpod', 'EU-SE-1', 9, 43, 'A5000', 24, 0.13),
+    offer('lambda', 'us-east-1', 8, 32, 'A5000', 24, 0.5, { spot: false }),
+  ];
+  it('splits each GPU model by backend, and by region too', () => {
+    expect(gpuGroupsTable(groupByGpu(offers, { backend: true }), { backend: true })).toBe(
+      [
+        ' #  GPU           SPOT       $/GPU       BACKEND',
+        ' 1  A5000:24GB:1  spot       0.11..0.13  runpod',
+        ' 2  A5000:24GB:1  on-demand  0.5         lambda',
+        '',
+      ].join('\n'),
+    );
+    const byRegion = groupByGpu(offers, { backend: true, region: true });
+    expect(byRegion.map((g) => [g.backends[0], g.region, g.price.min])).toEqual([
+      ['runpod', 'CA-MTL-1', 0.11],
+      ['runpod', 'EU-SE-1', 0.13],
+      ['lambda', 'us-east-1', 0.5],
+    ]);
+    expect(gpuGroupsTable(byRegion, { backend: true, region: true }).split('\n')[0]).toBe(
+      ' #  GPU           SPOT       $/GPU  BACKEND  REGION',
+    );
+  });
+});

@@ -36,17 +36,25 @@ export interface GpuGroup {
   spot: string[];
   backends: string[];
   availability: string[];
+  /** Set when grouped by region too. */
+  region?: string;
 }
 
-/** Offers with GPUs, one group per GPU model (vendor, name, memory); prices per GPU. */
-export function groupByGpu(offers: Offer[]): GpuGroup[] {
+/** What `--group-by` splits GPU groups by, besides the GPU model. */
+export interface GroupBy {
+  backend?: boolean;
+  region?: boolean;
+}
+
+/** Offers with GPUs, one group per GPU model (vendor, name, memory), and per backend or region when asked; prices per GPU. */
+export function groupByGpu(offers: Offer[], by: GroupBy = {}): GpuGroup[] {
   const groups = new Map<string, GpuGroup>();
   for (const o of offers) {
     const gpus = o.resources?.gpus ?? [];
     if (!gpus.length) continue;
     const g = groupGpus(gpus)[0];
     const n = gpuCount(gpus);
-    const key = `${g.vendor}\0${g.name}\0${g.memoryGb}`;
+    const key = `${g.vendor}\0${g.name}\0${g.memoryGb}\0${by.backend ? o.backend : ''}\0${by.region ? o.region : ''}`;
     const perGpu = o.price / n;
     const seen = groups.get(key);
     const spot = o.spot ? 'spot' : 'on-demand';
@@ -60,6 +68,7 @@ export function groupByGpu(offers: Offer[]): GpuGroup[] {
         spot: [spot],
         backends: [o.backend],
         availability: [o.availability || 'available'],
+        ...(by.region ? { region: o.region } : {}),
       });
       continue;
     }
@@ -72,20 +81,23 @@ export function groupByGpu(offers: Offer[]): GpuGroup[] {
     const av = o.availability || 'available';
     if (!seen.availability.includes(av)) seen.availability.push(av);
   }
-  return [...groups.values()].sort((a, b) => a.price.min - b.price.min || a.name.localeCompare(b.name));
+  return [...groups.values()].sort(
+    (a, b) => a.price.min - b.price.min || a.name.localeCompare(b.name) || a.backends[0].localeCompare(b.backends[0]),
+  );
 }
 
 const range = (r: { min: number; max: number }, fmt: (n: number) => string = String) =>
   r.min === r.max ? fmt(r.min) : `${fmt(r.min)}..${fmt(r.max)}`;
 
-export function gpuGroupsTable(groups: GpuGroup[]): string {
+export function gpuGroupsTable(groups: GpuGroup[], by: GroupBy = {}): string {
   const rows = groups.map((g, i) => [
     String(i + 1),
     `${g.name}:${Math.round(g.memoryGb)}GB:${range(g.count)}`,
     ['spot', 'on-demand'].filter((s) => g.spot.includes(s)).join(', '),
     range(g.price, (n) => formatPrice(n).slice(1)),
     g.backends.join(', '),
+    ...(by.region ? [g.region ?? ''] : []),
     g.availability.includes('available') ? '' : g.availability[0].replace(/_/g, ' '),
   ]);
-  return renderTable(['#', 'GPU', 'SPOT', '$/GPU', 'BACKENDS', ''], rows);
+  return renderTable(['#', 'GPU', 'SPOT', '$/GPU', by.backend ? 'BACKEND' : 'BACKENDS', ...(by.region ? ['REGION'] : []), ''], rows);
 }
