@@ -1,0 +1,60 @@
+import { describe, expect, it } from 'vitest';
+import { Offer } from '@dstack/core/gen/daemon';
+import { CloudBackend } from './cloud-backend';
+import type { Compute } from './compute';
+import { cloudError } from './cloud-error';
+
+/** A Compute whose offers() is what the test says; nothing else is called here. */
+function backend(offers: () => Promise<Offer[]>, opts: { regions?: string[] | null } = {}) {
+  let calls = 0;
+  const compute = {
+    offers: () => {
+      calls++;
+      return offers();
+    },
+  } as unknown as Compute;
+  const b = new CloudBackend({
+    type: 'lambda',
+    compute,
+    namePrefix: 'dstack-test-',
+    regions: opts.regions ?? null,
+    identityFile: '/nonexistent',
+    hostKeys: { knownTypes: async () => [], verify: async () => ({ status: 'unknown' }) },
+    offersDeadlineMs: 50,
+    offersTtlMs: 60_000,
+  });
+  return { b, calls: () => calls };
+}
+
+const offer = (region: string) => Offer.fromPartial({ backend: 'lambda', region, instanceType: 'gpu_1x_a10', price: 0.75 });
+
+describe('CloudBackend offers', () => {
+  it('caches the catalog, narrowed to the entry’s regions', async () => {
+    const { b, calls } = backend(async () => [offer('us-east-1'), offer('us-west-1')], { regions: ['us-west-1'] });
+    expect((await b.offers()).offers.map((o) => o.region)).toEqual(['us-west-1']);
+    expect((await b.offers()).offers.map((o) => o.region)).toEqual(['us-west-1']);
+    expect(calls()).toBe(1);
+  });
+
+  it('leaves a slow provider out of the plan after the deadline, saying why', async () => {
+    const { b } = backend(() => new Promise<Offer[]>(() => {}));
+    expect(await b.offers()).toEqual({
+      offers: [],
+      reasons: ['lambda: no answer within 0.05s; its offers are left out of this plan'],
+      error: 'lambda: no answer within 0.05s; its offers are left out of this plan',
+    });
+  });
+
+  it('does not keep a failed fetch: the next plan asks again', async () => {
+    let fail = true;
+    const { b, calls } = backend(async () => {
+      if (fail) throw cloudError('lambda', 'credentials', 'API key was invalid, expired, or deleted.', 401);
+      return [offer('us-east-1')];
+    });
+    expect((await b.offers()).error).toBe('lambda: credentials refused: API key was invalid, expired, or deleted.');
+    fail = false;
+    await new Promise((r) => setTimeout(r, 0));
+    expect((await b.offers()).offers).toHaveLength(1);
+    expect(calls()).toBe(2);
+  });
+});
