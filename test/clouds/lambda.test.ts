@@ -113,6 +113,35 @@ describe('lambda backend, against the API double', () => {
     expect(active()).toEqual([]);
   });
 
+  it('idle_duration keeps the instance after its run for the next run that fits, then the sweep terminates it', async () => {
+    const a = runName('keep');
+    expect((await apply(a, 'backends: [lambda]\nidle_duration: 1m')).code).toBe(0);
+    const inst = active().find((i) => i.name.endsWith(`-${a}-0`))!;
+    await mustDstack(sb, ['stop', a, '-y']);
+    expect(double.instances().find((i) => i.id === inst.id)?.status).toBe('active');
+    expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).toContain(`Instance ${inst.name} kept idle for 60s (idle_duration)`);
+    const list = JSON.parse((await mustDstack(sb, ['backend', 'list', '--json', '--no-check'])).stdout);
+    expect(list.backends[0]).toMatchObject({ instances: 1, pricePerHour: 0.75 });
+
+    const launched = double.instances().length;
+    const b = runName('reuse');
+    const res = await apply(b, 'backends: [lambda]\nidle_duration: 5s');
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    expect(double.instances()).toHaveLength(launched); // nothing new launched
+    expect((await ssh(sb, b, 'ip -o -4 addr show')).stdout).toContain(`${net.host(inst.host!).address}/24`);
+    expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).toContain(
+      `lambda: reusing idle instance ${inst.name} (${inst.id}) for ${b}-0`,
+    );
+    await mustDstack(sb, ['stop', b, '-y']);
+    await waitFor('the sweep to end the idle instance', () => double.instances().find((i) => i.id === inst.id)?.status === 'terminated', {
+      timeoutMs: 90_000,
+      intervalMs: 1000,
+    });
+    expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).toContain(
+      `lambda: terminated instance ${inst.name} (${inst.id}): its idle_duration is over`,
+    );
+  });
+
   it('agent_url: the instance downloads the agent itself (sha256-checked); one that serves another file is refused and the agent uploaded', async () => {
     const served: string[] = [];
     const server = createServer((req, res) => {

@@ -113,6 +113,11 @@ export interface Backend {
   release(instance: InstanceRecord): Promise<void>;
   /** Deletes the instance for good (a no-op for this machine). */
   terminate(instance: InstanceRecord): Promise<void>;
+  /**
+   * Instances made for one run may be kept idle after it for another (the run's `idle_duration`): the
+   * daemon then keeps the record as `idle` instead of calling release, and the backend offers it.
+   */
+  readonly keepsIdle?: boolean;
 }
 
 /** The offer exists no more, or the provider has no capacity for it: a `no-capacity` retry event. */

@@ -35,7 +35,7 @@ import { RunsStore } from './state/runs-store';
 import { FileHostKeyStore } from '@dstack/backends/ssh-client/known-hosts';
 import { BackendService } from './backends/service';
 import { CloudSweep } from './backends/cloud-sweep';
-import { daemonId, instanceNamePrefix } from './backends/cloud-backends';
+import { daemonId, idleUntil, instanceNamePrefix } from './backends/cloud-backends';
 
 export interface DaemonOptions {
   early: EarlyDaemon;
@@ -193,6 +193,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         hostKeys: new FileHostKeyStore(paths.fleetKnownHosts),
         namePrefix: instanceNamePrefix(daemonId(paths.daemonId)),
         log: (m) => log.info(m),
+        idleInstances: (type) =>
+          instances
+            .list()
+            .filter((i) => i.record.backend === type && i.status === 'idle' && idleUntil(i.record) > Date.now())
+            .map((i) => i.record),
         tuning: { bootDeadlineMs: boot, pollMs: Math.max(500, Math.min(5000, Math.floor(boot / 60))) },
       },
       runs: store,

@@ -6,7 +6,14 @@
 // at the address the provider gave over HTTPS, and pinned for the instance's life: nothing later
 // can swap the host. An instance that never answers SSH is terminated before the error is thrown.
 import type { Offer } from '@dstack/core/gen/daemon';
-import type { Backend, CreateInstanceRequest, InstanceRecord, OfferList, OfferQuery } from '../backend';
+import {
+  NoCapacityError,
+  type Backend,
+  type CreateInstanceRequest,
+  type InstanceRecord,
+  type OfferList,
+  type OfferQuery,
+} from '../backend';
 import type { HostConnection } from '../host-connection';
 import { canSudo, hasSystemd, homeDir } from '../host-probe';
 import { scanHostKey } from '../ssh-client/connect';
@@ -32,6 +39,8 @@ export interface CloudBackendOptions {
   hostKeys: HostKeyStore;
   offersTtlMs?: number;
   offersDeadlineMs?: number;
+  /** This backend's instances kept idle after their run (idle_duration), still within it: offered first. */
+  idleInstances?: () => InstanceRecord[];
   /** How long an instance may take from create to its first SSH answer. */
   bootDeadlineMs?: number;
   pollMs?: number;
@@ -57,6 +66,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class CloudBackend implements Backend {
   readonly type: string;
+  readonly keepsIdle = true;
+  /** Idle instances (by id) claimed by a starting run, until its record says busy. */
+  private readonly claims = new Set<string>();
   private cache?: { at: number; offers: Promise<Offer[]> };
   /** Connections opened while creating, handed to the first connect(). */
   private readonly warm = new Map<string, SshHost>();
@@ -89,7 +101,7 @@ export class CloudBackend implements Backend {
     try {
       const all = await Promise.race([this.cache.offers, late]);
       const regions = this.opts.regions;
-      return { offers: regions ? all.filter((o) => regions.includes(o.region)) : all, reasons: [] };
+      return { offers: [...this.idleOffers(), ...(regions ? all.filter((o) => regions.includes(o.region)) : all)], reasons: [] };
     } catch (err) {
       const message = (err as Error).message;
       const line = message.startsWith(`${this.type}:`) ? message : `${this.type}: ${message}`;
@@ -99,6 +111,14 @@ export class CloudBackend implements Backend {
     }
   }
 
+  /** An instance kept after its run (idle_duration), as an offer of itself: nothing to create, its agent there. */
+  private idleOffers(): Offer[] {
+    const idle = this.opts.idleInstances?.() ?? [];
+    // A claim ends once its run has recorded the instance as busy (it is no longer listed idle).
+    for (const id of this.claims) if (!idle.some((r) => r.instanceId === id)) this.claims.delete(id);
+    return idle.filter((r) => !this.claims.has(r.instanceId)).map((r) => ({ ...r.offer, instanceName: r.name, availability: 'available' }));
+  }
+
   /** Forgets the cached catalog (an offer turned out to have no capacity). */
   invalidateOffers(): void {
     this.cache = undefined;
@@ -106,6 +126,23 @@ export class CloudBackend implements Backend {
 
   async createInstance(req: CreateInstanceRequest): Promise<InstanceRecord> {
     const { compute } = this.opts;
+    if (req.offer.instanceName) {
+      const idle = (this.opts.idleInstances?.() ?? []).find((r) => r.name === req.offer.instanceName && !this.claims.has(r.instanceId));
+      if (!idle) throw new NoCapacityError(`${this.type}: idle instance ${req.offer.instanceName} is taken or gone`);
+      // Claimed before any await: two runs planning at once cannot both take it.
+      this.claims.add(idle.instanceId);
+      try {
+        const inst = await compute.get(idle.instanceId);
+        if (inst?.state !== 'running')
+          throw new NoCapacityError(`${this.type}: idle instance ${idle.name} is ${inst?.providerState ?? 'gone'}`);
+      } catch (err) {
+        this.claims.delete(idle.instanceId);
+        throw err;
+      }
+      this.opts.log?.(`${this.type}: reusing idle instance ${idle.name} (${idle.instanceId}) for ${req.name}`);
+      const { idleUntilMs: _, ...data } = (idle.data ?? {}) as Record<string, unknown>;
+      return { ...idle, data };
+    }
     const name = `${this.opts.namePrefix}${req.name}`;
     // A daemon that died after the provider's answer finds its instance by name.
     const existing = (await compute.list()).find((i) => i.name === name && i.state !== 'terminated' && i.state !== 'failed');
@@ -242,6 +279,7 @@ export class CloudBackend implements Backend {
   }
 
   async terminate(instance: InstanceRecord): Promise<void> {
+    this.claims.delete(instance.instanceId);
     const warm = this.warm.get(instance.instanceId);
     this.warm.delete(instance.instanceId);
     await warm?.close().catch(() => undefined);

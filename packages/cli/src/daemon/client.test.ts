@@ -35,7 +35,7 @@ async function serve(version: string, overrides: Partial<DaemonServer> = {}): Pr
   const impl = silentImpl();
   Object.assign(impl, {
     status: (_c: unknown, cb: grpc.sendUnaryData<unknown>) =>
-      cb(null, { version, pid: 42, home, startedMs: 0, logFile: '', activeRuns: 0, backends: ['local'] }),
+      cb(null, { version, pid: 42, home, startedMs: 0, logFile: '', activeRuns: 0, backends: ['local'], notices: [] }),
     ...overrides,
   });
   const server = new grpc.Server();

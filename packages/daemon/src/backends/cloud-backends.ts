@@ -4,6 +4,7 @@
 // account never take each other's instances for orphans.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import type { InstanceRecord } from '@dstack/backends/backend';
 import { CloudBackend } from '@dstack/backends/cloud/cloud-backend';
 import type { HostKeyStore } from '@dstack/backends/ssh-client/known-hosts';
 import { LambdaApi } from '@dstack/backends/lambda/api';
@@ -20,6 +21,8 @@ export interface CloudDeps {
   hostKeys: HostKeyStore;
   namePrefix: string;
   log: (message: string) => void;
+  /** A backend's instances kept idle after their run and still within their idle_duration. */
+  idleInstances: (type: string) => InstanceRecord[];
   /** Tests: faster polls and deadlines. */
   tuning?: { pollMs?: number; bootDeadlineMs?: number; offersTtlMs?: number; offersDeadlineMs?: number };
 }
@@ -33,6 +36,11 @@ export function daemonId(file: string): string {
   const id = randomBytes(4).toString('hex');
   writeFileAtomic(file, `${id}\n`, { mode: 0o600 });
   return id;
+}
+
+/** When a cloud instance kept after its run (idle_duration) is to be terminated; 0: not kept. */
+export function idleUntil(record: InstanceRecord): number {
+  return Number((record.data as { idleUntilMs?: number } | undefined)?.idleUntilMs ?? 0);
 }
 
 export function instanceNamePrefix(id: string): string {
@@ -70,6 +78,7 @@ export function cloudBackend(entry: BackendEntry, deps: CloudDeps): CloudBackend
     regions: entry.regions,
     identityFile: deps.identityFile,
     agentUrl: entry.agentUrl,
+    idleInstances: () => deps.idleInstances(entry.type),
     hostKeys: deps.hostKeys,
     log: deps.log,
     ...deps.tuning,

@@ -4,6 +4,8 @@
 // was down) is terminated once it has been seen unowned for the grace period: a run being
 // provisioned right now owns `<prefix><run>-0` before its record exists, so it is never taken.
 import type { CloudBackend } from '@dstack/backends/cloud/cloud-backend';
+import type { CloudInstance } from '@dstack/backends/cloud/compute';
+import { idleUntil } from './cloud-backends';
 import type { Logger } from '../logger';
 import { instanceKey, type InstancesStore } from '../state/instances-store';
 import type { RunsStore } from '../state/runs-store';
@@ -66,22 +68,34 @@ export class CloudSweep {
             this.unowned.delete(key);
             continue;
           }
+          // Kept idle after its run (idle_duration): owned until then, terminated at once after.
+          const row = this.d.instances.get(key);
+          const until = row?.status === 'idle' ? idleUntil(row.record) : 0;
+          if (until > Date.now()) continue;
+          if (until) {
+            await this.end(b, i, key, 'its idle_duration is over');
+            continue;
+          }
           const since = this.unowned.get(key) ?? Date.now();
           this.unowned.set(key, since);
           if (Date.now() - since < grace) continue;
-          try {
-            await b.terminateById(i.id);
-            this.unowned.delete(key);
-            if (this.d.instances.get(key)) this.d.instances.setStatus(key, 'terminated');
-            const message = `${b.type}: terminated instance ${i.name} (${i.id}): no run owns it`;
-            this.d.log.warn(message);
-            this.d.notice?.(message);
-          } catch (err) {
-            this.d.log.warn(`${b.type}: could not terminate orphan ${i.name} (${i.id})`, { error: (err as Error).message });
-          }
+          await this.end(b, i, key, 'no run owns it');
         }
       }),
     );
     for (const key of this.unowned.keys()) if (!seen.has(key)) this.unowned.delete(key);
+  }
+
+  private async end(b: CloudBackend, i: CloudInstance, key: string, why: string): Promise<void> {
+    try {
+      await b.terminateById(i.id);
+      this.unowned.delete(key);
+      if (this.d.instances.get(key)) this.d.instances.setStatus(key, 'terminated');
+      const message = `${b.type}: terminated instance ${i.name} (${i.id}): ${why}`;
+      this.d.log.warn(message);
+      this.d.notice?.(message);
+    } catch (err) {
+      this.d.log.warn(`${b.type}: could not terminate ${i.name} (${i.id})`, { error: (err as Error).message });
+    }
   }
 }

@@ -1,7 +1,7 @@
 // The order the planner offers and tries offers in. Usable offers first: at the same price an idle
 // fleet instance comes before this machine (`local`) and before anything new, so a run lands on the
 // user's fleet when one of its hosts is free and fits (local stays offered: `backends:` or `fleets:`
-// in the configuration leave it out). Busy and unreachable instances follow, shown but never picked.
+// in the configuration leave it out), and a cloud instance kept idle comes before a new one. Busy and unreachable instances follow, shown but never picked.
 import type { Offer } from '@dstack/core/gen/daemon';
 import { sortOffers } from '@dstack/core/offers/sort';
 
@@ -15,7 +15,14 @@ export function rankOffers(offers: readonly Offer[]): Offer[] {
   const usable = sorted
     .filter(isUsable)
     .map((offer, index) => ({ offer, index }))
-    .sort((a, b) => a.offer.price - b.offer.price || Number(!a.offer.fleet) - Number(!b.offer.fleet) || a.index - b.index)
+    .sort(
+      (a, b) =>
+        a.offer.price - b.offer.price ||
+        Number(!a.offer.fleet) - Number(!b.offer.fleet) ||
+        // An instance that exists (a cloud one kept idle) before a new one at the same price.
+        Number(!a.offer.instanceName) - Number(!b.offer.instanceName) ||
+        a.index - b.index,
+    )
     .map(({ offer }) => offer);
   return [...usable, ...sorted.filter((o) => !isUsable(o))];
 }

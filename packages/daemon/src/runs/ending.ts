@@ -157,7 +157,16 @@ export class Ending {
     // An instance that goes away for good is forgotten first: a reconnect loop would otherwise
     // redeploy to its address, which the provider may already have given to another machine.
     if (!record.reusable) await this.d.agents.disconnect(row.instanceKey);
-    await this.d.book.backend(record.backend).release(record);
+    const backend = this.d.book.backend(record.backend);
+    // idle_duration: a cloud instance is kept for the next run that fits it, then terminated by the sweep.
+    const idle = this.d.book.configOf(row).idle_duration;
+    if (!record.reusable && backend.keepsIdle && idle !== null && idle > 0) {
+      const idleUntilMs = Date.now() + idle * 1000;
+      this.d.instances.upsert({ ...record, data: { ...record.data, idleUntilMs } }, 'idle');
+      this.d.book.say(row, `Instance ${record.name} kept idle for ${idle}s (idle_duration), then terminated unless a run takes it`);
+      return;
+    }
+    await backend.release(record);
     this.d.instances.setStatus(row.instanceKey, record.reusable ? 'idle' : 'terminated');
   }
 }
