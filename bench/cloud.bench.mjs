@@ -5,7 +5,8 @@
 //    1,000 offers: warm (cached) next to the goal of 200 ms, and cold (right after the backend is
 //    (re)added, so nothing is cached) next to one plain request to the double's /instance-types;
 //  - apply -d → first `ssh NAME true` on the double's host next to the same on an SSH fleet host, with
-//    the agent uploaded from here (the default) and downloaded by the instance from `agent_url`.
+//    the agent uploaded from here (the default), downloaded by the instance from `agent_url`, and on
+//    an instance kept idle by the run before (idle_duration).
 import { spawn } from 'node:child_process';
 import { createReadStream, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -170,6 +171,26 @@ export default async function cloudBench() {
       await dstack(['stop', name, '-y']);
     }
     server.close();
+    // A run placed on an instance kept idle by the run before it (idle_duration): nothing created, the agent there.
+    const idleRuns = [];
+    for (let i = 0; i <= 3; i++) {
+      const name = `idle-${i}`;
+      const file = join(repo, `${name}.dstack.yml`);
+      writeFileSync(file, ['type: dev-environment', `name: ${name}`, ...res, 'backends: [lambda]', 'idle_duration: 10m', ''].join('\n'));
+      const ms = await time(async () => {
+        await dstack(['apply', '-f', file, '-y', '-d']);
+        await run('ssh', ['-F', sb.sshConfig, '-o', 'BatchMode=yes', name, 'true'], { env: sb.env });
+      });
+      if (i > 0) idleRuns.push(ms); // the first one creates the instance
+      await dstack(['stop', name, '-y']);
+    }
+    report({
+      name: 'apply -d → first `ssh NAME true`, lambda double, an instance kept idle (idle_duration)',
+      value: median(idleRuns),
+      baseline: median(fleetRuns),
+      baselineName: 'the same on an SSH fleet host (agent there)',
+      goal: 1.2,
+    });
     report({
       name: 'apply -d → first `ssh NAME true`, lambda double, the instance downloads the agent (agent_url)',
       value: median(urlRuns),

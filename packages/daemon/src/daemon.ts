@@ -35,7 +35,8 @@ import { RunsStore } from './state/runs-store';
 import { FileHostKeyStore } from '@dstack/backends/ssh-client/known-hosts';
 import { BackendService } from './backends/service';
 import { CloudSweep } from './backends/cloud-sweep';
-import { daemonId, idleUntil, instanceNamePrefix } from './backends/cloud-backends';
+import { daemonId, instanceNamePrefix } from './backends/cloud-backends';
+import { idleUntilOf } from '@dstack/backends/cloud/cloud-backend';
 
 export interface DaemonOptions {
   early: EarlyDaemon;
@@ -196,7 +197,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         idleInstances: (type) =>
           instances
             .list()
-            .filter((i) => i.record.backend === type && i.status === 'idle' && idleUntil(i.record) > Date.now())
+            .filter((i) => i.record.backend === type && i.status === 'idle' && idleUntilOf(i.record) > Date.now())
             .map((i) => i.record),
         tuning: { bootDeadlineMs: boot, pollMs: Math.max(500, Math.min(5000, Math.floor(boot / 60))) },
       },

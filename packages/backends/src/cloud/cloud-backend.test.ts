@@ -58,3 +58,58 @@ describe('CloudBackend offers', () => {
     expect(calls()).toBe(2);
   });
 });
+
+describe('CloudBackend idle instances (idle_duration)', () => {
+  const kept = (idleUntilMs: number) => ({
+    instanceId: 'i-1',
+    name: 'dstack-test-a-0',
+    backend: 'lambda',
+    region: 'us-east-1',
+    price: 0.75,
+    offer: offer('us-east-1'),
+    agent: { dataDir: '/root/.dstack-agent', binPath: '', socketPath: '', logFile: '' },
+    reusable: false,
+    data: { ip: '10.0.0.2', idleUntilMs },
+  });
+  function idleBackend() {
+    let idle = [kept(1000)];
+    const compute = {
+      offers: async () => [offer('us-east-1')],
+      get: async (id: string) => ({
+        id,
+        name: 'dstack-test-a-0',
+        state: 'running',
+        providerState: 'active',
+        ip: '10.0.0.2',
+        sshPort: 22,
+        sshUser: 'root',
+        region: 'us-east-1',
+      }),
+    } as unknown as Compute;
+    const b = new CloudBackend({
+      type: 'lambda',
+      compute,
+      namePrefix: 'dstack-test-',
+      regions: null,
+      identityFile: '/nonexistent',
+      hostKeys: { knownTypes: async () => [], verify: async () => ({ status: 'unknown' }) },
+      idleInstances: () => idle,
+    });
+    return { b, setIdle: (v: ReturnType<typeof kept>[]) => (idle = v) };
+  }
+  const req = (o: Offer) => ({ offer: o, name: 'b-0', sshPublicKey: 'ssh-ed25519 AAAA' });
+
+  it('offers a kept instance first; one run claims it, a second is refused until its next idle spell', async () => {
+    const { b, setIdle } = idleBackend();
+    const [first] = (await b.offers()).offers;
+    expect(first.instanceName).toBe('dstack-test-a-0');
+    const got = await b.createInstance(req(first));
+    expect(got.instanceId).toBe('i-1');
+    expect(got.data).toEqual({ ip: '10.0.0.2' }); // no longer idle
+    expect((await b.offers()).offers.map((o) => o.instanceName)).toEqual(['']); // claimed: not offered
+    await expect(b.createInstance(req(first))).rejects.toThrow('lambda: idle instance dstack-test-a-0 is taken or gone');
+    // The run that had it ended and kept it idle again: a new spell, offered again.
+    setIdle([kept(2000)]);
+    expect((await b.offers()).offers[0].instanceName).toBe('dstack-test-a-0');
+  });
+});

@@ -62,13 +62,22 @@ export function cloudInstanceData(record: InstanceRecord): CloudInstanceData {
   return record.data as unknown as CloudInstanceData;
 }
 
+/** When an instance kept after its run (idle_duration) is to go: its idle spell; 0 when not kept. */
+export function idleUntilOf(r: InstanceRecord): number {
+  return Number((r.data as { idleUntilMs?: number } | undefined)?.idleUntilMs ?? 0);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class CloudBackend implements Backend {
   readonly type: string;
   readonly keepsIdle = true;
-  /** Idle instances (by id) claimed by a starting run, until its record says busy. */
-  private readonly claims = new Set<string>();
+  /**
+   * Idle instances claimed by a starting run: id → the idle spell claimed (its idleUntilMs). The
+   * claim lasts while that spell is listed; once the run has it (busy) or a later run's end makes
+   * it idle again (another spell), the claim is over.
+   */
+  private readonly claims = new Map<string, number>();
   private cache?: { at: number; offers: Promise<Offer[]> };
   /** Connections opened while creating, handed to the first connect(). */
   private readonly warm = new Map<string, SshHost>();
@@ -111,12 +120,17 @@ export class CloudBackend implements Backend {
     }
   }
 
+  /** Whether a starting run holds this idle spell of the instance. */
+  private claimed(r: InstanceRecord): boolean {
+    const spell = this.claims.get(r.instanceId);
+    return spell !== undefined && spell === idleUntilOf(r);
+  }
+
   /** An instance kept after its run (idle_duration), as an offer of itself: nothing to create, its agent there. */
   private idleOffers(): Offer[] {
     const idle = this.opts.idleInstances?.() ?? [];
     // A claim ends once its run has recorded the instance as busy (it is no longer listed idle).
-    for (const id of this.claims) if (!idle.some((r) => r.instanceId === id)) this.claims.delete(id);
-    return idle.filter((r) => !this.claims.has(r.instanceId)).map((r) => ({ ...r.offer, instanceName: r.name, availability: 'available' }));
+    return idle.filter((r) => !this.claimed(r)).map((r) => ({ ...r.offer, instanceName: r.name, availability: 'available' }));
   }
 
   /** Forgets the cached catalog (an offer turned out to have no capacity). */
@@ -127,10 +141,10 @@ export class CloudBackend implements Backend {
   async createInstance(req: CreateInstanceRequest): Promise<InstanceRecord> {
     const { compute } = this.opts;
     if (req.offer.instanceName) {
-      const idle = (this.opts.idleInstances?.() ?? []).find((r) => r.name === req.offer.instanceName && !this.claims.has(r.instanceId));
+      const idle = (this.opts.idleInstances?.() ?? []).find((r) => r.name === req.offer.instanceName && !this.claimed(r));
       if (!idle) throw new NoCapacityError(`${this.type}: idle instance ${req.offer.instanceName} is taken or gone`);
       // Claimed before any await: two runs planning at once cannot both take it.
-      this.claims.add(idle.instanceId);
+      this.claims.set(idle.instanceId, idleUntilOf(idle));
       try {
         const inst = await compute.get(idle.instanceId);
         if (inst?.state !== 'running')
@@ -296,6 +310,7 @@ export class CloudBackend implements Backend {
 
   /** Terminates an instance the sweep found unowned. */
   terminateById(id: string): Promise<void> {
+    this.claims.delete(id);
     return this.opts.compute.terminate(id);
   }
 

@@ -38,11 +38,6 @@ export function daemonId(file: string): string {
   return id;
 }
 
-/** When a cloud instance kept after its run (idle_duration) is to be terminated; 0: not kept. */
-export function idleUntil(record: InstanceRecord): number {
-  return Number((record.data as { idleUntilMs?: number } | undefined)?.idleUntilMs ?? 0);
-}
-
 export function instanceNamePrefix(id: string): string {
   return `dstack-${id}-`;
 }

@@ -3,9 +3,9 @@
 // the provider's answer and its own record, a terminate that failed, a run deleted while its cloud
 // was down) is terminated once it has been seen unowned for the grace period: a run being
 // provisioned right now owns `<prefix><run>-0` before its record exists, so it is never taken.
-import type { CloudBackend } from '@dstack/backends/cloud/cloud-backend';
+import { idleUntilOf, type CloudBackend } from '@dstack/backends/cloud/cloud-backend';
 import type { CloudInstance } from '@dstack/backends/cloud/compute';
-import { idleUntil } from './cloud-backends';
+
 import type { Logger } from '../logger';
 import { instanceKey, type InstancesStore } from '../state/instances-store';
 import type { RunsStore } from '../state/runs-store';
@@ -70,7 +70,7 @@ export class CloudSweep {
           }
           // Kept idle after its run (idle_duration): owned until then, terminated at once after.
           const row = this.d.instances.get(key);
-          const until = row?.status === 'idle' ? idleUntil(row.record) : 0;
+          const until = row?.status === 'idle' ? idleUntilOf(row.record) : 0;
           if (until > Date.now()) continue;
           if (until) {
             await this.end(b, i, key, 'its idle_duration is over');
