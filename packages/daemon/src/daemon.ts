@@ -259,6 +259,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       log,
       graceMs: Math.min(120_000, boot),
       // Kept for the next CLI (a few at most: the log has them all).
+      forget: (key) => agents?.disconnect(key) ?? Promise.resolve(),
       notice: (m) => {
         notices.push(m);
         if (notices.length > 20) notices.shift();

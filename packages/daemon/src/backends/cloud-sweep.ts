@@ -19,6 +19,8 @@ export interface SweepDeps {
   graceMs?: number;
   /** Told each termination, for the next CLI output. */
   notice?: (message: string) => void;
+  /** An instance is gone: its agent connection must not try to reach its address again. */
+  forget?: (key: string) => Promise<void>;
 }
 
 export class CloudSweep {
@@ -88,6 +90,7 @@ export class CloudSweep {
 
   private async end(b: CloudBackend, i: CloudInstance, key: string, why: string): Promise<void> {
     try {
+      await this.d.forget?.(key);
       await b.terminateById(i.id);
       this.unowned.delete(key);
       if (this.d.instances.get(key)) this.d.instances.setStatus(key, 'terminated');
