@@ -258,8 +258,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       instances,
       log,
       graceMs: Math.min(120_000, boot),
-      // Kept for the next CLI (a few at most: the log has them all).
       forget: (key) => agents?.disconnect(key) ?? Promise.resolve(),
+      // Kept for the next CLI (a few at most: the log has them all).
       notice: (m) => {
         notices.push(m);
         if (notices.length > 20) notices.shift();

@@ -23,6 +23,7 @@ import { fleetAgentPlacement } from '../ssh-fleet/placement';
 import { startUnit } from '../ssh-fleet/systemd';
 import type { CloudInstance, Compute } from './compute';
 import { isCloudError } from './cloud-error';
+import { withDeadline } from './deadline';
 
 export interface CloudBackendOptions {
   /** "lambda", "runpod", "vastai": Offer.backend. */
@@ -103,20 +104,18 @@ export class CloudBackend implements Backend {
       });
     }
     const deadline = this.opts.offersDeadlineMs ?? 10_000;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${deadline / 1000}s; its offers are left out of this plan`)), deadline);
-    });
     try {
-      const all = await Promise.race([this.cache.offers, late]);
+      const all = await withDeadline(
+        this.cache.offers,
+        deadline,
+        `no answer within ${deadline / 1000}s; its offers are left out of this plan`,
+      );
       const regions = this.opts.regions;
       return { offers: [...this.idleOffers(), ...(regions ? all.filter((o) => regions.includes(o.region)) : all)], reasons: [] };
     } catch (err) {
       const message = (err as Error).message;
       const line = message.startsWith(`${this.type}:`) ? message : `${this.type}: ${message}`;
       return { offers: [], reasons: [line], error: line };
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -242,14 +241,19 @@ export class CloudBackend implements Backend {
   private async record(inst: CloudInstance, hostKey: string, req: CreateInstanceRequest): Promise<InstanceRecord> {
     const conn = this.open(inst.ip, inst.sshPort, inst.sshUser, hostKey);
     try {
-      const [home, systemd, sudo] = await Promise.all([homeDir(conn), hasSystemd(conn), canSudo(conn)]);
+      const [home, systemd, sudo, root] = await Promise.all([
+        homeDir(conn),
+        hasSystemd(conn),
+        canSudo(conn),
+        conn.exec('[ "$(id -u)" = 0 ]').then((r) => r.code === 0),
+      ]);
       const data: CloudInstanceData = {
         ip: inst.ip,
         port: inst.sshPort,
         user: inst.sshUser,
         hostKey,
         supervisor: systemd && sudo ? 'systemd' : 'detached',
-        root: (await conn.exec('[ "$(id -u)" = 0 ]')).code === 0,
+        root,
       };
       this.warm.set(inst.id, conn);
       return {

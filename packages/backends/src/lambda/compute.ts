@@ -52,7 +52,7 @@ export function lambdaOffers(types: Awaited<ReturnType<LambdaApi['instanceTypes'
   return offers;
 }
 
-function instance(i: LambdaInstance): CloudInstance {
+function instance(i: LambdaInstance, sshUser: string): CloudInstance {
   return {
     id: i.id,
     name: i.name ?? '',
@@ -60,7 +60,7 @@ function instance(i: LambdaInstance): CloudInstance {
     providerState: i.status,
     ip: i.ip ?? '',
     sshPort: 22,
-    sshUser: 'ubuntu',
+    sshUser,
     region: i.region?.name ?? '',
   };
 }
@@ -99,7 +99,7 @@ export class LambdaCompute implements Compute {
 
   async get(id: string): Promise<CloudInstance | null> {
     try {
-      return { ...instance(await this.api.instance(id)), sshUser: this.sshUser };
+      return instance(await this.api.instance(id), this.sshUser);
     } catch (err) {
       if (isCloudError(err, 'not-found')) return null;
       throw err;
@@ -107,7 +107,7 @@ export class LambdaCompute implements Compute {
   }
 
   async list(): Promise<CloudInstance[]> {
-    return (await this.api.instances()).map((i) => ({ ...instance(i), sshUser: this.sshUser }));
+    return (await this.api.instances()).map((i) => instance(i, this.sshUser));
   }
 
   async terminate(id: string): Promise<void> {

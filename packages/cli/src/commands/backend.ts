@@ -3,6 +3,7 @@
 // only then saves it, sealed.
 import type { Command } from 'commander';
 import type { BackendInfo } from '@dstack/core/gen/daemon';
+import { CLOUD_TYPES } from '@dstack/core/cloud-types';
 import { collectList } from '../config/overrides';
 import { connect } from '../daemon/client';
 import { UsageError } from '../errors';
@@ -10,7 +11,7 @@ import { printJson } from '../ui/output';
 import { readSecret } from '../ui/prompt';
 import { renderTable } from '../ui/table';
 
-const TYPES = ['lambda'];
+const TYPES: readonly string[] = CLOUD_TYPES;
 
 function backendsTable(rows: BackendInfo[]): string {
   return renderTable(

@@ -14,10 +14,8 @@
 // (`api_key: sealed:...`, opened with $DSTACK_HOME/secret.key); a key written in clear works too,
 // and `dstack backend list` says so.
 import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
+import { CLOUD_TYPES, type CloudType } from '@dstack/core/cloud-types';
 
-/** Backend types this build can create instances on. */
-export const CLOUD_TYPES = ['lambda'] as const;
-export type CloudType = (typeof CLOUD_TYPES)[number];
 /** dstack's types this build knows but cannot use yet. */
 const LATER_TYPES = ['runpod', 'vastai', 'aws', 'gcp', 'azure', 'kubernetes'];
 

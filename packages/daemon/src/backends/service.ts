@@ -6,7 +6,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isMap, isSeq, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { Backend } from '@dstack/backends/backend';
-import type { CloudBackend } from '@dstack/backends/cloud/cloud-backend';
+import { CloudBackend } from '@dstack/backends/cloud/cloud-backend';
+import { withDeadline } from '@dstack/backends/cloud/deadline';
 import { writeFileAtomic } from '@dstack/core/atomic-write';
 import type { AddBackendRequest, BackendInfo, ListBackendsRequest, RemoveBackendRequest } from '@dstack/core/gen/daemon';
 import { BadRequestError, NotFoundError, PreconditionError } from '@dstack/core/grpc';
@@ -15,7 +16,8 @@ import type { Logger } from '../logger';
 import type { InstancesStore } from '../state/instances-store';
 import type { RunsStore } from '../state/runs-store';
 import { cloudBackend, computeFor, sealApiKey, type CloudDeps } from './cloud-backends';
-import { CLOUD_TYPES, checkAgentUrl, checkApiUrl, SEALED_PREFIX, type BackendEntry, type CloudType } from './entries';
+import { CLOUD_TYPES, type CloudType } from '@dstack/core/cloud-types';
+import { checkAgentUrl, checkApiUrl, SEALED_PREFIX, type BackendEntry } from './entries';
 
 export interface BackendServiceDeps {
   configFile: string;
@@ -42,7 +44,7 @@ export class BackendService {
 
   /** The cloud backends in use now. */
   clouds(): CloudBackend[] {
-    return this.d.backends.filter((b): b is CloudBackend => (CLOUD_TYPES as readonly string[]).includes(b.type)) as CloudBackend[];
+    return this.d.backends.filter((b): b is CloudBackend => b instanceof CloudBackend);
   }
 
   private use(e: BackendEntry): void {
@@ -82,7 +84,7 @@ export class BackendService {
     if (!check) return base;
     const backend = this.clouds().find((b) => b.type === e.type);
     try {
-      await withTimeout(backend!.check(), `${e.type}: no answer within ${CHECK_TIMEOUT_MS / 1000}s`);
+      await withDeadline(backend!.check(), CHECK_TIMEOUT_MS, `${e.type}: no answer within ${CHECK_TIMEOUT_MS / 1000}s`);
       return { ...base, status: 'ok' };
     } catch (err) {
       return { ...base, status: 'error', message: (err as Error).message };
@@ -113,7 +115,7 @@ export class BackendService {
     };
     // Nothing is written until the provider accepts the key.
     try {
-      await withTimeout(computeFor(entry, apiKey).check(), `${type}: no answer within ${CHECK_TIMEOUT_MS / 1000}s`);
+      await withDeadline(computeFor(entry, apiKey).check(), CHECK_TIMEOUT_MS, `${type}: no answer within ${CHECK_TIMEOUT_MS / 1000}s`);
     } catch (err) {
       throw new BadRequestError(`${(err as Error).message}; nothing was saved`);
     }
@@ -175,14 +177,4 @@ export class BackendService {
     parseConfig(file, out); // never write a file the next start would refuse
     writeFileAtomic(file, out, { mode: 0o600 });
   }
-}
-
-function withTimeout<T>(p: Promise<T>, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(message)), CHECK_TIMEOUT_MS);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
