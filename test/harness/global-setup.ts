@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startDockerd } from './docker';
-import { ensureBusyboxImage, ensureDebianImage, CACHE_DIR } from './images';
+import { ensureBusyboxImage, ensureDebianImage, ensureSshdImage, CACHE_DIR } from './images';
 import { startRegistry } from './registry';
 import { endUserHome, leftoversUnder } from './sandbox';
 import { execOk } from './util';
@@ -35,6 +35,7 @@ declare module 'vitest' {
     dockerHost: string;
     debianImage: string;
     busyboxImage: string;
+    sshdImage: string;
     registry: { address: string; username: string; password: string; privateImage: string };
   }
 }
@@ -51,6 +52,7 @@ export default async function setup(project: TestProject) {
   const engine = await step('the test Docker engine', startDockerd);
   const debianImage = await step('the Debian test image', ensureDebianImage);
   const busyboxImage = await step('the busybox test image', ensureBusyboxImage);
+  const sshdImage = await step('the Debian test image with sshd', () => ensureSshdImage(debianImage));
   const regDir = join(CACHE_DIR, `registry-${process.pid}`);
   mkdirSync(regDir, { recursive: true });
   const registry = await step('the test registry', () => startRegistry(regDir, busyboxImage));
@@ -64,6 +66,7 @@ export default async function setup(project: TestProject) {
   project.provide('dockerHost', engine.host);
   project.provide('debianImage', debianImage);
   project.provide('busyboxImage', busyboxImage);
+  project.provide('sshdImage', sshdImage);
   project.provide('registry', {
     address: registry.address,
     username: registry.username,

@@ -2,7 +2,10 @@
 // - a Debian bookworm image from debootstrap (bash, python3, git, rsync, sftp-server, ssh client),
 //   cached as a rootfs tarball so later runs import it in seconds;
 // - a busybox image (a static busybox and its applets): nothing but /bin/sh and friends, the
-//   smallest image the agent must serve.
+//   smallest image the agent must serve;
+// - the Debian image with OpenSSH's sshd, installed by the container-cloud bootstrap's own install
+//   step (apt-get from the machine's Debian mirror), cached with `docker save`: what a container
+//   cloud's instance looks like once its bootstrap got an sshd in.
 import {
   existsSync,
   mkdirSync,
@@ -16,12 +19,15 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
+import { sshdInstall } from '@dstack/backends/cloud/container-bootstrap';
 import { DOCKER_HOST, docker } from './docker';
 import { mustRun, run } from './util';
 
 export const CACHE_DIR = process.env.DSTACK_TEST_CACHE ?? '/var/cache/dstack-test';
 export const DEBIAN_IMAGE = 'dstack-test/debian:bookworm-v1';
 export const BUSYBOX_IMAGE = 'dstack-test/busybox:v1';
+export const SSHD_IMAGE = 'dstack-test/debian-sshd:bookworm-v1';
+const SSHD_TARBALL = join(CACHE_DIR, 'debian-sshd-bookworm-v1.tar');
 const DEBIAN_PACKAGES = 'bash,openssh-sftp-server,openssh-client,rsync,git,python3,procps,ca-certificates';
 const DEBIAN_TARBALL = join(CACHE_DIR, 'debian-bookworm-v1.tar');
 
@@ -115,4 +121,30 @@ export async function ensureBusyboxImage(): Promise<string> {
     rmSync(work, { recursive: true, force: true });
   }
   return BUSYBOX_IMAGE;
+}
+
+/** The Debian image plus OpenSSH's sshd, put there by the bootstrap's install step (its apt-get path, for real). */
+export async function ensureSshdImage(debianImage: string): Promise<string> {
+  if (await imageExists(SSHD_IMAGE)) return SSHD_IMAGE;
+  if (existsSync(SSHD_TARBALL)) {
+    await docker(['load', '-i', SSHD_TARBALL], { timeoutMs: 5 * 60_000 });
+    if (await imageExists(SSHD_IMAGE)) return SSHD_IMAGE;
+  }
+  const maker = `sshd-image-${process.pid}-${Date.now()}`;
+  const script = `set -u\nlog() { echo "$*"; }\nfail() { echo "$*" >&2; exit 78; }\n${sshdInstall()}echo "sshd: $SSHD"\n`;
+  try {
+    const res = await run(
+      'docker',
+      ['-H', DOCKER_HOST, 'run', '--name', maker, '--network', 'host', '--entrypoint', '/bin/sh', debianImage, '-c', script],
+      { timeoutMs: 10 * 60_000 },
+    );
+    if (res.code !== 0) throw new Error(`installing sshd in the Debian test image failed (exit ${res.code}): ${res.stdout}${res.stderr}`);
+    await docker(['commit', '--change', 'CMD ["/bin/bash"]', maker, SSHD_IMAGE]);
+  } finally {
+    await run('docker', ['-H', DOCKER_HOST, 'rm', '-f', maker]);
+  }
+  mkdirSync(CACHE_DIR, { recursive: true });
+  await docker(['save', '-o', `${SSHD_TARBALL}.tmp`, SSHD_IMAGE], { timeoutMs: 5 * 60_000 });
+  renameSync(`${SSHD_TARBALL}.tmp`, SSHD_TARBALL);
+  return SSHD_IMAGE;
 }

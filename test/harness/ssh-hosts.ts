@@ -85,9 +85,11 @@ async function usedSubnets(): Promise<Set<string>> {
   return used;
 }
 
-export async function createTestHosts(specs: HostSpec[]): Promise<TestHostNetwork> {
-  if (process.getuid?.() !== 0) throw new Error('SSH test hosts need root (network namespaces)');
-  const id = randomId();
+/**
+ * A 10.x.0.0/16 no other test network on this machine uses, with an `unreachable` route for all of
+ * it: nothing for these addresses may ever leave the machine, whatever state a link is in.
+ */
+export async function reserveSubnet(): Promise<{ second: number; release: () => Promise<void> }> {
   const used = await usedSubnets();
   let second = 0;
   for (let tries = 0; tries < 50; tries++) {
@@ -97,10 +99,16 @@ export async function createTestHosts(specs: HostSpec[]): Promise<TestHostNetwor
       break;
     }
   }
-  if (!second) throw new Error('no free 10.x subnet for the test hosts');
-  // Nothing for these addresses may ever leave the machine, whatever state a link is in.
+  if (!second) throw new Error('no free 10.x subnet for a test network');
   const guardRoute = `10.${second}.0.0/16`;
   await mustRun('ip', ['route', 'add', 'unreachable', guardRoute]);
+  return { second, release: async () => void (await run('ip', ['route', 'del', 'unreachable', guardRoute])) };
+}
+
+export async function createTestHosts(specs: HostSpec[]): Promise<TestHostNetwork> {
+  if (process.getuid?.() !== 0) throw new Error('SSH test hosts need root (network namespaces)');
+  const id = randomId();
+  const { second, release } = await reserveSubnet();
 
   const tmp = tempDir(`hosts-${id}`);
   const dir = tmp.path;
@@ -126,7 +134,7 @@ export async function createTestHosts(specs: HostSpec[]): Promise<TestHostNetwor
     }
     for (const child of sshds) child.kill('SIGKILL');
     for (const ns of namespaces) await run('ip', ['netns', 'del', ns]);
-    await run('ip', ['route', 'del', 'unreachable', guardRoute]);
+    await release();
     tmp.cleanup();
   };
 

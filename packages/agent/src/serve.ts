@@ -6,6 +6,7 @@ import { existsSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { mkdirSync } from 'node:fs';
+import { CONTAINER_INSTANCE_ENV } from '@dstack/core/cloud-types';
 import type { LogRotation } from '@dstack/core/log-file';
 import { DataDir } from './datadir';
 import { DockerEngine } from './docker/engine';
@@ -108,6 +109,20 @@ export async function serve(opts: ServeOptions): Promise<void> {
   }
   writeFileAtomic(dataDir.pidFile, `${process.pid}\n`);
   manager.recover();
+  if (process.env[CONTAINER_INSTANCE_ENV] === '1') {
+    manager.containerInstance = true;
+    manager.onLimitStop = (jobId) => {
+      // The container's PID 1 is the bootstrap, which ends the container on SIGTERM (and on RunPod
+      // stops the pod with the pod's own key): nothing bills GPU time until the daemon terminates it.
+      logger.info(`job ${jobId} ended at its limit: ending this instance's container so it stops billing`);
+      try {
+        process.kill(1, 'SIGTERM');
+      } catch (err) {
+        logger.warn(`could not signal the container's PID 1: ${(err as Error).message}`);
+      }
+      void exit(false);
+    };
+  }
   manager.startLimits();
   logger.info(`dstack-agent ${AGENT_VERSION} serving ${dataDir.root} on ${socketPath} (pid ${process.pid}, instance ${instanceId})`);
 

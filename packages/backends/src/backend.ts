@@ -87,6 +87,8 @@ export interface CreateInstanceRequest {
   name: string;
   /** The daemon's public key, for backends that put it on a new VM. */
   sshPublicKey: string;
+  /** The run's image: what a container cloud's instance runs (the bootstrap in front of it). */
+  image?: string;
 }
 
 export interface Backend {
@@ -118,6 +120,19 @@ export interface Backend {
    * daemon then keeps the record as `idle` instead of calling release, and the backend offers it.
    */
   readonly keepsIdle?: boolean;
+  /**
+   * Whether the instance ended at the provider (asked while its agent is silent): taken back (a spot
+   * reclaim: an `interruption` retry event), or its container exited, or gone; undefined while the
+   * provider still shows it up.
+   */
+  instanceEnded?(instance: InstanceRecord): Promise<InstanceEnd | undefined>;
+}
+
+export interface InstanceEnd {
+  /** The provider took it back (outbid, preempted). */
+  interrupted: boolean;
+  /** The provider's words, naming the instance. */
+  message: string;
 }
 
 /** The offer exists no more, or the provider has no capacity for it: a `no-capacity` retry event. */

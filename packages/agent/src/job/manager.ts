@@ -1,6 +1,6 @@
 // All jobs of this agent: submit (idempotent by job_id), look up, stop, remove, update, code upload,
 // and recovery of every saved job when the agent starts.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import type {
   BlobChunk,
   CommitCodeResponse,
@@ -127,6 +127,7 @@ export class JobManager {
         job.note(`code dir: starting from the tree job ${kept.jobId} left; the code commit makes it exactly the uploaded repo`);
       }
     }
+    if (runtime === 'host' && this.containerInstance) linkWorkflow(job.codeDir, this.dataDir.jobsDir, (m) => job.note(m));
     this.jobs.set(job.id, job);
     logger.info(`job ${job.id}: submitted (runtime ${runtime}, image ${spec.image || '-'})`);
     const answer = job.proto();
@@ -263,6 +264,18 @@ export class JobManager {
     this.limitsTimer.unref();
   }
 
+  /**
+   * The instance is the job's own container (a container cloud): its root is the user's, so the
+   * code is also at /workflow, where dstack puts it.
+   */
+  containerInstance = false;
+
+  /**
+   * Called once a job stopped at its limit: where the instance is the job's own container (a
+   * container cloud), the agent then ends the container so it stops billing.
+   */
+  onLimitStop?: (jobId: string) => void;
+
   enforceLimits(now = Date.now()): void {
     const since = this.watchers.unwatchedSince();
     if (since === undefined) return;
@@ -270,7 +283,10 @@ export class JobManager {
       const over = exceededLimit(job.spec.limits, job.status, job.activity(), since, now);
       if (!over) continue;
       logger.info(`job ${job.id}: ${over.message}: stopping it`);
-      void job.stop(false, 10, over).catch((err: Error) => logger.warn(`job ${job.id}: stop at its limit failed: ${err.message}`));
+      void job
+        .stop(false, 10, over)
+        .then(() => this.onLimitStop?.(job.id))
+        .catch((err: Error) => logger.warn(`job ${job.id}: stop at its limit failed: ${err.message}`));
     }
   }
 
@@ -278,5 +294,24 @@ export class JobManager {
   detachAll(): void {
     if (this.limitsTimer) clearInterval(this.limitsTimer);
     for (const j of this.jobs.values()) j.detach();
+  }
+}
+
+/**
+ * /workflow → the job's code dir, in a container that is itself the instance. An image's own
+ * /workflow is left alone; a link an earlier job made (into the jobs dir) is replaced.
+ */
+export function linkWorkflow(codeDir: string, jobsDir: string, note: (m: string) => void, at = '/workflow'): void {
+  try {
+    const st = lstatSync(at, { throwIfNoEntry: false });
+    if (st?.isSymbolicLink() && readlinkSync(at).startsWith(`${jobsDir}/`)) unlinkSync(at);
+    else if (st) {
+      note(`${at} exists in the image: the code is at ${codeDir}`);
+      return;
+    }
+    symlinkSync(codeDir, at);
+    note(`code dir: also at ${at}`);
+  } catch (err) {
+    note(`could not link ${at} to the code dir: ${(err as Error).message}`);
   }
 }

@@ -113,3 +113,67 @@ describe('CloudBackend idle instances (idle_duration)', () => {
     expect((await b.offers()).offers[0].instanceName).toBe('dstack-test-a-0');
   });
 });
+
+describe('CloudBackend waiting for a new instance', () => {
+  /** A Compute whose get() answers with `polls` in turn (a function: throws or hangs), the last one again and again. */
+  function booting(polls: (() => Promise<unknown>)[]) {
+    const terminated: string[] = [];
+    let n = 0;
+    const compute = {
+      list: async () => [],
+      create: async () => 'i-9',
+      get: () => polls[Math.min(n++, polls.length - 1)](),
+      terminate: async (id: string) => {
+        terminated.push(id);
+      },
+    } as unknown as Compute;
+    const b = new CloudBackend({
+      type: 'lambda',
+      compute,
+      namePrefix: 'dstack-test-',
+      regions: null,
+      identityFile: '/nonexistent',
+      hostKeys: { knownTypes: async () => [], verify: async () => ({ status: 'unknown' }) },
+      bootDeadlineMs: 600,
+      pollMs: 50,
+    });
+    return { b, terminated, polls: () => n };
+  }
+  const req = { offer: offer('us-east-1'), name: 'c-0', sshPublicKey: 'ssh-ed25519 AAAA' };
+  const booted = async () => ({
+    id: 'i-9',
+    name: 'dstack-test-c-0',
+    state: 'pending',
+    providerState: 'booting',
+    ip: '',
+    sshPort: 22,
+    sshUser: 'root',
+    region: 'us-east-1',
+  });
+  const timedOut = async () => {
+    throw cloudError('lambda', 'provider-down', 'no answer within 20s');
+  };
+  const hangs = () => new Promise(() => {});
+
+  it('keeps polling through timeouts and 5xx, then gives up at the deadline, terminates the instance and says why', async () => {
+    const { b, terminated, polls } = booting([
+      timedOut,
+      async () => Promise.reject(cloudError('lambda', 'provider-down', 'Service unavailable', 503)),
+      booted,
+    ]);
+    await expect(b.createInstance(req)).rejects.toThrow(
+      /^lambda: instance dstack-test-c-0 did not answer SSH within 1s \(last: booting\); it was terminated$/,
+    );
+    expect(polls()).toBeGreaterThan(3);
+    expect(terminated).toEqual(['i-9']);
+  });
+
+  // The poll never answers: that createInstance settles at all is what this shows.
+  it('a poll that never answers cannot hold the wait past the deadline', async () => {
+    const { b, terminated } = booting([booted, hangs]);
+    await expect(b.createInstance(req)).rejects.toThrow(
+      /did not answer SSH within 1s \(last: lambda: provider unavailable: lambda: no answer about instance dstack-test-c-0 before the boot deadline\); it was terminated/,
+    );
+    expect(terminated).toEqual(['i-9']);
+  });
+});

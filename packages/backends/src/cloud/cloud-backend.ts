@@ -9,6 +9,7 @@ import type { Offer } from '@dstack/core/gen/daemon';
 import {
   NoCapacityError,
   type Backend,
+  type InstanceEnd,
   type CreateInstanceRequest,
   type InstanceRecord,
   type OfferList,
@@ -21,8 +22,10 @@ import { hostKeyText, type HostKeyStore } from '../ssh-client/known-hosts';
 import { SshHost } from '../ssh-client/ssh-host';
 import { fleetAgentPlacement } from '../ssh-fleet/placement';
 import { startUnit } from '../ssh-fleet/systemd';
-import type { CloudInstance, Compute } from './compute';
-import { isCloudError } from './cloud-error';
+import { CONTAINER_INSTANCE_ENV } from '@dstack/core/cloud-types';
+import type { CloudInstance, Compute, ContainerLaunch } from './compute';
+import { CONTAINER_SSH_PORT, containerBootstrap, IMAGE_NEEDS } from './container-bootstrap';
+import { cloudError, isCloudError } from './cloud-error';
 import { withDeadline } from './deadline';
 
 export interface CloudBackendOptions {
@@ -72,7 +75,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class CloudBackend implements Backend {
   readonly type: string;
-  readonly keepsIdle = true;
   /**
    * Idle instances claimed by a starting run: id → the idle spell claimed (its idleUntilMs). The
    * claim lasts while that spell is listed; once the run has it (busy) or a later run's end makes
@@ -85,6 +87,14 @@ export class CloudBackend implements Backend {
 
   constructor(private readonly opts: CloudBackendOptions) {
     this.type = opts.type;
+  }
+
+  /**
+   * VMs are kept idle after a run (idle_duration); a container cloud's instance is its run's image,
+   * which the next run may not share, so it goes with its run.
+   */
+  get keepsIdle(): boolean {
+    return !this.opts.compute.containers;
   }
 
   get namePrefix(): string {
@@ -165,7 +175,7 @@ export class CloudBackend implements Backend {
       this.opts.log?.(`${this.type}: adopting instance ${name} (${id}), made before a restart`);
     } else {
       try {
-        id = await compute.create({ offer: req.offer, name, sshPublicKey: req.sshPublicKey });
+        id = await compute.create({ offer: req.offer, name, sshPublicKey: req.sshPublicKey, container: this.containerLaunch(req) });
       } catch (err) {
         if (isCloudError(err, 'provider-down')) {
           // Maybe made anyway: look once more before giving up (the sweep catches a late one).
@@ -188,6 +198,19 @@ export class CloudBackend implements Backend {
     }
   }
 
+  /** A container cloud's instance: the run's image, the bootstrap as its command. */
+  private containerLaunch(req: CreateInstanceRequest): ContainerLaunch | undefined {
+    if (!this.opts.compute.containers) return undefined;
+    if (!req.image) throw new Error(`${this.type}: a run on a container cloud needs an image`);
+    return {
+      image: req.image,
+      command: ['/bin/sh', '-c', containerBootstrap({ publicKey: req.sshPublicKey })],
+      sshPort: CONTAINER_SSH_PORT,
+      env: {},
+      diskGb: Math.max(10, Math.ceil(req.offer.resources?.diskGb ?? 0) || 0),
+    };
+  }
+
   /** Polls until the instance runs and its sshd answers; pins its host key; probes its home and supervisor. */
   private async waitReady(id: string, name: string, req: CreateInstanceRequest): Promise<InstanceRecord> {
     const deadlineMs = this.opts.bootDeadlineMs ?? 10 * 60_000;
@@ -197,10 +220,23 @@ export class CloudBackend implements Backend {
     let last = '';
     for (;;) {
       try {
-        inst = await this.opts.compute.get(id);
+        // A poll that hangs (each call retries on its own) cannot carry the wait past the deadline.
+        inst = await withDeadline(
+          this.opts.compute.get(id),
+          Math.max(1, until - Date.now()),
+          `${this.type}: no answer about instance ${name} before the boot deadline`,
+        ).catch((err: Error) => {
+          if (err.message.includes('before the boot deadline')) throw cloudError(this.type, 'provider-down', err.message);
+          throw err;
+        });
         if (!inst) throw new Error(`${this.type}: instance ${name} (${id}) is gone`);
         if (inst.state === 'terminated' || inst.state === 'failed') {
           throw new Error(`${this.type}: instance ${name} (${id}) ended while starting (${inst.providerState})`);
+        }
+        if (inst.state === 'stopped' && this.opts.compute.containers) {
+          // The bootstrap ended: most often an image it cannot get an sshd into.
+          const why = inst.statusMessage ? `: ${inst.statusMessage}` : '';
+          throw new Error(`${this.type}: the container of ${name} exited while starting (${inst.providerState}${why}); ${IMAGE_NEEDS}`);
         }
         last = inst.providerState;
         if (inst.state === 'running' && inst.ip) {
@@ -263,7 +299,11 @@ export class CloudBackend implements Backend {
         region: inst.region || req.offer.region,
         price: req.offer.price,
         offer: req.offer,
-        agent: { ...fleetAgentPlacement(home), ...(this.opts.agentUrl ? { agentUrl: this.opts.agentUrl } : {}) },
+        agent: {
+          ...fleetAgentPlacement(home),
+          ...(this.opts.agentUrl ? { agentUrl: this.opts.agentUrl } : {}),
+          ...(this.opts.compute.containers ? { env: { [CONTAINER_INSTANCE_ENV]: '1' } } : {}),
+        },
         sshProxy: { hostname: inst.ip, port: inst.sshPort, user: inst.sshUser, identityFile: this.opts.identityFile, hostKeys: [hostKey] },
         reusable: false,
         data: data as unknown as Record<string, unknown>,
@@ -320,5 +360,16 @@ export class CloudBackend implements Backend {
 
   check(): Promise<void> {
     return this.opts.compute.check();
+  }
+
+  async instanceEnded(instance: InstanceRecord): Promise<InstanceEnd | undefined> {
+    const inst = await this.opts.compute.get(instance.instanceId);
+    const what = `${this.type} instance ${instance.name}`;
+    if (!inst) return { interrupted: false, message: `${what} no longer exists at the provider` };
+    if (inst.state === 'running' || inst.state === 'pending') return undefined;
+    return {
+      interrupted: !!inst.interrupted,
+      message: `${what} is ${inst.providerState}${inst.statusMessage ? ` (${inst.statusMessage})` : ''}`,
+    };
   }
 }

@@ -18,6 +18,26 @@ export interface CloudInstance {
   sshUser: string;
   region: string;
   createdMs?: number;
+  /** Container clouds: why the container stopped, as the provider says (a status message, an exit). */
+  statusMessage?: string;
+  /** The provider took a spot instance back (outbid, preempted): the run ends with `interruption`. */
+  interrupted?: boolean;
+}
+
+/**
+ * What a container cloud's instance runs: the run's own image, with the bootstrap (sshd for the
+ * daemon's key) as its command. VM clouds ignore it.
+ */
+export interface ContainerLaunch {
+  image: string;
+  /** Replaces the image's entrypoint and command: `['/bin/sh', '-c', script]`. */
+  command: string[];
+  /** The port sshd listens on inside the container; the provider maps it to a public one. */
+  sshPort: number;
+  /** Environment for the container (none secret: keys go in over SSH). */
+  env: Record<string, string>;
+  /** The container's disk. */
+  diskGb: number;
 }
 
 export interface CreateRequest {
@@ -25,9 +45,12 @@ export interface CreateRequest {
   /** The full name, prefix included: how the instance is found again after a crash. */
   name: string;
   sshPublicKey: string;
+  container?: ContainerLaunch;
 }
 
 export interface Compute {
+  /** Container clouds: the instance is the run's container (CreateRequest.container is required). */
+  readonly containers?: boolean;
   /** The catalog now: one offer per instance type and region, availability as the provider says. */
   offers(): Promise<Offer[]>;
   /** Asks for an instance; returns its id. Throws CloudNoCapacityError when the provider has none. */

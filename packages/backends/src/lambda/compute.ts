@@ -62,6 +62,7 @@ function instance(i: LambdaInstance, sshUser: string): CloudInstance {
     sshPort: 22,
     sshUser,
     region: i.region?.name ?? '',
+    interrupted: i.status === 'preempted',
   };
 }
 

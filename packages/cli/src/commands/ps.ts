@@ -1,6 +1,7 @@
 // dstack ps [-a] [-v] [--json] [-w]: the runs, as a table or as JSON.
 import type { Command } from 'commander';
 import type { ListRunsResponse } from '@dstack/core/gen/daemon';
+import { billingNotes } from '@dstack/core/cloud-types';
 import { connect } from '../daemon/client';
 import { printJson } from '../ui/output';
 import { runsTable } from '../run/runs-table';
@@ -40,7 +41,8 @@ export function register(program: Command): void {
 }
 
 function render(resp: ListRunsResponse, opts: PsOptions): string {
-  return runsTable(resp.runs, { verbose: opts.verbose });
+  const notes = billingNotes(resp.runs);
+  return runsTable(resp.runs, { verbose: opts.verbose }) + (notes.length ? `\n${notes.join('\n')}\n` : '');
 }
 
 /** Redraws the table in place on a terminal (plain repeats elsewhere) until Ctrl+C. */

@@ -9,6 +9,10 @@ import { CloudBackend } from '@dstack/backends/cloud/cloud-backend';
 import type { HostKeyStore } from '@dstack/backends/ssh-client/known-hosts';
 import { LambdaApi } from '@dstack/backends/lambda/api';
 import { LambdaCompute } from '@dstack/backends/lambda/compute';
+import { RunpodApi } from '@dstack/backends/runpod/api';
+import { RunpodCompute } from '@dstack/backends/runpod/compute';
+import { VastaiApi } from '@dstack/backends/vastai/api';
+import { VastaiCompute } from '@dstack/backends/vastai/compute';
 import { writeFileAtomic } from '@dstack/core/atomic-write';
 import type { Compute } from '@dstack/backends/cloud/compute';
 import type { SecretBox } from '../secrets';
@@ -62,6 +66,12 @@ export function computeFor(entry: BackendEntry, apiKey: string): Compute {
   switch (entry.type) {
     case 'lambda':
       return new LambdaCompute(new LambdaApi(apiKey, entry.apiUrl ?? undefined), entry.sshUser ?? undefined);
+    case 'runpod':
+      return new RunpodCompute(new RunpodApi(apiKey, entry.apiUrl ?? undefined), {
+        cloudType: entry.communityCloud === false ? 'SECURE' : 'ALL',
+      });
+    case 'vastai':
+      return new VastaiCompute(new VastaiApi(apiKey, { baseUrl: entry.apiUrl ?? undefined }));
   }
 }
 

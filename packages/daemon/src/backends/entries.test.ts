@@ -16,18 +16,37 @@ describe('backends: in config.yml', () => {
         apiUrl: 'http://127.0.0.1:9/api/v1',
         sshUser: 'root',
         agentUrl: 'http://mirror.example/dstack-agent-{arch}',
+        communityCloud: null,
       },
     ]);
     expect(parse('').backends).toEqual([]);
+    const rp = parse(
+      'backends:\n  - type: runpod\n    creds: {type: api_key, api_key: rpa_x}\n    community_cloud: false\n  - type: vastai\n    creds: {type: api_key, api_key: v}\n',
+    );
+    expect(rp.backends.map((b) => [b.type, b.communityCloud])).toEqual([
+      ['runpod', false],
+      ['vastai', null],
+    ]);
   });
 
   it.each([
     ['backends: lambda\n', '/h/config.yml:1:11: backends: expected a list of backends (- type: lambda ...), got "lambda"'],
     [
-      'backends:\n  - type: runpod\n    creds: {type: api_key, api_key: k}\n',
-      '/h/config.yml:2:11: backends[0].type: "runpod" is not supported by this version yet (supported: lambda)',
+      'backends:\n  - type: aws\n    creds: {type: api_key, api_key: k}\n',
+      '/h/config.yml:2:11: backends[0].type: "aws" is not supported by this version yet (supported: lambda, runpod, vastai)',
     ],
-    ['backends:\n  - type: lamda\n', '/h/config.yml:2:11: backends[0].type: unknown backend type "lamda" (supported: lambda)'],
+    [
+      'backends:\n  - type: lamda\n',
+      '/h/config.yml:2:11: backends[0].type: unknown backend type "lamda" (supported: lambda, runpod, vastai)',
+    ],
+    [
+      'backends:\n  - type: vastai\n    creds: {type: api_key, api_key: k}\n    ssh_user: ubuntu\n',
+      '/h/config.yml:2:5: backends[0]: ssh_user is for VM clouds (lambda); a vastai instance is its container, reached as root',
+    ],
+    [
+      'backends:\n  - type: lambda\n    creds: {type: api_key, api_key: k}\n    community_cloud: yes please\n',
+      '/h/config.yml:4:22: backends[0].community_cloud: expected true or false, got "yes please"',
+    ],
     ['backends:\n  - type: lambda\n', '/h/config.yml:2:5: backends[0]: creds: {type: api_key, api_key: ...} is required'],
     [
       'backends:\n  - type: lambda\n    creds: {type: oauth, api_key: k}\n',
@@ -39,7 +58,7 @@ describe('backends: in config.yml', () => {
     ],
     [
       'backends:\n  - type: lambda\n    creds: {type: api_key, api_key: k}\n    region: [x]\n',
-      '/h/config.yml:4:5: unknown setting "backends[0].region" (known: type, creds, regions, api_url, agent_url, ssh_user)',
+      '/h/config.yml:4:5: unknown setting "backends[0].region" (known: type, creds, regions, api_url, agent_url, ssh_user, community_cloud)',
     ],
     [
       'backends:\n  - type: lambda\n    creds: {type: api_key, api_key: k}\n  - type: lambda\n    creds: {type: api_key, api_key: k}\n',

@@ -8,7 +8,7 @@
 //         api_key: secret_...
 //       regions: [us-east-1]
 //
-// Plus `api_url:` (a proxy, a test double), `agent_url:` (where instances download the agent instead
+// RunPod's `community_cloud: false` (Secure Cloud only) is dstack's too. Plus `api_url:` (a proxy, a test double), `agent_url:` (where instances download the agent instead
 // of receiving it from this machine) and, for VM clouds, `ssh_user:` (the login user of the
 // provider's image; Lambda's is ubuntu). `dstack backend add` writes the key sealed
 // (`api_key: sealed:...`, opened with $DSTACK_HOME/secret.key); a key written in clear works too,
@@ -17,7 +17,7 @@ import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
 import { CLOUD_TYPES, type CloudType } from '@dstack/core/cloud-types';
 
 /** dstack's types this build knows but cannot use yet. */
-const LATER_TYPES = ['runpod', 'vastai', 'aws', 'gcp', 'azure', 'kubernetes'];
+const LATER_TYPES = ['aws', 'gcp', 'azure', 'kubernetes'];
 
 export interface BackendEntry {
   type: CloudType;
@@ -28,6 +28,8 @@ export interface BackendEntry {
   sshUser: string | null;
   /** Where instances download the agent (`{arch}` → x64, arm64); checked against the daemon's sha256. */
   agentUrl: string | null;
+  /** RunPod: false keeps to its Secure Cloud (dstack's `community_cloud`); null: both. */
+  communityCloud: boolean | null;
 }
 
 export const SEALED_PREFIX = 'sealed:';
@@ -70,7 +72,7 @@ export function parseBackends(node: Node | null, at: At, fail: Fail): BackendEnt
     const path = `backends[${i}]`;
     const itemNode = item as Node;
     if (!isMap(itemNode)) fail(`${at(itemNode)}: ${path}: expected a mapping with type: and creds:, got ${shown(itemNode)}`);
-    const e: Partial<BackendEntry> = { regions: null, apiUrl: null, sshUser: null, agentUrl: null };
+    const e: Partial<BackendEntry> = { regions: null, apiUrl: null, sshUser: null, agentUrl: null, communityCloud: null };
     for (const [key, keyNode, v] of entries(itemNode)) {
       const where = `${at(v ?? keyNode)}: ${path}.${key}`;
       const str = () => {
@@ -128,14 +130,22 @@ export function parseBackends(node: Node | null, at: At, fail: Fail): BackendEnt
           e.agentUrl = url;
           break;
         }
+        case 'community_cloud':
+          if (!isScalar(v) || typeof v.value !== 'boolean') fail(`${where}: expected true or false, got ${shown(v)}`);
+          e.communityCloud = v.value as boolean;
+          break;
         default:
           fail(
-            `${at(keyNode)}: unknown setting ${JSON.stringify(`${path}.${key}`)} (known: type, creds, regions, api_url, agent_url, ssh_user)`,
+            `${at(keyNode)}: unknown setting ${JSON.stringify(`${path}.${key}`)} (known: type, creds, regions, api_url, agent_url, ssh_user, community_cloud)`,
           );
       }
     }
     if (!e.type) fail(`${at(itemNode)}: ${path}: type: is required (${CLOUD_TYPES.join(', ')})`);
     if (!e.apiKey) fail(`${at(itemNode)}: ${path}: creds: {type: api_key, api_key: ...} is required`);
+    if (e.communityCloud !== null && e.type !== 'runpod')
+      fail(`${at(itemNode)}: ${path}: community_cloud is a RunPod setting, not ${e.type}'s`);
+    if (e.sshUser && e.type !== 'lambda')
+      fail(`${at(itemNode)}: ${path}: ssh_user is for VM clouds (lambda); a ${e.type} instance is its container, reached as root`);
     if (out.some((o) => o.type === e.type)) fail(`${at(itemNode)}: ${path}: a second ${e.type} backend (one entry per type)`);
     out.push(e as BackendEntry);
   });

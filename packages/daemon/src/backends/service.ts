@@ -112,7 +112,10 @@ export class BackendService {
       apiUrl,
       sshUser: req.sshUser.trim() || null,
       agentUrl,
+      communityCloud: null,
     };
+    if (entry.sshUser && type !== 'lambda')
+      throw new BadRequestError(`--ssh-user: a ${type} instance is its container, reached as root (--ssh-user is for lambda)`);
     // Nothing is written until the provider accepts the key.
     try {
       await withDeadline(computeFor(entry, apiKey).check(), CHECK_TIMEOUT_MS, `${type}: no answer within ${CHECK_TIMEOUT_MS / 1000}s`);

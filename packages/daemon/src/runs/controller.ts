@@ -80,7 +80,11 @@ export class RunController extends EventEmitter {
     const book = (this.book = new RunBook(d, (event, ...args) => this.emit(event, ...args)));
     // Callees first: each flow is handed the flows it calls.
     const logGap = (this.logGap = new LogGap({ book, agents: d.agents, logs: d.logs, log: d.log }));
-    this.loss = new InstanceLoss(d.agents, d.config.instanceUnreachableAfterMs);
+    this.loss = new InstanceLoss(d.agents, d.config.instanceUnreachableAfterMs, async (key) => {
+      const record = d.instances.get(key)?.record;
+      const backend = record && d.backends.find((b) => b.type === record.backend);
+      return record && backend?.instanceEnded ? backend.instanceEnded(record) : undefined;
+    });
     const ending = (this.ending = new Ending({ ...d, book, loss: this.loss, logGap }));
     const secrets = new JobSecretsSender({ book, store: d.store, agents: d.agents, log: d.log });
     const jobEvents = (this.jobEvents = new JobEvents({
@@ -199,6 +203,7 @@ export class RunController extends EventEmitter {
   async shutdown(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    this.loss.close();
     // Provisioning flows stop at their next step; what they did is in SQLite for reconcile.
     for (const l of this.book.live.values()) l.abort?.abort();
     await Promise.race([

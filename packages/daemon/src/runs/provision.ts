@@ -18,7 +18,7 @@ import { isUsable } from '../fleets/preference';
 import type { RunBook } from './bookkeeping';
 import type { Ending } from './ending';
 import type { JobEvents } from './job-events';
-import { buildJobSpec } from './job-spec';
+import { buildJobSpec, imageFor } from './job-spec';
 import { planOffers } from './planner';
 
 /** Offers tried in one attempt when providers answer no-capacity. */
@@ -111,9 +111,12 @@ export class Provisioner {
           `Provisioning on ${offer.backend} (${offer.region}${offer.instanceType && offer.backend !== 'local' ? `, ${offer.instanceType}` : ''})`,
         );
         try {
-          record = await book
-            .backend(offer.backend)
-            .createInstance({ offer, name: `${row.name}-0`, sshPublicKey: this.d.userKey.publicKey });
+          record = await book.backend(offer.backend).createInstance({
+            offer,
+            name: `${row.name}-0`,
+            sshPublicKey: this.d.userKey.publicKey,
+            image: imageFor(config, this.d.config.baseImage),
+          });
           break;
         } catch (err) {
           if (!(err instanceof NoCapacityError)) throw err;

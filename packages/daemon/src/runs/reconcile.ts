@@ -9,6 +9,7 @@ import type { SshConfigFiles } from '../ssh-config/config-files';
 import type { RunRow, RunsStore } from '../state/runs-store';
 import type { RunBook } from './bookkeeping';
 import type { Ending } from './ending';
+import { endOf } from './instance-loss';
 import type { JobEvents } from './job-events';
 import type { LogGap } from './log-gap';
 import type { OrphanSweeper } from './orphans';
@@ -16,7 +17,7 @@ import type { Provisioner } from './provision';
 
 export interface ReconcileDeps {
   store: RunsStore;
-  book: Pick<RunBook, 'indexJob' | 'instanceOf'>;
+  book: Pick<RunBook, 'indexJob' | 'instanceOf' | 'backend'>;
   agents: Pick<AgentManager, 'connect'>;
   ssh: SshConfigFiles;
   orphans: Pick<OrphanSweeper, 'sweepAll'>;
@@ -80,7 +81,16 @@ async function reconcileRun(d: ReconcileDeps, row: RunRow): Promise<void> {
   try {
     handle = await d.agents.connect(row.instanceKey, record);
   } catch (err) {
-    void d.ending.end(row.id, 'instance_unreachable', `the agent on ${record.name} is unreachable: ${(err as Error).message}`);
+    // An instance that ended while the daemon was away (a container that exited at its limit, a
+    // spot instance taken back) says so at its provider: its run ends for that reason.
+    const end = await d.book
+      .backend(record.backend)
+      .instanceEnded?.(record)
+      .catch(() => undefined);
+    if (end) {
+      const { reason, message } = endOf(row, end, Date.now());
+      void d.ending.end(row.id, reason, message);
+    } else void d.ending.end(row.id, 'instance_unreachable', `the agent on ${record.name} is unreachable: ${(err as Error).message}`);
     return;
   }
   let st: JobStatus | undefined;
