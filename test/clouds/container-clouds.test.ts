@@ -203,6 +203,40 @@ describe('container clouds (RunPod, Vast.ai), against their API doubles', () => 
     expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).not.toMatch(/vastai: provider unavailable/);
   });
 
+  it('kill -9 of the daemon at random points between the deploy and its record: each pod is adopted or terminated, none left', async () => {
+    const prefix = `dstack-${readFileSync(join(sb.dstackHome, 'daemon-id'), 'utf8').trim()}-`;
+    const killDaemon = () => {
+      const pid = Number(readFileSync(join(sb.dstackHome, 'daemon.pid'), 'utf8').trim());
+      process.kill(pid, 'SIGKILL');
+    };
+    const names: string[] = [];
+    // Ten points here, ten more on Lambda (lambda.test.ts): the issue's twenty.
+    for (let i = 0; i < 10; i++) {
+      const name = runName(`rpkill${i}`);
+      names.push(name);
+      // The first dies before the deploy is even answered; the others at a random moment of the wait for SSH, the agent and the record.
+      const delay = i === 0 ? -1 : Math.floor(Math.random() * 4000);
+      runpod.onDeploy = () => {
+        if (delay < 0) killDaemon();
+        else setTimeout(killDaemon, delay);
+      };
+      await apply(name, `backends: [runpod]\nimage: ${image}`); // the CLI loses its daemon: its exit code says nothing here
+      runpod.onDeploy = undefined;
+      await mustDstack(sb, ['ps']); // the next daemon
+      const r = await waitForRun(sb, name, (x) => ['running', 'failed', 'terminated'].includes(x.status), 'settled', 120_000);
+      if (r.status === 'running') await mustDstack(sb, ['stop', name, '-y']);
+      await waitFor(`${name}'s pod to be gone`, () => !livePods().some((p) => p.name === `${prefix}${name}-0`), {
+        timeoutMs: 90_000,
+        intervalMs: 1000,
+      });
+    }
+    // One pod per run at most (adopted, never a second deploy), none left billing, no container left.
+    for (const name of names) expect(runpod.pods().filter((p) => p.name === `${prefix}${name}-0`).length).toBeLessThanOrEqual(1);
+    expect(livePods()).toEqual([]);
+    for (const p of runpod.pods()) expect(await containerGone(p.containerId)).toBe(true);
+    expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).toContain(`runpod: adopting instance ${prefix}${names[0]}-0`);
+  }, 600_000);
+
   it('with the daemon stopped, the agent ends an idle run at inactivity_duration and its container exits; the next daemon terminates the pod', async () => {
     const name = runName('rpidle');
     const res = await apply(name, `backends: [runpod]\nimage: ${image}\ninactivity_duration: 2m`);
