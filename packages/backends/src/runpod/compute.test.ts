@@ -219,6 +219,13 @@ describe('RunPod GPU types as offers', () => {
     await new RunpodCompute(new RunpodApi('k', url), { cloudType: 'SECURE' }).offers();
     expect(seen[1].variables.lp2).toEqual({ gpuCount: 2, secureCloud: true });
   });
+
+  it('with regions: (data center ids) lists each offer once per region, for the deploy to ask that data center', async () => {
+    handler = () => ({ body: { data: { gpuTypes: TYPES } } });
+    const offers = await new RunpodCompute(new RunpodApi('k', url), { regions: ['EU-RO-1', 'US-TX-3'] }).offers();
+    expect(offers).toHaveLength(14);
+    expect(offers.map((o) => o.region).filter((r, i, a) => a.indexOf(r) === i)).toEqual(['EU-RO-1', 'US-TX-3']);
+  });
 });
 
 describe('RunPod pods', () => {

@@ -125,7 +125,12 @@ export class RunpodCompute implements Compute {
 
   constructor(
     private readonly api: RunpodApi,
-    private readonly opts: { cloudType?: RunpodCloudType } = {},
+    /**
+     * regions: the entry's `regions:` (RunPod data center ids, as dstack's). The catalog does not say
+     * which data center has a type now, so each offer is listed once per region asked for, and the
+     * deploy asks that data center (a no-capacity answer moves to the next offer).
+     */
+    private readonly opts: { cloudType?: RunpodCloudType; regions?: string[] | null } = {},
   ) {}
 
   private get cloudType(): RunpodCloudType {
@@ -133,7 +138,9 @@ export class RunpodCompute implements Compute {
   }
 
   async offers(): Promise<Offer[]> {
-    return runpodOffers(await this.api.gpuTypes(this.cloudType), this.cloudType);
+    const offers = runpodOffers(await this.api.gpuTypes(this.cloudType), this.cloudType);
+    const regions = this.opts.regions;
+    return regions?.length ? regions.flatMap((region) => offers.map((o) => ({ ...o, region }))) : offers;
   }
 
   async create(req: CreateRequest): Promise<string> {

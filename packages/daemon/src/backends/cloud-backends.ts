@@ -69,6 +69,7 @@ export function computeFor(entry: BackendEntry, apiKey: string): Compute {
     case 'runpod':
       return new RunpodCompute(new RunpodApi(apiKey, entry.apiUrl ?? undefined), {
         cloudType: entry.communityCloud === false ? 'SECURE' : 'ALL',
+        regions: entry.regions,
       });
     case 'vastai':
       return new VastaiCompute(new VastaiApi(apiKey, { baseUrl: entry.apiUrl ?? undefined }));
