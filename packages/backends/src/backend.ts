@@ -121,6 +121,11 @@ export interface Backend {
    */
   readonly keepsIdle?: boolean;
   /**
+   * The instance is the run's own container, started by the provider (RunPod, Vast.ai): what the
+   * daemon would do to the container itself (a private registry login, privileged mode) it cannot.
+   */
+  readonly containerCloud?: boolean;
+  /**
    * Whether the instance ended at the provider (asked while its agent is silent): taken back (a spot
    * reclaim: an `interruption` retry event), or its container exited, or gone; undefined while the
    * provider still shows it up.

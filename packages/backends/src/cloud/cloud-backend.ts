@@ -97,6 +97,10 @@ export class CloudBackend implements Backend {
     return !this.opts.compute.containers;
   }
 
+  get containerCloud(): boolean {
+    return !!this.opts.compute.containers;
+  }
+
   get namePrefix(): string {
     return this.opts.namePrefix;
   }

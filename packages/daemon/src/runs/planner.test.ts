@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfiguration, type DevEnvironmentConfiguration } from '@dstack/core/config/index';
 import type { HostInfo } from '@dstack/core/gen/agent';
+import type { Backend } from '@dstack/backends/backend';
 import { LocalBackend } from '@dstack/backends/local/local-backend';
 import { planOffers } from './planner';
 
@@ -54,6 +55,21 @@ describe('planning on this machine', () => {
     );
     expect((await planOffers([local(cpuOnly)], { ...base, regions: ['us-east-1'] })).offers).toEqual([]);
     expect((await planOffers([local(cpuOnly)], { ...base, max_price: 0.5 })).offers).toHaveLength(1);
+  });
+
+  it('leaves container clouds out of a run with registry_auth or privileged, saying why', async () => {
+    const base = spec('  cpu: 1..\n  memory: 1GB..\n  disk: 1GB..\n');
+    const offer = { ...(await local(cpuOnly).offers()).offers[0], backend: 'runpod', region: '' };
+    const pod = { type: 'runpod', containerCloud: true, offers: async () => ({ offers: [offer], reasons: [] }) } as unknown as Backend;
+    expect((await planOffers([pod], base)).offers).toHaveLength(1);
+    const auth = await planOffers([pod, local(cpuOnly)], { ...base, registry_auth: { username: 'u', password: 'p' } });
+    expect(auth.offers.map((o) => o.backend)).toEqual(['local']);
+    const priv = await planOffers([pod], { ...base, privileged: true });
+    expect(priv.offers).toEqual([]);
+    expect(priv.reasons).toEqual(['runpod: privileged: true is not possible where the provider starts the container']);
+    expect((await planOffers([pod], { ...base, registry_auth: { username: 'u', password: 'p' } })).reasons).toEqual([
+      'runpod: registry_auth is not passed to container clouds (the provider pulls the image itself): use a public image there',
+    ]);
   });
 
   it('reports an agent that does not answer as the reason', async () => {

@@ -18,6 +18,18 @@ export interface OfferRequirements {
   instance_types?: string[] | null;
   /** Fleet names a run may use; null: any, and non-fleet backends too. */
   fleets?: string[] | null;
+  /** What a container cloud cannot do for the run's container (backend.ts containerCloud). */
+  registry_auth?: unknown;
+  privileged?: boolean | null;
+}
+
+/** Why a container cloud cannot take this run, or undefined. */
+function containerCloudRefusal(b: Backend, req: OfferRequirements): string | undefined {
+  if (!b.containerCloud) return undefined;
+  if (req.registry_auth)
+    return `${b.type}: registry_auth is not passed to container clouds (the provider pulls the image itself): use a public image there`;
+  if (req.privileged) return `${b.type}: privileged: true is not possible where the provider starts the container`;
+  return undefined;
 }
 
 export interface OfferPlan {
@@ -68,6 +80,11 @@ export async function planOffers(backends: Backend[], req: OfferRequirements, ma
     regions: req.regions,
   };
   const backendErrors: string[] = [];
+  chosen = chosen.filter((b) => {
+    const why = containerCloudRefusal(b, req);
+    if (why) reasons.push(why);
+    return !why;
+  });
   const lists = await Promise.all(
     chosen.map((b) =>
       b.offers(query).catch((err: Error): OfferList => {
