@@ -274,7 +274,7 @@ describe('lambda backend, against the API double', () => {
     expect(active().filter((x) => x.name.startsWith(prefix))).toEqual([]);
     // The first one at least was made before any record: its run's next daemon found it by name.
     expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).toContain(`lambda: adopting instance ${prefix}${names[0]}-0`);
-  });
+  }, 600_000);
 
   it('with the daemon stopped, the agent ends an idle run on its own at inactivity_duration; the next daemon terminates the instance', async () => {
     const name = runName('idle');
