@@ -7,12 +7,15 @@
 // (the daemon's has them: `dstack apply` started it), `docker inspect` of the
 // container, and every world-readable file in the container. Found nowhere; and `ssh NAME` still
 // sees the values.
+//
+// Then `dstack secret`: a value set from stdin reaches a run through ${{ secrets.NAME }} (env and
+// registry_auth), the job's log masks it, and the same audit finds it nowhere else.
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { docker } from '../harness/docker';
 import { waitFor } from '../harness/util';
-import { getRun, mustDstack, privateImageConfig, runName, sandbox, ssh, type Sandbox } from './helpers';
+import { dstack, getRun, mustDstack, privateImageConfig, runName, sandbox, ssh, type Sandbox } from './helpers';
 
 /** Files under `dir` (recursively, links not followed) whose bytes hold one of `values`. */
 function filesHolding(dir: string, values: string[], keep: (path: string, mode: number) => boolean = () => true): string[] {
@@ -145,6 +148,105 @@ describe('secrets audit', () => {
       expect(await sees()).toBe(`${fromShell} ${fromFile} plain-value\n`);
       expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).toContain(`run ${name}: sent the job's secrets to its agent again`);
       expect(await audit(sb, name, values)).toEqual([]);
+    } finally {
+      await sb.cleanup();
+    }
+  });
+});
+
+describe('dstack secret', () => {
+  it('a secret set from stdin is listed by name only, reaches a run as ${{ secrets.NAME }} (env and registry_auth) and shows nowhere else; an unknown one fails the apply; delete', async () => {
+    const reg = inject('registry');
+    const sb = sandbox('secret-store');
+    const name = runName('secret-store');
+    const value = `hf-store-${Math.random().toString(36).slice(2)}`;
+    const values = [value, reg.password];
+    try {
+      // From stdin (a pipe: no prompt, no warning), never on a command line.
+      const set = await mustDstack(sb, ['secret', 'set', 'HF_TOKEN'], { input: `${value}\n` });
+      expect(set.stdout).toBe('Secret HF_TOKEN set: use it as ${{ secrets.HF_TOKEN }} in env or registry_auth\n');
+      expect(set.stderr).toBe('');
+      await mustDstack(sb, ['secret', 'set', 'REG_PASSWORD'], { input: reg.password });
+      // A value on the command line is taken, as dstack does, with a warning.
+      const argv = await mustDstack(sb, ['secret', 'set', 'ON_ARGV', 'argv-value']);
+      expect(argv.stderr).toMatch(/^warning: a value on the command line stays in your shell history and shows in `ps`/);
+      const bad = await dstack(sb, ['secret', 'set', 'a b'], { input: 'x' });
+      expect([bad.code, bad.stderr.trim()]).toEqual([2, 'error: invalid secret name "a b": use 1 to 200 letters, digits, _ or -']);
+
+      const list = await mustDstack(sb, ['secret', 'list']);
+      expect(list.stdout).toMatch(/^ NAME +SET\n HF_TOKEN +now\n ON_ARGV +now\n REG_PASSWORD +now\n$/);
+      const listJson = JSON.parse((await mustDstack(sb, ['secret', 'list', '--json'])).stdout);
+      expect(listJson.secrets.map((s: { name: string }) => s.name)).toEqual(['HF_TOKEN', 'ON_ARGV', 'REG_PASSWORD']);
+      expect(JSON.stringify(listJson) + list.stdout).not.toContain(value);
+      expect((await mustDstack(sb, ['secret', 'get', 'HF_TOKEN'])).stdout).toBe(`${value}\n`);
+
+      const proj = join(sb.dir, 'proj');
+      mkdirSync(proj);
+      // An unknown secret: the apply fails at the reference's line, naming it, and creates nothing.
+      writeFileSync(join(proj, 'bad.dstack.yml'), `type: dev-environment\nname: ${name}\nenv:\n  - X=\${{ secrets.NOPE }}\n`);
+      const refused = await dstack(sb, ['apply', '-f', 'bad.dstack.yml', '-y', '-d'], { cwd: proj });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('bad.dstack.yml:4:5: env X: no secret named `NOPE`: set it with `dstack secret set NOPE`');
+      expect(await getRun(sb, name)).toBeUndefined();
+
+      writeFileSync(
+        join(proj, '.dstack.yml'),
+        [
+          'type: dev-environment',
+          `name: ${name}`,
+          `image: ${reg.privateImage}`,
+          'registry_auth:',
+          `  username: ${reg.username}`,
+          '  password: ${{ secrets.REG_PASSWORD }}',
+          'env:',
+          '  - HF_TOKEN=${{ secrets.HF_TOKEN }}',
+          '  - PLAIN=plain-value',
+          // The job prints it: its log masks it.
+          'init:',
+          '  - echo "init token=$HF_TOKEN"',
+          '',
+        ].join('\n'),
+      );
+      // No REG_PASSWORD or HF_TOKEN in the CLI's environment: the daemon fills both in.
+      const apply = await mustDstack(sb, ['apply', '-f', '.dstack.yml', '-y', '-d'], { cwd: proj });
+      expect(values.some((v) => (apply.stdout + apply.stderr).includes(v))).toBe(false);
+      const logs = await waitFor(
+        'init to have run',
+        async () => {
+          const out = (await mustDstack(sb, ['logs', name])).stdout;
+          // The init command's output, not the agent's note naming the command.
+          return /^init token=/m.test(out) ? out : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 1000 },
+      );
+      expect(logs.match(/^init token=.*$/m)?.[0]).toBe('init token=***');
+
+      expect((await ssh(sb, name, 'echo "$HF_TOKEN $PLAIN"', { timeoutMs: 120_000 })).stdout).toBe(`${value} plain-value\n`);
+      const ps = await mustDstack(sb, ['ps', '--json']);
+      expect(JSON.parse(ps.stdout).runs[0].configuration.env).toMatchObject({ HF_TOKEN: '***', PLAIN: 'plain-value' });
+      const shown = [ps.stdout, (await mustDstack(sb, ['ps', '-v'])).stdout, (await mustDstack(sb, ['logs', name])).stdout];
+      expect(shown.filter((s) => values.some((v) => s.includes(v)))).toEqual([]);
+      expect(values.some((v) => readFileSync(join(sb.dstackHome, 'daemon.log')).includes(v))).toBe(false);
+      expect(values.some((v) => readFileSync(join(sb.dstackHome, 'state.db')).includes(v))).toBe(false);
+      expect(await audit(sb, name, values)).toEqual([]);
+
+      // Delete: gone from the list; the run keeps the value it was applied with.
+      const noTty = await dstack(sb, ['secret', 'delete', 'HF_TOKEN']);
+      expect([noTty.code, noTty.stderr]).toEqual([
+        2,
+        'error: cannot ask "Delete the secret HF_TOKEN?" without a terminal: pass -y to answer yes\n',
+      ]);
+      expect((await mustDstack(sb, ['secret', 'delete', 'HF_TOKEN', '-y'])).stdout).toBe('Secret HF_TOKEN deleted\n');
+      expect((await mustDstack(sb, ['secret', 'list'])).stdout).not.toContain('HF_TOKEN');
+      for (const args of [
+        ['secret', 'get', 'HF_TOKEN'],
+        ['secret', 'delete', 'HF_TOKEN', '-y'],
+        ['secret', 'delete', 'HF_TOKEN'],
+      ]) {
+        const gone = await dstack(sb, args);
+        expect([gone.code, gone.stderr], args.join(' ')).toEqual([1, 'error: no secret named HF_TOKEN: see `dstack secret list`\n']);
+      }
+      expect((await ssh(sb, name, 'echo "$HF_TOKEN"')).stdout).toBe(`${value}\n`);
     } finally {
       await sb.cleanup();
     }

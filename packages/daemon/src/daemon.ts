@@ -22,6 +22,8 @@ import { FleetsStore } from './fleets/store';
 import { RunService } from './runs/service';
 import { redactStoredSecrets } from './runs/redaction';
 import { SecretBox } from './secrets';
+import { SecretService } from './secrets-service';
+import { SecretsStore } from './state/secrets-store';
 import { handlers } from './server/grpc';
 import type { EarlyDaemon } from './start';
 import { SshConfigFiles } from './ssh-config/config-files';
@@ -121,6 +123,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     const secrets = SecretBox.open(paths.secretKey);
     // Before anything is logged about the runs applied by an earlier daemon.
     redactStoredSecrets(store, secrets, log);
+    const userSecrets = new SecretService(new SecretsStore(db, secrets), log);
     const userKey = ensureUserKey(paths.sshKey);
     const ssh = new SshConfigFiles(paths.sshConfig, paths.knownHosts, paths.sshKey);
     const logs = new RunLogs(paths.runsDir);
@@ -237,7 +240,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       repoSizeLimit: config.repoSizeLimit,
       log,
     });
-    const runs = new RunService({ store, controller, backends, logs, secrets, config, log });
+    const runs = new RunService({ store, controller, backends, logs, secrets, config, log, userSecrets: userSecrets.lookup });
     const fleetsStore = new FleetsStore(db);
     fleetHosts = new FleetHosts({ fleets: fleetsStore, instances, runs: store, agents, log });
     const ctl0 = controller;
@@ -272,6 +275,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         fleets,
         sync,
         backends: cloudBackends,
+        secrets: userSecrets,
         log,
         shutdown: () => void stop(),
         status: () => ({

@@ -26,6 +26,7 @@ import { TreeDirs, checkRelPath } from '../safe-fs/tree-dirs';
 import { chownTree, removeEntry } from '../safe-fs/tree-walk';
 import { BadRequestError, PreconditionError } from '@dstack/core/grpc';
 import { JobLog, LineSplitter } from '../logs/job-log';
+import { logRedactor } from '../logs/redact';
 import { logger } from '../logger';
 import type { EventBus } from '../events';
 import { PullError } from '../docker/pull';
@@ -74,12 +75,15 @@ export interface JobSecrets {
   registryAuth?: RegistryAuth;
 }
 
-/** The spec as saved and returned: secret env values masked, no registry password. */
+/**
+ * The spec as saved and returned: secret env values masked, no registry password, and the registry
+ * user masked too (it may come from a secret: `${{ secrets.NAME }}`).
+ */
 function maskedSpec(spec: JobSpec): JobSpec {
   return {
     ...spec,
     secretEnv: Object.fromEntries(Object.keys(spec.secretEnv).map((k) => [k, MASKED])),
-    registryAuth: spec.registryAuth ? { ...NO_AUTH, username: spec.registryAuth.username } : undefined,
+    registryAuth: spec.registryAuth ? { ...NO_AUTH, username: spec.registryAuth.username ? MASKED : '' } : undefined,
   };
 }
 /** How long a stop waits for a step in flight before tearing down anyway. */
@@ -114,6 +118,8 @@ export class Job implements RuntimeJob {
   private readonly runtime: Runtime;
   /** Secret env values; undefined after a restart until the daemon sends them again. */
   private secretEnv: Record<string, string> | undefined;
+  /** Masks the secret env values in the job's log lines. */
+  private redact: (line: Buffer) => Buffer = (line) => line;
   /** Kept in memory only until the pull; never in job.json or answers. */
   private registryAuth: RegistryAuth | undefined;
   private secretsWaiter: (() => void) | undefined;
@@ -135,6 +141,7 @@ export class Job implements RuntimeJob {
     const split = (stream: LogStream) => new LineSplitter((line) => this.appendLog(stream, line));
     this.splitters = { stdout: split(LogStream.LOG_STREAM_STDOUT), stderr: split(LogStream.LOG_STREAM_STDERR) };
     this.secretEnv = secrets?.env;
+    if (this.secretEnv) this.redact = logRedactor(Object.values(this.secretEnv));
     this.registryAuth = secrets?.registryAuth;
     this.status.awaitingSecrets = this.lacksSecrets();
     // A job found running after an agent restart takes sessions at once (once it has its secrets).
@@ -263,7 +270,7 @@ export class Job implements RuntimeJob {
   // ---- logs -----------------------------------------------------------------------------------
   private appendLog(stream: LogStream, data: Buffer): void {
     if (this.removed) return;
-    const line = this.log.append(stream, data);
+    const line = this.log.append(stream, this.redact(data));
     this.ctx.bus.publish({ timeMs: line.timeMs, jobId: this.id, payload: { $case: 'log', value: line } });
   }
 
@@ -587,12 +594,11 @@ export class Job implements RuntimeJob {
     if (this.lacksRegistryAuth()) {
       if (!registryAuth?.password)
         throw new PreconditionError('the job has yet to pull its image: registry_auth with the password is needed');
-      if (registryAuth.username !== this.spec.registryAuth!.username) {
-        throw new BadRequestError(`registry_auth: the job was submitted for user ${JSON.stringify(this.spec.registryAuth!.username)}`);
-      }
+      if (!registryAuth.username) throw new BadRequestError('registry_auth: the job was submitted with a user');
       this.registryAuth = registryAuth;
     }
     this.secretEnv = Object.fromEntries(names.map((n) => [n, env[n]]));
+    this.redact = logRedactor(Object.values(this.secretEnv));
     this.status = { ...this.status, awaitingSecrets: false };
     this.persist();
     this.note("the job's secrets arrived");

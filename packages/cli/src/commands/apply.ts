@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { applyFleet } from '../fleet/apply-fleet';
 import { applyDevEnvironment, type ApplyOptions } from '../run/apply-run';
 import { configurationKind, readConfigurationFile, reportConfigurationErrors, type ConfigurationKind } from '../config/configuration';
-import { addOverrideOptions, parseMaxOffers } from '../config/overrides';
+import { addOverrideOptions, addRunOptions, parseCount } from '../config/overrides';
 import { trace } from '../trace';
 
 type Applier = (file: string, text: string, opts: ApplyOptions) => Promise<void>;
@@ -47,10 +47,10 @@ export function register(program: Command): void {
       [],
     )
     .option('--no-repo', 'do not upload the repo')
-    .option('--sync', 'keep syncing local changes into the run once it is up (see `dstack sync`)');
-  addOverrideOptions(cmd)
-    .option('--max-offers <N>', 'how many offers the plan shows (default 3)', parseMaxOffers)
-    .option('--json', 'with -d: print the run as one JSON object once it is up')
+    .option('--sync', 'keep syncing local changes into the run once it is up (see `dstack sync`)')
+    .option('--max-offers <N>', 'how many offers the plan shows (default 3)', parseCount)
+    .option('--json', 'with -d: print the run as one JSON object once it is up');
+  addRunOptions(addOverrideOptions(cmd, undefined, true))
     .addHelpText('after', ENV_HELP)
     .action(async (opts: ApplyOptions) => {
       trace('apply starts');

@@ -11,12 +11,30 @@ import { register as deleteRun } from './delete';
 import { register as offer } from './offer';
 import { register as fleet } from './fleet';
 import { register as backend } from './backend';
+import { register as secret } from './secret';
 import { register as daemon } from './daemon';
 import { register as validate } from './validate';
 import { register as schema } from './schema';
+import { register as completion } from './completion';
 
 type Register = (program: Command) => void;
-const commands: Register[] = [apply, ps, attach, sync, logs, stop, deleteRun, offer, fleet, backend, daemon, validate, schema];
+const commands: Register[] = [
+  apply,
+  ps,
+  attach,
+  sync,
+  logs,
+  stop,
+  deleteRun,
+  offer,
+  fleet,
+  backend,
+  secret,
+  daemon,
+  validate,
+  schema,
+  completion,
+];
 
 export function registerCommands(program: Command): void {
   for (const register of commands) register(program);

@@ -6,7 +6,7 @@ import { configurationSource, reportConfigurationErrors } from '../config/config
 import { UsageError } from '../errors';
 import { gpuGroupsTable, groupByGpu, offersTable } from '../run/offers-table';
 import { printJson } from '../ui/output';
-import { addOverrideOptions, collectList, overridesOf, parseMaxOffers, type OverrideFlags } from '../config/overrides';
+import { addOverrideOptions, collectList, overridesOf, parseCount, type OverrideFlags } from '../config/overrides';
 import { spinner } from '../ui/progress';
 
 interface OfferOptions extends OverrideFlags {
@@ -21,7 +21,7 @@ export function register(program: Command): void {
     .description('List the offers that fit a resource spec (all backends, spot and on-demand unless told)');
   addOverrideOptions(cmd, 'both spot and on-demand (the default here)')
     .option('--group-by <FIELD>', 'aggregate by GPU model: gpu, and split by backend and/or region (gpu,backend,region)', collectList, [])
-    .option('--max-offers <N>', 'how many offers to list (default 50)', parseMaxOffers)
+    .option('--max-offers <N>', 'how many offers to list (default 50)', parseCount)
     .option('--json', 'print the offers as one JSON object')
     .action(async (opts: OfferOptions) => {
       const groupBy = opts.groupBy ?? [];

@@ -4,7 +4,7 @@
 // with every problem as FILE:LINE:COL: message, printed here one per line as `dstack validate` does.
 import { readFileSync } from 'node:fs';
 import { CONFIGURATION_ERRORS_HEADER } from '@dstack/core/config/source';
-import type { ConfigurationOverrides, ConfigurationSource } from '@dstack/core/gen/daemon';
+import type { ConfigurationOverrides, ConfigurationSource, Profiles } from '@dstack/core/gen/daemon';
 import type { EnvFlag } from './env-vars';
 import { DaemonError, ReportedError, UserError, whyUnreadable } from '../errors';
 
@@ -31,7 +31,7 @@ export function configurationKind(text: string): ConfigurationKind {
 export function configurationSource(
   file: string,
   text: string,
-  opts: { overrides?: ConfigurationOverrides; env?: readonly EnvFlag[]; processEnv?: NodeJS.ProcessEnv } = {},
+  opts: { overrides?: ConfigurationOverrides; env?: readonly EnvFlag[]; processEnv?: NodeJS.ProcessEnv; profiles?: Profiles } = {},
 ): ConfigurationSource {
   const processEnv = opts.processEnv ?? process.env;
   const callerEnv: Record<string, string> = {};
@@ -44,6 +44,7 @@ export function configurationSource(
     env: (opts.env ?? []).map((f) => ({ name: f.name, value: f.value ?? undefined, secret: f.secret })),
     // The daemon reads only the names the configuration refers to (see ConfigurationSource in daemon.proto).
     callerEnv,
+    profiles: opts.profiles,
   };
 }
 

@@ -10,6 +10,9 @@ import type {
   AddBackendRequest,
   BackendInfo,
   ListBackendsResponse,
+  ListSecretsResponse,
+  GetSecretResponse,
+  SetSecretResponse,
   ApplyRunRequest,
   AttachEvent,
   AttachRequest,
@@ -120,6 +123,18 @@ export class Daemon {
   }
   removeBackend(type: string) {
     return this.unary(this.api.removeBackend, { type });
+  }
+  setSecret(name: string, value: string): Promise<SetSecretResponse> {
+    return this.unary(this.api.setSecret, { name, value });
+  }
+  getSecret(name: string): Promise<GetSecretResponse> {
+    return this.unary(this.api.getSecret, { name });
+  }
+  listSecrets(): Promise<ListSecretsResponse> {
+    return this.unary(this.api.listSecrets, {});
+  }
+  deleteSecret(name: string) {
+    return this.unary(this.api.deleteSecret, { name });
   }
 
   close(): void {

@@ -16,7 +16,29 @@ import { canPrompt, confirm } from '../ui/prompt';
 import { renderTable } from '../ui/table';
 import { spinner } from '../ui/progress';
 
-const RUN_FLAGS = ['gpu', 'cpu', 'memory', 'disk', 'maxPrice', 'spot', 'onDemand', 'spotAuto', 'detach'] as const;
+const RUN_FLAGS = [
+  'gpu',
+  'cpu',
+  'memory',
+  'disk',
+  'maxPrice',
+  'spot',
+  'onDemand',
+  'spotAuto',
+  'spotPolicy',
+  'detach',
+  'name',
+  'profile',
+  'backend',
+  'region',
+  'instanceType',
+  'fleet',
+  'retry',
+  'retryDuration',
+  'maxDuration',
+  'idleDuration',
+  'reuse',
+] as const;
 
 const ACTION_TEXT: Record<string, string> = { add: 'add', remove: 'remove', keep: 'keep (unchanged)', redeploy: 'redeploy' };
 

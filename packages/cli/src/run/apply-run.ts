@@ -11,7 +11,8 @@ import { envFlags } from '../config/env-vars';
 import { localIdeVersion } from './ide-version';
 import { offersTable } from './offers-table';
 import { humanOut, printJson } from '../ui/output';
-import { overridesOf, type OverrideFlags } from '../config/overrides';
+import { overridesOf, type RunFlags } from '../config/overrides';
+import { profilesFor } from '../config/profiles';
 import { canPrompt, confirm } from '../ui/prompt';
 import { repoDirFor } from './repo';
 import { reportEnd } from './run-end';
@@ -21,7 +22,7 @@ import { spinner } from '../ui/progress';
 import { trace } from '../trace';
 import type { Forwarder } from './port-forward';
 
-export interface ApplyOptions extends OverrideFlags {
+export interface ApplyOptions extends RunFlags {
   file: string;
   yes?: boolean;
   detach?: boolean;
@@ -35,6 +36,8 @@ export interface ApplyOptions extends OverrideFlags {
   maxOffers?: number;
   /** --sync: live file sync once the run is up. */
   sync?: boolean;
+  /** --profile NAME (else $DSTACK_PROFILE). */
+  profile?: string;
 }
 
 /** `['inactivity_duration']`, as dstack (Python) prints a list. */
@@ -80,8 +83,11 @@ export async function applyDevEnvironment(file: string, text: string, opts: Appl
   // The flags and env files are checked before the daemon is asked anything; the daemon parses the file.
   const noRepo = opts.repo === false;
   if (opts.sync && noRepo) throw new UsageError('--sync needs the repo: drop --no-repo');
+  if (opts.profile === '') throw new UsageError('--profile "": expected a profile name');
+  const overrides = overridesOf(opts);
+  const profiles = profilesFor(repoDirFor(file), opts.profile);
   const request = {
-    configuration: configurationSource(file, text, { overrides: overridesOf(opts), env: envFlags(opts) }),
+    configuration: configurationSource(file, text, { overrides, env: envFlags(opts), profiles }),
     repoDir: noRepo ? '' : repoDirFor(file),
     noRepo,
   };

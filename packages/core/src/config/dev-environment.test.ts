@@ -159,7 +159,7 @@ describe('dev-environment: errors', () => {
     ['env: FOO=bar', 2, /env: expected a list of NAME=VALUE or a mapping/],
     ['registry_auth:\n  username: u', 2, /missing required key `password` in registry_auth/],
     ['registry_auth:\n  username: u\n  password: p\n  token: t', 5, /unknown key `token` in registry_auth/],
-    ['registry_auth:\n  username: u\n  password: ${{ secrets.PW }}', 4, /registry_auth.password: invalid reference \$\{\{ secrets.PW \}\}/],
+    ['registry_auth:\n  username: u\n  password: ${{ vars.PW }}', 4, /registry_auth.password: invalid reference \$\{\{ vars.PW \}\}/],
     ['registry_auth:\n  username: u\n  password: ${{ env.PW', 4, /unclosed reference/],
     ['shell: zsh', 2, /invalid shell "zsh": use sh, bash, or an absolute path/],
     ['user: "a b"', 2, /invalid user "a b"/],

@@ -81,18 +81,43 @@ export const DEV_ENVIRONMENT_FIELDS = {
   }),
   version: field({ input: str('The IDE version (commit); needs ide').nullish(), stored: z.string().nullable(), default: null }),
   init: field({ input: strList('Shell commands to run at startup').nullish(), stored: z.array(z.string()), default: () => [] }),
-  env: field({ input: env.optional(), stored: storedEnv, default: () => ({}), yaml: envYaml }),
+  env: field({
+    input: env.optional(),
+    stored: storedEnv,
+    default: () => ({}),
+    // ${{ secrets.NAME }} filled in (dstack's server does it to every env value), when resolving.
+    build: (v: EnvMapping | undefined, _d, ctx) => {
+      const out: EnvMapping = { ...v };
+      if (!resolving(ctx)) return out;
+      for (const [name, value] of Object.entries(out)) {
+        if (value === null) continue;
+        const r = interpolate(value, { namespaces: ENV_NAMESPACES, resolve: { secrets: ctx.secrets } });
+        out[name] = r.value;
+        if (r.refs.length) ctx.fromSecrets?.push(`env.${name}`);
+      }
+      return out;
+    },
+    yaml: envYaml,
+  }),
   registry_auth: field({
     input: z
-      .strictObject({ username: str('The registry user'), password: str('The password or token; ${{ env.NAME }} allowed') })
+      .strictObject({
+        username: str('The registry user; ${{ env.NAME }} and ${{ secrets.NAME }} allowed'),
+        password: str('The password or token; ${{ env.NAME }} and ${{ secrets.NAME }} allowed'),
+      })
       .nullish()
       .meta({ description: 'Credentials of a private Docker registry' }),
     stored: z.strictObject({ username: z.string(), password: z.string() }).nullable(),
     default: null,
     build: (v: { username: string; password: string } | undefined, d, ctx) => {
       if (!v) return null;
-      const lookup = ctx.env && lookupIn(d.env ?? {}, ctx.env);
-      return { username: interpolate(v.username, lookup).value, password: interpolate(v.password, lookup).value };
+      const out = { username: v.username, password: v.password };
+      for (const key of ['username', 'password'] as const) {
+        const r = interpolateRegistryAuth(v[key], d.env ?? {}, ctx);
+        out[key] = r.value;
+        if (r.fromSecrets) ctx.fromSecrets?.push(`registry_auth.${key}`);
+      }
+      return out;
     },
   }),
   working_dir: field({ input: str('The working directory inside the container').nullish(), stored: z.string().nullable(), default: null }),
@@ -219,16 +244,60 @@ export function checkDevEnvironment(raw: Raw, data: Data | null, ctx: BuildConte
     });
   }
   if (data?.resources) issues.push(...checkImageNeeds(data.resources, given(raw, 'image'), raw.resources as Raw));
+  if (data?.env) issues.push(...checkEnvReferences(data.env as EnvMapping, raw.env, ctx));
   if (data?.registry_auth) {
     for (const field of ['username', 'password'] as const) {
       try {
-        interpolate(data.registry_auth[field], ctx.env && lookupIn(data.env ?? {}, ctx.env));
+        interpolateRegistryAuth(data.registry_auth[field], data.env ?? {}, ctx);
       } catch (err) {
         issues.push({ path: ['registry_auth', field], message: `registry_auth.${field}: ${(err as Error).message}` });
       }
     }
   }
   return issues;
+}
+
+/** Env values take ${{ secrets.NAME }} only, as in dstack (whose server fills them with its secrets). */
+const ENV_NAMESPACES = ['secrets'] as const;
+
+/** References are resolved when the CLI's environment is given (the daemon); else only checked. */
+const resolving = (ctx: BuildContext) => ctx.env !== undefined;
+
+/** Each env value's references, at the entry that holds it (an item of the list form, or the mapping's value). */
+function checkEnvReferences(env: EnvMapping, written: unknown, ctx: BuildContext): GrammarIssue[] {
+  const issues: GrammarIssue[] = [];
+  for (const [name, value] of Object.entries(env)) {
+    if (value === null) continue;
+    try {
+      interpolate(value, { namespaces: ENV_NAMESPACES, resolve: resolving(ctx) ? { secrets: ctx.secrets } : undefined });
+    } catch (err) {
+      const index = Array.isArray(written) ? written.findIndex((item) => typeof item === 'string' && item.split('=')[0] === name) : -1;
+      issues.push({ path: index >= 0 ? ['env', index] : ['env', name], message: `env ${name}: ${(err as Error).message}` });
+    }
+  }
+  return issues;
+}
+
+/**
+ * A registry_auth value with its references: ${{ env.NAME }} from the configuration's env (its own
+ * secrets filled in, as dstack's server would after its CLI put the env value there), then the CLI's
+ * environment; ${{ secrets.NAME }} from the daemon's secrets. fromSecrets: a secret is in the value.
+ */
+function interpolateRegistryAuth(value: string, configEnv: EnvMapping, ctx: BuildContext): { value: string; fromSecrets: boolean } {
+  if (!resolving(ctx)) {
+    interpolate(value, { namespaces: ['env', 'secrets'] });
+    return { value, fromSecrets: false };
+  }
+  let fromSecrets = false;
+  const env = (name: string) => {
+    const own = configEnv[name];
+    if (own === null || own === undefined) return ctx.env?.[name];
+    const r = interpolate(own, { namespaces: ENV_NAMESPACES, resolve: { secrets: ctx.secrets } });
+    if (r.refs.length) fromSecrets = true;
+    return r.value;
+  };
+  const r = interpolate(value, { namespaces: ['env', 'secrets'], resolve: { env, secrets: ctx.secrets } });
+  return { value: r.value, fromSecrets: fromSecrets || r.refs.some((ref) => ref.namespace === 'secrets') };
 }
 
 /**
@@ -262,11 +331,6 @@ function gpuVendorsNeedingImage(gpu: ResourcesSpec['gpu']): string[] {
   vendors.delete('nvidia');
   vendors.delete('google');
   return [...vendors].sort();
-}
-
-/** The configuration's env values first, then the CLI's environment. */
-function lookupIn(configEnv: EnvMapping, cliEnv: Record<string, string | undefined>) {
-  return (name: string) => configEnv[name] ?? cliEnv[name];
 }
 
 export function buildDevEnvironment(d: Data, ctx: BuildContext): DevEnvironmentConfiguration {

@@ -5,9 +5,14 @@
 // A new key is one row; parse, build, the stored check, toJson and toYaml all follow the table.
 import { z } from 'zod';
 
-/** The CLI's environment for ${{ env.NAME }} while building; undefined: keep references as written. */
+/** What references are resolved with while building. */
 export interface BuildContext {
+  /** The CLI's environment for ${{ env.NAME }}; undefined: keep every reference as written (and only check it). */
   env?: Record<string, string | undefined>;
+  /** The daemon's secrets for ${{ secrets.NAME }} when resolving; without it no secret is known. */
+  secrets?: (name: string) => string | undefined;
+  /** Filled while building: the keys whose value took a secret (`env.NAME`, `registry_auth.password`). */
+  fromSecrets?: string[];
 }
 
 /** The parsed input of every key (zod's output of the input schemas; undefined where not written). */

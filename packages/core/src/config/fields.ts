@@ -6,7 +6,7 @@ import { Issues, type Path } from '../resources/errors';
 import { parseResources } from '../resources/spec';
 import { RUN_NAME_RE } from '../names';
 import { parseDurationField, parseEnv, parsePorts, parsePython, parseRetry, parseVolumes, type DurationKind } from './grammar';
-import { PYTHON_VERSIONS, RETRY_EVENTS, SPOT_POLICIES } from './types';
+import { BACKENDS, PYTHON_VERSIONS, RETRY_EVENTS, SPOT_POLICIES } from './types';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -183,28 +183,6 @@ export const maxPrice = z.number().gt(0, { message: '`max_price` must be greater
   description: 'The highest price per hour, in dollars',
 });
 
-/** Backend names dstack knows, plus this project's `local` and `ssh`. */
-export const BACKENDS = [
-  'aws',
-  'azure',
-  'cloudrift',
-  'cudo',
-  'datacrunch',
-  'digitalocean',
-  'dstack',
-  'gcp',
-  'hotaisle',
-  'kubernetes',
-  'lambda',
-  'local',
-  'nebius',
-  'oci',
-  'remote',
-  'runpod',
-  'ssh',
-  'tensordock',
-  'vastai',
-  'vultr',
-] as const;
+export { BACKENDS };
 
 export const backends = z.array(z.enum(BACKENDS)).meta({ description: 'Backends to consider, e.g. [local, ssh]' });

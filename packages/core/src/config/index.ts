@@ -5,9 +5,11 @@
 // `@dstack/core/names`, `@dstack/core/duration`, `@dstack/core/resources/index`): no dependencies.
 //
 // Parsing (the daemon, and `dstack validate` in the CLI):
-//   parseConfiguration(file, text, env?) → { ok: true, config } | { ok: false, errors: ConfigError[] }
+//   parseConfiguration(file, text, env?, secrets?) → { ok: true, config, fromSecrets } | { ok: false, errors: ConfigError[] }
 //     file: the path shown in errors; text: the YAML; env: the CLI's environment for
-//     `${{ env.NAME }}` in registry_auth (omit it to keep references unresolved, as `validate` does).
+//     `${{ env.NAME }}` in registry_auth (omit it to keep references unresolved, as `validate` does);
+//     secrets: the daemon's, for `${{ secrets.NAME }}` in env values and registry_auth (fromSecrets:
+//     the keys whose value took one, `env.NAME` or `registry_auth.username|password`).
 //     Every problem in the file is reported at once, sorted by position; ConfigError is
 //     { file, line, column, message } (1-based).
 //   formatError(e) → "FILE:LINE:COL: message"   (one line per error; print to stderr)

@@ -45,10 +45,17 @@ const OTHER_DSTACK_TYPES = ['task', 'service', 'gateway', 'volume'];
 /**
  * Parses and validates a configuration file's text. `file` is only used in errors. `env` is the CLI's
  * environment for `${{ env.NAME }}` in registry_auth (a reference to an unset variable is an error);
- * leave it out to check references without resolving them (`dstack validate`). Env entries without a
- * value stay null: they are never filled from `env` here.
+ * leave it out to check references without resolving them (`dstack validate`). `secrets` gives the
+ * values of `${{ secrets.NAME }}` in env values and registry_auth when resolving (an unknown secret is
+ * an error at its place); the result's `fromSecrets` names the keys whose value took one. Env entries
+ * without a value stay null: they are never filled from `env` here.
  */
-export function parseConfiguration(file: string, text: string, env?: Record<string, string | undefined>): ParseResult {
+export function parseConfiguration(
+  file: string,
+  text: string,
+  env?: Record<string, string | undefined>,
+  secrets?: (name: string) => string | undefined,
+): ParseResult {
   const src = loadYaml(text);
   const errorAt = (offset: number, message: string): ConfigError => ({ file, ...linePos(src, offset), message });
   if (src.errors.length)
@@ -69,7 +76,7 @@ export function parseConfiguration(file: string, text: string, env?: Record<stri
   keepSourceText(src, obj);
 
   const kind = KINDS[type];
-  const ctx: BuildContext = { env };
+  const ctx: BuildContext = { env, secrets, fromSecrets: [] };
   const schema = kind.schema();
   const parsed = schema.safeParse(obj, { reportInput: true });
   const data = parsed.success ? (parsed.data as Record<string, unknown>) : null;
@@ -83,7 +90,8 @@ export function parseConfiguration(file: string, text: string, env?: Record<stri
   if (issues.length || !data) {
     return { ok: false, errors: sortErrors(issues.map((i) => errorAt(offsetOf(src, i.path, i.atKey), i.message))) };
   }
-  return { ok: true, config: kind.build(data, ctx) };
+  const config = kind.build(data, ctx);
+  return { ok: true, config, fromSecrets: ctx.fromSecrets ?? [] };
 }
 
 /** `FILE:LINE:COL: message`: how every configuration error is printed. */

@@ -51,3 +51,74 @@ describe('applyOverrides', () => {
     expect((err as Error).message).toMatch(message);
   });
 });
+
+describe("applyOverrides: apply's run flags", () => {
+  const run = (): Overridable => ({
+    ...base(),
+    name: 'from-file',
+    backends: null,
+    regions: null,
+    instance_types: null,
+    fleets: null,
+    retry: null,
+    max_duration: 3600,
+    idle_duration: null,
+    creation_policy: 'reuse-or-create',
+  });
+
+  it('each replaces the key it names', () => {
+    const out = applyOverrides(run(), {
+      name: 'other-name',
+      backends: ['local', 'ssh', 'local'],
+      regions: ['us-east-1'],
+      instanceTypes: ['gpu_1x_a10'],
+      fleets: ['gpus'],
+      maxDuration: '30s',
+      idleDuration: '10m',
+      creationPolicy: 'reuse',
+    });
+    expect(out).toMatchObject({
+      name: 'other-name',
+      backends: ['local', 'ssh'],
+      regions: ['us-east-1'],
+      instance_types: ['gpu_1x_a10'],
+      fleets: ['gpus'],
+      max_duration: 30,
+      idle_duration: 600,
+      creation_policy: 'reuse',
+    });
+  });
+
+  it('reads `off` as the file does: max_duration none, idle_duration -1', () => {
+    expect(applyOverrides(run(), { maxDuration: 'off', idleDuration: 'off' })).toMatchObject({ max_duration: null, idle_duration: -1 });
+    expect(applyOverrides(run(), { maxDuration: '2h' }).max_duration).toBe(7200);
+  });
+
+  it("--retry keeps the file's retry or turns on every event for 1h; --no-retry turns it off; --retry-duration sets the duration", () => {
+    expect(applyOverrides(run(), { retry: true }).retry).toEqual({ on_events: ['no-capacity', 'interruption', 'error'], duration: 3600 });
+    const file = { ...run(), retry: { on_events: ['no-capacity' as const], duration: 7200 } };
+    expect(applyOverrides(file, { retry: true }).retry).toEqual({ on_events: ['no-capacity'], duration: 7200 });
+    expect(applyOverrides(file, { retry: false }).retry).toBeNull();
+    expect(applyOverrides(file, { retryDuration: '30m' }).retry).toEqual({ on_events: ['no-capacity'], duration: 1800 });
+    expect(applyOverrides(run(), { retryDuration: '4h' }).retry).toEqual({
+      on_events: ['no-capacity', 'interruption', 'error'],
+      duration: 14400,
+    });
+    expect(applyOverrides(file, {}).retry).toEqual(file.retry);
+  });
+
+  it.each([
+    [{ name: 'Bad Name' }, /^--name "Bad Name": /],
+    [{ backends: ['nope'] }, /^--backend "nope": not a backend/],
+    [{ backends: [] }, /^--backend "": expected a name/],
+    [{ fleets: ['a/b'] }, /^--fleet "a\/b": /],
+    [{ maxDuration: 'soon' }, /^--max-duration "soon": invalid duration/],
+    [{ idleDuration: '1y' }, /^--idle-duration "1y": invalid duration/],
+    [{ retryDuration: '-1' }, /^--retry-duration "-1": invalid duration/],
+    [{ creationPolicy: 'always' }, /^creation policy "always": use reuse or reuse-or-create$/],
+    [{ spotPolicy: 'cheap' }, /^--spot-policy "cheap": /],
+  ])('rejects %j naming the flag', (values, message) => {
+    expect(() => applyOverrides(run(), values)).toThrow(OverrideError);
+    expect(() => applyOverrides(run(), values)).toThrow(message);
+  });
+});

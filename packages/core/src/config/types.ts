@@ -18,6 +18,30 @@ export const CREATION_POLICIES: readonly CreationPolicy[] = ['reuse', 'reuse-or-
 export const RETRY_EVENTS: readonly RetryEvent[] = ['no-capacity', 'interruption', 'error'];
 export const PLACEMENTS: readonly Placement[] = ['any', 'cluster'];
 
+/** Backend names dstack knows, plus this project's `local` and `ssh` (here, not in fields.ts: the CLI checks `--backend` without zod). */
+export const BACKENDS = [
+  'aws',
+  'azure',
+  'cloudrift',
+  'cudo',
+  'datacrunch',
+  'digitalocean',
+  'dstack',
+  'gcp',
+  'hotaisle',
+  'kubernetes',
+  'lambda',
+  'local',
+  'nebius',
+  'oci',
+  'remote',
+  'runpod',
+  'ssh',
+  'tensordock',
+  'vastai',
+  'vultr',
+] as const;
+
 /** Default retry duration when `retry` is `true` or has no `duration`: 1h. */
 export const DEFAULT_RETRY_DURATION = 3600;
 
@@ -131,4 +155,5 @@ export interface ConfigError {
   message: string;
 }
 
-export type ParseResult<T = Configuration> = { ok: true; config: T } | { ok: false; errors: ConfigError[] };
+/** fromSecrets: the keys whose value took a `${{ secrets.NAME }}` (`env.NAME`, `registry_auth.username`, `registry_auth.password`). */
+export type ParseResult<T = Configuration> = { ok: true; config: T; fromSecrets?: string[] } | { ok: false; errors: ConfigError[] };

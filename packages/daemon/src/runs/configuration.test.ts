@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CONFIGURATION_ERRORS_HEADER } from '@dstack/core/config/source';
-import type { ConfigurationSource } from '@dstack/core/gen/daemon';
+import { ConfigurationOverrides, type ConfigurationSource } from '@dstack/core/gen/daemon';
 import { readSource } from '../config-source';
 import { BadRequestError, changedFields, collectSecrets, isInPlace, maskConfiguration, revealConfiguration } from './configuration';
 import { buildJobSpec, defaultBaseImage, imageFor } from './job-spec';
@@ -51,7 +51,7 @@ describe('run configuration', () => {
   it("applies the flags, the -e entries and the caller's environment, taking only the names it refers to", () => {
     const r = readSource(
       source(BASE, {
-        overrides: { gpu: 'A100:2', cpu: '', memory: '', disk: '', maxPrice: '0.5', spotPolicy: 'auto' },
+        overrides: ConfigurationOverrides.fromPartial({ gpu: 'A100:2', maxPrice: '0.5', spotPolicy: 'auto' }),
         env: [
           { name: 'EXTRA', value: 'typed', secret: false },
           { name: 'FROM_SHELL', secret: true },
@@ -69,11 +69,7 @@ describe('run configuration', () => {
     expect(JSON.stringify(r)).not.toContain('never-kept');
     expect(() => readSource(source(BASE), 'dev-environment', 'ApplyRun')).toThrow(/^no value for env HF_TOKEN: set it in your environment/);
     expect(() =>
-      readSource(
-        source(BASE, { overrides: { gpu: 'A100:80GB:2:3', cpu: '', memory: '', disk: '', maxPrice: '', spotPolicy: '' } }),
-        'dev-environment',
-        'ApplyRun',
-      ),
+      readSource(source(BASE, { overrides: ConfigurationOverrides.fromPartial({ gpu: 'A100:80GB:2:3' }) }), 'dev-environment', 'ApplyRun'),
     ).toThrow(/^--gpu "A100:80GB:2:3": /);
   });
 

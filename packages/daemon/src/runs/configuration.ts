@@ -7,17 +7,24 @@ import { BadRequestError } from '@dstack/core/grpc';
 
 export { BadRequestError };
 
-/** What is sealed at rest: values of env entries listed without one, and the registry password. */
+/**
+ * What is sealed at rest: values of env entries listed without one or taken from the daemon's secrets,
+ * the registry password, and the registry user when it came from a secret.
+ */
 export interface RunSecrets {
   env: Record<string, string>;
   registryPassword?: string;
+  registryUsername?: string;
 }
 
 /** Fields that change without a restart. */
 export const IN_PLACE_FIELDS = ['inactivity_duration'] as const;
 
-/** The secrets of a run: every env entry without a value must have one in secret_env. */
-export function collectSecrets(config: DevEnvironmentConfiguration, secretEnv: Record<string, string>): RunSecrets {
+/**
+ * The secrets of a run: every env entry without a value must have one in secret_env.
+ * secretUsername: registry_auth.username took a secret (`${{ secrets.NAME }}`).
+ */
+export function collectSecrets(config: DevEnvironmentConfiguration, secretEnv: Record<string, string>, secretUsername = false): RunSecrets {
   const missing = Object.entries(config.env)
     .filter(([k, v]) => v === null && secretEnv[k] === undefined)
     .map(([k]) => k);
@@ -31,6 +38,7 @@ export function collectSecrets(config: DevEnvironmentConfiguration, secretEnv: R
   for (const [k, v] of Object.entries(config.env)) if (v === null) env[k] = secretEnv[k];
   const secrets: RunSecrets = { env };
   if (config.registry_auth && config.registry_auth.password !== MASK) secrets.registryPassword = config.registry_auth.password;
+  if (config.registry_auth && secretUsername) secrets.registryUsername = config.registry_auth.username;
   return secrets;
 }
 
@@ -39,6 +47,7 @@ export function maskConfiguration(config: DevEnvironmentConfiguration, secrets: 
   const copy = structuredClone(config);
   for (const k of Object.keys(secrets.env)) copy.env[k] = MASK;
   if (copy.registry_auth) copy.registry_auth.password = MASK;
+  if (copy.registry_auth && secrets.registryUsername !== undefined) copy.registry_auth.username = MASK;
   return copy;
 }
 
@@ -47,6 +56,7 @@ export function revealConfiguration(masked: DevEnvironmentConfiguration, secrets
   const copy = structuredClone(masked);
   for (const [k, v] of Object.entries(secrets.env)) copy.env[k] = v;
   if (copy.registry_auth && secrets.registryPassword !== undefined) copy.registry_auth.password = secrets.registryPassword;
+  if (copy.registry_auth && secrets.registryUsername !== undefined) copy.registry_auth.username = secrets.registryUsername;
   return copy;
 }
 

@@ -5,9 +5,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfiguration, type DevEnvironmentConfiguration } from '@dstack/core/config/index';
 import type { HostInfo } from '@dstack/core/gen/agent';
+import type { Offer } from '@dstack/core/gen/daemon';
 import type { Backend } from '@dstack/backends/backend';
 import { LocalBackend } from '@dstack/backends/local/local-backend';
-import { planOffers } from './planner';
+import { filterOffer, planOffers } from './planner';
 
 const h200 = JSON.parse(readFileSync(join(__dirname, '../../../backends/src/local/fixtures/h200-hostinfo.json'), 'utf8')) as HostInfo;
 const cpuOnly: HostInfo = { ...h200, cpus: 2, memoryBytes: 24 * 1024 ** 3, gpus: [] };
@@ -76,5 +77,22 @@ describe('planning on this machine', () => {
     const broken = new LocalBackend({ dir: '/nonexistent', hostInfo: async () => Promise.reject(new Error('no agent executable')) });
     const plan = await planOffers([broken], spec('  cpu: 1..\n'));
     expect(plan.reasons).toEqual(['local: the agent on this machine did not answer: no agent executable']);
+  });
+});
+
+describe('creation_policy: reuse (apply --reuse)', () => {
+  it('keeps existing instances only (this machine, fleet hosts, idle cloud instances), saying why the rest went', async () => {
+    const [existing] = (await local(cpuOnly).offers()).offers;
+    const created: Offer = { ...existing, backend: 'runpod', instanceName: '' };
+    const both = { type: 'test', offers: async () => ({ offers: [created, existing], reasons: [] }) } as unknown as Backend;
+    const reuse = { ...spec('  cpu: 1..\n'), creation_policy: 'reuse' as const };
+    expect(filterOffer(created, reuse)).toBe('a new instance (creation_policy: reuse takes existing ones only)');
+    expect(filterOffer(existing, reuse)).toBeUndefined();
+    expect((await planOffers([both], reuse)).offers.map((o) => o.backend)).toEqual(['local']);
+    expect(await planOffers([both], { ...reuse, resources: spec('  cpu: 64..\n').resources })).toMatchObject({
+      offers: [],
+      reasons: expect.arrayContaining(['runpod (local): a new instance (creation_policy: reuse takes existing ones only)']),
+    });
+    expect((await planOffers([both], spec('  cpu: 1..\n'))).offers).toHaveLength(2);
   });
 });

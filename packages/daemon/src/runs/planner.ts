@@ -1,5 +1,6 @@
 // Offers for a configuration: every configured backend's offers, narrowed by the configuration's
-// backends, regions, instance types, spot policy and max price, then matched against its resource
+// backends, regions, instance types, spot policy, max price and creation policy (`reuse`: existing
+// instances only: this machine, fleet hosts, idle cloud instances), then matched against its resource
 // spec (core's offerFits) and ranked: usable offers cheapest first (an idle fleet instance before
 // this machine at the same price), busy or unreachable ones last. When nothing usable fits, one line
 // per offer or host says why.
@@ -18,6 +19,8 @@ export interface OfferRequirements {
   instance_types?: string[] | null;
   /** Fleet names a run may use; null: any, and non-fleet backends too. */
   fleets?: string[] | null;
+  /** `reuse`: only offers of existing instances (Offer.instance_name set), never a new one. */
+  creation_policy?: 'reuse' | 'reuse-or-create';
   /** What a container cloud cannot do for the run's container (backend.ts containerCloud). */
   registry_auth?: unknown;
   privileged?: boolean | null;
@@ -52,6 +55,7 @@ export function filterOffer(o: Offer, req: OfferRequirements): string | undefine
   if (req.spot_policy === 'spot' && !o.spot) return 'not a spot offer (spot_policy: spot)';
   if (req.spot_policy === 'on-demand' && o.spot) return 'a spot offer (spot_policy: on-demand)';
   if (req.max_price !== null && o.price > req.max_price) return `$${o.price}/h is over max_price $${req.max_price}`;
+  if (req.creation_policy === 'reuse' && !o.instanceName) return 'a new instance (creation_policy: reuse takes existing ones only)';
   if (!o.resources) return 'no resources known';
   const fit = offerFits(req.resources, o.resources);
   return fit.fits ? undefined : fit.reason;

@@ -48,6 +48,8 @@ export interface RunServiceDeps {
   secrets: SecretBox;
   config: DaemonConfig;
   log: Logger;
+  /** The user's secrets (`dstack secret`) for `${{ secrets.NAME }}`; none when left out. */
+  userSecrets?: (name: string) => string | undefined;
 }
 
 const STOP_WAIT_MS = 90_000;
@@ -98,8 +100,8 @@ export class RunService {
 
   /** The request's configuration, parsed and checked, with its secrets split out. */
   private source(req: GetPlanRequest | ApplyRunRequest, rpc: string) {
-    const { config, secretEnv, path } = readSource(req.configuration, 'dev-environment', rpc);
-    return { config, path, secrets: collectSecrets(config, secretEnv) };
+    const { config, secretEnv, secretRegistryUsername, path } = readSource(req.configuration, 'dev-environment', rpc, this.d.userSecrets);
+    return { config, path, secrets: collectSecrets(config, secretEnv, secretRegistryUsername) };
   }
 
   async plan(req: GetPlanRequest): Promise<Plan> {
@@ -309,7 +311,7 @@ export class RunService {
   }
 
   async offers(req: ListOffersRequest): Promise<ListOffersResponse> {
-    const { config: c } = readSource(req.configuration, 'dev-environment', 'ListOffers');
+    const { config: c } = readSource(req.configuration, 'dev-environment', 'ListOffers', this.d.userSecrets);
     const requirements: OfferRequirements = {
       resources: c.resources,
       spot_policy: c.spot_policy,

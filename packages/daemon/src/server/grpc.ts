@@ -8,12 +8,14 @@ import type { RunService, Sink } from '../runs/service';
 import type { FleetService } from '../fleets/service';
 import type { SyncService } from '../sync/service';
 import type { BackendService } from '../backends/service';
+import type { SecretService } from '../secrets-service';
 
 export interface ServerDeps {
   runs: RunService;
   fleets: FleetService;
   sync: Pick<SyncService, 'start' | 'stop' | 'get'>;
   backends: Pick<BackendService, 'list' | 'add' | 'remove'>;
+  secrets: Pick<SecretService, 'set' | 'get' | 'list' | 'delete'>;
   log: Logger;
   status: () => StatusResponse;
   shutdown: () => void;
@@ -99,5 +101,13 @@ export function handlers(d: ServerDeps): DaemonServer {
     // The request carries a key: never logged, refusals included (their messages name no key).
     addBackend: unary(log, 'AddBackend', (req) => d.backends.add(req)),
     removeBackend: unary(log, 'RemoveBackend', (req) => d.backends.remove(req)),
+    // Requests and answers carry values: never logged (refusals name the secret only).
+    setSecret: unary(log, 'SetSecret', (req) => d.secrets.set(req)),
+    getSecret: unary(log, 'GetSecret', (req) => d.secrets.get(req.name)),
+    listSecrets: unary(log, 'ListSecrets', () => d.secrets.list()),
+    deleteSecret: unary(log, 'DeleteSecret', (req) => {
+      d.secrets.delete(req.name);
+      return {};
+    }),
   };
 }

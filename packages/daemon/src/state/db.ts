@@ -137,6 +137,18 @@ export const MIGRATIONS: Migration[] = [
       ALTER TABLE runs DROP COLUMN inactivity_duration;
     `,
   },
+  {
+    version: 5,
+    name: 'secrets (`dstack secret`): one row per name, the value sealed with secret.key',
+    sql: `
+      CREATE TABLE secrets (
+        name TEXT PRIMARY KEY,
+        value BLOB NOT NULL,
+        created_ms INTEGER NOT NULL,
+        updated_ms INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;
