@@ -215,6 +215,7 @@ export function jobSpec(p: Partial<JobSpec> & { jobId: string }): JobSpec {
     sshPort: 0,
     mounts: [],
     secretEnv: {},
+    docker: false,
     ...p,
   };
 }

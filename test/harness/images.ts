@@ -5,7 +5,12 @@
 //   smallest image the agent must serve;
 // - the Debian image with OpenSSH's sshd, installed by the container-cloud bootstrap's own install
 //   step (apt-get from the machine's Debian mirror), cached with `docker save`: what a container
-//   cloud's instance looks like once its bootstrap got an sshd in.
+//   cloud's instance looks like once its bootstrap got an sshd in;
+// - the Debian image with Debian's docker.io (dockerd, containerd, runc, the docker CLI) and an
+//   /etc/docker/daemon.json that keeps the inner engine off the host's network (no bridge, no
+//   iptables: the job's container shares the host's network), built the same way and cached the
+//   same way: the stand-in for dstack's DinD image (`docker: true`, config.yml's dind_image). Built
+//   on demand by the suite that needs it, not by the global setup.
 import {
   existsSync,
   mkdirSync,
@@ -28,6 +33,8 @@ export const DEBIAN_IMAGE = 'dstack-test/debian:bookworm-v1';
 export const BUSYBOX_IMAGE = 'dstack-test/busybox:v1';
 export const SSHD_IMAGE = 'dstack-test/debian-sshd:bookworm-v1';
 const SSHD_TARBALL = join(CACHE_DIR, 'debian-sshd-bookworm-v1.tar');
+export const DIND_IMAGE = 'dstack-test/debian-dind:bookworm-v1';
+export const DIND_TARBALL = join(CACHE_DIR, 'debian-dind-bookworm-v1.tar');
 const DEBIAN_PACKAGES = 'bash,openssh-sftp-server,openssh-client,rsync,git,python3,procps,ca-certificates';
 const DEBIAN_TARBALL = join(CACHE_DIR, 'debian-bookworm-v1.tar');
 
@@ -147,4 +154,47 @@ export async function ensureSshdImage(debianImage: string): Promise<string> {
   await docker(['save', '-o', `${SSHD_TARBALL}.tmp`, SSHD_IMAGE], { timeoutMs: 5 * 60_000 });
   renameSync(`${SSHD_TARBALL}.tmp`, SSHD_TARBALL);
   return SSHD_IMAGE;
+}
+
+/** The inner engine's settings: no bridge and no iptables rules, since the container has the host's network. */
+const DIND_DAEMON_JSON = '{"bridge": "none", "iptables": false, "ip6tables": false, "ip-masq": false}';
+
+/**
+ * The Debian image plus docker.io (apt-get from the machine's Debian mirror, in a container on the
+ * host network, committed), saved as DIND_TARBALL: a suite loads it into the engine it runs on.
+ */
+export async function ensureDindTarball(debianImage: string): Promise<string> {
+  if (existsSync(DIND_TARBALL)) return DIND_TARBALL;
+  if (!(await imageExists(DIND_IMAGE))) {
+    const maker = `dind-image-${process.pid}-${Date.now()}`;
+    const script = [
+      'set -e',
+      'export DEBIAN_FRONTEND=noninteractive',
+      `echo 'deb ${debianMirror()} bookworm main' > /etc/apt/sources.list`,
+      'apt-get update -q',
+      'apt-get install -y -q --no-install-recommends docker.io',
+      'apt-get clean',
+      'rm -rf /var/lib/apt/lists/*',
+      'mkdir -p /etc/docker',
+      `echo '${DIND_DAEMON_JSON}' > /etc/docker/daemon.json`,
+      'command -v dockerd',
+    ].join('\n');
+    try {
+      const res = await run(
+        'docker',
+        ['-H', DOCKER_HOST, 'run', '--name', maker, '--network', 'host', '--entrypoint', '/bin/sh', debianImage, '-c', script],
+        { timeoutMs: 10 * 60_000 },
+      );
+      if (res.code !== 0)
+        throw new Error(`installing docker.io in the Debian test image failed (exit ${res.code}): ${res.stdout}${res.stderr}`);
+      await docker(['commit', '--change', 'CMD ["/bin/bash"]', maker, DIND_IMAGE]);
+    } finally {
+      await run('docker', ['-H', DOCKER_HOST, 'rm', '-f', maker]);
+    }
+  }
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const tmp = `${DIND_TARBALL}.${process.pid}.tmp`;
+  await docker(['save', '-o', tmp, DIND_IMAGE], { timeoutMs: 5 * 60_000 });
+  renameSync(tmp, DIND_TARBALL);
+  return DIND_TARBALL;
 }

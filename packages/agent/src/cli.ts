@@ -42,6 +42,9 @@ Environment:
   DSTACK_VSCODE_SERVER_SHA256_URL  where its sha256 is published (update API JSON, sha256hash)
   DSTACK_CURSOR_SERVER_URL     Cursor server download URL template ({commit}, {arch})
   DSTACK_WINDSURF_SERVER_URL   Windsurf server download URL template ({commit}, {version}, {arch})
+  DSTACK_VSCODE_EXTENSION_URL  where the Python and Jupyter extensions' VSIX files are downloaded from
+                               ({publisher}, {name}; https only) instead of the server's own gallery;
+                               DSTACK_CURSOR_EXTENSION_URL, DSTACK_WINDSURF_EXTENSION_URL likewise
   NODE_EXTRA_CA_CERTS          more CA certificates for those downloads (a mirror's own CA)
 
 Exit codes: 0 ok, 1 runtime error, 2 bad usage.`;

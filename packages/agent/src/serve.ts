@@ -124,6 +124,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
     };
   }
   manager.startLimits();
+  manager.metrics.start();
   logger.info(`dstack-agent ${AGENT_VERSION} serving ${dataDir.root} on ${socketPath} (pid ${process.pid}, instance ${instanceId})`);
 
   process.on('SIGTERM', () => void exit(false));

@@ -28,6 +28,8 @@ export interface ReadSource<T extends Configuration> {
   secretRegistryUsername: boolean;
   /** The file's absolute path. */
   path: string;
+  /** Deprecated keys the file uses, one `FILE:LINE:COL: message` line each. */
+  warnings: string[];
 }
 
 const OTHER_RPC: Record<Configuration['type'], string> = { 'dev-environment': 'ApplyRun', fleet: 'ApplyFleet' };
@@ -117,6 +119,7 @@ export function readSource<K extends Configuration['type']>(
     secretEnv,
     secretRegistryUsername: fromSecrets.includes('registry_auth.username'),
     path: resolve(src.cwd || '/', src.path),
+    warnings: (result.warnings ?? []).map(formatError),
   };
 }
 

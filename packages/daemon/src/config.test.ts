@@ -5,6 +5,7 @@ describe('config.yml', () => {
   it('is optional and has defaults', () => {
     expect(parseConfig('/h/config.yml', '')).toEqual({
       baseImage: null,
+      dindImage: 'dstackai/dind',
       repoSizeLimit: DEFAULT_REPO_SIZE_LIMIT,
       debug: false,
       instanceUnreachableAfterMs: 180_000,
@@ -77,6 +78,11 @@ describe('config.yml', () => {
     const cfg = parseConfig('/h/config.yml', 'base_image: dstack-test/debian:bookworm-v1\nrepo_size_limit: 10MB\n');
     expect(cfg.baseImage).toBe('dstack-test/debian:bookworm-v1');
     expect(cfg.repoSizeLimit).toBe(10 * 1024 * 1024);
+  });
+
+  it('reads dind_image, the image of `docker: true` runs', () => {
+    expect(parseConfig('/h/config.yml', 'dind_image: local/dind:test\n').dindImage).toBe('local/dind:test');
+    expect(() => parseConfig('/h/config.yml', 'dind_image: ""\n')).toThrow(/^\/h\/config.yml:1:\d+: dind_image: expected an image name/);
   });
 
   it('names file:line:col for a bad value, an unknown key and broken YAML', () => {

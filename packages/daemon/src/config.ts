@@ -10,6 +10,8 @@ import { parseBackends, type BackendEntry } from './backends/entries';
 export interface DaemonConfig {
   /** Replaces dstack's base image (for every python version, with or without nvcc). */
   baseImage: string | null;
+  /** The image of `docker: true` runs (dstack's DinD image unless dind_image says otherwise). */
+  dindImage: string;
   /** Largest repo (bytes) apply uploads; default 1 GiB. */
   repoSizeLimit: number;
   /** Write debug lines to daemon.log. */
@@ -31,10 +33,14 @@ export interface DaemonConfig {
 
 export const DEFAULT_REPO_SIZE_LIMIT = 1024 ** 3;
 
+/** dstack's Docker-in-Docker image (its DSTACK_DIND_IMAGE default). */
+export const DEFAULT_DIND_IMAGE = 'dstackai/dind';
+
 export const DEFAULT_UNREACHABLE_AFTER_MS = 3 * 60_000;
 
 export const DEFAULT_CONFIG: DaemonConfig = {
   baseImage: null,
+  dindImage: DEFAULT_DIND_IMAGE,
   repoSizeLimit: DEFAULT_REPO_SIZE_LIMIT,
   debug: false,
   instanceUnreachableAfterMs: DEFAULT_UNREACHABLE_AFTER_MS,
@@ -103,6 +109,10 @@ export function parseConfig(file: string, text: string): DaemonConfig {
         if (typeof value !== 'string' || !value.trim()) throw new ConfigError(`${where}: base_image: expected an image name`);
         cfg.baseImage = value.trim();
         break;
+      case 'dind_image':
+        if (typeof value !== 'string' || !value.trim()) throw new ConfigError(`${where}: dind_image: expected an image name`);
+        cfg.dindImage = value.trim();
+        break;
       case 'repo_size_limit':
         cfg.repoSizeLimit = parsed(parseSize);
         break;
@@ -144,7 +154,7 @@ export function parseConfig(file: string, text: string): DaemonConfig {
         break;
       default:
         throw new ConfigError(
-          `${at(keyNode)}: unknown setting ${JSON.stringify(key)} (known: base_image, repo_size_limit, debug, instance_unreachable_after, ssh_server, log_size_limit, log_keep, backends, cloud_boot_timeout)`,
+          `${at(keyNode)}: unknown setting ${JSON.stringify(key)} (known: base_image, dind_image, repo_size_limit, debug, instance_unreachable_after, ssh_server, log_size_limit, log_keep, backends, cloud_boot_timeout)`,
         );
     }
   }

@@ -103,6 +103,7 @@ export function agentService(d: AgentDeps, streams: Set<ServerWritableStream<Eve
       const r = m.get(req.jobId).readLogs(req.fromOffset, req.sinceMs, req.limitBytes);
       return { lines: r.lines, nextOffset: r.nextOffset, firstOffset: r.firstOffset };
     }),
+    getMetrics: unary((req) => m.getMetrics(req.jobId, req.sinceMs)),
     shutdown: unary(async (req) => {
       logger.info(`shutdown requested${req.removeData ? ' (removing the data dir)' : ''}: stopping every job`);
       await m.stopAll();

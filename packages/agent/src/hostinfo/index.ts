@@ -12,7 +12,8 @@ import { NVIDIA_ARGS, parseNvidiaSmi } from './nvidia';
 import { parseMemTotal, parseOsRelease } from './os-release';
 import { tpusFromDevices } from './tpu';
 
-function output(cmd: string, args: string[], timeoutMs = 15_000): Promise<string | undefined> {
+/** A tool's stdout, or undefined when it is missing, fails or runs past `timeoutMs`. */
+export function output(cmd: string, args: string[], timeoutMs = 15_000): Promise<string | undefined> {
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 << 20 }, (err, stdout) => resolve(err ? undefined : stdout));
   });

@@ -8,9 +8,10 @@ import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { downloadChecked, fetchHttps, publishedSha256, requireHttps, type HttpsGet } from './ide-download';
-import { idePlan } from './ide';
+import { extensionUrlFor, idePlan } from './ide';
 
 const dir = mkdtempSync(join(tmpdir(), 'dstack-ide-download-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -120,6 +121,19 @@ describe('downloadChecked', () => {
     expect(existsSync(file)).toBe(false);
   });
 
+  it('undoes a gzip Content-Encoding when asked, capping the decoded bytes', async () => {
+    const { get } = fakeGet({ [url]: { body: gzipSync(tarball), headers: { 'content-encoding': 'gzip', 'content-length': '5' } } });
+    expect((await downloadChecked(url, file, { get, gunzip: true })).sha256).toBe(sha(tarball));
+    expect(readFileSync(file).equals(tarball)).toBe(true);
+    const big = fakeGet({ [url]: { body: gzipSync(Buffer.alloc(4096)), headers: { 'content-encoding': 'gzip' } } });
+    await expect(downloadChecked(url, file, { get: big.get, gunzip: true, maxBytes: 1000 })).rejects.toThrow(
+      `${url} is over the 0.0 MiB limit`,
+    );
+    // Not asked: the bytes as they came.
+    const kept = fakeGet({ [url]: { body: gzipSync(tarball), headers: { 'content-encoding': 'gzip' } } });
+    expect((await downloadChecked(url, file, { get: kept.get })).sha256).toBe(sha(gzipSync(tarball)));
+  });
+
   it('without a published sha256, checks https and the cap only', async () => {
     const { get } = fakeGet({ [url]: { body: tarball } });
     expect((await downloadChecked(url, file, { get })).sha256).toBe(sha(tarball));
@@ -154,6 +168,7 @@ describe('idePlan', () => {
       url: 'https://update.code.visualstudio.com/commit:abc/server-linux-arm64/stable',
       sha256Url: 'https://update.code.visualstudio.com/api/versions/commit:abc/server-linux-arm64/stable',
       dir: '.vscode-server/bin/abc',
+      cli: '.vscode-server/bin/abc/bin/code-server',
     });
     expect(
       idePlan({ name: 'vscode', version: 'abc' }, 'x64', { DSTACK_VSCODE_SERVER_SHA256_URL: 'https://mirror.test/{commit}-{arch}.json' })
@@ -161,5 +176,35 @@ describe('idePlan', () => {
     ).toBe('https://mirror.test/abc-x64.json');
     expect(idePlan({ name: 'cursor', version: 'def' }, 'x64', {})?.sha256Url).toBeUndefined();
     expect(idePlan({ name: 'windsurf', version: '1.2.3@fed' }, 'x64', {})?.sha256Url).toBeUndefined();
+  });
+
+  it("names each server's command line, and the extension URL template only where an env var sets one", () => {
+    expect(idePlan({ name: 'cursor', version: 'def' }, 'x64', {})?.cli).toBe(
+      '.cursor-server/cli/servers/Stable-def/server/bin/cursor-server',
+    );
+    expect(idePlan({ name: 'windsurf', version: '1.2.3@fed' }, 'x64', {})?.cli).toBe('.windsurf-server/bin/fed/bin/windsurf-server');
+    expect(idePlan({ name: 'vscode', version: 'abc' }, 'x64', {})?.extensionUrl).toBeUndefined();
+    const env = { DSTACK_VSCODE_EXTENSION_URL: 'https://mirror.test/{publisher}/{name}.vsix' };
+    expect(idePlan({ name: 'vscode', version: 'abc' }, 'x64', env)?.extensionUrl).toBe('https://mirror.test/{publisher}/{name}.vsix');
+    expect(idePlan({ name: 'cursor', version: 'def' }, 'x64', env)?.extensionUrl).toBeUndefined();
+  });
+
+  it('has nothing to pre-install for Zed (it installs its own server on the first connect)', () => {
+    expect(idePlan({ name: 'zed', version: '0.150.0' }, 'x64', {})).toBeUndefined();
+  });
+});
+
+describe('extensionUrlFor', () => {
+  it('fills {publisher} and {name} of publisher.name', () => {
+    const t = 'https://marketplace.test/_apis/public/gallery/publishers/{publisher}/vsextensions/{name}/latest/vspackage';
+    expect(extensionUrlFor(t, 'ms-python.python')).toBe(
+      'https://marketplace.test/_apis/public/gallery/publishers/ms-python/vsextensions/python/latest/vspackage',
+    );
+    expect(extensionUrlFor('https://m.test/{publisher}.{name}', 'ms-toolsai.jupyter')).toBe('https://m.test/ms-toolsai.jupyter');
+  });
+
+  it('refuses ids that are not publisher.name', () => {
+    for (const id of ['python', 'a.b.c', '../x.y', 'a/b.c', '.x'])
+      expect(extensionUrlFor('https://m.test/{publisher}/{name}', id)).toBeUndefined();
   });
 });

@@ -8,6 +8,7 @@ import { get as httpsGet } from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
 
 /** A VS Code server is about 60 MiB; this leaves room for the others and for growth. */
 export const IDE_DOWNLOAD_MAX_BYTES = 512 * 1024 * 1024;
@@ -106,6 +107,11 @@ export interface DownloadOptions extends FetchOptions {
   sha256?: string;
   /** Bytes so far, and the total when the server said. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Undo a `Content-Encoding: gzip` (the VS Code Marketplace sends its VSIX files so): the cap and
+   * the hash are then of the decoded bytes. Without it such a file is kept as it came.
+   */
+  gunzip?: boolean;
 }
 
 /** Downloads `url` into `file` (mode 0600); removes it and throws on any failure, a wrong sha256 included. */
@@ -113,7 +119,9 @@ export async function downloadChecked(url: string, file: string, opts: DownloadO
   const maxBytes = opts.maxBytes ?? IDE_DOWNLOAD_MAX_BYTES;
   try {
     const res = await fetchHttps(url, opts);
-    const total = Number(res.headers['content-length'] ?? 0);
+    const gzipped = opts.gunzip === true && String(res.headers['content-encoding'] ?? '').toLowerCase() === 'gzip';
+    // A gzipped body's length says nothing of the file's.
+    const total = gzipped ? 0 : Number(res.headers['content-length'] ?? 0);
     if (total > maxBytes) {
       res.destroy();
       throw new Error(`${url} is ${mib(total)}, over the ${mib(maxBytes)} limit`);
@@ -122,7 +130,8 @@ export async function downloadChecked(url: string, file: string, opts: DownloadO
     const onAbort = () => res.destroy(new Error('aborted'));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      await pipeline(res, meter, createWriteStream(file, { mode: 0o600 }));
+      if (gzipped) await pipeline(res, createGunzip(), meter, createWriteStream(file, { mode: 0o600 }));
+      else await pipeline(res, meter, createWriteStream(file, { mode: 0o600 }));
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
     }

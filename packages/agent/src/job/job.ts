@@ -1,6 +1,6 @@
 // One job: its files, its state (job/state.ts's table, saved before it takes effect), and the steps
-// that move it: pull, wait for code, start (container or host process, profile, init commands, IDE
-// server, SSH server), run until stopped. A job loaded after an agent restart carries on from the
+// that move it: pull, wait for code, start (container or host process, profile, dockerd for
+// `docker: true`, init commands, IDE server, SSH server), run until stopped. A job loaded after an agent restart carries on from the
 // state it was saved in: a running job keeps its container, log and SSH port.
 //
 // Secrets (the spec's secret_env values, the registry password) live in memory only: job.json and
@@ -33,6 +33,7 @@ import { PullError } from '../docker/pull';
 import { JobError, shellPath, type OutputStream, type Runtime, type RuntimeJob, type RuntimeState } from '../runtime/runtime';
 import { generateHostKey, startJobSshServer, type JobSshServer } from '../ssh-server/server';
 import type { SyncedTree } from '../code/sync';
+import { startDockerd } from './dind';
 import { installIdeServer } from './ide';
 import { ReadyGate, gatedTarget } from './ready-target';
 import { isFinished, next, stateName, type JobEvent } from './state';
@@ -424,6 +425,11 @@ export class Job implements RuntimeJob {
     if (this.stopRequested) return;
     // Sessions may start now, before init, so a user can look at a long init from inside.
     this.ready.open();
+    // docker: true: the container's own dockerd, before init (as dstack's start-dockerd).
+    await startDockerd(this.runtime, this, this.output, this.abort.signal);
+    this.splitters.stdout.flush();
+    this.splitters.stderr.flush();
+    if (this.stopRequested) return;
     const init = this.spec.init;
     for (let i = this.internal.initDone; i < init.length; i++) {
       this.internal.initRunning = i;

@@ -4,6 +4,7 @@ import { existsSync, lstatSync, readdirSync, readlinkSync, symlinkSync, unlinkSy
 import type {
   BlobChunk,
   CommitCodeResponse,
+  GetMetricsResponse,
   Job as JobProto,
   JobLimits,
   JobSpec,
@@ -29,6 +30,7 @@ import type { Runtime } from '../runtime/runtime';
 import { jobEnv } from './env';
 import { Job } from './job';
 import { exceededLimit, Watchers } from './limits';
+import { MetricsSampler, nvidiaMetrics, readUsage } from '../metrics/sampler';
 
 /** How often running jobs are checked against their limits while no daemon watches. */
 const LIMITS_EVERY_MS = 5_000;
@@ -38,7 +40,7 @@ const JOB_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export class JobManager {
   private readonly jobs = new Map<string, Job>();
   private readonly docker: DockerRuntime;
-  private readonly host = new HostRuntime();
+  private readonly host: HostRuntime;
   readonly uploads: Uploads;
   readonly trees: TreeCache;
   /** Per job, the commit in progress: commits of one job run one after the other. */
@@ -49,6 +51,8 @@ export class JobManager {
   /** Daemons watching this agent (Events streams): the limits are theirs to enforce while one does. */
   readonly watchers = new Watchers();
   private limitsTimer: NodeJS.Timeout | undefined;
+  /** CPU, memory and GPU samples of running jobs; also ends jobs by their utilization_policy. */
+  readonly metrics: MetricsSampler;
 
   constructor(
     private readonly dataDir: DataDir,
@@ -57,9 +61,16 @@ export class JobManager {
     private readonly bus: EventBus,
     private readonly logCap: number,
   ) {
-    this.docker = new DockerRuntime(engine, instanceId);
+    this.docker = new DockerRuntime(engine, instanceId, dataDir.root);
+    this.host = new HostRuntime(dataDir.root);
     this.uploads = new Uploads(dataDir.uploadsDir, dataDir.blobsDir);
     this.trees = new TreeCache(dataDir.treesDir);
+    this.metrics = new MetricsSampler({
+      jobs: () => this.list(),
+      gpus: nvidiaMetrics,
+      usage: (job) => readUsage(engine, job),
+      end: (jobId, why) => this.endAtLimit(jobId, why),
+    });
   }
 
   private get ctx() {
@@ -111,6 +122,13 @@ export class JobManager {
     else if (spec.runtime === 'docker') throw new PreconditionError(`runtime docker: no Docker engine answers at ${this.engineAddress()}`);
     else runtime = 'host';
     if (runtime === 'docker' && !spec.image) throw new BadRequestError('a docker job needs an image');
+    // Docker-in-Docker is a privileged container with its own dockerd: there is none on the host.
+    if (runtime === 'host' && spec.docker) {
+      if (spec.runtime === 'host') throw new BadRequestError('docker: true runs in a container: not with runtime "host"');
+      throw new PreconditionError(
+        `docker: true needs a Docker engine on the instance (for its privileged container); none answers at ${this.engineAddress()}`,
+      );
+    }
     // A second SubmitJob racing the first (a retried call) gets the same job.
     const raced = this.jobs.get(spec.jobId);
     if (raced) return raced.proto();
@@ -281,18 +299,37 @@ export class JobManager {
     if (since === undefined) return;
     for (const job of this.jobs.values()) {
       const over = exceededLimit(job.spec.limits, job.status, job.activity(), since, now);
-      if (!over) continue;
-      logger.info(`job ${job.id}: ${over.message}: stopping it`);
-      void job
-        .stop(false, 10, over)
-        .then(() => this.onLimitStop?.(job.id))
-        .catch((err: Error) => logger.warn(`job ${job.id}: stop at its limit failed: ${err.message}`));
+      if (over) this.endAtLimit(job.id, over);
     }
+  }
+
+  /**
+   * Stops a job at a limit the agent enforces itself (JobSpec.limits: with no daemon watching, or the
+   * utilization policy at any time), with the limit as its reason; then, with no daemon watching,
+   * onLimitStop (a watching daemon ends the instance itself when it sees the job end).
+   */
+  endAtLimit(jobId: string, why: { reason: string; message: string }): void {
+    const job = this.jobs.get(jobId);
+    if (!job || job.finished) return;
+    logger.info(`job ${job.id}: ${why.message}: stopping it`);
+    void job
+      .stop(false, 10, why)
+      .then(() => {
+        if (this.watchers.unwatchedSince() !== undefined) this.onLimitStop?.(job.id);
+      })
+      .catch((err: Error) => logger.warn(`job ${job.id}: stop at its limit failed: ${err.message}`));
+  }
+
+  /** GetMetrics: the job's samples (MetricsSampler), after `sinceMs`. */
+  getMetrics(jobId: string, sinceMs: number): GetMetricsResponse {
+    if (this.get(jobId).finished) this.metrics.forget(jobId);
+    return this.metrics.samples(jobId, sinceMs);
   }
 
   /** Agent exit without Shutdown: jobs stay up; a later agent picks them up. */
   detachAll(): void {
     if (this.limitsTimer) clearInterval(this.limitsTimer);
+    this.metrics.stop();
     for (const j of this.jobs.values()) j.detach();
   }
 }

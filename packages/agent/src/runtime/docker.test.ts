@@ -26,6 +26,7 @@ const spec = (p: Partial<JobSpec>): JobSpec => ({
   sshPort: 0,
   mounts: [],
   secretEnv: {},
+  docker: false,
   ...p,
 });
 const job = (p: Partial<JobSpec>) => ({
@@ -38,9 +39,10 @@ const job = (p: Partial<JobSpec>) => ({
 
 describe('container config', () => {
   it('uses the host network, /workflow from the code dir, the keep-alive, and labels of the run and agent', () => {
-    const c = containerConfig(job({ labels: { team: 'ml' }, mounts: [{ source: '/data', target: '/data', readOnly: true }] }), 'inst-1');
+    const c = containerConfig(job({ labels: { team: 'ml' } }), 'inst-1');
     expect(c.HostConfig.NetworkMode).toBe('host');
-    expect(c.HostConfig.Binds).toEqual(['/data/jobs/j1/workflow:/workflow', '/data:/data:ro']);
+    expect(c.HostConfig.Binds).toEqual(['/data/jobs/j1/workflow:/workflow']);
+    expect(c.HostConfig.Mounts).toEqual([]);
     expect(c.WorkingDir).toBe('/workflow');
     expect(c.Entrypoint.slice(0, 2)).toEqual(['/bin/sh', '-c']);
     expect(c.Env).toEqual(['A=1', 'DSTACK_RUN_NAME=run']);
@@ -53,6 +55,22 @@ describe('container config', () => {
     });
     expect(c.HostConfig.DeviceRequests).toEqual([]);
     expect(c.HostConfig.ShmSize).toBeUndefined();
+  });
+
+  it('binds the instance volumes the agent made, by path as it is (a `:` in it too), read-only where asked', () => {
+    const made = [
+      { source: '/mnt/cache', target: '/root/.cache', readOnly: false, dev: 1, ino: 2 },
+      { source: '/srv/a:b', target: '/data', readOnly: true, dev: 1, ino: 3 },
+    ];
+    const c = containerConfig(job({ mounts: made.map((m) => ({ ...m, optional: false })) }), 'i', made);
+    expect(c.HostConfig.Mounts).toEqual([
+      { Type: 'bind', Source: '/mnt/cache', Target: '/root/.cache', ReadOnly: false },
+      { Type: 'bind', Source: '/srv/a:b', Target: '/data', ReadOnly: true },
+    ]);
+    // Only what the agent made: a spec's mount it left out (optional) is not bound.
+    expect(
+      containerConfig(job({ mounts: [{ source: '/x', target: '/x', readOnly: false, optional: true }] }), 'i').HostConfig.Mounts,
+    ).toEqual([]);
   });
 
   it('leaves the secret env out of the container config (docker inspect shows it)', () => {

@@ -13,6 +13,8 @@ import { imageExists, pullImage } from '../docker/pull';
 import type { SessionTarget } from '../ssh-server/target';
 import { lookupUser } from '../ssh-server/target-user';
 import { PROFILE, PROFILE_LINE, PROFILE_LOOP, writeProfileFiles } from './profile-files';
+import { checkMounted, prepareMounts, type PreparedMount } from './instance-mounts';
+import { logger } from '../logger';
 import {
   JobError,
   KEEPALIVE,
@@ -60,7 +62,11 @@ function slug(s: string): string {
 }
 
 /** The Engine API's create body for a job's container. */
-export function containerConfig(job: Pick<RuntimeJob, 'id' | 'spec' | 'env' | 'codeDir' | 'workingDir'>, instanceId: string) {
+export function containerConfig(
+  job: Pick<RuntimeJob, 'id' | 'spec' | 'env' | 'codeDir' | 'workingDir'>,
+  instanceId: string,
+  mounts: readonly PreparedMount[] = [],
+) {
   const spec = job.spec;
   const gpus = spec.gpus;
   const wantsGpus = !!gpus && (gpus.all || gpus.count > 0);
@@ -85,7 +91,10 @@ export function containerConfig(job: Pick<RuntimeJob, 'id' | 'spec' | 'env' | 'c
       NetworkMode: 'host',
       Privileged: spec.privileged,
       ShmSize: spec.shmSizeGb > 0 ? Math.round(spec.shmSizeGb * 1024 ** 3) : undefined,
-      Binds: [`${job.codeDir}:/workflow`, ...spec.mounts.map((m) => `${m.source}:${m.target}${m.readOnly ? ':ro' : ''}`)],
+      Binds: [`${job.codeDir}:/workflow`],
+      // Instance volumes, as the agent made them (instance-mounts.ts): the Mounts form takes any path
+      // as it is (Binds splits on `:`) and refuses a source that is not there instead of making it.
+      Mounts: mounts.map((m) => ({ Type: 'bind', Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
       // NVIDIA through the container toolkit's device request; AMD as the devices ROCm needs.
       DeviceRequests:
         wantsGpus && vendor === 'nvidia' ? [{ Driver: 'nvidia', Count: gpus!.all ? -1 : gpus!.count, Capabilities: [['gpu']] }] : [],
@@ -103,6 +112,8 @@ export class DockerRuntime implements Runtime {
   constructor(
     private readonly engine: DockerEngine,
     private readonly instanceId: string,
+    /** The agent's data dir: no instance volume may reach it. */
+    private readonly dataDir: string,
   ) {}
 
   async prepare(
@@ -165,7 +176,10 @@ export class DockerRuntime implements Runtime {
     let c = await this.find(job);
     if (!c) {
       const spec = job.spec;
-      const body = containerConfig(job, this.instanceId);
+      // The instance volumes' folders, made and held before the container (kept for the check below).
+      job.state.mounts = prepareMounts(job, this.dataDir);
+      job.persist();
+      const body = containerConfig(job, this.instanceId, job.state.mounts);
       const name = `dstack-${slug(spec.runName)}-${job.id}-${this.instanceId.slice(0, 8)}`;
       let created: { Id: string };
       try {
@@ -187,7 +201,21 @@ export class DockerRuntime implements Runtime {
         throw new JobError('container_error', `cannot start the container: ${(err as Error).message}`);
       }
     }
+    await this.checkMounts(job, c.Id);
     job.note(`container ${c.Id.slice(0, 12)} started`);
+  }
+
+  /** Fails the job when a mounted volume is not the folder the agent made (see instance-mounts.ts). */
+  private async checkMounts(job: RuntimeJob, id: string): Promise<void> {
+    const mounts = job.state.mounts ?? [];
+    if (!mounts.length) return;
+    // A container that exited at once runs nothing with its mounts (its exit fails the job).
+    const pid = (await this.inspect(id))?.State.Pid ?? 0;
+    if (!pid) return;
+    const problem = checkMounted(pid, mounts);
+    if (problem === 'unverifiable')
+      logger.warn(`job ${job.id}: cannot look into the container to check its volumes (the agent is not root)`);
+    else if (problem) throw new JobError('volume_error', problem);
   }
 
   async alive(job: RuntimeJob): Promise<boolean> {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import type { PullProgress } from '@dstack/core/gen/agent';
 import type { SessionTarget } from '../ssh-server/target';
 import { hostBaseEnv, hostSessionTarget, loginShell } from '../ssh-server/host-process';
+import { refuseMountsOnHost } from './instance-mounts';
 import { KEEPALIVE, profileScript, publicEnv, type ExecOptions, type OutputStream, type Runtime, type RuntimeJob } from './runtime';
 
 /** Field 22 of /proc/PID/stat: start time in clock ticks since boot (tells a reused pid apart). */
@@ -60,9 +61,16 @@ export class HostRuntime implements Runtime {
   readonly kind = 'host' as const;
   private readonly leaders = new Map<string, ChildProcess>();
 
+  constructor(
+    /** The agent's data dir: no instance volume may reach it. */
+    private readonly dataDir: string,
+  ) {}
+
   // Nothing to pull on the host: no pull progress either (a "Pulling image" line would mislead).
   async prepare(job: RuntimeJob, _auth: unknown, _onProgress: (p: PullProgress) => void): Promise<void> {
     if (job.spec.image) job.note(`runtime host: the image ${job.spec.image} is not used`);
+    // No container to mount instance volumes in: optional ones are left out, others fail the job.
+    refuseMountsOnHost(job, this.dataDir);
   }
 
   async alive(job: RuntimeJob): Promise<boolean> {

@@ -4,6 +4,7 @@
 import type { JobSpec, PullProgress, RegistryAuth } from '@dstack/core/gen/agent';
 import { shellWord } from '@dstack/core/quoting';
 import type { SessionTarget } from '../ssh-server/target';
+import type { PreparedMount } from './instance-mounts';
 
 export type RuntimeKind = 'docker' | 'host';
 export type OutputStream = 'stdout' | 'stderr';
@@ -14,6 +15,8 @@ export interface RuntimeState {
   /** host: the job's leader process and its start time (clock ticks since boot, from /proc). */
   pid?: number;
   pidStart?: number;
+  /** docker: the instance volumes' folders as made before the container (instance-mounts.ts). */
+  mounts?: PreparedMount[];
 }
 
 export interface RuntimeJob {

@@ -14,6 +14,7 @@ describe("the local agent's environment", () => {
       DSTACK_VSCODE_SERVER_URL: 'http://mirror/{commit}',
       DSTACK_AGENT_EXEC_STREAM: '1',
       DSTACK_VSCODE_SERVER_SHA256_URL: 'https://mirror/sha',
+      DSTACK_VSCODE_EXTENSION_URL: 'https://mirror/{publisher}/{name}.vsix',
       NODE_EXTRA_CA_CERTS: '/etc/mirror-ca.pem',
       HF_TOKEN: 'hf_secret',
       AWS_SECRET_ACCESS_KEY: 'aws',
@@ -35,6 +36,7 @@ describe("the local agent's environment", () => {
       DSTACK_VSCODE_SERVER_URL: 'http://mirror/{commit}',
       DSTACK_AGENT_EXEC_STREAM: '1',
       DSTACK_VSCODE_SERVER_SHA256_URL: 'https://mirror/sha',
+      DSTACK_VSCODE_EXTENSION_URL: 'https://mirror/{publisher}/{name}.vsix',
       NODE_EXTRA_CA_CERTS: '/etc/mirror-ca.pem',
     });
   });

@@ -4,11 +4,11 @@
 //
 // Kept, and why: PATH (the tools the agent runs: sh, setsid, nvidia-smi, amd-smi), HOME (where its
 // user's files are), LANG, LC_* and TZ (messages and times as the user reads them), TMPDIR (where
-// temporary files go), DOCKER_HOST (the engine its jobs run on), DSTACK_*_SERVER_URL and
-// DSTACK_*_SERVER_SHA256_URL (the agent's documented IDE download overrides), NODE_EXTRA_CA_CERTS
+// temporary files go), DOCKER_HOST (the engine its jobs run on), DSTACK_*_SERVER_URL,
+// DSTACK_*_SERVER_SHA256_URL and DSTACK_*_EXTENSION_URL (the agent's documented IDE download overrides), NODE_EXTRA_CA_CERTS
 // (a mirror's CA) and DSTACK_AGENT_* (the agent's own switches).
 const KEEP = ['PATH', 'HOME', 'LANG', 'TZ', 'TMPDIR', 'DOCKER_HOST', 'NODE_EXTRA_CA_CERTS'];
-const KEEP_PATTERNS = [/^LC_[A-Z]+$/, /^DSTACK_[A-Z]+_SERVER(_SHA256)?_URL$/, /^DSTACK_AGENT_[A-Z0-9_]+$/];
+const KEEP_PATTERNS = [/^LC_[A-Z]+$/, /^DSTACK_[A-Z]+_(SERVER(_SHA256)?|EXTENSION)_URL$/, /^DSTACK_AGENT_[A-Z0-9_]+$/];
 
 export function agentEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = {};

@@ -6,6 +6,7 @@ import { register as ps } from './ps';
 import { register as attach } from './attach';
 import { register as sync } from './sync';
 import { register as logs } from './logs';
+import { register as metrics } from './metrics';
 import { register as stop } from './stop';
 import { register as deleteRun } from './delete';
 import { register as offer } from './offer';
@@ -24,6 +25,7 @@ const commands: Register[] = [
   attach,
   sync,
   logs,
+  metrics,
   stop,
   deleteRun,
   offer,

@@ -6,6 +6,7 @@ import { connect, type Daemon } from '../daemon/client';
 import { parseCount } from '../config/overrides';
 import { printJson } from '../ui/output';
 import { runsTable } from '../run/runs-table';
+import { watch } from '../ui/watch';
 
 interface PsOptions {
   all?: boolean;
@@ -43,7 +44,7 @@ export function register(program: Command): void {
           process.stdout.write(render(await listRuns(daemon, opts), opts));
           return;
         }
-        await watch(async () => render(await listRuns(daemon, opts), opts));
+        await watch(async () => ({ text: render(await listRuns(daemon, opts), opts), everyMs: 2000 }));
       } finally {
         daemon.close();
       }
@@ -53,30 +54,4 @@ export function register(program: Command): void {
 function render(resp: ListRunsResponse, opts: PsOptions): string {
   const notes = billingNotes(resp.runs);
   return runsTable(resp.runs, { verbose: opts.verbose }) + (notes.length ? `\n${notes.join('\n')}\n` : '');
-}
-
-/** Redraws the table in place on a terminal (plain repeats elsewhere) until Ctrl+C. */
-async function watch(draw: () => Promise<string>): Promise<void> {
-  const tty = process.stdout.isTTY;
-  let stop = false;
-  const onInt = () => {
-    stop = true;
-  };
-  process.once('SIGINT', onInt);
-  let lines = 0;
-  try {
-    while (!stop) {
-      const text = await draw();
-      if (tty) {
-        if (lines) process.stdout.write(`\x1b[${lines}A\x1b[J`);
-        lines = text.split('\n').length - 1;
-        process.stdout.write(text);
-      } else {
-        process.stdout.write(`${text}\n`);
-      }
-      for (let i = 0; i < 20 && !stop; i++) await new Promise((r) => setTimeout(r, 100));
-    }
-  } finally {
-    process.off('SIGINT', onInt);
-  }
 }

@@ -117,6 +117,18 @@ describe('dstack validate', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it("accepts dstack's deprecated setup and home_dir with a warning each on stderr", () => {
+    const path = file('old.dstack.yml', 'type: dev-environment\nhome_dir: /root\nsetup:\n  - pip install x\ndocker: true\n');
+    const r = dstack('validate', '-f', path, '--json');
+    expect(r.code).toBe(0);
+    expect(r.stderr.trimEnd().split('\n')).toEqual([
+      `warning: ${path}:2:1: \`home_dir\` is deprecated (dstack 0.18.31) and has no effect: remove it`,
+      `warning: ${path}:3:1: \`setup\` is deprecated (dstack 0.18.31): its commands run right before \`init\`; move them into \`init\``,
+    ]);
+    const c = JSON.parse(r.stdout);
+    expect([c.setup, c.home_dir, c.docker]).toEqual([['pip install x'], '/root', true]);
+  });
+
   it('reports a YAML syntax error with its position', () => {
     const path = file('syntax.dstack.yml', 'type: dev-environment\nname: "vscode\n');
     const r = dstack('validate', '-f', path);

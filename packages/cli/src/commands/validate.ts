@@ -1,6 +1,7 @@
 // dstack validate -f FILE [--json]: check a configuration without applying it. Prints the normalized
 // configuration (dstack's defaults filled in) as YAML, or as one JSON object with --json; or every
-// problem, one `FILE:LINE:COL: message` line each on stderr, and exits 1. Secrets are not resolved:
+// problem, one `FILE:LINE:COL: message` line each on stderr, and exits 1. A deprecated key dstack still
+// accepts is a `warning: FILE:LINE:COL: message` line on stderr. Secrets are not resolved:
 // `${{ env.NAME }}` references are checked but kept, env entries without a value stay without one.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -31,6 +32,8 @@ async function validate(opts: ValidateOptions): Promise<number> {
     process.stderr.write(result.errors.map((e) => `${formatError(e)}\n`).join(''));
     return 1;
   }
+  // Deprecated keys dstack still accepts (`setup`, `home_dir`): the file is valid, with a warning each.
+  process.stderr.write((result.warnings ?? []).map((w) => `warning: ${formatError(w)}\n`).join(''));
   process.stdout.write(opts.json ? `${JSON.stringify(toJson(result.config), null, 2)}\n` : toYaml(result.config));
   return 0;
 }

@@ -19,6 +19,7 @@ import type {
   DaemonService,
   GetFleetPlanRequest,
   GetLogsRequest,
+  GetMetricsResponse,
   GetPlanRequest,
   ListOffersRequest,
   ListOffersResponse,
@@ -87,6 +88,9 @@ export class Daemon {
   }
   getLogs(req: GetLogsRequest): EventStream<LogEntry> {
     return this.stream(this.api.getLogs, req);
+  }
+  getMetrics(name: string, sinceMs = 0): Promise<GetMetricsResponse> {
+    return this.unary(this.api.getMetrics, { name, sinceMs });
   }
   getFleetPlan(req: GetFleetPlanRequest): Promise<FleetPlan> {
     return this.unary(this.api.getFleetPlan, req);

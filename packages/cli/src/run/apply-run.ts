@@ -101,6 +101,7 @@ export async function applyDevEnvironment(file: string, text: string, opts: Appl
     const plan = await daemon.getPlan({ ...request, maxOffers: opts.maxOffers ?? 3 }).finally(() => spin.stop());
     const name = plan.runName;
     trace('plan received');
+    for (const w of plan.warnings) process.stderr.write(`warning: ${w}\n`);
     const ideVersion = localIdeCommit(plan);
     if (!plan.offers.length) {
       const reasons = plan.noOfferReasons.length ? `: ${plan.noOfferReasons.join('; ')}` : '';

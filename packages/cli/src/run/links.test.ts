@@ -9,9 +9,18 @@ describe('ideLink', () => {
     expect(ideLink('vscode', 'x', 'rel')).toBe('vscode://vscode-remote/ssh-remote+x/rel');
   });
 
-  it('has none without an IDE or for one without such links', () => {
+  it("builds Zed's own SSH link, as dstack does", () => {
+    expect(ideLink('zed', 'fast-moth-1')).toBe('zed://ssh/fast-moth-1/workflow');
+    expect(ideLink('zed', 'z', '/home/me/work')).toBe('zed://ssh/z/home/me/work');
+    expect(ideTitle('zed')).toBe('Zed');
+    expect(accessLines({ ide: 'zed', sshAlias: 'z' })).toBe(
+      'To open in Zed, use this link:\n  zed://ssh/z/workflow\n\nTo connect via SSH, use: ssh z\n',
+    );
+  });
+
+  it('has none without an IDE or for an unknown one', () => {
     expect(ideLink(null, 'x')).toBeUndefined();
-    expect(ideLink('zed', 'x')).toBeUndefined();
+    expect(ideLink('vim', 'x')).toBeUndefined();
     expect(ideTitle('vscode')).toBe('VS Code Desktop');
   });
 });

@@ -1,17 +1,22 @@
 // The lines that tell the user how to reach a run: the desktop IDE's link and the SSH command.
 
-const IDES: Record<string, { scheme: string; title: string }> = {
+// The links are dstack's (its ides/*.py get_url): the VS Code family opens Remote-SSH, Zed its own SSH.
+const IDES: Record<string, { scheme: string; title: string; zed?: true }> = {
   vscode: { scheme: 'vscode', title: 'VS Code Desktop' },
   cursor: { scheme: 'cursor', title: 'Cursor' },
   windsurf: { scheme: 'windsurf', title: 'Windsurf' },
+  zed: { scheme: 'zed', title: 'Zed', zed: true },
 };
 
-/** `vscode://vscode-remote/ssh-remote+NAME/workflow`, `cursor://...`; undefined for no or another IDE. */
+/**
+ * `vscode://vscode-remote/ssh-remote+NAME/workflow`, `cursor://...`, `windsurf://...`,
+ * `zed://ssh/NAME/workflow`; undefined for no or another IDE.
+ */
 export function ideLink(ide: string | undefined | null, host: string, dir = '/workflow'): string | undefined {
   const entry = ide ? IDES[ide] : undefined;
   if (!entry) return undefined;
   const path = dir.startsWith('/') ? dir : `/${dir}`;
-  return `${entry.scheme}://vscode-remote/ssh-remote+${host}${path}`;
+  return entry.zed ? `zed://ssh/${host}${path}` : `${entry.scheme}://vscode-remote/ssh-remote+${host}${path}`;
 }
 
 /** The IDE's name as a heading says it: `VS Code Desktop`, `Cursor`. */

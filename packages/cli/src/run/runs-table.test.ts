@@ -30,6 +30,23 @@ describe('runsTable', () => {
     );
   });
 
+  it('lists a run’s volumes with -v, one a line, and only then', () => {
+    const withVolumes = vscodeRun({
+      activity: { inactiveSeconds: 0 },
+      configuration: { name: 'vscode', volumes: ['/mnt/cache:/root/.cache', '/srv/data:/data (optional)'] },
+    });
+    expect(runsTable([withVolumes], { verbose: true, now: NOW })).toBe(
+      [
+        ' NAME    BACKEND  RESOURCES       PRICE    STATUS   SUBMITTED   VOLUMES',
+        ' vscode  cudo     2xCPU, 8GB,     $0.0286  running  8 mins ago  /mnt/cache:/root/.cache',
+        '                  100.0GB (disk)                                /srv/data:/data (optional)',
+        '',
+      ].join('\n'),
+    );
+    expect(runsTable([withVolumes], { now: NOW })).not.toContain('VOLUMES');
+    expect(runsTable([vscodeRun()], { verbose: true, now: NOW })).not.toContain('VOLUMES');
+  });
+
   it('names a cloud run’s region, instance type and spot with -v, and only then', () => {
     const lambda = vscodeRun({
       backend: 'lambda',

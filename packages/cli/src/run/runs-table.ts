@@ -33,6 +33,7 @@ export function runsTable(runs: Run[], opts: { verbose?: boolean; now?: number }
   const withError = verbose && runs.some((r) => runError(r));
   // Clouds name their instance types; this machine and fleet hosts have none worth a column.
   const withType = verbose && runs.some((r) => r.instanceType && !OWN_BACKENDS.includes(r.backend));
+  const withVolumes = verbose && runs.some((r) => r.configuration?.volumes.length);
   const headers = [
     'NAME',
     'BACKEND',
@@ -42,6 +43,7 @@ export function runsTable(runs: Run[], opts: { verbose?: boolean; now?: number }
     'PRICE',
     'STATUS',
     'SUBMITTED',
+    ...(withVolumes ? ['VOLUMES'] : []),
     ...(withError ? ['ERROR'] : []),
   ];
   const rows = runs.map((run) => {
@@ -62,6 +64,7 @@ export function runsTable(runs: Run[], opts: { verbose?: boolean; now?: number }
       run.backend ? formatPrice(run.price) : '',
       status,
       prettyDate(run.submittedMs, now),
+      ...(withVolumes ? [(run.configuration?.volumes ?? []).join('\n')] : []),
       ...(withError ? [runError(run)] : []),
     ];
   });

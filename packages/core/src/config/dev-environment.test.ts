@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseConfiguration } from './parse';
 import { dev, parseErrors, parseOk } from './test-helpers';
 import type { DevEnvironmentConfiguration } from './types';
 
@@ -24,6 +25,14 @@ describe('dev-environment: what a valid file means', () => {
     ['privileged: yes', (c) => c.privileged, true],
     ['', (c) => c.privileged, false],
     ['nvcc: true', (c) => c.nvcc, true],
+    ['docker: true', (c) => [c.docker, c.privileged, c.image, c.python], [true, false, null, null]],
+    ['', (c) => c.docker, null],
+    ['docker: true\nprivileged: false', (c) => [c.docker, c.privileged], [true, false]],
+    ['docker: true\nresources:\n  gpu: MI300X', (c) => c.resources.gpu.vendor, 'amd'],
+    ['docker: true\nresources:\n  gpu: "1"', (c) => c.resources.gpu.vendor, null],
+    ['setup:\n  - pip install x\ninit:\n  - echo hi', (c) => [c.setup, c.init], [['pip install x'], ['echo hi']]],
+    ['', (c) => c.setup, []],
+    ['home_dir: /home/me', (c) => c.home_dir, '/home/me'],
     ['init:\n  - pip install wandb\n  - echo hi', (c) => c.init, ['pip install wandb', 'echo hi']],
     ['', (c) => c.init, []],
     ['env:\n  - HF_TOKEN\n  - HF_HUB_ENABLE_HF_TRANSFER=1', (c) => c.env, { HF_TOKEN: null, HF_HUB_ENABLE_HF_TRANSFER: '1' }],
@@ -125,6 +134,19 @@ describe('dev-environment: what a valid file means', () => {
   });
 });
 
+describe('dev-environment: deprecated keys dstack still accepts', () => {
+  it('accepts setup and home_dir with a warning at each key, and warns of nothing else', () => {
+    const r = parseConfiguration('a.yml', 'type: dev-environment\nsetup:\n  - echo first\nhome_dir: /root\ninit: [echo then]\n');
+    if (!r.ok) expect.fail(JSON.stringify(r.errors));
+    expect(r.warnings?.map((w) => `${w.line}:${w.column} ${w.message}`)).toEqual([
+      '2:1 `setup` is deprecated (dstack 0.18.31): its commands run right before `init`; move them into `init`',
+      '4:1 `home_dir` is deprecated (dstack 0.18.31) and has no effect: remove it',
+    ]);
+    const plain = parseConfiguration('b.yml', 'type: dev-environment\nide: vscode\n');
+    expect(plain.ok && plain.warnings).toEqual([]);
+  });
+});
+
 describe('dev-environment: errors', () => {
   it.each<[string, number, RegExp]>([
     ['name: Vscode', 2, /name: invalid value "Vscode": use 2 to 41 lowercase letters/],
@@ -140,7 +162,17 @@ describe('dev-environment: errors', () => {
     ['ide: vscod', 2, /did you mean `vscode`/],
     ['entrypoint: /bin/bash', 2, /`entrypoint` is not supported for dev environments/],
     ['commands: [ls]', 2, /`commands` belongs to tasks and services/],
-    ['docker: true', 2, /`docker` \(Docker-in-Docker\) is not supported/],
+    ['docker: true\nimage: ubuntu', 3, /`image` and `docker` are mutually exclusive/],
+    ['docker: true\npython: "3.12"', 3, /`python` and `docker` are mutually exclusive/],
+    ['docker: true\nnvcc: true', 3, /`nvcc` and `docker` are mutually exclusive/],
+    ['docker: "true"', 2, /docker: expected true or false, got a string/],
+    [
+      'docker: true\nresources:\n  cpu: arm:2',
+      4,
+      /`docker: true` is not supported on ARM CPUs \(cpu: "arm:2"\): the DinD image is x86 only/,
+    ],
+    ['setup: echo hi', 2, /setup: expected a list, got a string/],
+    ['home_dir: [1]', 2, /home_dir: expected a string/],
     ['pyhton: "3.11"', 2, /unknown key `pyhton` in the dev-environment configuration \(did you mean `python`\?\)/],
     ['inactivity: 2h', 2, /unknown key `inactivity`.*did you mean `inactivity_duration`/],
     ['resource:\n  gpu: 1', 2, /did you mean `resources`/],

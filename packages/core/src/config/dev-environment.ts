@@ -20,6 +20,7 @@ import {
   spotPolicy,
   str,
   strList,
+  utilizationPolicy,
   volumes,
 } from './fields';
 import { buildFrom, field, inputSchema, type BuildContext } from './field-table';
@@ -34,26 +35,28 @@ import {
   runName as storedRunName,
   seconds,
 } from './stored';
-import { durationYaml, envYaml, portYaml, resourcesYaml, retryYaml, volumeYaml } from './yaml-forms';
-import { fleetReferenceProblem, unixUserProblem } from './grammar';
+import { durationYaml, envYaml, portYaml, resourcesYaml, retryYaml, utilizationPolicyYaml, volumeYaml } from './yaml-forms';
+import { MIN_UTILIZATION_TIME_WINDOW, fleetReferenceProblem, unixUserProblem } from './grammar';
 import { interpolate } from './interpolate';
 import { CREATION_POLICIES, IDES, PYTHON_VERSIONS, SPOT_POLICIES, type DevEnvironmentConfiguration, type EnvMapping } from './types';
 
 /** dstack keys this project does not implement, with what to do instead. */
 export const DEV_ENVIRONMENT_UNSUPPORTED: Record<string, string> = {
   entrypoint: '`entrypoint` is not supported for dev environments: put startup commands in `init`',
-  docker: '`docker` (Docker-in-Docker) is not supported by dstack-ts yet: use `privileged: true` with an image that has Docker',
   repos: '`repos` is not supported by dstack-ts yet: the repo of the folder you run `dstack apply` in is uploaded to /workflow',
   files: '`files` is not supported by dstack-ts yet',
-  setup: '`setup` is deprecated in dstack: use `init`',
   commands: '`commands` belongs to tasks and services: a dev environment runs `init`',
   priority: '`priority` is not supported by dstack-ts',
   stop_duration: '`stop_duration` is not supported by dstack-ts',
-  utilization_policy: '`utilization_policy` is not supported by dstack-ts',
   availability_zones: '`availability_zones` is not supported by dstack-ts',
   reservation: '`reservation` is not supported by dstack-ts',
   single_branch: '`single_branch` is not supported by dstack-ts',
-  home_dir: '`home_dir` is deprecated in dstack and has no effect: remove it',
+};
+
+/** dstack keys that are deprecated but accepted, as dstack accepts them: each gives this warning. */
+export const DEV_ENVIRONMENT_DEPRECATED: Record<string, string> = {
+  setup: '`setup` is deprecated (dstack 0.18.31): its commands run right before `init`; move them into `init`',
+  home_dir: '`home_dir` is deprecated (dstack 0.18.31) and has no effect: remove it',
 };
 
 /**
@@ -71,6 +74,12 @@ export const DEV_ENVIRONMENT_FIELDS = {
     default: null,
   }),
   privileged: field({ input: bool('Run the container in privileged mode').nullish(), stored: z.boolean(), default: false }),
+  // Stored with a default: configurations stored before the key existed read as unset.
+  docker: field({
+    input: bool('Use Docker inside the container (the DinD image, privileged); not with image, python or nvcc').nullish(),
+    stored: z.boolean().nullable().default(null),
+    default: null,
+  }),
   ide: field({
     input: z
       .enum(IDES as [string, ...string[]])
@@ -81,6 +90,11 @@ export const DEV_ENVIRONMENT_FIELDS = {
   }),
   version: field({ input: str('The IDE version (commit); needs ide').nullish(), stored: z.string().nullable(), default: null }),
   init: field({ input: strList('Shell commands to run at startup').nullish(), stored: z.array(z.string()), default: () => [] }),
+  setup: field({
+    input: strList('Deprecated: commands run right before `init`').nullish(),
+    stored: z.array(z.string()).default([]),
+    default: () => [],
+  }),
   env: field({
     input: env.optional(),
     stored: storedEnv,
@@ -121,6 +135,7 @@ export const DEV_ENVIRONMENT_FIELDS = {
     },
   }),
   working_dir: field({ input: str('The working directory inside the container').nullish(), stored: z.string().nullable(), default: null }),
+  home_dir: field({ input: str('Deprecated, no effect').nullish(), stored: z.string().nullable().default(null), default: null }),
   user: field({
     input: z.union([z.string(), z.number().int().nonnegative()]).nullish().meta({ description: 'user[:group] inside the container' }),
     stored: checked('user').nullable(),
@@ -152,7 +167,8 @@ export const DEV_ENVIRONMENT_FIELDS = {
     // The GPU vendor dstack infers, which depends on `image`.
     build: (v: ResourcesSpec | undefined, d) => {
       const spec = v ?? defaultResources();
-      spec.gpu.vendor = inferGpuVendor(spec.gpu, { customImage: d.image != null });
+      // dstack: the DinD image (`docker: true`) runs containers with any accelerator, as an image does.
+      spec.gpu.vendor = inferGpuVendor(spec.gpu, { customImage: d.image != null || d.docker === true });
       return spec;
     },
     yaml: resourcesYaml,
@@ -176,6 +192,19 @@ export const DEV_ENVIRONMENT_FIELDS = {
     stored: z.number().int().min(-1).nullable(),
     default: null,
     yaml: durationYaml,
+  }),
+  utilization_policy: field({
+    input: utilizationPolicy.optional(),
+    stored: z
+      .strictObject({
+        min_gpu_utilization: z.number().int().min(0).max(100),
+        time_window: seconds.min(MIN_UTILIZATION_TIME_WINDOW),
+      })
+      .nullable()
+      // Configurations stored before the key existed read as unset.
+      .default(null),
+    default: null,
+    yaml: utilizationPolicyYaml,
   }),
   max_price: field({ input: maxPrice.nullish(), stored: z.number().positive().nullable(), default: null }),
   backends: field({ input: backends.nullish(), stored: z.array(z.enum(BACKENDS)).nullable(), default: null }),
@@ -220,6 +249,16 @@ export function checkDevEnvironment(raw: Raw, data: Data | null, ctx: BuildConte
       message: `\`nvcc\` only applies to the default image: install nvcc in your \`image: ${show(raw.image)}\` instead, or drop \`image\``,
     });
   }
+  if (raw.docker === true) {
+    for (const key of ['image', 'python', 'nvcc'] as const) {
+      if (key === 'nvcc' ? raw.nvcc === true : given(raw, key)) {
+        issues.push({
+          path: [key],
+          message: `\`${key}\` and \`docker\` are mutually exclusive: \`docker: true\` runs dstack's Docker-in-Docker image; drop one of them`,
+        });
+      }
+    }
+  }
   if (given(raw, 'version') && !given(raw, 'ide')) {
     issues.push({
       path: ['version'],
@@ -243,7 +282,7 @@ export function checkDevEnvironment(raw: Raw, data: Data | null, ctx: BuildConte
       if (problem) issues.push({ path: ['fleets', i], message: `fleets[${i}]: ${problem}` });
     });
   }
-  if (data?.resources) issues.push(...checkImageNeeds(data.resources, given(raw, 'image'), raw.resources as Raw));
+  if (data?.resources) issues.push(...checkImageNeeds(data.resources, given(raw, 'image'), raw.docker === true, raw.resources as Raw));
   if (data?.env) issues.push(...checkEnvReferences(data.env as EnvMapping, raw.env, ctx));
   if (data?.registry_auth) {
     for (const field of ['username', 'password'] as const) {
@@ -304,10 +343,21 @@ function interpolateRegistryAuth(value: string, configEnv: EnvMapping, ctx: Buil
  * dstack: the default image is built for NVIDIA CUDA on x86, so a GPU of another vendor (AMD, Intel
  * Gaudi, Tenstorrent; TPUs install what they need from PyPI) and an ARM CPU asked for explicitly
  * need an `image`. The vendors are the one given, else those of every known name (unknown names pass);
- * an ARM GPU host (GH200) is not refused here: the run asks for x86 and finds no offer.
+ * an ARM GPU host (GH200) is not refused here: the run asks for x86 and finds no offer. `docker:
+ * true` runs dstack's DinD image, which takes any accelerator but is x86 only.
  */
-function checkImageNeeds(spec: ResourcesSpec, customImage: boolean, written: Raw): GrammarIssue[] {
+function checkImageNeeds(spec: ResourcesSpec, customImage: boolean, docker: boolean, written: Raw): GrammarIssue[] {
   if (customImage) return [];
+  if (docker) {
+    // The DinD image runs containers with any accelerator, but it is x86 only.
+    if (spec.cpu.arch !== 'arm') return [];
+    return [
+      {
+        path: ['resources', 'cpu'],
+        message: `\`docker: true\` is not supported on ARM CPUs (cpu: ${show(written.cpu)}): the DinD image is x86 only`,
+      },
+    ];
+  }
   const issues: GrammarIssue[] = [];
   const vendors = gpuVendorsNeedingImage(spec.gpu);
   if (vendors.length) {

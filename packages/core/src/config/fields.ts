@@ -5,7 +5,16 @@ import { z } from 'zod';
 import { Issues, type Path } from '../resources/errors';
 import { parseResources } from '../resources/spec';
 import { RUN_NAME_RE } from '../names';
-import { parseDurationField, parseEnv, parsePorts, parsePython, parseRetry, parseVolumes, type DurationKind } from './grammar';
+import {
+  parseDurationField,
+  parseEnv,
+  parsePorts,
+  parsePython,
+  parseRetry,
+  parseUtilizationPolicy,
+  parseVolumes,
+  type DurationKind,
+} from './grammar';
 import { BACKENDS, PYTHON_VERSIONS, RETRY_EVENTS, SPOT_POLICIES } from './types';
 
 type JsonSchema = Record<string, unknown>;
@@ -172,6 +181,17 @@ export const retry = grammar(parseRetry, 'Retry the run: true (on every event, f
     },
   ],
 });
+
+export const utilizationPolicy = grammar(
+  parseUtilizationPolicy,
+  'End the run once a GPU stays below min_gpu_utilization (percent) for the whole time_window (at least 5m)',
+  {
+    type: 'object',
+    additionalProperties: false,
+    required: ['min_gpu_utilization', 'time_window'],
+    properties: { min_gpu_utilization: { type: 'integer', minimum: 0, maximum: 100 }, time_window: durationSchema },
+  },
+);
 
 export const python = leaf(parsePython, 'The Python version of the default image; exclusive with image', {
   anyOf: [{ enum: [...PYTHON_VERSIONS] }, { type: 'number' }],

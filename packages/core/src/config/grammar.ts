@@ -13,6 +13,7 @@ import {
   type PythonVersion,
   type RetryEvent,
   type RetryPolicy,
+  type UtilizationPolicy,
   type VolumeMount,
 } from './types';
 
@@ -140,7 +141,7 @@ export function parseVolumes(v: unknown, issues: Issues, path: Path = []): (Volu
     }
     const isInstance = 'instance_path' in o;
     checkKeys(o, isInstance ? ['instance_path', 'path', 'optional'] : ['name', 'path'], 'a volume mount', issues, at);
-    const target = issues.at([...at, 'path'], () => mountPath(o.path));
+    const target = issues.at([...at, 'path'], () => mountTarget(o.path));
     if (isInstance) {
       const source = issues.at([...at, 'instance_path'], () => mountPath(o.instance_path, 'instance_path'));
       if (o.optional !== undefined && typeof o.optional !== 'boolean')
@@ -155,6 +156,13 @@ export function parseVolumes(v: unknown, issues: Issues, path: Path = []): (Volu
       }
     }
   });
+  // Two mounts at one path: the container could only have one of them.
+  const firstAt = new Map<string, number>();
+  out.forEach((m, i) => {
+    const seen = firstAt.get(m.path);
+    if (seen === undefined) firstAt.set(m.path, i);
+    else issues.add([...path, i], `path ${show(m.path)} is already mounted by volumes[${seen}]: give each mount its own path`);
+  });
   return issues.list.length > before ? undefined : out;
 }
 
@@ -163,9 +171,21 @@ function parseMountString(s: string): VolumeMount | InstanceMount {
   if (parts.length !== 2 || !parts[0] || !parts[1]) {
     throw new GrammarError(`invalid mount point format ${show(s)}: write NAME:/path (a volume) or /instance/path:/path`);
   }
-  const target = mountPath(parts[1]);
+  const target = mountTarget(parts[1]);
   if (/^[.~]|\//.test(parts[0])) return { instance_path: mountPath(parts[0], 'instance_path'), path: target, optional: false };
   return { name: [parts[0]], path: target };
+}
+
+/**
+ * Where a mount goes in the container: a mount path that is not `/` and leaves `/workflow` (the run's
+ * code, bind-mounted there by the agent) alone.
+ */
+function mountTarget(v: unknown): string {
+  const target = mountPath(v);
+  if (target === '/') throw new GrammarError(`invalid path ${show(v)}: a volume cannot be mounted over the container's root`);
+  if (target === '/workflow' || target.startsWith('/workflow/'))
+    throw new GrammarError(`invalid path ${show(v)}: /workflow holds the run's code (the repo); mount the volume elsewhere`);
+  return target;
 }
 
 /** An absolute path without `..`, normalized: `/a/./b//c/` → `/a/b/c`. */
@@ -243,6 +263,38 @@ export function parseRetry(v: unknown, issues: Issues, path: Path = []): RetryPo
       ? DEFAULT_RETRY_DURATION
       : issues.at([...path, 'duration'], () => duration_(o.duration));
   return issues.list.length > before || duration === undefined ? undefined : { on_events, duration };
+}
+
+/** dstack's shortest `utilization_policy.time_window` (UtilizationPolicy's `_min_time_window`, 5m), in seconds. */
+export const MIN_UTILIZATION_TIME_WINDOW = 300;
+
+/**
+ * `utilization_policy`, as dstack's UtilizationPolicy: `min_gpu_utilization` (a whole percent, 0 to
+ * 100) and `time_window` (a duration of at least 5m), both required.
+ */
+export function parseUtilizationPolicy(v: unknown, issues: Issues, path: Path = []): UtilizationPolicy | undefined {
+  const o = asMapping(v);
+  if (!o) {
+    issues.add(path, `expected a mapping {min_gpu_utilization, time_window}, got ${show(v)}`);
+    return undefined;
+  }
+  const before = issues.list.length;
+  checkKeys(o, ['min_gpu_utilization', 'time_window'], 'utilization_policy', issues, path);
+  const min = o.min_gpu_utilization;
+  if (min === undefined || min === null) issues.add(path, 'missing required key `min_gpu_utilization` (a percent, 0 to 100)');
+  else if (typeof min !== 'number' || !Number.isInteger(min) || min < 0 || min > 100)
+    issues.add([...path, 'min_gpu_utilization'], `invalid min_gpu_utilization ${show(min)}: use a whole percent from 0 to 100`);
+  let window: number | undefined;
+  if (o.time_window === undefined || o.time_window === null)
+    issues.add(path, 'missing required key `time_window` (a duration of at least 5m, e.g. 30m)');
+  else
+    window = issues.at([...path, 'time_window'], () => {
+      const s = duration_(o.time_window);
+      if (s < MIN_UTILIZATION_TIME_WINDOW) throw new GrammarError(`time_window ${show(o.time_window)} is too short: the minimum is 5m`);
+      return s;
+    });
+  if (issues.list.length > before || window === undefined) return undefined;
+  return { min_gpu_utilization: min as number, time_window: window };
 }
 
 /** `python`: "3.9" … "3.14"; a YAML float 3.10 (read as 3.1) means "3.10". */

@@ -12,6 +12,8 @@
 //     the keys whose value took one, `env.NAME` or `registry_auth.username|password`).
 //     Every problem in the file is reported at once, sorted by position; ConfigError is
 //     { file, line, column, message } (1-based).
+//     On success, `warnings` (ConfigError[]): deprecated keys dstack still accepts (`setup`,
+//     `home_dir`), each at its key; print them as `warning: FILE:LINE:COL: message`.
 //   formatError(e) → "FILE:LINE:COL: message"   (one line per error; print to stderr)
 //   envNeedingValues(config) → names of env entries listed without a value (`- HF_TOKEN`): apply must
 //     take them from `-e NAME=VALUE` or its environment and send them as secret_env.

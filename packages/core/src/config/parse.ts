@@ -6,6 +6,7 @@ import {
   buildDevEnvironment,
   checkDevEnvironment,
   devEnvironmentSchema,
+  DEV_ENVIRONMENT_DEPRECATED,
   DEV_ENVIRONMENT_UNSUPPORTED,
   type BuildContext,
 } from './dev-environment';
@@ -20,6 +21,8 @@ type Raw = Record<string, unknown>;
 interface Kind {
   schema(): { safeParse(v: unknown, opts?: object): { success: boolean; data?: unknown; error?: { issues: unknown[] } } };
   unsupported: Record<string, string>;
+  /** Keys accepted with a warning. */
+  deprecated?: Record<string, string>;
   check(raw: Raw, data: Record<string, unknown> | null, ctx: BuildContext): GrammarIssue[];
   build(data: Record<string, unknown>, ctx: BuildContext): Configuration;
 }
@@ -28,6 +31,7 @@ const KINDS: Record<ConfigurationType, Kind> = {
   'dev-environment': {
     schema: devEnvironmentSchema as Kind['schema'],
     unsupported: DEV_ENVIRONMENT_UNSUPPORTED,
+    deprecated: DEV_ENVIRONMENT_DEPRECATED,
     check: checkDevEnvironment,
     build: buildDevEnvironment,
   },
@@ -48,7 +52,8 @@ const OTHER_DSTACK_TYPES = ['task', 'service', 'gateway', 'volume'];
  * leave it out to check references without resolving them (`dstack validate`). `secrets` gives the
  * values of `${{ secrets.NAME }}` in env values and registry_auth when resolving (an unknown secret is
  * an error at its place); the result's `fromSecrets` names the keys whose value took one. Env entries
- * without a value stay null: they are never filled from `env` here.
+ * without a value stay null: they are never filled from `env` here. `warnings`: each deprecated key
+ * the file uses (accepted, as dstack accepts it), at its place.
  */
 export function parseConfiguration(
   file: string,
@@ -91,7 +96,10 @@ export function parseConfiguration(
     return { ok: false, errors: sortErrors(issues.map((i) => errorAt(offsetOf(src, i.path, i.atKey), i.message))) };
   }
   const config = kind.build(data, ctx);
-  return { ok: true, config, fromSecrets: ctx.fromSecrets ?? [] };
+  const warnings = Object.entries(kind.deprecated ?? {})
+    .filter(([key]) => key in obj)
+    .map(([key, message]) => errorAt(offsetOf(src, [key], true), message));
+  return { ok: true, config, fromSecrets: ctx.fromSecrets ?? [], warnings: sortErrors(warnings) };
 }
 
 /** `FILE:LINE:COL: message`: how every configuration error is printed. */
@@ -108,6 +116,8 @@ function checkType(type: unknown): string | null {
   if (type === undefined || type === null) return `missing \`type\`: set \`type: dev-environment\` or \`type: fleet\``;
   if (typeof type !== 'string') return `\`type\` must be ${supported}`;
   if ((CONFIGURATION_TYPES as readonly string[]).includes(type)) return null;
+  if (type === 'volume')
+    return `\`type: volume\` makes a network volume, and no backend of dstack-ts offers network volumes: mount a folder of the instance instead (\`volumes: [/instance/path:/path]\` in a dev environment)`;
   if (OTHER_DSTACK_TYPES.includes(type)) return `\`type: ${type}\` is a dstack type that dstack-ts does not run: use ${supported}`;
   const guess = didYouMean(type, CONFIGURATION_TYPES);
   return `unknown type "${type}": use ${supported}${guess ? ` (did you mean \`${guess}\`?)` : ''}`;

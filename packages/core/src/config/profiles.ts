@@ -24,6 +24,7 @@ export const PROFILE_KEYS = [
   'retry',
   'max_duration',
   'idle_duration',
+  'utilization_policy',
   'creation_policy',
 ] as const;
 
@@ -34,7 +35,6 @@ const PROFILE_UNSUPPORTED: Record<string, string> = {
   availability_zones: DEV_ENVIRONMENT_UNSUPPORTED.availability_zones,
   reservation: DEV_ENVIRONMENT_UNSUPPORTED.reservation,
   stop_duration: DEV_ENVIRONMENT_UNSUPPORTED.stop_duration,
-  utilization_policy: DEV_ENVIRONMENT_UNSUPPORTED.utilization_policy,
   retry_policy: '`retry_policy` is deprecated in dstack: use `retry`',
   termination_idle_time: '`termination_idle_time` is deprecated in dstack: use `idle_duration`',
   termination_policy: '`termination_policy` is deprecated in dstack: use `idle_duration` (`off` keeps the instance)',

@@ -65,6 +65,14 @@ export interface RetryPolicy {
   duration: number;
 }
 
+/** dstack's UtilizationPolicy: the run ends once a GPU stays below `min_gpu_utilization` for `time_window`. */
+export interface UtilizationPolicy {
+  /** Percent, 0 to 100. */
+  min_gpu_utilization: number;
+  /** Seconds, at least 300. */
+  time_window: number;
+}
+
 export interface PortMapping {
   /** The port on the user's machine; null: any free port (`*:8080`). Equal to container_port for `8080`. */
   local_port: number | null;
@@ -156,4 +164,7 @@ export interface ConfigError {
 }
 
 /** fromSecrets: the keys whose value took a `${{ secrets.NAME }}` (`env.NAME`, `registry_auth.username`, `registry_auth.password`). */
-export type ParseResult<T = Configuration> = { ok: true; config: T; fromSecrets?: string[] } | { ok: false; errors: ConfigError[] };
+/** warnings: keys dstack deprecated but accepts (`setup`, `home_dir`), each at its place. */
+export type ParseResult<T = Configuration> =
+  | { ok: true; config: T; fromSecrets?: string[]; warnings?: ConfigError[] }
+  | { ok: false; errors: ConfigError[] };

@@ -4,7 +4,17 @@ import { formatDuration } from '../duration';
 import { formatGB } from '../resources/memory';
 import { formatRange } from '../resources/range';
 import type { GpuSpec, ResourcesSpec } from '../resources/types';
-import type { EnvMapping, InstanceMount, PortMapping, RetryPolicy, SshConfig, SshHost, SshProxyJump, VolumeMount } from './types';
+import type {
+  EnvMapping,
+  InstanceMount,
+  PortMapping,
+  RetryPolicy,
+  SshConfig,
+  SshHost,
+  SshProxyJump,
+  UtilizationPolicy,
+  VolumeMount,
+} from './types';
 
 export function envYaml(env: EnvMapping): string[] {
   return Object.entries(env).map(([k, v]) => (v === null ? k : `${k}=${v}`));
@@ -47,6 +57,10 @@ function gpuYaml(g: GpuSpec): unknown {
 
 export function retryYaml(r: RetryPolicy | null): unknown {
   return r && { on_events: r.on_events, duration: formatDuration(r.duration) };
+}
+
+export function utilizationPolicyYaml(u: UtilizationPolicy | null): unknown {
+  return u && { min_gpu_utilization: u.min_gpu_utilization, time_window: formatDuration(u.time_window) };
 }
 
 export function durationYaml(seconds: number | null): string | null {

@@ -10,6 +10,8 @@ import {
   type EventsRequest,
   type GetLogsRequest,
   type GetLogsResponse,
+  type GetMetricsRequest,
+  type GetMetricsResponse,
   type HandshakeRequest,
   type HandshakeResponse,
   type HostInfo,
@@ -112,6 +114,10 @@ export class AgentRpc {
 
   getLogs(req: GetLogsRequest, timeoutMs = 30_000): Promise<GetLogsResponse> {
     return this.unary(this.client.getLogs as UnaryFn<GetLogsRequest, GetLogsResponse>, req, timeoutMs);
+  }
+
+  getMetrics(req: GetMetricsRequest, timeoutMs = 15_000): Promise<GetMetricsResponse> {
+    return this.unary(this.client.getMetrics as UnaryFn<GetMetricsRequest, GetMetricsResponse>, req, timeoutMs);
   }
 
   async shutdown(removeData = false, timeoutMs = 30_000): Promise<void> {

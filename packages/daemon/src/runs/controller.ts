@@ -16,6 +16,7 @@ import type { Progress, Run } from '@dstack/core/gen/daemon';
 import type { TerminationReason } from '@dstack/core/runs/status';
 import type { Backend, InstanceRecord } from '@dstack/backends/backend';
 import type { AgentManager } from '../agent/manager';
+import type { AgentRpc } from '../agent/rpc';
 import { HashCache } from '../code/hash-cache';
 import type { DaemonConfig } from '../config';
 import type { Logger } from '../logger';
@@ -110,6 +111,11 @@ export class RunController extends EventEmitter {
 
   view(row: RunRow): Run {
     return this.book.view(row);
+  }
+
+  /** The agent of the run's current job, while the daemon holds a connection to it. */
+  jobAgent(row: RunRow): AgentRpc | undefined {
+    return row.jobId && row.instanceKey ? this.d.agents.current(row.instanceKey)?.rpc : undefined;
   }
 
   /** A line in the run's log and a notice to attached CLIs. */

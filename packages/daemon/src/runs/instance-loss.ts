@@ -97,8 +97,8 @@ export function retriesAfter(
 /**
  * Why a run's instance ended while its agent was silent. Taken back: an interruption. A container
  * that exited on its own: its agent ends a run at its limits with no daemon watching (and the
- * container with it), so a run past max_duration, or one with an inactivity_duration, ended there;
- * else the instance is lost.
+ * container with it), so a run past max_duration, or one with an inactivity_duration, ended there,
+ * then one with a utilization_policy (which its agent enforces at any time); else the instance is lost.
  */
 export function endOf(row: RunRow, end: InstanceEnd, now: number): { reason: TerminationReason; message: string } {
   if (end.interrupted) return { reason: 'interrupted_by_no_capacity', message: `the provider took the instance back: ${end.message}` };
@@ -114,6 +114,12 @@ export function endOf(row: RunRow, end: InstanceEnd, now: number): { reason: Ter
     return {
       reason: 'inactivity_duration_exceeded',
       message: `${end.message}: with no daemon watching, its agent ends the run at inactivity_duration (${config.inactivity_duration}s)`,
+    };
+  }
+  if (config.utilization_policy) {
+    return {
+      reason: 'terminated_due_to_utilization_policy',
+      message: `${end.message}: its agent ends the run when a GPU stays below ${config.utilization_policy.min_gpu_utilization}% for ${config.utilization_policy.time_window}s (utilization_policy)`,
     };
   }
   return { reason: 'instance_unreachable', message: end.message };

@@ -1,9 +1,12 @@
-// The agent's JobSpec for a run: image (dstack's base image for the python version unless `image`),
-// env (the configuration's, the secrets, dstack's system variables), init, IDE, the user's key.
+// The agent's JobSpec for a run: image (dstack's base image for the python version unless `image`;
+// the DinD image with `docker: true`), env (the configuration's, the secrets, dstack's system
+// variables), init (after the deprecated `setup`), IDE, the user's key.
 import { SshServerLimits, type JobLimits, type JobSpec } from '@dstack/core/gen/agent';
 import type { DevEnvironmentConfiguration } from '@dstack/core/config/index';
 import type { Offer } from '@dstack/core/gen/daemon';
+import { instanceMounts, networkVolumeRefusal } from '@dstack/core/config/volumes';
 import { execFileSync } from 'node:child_process';
+import { DEFAULT_DIND_IMAGE } from '../config';
 
 /** dstack's base image tag version, as in `dstackai/base:py3.11-0.7-cuda-12.1`. */
 export const BASE_IMAGE_VERSION = '0.7';
@@ -33,8 +36,10 @@ export function defaultPython(): string {
   return localPython;
 }
 
-export function imageFor(config: DevEnvironmentConfiguration, baseImageOverride: string | null): string {
+/** The job's image: `image`, else the DinD image with `docker: true` (as dstack), else the base image. */
+export function imageFor(config: DevEnvironmentConfiguration, baseImageOverride: string | null, dindImage = DEFAULT_DIND_IMAGE): string {
   if (config.image) return config.image;
+  if (config.docker) return dindImage;
   if (baseImageOverride) return baseImageOverride;
   return defaultBaseImage(config.python ?? defaultPython(), config.nvcc === true);
 }
@@ -50,6 +55,8 @@ export interface JobSpecInput {
   secretEnvNames: readonly string[];
   offer: Offer;
   baseImage: string | null;
+  /** config.yml's `dind_image` (the image of `docker: true`); default dstack's. */
+  dindImage?: string;
   publicKey: string;
   ideVersion: string;
   expectCode: boolean;
@@ -60,13 +67,21 @@ export interface JobSpecInput {
   ranMs?: number;
 }
 
-/** The limits the agent enforces while no daemon watches it: the run's, max_duration less what earlier attempts ran. */
-export function jobLimitsFor(config: Pick<DevEnvironmentConfiguration, 'inactivity_duration' | 'max_duration'>, ranMs = 0): JobLimits {
+/**
+ * The limits the agent enforces: while no daemon watches it, the run's, max_duration less what earlier
+ * attempts ran; the utilization_policy always (the samples it is judged on are the agent's).
+ */
+export function jobLimitsFor(
+  config: Pick<DevEnvironmentConfiguration, 'inactivity_duration' | 'max_duration' | 'utilization_policy'>,
+  ranMs = 0,
+): JobLimits {
   const inactivity = config.inactivity_duration;
   const max = config.max_duration;
+  const policy = config.utilization_policy;
   return {
     inactivityDurationSeconds: inactivity !== null && inactivity > 0 ? Math.floor(inactivity) : 0,
     maxRunningSeconds: max !== null && max > 0 ? Math.max(1, Math.floor(max - ranMs / 1000)) : 0,
+    utilizationPolicy: policy ? { minGpuUtilization: policy.min_gpu_utilization, timeWindowSeconds: policy.time_window } : undefined,
   };
 }
 
@@ -75,6 +90,16 @@ export function gpuCountFor(config: DevEnvironmentConfiguration, offer: Offer): 
   const has = (offer.resources?.gpus ?? []).reduce((n, g) => n + (g.count || 1), 0);
   const max = config.resources.gpu.count.max;
   return max === null ? has : Math.min(has, max);
+}
+
+/**
+ * The instance volumes as the agent's mounts. A network volume never gets here (the planner leaves
+ * every offer out for it); should one, the spec is refused rather than sent without it.
+ */
+export function mountsFor(config: Pick<DevEnvironmentConfiguration, 'volumes'>): JobSpec['mounts'] {
+  const refusal = networkVolumeRefusal(config.volumes);
+  if (refusal) throw new Error(refusal);
+  return instanceMounts(config.volumes).map((m) => ({ source: m.instance_path, target: m.path, readOnly: false, optional: m.optional }));
 }
 
 export function buildJobSpec(i: JobSpecInput): JobSpec {
@@ -97,11 +122,13 @@ export function buildJobSpec(i: JobSpecInput): JobSpec {
     repoId: i.repoId,
     // The agent decides: Docker when an engine answers, else the host.
     runtime: '',
-    image: imageFor(config, i.baseImage),
+    image: imageFor(config, i.baseImage, i.dindImage),
     registryAuth: config.registry_auth ? { username: config.registry_auth.username, password: config.registry_auth.password } : undefined,
-    privileged: config.privileged,
+    // dstack: `docker: true` overrides `privileged`; the deprecated `setup` runs right before `init`.
+    privileged: config.privileged || config.docker === true,
+    docker: config.docker === true,
     env,
-    init: config.init,
+    init: [...config.setup, ...config.init],
     workingDir: config.working_dir ?? '',
     user: config.user ?? '',
     shell: config.shell ?? '',
@@ -112,7 +139,7 @@ export function buildJobSpec(i: JobSpecInput): JobSpec {
     expectCode: i.expectCode,
     labels: { 'ai.dstack.run-name': i.runName, 'ai.dstack.run-id': i.runId, 'ai.dstack.home': i.home },
     sshPort: 0,
-    mounts: [],
+    mounts: mountsFor(config),
     sshServer: SshServerLimits.fromPartial(i.sshServer ?? {}),
     secretEnv,
     limits: jobLimitsFor(config, i.ranMs),
@@ -129,6 +156,8 @@ export function ideLink(config: Pick<DevEnvironmentConfiguration, 'ide'>, alias:
       return `cursor://vscode-remote/ssh-remote+${alias}${dir}`;
     case 'windsurf':
       return `windsurf://vscode-remote/ssh-remote+${alias}${dir}`;
+    case 'zed':
+      return `zed://ssh/${alias}${dir}`;
     default:
       return '';
   }

@@ -22,6 +22,8 @@ describe('job state → run', () => {
     expect(ended(JobState.JOB_STATE_FAILED, 'image_pull_error')).toBe('creating_container_error');
     expect(ended(JobState.JOB_STATE_FAILED, 'registry_auth_error')).toBe('creating_container_error');
     expect(ended(JobState.JOB_STATE_FAILED, 'init_failed', 1)).toBe('container_exited_with_error');
+    // An instance volume the agent could not make or refused.
+    expect(ended(JobState.JOB_STATE_FAILED, 'volume_error')).toBe('volume_error');
     expect(ended(JobState.JOB_STATE_FAILED, 'something new', 2)).toBe('container_exited_with_error');
     expect(ended(JobState.JOB_STATE_FAILED, 'something new', 0)).toBe('executor_error');
     expect([JobState.JOB_STATE_DONE, JobState.JOB_STATE_FAILED, JobState.JOB_STATE_TERMINATED].every(isJobFinished)).toBe(true);

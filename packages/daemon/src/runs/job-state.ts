@@ -26,6 +26,7 @@ export const AGENT_FAILURE_REASONS: Record<string, TerminationReason> = {
   init_failed: 'container_exited_with_error',
   code_error: 'executor_error',
   executor_error: 'executor_error',
+  volume_error: 'volume_error',
   aborted: 'aborted_by_user',
 };
 
@@ -38,8 +39,14 @@ export function reasonForEndedJob(status: Pick<JobStatus, 'state' | 'reason' | '
     case JobState.JOB_STATE_DONE:
       return 'done_by_runner';
     case JobState.JOB_STATE_TERMINATED:
-      // The agent ended it at one of the run's limits while no daemon watched (agent job/limits.ts).
-      if (status.reason === 'inactivity_duration_exceeded' || status.reason === 'max_duration_exceeded') return status.reason;
+      // The agent ended it at one of the run's limits while no daemon watched (agent job/limits.ts),
+      // or by the run's utilization_policy (agent metrics/sampler.ts, watched or not).
+      if (
+        status.reason === 'inactivity_duration_exceeded' ||
+        status.reason === 'max_duration_exceeded' ||
+        status.reason === 'terminated_due_to_utilization_policy'
+      )
+        return status.reason;
       return 'terminated_by_server';
     default:
       return AGENT_FAILURE_REASONS[status.reason] ?? (status.exitCode ? 'container_exited_with_error' : 'executor_error');

@@ -68,9 +68,54 @@ describe('planning on this machine', () => {
     const priv = await planOffers([pod], { ...base, privileged: true });
     expect(priv.offers).toEqual([]);
     expect(priv.reasons).toEqual(['runpod: privileged: true is not possible where the provider starts the container']);
+    expect((await planOffers([pod], { ...base, docker: true })).reasons).toEqual([
+      'runpod: docker: true (a privileged container) is not possible where the provider starts the container',
+    ]);
     expect((await planOffers([pod], { ...base, registry_auth: { username: 'u', password: 'p' } })).reasons).toEqual([
       'runpod: registry_auth is not passed to container clouds (the provider pulls the image itself): use a public image there',
     ]);
+  });
+
+  it('leaves container clouds out of a run with instance volumes unless they are optional; lambda and this machine keep them', async () => {
+    const base = spec('  cpu: 1..\n  memory: 1GB..\n  disk: 1GB..\n');
+    const offer = { ...(await local(cpuOnly).offers()).offers[0], backend: 'vastai', region: '' };
+    const box = { type: 'vastai', containerCloud: true, offers: async () => ({ offers: [offer], reasons: [] }) } as unknown as Backend;
+    const vm = { type: 'lambda', offers: async () => ({ offers: [{ ...offer, backend: 'lambda' }], reasons: [] }) } as unknown as Backend;
+    const volumes = [
+      { instance_path: '/mnt/cache', path: '/cache', optional: false },
+      { instance_path: '/srv/hf', path: '/root/.cache/huggingface', optional: true },
+    ];
+    const required = await planOffers([box, vm, local(cpuOnly)], { ...base, volumes });
+    expect(required.offers.map((o) => o.backend).sort()).toEqual(['lambda', 'local']);
+    const only = await planOffers([box], { ...base, volumes });
+    expect(only.offers).toEqual([]);
+    expect(only.reasons).toEqual([
+      'vastai: instance volumes (/mnt/cache:/cache) are not possible where the provider starts the container: mark them `optional: true` to run there without them',
+    ]);
+    const optional = await planOffers([box], { ...base, volumes: [volumes[1]] });
+    expect(optional.offers.map((o) => o.backend)).toEqual(['vastai']);
+  });
+
+  it('offers nothing for a network volume, in one line naming it, without asking any backend', async () => {
+    let asked = 0;
+    const counting = {
+      type: 'local',
+      offers: async () => {
+        asked++;
+        return local(cpuOnly).offers();
+      },
+    } as unknown as Backend;
+    const base = spec('  cpu: 1..\n');
+    const plan = await planOffers([counting], { ...base, volumes: [{ name: ['my-vol'], path: '/data' }] });
+    expect(plan).toEqual({
+      offers: [],
+      total: 0,
+      reasons: [
+        'volumes: volume my-vol at /data: no configured backend offers network volumes (dstack-ts has none yet); mount a folder of the instance instead (/instance/path:/data)',
+      ],
+      backendErrors: [],
+    });
+    expect(asked).toBe(0);
   });
 
   it('reports an agent that does not answer as the reason', async () => {

@@ -4,7 +4,8 @@
 // spec (core's offerFits) and ranked: usable offers cheapest first (an idle fleet instance before
 // this machine at the same price), busy or unreachable ones last. When nothing usable fits, one line
 // per offer or host says why.
-import type { ResourcesSpec } from '@dstack/core/config/index';
+import type { InstanceMount, ResourcesSpec, VolumeMount } from '@dstack/core/config/index';
+import { instanceMounts, networkVolumeRefusal } from '@dstack/core/config/volumes';
 import { offerFits } from '@dstack/core/offers/index';
 import type { Offer } from '@dstack/core/gen/daemon';
 import type { Backend, OfferList } from '@dstack/backends/backend';
@@ -24,6 +25,10 @@ export interface OfferRequirements {
   /** What a container cloud cannot do for the run's container (backend.ts containerCloud). */
   registry_auth?: unknown;
   privileged?: boolean | null;
+  /** `docker: true` (Docker-in-Docker) needs a privileged container too. */
+  docker?: boolean | null;
+  /** Network volumes: no backend has them (every offer is left out); instance volumes: not on container clouds. */
+  volumes?: (VolumeMount | InstanceMount)[];
 }
 
 /** Why a container cloud cannot take this run, or undefined. */
@@ -32,6 +37,13 @@ function containerCloudRefusal(b: Backend, req: OfferRequirements): string | und
   if (req.registry_auth)
     return `${b.type}: registry_auth is not passed to container clouds (the provider pulls the image itself): use a public image there`;
   if (req.privileged) return `${b.type}: privileged: true is not possible where the provider starts the container`;
+  if (req.docker) return `${b.type}: docker: true (a privileged container) is not possible where the provider starts the container`;
+  // As dstack: instance volumes are not on container backends, unless optional (then left out there).
+  const required = instanceMounts(req.volumes ?? []).filter((m) => !m.optional);
+  if (required.length) {
+    const list = required.map((m) => `${m.instance_path}:${m.path}`).join(', ');
+    return `${b.type}: instance volumes (${list}) are not possible where the provider starts the container: mark them \`optional: true\` to run there without them`;
+  }
   return undefined;
 }
 
@@ -62,6 +74,8 @@ export function filterOffer(o: Offer, req: OfferRequirements): string | undefine
 }
 
 export async function planOffers(backends: Backend[], req: OfferRequirements, max = 50): Promise<OfferPlan> {
+  const never = networkVolumeRefusal(req.volumes ?? []);
+  if (never) return { offers: [], total: 0, reasons: [never], backendErrors: [] };
   const reasons: string[] = [];
   let chosen = backends;
   if (req.backends) {

@@ -115,7 +115,7 @@ export class Provisioner {
             offer,
             name: `${row.name}-0`,
             sshPublicKey: this.d.userKey.publicKey,
-            image: imageFor(config, this.d.config.baseImage),
+            image: imageFor(config, this.d.config.baseImage, this.d.config.dindImage),
           });
           break;
         } catch (err) {
@@ -157,6 +157,7 @@ export class Provisioner {
       secretEnvNames: Object.keys(book.secretsOf(row).env),
       offer: record.offer,
       baseImage: this.d.config.baseImage,
+      dindImage: this.d.config.dindImage,
       publicKey: this.d.userKey.publicKey,
       ideVersion: row.ideVersion,
       expectCode: !row.noRepo,

@@ -6,6 +6,8 @@ import type {
   AttachEvent,
   AttachRequest,
   GetLogsRequest,
+  GetMetricsRequest,
+  GetMetricsResponse,
   GetPlanRequest,
   ListOffersRequest,
   ListOffersResponse,
@@ -30,8 +32,10 @@ import { changedFields, collectSecrets, isInPlace, maskConfiguration, revealConf
 import type { RunController } from './controller';
 import { redactRunSecrets } from './redaction';
 import { runConfigurationView } from './views';
+import { runMetrics } from './metrics';
 import { isUsable } from '../fleets/preference';
 import { planOffers, type OfferRequirements } from './planner';
+import { networkVolumeRefusal } from '@dstack/core/config/volumes';
 
 export interface Sink<T> {
   write(v: T): void;
@@ -100,12 +104,17 @@ export class RunService {
 
   /** The request's configuration, parsed and checked, with its secrets split out. */
   private source(req: GetPlanRequest | ApplyRunRequest, rpc: string) {
-    const { config, secretEnv, secretRegistryUsername, path } = readSource(req.configuration, 'dev-environment', rpc, this.d.userSecrets);
-    return { config, path, secrets: collectSecrets(config, secretEnv, secretRegistryUsername) };
+    const { config, secretEnv, secretRegistryUsername, path, warnings } = readSource(
+      req.configuration,
+      'dev-environment',
+      rpc,
+      this.d.userSecrets,
+    );
+    return { config, path, warnings, secrets: collectSecrets(config, secretEnv, secretRegistryUsername) };
   }
 
   async plan(req: GetPlanRequest): Promise<Plan> {
-    const { config, secrets } = this.source(req, 'GetPlan');
+    const { config, secrets, warnings } = this.source(req, 'GetPlan');
     const name = this.runName(config, '');
     const repo = await this.repo(req);
     const offers = await planOffers(this.d.backends, config, req.maxOffers || 50);
@@ -124,6 +133,7 @@ export class RunService {
       repoId: repo.id,
       repoFiles: repo.listing?.files.length ?? 0,
       repoBytes: repo.listing?.totalBytes ?? 0,
+      warnings,
     };
   }
 
@@ -156,6 +166,9 @@ export class RunService {
     // Everything that can be refused is checked before anything is created or stopped.
     const repo = await this.repo(req);
     const offers = await planOffers(this.d.backends, config);
+    // A network volume is never offered, whatever a retry waits for.
+    const never = networkVolumeRefusal(config.volumes);
+    if (never) throw new PreconditionError(`run ${name}: ${never}`);
     if (!offers.offers.some(isUsable) && !config.retry?.on_events.includes('no-capacity')) {
       throw new PreconditionError(`no offer fits the run ${name}: ${offers.reasons.join('; ') || 'no backend has offers'}`);
     }
@@ -308,6 +321,10 @@ export class RunService {
     log.on('entry', onEntry);
     this.d.controller.on('run', onRun);
     sink.onClose(done);
+  }
+
+  metrics(req: GetMetricsRequest): Promise<GetMetricsResponse> {
+    return runMetrics(this.byName(req.name), this.d.controller, req.sinceMs);
   }
 
   async offers(req: ListOffersRequest): Promise<ListOffersResponse> {

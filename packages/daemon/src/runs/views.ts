@@ -4,6 +4,7 @@ import type { JobStatus } from '@dstack/core/gen/agent';
 import type { DevEnvironmentConfiguration } from '@dstack/core/config/types';
 import type { Activity, Job, Resources, Run, RunConfiguration, SyncStatus } from '@dstack/core/gen/daemon';
 import { formatResourcesSpec } from '@dstack/core/resources/format';
+import { mountText } from '@dstack/core/config/volumes';
 import type { InstanceRecord, SshEndpoint } from '@dstack/backends/backend';
 import type { RunRow } from '../state/runs-store';
 import { inactiveSeconds, type ActivityState } from './activity';
@@ -63,6 +64,7 @@ export function runConfigurationView(c: DevEnvironmentConfiguration): RunConfigu
     privileged: c.privileged,
     backends: c.backends ?? [],
     fleets: c.fleets ?? [],
+    volumes: c.volumes.map(mountText),
   };
 }
 

@@ -87,6 +87,7 @@ export function handlers(d: ServerDeps): DaemonServer {
     }),
     attach: streaming(log, 'Attach', (req, sink) => runs.attach(req, sink)),
     getLogs: streaming(log, 'GetLogs', (req, sink) => runs.getLogs(req, sink)),
+    getMetrics: unary(log, 'GetMetrics', (req) => runs.metrics(req)),
     listOffers: unary(log, 'ListOffers', (req) => runs.offers(req)),
     getFleetPlan: unary(log, 'GetFleetPlan', (req) => d.fleets.plan(req)),
     scanHostKeys: unary(log, 'ScanHostKeys', (req) => d.fleets.scanHostKeys(req)),

@@ -97,3 +97,41 @@ describe('dstack test_configurations.py: python and image (replica-group cases, 
     },
   ]);
 });
+
+describe('dstack test_configurations.py: docker (replica-group cases, same fields on a dev environment)', () => {
+  accepts<Dev>([
+    {
+      from: `${R}::test_replica_group_accepts_image_python_nvcc_docker (the docker group)`,
+      yaml: 'docker: true',
+      get: (c) => c.docker,
+      want: true,
+    },
+    {
+      from: `${R}::test_replica_group_docker_with_privileged_unset_allowed`,
+      yaml: 'docker: true',
+      get: (c) => c.privileged,
+      want: false,
+    },
+    // dstack refuses this in a replica group only; at the top level (a dev environment's) its model
+    // keeps it for compatibility and `docker: true` overrides `privileged`: so does dstack-ts.
+    {
+      from: `${R}::test_replica_group_docker_with_privileged_false_rejected (top level: accepted, docker overrides privileged)`,
+      yaml: 'docker: true\nprivileged: false',
+      get: (c) => [c.docker, c.privileged],
+      want: [true, false],
+    },
+  ]);
+  refuses(
+    (
+      [
+        ['image', 'image: x'],
+        ['python', 'python: "3.12"'],
+        ['nvcc', 'nvcc: true'],
+      ] as const
+    ).map(([key, yaml]) => ({
+      from: `${R}::test_replica_group_${key}_docker_mutex`,
+      yaml: `${yaml}\ndocker: true`,
+      error: new RegExp(`\`${key}\` and \`docker\` are mutually exclusive`),
+    })),
+  );
+});

@@ -47,6 +47,12 @@ describe('dstack test_spec.py: the GPU vendor dstack infers', () => {
       get: vendor,
       want: null,
     },
+    {
+      from: `${V}::test_does_not_set_vendor_if_the_default_image_is_not_used[None-True]`,
+      yaml: 'docker: true\nresources:\n  gpu: "1"',
+      get: vendor,
+      want: null,
+    },
     { from: `${V}::test_does_not_set_vendor_if_no_gpu_requested`, yaml: 'resources:\n  gpu: "0"', get: vendor, want: null },
     {
       from: `${V}::test_sets_default_gpu_spec_if_gpu_is_null`,
@@ -73,6 +79,12 @@ describe('dstack test_spec.py: accelerators the default image does not support n
       get: (c: Dev) => c.image,
       want: 'rocm',
     })),
+    ...unsupported.map((gpu) => ({
+      from: `${I}::test_allows_any_gpu_if_the_default_image_is_not_used[None-True-${gpu}]`,
+      yaml: `docker: true\nresources:\n  gpu: ${gpu}`,
+      get: (c: Dev) => [c.docker, c.image],
+      want: [true, null],
+    })),
     ...['nvidia', 'H100', 'google', 'v5litepod-8', 'UNKNOWN1000'].map((gpu) => ({
       from: `${I}::test_allows_gpu_supported_by_the_default_image[${gpu}]`,
       yaml: `resources:\n  gpu: ${gpu}`,
@@ -97,7 +109,14 @@ describe('dstack test_spec.py: accelerators the default image does not support n
 });
 
 describe('dstack test_spec.py: an ARM CPU needs an image', () => {
-  refuses([{ from: `${A}::test_rejects_arm_without_image`, yaml: 'resources:\n  cpu: arm:2', error: /`image` is required on ARM CPUs/ }]);
+  refuses([
+    { from: `${A}::test_rejects_arm_without_image`, yaml: 'resources:\n  cpu: arm:2', error: /`image` is required on ARM CPUs/ },
+    {
+      from: `${A}::test_rejects_arm_with_dind`,
+      yaml: 'docker: true\nresources:\n  cpu: arm:2',
+      error: /`docker: true` is not supported on ARM CPUs/,
+    },
+  ]);
   accepts<Dev>([
     { from: `${A}::test_allows_arm_gpu_without_image`, yaml: 'resources:\n  gpu: GH200', get: (c) => c.resources.cpu.arch, want: null },
     {
