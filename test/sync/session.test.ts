@@ -76,12 +76,14 @@ describe('a sync session against the agent', () => {
       () => readFileSync(join(wd, 'a.txt'), 'utf8') === 'a2\n' && readFileSync(join(wd, 'd/b.txt'), 'utf8') === 'b\n',
       { timeoutMs: 30_000 },
     );
-    expect(
+    // The agent writes the files before its answer reaches the session, which reports the batch then.
+    const deltaPaths = () =>
       batches
         .filter((b) => b.kind === 'delta')
         .flatMap((b) => b.paths)
-        .sort(),
-    ).toEqual(['a.txt', 'd/b.txt']);
+        .sort();
+    await waitFor('the delta batches reported', () => deltaPaths().length >= 2);
+    expect(deltaPaths()).toEqual(['a.txt', 'd/b.txt']);
 
     // The agent goes away: the batch fails, stays pending, and a retry is scheduled.
     reachable = false;
