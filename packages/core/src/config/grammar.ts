@@ -8,6 +8,7 @@ import {
   PYTHON_VERSIONS,
   RETRY_EVENTS,
   type EnvMapping,
+  type FilePathMapping,
   type InstanceMount,
   type PortMapping,
   type PythonVersion,
@@ -164,6 +165,62 @@ export function parseVolumes(v: unknown, issues: Issues, path: Path = []): (Volu
     else issues.add([...path, i], `path ${show(m.path)} is already mounted by volumes[${seen}]: give each mount its own path`);
   });
   return issues.list.length > before ? undefined : out;
+}
+
+/**
+ * `files` (dstack's FilePathMapping): `LOCAL` (the same path under the working dir), `LOCAL:PATH`, or
+ * `{local_path, path}`. `~` is expanded on the local side only; the job's path has no `..` and no `~`.
+ */
+export function parseFiles(v: unknown, issues: Issues, path: Path = []): FilePathMapping[] | undefined {
+  if (!Array.isArray(v)) {
+    issues.add(path, `expected a list of files (LOCAL, LOCAL:PATH or {local_path, path}), got ${show(v)}`);
+    return undefined;
+  }
+  const before = issues.list.length;
+  const out: FilePathMapping[] = [];
+  v.forEach((item, i) => {
+    const at = [...path, i];
+    if (typeof item === 'string') {
+      const m = issues.at(at, () => parseFileString(item));
+      if (m) out.push(m);
+      return;
+    }
+    const o = asMapping(item);
+    if (!o) {
+      issues.add(at, `expected LOCAL, LOCAL:PATH or a mapping with local_path and path, got ${show(item)}`);
+      return;
+    }
+    checkKeys(o, ['local_path', 'path'], 'a file mapping', issues, at);
+    const local = issues.at([...at, 'local_path'], () => localFilePath(o.local_path));
+    const target = issues.at([...at, 'path'], () => jobFilePath(o.path === undefined ? o.local_path : o.path));
+    if (local && target) out.push({ local_path: local, path: target });
+  });
+  return issues.list.length > before ? undefined : out;
+}
+
+function parseFileString(s: string): FilePathMapping {
+  const parts = s.split(':');
+  if (parts.length > 2) throw new GrammarError(`invalid file mapping ${show(s)}: write LOCAL or LOCAL:PATH`);
+  const local = localFilePath(parts[0]);
+  return { local_path: local, path: jobFilePath(parts.length === 2 ? parts[1] : local) };
+}
+
+function localFilePath(v: unknown): string {
+  if (typeof v !== 'string' || v === '') throw new GrammarError(`invalid local_path ${show(v)}: expected a file or folder path`);
+  return v;
+}
+
+/** The job's side: absolute, or relative to the working dir; no `..`, no `~` (the job's home is not known here). */
+function jobFilePath(v: unknown): string {
+  if (typeof v !== 'string' || v === '') throw new GrammarError(`invalid path ${show(v)}: expected a path in the job`);
+  if (v.startsWith('~')) throw new GrammarError(`invalid path ${show(v)}: write the job's path in full (/root/...), not with ~`);
+  if (v.split('/').includes('..')) throw new GrammarError(`invalid path ${show(v)}: \`..\` is not allowed`);
+  const norm = v
+    .split('/')
+    .filter((p, i) => (p !== '' || i === 0) && p !== '.')
+    .join('/');
+  if (norm === '' || norm === '/') throw new GrammarError(`invalid path ${show(v)}: name a file or folder`);
+  return norm;
 }
 
 function parseMountString(s: string): VolumeMount | InstanceMount {

@@ -85,6 +85,14 @@ export interface VolumeMount {
   path: string;
 }
 
+/** One `files` entry (dstack's FilePathMapping): a local file or folder and where it goes in the job. */
+export interface FilePathMapping {
+  /** As written: relative to the repo dir, absolute, or `~/...` (the local user's home). */
+  local_path: string;
+  /** Absolute, or relative to the working dir. */
+  path: string;
+}
+
 /** `/host/path:/path` or {instance_path, path, optional}: a folder of the instance. */
 export interface InstanceMount {
   instance_path: string;
