@@ -57,6 +57,11 @@ export interface InstanceRecord {
   reusable: boolean;
   /** Backend-specific data, kept as JSON by the daemon and handed back as is. */
   data?: Record<string, unknown>;
+  /**
+   * createInstance's answer only: the blocks of a host split into blocks (fleet `blocks`) the run
+   * got; the daemon keeps them with the run, never in the instance's record.
+   */
+  blocks?: { indices: number[]; total: number };
 }
 
 /**

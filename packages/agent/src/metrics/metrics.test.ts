@@ -36,7 +36,7 @@ describe('nvidia-smi --query-gpu=index,utilization.gpu,memory.used,memory.total'
 
   it('picks the job’s GPUs: all on the host, 0..N-1 for a container asking for N, none for AMD', () => {
     const host = [0, 1, 2, 3].map((index) => ({ index, utilizationPercent: 0, memoryUsedBytes: 0, memoryTotalBytes: 0 }));
-    const spec = (count: number, all = false, vendor = '') => ({ gpus: { count, all, vendor } });
+    const spec = (count: number, all = false, vendor = '') => ({ gpus: { count, all, vendor, indices: [] } });
     expect(jobGpus(spec(0), 'host', host)).toHaveLength(4);
     expect(jobGpus(spec(2), 'docker', host).map((g) => g.index)).toEqual([0, 1]);
     expect(jobGpus(spec(0, true), 'docker', host)).toHaveLength(4);
@@ -169,7 +169,7 @@ describe('the sampler', () => {
   }
 
   it('the first reading is a CPU baseline; then one sample per pass with CPU use, memory and the job’s GPUs', async () => {
-    const { sampler, step } = setup({ gpus: { count: 1, all: false, vendor: 'nvidia' } }, 'docker');
+    const { sampler, step } = setup({ gpus: { count: 1, all: false, vendor: 'nvidia', indices: [] } }, 'docker');
     await step(0);
     expect(sampler.samples('j1').samples).toEqual([]);
     await step(5000, 2.5e9, 30);

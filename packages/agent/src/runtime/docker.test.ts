@@ -79,14 +79,17 @@ describe('container config', () => {
   });
 
   it('asks for GPUs by count or all, privileged and /dev/shm size', () => {
-    const two = containerConfig(job({ gpus: { count: 2, all: false, vendor: '' }, privileged: true, shmSizeGb: 1.5 }), 'i');
+    const two = containerConfig(job({ gpus: { count: 2, all: false, vendor: '', indices: [] }, privileged: true, shmSizeGb: 1.5 }), 'i');
     expect(two.HostConfig.DeviceRequests).toEqual([{ Driver: 'nvidia', Count: 2, Capabilities: [['gpu']] }]);
     expect(two.HostConfig.Privileged).toBe(true);
     expect(two.HostConfig.ShmSize).toBe(1610612736);
-    const all = containerConfig(job({ gpus: { count: 0, all: true, vendor: 'nvidia' } }), 'i');
+    const all = containerConfig(job({ gpus: { count: 0, all: true, vendor: 'nvidia', indices: [] } }), 'i');
     expect(all.HostConfig.DeviceRequests).toEqual([{ Driver: 'nvidia', Count: -1, Capabilities: [['gpu']] }]);
-    const amd = containerConfig(job({ gpus: { count: 1, all: false, vendor: 'amd' } }), 'i');
+    const amd = containerConfig(job({ gpus: { count: 1, all: false, vendor: 'amd', indices: [] } }), 'i');
     expect(amd.HostConfig.DeviceRequests).toEqual([]);
     expect(amd.HostConfig.Devices.map((d) => d.PathOnHost)).toEqual(['/dev/kfd', '/dev/dri']);
+    // A fleet host's blocks: exactly those GPUs, by index.
+    const block = containerConfig(job({ gpus: { count: 1, all: false, vendor: 'nvidia', indices: [1] } }), 'i');
+    expect(block.HostConfig.DeviceRequests).toEqual([{ Driver: 'nvidia', DeviceIDs: ['1'], Capabilities: [['gpu']] }]);
   });
 });

@@ -97,7 +97,13 @@ export function containerConfig(
       Mounts: mounts.map((m) => ({ Type: 'bind', Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
       // NVIDIA through the container toolkit's device request; AMD as the devices ROCm needs.
       DeviceRequests:
-        wantsGpus && vendor === 'nvidia' ? [{ Driver: 'nvidia', Count: gpus!.all ? -1 : gpus!.count, Capabilities: [['gpu']] }] : [],
+        wantsGpus && vendor === 'nvidia'
+          ? [
+              gpus!.indices?.length
+                ? { Driver: 'nvidia', DeviceIDs: gpus!.indices.map(String), Capabilities: [['gpu']] }
+                : { Driver: 'nvidia', Count: gpus!.all ? -1 : gpus!.count, Capabilities: [['gpu']] },
+            ]
+          : [],
       Devices:
         wantsGpus && vendor === 'amd'
           ? ['/dev/kfd', '/dev/dri'].map((d) => ({ PathOnHost: d, PathInContainer: d, CgroupPermissions: 'rwm' }))

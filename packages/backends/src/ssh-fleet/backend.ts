@@ -13,6 +13,7 @@ import type { Keepalive } from '../ssh-client/connect';
 import { FileHostKeyStore, type AcceptedHostKey } from '../ssh-client/known-hosts';
 import { SshHost } from '../ssh-client/ssh-host';
 import { accessLabel, type HostAccess } from './access';
+import { blockResources, pickBlocks } from './blocks';
 import { scanUnknownHostKeys, type HostKeyScan } from './host-key-scan';
 import { RecordingHostKeyStore } from './key-recorder';
 import { MeteredHost } from './metered-host';
@@ -47,6 +48,9 @@ export interface FleetHostState {
   note?: string;
   /** Resources are known (the agent answered at least once). */
   ready: boolean;
+  /** The host's blocks (its `blocks`, resolved; 1: not split), and what the runs on it hold (run instance name `<run>-0`). */
+  totalBlocks?: number;
+  held?: { name: string; blocks: number[] }[];
 }
 
 export interface SshFleetBackendOptions {
@@ -71,8 +75,11 @@ export class SshFleetBackend implements Backend {
   readonly type = SSH_BACKEND;
   /** Keys the hosts showed, for pinning them in the runs' SSH blocks. */
   readonly hostKeys: RecordingHostKeyStore;
-  /** Host (instanceId) → the instance name of the run that claimed it, until release. */
-  private readonly claims = new Map<string, string>();
+  /**
+   * Host (instanceId) → instance name of a run that claimed blocks of it (`<run>-0`) → those blocks,
+   * until the daemon lists the run as holding them (or release).
+   */
+  private readonly claims = new Map<string, Map<string, number[]>>();
   /** A connection opened to look at a host, handed to the next connect() of its instance. */
   private readonly warm = new Map<string, HostConnection>();
 
@@ -125,14 +132,24 @@ export class SshFleetBackend implements Backend {
     void warm?.close().catch(() => undefined);
   }
 
+  /** The blocks taken on a host: those its runs hold and those claimed by runs not recorded yet. */
+  private used(s: FleetHostState): number[] {
+    const total = s.totalBlocks ?? 1;
+    const held = s.held ?? [];
+    const claims = this.claims.get(s.record.instanceId);
+    for (const h of held) claims?.delete(h.name);
+    const taken = [...held.flatMap((h) => h.blocks), ...[...(claims?.values() ?? [])].flat()];
+    return [...new Set(taken)].filter((b) => b < total);
+  }
+
   private states(): FleetHostState[] {
-    return this.opts
-      .instances()
-      .map((s) =>
-        this.claims.has(s.record.instanceId) && s.availability === 'idle'
-          ? { ...s, availability: 'busy', note: 'claimed by a starting run' }
-          : s,
-      );
+    return this.opts.instances().map((s) => {
+      const total = s.totalBlocks ?? 1;
+      const used = this.used(s); // also forgets the claims the daemon now lists as held
+      if (s.availability !== 'idle' || used.length < total) return s;
+      const claimed = total > 1 ? `no free block: ${total} of ${total} taken` : 'claimed by a starting run';
+      return { ...s, availability: 'busy', note: claimed };
+    });
   }
 
   async offers(): Promise<OfferList> {
@@ -143,14 +160,23 @@ export class SshFleetBackend implements Backend {
       const where = `ssh ${s.record.name} (${accessLabel(d.access)})`;
       if (s.availability !== 'idle') reasons.push(`${where}: ${s.note ?? s.availability}`);
       if (!s.ready) continue;
-      offers.push({
-        ...s.record.offer,
-        backend: SSH_BACKEND,
-        instanceName: s.record.name,
-        fleet: d.fleet,
-        price: 0,
-        availability: AVAILABILITY[s.availability],
-      });
+      const base = { ...s.record.offer, backend: SSH_BACKEND, instanceName: s.record.name, fleet: d.fleet, price: 0 };
+      const total = s.totalBlocks ?? 1;
+      const free = total - this.used(s).length;
+      if (total <= 1 || s.availability !== 'idle') {
+        offers.push({ ...base, availability: AVAILABILITY[s.availability], blocks: 0, totalBlocks: total > 1 ? total : 0 });
+        continue;
+      }
+      // A split host: one offer per number of its free blocks, smallest first (dstack lists them so too).
+      for (let k = 1; k <= free; k++) {
+        offers.push({
+          ...base,
+          resources: blockResources(s.record.offer.resources, total, k),
+          availability: AVAILABILITY.idle,
+          blocks: k,
+          totalBlocks: total,
+        });
+      }
     }
     return { offers, reasons };
   }
@@ -159,13 +185,22 @@ export class SshFleetBackend implements Backend {
     const state = this.states().find((s) => s.record.name === req.offer.instanceName && fleetHostData(s.record).fleet === req.offer.fleet);
     if (!state) throw new NoCapacityError(`fleet host ${req.offer.instanceName} is gone (its fleet was deleted or changed)`);
     const id = state.record.instanceId;
-    const claimedBy = this.claims.get(id);
-    if (claimedBy !== req.name && state.availability !== 'idle') {
-      throw new NoCapacityError(`fleet host ${state.record.name} is ${state.note ?? state.availability}`);
+    const claims = this.claims.get(id) ?? new Map<string, number[]>();
+    const mine = claims.get(req.name) ?? state.held?.find((h) => h.name === req.name)?.blocks;
+    const total = state.totalBlocks ?? 1;
+    if (mine) return total > 1 ? { ...state.record, blocks: { indices: mine, total } } : state.record; // a resumed call
+    if (state.availability !== 'idle') throw new NoCapacityError(`fleet host ${state.record.name} is ${state.note ?? state.availability}`);
+    const k = total > 1 ? req.offer.blocks || total : 1;
+    const picked = pickBlocks(total, this.used(state), k);
+    if (!picked) {
+      throw new NoCapacityError(
+        `fleet host ${state.record.name}: ${k} of its ${total} blocks are not free (${state.note ?? 'taken by other runs'})`,
+      );
     }
-    // Claimed before any await: two runs planning at once cannot both take the host.
-    this.claims.set(id, req.name);
-    return state.record;
+    // Claimed before any await: two runs planning at once cannot both take the same blocks.
+    claims.set(req.name, picked);
+    this.claims.set(id, claims);
+    return total > 1 ? { ...state.record, blocks: { indices: picked, total } } : state.record;
   }
 
   async connect(instance: InstanceRecord): Promise<HostConnection> {

@@ -3,7 +3,10 @@
 // (AgentManager state) and from a watch loop that keeps reconnecting to hosts whose agent does not
 // answer, with backoff: a host that comes back is found again without anyone asking.
 import type { InstanceRecord } from '@dstack/backends/backend';
+import { hostKeyOf } from '@dstack/backends/ssh-fleet/access';
 import { fleetHostData, SSH_BACKEND, type FleetHostState } from '@dstack/backends/ssh-fleet/backend';
+import { parseGpuBlocks, totalBlocks } from '@dstack/backends/ssh-fleet/blocks';
+import { resolveSshHosts, type FleetConfiguration } from '@dstack/core/config/index';
 import type { AgentManager } from '../agent/manager';
 import type { Logger } from '../logger';
 import type { InstanceRow, InstancesStore } from '../state/instances-store';
@@ -17,6 +20,16 @@ export interface FleetHost {
   status: string;
   message: string;
   run?: RunRow;
+  /** Every unfinished run on it (several where the host is split into blocks). */
+  runs: RunRow[];
+  /** The host's blocks (`blocks` of its fleet file; 1: not split) and those its runs hold. */
+  blocks: number;
+  usedBlocks: number[];
+}
+
+/** The blocks a run on a host holds: the ones it recorded, or all of them (a run from before blocks). */
+export function runBlocks(run: Pick<RunRow, 'gpuBlocks'>, total: number): number[] {
+  return parseGpuBlocks(run.gpuBlocks)?.indices ?? Array.from({ length: total }, (_, i) => i);
 }
 
 interface Down {
@@ -60,21 +73,40 @@ export class FleetHosts {
       .sort((a, b) => fleetHostData(a.record).num - fleetHostData(b.record).num);
   }
 
-  runsByInstance(): Map<string, RunRow> {
-    const byKey = new Map<string, RunRow>();
-    for (const r of this.d.runs.unfinished()) if (r.instanceKey) byKey.set(r.instanceKey, r);
+  runsByInstance(): Map<string, RunRow[]> {
+    const byKey = new Map<string, RunRow[]>();
+    for (const r of this.d.runs.unfinished()) if (r.instanceKey) byKey.set(r.instanceKey, [...(byKey.get(r.instanceKey) ?? []), r]);
     return byKey;
   }
 
-  /** One host now: the stored lifecycle status, refined by its run and its agent's reachability. */
-  view(row: InstanceRow, runs = this.runsByInstance()): FleetHost {
-    const run = runs.get(row.key);
-    if (!DEPLOYED.has(row.status)) return { row, status: row.status, message: row.statusMessage, run };
+  /** The host's `blocks` as its fleet's stored configuration says, resolved against its resources. */
+  private blocksOf(row: InstanceRow): number {
+    const d = fleetHostData(row.record);
+    const fleet = this.d.fleets.list().find((f) => f.id === d.fleetId);
+    let blocks: number | 'auto' = 1;
+    try {
+      const config = JSON.parse(fleet?.configurationJson ?? '{}') as FleetConfiguration;
+      const host = config.ssh_config ? resolveSshHosts(config.ssh_config).find((h) => hostKeyOf(h) === hostKeyOf(d.access)) : undefined;
+      blocks = host?.blocks ?? 1;
+    } catch {
+      /* an unreadable configuration: the host is not split */
+    }
+    return totalBlocks(blocks, row.record.offer.resources);
+  }
+
+  /** One host now: the stored lifecycle status, refined by its runs (busy: no block free) and its agent's reachability. */
+  view(row: InstanceRow, byInstance = this.runsByInstance()): FleetHost {
+    const runs = byInstance.get(row.key) ?? [];
+    const run = runs[0];
+    const blocks = this.blocksOf(row);
+    const usedBlocks = [...new Set(runs.flatMap((r) => runBlocks(r, blocks)))].sort((a, b) => a - b);
+    const base = { row, run, runs, blocks, usedBlocks };
+    if (!DEPLOYED.has(row.status)) return { ...base, status: row.status, message: row.statusMessage };
     const down = this.down.get(row.key);
     if (down && !this.d.agents.current(row.key)) {
-      return { row, status: 'unreachable', message: `since ${new Date(down.sinceMs).toISOString()}: ${down.message}`, run };
+      return { ...base, status: 'unreachable', message: `since ${new Date(down.sinceMs).toISOString()}: ${down.message}` };
     }
-    return { row, status: run ? 'busy' : 'idle', message: '', run };
+    return { ...base, status: usedBlocks.length >= blocks ? 'busy' : 'idle', message: '' };
   }
 
   /** Every host of every active fleet, for the ssh backend's offers. */
@@ -88,12 +120,15 @@ export class FleetHosts {
         const ready = DEPLOYED.has(h.status);
         const note =
           h.status === 'busy'
-            ? `busy with run ${h.run!.name}`
+            ? h.blocks > 1
+              ? `no free block: ${h.blocks} of ${h.blocks} held by ${h.runs.map((r) => r.name).join(', ')}`
+              : `busy with run ${h.run!.name}`
             : h.status === 'idle'
               ? undefined
               : `${h.status}${h.message ? `: ${h.message}` : ''}`;
         const availability = h.status === 'idle' || h.status === 'busy' || h.status === 'unreachable' ? h.status : 'unavailable';
-        out.push({ record: row.record, availability, note, ready });
+        const held = h.runs.map((r) => ({ name: `${r.name}-0`, blocks: runBlocks(r, h.blocks) }));
+        out.push({ record: row.record, availability, note, ready, totalBlocks: h.blocks, held });
       }
     }
     return out;

@@ -21,6 +21,8 @@ export function rankOffers(offers: readonly Offer[]): Offer[] {
         Number(!a.offer.fleet) - Number(!b.offer.fleet) ||
         // An instance that exists (a cloud one kept idle) before a new one at the same price.
         Number(!a.offer.instanceName) - Number(!b.offer.instanceName) ||
+        // Of a host split into blocks, the fewest blocks that fit: the rest stay free for other runs.
+        (a.offer.blocks || 0) - (b.offer.blocks || 0) ||
         a.index - b.index,
     )
     .map(({ offer }) => offer);

@@ -110,6 +110,7 @@ export class Ending {
         jobId: '',
         instanceKey: '',
         sshAlias: '',
+        gpuBlocks: '',
       });
       // The next attempt's cleanup starts with a clean slate (no inherited backoff).
       live.cleanupFailures = 0;

@@ -54,6 +54,8 @@ export interface JobSpecInput {
   /** Env names whose values are secrets (RunSecrets.env): they go in the spec's secret_env. */
   secretEnvNames: readonly string[];
   offer: Offer;
+  /** The host GPUs the job gets (a split fleet host's blocks); empty: any of the offer's. */
+  gpuIndices?: number[];
   baseImage: string | null;
   /** config.yml's `dind_image` (the image of `docker: true`); default dstack's. */
   dindImage?: string;
@@ -104,7 +106,8 @@ export function mountsFor(config: Pick<DevEnvironmentConfiguration, 'volumes'>):
 
 export function buildJobSpec(i: JobSpecInput): JobSpec {
   const { config } = i;
-  const gpus = gpuCountFor(config, i.offer);
+  const indices = (i.gpuIndices ?? []).slice(0, gpuCountFor(config, i.offer));
+  const gpus = indices.length || gpuCountFor(config, i.offer);
   const env: Record<string, string> = {};
   const secretEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(config.env)) {
@@ -132,7 +135,7 @@ export function buildJobSpec(i: JobSpecInput): JobSpec {
     workingDir: config.working_dir ?? '',
     user: config.user ?? '',
     shell: config.shell ?? '',
-    gpus: { count: gpus, all: false, vendor: gpus ? vendor : '' },
+    gpus: { count: gpus, all: false, vendor: gpus ? vendor : '', indices },
     shmSizeGb: config.resources.shm_size ?? 0,
     authorizedKeys: [i.publicKey],
     ide: { name: config.ide ?? '', version: config.version ?? i.ideVersion },

@@ -3,7 +3,9 @@
 // is followed by a check that the run still wants it (a stop aborts the flow at its next step).
 // SubmitJob is idempotent by job_id and uploads by hash, so a resumed flow simply runs again.
 import { isFinished, retryDelayMs, shouldRetry, type RunStatus, type TerminationReason } from '@dstack/core/runs/status';
-import { NoCapacityError, type Backend } from '@dstack/backends/backend';
+import { NoCapacityError, type Backend, type InstanceRecord } from '@dstack/backends/backend';
+import { blockGpuIndices, blockResources, formatGpuBlocks, parseGpuBlocks } from '@dstack/backends/ssh-fleet/blocks';
+import type { Offer } from '@dstack/core/gen/daemon';
 import type { AgentManager } from '../agent/manager';
 import type { AgentRpc } from '../agent/rpc';
 import type { HashCache } from '../code/hash-cache';
@@ -20,6 +22,17 @@ import type { Ending } from './ending';
 import type { JobEvents } from './job-events';
 import { buildJobSpec, imageFor } from './job-spec';
 import { planOffers } from './planner';
+
+/** What of the instance the run gets: all of it, or its blocks of a split fleet host (their GPUs by index). */
+export function shareOf(record: InstanceRecord, gpuBlocks: string): { offer: Offer; gpuIndices: number[] } {
+  const held = parseGpuBlocks(gpuBlocks);
+  if (!held) return { offer: record.offer, gpuIndices: [] };
+  const resources = blockResources(record.offer.resources, held.total, held.indices.length);
+  return {
+    offer: { ...record.offer, resources, blocks: held.indices.length, totalBlocks: held.total },
+    gpuIndices: blockGpuIndices(record.offer.resources, held.total, held.indices),
+  };
+}
 
 /** Offers tried in one attempt when providers answer no-capacity. */
 const MAX_OFFERS_TRIED = 5;
@@ -129,9 +142,13 @@ export class Provisioner {
         }
       }
       const key = instanceKey(record.backend, record.instanceId);
+      // The blocks of a split fleet host are the run's, not the host's record.
+      const { blocks, ...hostRecord } = record;
+      record = hostRecord;
       this.d.instances.upsert(record, 'busy');
       row = this.d.store.update(runId, {
         instanceKey: key,
+        gpuBlocks: blocks ? formatGpuBlocks(blocks) : '',
         backend: offer.backend,
         region: offer.region,
         price: offer.price,
@@ -148,6 +165,7 @@ export class Provisioner {
     });
     row = this.check(runId, signal);
 
+    const share = shareOf(record, row.gpuBlocks);
     const spec = buildJobSpec({
       jobId: row.jobId,
       runId: row.id,
@@ -155,7 +173,8 @@ export class Provisioner {
       repoId: row.repoId,
       config,
       secretEnvNames: Object.keys(book.secretsOf(row).env),
-      offer: record.offer,
+      offer: share.offer,
+      gpuIndices: share.gpuIndices,
       baseImage: this.d.config.baseImage,
       dindImage: this.d.config.dindImage,
       publicKey: this.d.userKey.publicKey,
@@ -218,7 +237,7 @@ export class Provisioner {
     book.say(row, message);
     if (shouldRetry(reason, config.retry, row.submittedMs, Date.now())) {
       const at = Date.now() + retryDelayMs(row.attempt);
-      const next = book.move(row.id, 'submitted', { retryAtMs: at, statusMessage: message, jobId: '', instanceKey: '' });
+      const next = book.move(row.id, 'submitted', { retryAtMs: at, statusMessage: message, jobId: '', instanceKey: '', gpuBlocks: '' });
       book.notice(next, `No capacity; retrying in ${Math.round((at - Date.now()) / 1000)}s (attempt ${row.attempt + 1})`);
       return;
     }

@@ -205,6 +205,7 @@ export class RunService {
       runningSinceMs: 0,
       jobJson: '',
       sshAlias: '',
+      gpuBlocks: '',
     };
     try {
       this.d.store.insert(row);

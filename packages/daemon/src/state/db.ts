@@ -149,6 +149,11 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: "fleet blocks: the blocks of a split fleet host a run's attempt holds ('': the whole instance)",
+    sql: `ALTER TABLE runs ADD COLUMN gpu_blocks TEXT NOT NULL DEFAULT '';`,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

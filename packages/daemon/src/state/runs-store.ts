@@ -36,6 +36,8 @@ export interface RunRow {
   /** The last JobStatus the agent reported (JSON). */
   jobJson: string;
   sshAlias: string;
+  /** The blocks of a fleet host split into blocks (`blocks`) this attempt holds, "0,1/4" (of 4); '': the whole instance. */
+  gpuBlocks: string;
 }
 
 const COLUMNS: Record<keyof RunRow, string> = {
@@ -65,6 +67,7 @@ const COLUMNS: Record<keyof RunRow, string> = {
   runningSinceMs: 'running_since_ms',
   jobJson: 'job_json',
   sshAlias: 'ssh_alias',
+  gpuBlocks: 'gpu_blocks',
 };
 
 const FINISHED_SQL = `('terminated', 'failed', 'done')`;

@@ -35,6 +35,7 @@ export function testRunRow(over: Partial<RunRow> & Pick<RunRow, 'id' | 'name'>):
     runningSinceMs: 0,
     jobJson: '',
     sshAlias: '',
+    gpuBlocks: '',
     ...over,
   };
 }
