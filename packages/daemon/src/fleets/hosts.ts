@@ -87,7 +87,9 @@ export class FleetHosts {
     try {
       const config = JSON.parse(fleet?.configurationJson ?? '{}') as FleetConfiguration;
       const host = config.ssh_config ? resolveSshHosts(config.ssh_config).find((h) => hostKeyOf(h) === hostKeyOf(d.access)) : undefined;
-      blocks = host?.blocks ?? 1;
+      // A host's own `blocks`, else the fleet's (a host left at 1 takes the fleet-wide value).
+      const own = host && host.blocks !== 1 ? host.blocks : undefined;
+      blocks = own ?? config.blocks ?? 1;
     } catch {
       /* an unreadable configuration: the host is not split */
     }
