@@ -7,27 +7,13 @@
 //  - apply -d → first `ssh NAME true` on the double's host next to the same on an SSH fleet host, with
 //    the agent uploaded from here (the default), downloaded by the instance from `agent_url`, and on
 //    an instance kept idle by the run before (idle_duration).
-import { spawn } from 'node:child_process';
 import { createReadStream, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { cliSandbox, loadBundle, median, report, requireBuilt, root, time } from './lib.mjs';
+import { cliSandbox, loadBundle, median, report, requireBuilt, root, time, run } from './lib.mjs';
 
 const LATENCY_MS = 150;
 
-/** A command run without blocking this process (the API double answers from it). */
-function run(cmd, args, { env, cwd, input } = {}) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${err}${out}`))));
-    p.stdin.end(input ?? '');
-  });
-}
 const SPECS = { vcpus: 8, memory_gib: 32, storage_gib: 100, gpus: 1 };
 
 /** 100 instance types in 10 regions each: 1,000 offers. */

@@ -7,26 +7,12 @@
 //  - apply -d → first `ssh NAME true` on a RunPod pod (a container of the test engine in its own
 //    network namespace: the bootstrap, sshd, the agent uploaded) next to the same on an SSH fleet
 //    host that has the agent. Needs root, iproute2 and the test engine (`npm run test:e2e` once).
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cliSandbox, loadBundle, median, report, requireBuilt, requireTestEngine, root, time } from './lib.mjs';
+import { cliSandbox, loadBundle, median, report, requireBuilt, requireTestEngine, root, time, run } from './lib.mjs';
 
 const LATENCY = { lambda: 150, runpod: 250, vastai: 400 };
 const SSHD_IMAGE = 'dstack-test/debian-sshd:bookworm-v1';
-
-function run(cmd, args, { env, cwd, input } = {}) {
-  return new Promise((resolve, reject) => {
-    const p = spawn(cmd, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('error', reject);
-    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${err}${out}`))));
-    p.stdin.end(input ?? '');
-  });
-}
 
 const GPUS = [
   ['A10 (24 GB PCIe)', 'NVIDIA A10', 'A10', 24],

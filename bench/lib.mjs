@@ -1,6 +1,6 @@
 // Shared bench helpers: timing, medians, and one report line per measurement, always next to a
 // baseline measured in the same run (so the ratio means something on whatever machine runs it).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -34,6 +34,23 @@ export function sh(cmd, args, opts = {}) {
   const res = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
   if (res.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${res.status}): ${res.stderr}`);
   return res.stdout;
+}
+
+/**
+ * Runs a command without blocking this process (an API double in it answers the command's calls);
+ * resolves with its stdout, rejects when it fails.
+ */
+export function run(cmd, args, { env, cwd, input } = {}) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    p.on('error', reject);
+    p.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${err}${out}`))));
+    p.stdin.end(input ?? '');
+  });
 }
 
 const rows = [];

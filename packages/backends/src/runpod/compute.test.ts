@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { type CloudError, CloudNoCapacityError } from '../cloud/cloud-error';
 import { classifyRunpod, RunpodApi, type RunpodGpuType, type RunpodPod } from './api';
-import { RUNPOD_SSH_PORT, RunpodCompute, runpodDockerArgs, runpodGpuName, runpodOffers } from './compute';
+import { RunpodCompute, runpodDockerArgs, runpodGpuName, runpodOffers } from './compute';
+import { CONTAINER_SSH_PORT } from '../cloud/container-bootstrap';
 
 const NO_CAPACITY = 'There are no longer any instances available with the requested specifications. Please refresh and try again.';
 
@@ -347,7 +348,9 @@ describe('RunPod pods', () => {
         ? { body: { data: { podFindAndDeployOnDemand: pod({ id: 'p2222' }) } } }
         : {
             body: {
-              data: { pod: pod({ id: 'p2222', runtime: { uptimeInSeconds: 1, ports: [map(2222, 41000), map(RUNPOD_SSH_PORT, 41001)] } }) },
+              data: {
+                pod: pod({ id: 'p2222', runtime: { uptimeInSeconds: 1, ports: [map(2222, 41000), map(CONTAINER_SSH_PORT, 41001)] } }),
+              },
             },
           };
     await c.create({ offer: runpodOffers(TYPES)[0], name: 'n', sshPublicKey: '', container: { ...container, sshPort: 2222 } });

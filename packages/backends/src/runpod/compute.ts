@@ -8,10 +8,8 @@ import type { Offer } from '@dstack/core/gen/daemon';
 import { dstackGpuName } from '../gpu-short-names';
 import { isCloudError } from '../cloud/cloud-error';
 import type { CloudInstance, Compute, CreateRequest } from '../cloud/compute';
+import { CONTAINER_SSH_PORT } from '../cloud/container-bootstrap';
 import { RUNPOD_GPU_COUNTS, type RunpodApi, type RunpodCloudType, type RunpodGpuType, type RunpodPod } from './api';
-
-/** The port sshd listens on in the container when create() did not say (dstack's DSTACK_RUNNER_SSH_PORT). */
-export const RUNPOD_SSH_PORT = 10022;
 
 /**
  * The container disk an offer shows: RunPod sizes it as asked at deploy (containerDiskInGb), with no
@@ -79,7 +77,7 @@ export function runpodDockerArgs(command: string[]): string {
 /** Where sshd answers: the public TCP mapping of the ssh port, or the pod's only public TCP mapping. */
 function sshMapping(pod: RunpodPod, sshPort?: number) {
   const tcp = (pod.runtime?.ports ?? []).filter((p) => p.type === 'tcp' && p.isIpPublic && p.ip && p.publicPort > 0);
-  const wanted = tcp.find((p) => p.privatePort === (sshPort ?? RUNPOD_SSH_PORT));
+  const wanted = tcp.find((p) => p.privatePort === (sshPort ?? CONTAINER_SSH_PORT));
   if (wanted || sshPort !== undefined) return wanted;
   return tcp.length === 1 ? tcp[0] : undefined;
 }

@@ -5,7 +5,8 @@ import type { Offer } from '@dstack/core/gen/daemon';
 import { type CloudError, CloudNoCapacityError } from '../cloud/cloud-error';
 import type { CreateRequest } from '../cloud/compute';
 import { classifyVastai, type VastaiInstance, type VastaiOffer, VastaiApi } from './api';
-import { VASTAI_SSH_PORT, VastaiCompute, vastaiGpuName, vastaiInstance, vastaiOffers, vastaiRegion } from './compute';
+import { VastaiCompute, vastaiGpuName, vastaiInstance, vastaiOffers, vastaiRegion } from './compute';
+import { CONTAINER_SSH_PORT } from '../cloud/container-bootstrap';
 
 interface Seen {
   method: string;
@@ -102,7 +103,7 @@ const request = (o: Partial<Offer>, container = true): CreateRequest => ({
         container: {
           image: 'dstack-test/debian:bookworm-v1',
           command: ['/bin/sh', '-c', 'exec sshd -D -p 10022'],
-          sshPort: VASTAI_SSH_PORT,
+          sshPort: CONTAINER_SSH_PORT,
           env: { DSTACK_RUN: 'run-1' },
           diskGb: 99.5,
         },

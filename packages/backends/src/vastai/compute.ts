@@ -12,10 +12,8 @@ import type { Offer } from '@dstack/core/gen/daemon';
 import { dstackGpuName } from '../gpu-short-names';
 import { isCloudError } from '../cloud/cloud-error';
 import type { CloudInstance, Compute, CreateRequest } from '../cloud/compute';
+import { CONTAINER_SSH_PORT } from '../cloud/container-bootstrap';
 import type { VastaiApi, VastaiCreateRequest, VastaiInstance, VastaiOffer, VastaiSearchQuery } from './api';
-
-/** The port sshd listens on in the container (dstack's DSTACK_RUNNER_SSH_PORT, as its Vast.ai backend maps it). */
-export const VASTAI_SSH_PORT = 10022;
 
 /** Offers kept from one search: the cheapest, as Vast.ai orders them. */
 export const VASTAI_MAX_OFFERS = 1000;
@@ -98,7 +96,7 @@ const START_FAILED = /OCI runtime create failed|Error response from daemon/i;
  * instance: this rule is read from them, and a bid instance whose own program ended (cur_state still
  * "running") is a plain stop, not an interruption.
  */
-export function vastaiInstance(i: VastaiInstance, sshPort = VASTAI_SSH_PORT): CloudInstance {
+export function vastaiInstance(i: VastaiInstance, sshPort = CONTAINER_SSH_PORT): CloudInstance {
   const actual = i.actual_status ?? '';
   const msg = (i.status_msg ?? '').trim();
   const hostPort = Number(i.ports?.[`${sshPort}/tcp`]?.[0]?.HostPort);
@@ -150,7 +148,7 @@ export class VastaiCompute implements Compute {
 
   constructor(
     private readonly api: VastaiApi,
-    private readonly sshPort = VASTAI_SSH_PORT,
+    private readonly sshPort = CONTAINER_SSH_PORT,
   ) {}
 
   async offers(): Promise<Offer[]> {
