@@ -94,6 +94,11 @@ export interface CreateInstanceRequest {
   sshPublicKey: string;
   /** The run's image: what a container cloud's instance runs (the bootstrap in front of it). */
   image?: string;
+  /**
+   * Where a backend whose instances wait in a queue (a cluster scheduler) says why, as it changes
+   * ("pending (Resources)"): shown as the run's status message.
+   */
+  report?: (message: string) => void;
 }
 
 export interface Backend {

@@ -129,6 +129,7 @@ export class Provisioner {
             name: `${row.name}-0`,
             sshPublicKey: this.d.userKey.publicKey,
             image: imageFor(config, this.d.config.baseImage, this.d.config.dindImage),
+            report: (message) => book.say(row!, message),
           });
           break;
         } catch (err) {
