@@ -216,6 +216,8 @@ export function jobSpec(p: Partial<JobSpec> & { jobId: string }): JobSpec {
     mounts: [],
     secretEnv: {},
     docker: false,
+    files: [],
+    repos: [],
     ...p,
   };
 }

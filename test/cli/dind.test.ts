@@ -105,7 +105,8 @@ describe('docker: true (Docker-in-Docker)', () => {
     const host = await ssh(sb, name, 'if [ -e /sys/class/net/docker0 ]; then echo docker0; else echo no-docker0; fi');
     expect(host.stdout).toBe('no-docker0\n');
     await mustDstack(sb, ['stop', name, '-y']);
-    await waitForRun(sb, name, (r) => ['terminated', 'done', 'failed'].includes(r.status), 'finished');
+    // `stopped`: its container kept (stop and resume with state); the sandbox's cleanup removes it.
+    await waitForRun(sb, name, (r) => ['terminated', 'done', 'failed', 'stopped'].includes(r.status), 'finished');
   });
 
   it('fails the run, saying so, when the DinD image has no dockerd', async () => {

@@ -2,7 +2,8 @@
 // a file written to an instance volume by one run survives it and is seen by the next run (the
 // folder made by the agent, 0777 as dstack makes it); `ps -v` and `ps --json` show the mounts; an
 // optional volume the host cannot give is left out and the run goes on, a required one fails the run
-// with volume_error; a network volume and `type: volume` are refused at plan time with their reason,
+// with volume_error; a network volume that does not exist and a `type: volume` at a backend that is
+// not configured are refused with their reason (network volumes themselves: test/clouds/volumes.test.ts),
 // as are bad paths (relative, over /workflow) and a folder of the agent's own; a host-mode run
 // (no engine) cannot mount one and says so.
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -51,7 +52,7 @@ describe('instance volumes', () => {
 
     const stop = await dstack(sb, ['stop', first, '-y']);
     expect(stop.code, stop.stderr).toBe(0);
-    expect(['terminated', 'done']).toContain((await getRun(sb, first))!.status);
+    expect(['terminated', 'done', 'stopped']).toContain((await getRun(sb, first))!.status);
     expect(readFileSync(join(vol, 'note'), 'utf8')).toBe('kept-by-a\n');
 
     // The next run, the object form, another path in the container, an optional flag.
@@ -130,7 +131,7 @@ describe('refused at plan time, nothing created', () => {
     const res = await apply(sb, conf('net.dstack.yml', ['type: dev-environment', `name: ${name}`, 'volumes:', '  - my-vol:/data']));
     expect(res.code).toBe(1);
     expect(res.stderr).toBe(
-      'error: no offers fit the configuration: volumes: volume my-vol at /data: no configured backend offers network volumes (dstack-ts has none yet); mount a folder of the instance instead (/instance/path:/data)\n',
+      'error: no offers fit the configuration: volumes: volume my-vol at /data: no such volume: make one with `dstack apply -f` of a `type: volume` file (see `dstack volume list`)\n',
     );
     // Not even with a retry that waits for capacity.
     const retry = await apply(
@@ -145,19 +146,20 @@ describe('refused at plan time, nothing created', () => {
       ]),
     );
     expect(retry.code).toBe(1);
-    expect(retry.stderr).toContain('volumes: volumes v1, v2 at /d: no configured backend offers network volumes');
+    expect(retry.stderr).toContain('volumes: volumes v1, v2 at /d: no such volume');
     expect(await getRun(sb, name)).toBeUndefined();
   });
 
-  it('`type: volume`, saying why', async () => {
+  it('`type: volume` at a backend that is not configured, naming it', async () => {
     const res = await apply(
       sb,
       conf('vol.dstack.yml', ['type: volume', 'name: my-vol', 'backend: aws', 'region: eu-central-1', 'size: 100GB']),
     );
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(
-      /^vol\.dstack\.yml:1:7: `type: volume` makes a network volume, and no backend of dstack-ts offers network volumes/,
+      /vol\.dstack\.yml: backend aws is not configured \(configured: local, ssh; add it with `dstack backend add aws`\)/,
     );
+    expect((await mustDstack(sb, ['volume', 'list', '--json'])).stdout).toBe('{\n  "volumes": []\n}\n');
   });
 
   it('bad paths, at their place, the value quoted', async () => {

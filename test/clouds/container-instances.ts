@@ -33,6 +33,8 @@ export interface LaunchSpec {
   env: Record<string, string>;
   /** The network never comes up: nothing answers at its address (an instance whose SSH never answers). */
   dead?: boolean;
+  /** Folders of this machine bound into the container (a provider's network volume). */
+  binds?: { source: string; target: string }[];
 }
 
 export interface ContainerInstances {
@@ -68,6 +70,7 @@ export async function containerInstances(): Promise<ContainerInstances> {
       '--label',
       `dstack-test-instances=${id}`,
       ...envArgs,
+      ...(spec.binds ?? []).flatMap((b) => ['--mount', `type=bind,source=${b.source},target=${b.target}`]),
       '--entrypoint',
       entrypoint,
       spec.image,

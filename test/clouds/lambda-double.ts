@@ -10,8 +10,16 @@
 // as the only ones its sshd accepts, reports it `booting` for a while and then `active` with its
 // address; terminating one kills every process on it but its sshd and empties its home, as a VM's
 // end would.
+//
+// Filesystems (the same reference: GET /file-systems, POST /filesystems {name, region}, DELETE
+// /filesystems/{id}; `file_system_names` at launch, one at most; mounted at /lambda/nfs/NAME): each
+// one is a real folder at its mount point on this machine, made when it is created and removed when
+// it is deleted. The test hosts share this machine's filesystem, so every instance sees it there (a
+// real VM sees only those it was launched with: the double cannot hide it from the others). A launch
+// naming one of another region, and deleting one an instance still has, are refused (codes are the
+// double's guess: global/invalid-parameters, filesystem/in-use).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { TestHost } from '../harness/ssh-hosts';
@@ -34,6 +42,7 @@ interface DoubleInstance {
   region: string;
   ssh_key_names: string[];
   host?: TestHost;
+  file_system_names: string[];
   /** Its sshd never answers (the host's link is down). */
   dead: boolean;
   activeAt: number;
@@ -63,6 +72,10 @@ export interface LambdaDouble {
   deadNext(): void;
   /** Called on each launch, after the instance exists and before the answer is sent. */
   onLaunch?: (id: string) => void | Promise<void>;
+  /** Every filesystem now, with its folder on this machine (its mount point). */
+  fileSystems(): { id: string; name: string; region: string; mount_point: string }[];
+  /** The file_system_names of each launch, as sent. */
+  launchedWith: string[][];
   /** Launches an instance as another client would (not through the daemon). */
   launchDirect(name: string): string;
   close(): Promise<void>;
@@ -84,6 +97,11 @@ export async function startLambdaDouble(opts: {
   const requests: string[] = [];
   let deadNext = false;
   let seq = 0;
+  const fileSystems: { id: string; name: string; region: string; mount_point: string; created: string }[] = [];
+  const launchedWith: string[][] = [];
+  // Folders the double made above the mount points (removed at close when empty).
+  const madeDirs: string[] = [];
+  const inUse = (name: string) => instances.some((i) => i.status !== 'terminated' && i.file_system_names.includes(name));
 
   const free = () => opts.hosts.find((h) => !instances.some((i) => i.host === h && i.status !== 'terminated'));
 
@@ -114,9 +132,17 @@ export async function startLambdaDouble(opts: {
     region: string,
     keyNames: string[],
     name: string,
+    fsNames: string[] = [],
   ): DoubleInstance | { code: string; message: string; status: number } => {
     const type = opts.types.find((t) => t.name === typeName);
     if (!type) return { status: 400, code: 'global/invalid-parameters', message: `Invalid instance type name ${typeName}` };
+    if (fsNames.length > 1) return { status: 400, code: 'global/invalid-parameters', message: 'At most one file system may be attached.' };
+    for (const n of fsNames) {
+      const fs = fileSystems.find((f) => f.name === n);
+      if (!fs) return { status: 400, code: 'global/invalid-parameters', message: `File system ${n} does not exist.` };
+      if (fs.region !== region)
+        return { status: 400, code: 'global/invalid-parameters', message: `File system ${n} is in ${fs.region}, not in ${region}.` };
+    }
     const host = free();
     if (!type.regions.includes(region) || !host) {
       return {
@@ -136,6 +162,7 @@ export async function startLambdaDouble(opts: {
       type,
       region,
       ssh_key_names: keyNames,
+      file_system_names: fsNames,
       host,
       dead: deadNext,
       activeAt: Date.now() + bootMs,
@@ -226,6 +253,52 @@ export async function startLambdaDouble(opts: {
       if (!i) return error(res, 404, 'global/object-does-not-exist', 'Specified instance does not exist.');
       return send(res, 200, { data: view(i) });
     }
+    const fsView = (f: (typeof fileSystems)[number]) => ({
+      id: f.id,
+      name: f.name,
+      mount_point: f.mount_point,
+      created: f.created,
+      created_by: { id: 'user_double', email: 'double@example.com', status: 'active' },
+      is_in_use: inUse(f.name),
+      region: { name: f.region, description: f.region },
+      bytes_used: 0,
+    });
+    if (method === 'GET' && path === '/file-systems') return send(res, 200, { data: fileSystems.map(fsView) });
+    if (method === 'POST' && path === '/filesystems') {
+      const b = await body(req);
+      if (typeof b.name !== 'string' || !/^[a-zA-Z]+[0-9a-zA-Z-]*$/.test(b.name) || b.name.length > 60 || typeof b.region !== 'string')
+        return error(res, 400, 'global/invalid-parameters', 'Invalid request body.');
+      if (!opts.types.some((t) => t.regions.includes(b.region as string)))
+        return error(res, 400, 'global/invalid-parameters', `Invalid region ${b.region}.`);
+      if (fileSystems.some((f) => f.name === b.name))
+        return error(res, 400, 'global/invalid-parameters', 'File system name already in use.');
+      const mount = `/lambda/nfs/${b.name}`;
+      for (const d of ['/lambda', '/lambda/nfs']) {
+        if (!existsSync(d)) {
+          mkdirSync(d);
+          madeDirs.unshift(d);
+        }
+      }
+      mkdirSync(mount, { mode: 0o777 });
+      const f = {
+        id: `fs${(++seq).toString(16)}${Math.random().toString(16).slice(2, 10)}`,
+        name: b.name,
+        region: b.region,
+        mount_point: mount,
+        created: new Date().toISOString(),
+      };
+      fileSystems.push(f);
+      return send(res, 200, { data: fsView(f) });
+    }
+    const fsOne = /^\/filesystems\/([^/]+)$/.exec(path);
+    if (method === 'DELETE' && fsOne) {
+      const f = fileSystems.find((x) => x.id === decodeURIComponent(fsOne[1]));
+      if (!f) return error(res, 404, 'global/object-does-not-exist', 'Specified file system does not exist.');
+      if (inUse(f.name)) return error(res, 400, 'filesystem/in-use', 'File system is in use by an instance.');
+      fileSystems.splice(fileSystems.indexOf(f), 1);
+      rmSync(f.mount_point, { recursive: true, force: true });
+      return send(res, 200, { data: { deleted_ids: [f.id] } });
+    }
     if (method === 'GET' && path === '/ssh-keys') return send(res, 200, { data: sshKeys });
     if (method === 'POST' && path === '/ssh-keys') {
       const b = await body(req);
@@ -241,7 +314,9 @@ export async function startLambdaDouble(opts: {
       if (typeof b.region_name !== 'string' || typeof b.instance_type_name !== 'string' || !Array.isArray(b.ssh_key_names)) {
         return error(res, 400, 'global/invalid-parameters', 'Invalid request body.');
       }
-      const r = launch(b.instance_type_name, b.region_name, b.ssh_key_names as string[], typeof b.name === 'string' ? b.name : '');
+      const fsNames = Array.isArray(b.file_system_names) ? (b.file_system_names as string[]) : [];
+      launchedWith.push(fsNames);
+      const r = launch(b.instance_type_name, b.region_name, b.ssh_key_names as string[], typeof b.name === 'string' ? b.name : '', fsNames);
       if ('code' in r) return error(res, r.status, r.code, r.message);
       await double.onLaunch?.(r.id);
       return send(res, 200, { data: { instance_ids: [r.id] } });
@@ -289,7 +364,20 @@ export async function startLambdaDouble(opts: {
       if ('code' in r) throw new Error(r.message);
       return r.id;
     },
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    fileSystems: () => fileSystems.map((f) => ({ id: f.id, name: f.name, region: f.region, mount_point: f.mount_point })),
+    launchedWith,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const f of fileSystems.splice(0)) rmSync(f.mount_point, { recursive: true, force: true });
+        for (const d of madeDirs) {
+          try {
+            rmdirSync(d);
+          } catch {
+            /* another double's filesystem is still there */
+          }
+        }
+        server.close(() => r());
+      }),
   };
   return double;
 }

@@ -17,7 +17,18 @@
 // private port: the container has its own IP); a container that ended shows as EXITED with "Exited
 // with code N"; terminating removes the container, and RunPod then forgets the pod (gone from
 // myself.pods, `pod` answers null). Each GPU type has a stock of pods it can still place.
+//
+// Network volumes (https://docs.runpod.io/pods/storage/create-network-volumes, and the operations
+// dstack's runpod/api_client.py sends: createNetworkVolume(input: {name, size, dataCenterId}),
+// deleteNetworkVolume(input: {id}), myself { networkVolumes { id name size dataCenterId } }): each one
+// is a folder of this machine, bound into the container of every pod deployed with its
+// networkVolumeId at the deploy's volumeMountPath (RunPod's default /workspace), so a file one pod
+// writes is there for the next. A deploy into another data center than the volume's is refused, as is
+// deleting a volume a pod still has (the double's wording of both).
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { BUSYBOX_IMAGE } from '../harness/images';
 import type { ContainerInstance, ContainerInstances } from './container-instances';
@@ -76,6 +87,16 @@ interface DoublePod {
   instance?: ContainerInstance;
   /** The container being started (terminate waits for it). */
   launching: Promise<void>;
+  networkVolumeId?: string;
+}
+
+interface DoubleVolume {
+  id: string;
+  name: string;
+  size: number;
+  dataCenterId: string;
+  /** The folder on this machine that holds its files. */
+  dir: string;
 }
 
 export interface RunpodDouble {
@@ -95,6 +116,8 @@ export interface RunpodDouble {
   deadNext(): void;
   /** Called on each deploy, after the pod exists (container started) and before the answer is sent. */
   onDeploy?: (id: string) => void | Promise<void>;
+  /** Every network volume now, with the folder that holds its files. */
+  networkVolumes(): { id: string; name: string; size: number; dataCenterId: string; dir: string }[];
   /** Deploys a pod as another client would (not through the daemon); its container starts in the background. */
   deployDirect(name: string, spec?: { image?: string; command?: string[] }): string;
   close(): Promise<void>;
@@ -157,7 +180,12 @@ export async function startRunpodDouble(opts: {
   bootMs?: number;
   /** Added to every answer: a provider's round trip (benches). */
   latencyMs?: number;
+  /** Data centers a network volume may be made in (default EU-RO-1, US-KS-2). */
+  dataCenters?: string[];
 }): Promise<RunpodDouble> {
+  const dataCenters = opts.dataCenters ?? ['EU-RO-1', 'US-KS-2'];
+  const volumes: DoubleVolume[] = [];
+  let volumesDir: string | undefined;
   const apiKey = opts.apiKey ?? `rpa_TEST${Math.random().toString(36).slice(2).toUpperCase()}`;
   const bootMs = opts.bootMs ?? 1500;
   const pods: DoublePod[] = [];
@@ -268,7 +296,7 @@ export async function startRunpodDouble(opts: {
     };
   };
 
-  const launch = async (p: DoublePod, command: string[], dead: boolean) => {
+  const launch = async (p: DoublePod, command: string[], dead: boolean, binds?: { source: string; target: string }[]) => {
     try {
       p.instance = await opts.instances.launch({
         name: `runpod-${p.id}`,
@@ -283,6 +311,7 @@ export async function startRunpodDouble(opts: {
           ...Object.fromEntries(parsePorts(p.ports).map(({ port }) => [`RUNPOD_TCP_PORT_${port}`, String(port)])),
         },
         dead,
+        binds,
       });
       p.runningAt = Date.now() + bootMs;
     } catch (err) {
@@ -304,6 +333,14 @@ export async function startRunpodDouble(opts: {
     // The double runs no image's own entrypoint: the deploy must say what to run.
     if (!command) return { message: 'dockerArgs is empty: the double needs the command to run' };
     const envList = Array.isArray(input.env) ? (input.env as { key?: unknown; value?: unknown }[]) : [];
+    let volume: DoubleVolume | undefined;
+    if (typeof input.networkVolumeId === 'string' && input.networkVolumeId) {
+      volume = volumes.find((v) => v.id === input.networkVolumeId);
+      if (!volume) return { message: `network volume ${input.networkVolumeId} not found` };
+      if (typeof input.dataCenterId === 'string' && input.dataCenterId && input.dataCenterId !== volume.dataCenterId)
+        return { message: `network volume ${volume.id} is in ${volume.dataCenterId}, not in data center ${input.dataCenterId}` };
+    }
+    const mountPath = typeof input.volumeMountPath === 'string' && input.volumeMountPath ? input.volumeMountPath : '/workspace';
     type.stock--;
     const p: DoublePod = {
       id: podId(++seq),
@@ -320,8 +357,9 @@ export async function startRunpodDouble(opts: {
       costPerHr: Math.round(type.securePrice * gpuCount * 1000) / 1000,
       runningAt: Number.POSITIVE_INFINITY,
       launching: Promise.resolve(),
+      ...(volume ? { networkVolumeId: volume.id } : {}),
     };
-    p.launching = launch(p, command, dead);
+    p.launching = launch(p, command, dead, volume ? [{ source: volume.dir, target: mountPath }] : undefined);
     pods.push(p);
     return p;
   };
@@ -384,7 +422,51 @@ export async function startRunpodDouble(opts: {
         return send(res, 200, { data: { gpuTypes: gpuTypes(query, variables) } });
       case 'myself': {
         const mine = /\bpods\b/.test(query) ? await Promise.all(pods.filter((p) => p.desiredStatus !== 'TERMINATED').map(view)) : undefined;
-        return send(res, 200, { data: { myself: { id: 'user_double', email: 'double@example.com', ...(mine ? { pods: mine } : {}) } } });
+        const nv = /\bnetworkVolumes\b/.test(query)
+          ? volumes.map((v) => ({
+              id: v.id,
+              name: v.name,
+              size: v.size,
+              dataCenterId: v.dataCenterId,
+              dataCenter: { id: v.dataCenterId, name: v.dataCenterId },
+            }))
+          : undefined;
+        return send(res, 200, {
+          data: {
+            myself: {
+              id: 'user_double',
+              email: 'double@example.com',
+              ...(mine ? { pods: mine } : {}),
+              ...(nv ? { networkVolumes: nv } : {}),
+            },
+          },
+        });
+      }
+      case 'createNetworkVolume': {
+        const input = inputOf(query, op, variables);
+        if (!input) return graphqlError(res, op, 'input is required (the double reads it from `variables`)');
+        const { name, size, dataCenterId } = input;
+        if (typeof name !== 'string' || !name) return graphqlError(res, op, 'name is required');
+        if (typeof size !== 'number' || !Number.isInteger(size) || size < 1)
+          return graphqlError(res, op, 'size must be a whole number of GB, at least 1');
+        if (typeof dataCenterId !== 'string' || !dataCenters.includes(dataCenterId))
+          return graphqlError(res, op, `Invalid dataCenterId: ${String(dataCenterId)}`);
+        volumesDir ??= mkdtempSync(join(tmpdir(), 'runpod-double-volumes-'));
+        const v: DoubleVolume = { id: podId(++seq), name, size, dataCenterId, dir: '' };
+        v.dir = join(volumesDir, v.id);
+        mkdirSync(v.dir, { mode: 0o777 });
+        volumes.push(v);
+        return send(res, 200, { data: { createNetworkVolume: { id: v.id, name, size, dataCenterId } } });
+      }
+      case 'deleteNetworkVolume': {
+        const id = inputOf(query, op, variables)?.id;
+        const v = volumes.find((x) => x.id === id);
+        if (!v) return graphqlError(res, op, 'network volume not found');
+        const users = pods.filter((p) => p.networkVolumeId === v.id && p.desiredStatus !== 'TERMINATED');
+        if (users.length) return graphqlError(res, op, `network volume ${v.id} is in use by pod ${users.map((p) => p.id).join(', ')}`);
+        volumes.splice(volumes.indexOf(v), 1);
+        rmSync(v.dir, { recursive: true, force: true });
+        return send(res, 200, { data: { deleteNetworkVolume: null } });
       }
       case 'pod': {
         const p = live(inputOf(query, 'pod', variables)?.podId);
@@ -440,6 +522,7 @@ export async function startRunpodDouble(opts: {
     requests,
     deploys,
     pods: () => pods.map((p) => ({ id: p.id, name: p.name, desiredStatus: p.desiredStatus, containerId: p.instance?.containerId })),
+    networkVolumes: () => volumes.map((v) => ({ ...v })),
     fault: (f) => faults.push(f),
     deadNext: () => {
       deadNext = true;
@@ -456,6 +539,7 @@ export async function startRunpodDouble(opts: {
     close: () =>
       new Promise<void>((r) => {
         clearInterval(watcher);
+        if (volumesDir) rmSync(volumesDir, { recursive: true, force: true });
         server.close(() => r());
         server.closeAllConnections();
       }),

@@ -1,12 +1,14 @@
 // Fleet `blocks`, end to end: one SSH test host whose nvidia-smi (a stand-in script in the shape of
 // the H200 fixture) reports two GPUs, in a fleet with `blocks: 2`. Two runs asking for one GPU each
 // land on that one host at once, each seeing only its own GPU (CUDA_VISIBLE_DEVICES, the agent's
-// DSTACK_GPUS_NUM); a third is told that no block is free; once a run ends, its block serves the next.
+// DSTACK_GPUS_NUM) and, in `dstack metrics`, only its own GPU's samples; a third is told that no block
+// is free; once a run ends, its block serves the next.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dstack, gitRepo, mustDstack, runName, ssh, type Sandbox } from '../cli/helpers';
 import type { TestHostNetwork } from '../harness/ssh-hosts';
+import { waitFor } from '../harness/util';
 import { createTestHosts, devEnvYaml, fleetSandbox, fleetYaml } from './helpers';
 
 // What the agent's host probe and its metrics ask nvidia-smi, answered as a two-GPU H200 host does.
@@ -61,6 +63,15 @@ describe('a fleet host split into blocks', () => {
     }
     const seen = [await gpusOf(runs[0]), await gpusOf(runs[1])];
     expect(seen.sort()).toEqual(['0/1', '1/1']);
+    // Each run's metrics sample its own GPU only (the host's nvidia-smi lists both).
+    for (const name of runs.slice(0, 2)) {
+      const own = Number((await gpusOf(name)).split('/')[0]);
+      const sampled = await waitFor(`a GPU sample of ${name}`, async () => {
+        const m = JSON.parse((await mustDstack(sb, ['metrics', name, '--json'])).stdout) as { samples?: { gpus?: { index?: number }[] }[] };
+        return m.samples?.length ? m.samples.map((x) => (x.gpus ?? []).map((g) => g.index ?? 0)) : undefined;
+      });
+      expect(new Set(sampled.map((g) => g.join(',')))).toEqual(new Set([String(own)]));
+    }
 
     const third = await apply(runs[2]);
     expect(third.code).not.toBe(0);

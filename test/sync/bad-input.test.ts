@@ -56,7 +56,10 @@ describe('live sync: bad input', () => {
       await mustDstack(sb, ['stop', name, '-y']);
       const ended = await dstack(sb, ['sync', name]);
       expect(ended.code).toBe(1);
-      expect(ended.stderr).toBe(`error: run ${name} has ended (terminated): there is nothing to sync to\n`);
+      // `dstack stop` keeps the container (stop and resume with state): the run is stopped, not ended.
+      expect(ended.stderr).toBe(
+        `error: run ${name} is stopped (its container kept): \`dstack start ${name}\` first to sync into it, or \`dstack sync ${name} --pull\` to bring its edits home\n`,
+      );
       // Its state can still be asked for, and stopping what is not on says so.
       expect((await mustDstack(sb, ['sync', name, '--status'])).stdout).toBe(`Sync of ${name}: off\n`);
       expect((await mustDstack(sb, ['sync', name, '--stop'])).stdout).toBe(`Sync of ${name} is not on\n`);

@@ -8,6 +8,7 @@
 //   dstack-agent hostinfo [--data-dir DIR]
 //   dstack-agent call (--socket PATH | --data-dir DIR) METHOD [JSON]
 //   dstack-agent sftp-server --uid N --gid N --groups N,N --home DIR   (the agent starts it, fd 3 open)
+//   dstack-agent tcp-listen --uid N --gid N --host ADDR --port N       (the agent starts it, IPC channel)
 
 import { DEFAULT_LOG_ROTATION, type LogRotation } from '@dstack/core/log-file';
 
@@ -27,6 +28,9 @@ Usage:
                                                     internal: the agent's own SFTP server for one session,
                                                     on stdin/stdout, as that user; the agent starts it with
                                                     the target's root folder open as descriptor 3
+  dstack-agent tcp-listen --uid N --gid N --host ADDR --port N
+                                                    internal: opens an ssh -R listener as that user and
+                                                    hands it to the agent over its IPC channel
 
 serve options:
   --data-dir DIR     where the agent keeps its state, job logs, code and blob cache (created, mode 0700)
@@ -55,7 +59,8 @@ export type Command =
   | { kind: 'serve'; dataDir: string; socket?: string; logFile?: string; logCap?: number; logRotation?: LogRotation }
   | { kind: 'hostinfo'; dataDir: string }
   | { kind: 'call'; socket: string; method: string; body: string }
-  | { kind: 'sftp-server'; uid: number; gid: number; groups: number[]; home: string };
+  | { kind: 'sftp-server'; uid: number; gid: number; groups: number[]; home: string }
+  | { kind: 'tcp-listen'; uid: number; gid: number; groups: number[]; host: string; port: number };
 
 export class UsageError extends Error {}
 
@@ -68,7 +73,7 @@ export function parseArgs(argv: string[]): Command {
     return { kind: 'version', json: rest.includes('--json') };
   }
   const command = argv[0];
-  if (!['serve', 'hostinfo', 'call', 'sftp-server'].includes(command))
+  if (!['serve', 'hostinfo', 'call', 'sftp-server', 'tcp-listen'].includes(command))
     throw new UsageError(`unknown command ${command}: use serve, hostinfo, call, --version or --help`);
   const opts: Record<string, string> = {};
   const positional: string[] = [];
@@ -77,6 +82,7 @@ export function parseArgs(argv: string[]): Command {
     hostinfo: ['--data-dir'],
     call: ['--data-dir', '--socket'],
     'sftp-server': ['--uid', '--gid', '--groups', '--home'],
+    'tcp-listen': ['--uid', '--gid', '--host', '--port'],
   };
   for (let i = 1; i < argv.length; i++) {
     const arg = argv[i];
@@ -104,6 +110,16 @@ export function parseArgs(argv: string[]): Command {
     const groups = (opts['--groups'] ?? '').split(',').filter(Boolean);
     if (groups.some((g) => !/^\d+$/.test(g))) throw new UsageError(`--groups ${opts['--groups']}: numbers separated by commas`);
     return { kind: 'sftp-server', uid: id('--uid'), gid: id('--gid'), groups: groups.map(Number), home: opts['--home'] ?? '/' };
+  }
+  if (command === 'tcp-listen') {
+    const num = (name: string) => {
+      const v = opts[name];
+      if (v === undefined || !/^\d+$/.test(v)) throw new UsageError(`tcp-listen needs ${name} N (a number)`);
+      return Number(v);
+    };
+    if (!opts['--host']) throw new UsageError('tcp-listen needs --host ADDR');
+    const gid = num('--gid');
+    return { kind: 'tcp-listen', uid: num('--uid'), gid, groups: [gid], host: opts['--host'], port: num('--port') };
   }
   if (command === 'call') {
     const socket = opts['--socket'] ?? (opts['--data-dir'] ? `${opts['--data-dir'].replace(/\/+$/, '')}/agent.sock` : undefined);

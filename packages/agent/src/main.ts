@@ -5,6 +5,7 @@ import { USAGE, UsageError, parseArgs } from './cli';
 import { call, hostinfo } from './ctl';
 import { serve } from './serve';
 import { runSftpHelper } from './sftp/helper';
+import { runListenHelper } from './ssh-server/listen-helper';
 
 async function main(argv: string[]): Promise<number> {
   let cmd;
@@ -40,6 +41,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'sftp-server':
       await runSftpHelper(cmd);
+      return 0;
+    case 'tcp-listen':
+      await runListenHelper(cmd);
       return 0;
   }
 }

@@ -5,6 +5,7 @@
 import type { Offer } from '@dstack/core/gen/daemon';
 import type { ResourcesSpec } from '@dstack/core/resources/types';
 import type { HostConnection } from './host-connection';
+import type { VolumeAttachment, VolumeSupport } from './volumes';
 
 /** An SSH endpoint, for `ssh` config blocks: a host's own sshd, reached maybe through a jump host. */
 export interface SshEndpoint {
@@ -99,6 +100,21 @@ export interface CreateInstanceRequest {
    * ("pending (Resources)"): shown as the run's status message.
    */
   report?: (message: string) => void;
+  /**
+   * The run's resources as asked: a backend whose offers are whole nodes of a shared cluster
+   * (Kubernetes) requests what the run asked for, not the whole node; shm_size among them.
+   */
+  resources?: ResourcesSpec;
+  /** Network volumes the instance is made with (Backend.volumes), each at its path in the run's container. */
+  volumes?: VolumeAttachment[];
+  /** The run's max_duration in seconds: a scheduler's time limit for the instance (Slurm's --time); absent: none. */
+  maxDurationS?: number;
+  /**
+   * Aborted when the run no longer wants the instance (stopped, or the daemon is shutting down): a
+   * backend that waits in a queue stops waiting and leaves what it made (a daemon started again
+   * resumes it by name; the orphan sweep removes what no run owns).
+   */
+  signal?: AbortSignal;
 }
 
 export interface Backend {
@@ -141,13 +157,32 @@ export interface Backend {
    * provider still shows it up.
    */
   instanceEnded?(instance: InstanceRecord): Promise<InstanceEnd | undefined>;
+  /** A cluster's capacity now, free of total per node, for `dstack backend list` (as `dstack fleet` lists hosts). */
+  describe?(): Promise<string>;
+  /** Network volumes, where the backend has them (volumes.ts); absent: a run naming one cannot go here. */
+  readonly volumes?: VolumeSupport;
+  /**
+   * Jobs run on the host itself, never in a container (a Slurm job's step): the plan leaves the
+   * backend out for a run that names an image or wants Docker, saying so.
+   */
+  readonly hostOnly?: boolean;
 }
 
 export interface InstanceEnd {
   /** The provider took it back (outbid, preempted). */
   interrupted: boolean;
+  /** The run's container itself failed (a cluster's OOM kill): the run ends with this reason, whatever its limits. */
+  failed?: 'container_exited_with_error';
   /** The provider's words, naming the instance. */
   message: string;
+}
+
+/**
+ * The instance cannot run the run's container (an image its cluster cannot pull): the run fails
+ * with `creating_container_error`, not as an instance that never answered.
+ */
+export class ContainerCreateError extends Error {
+  override name = 'ContainerCreateError';
 }
 
 /** The offer exists no more, or the provider has no capacity for it: a `no-capacity` retry event. */

@@ -24,6 +24,9 @@ import { redactStoredSecrets } from './runs/redaction';
 import { SecretBox } from './secrets';
 import { SecretService } from './secrets-service';
 import { SecretsStore } from './state/secrets-store';
+import { useVolumeCatalog } from './volumes/attach';
+import { VolumeService } from './volumes/service';
+import { VolumesStore } from './volumes/store';
 import { handlers } from './server/grpc';
 import type { EarlyDaemon } from './start';
 import { SshConfigFiles } from './ssh-config/config-files';
@@ -124,6 +127,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     // Before anything is logged about the runs applied by an earlier daemon.
     redactStoredSecrets(store, secrets, log);
     const userSecrets = new SecretService(new SecretsStore(db, secrets), log);
+    const volumesStore = new VolumesStore(db);
+    // The planner, ApplyRun, provisioning and job specs read a run's network volumes from here.
+    useVolumeCatalog(volumesStore);
     const userKey = ensureUserKey(paths.sshKey);
     const ssh = new SshConfigFiles(paths.sshConfig, paths.knownHosts, paths.sshKey);
     const logs = new RunLogs(paths.runsDir);
@@ -276,6 +282,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
         sync,
         backends: cloudBackends,
         secrets: userSecrets,
+        volumes: new VolumeService({
+          store: volumesStore,
+          backends: () => backends,
+          activeRuns: () => [...store.unfinished(), ...store.stopped()],
+          log,
+        }),
         log,
         shutdown: () => void stop(),
         status: () => ({

@@ -5,10 +5,12 @@ import {
   AgentService,
   type AgentServer,
   type BlobChunk,
+  type CodeFileChunk,
   type Event,
   type EventsRequest,
   type HandshakeResponse,
   type PutBlobsResponse,
+  type ReadCodeFilesRequest,
 } from '@dstack/core/gen/agent';
 import { newServer, serviceError, unary as unaryOf, type ErrorReport } from '@dstack/core/grpc';
 import { AGENT_PROTOCOL_VERSION } from '@dstack/core/version';
@@ -54,10 +56,10 @@ export function agentService(d: AgentDeps, streams: Set<ServerWritableStream<Eve
       }),
     ),
     getHostInfo: unary(() => collectHostInfo(d.dataDir, d.engine)),
-    submitJob: unary((req) => m.submit(req.spec)),
+    submitJob: unary((req) => m.submit(req.spec, req.resume)),
     getJob: unary((req) => m.get(req.jobId).proto()),
     listJobs: unary(() => ({ jobs: m.list().map((j) => j.proto()) })),
-    stopJob: unary((req) => m.stop(req.jobId, req.abort, req.graceSeconds)),
+    stopJob: unary((req) => m.stop(req.jobId, req.abort, req.graceSeconds, req.keep)),
     removeJob: unary(async (req) => {
       await m.remove(req.jobId);
       return {};
@@ -104,9 +106,25 @@ export function agentService(d: AgentDeps, streams: Set<ServerWritableStream<Eve
       return { lines: r.lines, nextOffset: r.nextOffset, firstOffset: r.firstOffset };
     }),
     getMetrics: unary((req) => m.getMetrics(req.jobId, req.sinceMs)),
+    listCodeChanges: unary((req) => m.listCodeChanges(req.jobId)),
+    readCodeFiles: (call: ServerWritableStream<ReadCodeFilesRequest, CodeFileChunk>) => {
+      void (async () => {
+        try {
+          // Written with backpressure: a large file is never read ahead of what the socket takes.
+          for await (const chunk of m.readCodeFiles(call.request.jobId, call.request.paths)) {
+            if (call.cancelled) return;
+            if (!call.write(chunk)) await new Promise((r) => call.once('drain', r));
+          }
+          call.end();
+        } catch (err) {
+          const e = serviceError(err, report);
+          call.emit('error', Object.assign(new Error(e.message), { code: e.code, details: e.details }));
+        }
+      })();
+    },
     shutdown: unary(async (req) => {
       logger.info(`shutdown requested${req.removeData ? ' (removing the data dir)' : ''}: stopping every job`);
-      await m.stopAll();
+      await m.stopAll(req.removeData);
       setImmediate(() => d.onShutdown(req.removeData));
       return {};
     }),

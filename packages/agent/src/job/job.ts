@@ -34,6 +34,8 @@ import { JobError, shellPath, type OutputStream, type Runtime, type RuntimeJob, 
 import { generateHostKey, startJobSshServer, type JobSshServer } from '../ssh-server/server';
 import type { SyncedTree } from '../code/sync';
 import { startDockerd } from './dind';
+import { putJobFiles, stashFiles, withoutContent } from './files';
+import { cloneRepos } from './repos';
 import { installIdeServer } from './ide';
 import { ReadyGate, gatedTarget } from './ready-target';
 import { isFinished, next, stateName, type JobEvent } from './state';
@@ -50,10 +52,20 @@ interface Internal {
   workingDir: string;
   /** Init commands done; `initRunning` is set while one runs (a restart then cannot tell its outcome). */
   initDone: number;
+  /** `files:` written and `repos:` cloned (job/files.ts, job/repos.ts): not again after an agent restart. */
+  filesDone?: boolean;
   initRunning?: number;
   sshPort?: number;
-  /** A stop under way; `reason`/`message` when the agent stopped the job itself (a limit). */
-  stop?: { abort: boolean; grace: number; reason?: string; message?: string };
+  /**
+   * A stop under way; `reason`/`message` when the agent stopped the job itself (a limit); `keep`:
+   * its container is stopped, not removed (StopJob keep).
+   */
+  stop?: { abort: boolean; grace: number; reason?: string; message?: string; keep?: boolean };
+  /**
+   * Resumed from its kept container: its code dir holds what the instance changed, so no commit
+   * makes it exactly the upload (every commit merges, as live sync's).
+   */
+  resumed?: boolean;
   /** The container user that owns the code (a job with `user`); unset: the agent's user. */
   codeOwner?: { uid: number; gid: number };
 }
@@ -85,6 +97,8 @@ function maskedSpec(spec: JobSpec): JobSpec {
     ...spec,
     secretEnv: Object.fromEntries(Object.keys(spec.secretEnv).map((k) => [k, MASKED])),
     registryAuth: spec.registryAuth ? { ...NO_AUTH, username: spec.registryAuth.username ? MASKED : '' } : undefined,
+    // The bytes of `files:` wait in the job's folder (job/files.ts), not in job.json or answers.
+    files: withoutContent(spec.files),
   };
 }
 /** How long a stop waits for a step in flight before tearing down anyway. */
@@ -170,6 +184,7 @@ export class Job implements RuntimeJob {
     env: (workingDir: string) => Record<string, string>,
   ): Job {
     mkdirSync(join(dir, 'workflow'), { recursive: true, mode: 0o755 });
+    stashFiles(dir, spec.files);
     const codeDir = join(dir, 'workflow');
     const wd = spec.workingDir;
     // In a container the code is /workflow; on the host it is the job's workflow dir, and a
@@ -201,6 +216,8 @@ export class Job implements RuntimeJob {
         workingDir,
         codeReady: false,
         awaitingSecrets: false,
+        kept: false,
+        keptSizeBytes: 0,
       },
       rt: {},
       internal: { env: env(workingDir), workingDir, initDone: 0 },
@@ -209,6 +226,59 @@ export class Job implements RuntimeJob {
     const job = new Job(ctx, dir, file, secrets);
     job.note(`job submitted (runtime ${runtime}${spec.image && runtime === 'docker' ? `, image ${spec.image}` : ''})`);
     return job;
+  }
+
+  /**
+   * SubmitJob with resume: the job stopped with its container kept starts again, in that container,
+   * with the new spec (keys, env, secrets, limits, SSH port); its init commands are not run again
+   * (their effects are in the container), and it waits for its code, which the daemon merges in.
+   */
+  static resume(ctx: JobContext, dir: string, spec: JobSpec, env: (workingDir: string) => Record<string, string>): Job {
+    const file = readJson<JobFile>(join(dir, 'job.json'));
+    if (!file.status.kept) throw new PreconditionError(`job ${file.spec.jobId} was not stopped with its container kept`);
+    const old = file.status;
+    const state = next(old.state, 'resume');
+    const secrets: JobSecrets = { env: { ...spec.secretEnv }, registryAuth: spec.registryAuth?.username ? spec.registryAuth : undefined };
+    const resumed: JobFile = {
+      // What the container was made with stays (image, mounts, GPUs); what may change comes with the new spec.
+      spec: maskedSpec({ ...spec, image: file.spec.image, runtime: file.spec.runtime }),
+      status: {
+        ...old,
+        state,
+        message: 'resumed from its kept container',
+        reason: '',
+        exitCode: 0,
+        sshPort: 0,
+        sshHostKey: '',
+        submittedMs: Date.now(),
+        startedMs: 0,
+        finishedMs: 0,
+        codeReady: false,
+        awaitingSecrets: false,
+        kept: false,
+        keptSizeBytes: 0,
+      },
+      rt: file.rt,
+      internal: {
+        ...file.internal,
+        env: env(file.internal.workingDir),
+        stop: undefined,
+        sshPort: undefined,
+        initRunning: undefined,
+        initDone: spec.init.length,
+        resumed: true,
+      },
+    };
+    writeJsonAtomic(join(dir, 'job.json'), resumed);
+    const job = new Job(ctx, dir, resumed, secrets);
+    job.note(`job resumed from its kept container ${old.containerId.slice(0, 12)}`);
+    job.publishStatus();
+    return job;
+  }
+
+  /** Resumed from a kept container: commits merge (they never make the code dir exactly the upload). */
+  get resumed(): boolean {
+    return Boolean(this.internal.resumed);
   }
 
   static load(ctx: JobContext, dir: string): Job {
@@ -394,7 +464,9 @@ export class Job implements RuntimeJob {
     } finally {
       this.inFlight.delete(settled);
       if (this.tornDown)
-        await this.runtime.stop(this, 0).catch((err) => logger.warn(`job ${this.id}: late cleanup failed: ${(err as Error).message}`));
+        await this.runtime
+          .stop(this, 0, { keep: this.internal.stop?.keep })
+          .catch((err) => logger.warn(`job ${this.id}: late cleanup failed: ${(err as Error).message}`));
     }
   }
 
@@ -420,6 +492,14 @@ export class Job implements RuntimeJob {
       // No code yet (or none coming): the empty code dir is still the user's to write.
       if (this.status.codeReady) await this.giveCode(owner);
       else lchownSync(this.codeDir, owner.uid, owner.gid);
+    }
+    // `files:` then `repos:` URLs, over the code (its first commit makes /workflow exactly the repo).
+    if (!this.internal.filesDone) {
+      await putJobFiles(this.runtime, this, this.dir);
+      await cloneRepos(this.runtime, this, this.output, this.abort.signal);
+      if (this.stopRequested) return;
+      this.internal.filesDone = true;
+      this.persist();
     }
     await this.runtime.installProfile(this);
     if (this.stopRequested) return;
@@ -492,12 +572,12 @@ export class Job implements RuntimeJob {
     this.activityTimer.unref();
   }
 
-  private async teardown(grace: number): Promise<void> {
+  private async teardown(grace: number, keep = false): Promise<void> {
     this.ready.fail(new Error(`the job is ${stateName(this.status.state)}${this.status.message ? `: ${this.status.message}` : ''}`));
     if (this.activityTimer) clearInterval(this.activityTimer);
     this.activityTimer = undefined;
     try {
-      await this.runtime.stop(this, grace);
+      await this.runtime.stop(this, grace, { keep });
       if (this.stopRequested) this.tornDown = true;
     } finally {
       // The SSH server last: sessions that waited for the job have written why it will not run,
@@ -535,18 +615,20 @@ export class Job implements RuntimeJob {
 
   // ---- requests from the daemon ---------------------------------------------------------------
   /** Graceful: SIGTERM, SIGKILL after `grace` seconds; abort: SIGKILL now. Resolves when stopped. */
-  async stop(abort: boolean, grace: number, why?: { reason: string; message: string }): Promise<void> {
+  async stop(abort: boolean, grace: number, why?: { reason: string; message: string }, keep = false): Promise<void> {
     if (this.finished) return;
     if (!this.stopping) {
       this.stopRequested = true;
-      this.internal.stop = { abort, grace, ...why };
+      // Only a container can be kept; an abort ends the job for good.
+      this.internal.stop = { abort, grace, ...why, keep: keep && !abort && this.runtime.kind === 'docker' };
       this.fire('stop', { message: why?.message ?? (abort ? 'abort requested' : `stop requested (SIGKILL after ${grace} s)`) });
       this.abort.abort();
       this.codeWaiter?.();
       this.secretsWaiter?.();
       this.stopping = this.finishStop();
     } else if (abort) {
-      // Escalate a graceful stop in progress.
+      // Escalate a graceful stop in progress (what it would have kept goes too).
+      if (this.internal.stop) this.internal.stop.keep = false;
       await this.runtime.stop(this, 0).catch(() => {});
     }
     await this.stopping;
@@ -559,11 +641,16 @@ export class Job implements RuntimeJob {
       // The abort signal ends a pull or an init command at once and a container create is short;
       // a step stuck past this bound is cleaned up when it ends (track()).
       await this.settled(this.inFlight.size ? Promise.all(this.inFlight).then(() => {}) : undefined, STEP_WAIT_MS);
-      await this.teardown(req.abort ? 0 : req.grace);
+      const keep = Boolean(req.keep);
+      await this.teardown(req.abort ? 0 : req.grace, keep);
+      const kept = keep && Boolean(this.state.containerId);
+      const keptSizeBytes = kept ? ((await this.runtime.keptSize?.(this)) ?? 0) : 0;
       this.fire('stopped', {
         reason: req.reason ?? (req.abort ? 'aborted' : 'stopped'),
-        message: req.message ?? (req.abort ? 'aborted on request' : 'stopped on request'),
+        message: req.message ?? (req.abort ? 'aborted on request' : kept ? 'stopped on request, its container kept' : 'stopped on request'),
         finishedMs: Date.now(),
+        kept,
+        keptSizeBytes,
       });
     } catch (err) {
       this.fire('fail', { reason: 'executor_error', message: `stop failed: ${(err as Error).message}`, finishedMs: Date.now() });
@@ -674,6 +761,19 @@ export class Job implements RuntimeJob {
     this.splitters.stderr.flush();
     void this.ssh?.close();
     this.log.close();
+  }
+
+  /** Whether the job's container (or process) is still there: a kept one must be, to resume. */
+  runtimeAlive(): Promise<boolean> {
+    return this.runtime.exists ? this.runtime.exists(this) : this.runtime.alive(this);
+  }
+
+  /** A kept container goes (RemoveJob of a job stopped with keep). */
+  async dropKept(): Promise<void> {
+    if (!this.status.kept) return;
+    await this.runtime.stop(this, 0);
+    this.status = { ...this.status, kept: false, keptSizeBytes: 0 };
+    this.persist();
   }
 
   /** Deletes the job's files (after it is finished). */

@@ -3,6 +3,8 @@
 import { existsSync, lstatSync, readdirSync, readlinkSync, symlinkSync, unlinkSync } from 'node:fs';
 import type {
   BlobChunk,
+  CodeFileChunk,
+  ListCodeChangesResponse,
   CommitCodeResponse,
   GetMetricsResponse,
   Job as JobProto,
@@ -23,6 +25,7 @@ import { PathError } from '../safe-fs/tree-dirs';
 import { UnknownUpload, Uploads, type Upload } from '../code/uploads';
 import { TreeCache } from '../code/tree-cache';
 import { mergeCommit } from '../code/sync';
+import { listCodeChanges, readCodeFiles } from '../code/changes';
 import { commitExact, scanTree, type TreeScan } from '../code/tree-commit';
 import { DockerRuntime } from '../runtime/docker';
 import { HostRuntime } from '../runtime/host';
@@ -30,7 +33,7 @@ import type { Runtime } from '../runtime/runtime';
 import { jobEnv } from './env';
 import { Job } from './job';
 import { exceededLimit, Watchers } from './limits';
-import { MetricsSampler, nvidiaMetrics, readUsage } from '../metrics/sampler';
+import { MetricsSampler, hostGpuMetrics, readUsage } from '../metrics/sampler';
 
 /** How often running jobs are checked against their limits while no daemon watches. */
 const LIMITS_EVERY_MS = 5_000;
@@ -67,7 +70,7 @@ export class JobManager {
     this.trees = new TreeCache(dataDir.treesDir);
     this.metrics = new MetricsSampler({
       jobs: () => this.list(),
-      gpus: nvidiaMetrics,
+      gpus: hostGpuMetrics,
       usage: (job) => readUsage(engine, job),
       end: (jobId, why) => this.endAtLimit(jobId, why),
     });
@@ -108,11 +111,13 @@ export class JobManager {
     return this.hostGpus;
   }
 
-  async submit(spec: JobSpec | undefined): Promise<JobProto> {
+  async submit(spec: JobSpec | undefined, resume = false): Promise<JobProto> {
     if (!spec) throw new BadRequestError('SubmitJob needs a spec');
     if (!JOB_ID_RE.test(spec.jobId))
       throw new BadRequestError(`job_id ${JSON.stringify(spec.jobId)}: 1-128 letters, digits, '.', '_' or '-'`);
     const known = this.jobs.get(spec.jobId);
+    if (known && resume) return this.resume(known, spec);
+    if (resume) throw new PreconditionError(`job ${spec.jobId} is unknown to this agent: there is no kept container to resume`);
     if (known) return known.proto();
     if (!['', 'docker', 'host'].includes(spec.runtime))
       throw new BadRequestError(`runtime ${JSON.stringify(spec.runtime)}: use "docker", "host" or "" (docker when an engine answers)`);
@@ -153,14 +158,34 @@ export class JobManager {
     return answer;
   }
 
+  /**
+   * SubmitJob with resume: a job stopped with its container kept starts again in it (Job.resume); a
+   * job already resumed (a retried call) answers as it is.
+   */
+  private async resume(known: Job, spec: JobSpec): Promise<JobProto> {
+    if (!known.finished) return known.proto();
+    if (!known.status.kept) throw new PreconditionError(`job ${known.id} was not stopped with its container kept: it cannot resume`);
+    if (!(await known.runtimeAlive()))
+      throw new PreconditionError(`the kept container of job ${known.id} is gone from the instance (removed outside dstack?)`);
+    const gpus = await this.gpuCount();
+    const runtime = known.status.runtime as 'docker' | 'host';
+    known.detach();
+    const job = Job.resume(this.ctx, this.dataDir.jobDir(known.id), spec, (wd) => jobEnv(spec, wd, gpus, runtime));
+    this.jobs.set(job.id, job);
+    logger.info(`job ${job.id}: resumed from its kept container`);
+    const answer = job.proto();
+    setImmediate(() => void job.run());
+    return answer;
+  }
+
   private engineAddress(): string {
     const e = this.engine.endpoint;
     return e.socketPath ?? `${e.host}:${e.port}`;
   }
 
-  async stop(jobId: string, abort: boolean, grace: number): Promise<JobProto> {
+  async stop(jobId: string, abort: boolean, grace: number, keep = false): Promise<JobProto> {
     const job = this.get(jobId);
-    await job.stop(abort, grace || 10);
+    await job.stop(abort, grace || 10, undefined, keep);
     return job.proto();
   }
 
@@ -168,6 +193,7 @@ export class JobManager {
     const job = this.jobs.get(jobId);
     if (!job) return; // removing twice is fine
     if (!job.finished) await job.stop(true, 0);
+    await job.dropKept();
     this.jobs.delete(jobId);
     this.scans.delete(jobId);
     // Its code stays for the next job of the same repo (a re-apply), if it was ever committed.
@@ -235,7 +261,8 @@ export class JobManager {
     // A new job's first commit (it waits for its code, nobody has seen the tree): the code dir
     // becomes exactly the manifest's tree, fast when it starts from a kept one. Later commits
     // (live sync into a running job) keep what changed on the instance as *.remote-conflict.
-    const exact = job.spec.expectCode && !job.status.codeReady && upload.full;
+    // A job resumed from its kept container holds the instance's edits: every commit of it merges.
+    const exact = job.spec.expectCode && !job.status.codeReady && upload.full && !job.resumed;
     // Written as the job's user when it is known (the container is up); else handed over after.
     const owner = job.codeOwner;
     let res: CommitCodeResponse;
@@ -267,13 +294,31 @@ export class JobManager {
     return res;
   }
 
-  /** Shutdown RPC: stop every job. */
-  async stopAll(): Promise<void> {
+  /** ListCodeChanges: what differs in the job's code dir from what the agent last wrote (code/changes.ts). */
+  async listCodeChanges(jobId: string): Promise<ListCodeChangesResponse> {
+    const job = this.get(jobId);
+    if (!job.status.codeReady && !job.status.kept) return { changes: [], noCode: true };
+    return { changes: await listCodeChanges(job.codeDir, job.readSyncedTree()), noCode: false };
+  }
+
+  /** ReadCodeFiles: those files' bytes, read through held folders (code/changes.ts). */
+  readCodeFiles(jobId: string, paths: string[]): AsyncGenerator<CodeFileChunk> {
+    return readCodeFiles(this.get(jobId).codeDir, paths);
+  }
+
+  /**
+   * Shutdown RPC: stop every job; `dropKept` (the data dir goes: fleet delete, uninstall): kept
+   * containers too, which nothing could resume any more.
+   */
+  async stopAll(dropKept = false): Promise<void> {
     await Promise.all(
       this.list()
         .filter((j) => !j.finished)
         .map((j) => j.stop(false, 10).catch(() => {})),
     );
+    if (dropKept)
+      for (const j of this.list().filter((x) => x.status.kept))
+        await j.dropKept().catch((err: Error) => logger.warn(`job ${j.id}: could not remove its kept container: ${err.message}`));
   }
 
   /** Starts checking running jobs against their limits (JobSpec.limits) while no daemon watches. */

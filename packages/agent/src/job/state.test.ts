@@ -11,6 +11,7 @@ describe('job state table', () => {
 
   it('lets every unfinished state stop and fail, and finished states take nothing', () => {
     for (const [state, row] of Object.entries(TRANSITIONS)) {
+      if (Number(state) === JobState.JOB_STATE_TERMINATED) continue; // resume only: below
       expect(row!.fail, stateName(Number(state))).toBe(JobState.JOB_STATE_FAILED);
       expect(isFinished(Number(state))).toBe(false);
     }
@@ -18,6 +19,13 @@ describe('job state table', () => {
       expect(isFinished(s)).toBe(true);
       expect(() => next(s, 'stop')).toThrow(IllegalTransition);
     }
+  });
+
+  it('resumes only a terminated job, back to its pull', () => {
+    expect(TRANSITIONS[JobState.JOB_STATE_TERMINATED]).toEqual({ resume: JobState.JOB_STATE_SUBMITTED });
+    for (const s of [JobState.JOB_STATE_FAILED, JobState.JOB_STATE_DONE, JobState.JOB_STATE_RUNNING, JobState.JOB_STATE_STOPPING])
+      expect(() => next(s, 'resume')).toThrow(IllegalTransition);
+    expect(next(JobState.JOB_STATE_SUBMITTED, 'pull')).toBe(JobState.JOB_STATE_PULLING);
   });
 
   it('refuses skipping steps', () => {

@@ -4,9 +4,10 @@
 //   submitted ─pull→ pulling ─start→ starting ─ready→ running ─exit_ok→ done
 //                       └─wait_code→ waiting_code ─start→ starting
 //   any unfinished state ─stop→ stopping ─stopped→ terminated;  ─fail→ failed
+//   terminated (its container kept: StopJob keep) ─resume→ submitted: the same job, in the same container
 import { JobState } from '@dstack/core/gen/agent';
 
-export type JobEvent = 'pull' | 'wait_code' | 'start' | 'ready' | 'exit_ok' | 'stop' | 'stopped' | 'fail';
+export type JobEvent = 'pull' | 'wait_code' | 'start' | 'ready' | 'exit_ok' | 'stop' | 'stopped' | 'fail' | 'resume';
 
 const S = JobState;
 
@@ -22,6 +23,8 @@ export const TRANSITIONS: Partial<Record<JobState, Partial<Record<JobEvent, JobS
   [S.JOB_STATE_STARTING]: { ready: S.JOB_STATE_RUNNING, exit_ok: S.JOB_STATE_DONE, stop: S.JOB_STATE_STOPPING, fail: S.JOB_STATE_FAILED },
   [S.JOB_STATE_RUNNING]: { exit_ok: S.JOB_STATE_DONE, stop: S.JOB_STATE_STOPPING, fail: S.JOB_STATE_FAILED },
   [S.JOB_STATE_STOPPING]: { stopped: S.JOB_STATE_TERMINATED, fail: S.JOB_STATE_FAILED },
+  // Only a job whose container was kept (Job.resume checks JobStatus.kept): it starts again from its pull.
+  [S.JOB_STATE_TERMINATED]: { resume: S.JOB_STATE_SUBMITTED },
 };
 
 export class IllegalTransition extends Error {}

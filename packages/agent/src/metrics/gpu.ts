@@ -30,14 +30,18 @@ export function parseNvidiaSmiMetrics(text: string): GpuMetrics[] {
 }
 
 /**
- * The job's GPUs among the host's: a host-mode job sees them all; a container those of its device
- * request: all of them, or for a count N the host's GPUs 0..N-1 (Docker's `countToDevices` sets
- * NVIDIA_VISIBLE_DEVICES so). Only NVIDIA GPUs are sampled.
+ * The job's GPUs among the host's (NVIDIA or AMD, whichever tool answered): a job given GPU indices
+ * (its blocks of a fleet host) sees those only, through its device request or CUDA_VISIBLE_DEVICES /
+ * ROCR_VISIBLE_DEVICES; otherwise a host-mode job sees them all, and a container those of its device
+ * request: all of them, every AMD GPU (ROCm's /dev/kfd and /dev/dri are passed whole), or for an
+ * NVIDIA count N the host's GPUs 0..N-1 (Docker's `countToDevices` sets NVIDIA_VISIBLE_DEVICES so).
  */
 export function jobGpus(spec: Pick<JobSpec, 'gpus'>, runtime: string, host: GpuMetrics[]): GpuMetrics[] {
-  if (runtime === 'host') return host;
   const g = spec.gpus;
-  if (!g || (g.vendor && g.vendor !== 'nvidia')) return [];
-  if (g.all) return host;
+  const indices = g?.indices ?? [];
+  if (indices.length) return host.filter((gpu) => indices.includes(gpu.index));
+  if (runtime === 'host') return host;
+  if (!g || (!g.all && g.count <= 0)) return [];
+  if (g.all || g.vendor === 'amd') return host;
   return host.filter((gpu) => gpu.index < g.count);
 }

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JobState, type GpuMetrics, type JobSpec, type MetricsSample } from '@dstack/core/gen/agent';
+import { parseAmdSmiMetrics } from './amd-gpu';
 import { jobGpus, parseNvidiaSmiMetrics } from './gpu';
 import { MetricsSampler, type SampledJob } from './sampler';
 import { cpuPercent, parseDockerStats, parseProcStatTicks, parseVmRssBytes, type UsageReading } from './usage';
@@ -34,14 +35,45 @@ describe('nvidia-smi --query-gpu=index,utilization.gpu,memory.used,memory.total'
     ]);
   });
 
-  it('picks the job’s GPUs: all on the host, 0..N-1 for a container asking for N, none for AMD', () => {
+  it('picks the job’s GPUs: all on the host, 0..N-1 for a container asking for N, all for AMD devices', () => {
     const host = [0, 1, 2, 3].map((index) => ({ index, utilizationPercent: 0, memoryUsedBytes: 0, memoryTotalBytes: 0 }));
     const spec = (count: number, all = false, vendor = '') => ({ gpus: { count, all, vendor, indices: [] } });
     expect(jobGpus(spec(0), 'host', host)).toHaveLength(4);
     expect(jobGpus(spec(2), 'docker', host).map((g) => g.index)).toEqual([0, 1]);
     expect(jobGpus(spec(0, true), 'docker', host)).toHaveLength(4);
     expect(jobGpus(spec(0), 'docker', host)).toEqual([]);
-    expect(jobGpus(spec(2, false, 'amd'), 'docker', host)).toEqual([]);
+    expect(jobGpus(spec(2, false, 'amd'), 'docker', host)).toHaveLength(4);
+  });
+
+  it('narrows a run on a fleet host’s blocks to its own GPU indices, in a container and on the host', () => {
+    const host = [0, 1, 2, 3].map((index) => ({ index, utilizationPercent: index * 10, memoryUsedBytes: 0, memoryTotalBytes: 0 }));
+    const blocks = (indices: number[], vendor = 'nvidia') => ({ gpus: { count: indices.length, all: false, vendor, indices } });
+    expect(jobGpus(blocks([2, 3]), 'docker', host).map((g) => g.index)).toEqual([2, 3]);
+    expect(jobGpus(blocks([1]), 'host', host).map((g) => g.index)).toEqual([1]);
+    expect(jobGpus(blocks([3], 'amd'), 'docker', host).map((g) => g.index)).toEqual([3]);
+  });
+});
+
+describe('amd-smi metric --usage --mem-usage --json (shapes in ./fixtures/README.md)', () => {
+  const amd = (name: string) => readFileSync(join(__dirname, 'fixtures', name), 'utf8');
+
+  it('reads ROCm 6.3+’s {"gpu_data": [...]}: gfx_activity and VRAM in MiB, "N/A" as 0', () => {
+    expect(parseAmdSmiMetrics(amd('amd-smi-metric-mi300x.json'))).toEqual([
+      { index: 0, utilizationPercent: 87, memoryUsedBytes: 150210 * MIB, memoryTotalBytes: 196592 * MIB },
+      { index: 1, utilizationPercent: 0, memoryUsedBytes: 283 * MIB, memoryTotalBytes: 196592 * MIB },
+    ]);
+  });
+
+  it('reads ROCm 6.0-6.2’s bare array', () => {
+    expect(parseAmdSmiMetrics(amd('amd-smi-metric-rocm62.json'))).toEqual([
+      { index: 0, utilizationPercent: 3, memoryUsedBytes: 1024 * MIB, memoryTotalBytes: 65520 * MIB },
+    ]);
+  });
+
+  it('gives no GPUs for output that is not its JSON', () => {
+    expect(parseAmdSmiMetrics('')).toEqual([]);
+    expect(parseAmdSmiMetrics('ERROR: amdgpu driver not loaded')).toEqual([]);
+    expect(parseAmdSmiMetrics('{"gpu_data": 3}')).toEqual([]);
   });
 });
 
@@ -179,6 +211,21 @@ describe('the sampler', () => {
     expect(sampler.samples('j1').intervalSeconds).toBe(5);
   });
 
+  it('a run on a fleet host’s block samples and judges only its own GPU, not an idle neighbour’s', async () => {
+    const policy = { minGpuUtilization: 10, timeWindowSeconds: 300 };
+    const { sampler, step, ended } = setup(
+      {
+        gpus: { count: 1, all: false, vendor: 'nvidia', indices: [1] },
+        limits: { inactivityDurationSeconds: 0, maxRunningSeconds: 0, utilizationPolicy: policy },
+      },
+      'host',
+    );
+    await step(0);
+    for (let i = 0; i < 100; i++) await step(5000, 0, 0);
+    expect(sampler.samples('j1').samples.every((s) => s.gpus.length === 1 && s.gpus[0].index === 1)).toBe(true);
+    expect(ended).toEqual([]);
+  });
+
   it('keeps the last hour only', async () => {
     const { sampler, step } = setup({});
     await step(0);
@@ -221,7 +268,7 @@ describe('the sampler', () => {
     await step(0);
     for (let i = 0; i < 100; i++) await step(5000);
     expect(ended).toEqual([]);
-    expect(notes).toEqual([expect.stringMatching(/no NVIDIA GPU to watch, so the policy never ends it/)]);
+    expect(notes).toEqual([expect.stringMatching(/no GPU to watch, so the policy never ends it/)]);
   });
 
   it('forgets a job that no longer runs', async () => {

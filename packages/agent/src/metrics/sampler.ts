@@ -1,5 +1,5 @@
 // Every few seconds, one sample per running job: its CPU use and memory (usage.ts) and its GPUs'
-// utilization and memory (one nvidia-smi call for all jobs, gpu.ts), kept in memory for the last hour
+// utilization and memory (one nvidia-smi, else amd-smi, call for all jobs: gpu.ts, amd-gpu.ts), kept in memory for the last hour
 // (GetMetrics answers from it). After each sample the job's utilization_policy is checked
 // (utilization.ts), whether a daemon watches or not: the samples are the agent's own.
 import {
@@ -13,6 +13,7 @@ import {
 import type { DockerEngine } from '../docker/engine';
 import { output } from '../hostinfo/index';
 import { logger } from '../logger';
+import { AMD_METRICS_ARGS, parseAmdSmiMetrics } from './amd-gpu';
 import { NVIDIA_METRICS_ARGS, jobGpus, parseNvidiaSmiMetrics } from './gpu';
 import { cpuPercent, dockerUsage, hostUsage, type UsageReading } from './usage';
 import { lowUtilization } from './utilization';
@@ -32,7 +33,7 @@ export interface SampledJob {
 
 export interface SamplerDeps {
   jobs: () => SampledJob[];
-  /** The host's NVIDIA GPUs now; [] where nvidia-smi is missing or fails. */
+  /** The host's GPUs now; [] where neither nvidia-smi nor amd-smi answers. */
   gpus: () => Promise<GpuMetrics[]>;
   /** The job's CPU time and memory now; undefined when it cannot be read (a container gone). */
   usage: (job: SampledJob) => Promise<UsageReading | undefined>;
@@ -50,10 +51,15 @@ interface Series {
   ended?: boolean;
 }
 
-/** nvidia-smi through PATH, as GetHostInfo runs it. */
-export async function nvidiaMetrics(): Promise<GpuMetrics[]> {
-  const out = await output('nvidia-smi', NVIDIA_METRICS_ARGS, 10_000);
-  return out ? parseNvidiaSmiMetrics(out) : [];
+/**
+ * nvidia-smi through PATH, as GetHostInfo runs it; where it is missing or fails, amd-smi (ROCm), as
+ * dstack's runner picks the host's one vendor.
+ */
+export async function hostGpuMetrics(): Promise<GpuMetrics[]> {
+  const nvidia = await output('nvidia-smi', NVIDIA_METRICS_ARGS, 10_000);
+  if (nvidia !== undefined) return parseNvidiaSmiMetrics(nvidia);
+  const amd = await output('amd-smi', AMD_METRICS_ARGS, 10_000);
+  return amd ? parseAmdSmiMetrics(amd) : [];
 }
 
 /** A container's reading from the engine, a host-mode job's from /proc. */
@@ -63,9 +69,8 @@ export function readUsage(engine: DockerEngine, job: SampledJob): Promise<UsageR
   return id ? dockerUsage(engine, id) : Promise.resolve(undefined);
 }
 
-const wantsNvidia = (job: SampledJob) =>
-  job.status.runtime === 'host' ||
-  (!!job.spec.gpus && (job.spec.gpus.all || job.spec.gpus.count > 0) && ['', 'nvidia'].includes(job.spec.gpus.vendor));
+const wantsGpus = (job: SampledJob) =>
+  job.status.runtime === 'host' || (!!job.spec.gpus && (job.spec.gpus.all || job.spec.gpus.count > 0 || job.spec.gpus.indices.length > 0));
 
 export class MetricsSampler {
   private readonly series = new Map<string, Series>();
@@ -95,7 +100,7 @@ export class MetricsSampler {
       const running = this.d.jobs().filter((j) => j.status.state === JobState.JOB_STATE_RUNNING);
       for (const id of this.series.keys()) if (!running.some((j) => j.id === id)) this.series.delete(id);
       if (!running.length) return;
-      const host = running.some(wantsNvidia) ? await this.d.gpus() : [];
+      const host = running.some(wantsGpus) ? await this.d.gpus() : [];
       await Promise.all(running.map((j) => this.sample(j, host)));
     } catch (err) {
       logger.warn(`metrics: a sampling pass failed: ${(err as Error).message}`);
@@ -117,7 +122,7 @@ export class MetricsSampler {
     s.prev = { atMs: at, cpuNs: reading.cpuNs };
     // The first reading is only the CPU baseline.
     if (!prev) return;
-    const gpus = wantsNvidia(job) ? jobGpus(job.spec, job.status.runtime, host) : [];
+    const gpus = wantsGpus(job) ? jobGpus(job.spec, job.status.runtime, host) : [];
     s.samples.push({
       timeMs: at,
       cpuUsagePercent: Math.round(cpuPercent(prev, s.prev) * 10) / 10,
@@ -134,7 +139,7 @@ export class MetricsSampler {
     if (!policy || s.ended) return;
     if (!gpus.length && !s.notedNoGpus) {
       s.notedNoGpus = true;
-      job.note('utilization_policy: this job has no NVIDIA GPU to watch, so the policy never ends it (as in dstack)');
+      job.note('utilization_policy: this job has no GPU to watch, so the policy never ends it (as in dstack)');
     }
     const low = lowUtilization(policy, s.samples, at);
     if (!low) return;

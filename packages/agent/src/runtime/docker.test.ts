@@ -27,6 +27,8 @@ const spec = (p: Partial<JobSpec>): JobSpec => ({
   mounts: [],
   secretEnv: {},
   docker: false,
+  files: [],
+  repos: [],
   ...p,
 });
 const job = (p: Partial<JobSpec>) => ({

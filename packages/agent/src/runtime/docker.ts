@@ -10,7 +10,7 @@ import { DockerError, type DockerEngine } from '../docker/engine';
 import { dockerExec } from '../docker/exec';
 import { dockerSessionTarget } from '../docker/session-target';
 import { imageExists, pullImage } from '../docker/pull';
-import type { SessionTarget } from '../ssh-server/target';
+import type { SessionTarget, TargetUser } from '../ssh-server/target';
 import { lookupUser } from '../ssh-server/target-user';
 import { PROFILE, PROFILE_LINE, PROFILE_LOOP, writeProfileFiles } from './profile-files';
 import { checkMounted, prepareMounts, type PreparedMount } from './instance-mounts';
@@ -224,6 +224,10 @@ export class DockerRuntime implements Runtime {
     else if (problem) throw new JobError('volume_error', problem);
   }
 
+  async exists(job: RuntimeJob): Promise<boolean> {
+    return !!(await this.find(job));
+  }
+
   async alive(job: RuntimeJob): Promise<boolean> {
     const c = await this.find(job);
     return !!c?.State.Running;
@@ -310,7 +314,7 @@ export class DockerRuntime implements Runtime {
     }
   }
 
-  async stop(job: RuntimeJob, graceSeconds: number): Promise<void> {
+  async stop(job: RuntimeJob, graceSeconds: number, opts: { keep?: boolean } = {}): Promise<void> {
     const c = await this.find(job);
     if (!c) return;
     try {
@@ -327,6 +331,11 @@ export class DockerRuntime implements Runtime {
       // 304: already stopped; 404: gone; 409: not running.
       if (!(err instanceof DockerError) || ![304, 404, 409].includes(err.statusCode)) throw err;
     }
+    if (opts.keep) {
+      // Stop and resume with state: its filesystem (what the job installed) waits for a resume.
+      job.note(`container ${c.Id.slice(0, 12)} stopped and kept`);
+      return;
+    }
     try {
       await this.engine.json('DELETE', `/containers/${c.Id}?force=1&v=1`);
     } catch (err) {
@@ -335,10 +344,29 @@ export class DockerRuntime implements Runtime {
     job.note(`container ${c.Id.slice(0, 12)} removed`);
   }
 
+  async keptSize(job: RuntimeJob): Promise<number | undefined> {
+    const id = job.state.containerId;
+    if (!id) return undefined;
+    try {
+      // size=1 makes the engine sum the container's own layer: asked once, when the job is kept.
+      const c = await this.engine.json<{ SizeRw?: number }>('GET', `/containers/${encodeURIComponent(id)}/json?size=1`);
+      return c.SizeRw;
+    } catch {
+      return undefined;
+    }
+  }
+
   async codeOwner(job: RuntimeJob): Promise<{ uid: number; gid: number } | undefined> {
     if (!job.spec.user) return undefined;
     const u = await this.target(job).user!();
     return u.uid === 0 ? undefined : { uid: u.uid, gid: u.gid };
+  }
+
+  async fsRoot(job: RuntimeJob): Promise<{ root: string; user: TargetUser; workflow: string }> {
+    const c = await this.find(job);
+    if (!c?.State.Pid) throw new JobError('container_error', 'the job has no running container');
+    const root = `/proc/${c.State.Pid}/root`;
+    return { root, user: await lookupUser(root, job.spec.user || c.Config.User || undefined), workflow: '/workflow' };
   }
 
   target(job: RuntimeJob): SessionTarget {

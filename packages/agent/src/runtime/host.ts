@@ -11,7 +11,8 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PullProgress } from '@dstack/core/gen/agent';
-import type { SessionTarget } from '../ssh-server/target';
+import type { SessionTarget, TargetUser } from '../ssh-server/target';
+import { agentUser } from '../ssh-server/target-user';
 import { hostBaseEnv, hostSessionTarget, loginShell } from '../ssh-server/host-process';
 import { refuseMountsOnHost } from './instance-mounts';
 import { KEEPALIVE, profileScript, publicEnv, type ExecOptions, type OutputStream, type Runtime, type RuntimeJob } from './runtime';
@@ -160,6 +161,11 @@ export class HostRuntime implements Runtime {
 
   async codeOwner(): Promise<undefined> {
     return undefined;
+  }
+
+  async fsRoot(job: RuntimeJob): Promise<{ root: string; user: TargetUser; workflow: string }> {
+    // The job's processes are the agent's user's, on the host's own filesystem.
+    return { root: '/', user: agentUser(), workflow: job.codeDir };
   }
 
   target(job: RuntimeJob): SessionTarget {

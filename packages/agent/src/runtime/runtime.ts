@@ -3,7 +3,7 @@
 // SessionTarget a runtime hands out.
 import type { JobSpec, PullProgress, RegistryAuth } from '@dstack/core/gen/agent';
 import { shellWord } from '@dstack/core/quoting';
-import type { SessionTarget } from '../ssh-server/target';
+import type { SessionTarget, TargetUser } from '../ssh-server/target';
 import type { PreparedMount } from './instance-mounts';
 
 export type RuntimeKind = 'docker' | 'host';
@@ -76,6 +76,8 @@ export interface Runtime {
    * With `signal` aborted (a stop came in meanwhile) what is created is saved but not started.
    */
   start(job: RuntimeJob, signal?: AbortSignal): Promise<void>;
+  /** Is the job's container there, running or not (a kept one)? */
+  exists?(job: RuntimeJob): Promise<boolean>;
   /** Is the main process still there (after an agent restart)? */
   alive(job: RuntimeJob): Promise<boolean>;
   /** Resolves with the main process's exit code when it exits. */
@@ -84,8 +86,14 @@ export interface Runtime {
   exec(job: RuntimeJob, command: string, onOutput: (stream: OutputStream, data: Buffer) => void, opts?: ExecOptions): Promise<number>;
   /** Makes the job's env the default of every shell in the target (profile files). */
   installProfile(job: RuntimeJob): Promise<void>;
-  /** SIGTERM then SIGKILL after graceSeconds (0: SIGKILL at once); then frees what start() made. */
-  stop(job: RuntimeJob, graceSeconds: number): Promise<void>;
+  /**
+   * SIGTERM then SIGKILL after graceSeconds (0: SIGKILL at once); then frees what start() made.
+   * `keep`: the container is stopped but not removed (its filesystem stays for a resume); a runtime
+   * that cannot keep anything ignores it.
+   */
+  stop(job: RuntimeJob, graceSeconds: number, opts?: { keep?: boolean }): Promise<void>;
+  /** The size of what a kept job holds (a container's own layer), in bytes; undefined: unknown or nothing kept. */
+  keptSize?(job: RuntimeJob): Promise<number | undefined>;
   /** Where the job's SSH sessions land. */
   target(job: RuntimeJob): SessionTarget;
   /**
@@ -93,6 +101,11 @@ export interface Runtime {
    * when the agent's own user is right (root in a container, the host runtime).
    */
   codeOwner(job: RuntimeJob): Promise<{ uid: number; gid: number } | undefined>;
+  /**
+   * The target's filesystem as the agent reaches it (a container's /proc/<pid>/root, the host's /),
+   * the user the job's processes run as there, and where /workflow is in it (job/files.ts).
+   */
+  fsRoot(job: RuntimeJob): Promise<{ root: string; user: TargetUser; workflow: string }>;
 }
 
 /**

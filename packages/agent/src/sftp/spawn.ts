@@ -30,7 +30,8 @@ export function setSftpHelperCommand(argv: string[] | undefined): void {
   helperCommand = argv;
 }
 
-function helperArgv(): string[] {
+/** The agent's own executable and its leading arguments: the SFTP and listen helpers run it. */
+export function helperArgv(): string[] {
   if (helperCommand) return helperCommand;
   return isSea() ? [process.execPath] : [process.execPath, ...process.execArgv, process.argv[1]];
 }

@@ -12,6 +12,9 @@ import type { PtyRequest, SessionExit, SessionProcess, SessionTarget, SpawnSessi
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
+/** What Slurm sets for the GPUs of an allocation (its gres/gpu plugin). */
+const SLURM_GPU_VARS = ['CUDA_VISIBLE_DEVICES', 'ROCR_VISIBLE_DEVICES', 'GPU_DEVICE_ORDINAL', 'ZE_AFFINITY_MASK'];
+
 export interface HostSessionTargetOptions {
   workingDir: string;
   /** The job's env (config env plus DSTACK_* variables). */
@@ -70,6 +73,12 @@ export function hostBaseEnv(shell: string): Record<string, string> {
     PATH: process.env.PATH || DEFAULT_PATH,
   };
   for (const k of ['LANG', 'LC_ALL', 'TZ']) if (process.env[k]) base[k] = process.env[k]!;
+  // An agent started as a Slurm job's step (the slurm backend): the allocation's variables pass on,
+  // as Slurm passes them to the job's own processes (the GPUs it gave the job, the job's id).
+  if (process.env.SLURM_JOB_ID) {
+    for (const [k, v] of Object.entries(process.env))
+      if (v !== undefined && (k.startsWith('SLURM_') || SLURM_GPU_VARS.includes(k))) base[k] = v;
+  }
   return base;
 }
 

@@ -15,6 +15,7 @@ import { forwardTcp, forwardUnix } from './forwarding';
 import { parseAuthorizedKeys, publicKeyLine, type AuthorizedKey } from './keys';
 import { AuthTries, describeDrop, DropLog } from './limits';
 import { poolPacketPadding } from './packet-padding';
+import { ReverseForwards } from './reverse-forward';
 import { handleSession } from './session';
 import type { SessionTarget } from './target';
 
@@ -180,8 +181,14 @@ export async function startJobSshServer(opts: JobSshServerOptions): Promise<JobS
         conn.on('openssh.streamlocal', (accept, reject, req) =>
           forwardUnix(accept, reject, req, opts.target, () => tracker.begin('portForward'), ctx.onConnectionClose),
         );
-        // Remote forwarding (ssh -R) is not offered.
-        conn.on('request', (_accept, reject) => reject?.());
+        // Remote forwarding (ssh -R): listeners opened as the session's user, closed with the connection.
+        const reverse = new ReverseForwards({ conn, target: opts.target, begin: () => tracker.begin('portForward'), log });
+        ctx.onConnectionClose(() => reverse.closeAll());
+        conn.on('request', (accept, reject, name, info) =>
+          name === 'tcpip-forward' || name === 'cancel-tcpip-forward'
+            ? reverse.request(accept, reject, name, info as { bindAddr: string; bindPort: number })
+            : reject?.(),
+        );
       });
       conn.on('error', (err: Error & { level?: string }) => {
         log(`ssh: ${info.ip}: ${err.message}`);

@@ -105,6 +105,11 @@ export class CloudBackend implements Backend {
     return this.opts.namePrefix;
   }
 
+  /** The provider's network volumes (RunPod, Lambda), where it has them. */
+  get volumes() {
+    return this.opts.compute.volumes;
+  }
+
   /** The catalog (cached), narrowed to the entry's regions. */
   async offers(_query?: OfferQuery): Promise<OfferList> {
     const ttl = this.opts.offersTtlMs ?? 180_000;
@@ -179,7 +184,13 @@ export class CloudBackend implements Backend {
       this.opts.log?.(`${this.type}: adopting instance ${name} (${id}), made before a restart`);
     } else {
       try {
-        id = await compute.create({ offer: req.offer, name, sshPublicKey: req.sshPublicKey, container: this.containerLaunch(req) });
+        id = await compute.create({
+          offer: req.offer,
+          name,
+          sshPublicKey: req.sshPublicKey,
+          container: this.containerLaunch(req),
+          ...(req.volumes?.length ? { volumes: req.volumes } : {}),
+        });
       } catch (err) {
         if (isCloudError(err, 'provider-down')) {
           // Maybe made anyway: look once more before giving up (the sweep catches a late one).
@@ -373,6 +384,7 @@ export class CloudBackend implements Backend {
     if (inst.state === 'running' || inst.state === 'pending') return undefined;
     return {
       interrupted: !!inst.interrupted,
+      ...(inst.oomKilled ? { failed: 'container_exited_with_error' as const } : {}),
       message: `${what} is ${inst.providerState}${inst.statusMessage ? ` (${inst.statusMessage})` : ''}`,
     };
   }

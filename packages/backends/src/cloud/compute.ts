@@ -2,6 +2,7 @@
 // terminate instances. Everything else (caching offers, waiting for SSH, pinning the host key,
 // naming instances as ours, reaping orphans) is CloudBackend's, the same for every provider.
 import type { Offer } from '@dstack/core/gen/daemon';
+import type { VolumeAttachment, VolumeSupport } from '../volumes';
 
 /** An instance as the provider shows it, in the words every backend uses. */
 export interface CloudInstance {
@@ -22,6 +23,8 @@ export interface CloudInstance {
   statusMessage?: string;
   /** The provider took a spot instance back (outbid, preempted): the run ends with `interruption`. */
   interrupted?: boolean;
+  /** The run's container was killed for going over its memory limit (a cluster's OOMKilled). */
+  oomKilled?: boolean;
 }
 
 /**
@@ -46,6 +49,8 @@ export interface CreateRequest {
   name: string;
   sshPublicKey: string;
   container?: ContainerLaunch;
+  /** Network volumes to attach at create (only where `volumes` is set). */
+  volumes?: VolumeAttachment[];
 }
 
 export interface Compute {
@@ -63,4 +68,6 @@ export interface Compute {
   terminate(id: string): Promise<void>;
   /** Checks the credentials with one cheap call (throws CloudError `credentials`). */
   check(): Promise<void>;
+  /** The provider's network volumes, where it has them. */
+  readonly volumes?: VolumeSupport;
 }

@@ -57,6 +57,20 @@ export interface LambdaLaunchRequest {
   name?: string;
 }
 
+/**
+ * A persistent filesystem (Lambda Cloud API v1, https://docs-api.lambda.ai/api/cloud: "Filesystem"):
+ * regional, mounted on every instance launched with its name at `mount_point` (/lambda/nfs/NAME).
+ */
+export interface LambdaFileSystem {
+  id: string;
+  name: string;
+  mount_point: string;
+  created?: string;
+  is_in_use: boolean;
+  region: LambdaRegion;
+  bytes_used?: number;
+}
+
 export interface LambdaSshKey {
   id: string;
   name: string;
@@ -123,6 +137,21 @@ export class LambdaApi {
       idempotent: true,
     });
     return res.data.terminated_instances;
+  }
+
+  /** GET /file-systems: the account's filesystems. */
+  async fileSystems(): Promise<LambdaFileSystem[]> {
+    return (await this.http.request<{ data: LambdaFileSystem[] }>('GET', '/file-systems')).data;
+  }
+
+  /** POST /filesystems {name, region}. */
+  async createFileSystem(name: string, region: string): Promise<LambdaFileSystem> {
+    return (await this.http.request<{ data: LambdaFileSystem }>('POST', '/filesystems', { body: { name, region } })).data;
+  }
+
+  /** DELETE /filesystems/{id}; refused (filesystem/in-use) while an instance has it. */
+  async deleteFileSystem(id: string): Promise<void> {
+    await this.http.request<{ data: { deleted_ids: string[] } }>('DELETE', `/filesystems/${encodeURIComponent(id)}`, { idempotent: true });
   }
 
   async sshKeys(): Promise<LambdaSshKey[]> {

@@ -6,7 +6,8 @@ import type { Offer } from '@dstack/core/gen/daemon';
 import { dstackGpuName } from '../gpu-short-names';
 import { isCloudError } from '../cloud/cloud-error';
 import type { CloudInstance, Compute, CreateRequest } from '../cloud/compute';
-import type { LambdaApi, LambdaInstance } from './api';
+import type { NetworkVolume, VolumeSupport } from '../volumes';
+import type { LambdaApi, LambdaFileSystem, LambdaInstance } from './api';
 
 const STATES: Record<string, CloudInstance['state']> = {
   booting: 'pending',
@@ -66,12 +67,60 @@ function instance(i: LambdaInstance, sshUser: string): CloudInstance {
   };
 }
 
+/** Where Lambda mounts a filesystem on an instance launched with it. */
+export const lambdaMountPoint = (name: string) => `/lambda/nfs/${name}`;
+
+const volumeOf = (f: LambdaFileSystem): NetworkVolume => ({
+  id: f.id,
+  name: f.name,
+  region: f.region?.name ?? '',
+  sizeGb: 0,
+  providerState: f.is_in_use ? 'in use' : 'available',
+});
+
+/**
+ * Lambda's filesystems: regional NFS, one per instance, named at launch (file_system_names) and
+ * mounted on the VM at /lambda/nfs/NAME; the agent binds that folder into the job's container. A
+ * filesystem has no size: it grows as it is used.
+ */
+class LambdaVolumes implements VolumeSupport {
+  readonly mount = 'host' as const;
+  readonly maxPerInstance = 1;
+
+  constructor(private readonly api: LambdaApi) {}
+
+  async create(req: { name: string; region: string }): Promise<NetworkVolume> {
+    return volumeOf(await this.api.createFileSystem(req.name, req.region));
+  }
+
+  async get(id: string): Promise<NetworkVolume | null> {
+    const f = (await this.api.fileSystems()).find((x) => x.id === id);
+    return f ? volumeOf(f) : null;
+  }
+
+  async delete(id: string): Promise<void> {
+    try {
+      await this.api.deleteFileSystem(id);
+    } catch (err) {
+      if (!isCloudError(err, 'not-found')) throw err;
+    }
+  }
+
+  hostPath(volume: NetworkVolume): string {
+    return lambdaMountPoint(volume.name);
+  }
+}
+
 export class LambdaCompute implements Compute {
+  readonly volumes: VolumeSupport;
+
   constructor(
     private readonly api: LambdaApi,
     /** The user Lambda's image logs in (tests: the double's hosts take root). */
     private readonly sshUser = 'ubuntu',
-  ) {}
+  ) {
+    this.volumes = new LambdaVolumes(api);
+  }
 
   async offers(): Promise<Offer[]> {
     return lambdaOffers(await this.api.instanceTypes());
@@ -90,7 +139,7 @@ export class LambdaCompute implements Compute {
       region_name: req.offer.region,
       instance_type_name: req.offer.instanceType,
       ssh_key_names: [await this.keyName(req.sshPublicKey)],
-      file_system_names: [],
+      file_system_names: (req.volumes ?? []).map((v) => v.volume.name),
       quantity: 1,
       name: req.name,
     });

@@ -90,6 +90,22 @@ export interface RunpodDeployInput {
   minVcpuCount?: number;
   minMemoryInGb?: number;
   startSsh?: boolean;
+  /** A network volume of the same data center (dataCenterId), mounted at volumeMountPath. */
+  networkVolumeId?: string;
+  /** Where the pod's volume is mounted in the container (RunPod's default: /workspace). */
+  volumeMountPath?: string;
+}
+
+/**
+ * A network volume as `myself { networkVolumes { ... } }` lists it (RunPod's GraphQL spec,
+ * https://graphql-spec.runpod.io/, type NetworkVolume; the fields dstack's runpod/api_client.py reads).
+ */
+export interface RunpodNetworkVolume {
+  id: string;
+  name: string;
+  /** GB. */
+  size: number;
+  dataCenterId: string;
 }
 
 export interface RunpodGraphqlError {
@@ -219,6 +235,33 @@ export class RunpodApi {
     const q = 'mutation Terminate($input: PodTerminateInput!) { podTerminate(input: $input) }';
     await this.http.request<RunpodAnswer<unknown>>('POST', this.path, {
       body: { query: q, variables: { input: { podId } } },
+      idempotent: true,
+    });
+  }
+
+  async networkVolumes(): Promise<RunpodNetworkVolume[]> {
+    const q = 'query NetworkVolumes { myself { networkVolumes { id name size dataCenterId } } }';
+    return (
+      (await this.graphql<{ myself: { networkVolumes: RunpodNetworkVolume[] | null } }>(q, {}, { idempotent: true })).myself
+        .networkVolumes ?? []
+    );
+  }
+
+  /** createNetworkVolume(input: {name, size, dataCenterId}), as dstack's create_network_volume asks. */
+  async createNetworkVolume(input: { name: string; size: number; dataCenterId: string }): Promise<RunpodNetworkVolume> {
+    const q =
+      'mutation CreateNetworkVolume($input: CreateNetworkVolumeInput!) { createNetworkVolume(input: $input) { id name size dataCenterId } }';
+    const v = (await this.graphql<{ createNetworkVolume: RunpodNetworkVolume | null }>(q, { input }, { idempotent: false }))
+      .createNetworkVolume;
+    if (!v?.id) throw cloudError('runpod', 'provider-down', 'createNetworkVolume answered no volume');
+    return v;
+  }
+
+  /** deleteNetworkVolume(input: {id}): returns nothing. */
+  async deleteNetworkVolume(id: string): Promise<void> {
+    const q = 'mutation DeleteNetworkVolume($input: DeleteNetworkVolumeInput!) { deleteNetworkVolume(input: $input) }';
+    await this.http.request<RunpodAnswer<unknown>>('POST', this.path, {
+      body: { query: q, variables: { input: { id } } },
       idempotent: true,
     });
   }

@@ -441,3 +441,54 @@ describe('RunPod errors', () => {
     expect(classifyRunpod({ status: 200, body: { data: { myself: { id: 'u' } }, errors: [] }, headers: new Headers() })).toBeUndefined();
   });
 });
+
+describe('RunPod network volumes', () => {
+  const container = { image: 'img', command: ['/bin/sh', '-c', 'x'], sshPort: 10022, env: {}, diskGb: 10 };
+  const nv = { id: 'vol123', name: 'dstack-abc-data', size: 50, dataCenterId: 'EU-RO-1' };
+
+  it('makes, finds and deletes one with the operations dstack sends; a gone one is done', async () => {
+    const c = compute();
+    handler = (s) => {
+      if (/createNetworkVolume/.test(s.query)) return { body: { data: { createNetworkVolume: nv } } };
+      if (/networkVolumes/.test(s.query)) return { body: { data: { myself: { networkVolumes: [nv] } } } };
+      if (/deleteNetworkVolume/.test(s.query)) return { body: { data: { deleteNetworkVolume: null } } };
+      return { body: { data: null, errors: [{ message: 'unexpected' }] } };
+    };
+    const made = await c.volumes.create({ name: 'dstack-abc-data', region: 'EU-RO-1', sizeGb: 49.5 });
+    expect(made).toEqual({ id: 'vol123', name: 'dstack-abc-data', region: 'EU-RO-1', sizeGb: 50, providerState: 'available' });
+    expect(seen[0].query).toMatch(
+      /^mutation CreateNetworkVolume\(\$input: CreateNetworkVolumeInput!\) \{ createNetworkVolume\(input: \$input\)/,
+    );
+    expect(seen[0].variables.input).toEqual({ name: 'dstack-abc-data', size: 50, dataCenterId: 'EU-RO-1' });
+    expect(await c.volumes.get('vol123')).toMatchObject({ id: 'vol123', region: 'EU-RO-1' });
+    expect(await c.volumes.get('other')).toBeNull();
+    await c.volumes.delete('vol123');
+    expect(seen.at(-1)!.variables.input).toEqual({ id: 'vol123' });
+    handler = () => ({
+      body: { data: { deleteNetworkVolume: null }, errors: [{ message: 'network volume not found', path: ['deleteNetworkVolume'] }] },
+    });
+    await expect(c.volumes.delete('vol123')).resolves.toBeUndefined();
+    expect(c.volumes.mount).toBe('provider');
+    expect(c.volumes.maxPerInstance).toBe(1);
+  });
+
+  it('deploys a pod with its volume: in the volume’s data center, mounted at the run’s path', async () => {
+    handler = () => ({ body: { data: { podFindAndDeployOnDemand: pod() } } });
+    const o = runpodOffers(TYPES)[0];
+    const volume = { id: 'vol123', name: 'dstack-abc-data', region: 'EU-RO-1', sizeGb: 50, providerState: 'available' };
+    await compute().create({ offer: o, name: 'n', sshPublicKey: '', container, volumes: [{ volume, path: '/data' }] });
+    expect(seen[0].variables.input).toMatchObject({ networkVolumeId: 'vol123', volumeMountPath: '/data', dataCenterId: 'EU-RO-1' });
+    await expect(
+      compute().create({
+        offer: o,
+        name: 'n',
+        sshPublicKey: '',
+        container,
+        volumes: [
+          { volume, path: '/a' },
+          { volume, path: '/b' },
+        ],
+      }),
+    ).rejects.toThrow('runpod: a pod takes one network volume');
+  });
+});

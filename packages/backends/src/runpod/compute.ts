@@ -9,7 +9,15 @@ import { dstackGpuName } from '../gpu-short-names';
 import { isCloudError } from '../cloud/cloud-error';
 import type { CloudInstance, Compute, CreateRequest } from '../cloud/compute';
 import { CONTAINER_SSH_PORT } from '../cloud/container-bootstrap';
-import { RUNPOD_GPU_COUNTS, type RunpodApi, type RunpodCloudType, type RunpodGpuType, type RunpodPod } from './api';
+import type { NetworkVolume, VolumeSupport } from '../volumes';
+import {
+  RUNPOD_GPU_COUNTS,
+  type RunpodApi,
+  type RunpodCloudType,
+  type RunpodGpuType,
+  type RunpodNetworkVolume,
+  type RunpodPod,
+} from './api';
 
 /**
  * The container disk an offer shows: RunPod sizes it as asked at deploy (containerDiskInGb), with no
@@ -116,8 +124,45 @@ export function runpodInstance(pod: RunpodPod, sshPort?: number): CloudInstance 
   };
 }
 
+const volumeOf = (v: RunpodNetworkVolume): NetworkVolume => ({
+  id: v.id,
+  name: v.name,
+  region: v.dataCenterId,
+  sizeGb: v.size,
+  providerState: 'available',
+});
+
+/**
+ * RunPod's network volumes: one per pod, in the pod's data center, mounted by RunPod into the pod's
+ * container at the deploy's volumeMountPath (https://docs.runpod.io/pods/storage/create-network-volumes).
+ */
+class RunpodVolumes implements VolumeSupport {
+  readonly mount = 'provider' as const;
+  readonly maxPerInstance = 1;
+
+  constructor(private readonly api: RunpodApi) {}
+
+  async create(req: { name: string; region: string; sizeGb: number }): Promise<NetworkVolume> {
+    return volumeOf(await this.api.createNetworkVolume({ name: req.name, size: Math.ceil(req.sizeGb), dataCenterId: req.region }));
+  }
+
+  async get(id: string): Promise<NetworkVolume | null> {
+    const v = (await this.api.networkVolumes()).find((x) => x.id === id);
+    return v ? volumeOf(v) : null;
+  }
+
+  async delete(id: string): Promise<void> {
+    try {
+      await this.api.deleteNetworkVolume(id);
+    } catch (err) {
+      if (!isCloudError(err, 'not-found')) throw err;
+    }
+  }
+}
+
 export class RunpodCompute implements Compute {
   readonly containers = true;
+  readonly volumes: VolumeSupport;
   /** The ssh port each pod made here was asked to map (get() picks that mapping). */
   private readonly sshPorts = new Map<string, number>();
 
@@ -129,7 +174,9 @@ export class RunpodCompute implements Compute {
      * deploy asks that data center (a no-capacity answer moves to the next offer).
      */
     private readonly opts: { cloudType?: RunpodCloudType; regions?: string[] | null } = {},
-  ) {}
+  ) {
+    this.volumes = new RunpodVolumes(api);
+  }
 
   private get cloudType(): RunpodCloudType {
     return this.opts.cloudType ?? 'ALL';
@@ -145,6 +192,10 @@ export class RunpodCompute implements Compute {
     const c = req.container;
     if (!c) throw new Error('runpod: a pod needs the run’s container (image and command)');
     const r = req.offer.resources;
+    const [attached, ...more] = req.volumes ?? [];
+    if (more.length) throw new Error('runpod: a pod takes one network volume');
+    // The volume's data center is where the pod must go (the planner pinned the offer to it).
+    const dataCenterId = attached?.volume.region || req.offer.region;
     const pod = await this.api.deploy({
       cloudType: this.cloudType,
       gpuTypeId: req.offer.instanceType,
@@ -157,7 +208,8 @@ export class RunpodCompute implements Compute {
       containerDiskInGb: Math.max(1, Math.ceil(c.diskGb)),
       env: Object.entries(c.env).map(([key, value]) => ({ key, value })),
       supportPublicIp: true,
-      ...(req.offer.region ? { dataCenterId: req.offer.region } : {}),
+      ...(dataCenterId ? { dataCenterId } : {}),
+      ...(attached ? { networkVolumeId: attached.volume.id, volumeMountPath: attached.path } : {}),
       // What the offer promised, as dstack asks (min_vcpu_count, min_memory_in_gb).
       ...(r?.cpus ? { minVcpuCount: r.cpus } : {}),
       ...(r?.memoryGb ? { minMemoryInGb: Math.floor(r.memoryGb) } : {}),

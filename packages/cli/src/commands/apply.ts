@@ -6,12 +6,14 @@ import { applyDevEnvironment, type ApplyOptions } from '../run/apply-run';
 import { configurationKind, readConfigurationFile, reportConfigurationErrors, type ConfigurationKind } from '../config/configuration';
 import { addOverrideOptions, addRunOptions, parseCount } from '../config/overrides';
 import { trace } from '../trace';
+import { applyVolume } from './volume';
 
 type Applier = (file: string, text: string, opts: ApplyOptions) => Promise<void>;
 
 const APPLIERS: Record<ConfigurationKind, Applier> = {
   'dev-environment': applyDevEnvironment,
   fleet: applyFleet,
+  volume: applyVolume,
 };
 
 const collect = (v: string, prev: string[]) => [...prev, v];

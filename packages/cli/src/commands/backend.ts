@@ -46,7 +46,11 @@ export function register(program: Command): void {
           printJson(ListBackendsResponse.toJSON(res));
         } else if (!res.backends.length) {
           process.stdout.write('No backends configured (this machine and SSH fleets need none). Add one: dstack backend add lambda\n');
-        } else process.stdout.write(backendsTable(res.backends));
+        } else {
+          process.stdout.write(backendsTable(res.backends));
+          // A cluster backend (kubernetes, slurm) says what its nodes have free now, under the table.
+          for (const b of res.backends) if (b.status === 'ok' && b.message) process.stdout.write(`${b.message}\n`);
+        }
         if (res.backends.some((b) => b.status === 'error')) process.exitCode = 1;
       } finally {
         daemon.close();

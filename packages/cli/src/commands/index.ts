@@ -8,11 +8,13 @@ import { register as sync } from './sync';
 import { register as logs } from './logs';
 import { register as metrics } from './metrics';
 import { register as stop } from './stop';
+import { register as start } from './start';
 import { register as deleteRun } from './delete';
 import { register as offer } from './offer';
 import { register as fleet } from './fleet';
 import { register as backend } from './backend';
 import { register as secret } from './secret';
+import { register as volume } from './volume';
 import { register as daemon } from './daemon';
 import { register as validate } from './validate';
 import { register as schema } from './schema';
@@ -27,11 +29,13 @@ const commands: Register[] = [
   logs,
   metrics,
   stop,
+  start,
   deleteRun,
   offer,
   fleet,
   backend,
   secret,
+  volume,
   daemon,
   validate,
   schema,

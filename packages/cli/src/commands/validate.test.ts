@@ -56,6 +56,23 @@ function file(name: string, text: string): string {
 }
 
 describe('dstack validate', () => {
+  it('checks a `type: volume` file: its keys as dstack writes them, or each problem at its place', () => {
+    const ok = dstack(
+      'validate',
+      '-f',
+      file('vol.dstack.yml', 'type: volume\nname: my-vol\nbackend: runpod\nregion: EU-RO-1\nsize: 1TB\n'),
+    );
+    expect([ok.code, ok.stderr]).toEqual([0, '']);
+    expect(ok.stdout).toBe('type: "volume"\nname: "my-vol"\nbackend: "runpod"\nregion: "EU-RO-1"\nsize: "1024GB"\n');
+    const bad = dstack(
+      'validate',
+      '-f',
+      file('bad-vol.dstack.yml', 'type: volume\nname: my-vol\nbackend: runpod\nsize: 1TB\nvolume_id: x\n'),
+    );
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/bad-vol\.dstack\.yml:4:7: `size` is for a volume to make/);
+  });
+
   it('prints the seed example normalized as one JSON object', () => {
     const r = dstack('validate', '-f', 'examples/gpu.dstack.yml', '--json');
     expect(r.stderr).toBe('');

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { UserError } from '../errors';
+import { configurationKind } from '../config/configuration';
 
 interface ValidateOptions {
   file: string;
@@ -25,6 +26,7 @@ export function register(program: Command): void {
 
 async function validate(opts: ValidateOptions): Promise<number> {
   const text = readConfigurationFile(opts.file);
+  if (configurationKind(text) === 'volume') return validateVolume(opts, text);
   // Loaded here, not at start-up: yaml and zod are the CLI's heaviest modules.
   const { parseConfiguration, formatError, toJson, toYaml } = await import('@dstack/core/config/index');
   const result = parseConfiguration(opts.file, text);
@@ -35,6 +37,30 @@ async function validate(opts: ValidateOptions): Promise<number> {
   // Deprecated keys dstack still accepts (`setup`, `home_dir`): the file is valid, with a warning each.
   process.stderr.write((result.warnings ?? []).map((w) => `warning: ${formatError(w)}\n`).join(''));
   process.stdout.write(opts.json ? `${JSON.stringify(toJson(result.config), null, 2)}\n` : toYaml(result.config));
+  return 0;
+}
+
+/** A `type: volume` file (not a run's configuration): its keys as dstack writes them, size in GB. */
+async function validateVolume(opts: ValidateOptions, text: string): Promise<number> {
+  const { parseVolumeConfiguration } = await import('@dstack/core/config/volume');
+  const { formatError } = await import('@dstack/core/config/index');
+  const result = parseVolumeConfiguration(opts.file, text);
+  if (!result.ok) {
+    process.stderr.write(result.errors.map((e) => `${formatError(e)}\n`).join(''));
+    return 1;
+  }
+  const c = result.config;
+  const out: Record<string, string> = { type: 'volume', name: c.name, backend: c.backend };
+  if (c.region) out.region = c.region;
+  if (c.sizeGb) out.size = `${c.sizeGb}GB`;
+  if (c.volumeId) out.volume_id = c.volumeId;
+  process.stdout.write(
+    opts.json
+      ? `${JSON.stringify(out, null, 2)}\n`
+      : Object.entries(out)
+          .map(([k, v]) => `${k}: ${JSON.stringify(v)}\n`)
+          .join(''),
+  );
   return 0;
 }
 

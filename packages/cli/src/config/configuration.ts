@@ -8,7 +8,7 @@ import type { ConfigurationOverrides, ConfigurationSource, Profiles } from '@dst
 import type { EnvFlag } from './env-vars';
 import { DaemonError, ReportedError, UserError, whyUnreadable } from '../errors';
 
-export type ConfigurationKind = 'dev-environment' | 'fleet';
+export type ConfigurationKind = 'dev-environment' | 'fleet' | 'volume';
 
 export function readConfigurationFile(file: string): string {
   try {
@@ -25,7 +25,7 @@ export function readConfigurationFile(file: string): string {
  */
 export function configurationKind(text: string): ConfigurationKind {
   const m = /^type[ \t]*:[ \t]*(["']?)([A-Za-z-]+)\1[ \t]*(#.*)?$/m.exec(text);
-  return m?.[2] === 'fleet' ? 'fleet' : 'dev-environment';
+  return m?.[2] === 'fleet' || m?.[2] === 'volume' ? m[2] : 'dev-environment';
 }
 
 export function configurationSource(

@@ -13,6 +13,9 @@ import type {
   ListSecretsResponse,
   GetSecretResponse,
   SetSecretResponse,
+  ApplyVolumeRequest,
+  ListVolumesResponse,
+  Volume,
   ApplyRunRequest,
   AttachEvent,
   AttachRequest,
@@ -32,6 +35,7 @@ import type {
   ListRunsResponse,
   LogEntry,
   Plan,
+  PullSyncResponse,
   Run,
   ScanHostKeysRequest,
   ScanHostKeysResponse,
@@ -74,11 +78,15 @@ export class Daemon {
   getRun(name: string): Promise<Run> {
     return this.unary(this.api.getRun, { name });
   }
-  stopRun(name: string, abort: boolean): Promise<Run> {
-    return this.unary(this.api.stopRun, { name, abort });
+  /** `keep`: the run's container stays where its instance can keep it (`dstack stop`). */
+  stopRun(name: string, abort: boolean, keep = false): Promise<Run> {
+    return this.unary(this.api.stopRun, { name, abort, keep });
   }
   deleteRun(name: string) {
     return this.unary(this.api.deleteRun, { name });
+  }
+  startRun(name: string): Promise<Run> {
+    return this.unary(this.api.startRun, { name });
   }
   listOffers(req: ListOffersRequest): Promise<ListOffersResponse> {
     return this.unary(this.api.listOffers, req);
@@ -119,6 +127,9 @@ export class Daemon {
   getSync(name: string): Promise<SyncStatus> {
     return this.unary(this.api.getSync, { name });
   }
+  pullSync(name: string): Promise<PullSyncResponse> {
+    return this.unary(this.api.pullSync, { name });
+  }
   listBackends(check: boolean): Promise<ListBackendsResponse> {
     return this.unary(this.api.listBackends, { check }, 60_000);
   }
@@ -139,6 +150,15 @@ export class Daemon {
   }
   deleteSecret(name: string) {
     return this.unary(this.api.deleteSecret, { name });
+  }
+  applyVolume(req: ApplyVolumeRequest): Promise<Volume> {
+    return this.unary(this.api.applyVolume, req, 120_000);
+  }
+  listVolumes(): Promise<ListVolumesResponse> {
+    return this.unary(this.api.listVolumes, {});
+  }
+  deleteVolume(name: string) {
+    return this.unary(this.api.deleteVolume, { name }, 120_000);
   }
 
   close(): void {

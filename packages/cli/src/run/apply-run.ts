@@ -54,6 +54,20 @@ export type Decision =
 /** What applying this plan means for a run of the same name, and what to ask. */
 export function decide(plan: Plan, name: string): Decision {
   const current = plan.currentRun;
+  // Stopped with its container kept: the same configuration resumes it; another starts it fresh.
+  if (current?.status === 'stopped') {
+    if (!plan.changedFields.length || plan.inPlace)
+      return {
+        action: 'submit',
+        question: `Resume the run ${name}?`,
+        notice: `Run ${name} is stopped with its container kept: it resumes in it, on ${current.kept?.instanceName || current.backend}.`,
+      };
+    return {
+      action: 'override',
+      question: 'Discard its kept container and start the run fresh?',
+      notice: `Run ${name} is stopped with its container kept. Detected configuration changes that need a new container: ${pyList(plan.changedFields)}`,
+    };
+  }
   if (!current || isFinished(current.status)) return { action: 'submit', question: `Submit the run ${name}?` };
   if (!plan.changedFields.length) {
     return {

@@ -4,6 +4,7 @@
 //                   100.0GB (disk)           (inactive for 2m 34s)
 import type { Run } from '@dstack/core/gen/daemon';
 import { formatResources } from '@dstack/core/offers/format';
+import { formatBytes } from '@dstack/core/bytes';
 import { isFinished } from '@dstack/core/runs/status';
 import { syncStatusLines } from '../commands/sync-view';
 import { formatPrice } from '../ui/format';
@@ -53,7 +54,12 @@ export function runsTable(runs: Run[], opts: { verbose?: boolean; now?: number }
     if (verbose && run.status === 'running' && inactive > 0 && inactivityLimit(run)) {
       status += `\n(inactive for ${formatDurationMultiunit(inactive)})`;
     }
+    // Waiting in a cluster's queue: why, as the scheduler says (`pending (Resources)`).
+    if (run.status === 'provisioning' && /^pending( \(|$)/.test(run.statusMessage)) status += `: ${run.statusMessage}`;
     if (verbose) for (const line of syncStatusLines(run.sync, now)) status += `\n${line}`;
+    // Stopped with its container kept: what it holds (for `dstack start`) and what that costs.
+    if (verbose && run.kept)
+      status += `\n(keeps its container${run.kept.sizeBytes ? `, ${formatBytes(run.kept.sizeBytes)}` : ''}: ${run.kept.cost})`;
     const own = OWN_BACKENDS.includes(run.backend);
     return [
       run.name,
@@ -61,7 +67,8 @@ export function runsTable(runs: Run[], opts: { verbose?: boolean; now?: number }
       ...(withType ? [own ? '' : run.instanceType] : []),
       verbose ? wrapList(resources) : resources,
       ...(withType ? [run.backend && !own ? (run.spot ? 'yes' : 'no') : ''] : []),
-      run.backend ? formatPrice(run.price) : '',
+      // A stopped run holds disk only: no hourly price while it waits.
+      run.backend ? formatPrice(run.status === 'stopped' ? 0 : run.price) : '',
       status,
       prettyDate(run.submittedMs, now),
       ...(withVolumes ? [(run.configuration?.volumes ?? []).join('\n')] : []),

@@ -11,9 +11,11 @@ import {
   bool,
   duration,
   env,
+  files,
   maxPrice,
   ports,
   python,
+  repos,
   resources,
   retry,
   runName,
@@ -43,14 +45,11 @@ import { CREATION_POLICIES, IDES, PYTHON_VERSIONS, SPOT_POLICIES, type DevEnviro
 /** dstack keys this project does not implement, with what to do instead. */
 export const DEV_ENVIRONMENT_UNSUPPORTED: Record<string, string> = {
   entrypoint: '`entrypoint` is not supported for dev environments: put startup commands in `init`',
-  repos: '`repos` is not supported by dstack-ts yet: the repo of the folder you run `dstack apply` in is uploaded to /workflow',
-  files: '`files` is not supported by dstack-ts yet',
   commands: '`commands` belongs to tasks and services: a dev environment runs `init`',
   priority: '`priority` is not supported by dstack-ts',
   stop_duration: '`stop_duration` is not supported by dstack-ts',
   availability_zones: '`availability_zones` is not supported by dstack-ts',
   reservation: '`reservation` is not supported by dstack-ts',
-  single_branch: '`single_branch` is not supported by dstack-ts',
 };
 
 /** dstack keys that are deprecated but accepted, as dstack accepts them: each gives this warning. */
@@ -159,6 +158,33 @@ export const DEV_ENVIRONMENT_FIELDS = {
     ),
     default: () => [],
     yaml: (v) => v.map(volumeYaml),
+  }),
+  files: field({
+    input: files.optional(),
+    stored: z.array(z.strictObject({ local_path: z.string(), path: z.string() })).default([]),
+    default: () => [],
+  }),
+  repos: field({
+    input: repos.optional(),
+    stored: z
+      .array(
+        z.strictObject({
+          local_path: z.string().nullable(),
+          url: z.string().nullable(),
+          branch: z.string().nullable(),
+          hash: z.string().nullable(),
+          path: z.string(),
+          if_exists: z.enum(['error', 'skip']),
+          token_env: z.string().nullable(),
+        }),
+      )
+      .default([]),
+    default: () => [],
+  }),
+  single_branch: field({
+    input: bool('Clone only the branch of a `repos:` git URL (dstack: false for dev environments)').nullish(),
+    stored: z.boolean().nullable().default(null),
+    default: null,
   }),
   resources: field({
     input: resources.optional(),
@@ -284,6 +310,15 @@ export function checkDevEnvironment(raw: Raw, data: Data | null, ctx: BuildConte
   }
   if (data?.resources) issues.push(...checkImageNeeds(data.resources, given(raw, 'image'), raw.docker === true, raw.resources as Raw));
   if (data?.env) issues.push(...checkEnvReferences(data.env as EnvMapping, raw.env, ctx));
+  // A repo's token_env names one of the run's env entries (a secret one, typically).
+  (Array.isArray(data?.repos) ? (data.repos as { token_env: string | null }[]) : []).forEach((r, i) => {
+    if (r.token_env && !(r.token_env in ((data?.env as EnvMapping | undefined) ?? {}))) {
+      issues.push({
+        path: ['repos', i, 'token_env'],
+        message: `token_env ${show(r.token_env)} is not in \`env\`: add it there, e.g. \`${r.token_env}=\${{ secrets.${r.token_env} }}\``,
+      });
+    }
+  });
   if (data?.registry_auth) {
     for (const field of ['username', 'password'] as const) {
       try {

@@ -8,8 +8,10 @@ import { RUN_NAME_RE } from '../names';
 import {
   parseDurationField,
   parseEnv,
+  parseFiles,
   parsePorts,
   parsePython,
+  parseRepos,
   parseRetry,
   parseUtilizationPolicy,
   parseVolumes,
@@ -165,6 +167,44 @@ export const volumes = grammar(parseVolumes, 'Mounts: NAME:/path (a volume), /in
         type: 'object',
         properties: { instance_path: { type: 'string' }, path: { type: 'string' }, optional: { type: 'boolean' } },
         required: ['instance_path', 'path'],
+        additionalProperties: false,
+      },
+    ],
+  },
+});
+
+export const files = grammar(parseFiles, 'Local files and folders to put in the job: LOCAL, LOCAL:PATH or {local_path, path}', {
+  type: 'array',
+  items: {
+    anyOf: [
+      { type: 'string' },
+      {
+        type: 'object',
+        properties: { local_path: { type: 'string' }, path: { type: 'string' } },
+        required: ['local_path'],
+        additionalProperties: false,
+      },
+    ],
+  },
+});
+
+export const repos = grammar(parseRepos, 'One repo: a local folder or a git URL (LOCAL, URL, with :PATH), or {local_path | url, ...}', {
+  type: 'array',
+  maxItems: 1,
+  items: {
+    anyOf: [
+      { type: 'string' },
+      {
+        type: 'object',
+        properties: {
+          local_path: { type: 'string' },
+          url: { type: 'string' },
+          branch: { type: 'string' },
+          hash: { type: 'string' },
+          path: { type: 'string' },
+          if_exists: { enum: ['error', 'skip'] },
+          token_env: { type: 'string' },
+        },
         additionalProperties: false,
       },
     ],

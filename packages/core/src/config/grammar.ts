@@ -9,6 +9,7 @@ import {
   RETRY_EVENTS,
   type EnvMapping,
   type FilePathMapping,
+  type RepoSpec,
   type InstanceMount,
   type PortMapping,
   type PythonVersion,
@@ -199,6 +200,9 @@ export function parseFiles(v: unknown, issues: Issues, path: Path = []): FilePat
 }
 
 function parseFileString(s: string): FilePathMapping {
+  // dstack reads `C:\\dir` as a Windows path; dstack-ts runs where paths are Unix ones.
+  if (/^[A-Za-z]:[\\/]/.test(s))
+    throw new GrammarError(`invalid file mapping ${show(s)}: Windows paths are not supported; write Unix paths`);
   const parts = s.split(':');
   if (parts.length > 2) throw new GrammarError(`invalid file mapping ${show(s)}: write LOCAL or LOCAL:PATH`);
   const local = localFilePath(parts[0]);
@@ -210,10 +214,14 @@ function localFilePath(v: unknown): string {
   return v;
 }
 
-/** The job's side: absolute, or relative to the working dir; no `..`, no `~` (the job's home is not known here). */
+/**
+ * The job's side: absolute, `~` or `~/...` (the job user's home, which the agent finds in the
+ * container), or relative to /workflow; no `..`, no `~user`.
+ */
 function jobFilePath(v: unknown): string {
   if (typeof v !== 'string' || v === '') throw new GrammarError(`invalid path ${show(v)}: expected a path in the job`);
-  if (v.startsWith('~')) throw new GrammarError(`invalid path ${show(v)}: write the job's path in full (/root/...), not with ~`);
+  if (v.startsWith('~') && v !== '~' && !v.startsWith('~/'))
+    throw new GrammarError(`invalid path ${show(v)}: \`~user\` is not supported; write ~/... (the job user's home) or the path in full`);
   if (v.split('/').includes('..')) throw new GrammarError(`invalid path ${show(v)}: \`..\` is not allowed`);
   const norm = v
     .split('/')
@@ -221,6 +229,94 @@ function jobFilePath(v: unknown): string {
     .join('/');
   if (norm === '' || norm === '/') throw new GrammarError(`invalid path ${show(v)}: name a file or folder`);
   return norm;
+}
+
+/**
+ * `repos` (dstack's RepoSpec): `LOCAL`, `LOCAL:PATH`, `URL`, `URL:PATH` (a URL is `scheme://...` or
+ * `user@host:...`), or `{local_path | url, branch, hash, path, if_exists}`, plus `token_env` (beyond
+ * dstack: the env variable holding an https token for the clone). At most one repo, as in dstack.
+ */
+export function parseRepos(v: unknown, issues: Issues, path: Path = []): RepoSpec[] | undefined {
+  if (!Array.isArray(v)) {
+    issues.add(path, `expected a list of repos (a local folder or a git URL, with :PATH), got ${show(v)}`);
+    return undefined;
+  }
+  const before = issues.list.length;
+  if (v.length > 1) issues.add([...path, 1], 'a maximum of one repo is supported (as in dstack)');
+  const out: RepoSpec[] = [];
+  v.forEach((item, i) => {
+    const at = [...path, i];
+    if (typeof item === 'string') {
+      const r = issues.at(at, () => parseRepoString(item));
+      if (r) out.push(r);
+      return;
+    }
+    const o = asMapping(item);
+    if (!o) {
+      issues.add(at, `expected LOCAL, URL, LOCAL:PATH, URL:PATH or a mapping with local_path or url, got ${show(item)}`);
+      return;
+    }
+    checkKeys(o, ['local_path', 'url', 'branch', 'hash', 'path', 'if_exists', 'token_env'], 'a repo', issues, at);
+    const text = (key: string): string | null => {
+      const x = o[key];
+      if (x === undefined || x === null) return null;
+      if (typeof x !== 'string' || x === '') {
+        issues.add([...at, key], `invalid ${key} ${show(x)}: expected a non-empty string`);
+        return null;
+      }
+      return x;
+    };
+    const local = text('local_path');
+    const url = text('url');
+    if (local && url) issues.add(at, '`local_path` and `url` are mutually exclusive');
+    else if (!local && !url && o.local_path == null && o.url == null) issues.add(at, 'either `local_path` or `url` must be specified');
+    if (url) issues.at([...at, 'url'], () => checkRepoUrl(url));
+    const ifExists = o.if_exists ?? 'error';
+    if (ifExists !== 'error' && ifExists !== 'skip') issues.add([...at, 'if_exists'], `invalid if_exists ${show(ifExists)}: error or skip`);
+    const tokenEnv = text('token_env');
+    if (tokenEnv && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(tokenEnv))
+      issues.add([...at, 'token_env'], `invalid token_env ${show(tokenEnv)}: the name of an env variable`);
+    if (tokenEnv && local) issues.add([...at, 'token_env'], '`token_env` is for a git URL, not a local folder');
+    const target = o.path === undefined || o.path === null ? '.' : issues.at([...at, 'path'], () => repoPath(o.path));
+    if (target === undefined) return;
+    out.push({
+      local_path: local,
+      url,
+      branch: text('branch'),
+      hash: text('hash'),
+      path: target,
+      if_exists: ifExists === 'skip' ? 'skip' : 'error',
+      token_env: tokenEnv,
+    });
+  });
+  return issues.list.length > before ? undefined : out;
+}
+
+function parseRepoString(s: string): RepoSpec {
+  let parts = s.split(':');
+  let isUrl = false;
+  // dstack's rule: `git@host:org/repo.git` and `https://...` are URLs; what follows the next `:` is the path.
+  if (parts.length > 1 && (parts[0].includes('@') || parts[1].startsWith('//'))) {
+    parts = [`${parts[0]}:${parts[1]}`, ...parts.slice(2)];
+    isUrl = true;
+  }
+  if (parts.length > 2 || parts.some((p) => p === ''))
+    throw new GrammarError(`invalid repo ${show(s)}: write LOCAL, URL, LOCAL:PATH or URL:PATH`);
+  if (isUrl) checkRepoUrl(parts[0]);
+  const target = parts.length === 2 ? repoPath(parts[1]) : '.';
+  const base = { branch: null, hash: null, path: target, if_exists: 'error' as const, token_env: null };
+  return isUrl ? { local_path: null, url: parts[0], ...base } : { local_path: parts[0], url: null, ...base };
+}
+
+function checkRepoUrl(url: string): void {
+  if (/^(https?|ssh|git|file):\/\//.test(url) || /^[^/:]+@[^/:]+:/.test(url)) return;
+  throw new GrammarError(`invalid url ${show(url)}: expected https://..., ssh://... or user@host:path`);
+}
+
+/** Where a repo goes in the job: `.` (the working dir), or a path as for `files`. */
+function repoPath(v: unknown): string {
+  if (v === '.' || v === './') return '.';
+  return jobFilePath(v);
 }
 
 function parseMountString(s: string): VolumeMount | InstanceMount {

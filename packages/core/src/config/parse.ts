@@ -117,7 +117,7 @@ function checkType(type: unknown): string | null {
   if (typeof type !== 'string') return `\`type\` must be ${supported}`;
   if ((CONFIGURATION_TYPES as readonly string[]).includes(type)) return null;
   if (type === 'volume')
-    return `\`type: volume\` makes a network volume, and no backend of dstack-ts offers network volumes: mount a folder of the instance instead (\`volumes: [/instance/path:/path]\` in a dev environment)`;
+    return `\`type: volume\` is a network volume, not a run: \`dstack apply -f FILE\` makes it (volume.ts), \`dstack volume\` lists and deletes it`;
   if (OTHER_DSTACK_TYPES.includes(type)) return `\`type: ${type}\` is a dstack type that dstack-ts does not run: use ${supported}`;
   const guess = didYouMean(type, CONFIGURATION_TYPES);
   return `unknown type "${type}": use ${supported}${guess ? ` (did you mean \`${guess}\`?)` : ''}`;

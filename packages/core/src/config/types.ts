@@ -36,6 +36,7 @@ export const BACKENDS = [
   'oci',
   'remote',
   'runpod',
+  'slurm',
   'ssh',
   'tensordock',
   'vastai',
@@ -87,10 +88,27 @@ export interface VolumeMount {
 
 /** One `files` entry (dstack's FilePathMapping): a local file or folder and where it goes in the job. */
 export interface FilePathMapping {
-  /** As written: relative to the repo dir, absolute, or `~/...` (the local user's home). */
+  /** As written: relative to the configuration file's folder, absolute, or `~/...` (the local user's home). */
   local_path: string;
-  /** Absolute, or relative to the working dir. */
+  /** Absolute, `~/...` (the job user's home), or relative to /workflow. */
   path: string;
+}
+
+/** One `repos` entry (dstack's RepoSpec): a local folder or a git URL, and where it goes in the job. */
+export interface RepoSpec {
+  /** As written: relative to the configuration file's folder, absolute, or `~/...`. */
+  local_path: string | null;
+  url: string | null;
+  /** The branch to clone; null: the remote's default (a URL), the folder as it is (a local folder). */
+  branch: string | null;
+  /** The commit to check out after the clone. */
+  hash: string | null;
+  /** `.` (the working dir, /workflow), absolute, `~/...`, or relative to /workflow. */
+  path: string;
+  /** What to do when `path` exists and is not empty. */
+  if_exists: 'error' | 'skip';
+  /** Beyond dstack: the run's env variable that holds an https token for the clone. */
+  token_env: string | null;
 }
 
 /** `/host/path:/path` or {instance_path, path, optional}: a folder of the instance. */

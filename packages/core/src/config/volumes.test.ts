@@ -3,7 +3,7 @@
 // helpers the daemon reads the entries with.
 import { describe, expect, it } from 'vitest';
 import { dev, parseErrors } from './test-helpers';
-import { instanceMounts, mountText, networkVolumeRefusal, networkVolumes } from './volumes';
+import { instanceMounts, mountText, networkVolumes } from './volumes';
 
 const errorsOf = (body: string) => parseErrors(`type: dev-environment\n${body}`).map((e) => `${e.line}:${e.column}: ${e.message}`);
 
@@ -27,10 +27,10 @@ describe('volumes: refused paths, each named with its key and value quoted', () 
     expect(dev('volumes: ["/a:/workflows"]').volumes).toEqual([{ instance_path: '/a', path: '/workflows', optional: false }]);
   });
 
-  it('refuses `type: volume` saying that no backend has network volumes, and what to use instead', () => {
+  it('sends `type: volume` to apply and `dstack volume`: it is not a run', () => {
     const [e] = parseErrors('type: volume\nname: my-vol\nbackend: aws\nsize: 100GB\n');
-    expect(`${e.line}:${e.column}: ${e.message}`).toMatch(
-      /^1:7: `type: volume` makes a network volume, and no backend of dstack-ts offers network volumes: mount a folder of the instance instead \(`volumes: \[\/instance\/path:\/path\]`/,
+    expect(`${e.line}:${e.column}: ${e.message}`).toBe(
+      '1:7: `type: volume` is a network volume, not a run: `dstack apply -f FILE` makes it (volume.ts), `dstack volume` lists and deletes it',
     );
   });
 });
@@ -53,13 +53,5 @@ describe('volumes: the kinds, as the daemon reads them', () => {
 
   it('writes each in the short form', () => {
     expect(c.volumes.map(mountText)).toEqual(['my-vol:/data', '/mnt/cache:/cache', '[a, b]:/x', '/y:/y (optional)']);
-  });
-
-  it('refuses network volumes in one line naming each, and nothing else', () => {
-    expect(networkVolumeRefusal(c.volumes)).toBe(
-      'volumes: volume my-vol at /data; volumes a, b at /x: no configured backend offers network volumes (dstack-ts has none yet); mount a folder of the instance instead (/instance/path:/data)',
-    );
-    expect(networkVolumeRefusal(instanceMounts(c.volumes))).toBeUndefined();
-    expect(networkVolumeRefusal([])).toBeUndefined();
   });
 });

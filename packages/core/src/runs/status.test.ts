@@ -44,7 +44,16 @@ describe('run transitions', () => {
   });
 
   it('reach every finished status from terminating, or a retry', () => {
-    expect(nextStatuses('terminating').sort()).toEqual(['done', 'failed', 'submitted', 'terminated']);
+    expect(nextStatuses('terminating').sort()).toEqual(['done', 'failed', 'stopped', 'submitted', 'terminated']);
+  });
+
+  it('keep a stopped run (its container kept) until it resumes or its state is discarded', () => {
+    expect(isFinished('stopped')).toBe(true);
+    expect(canTransition('terminating', 'stopped')).toBe(true);
+    // Only the cleanup of a stop reaches it: never straight from a running job.
+    for (const s of ['submitted', 'provisioning', 'pulling', 'running'] as const) expect(canTransition(s, 'stopped')).toBe(false);
+    expect(nextStatuses('stopped').sort()).toEqual(['submitted', 'terminated']);
+    expect(canTransition('terminated', 'stopped')).toBe(false);
   });
 
   it('let every active status be stopped', () => {

@@ -2,10 +2,23 @@
 // RunTerminationReason and JobTerminationReason), and the run state machine as one table of
 // transitions. Pure: the daemon's controller persists each transition before it acts on it.
 
-export const RUN_STATUSES = ['submitted', 'provisioning', 'pulling', 'running', 'terminating', 'terminated', 'failed', 'done'] as const;
+export const RUN_STATUSES = [
+  'submitted',
+  'provisioning',
+  'pulling',
+  'running',
+  'terminating',
+  'terminated',
+  'failed',
+  'done',
+  'stopped',
+] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-export const FINISHED_STATUSES: readonly RunStatus[] = ['terminated', 'failed', 'done'];
+// `stopped` (beyond dstack) is a run stopped by its user with its container kept on its instance: it
+// runs nothing and holds no job, so it counts as finished everywhere a run is followed, but it may
+// start again (`stopped → submitted`) or be ended for good (`stopped → terminated`).
+export const FINISHED_STATUSES: readonly RunStatus[] = ['terminated', 'failed', 'done', 'stopped'];
 
 export function isRunStatus(s: string): s is RunStatus {
   return (RUN_STATUSES as readonly string[]).includes(s);
@@ -101,6 +114,9 @@ export const RUN_TRANSITIONS: ReadonlyArray<readonly [from: RunStatus, to: RunSt
   ['terminating', 'failed', 'cleaned up after a failure'],
   ['terminating', 'done', 'cleaned up after the job finished on its own'],
   ['terminating', 'submitted', 'cleaned up after a failure with a retry left: wait for the next attempt'],
+  ['terminating', 'stopped', 'stopped by the user with its state kept: the job ended, its container stays (stopped) on the instance'],
+  ['stopped', 'submitted', 'resumed (dstack start, or apply of the same configuration): its kept container starts again'],
+  ['stopped', 'terminated', 'its kept state discarded (dstack stop -x, dstack delete, or an apply that starts it fresh)'],
 ];
 
 const ALLOWED = new Map<RunStatus, Set<RunStatus>>();

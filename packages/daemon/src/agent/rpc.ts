@@ -4,6 +4,7 @@ import { Metadata, credentials, type ClientReadableStream, type ClientWritableSt
 import {
   AgentClient,
   type BlobChunk,
+  type CodeFileChunk,
   type CommitCodeRequest,
   type CommitCodeResponse,
   type Event,
@@ -17,6 +18,7 @@ import {
   type HostInfo,
   type Job,
   type JobSpec,
+  type ListCodeChangesResponse,
   type PutBlobsResponse,
   type PutManifestRequest,
   type PutManifestResponse,
@@ -62,8 +64,9 @@ export class AgentRpc {
     return this.unary(this.client.getHostInfo as UnaryFn<object, HostInfo>, {}, timeoutMs);
   }
 
-  submitJob(spec: JobSpec, timeoutMs = 60_000): Promise<Job> {
-    return this.unary(this.client.submitJob as UnaryFn<{ spec: JobSpec }, Job>, { spec }, timeoutMs);
+  /** `resume`: the job was stopped with its container kept, and starts again in it. */
+  submitJob(spec: JobSpec, timeoutMs = 60_000, resume = false): Promise<Job> {
+    return this.unary(this.client.submitJob as UnaryFn<{ spec: JobSpec; resume?: boolean }, Job>, { spec, resume }, timeoutMs);
   }
 
   getJob(jobId: string, timeoutMs = 15_000): Promise<Job> {
@@ -118,6 +121,16 @@ export class AgentRpc {
 
   getMetrics(req: GetMetricsRequest, timeoutMs = 15_000): Promise<GetMetricsResponse> {
     return this.unary(this.client.getMetrics as UnaryFn<GetMetricsRequest, GetMetricsResponse>, req, timeoutMs);
+  }
+
+  /** Files of the job's code dir changed on the instance since the agent last wrote them. */
+  listCodeChanges(jobId: string, timeoutMs = 120_000): Promise<ListCodeChangesResponse> {
+    return this.unary(this.client.listCodeChanges as UnaryFn<{ jobId: string }, ListCodeChangesResponse>, { jobId }, timeoutMs);
+  }
+
+  /** The bytes of files of the job's code dir, chunk by chunk (a deadline for the whole stream). */
+  readCodeFiles(jobId: string, paths: string[], timeoutMs = 30 * 60_000): ClientReadableStream<CodeFileChunk> {
+    return this.client.readCodeFiles({ jobId, paths }, new Metadata(), { deadline: Date.now() + timeoutMs });
   }
 
   async shutdown(removeData = false, timeoutMs = 30_000): Promise<void> {

@@ -16,7 +16,10 @@ import { VastaiCompute } from '@dstack/backends/vastai/compute';
 import { writeFileAtomic } from '@dstack/core/atomic-write';
 import type { Compute } from '@dstack/backends/cloud/compute';
 import type { SecretBox } from '../secrets';
-import { SEALED_PREFIX, type BackendEntry } from './entries';
+import { SEALED_PREFIX, type CloudEntry } from './entries';
+import type { KubernetesEntry } from './kubernetes-entry';
+import { KubernetesBackend } from '@dstack/backends/kubernetes/kubernetes-backend';
+import { KubernetesCompute } from '@dstack/backends/kubernetes/compute';
 
 export interface CloudDeps {
   secrets: SecretBox;
@@ -47,7 +50,7 @@ export function instanceNamePrefix(id: string): string {
 }
 
 /** The entry's key in clear (a sealed one opened). */
-export function openApiKey(entry: BackendEntry, secrets: SecretBox): string {
+export function openApiKey(entry: CloudEntry, secrets: SecretBox): string {
   if (!entry.apiKey.startsWith(SEALED_PREFIX)) return entry.apiKey;
   try {
     return secrets.decrypt(Buffer.from(entry.apiKey.slice(SEALED_PREFIX.length), 'base64'));
@@ -62,7 +65,7 @@ export function sealApiKey(key: string, secrets: SecretBox): string {
   return `${SEALED_PREFIX}${secrets.encrypt(key).toString('base64')}`;
 }
 
-export function computeFor(entry: BackendEntry, apiKey: string): Compute {
+export function computeFor(entry: CloudEntry, apiKey: string): Compute {
   switch (entry.type) {
     case 'lambda':
       return new LambdaCompute(new LambdaApi(apiKey, entry.apiUrl ?? undefined), entry.sshUser ?? undefined);
@@ -76,7 +79,7 @@ export function computeFor(entry: BackendEntry, apiKey: string): Compute {
   }
 }
 
-export function cloudBackend(entry: BackendEntry, deps: CloudDeps): CloudBackend {
+export function cloudBackend(entry: CloudEntry, deps: CloudDeps): CloudBackend {
   return new CloudBackend({
     type: entry.type,
     compute: computeFor(entry, openApiKey(entry, deps.secrets)),
@@ -89,4 +92,30 @@ export function cloudBackend(entry: BackendEntry, deps: CloudDeps): CloudBackend
     log: deps.log,
     ...deps.tuning,
   });
+}
+
+/** A `type: kubernetes` entry: its clusters' pods named and labelled with this home's id. */
+export function kubernetesBackend(entry: KubernetesEntry, deps: CloudDeps): KubernetesBackend {
+  const homeId = deps.namePrefix.replace(/^dstack-/, '').replace(/-$/, '');
+  const compute = new KubernetesCompute({
+    kubeconfig: entry.kubeconfig,
+    contexts: entry.contexts,
+    namespace: entry.namespace,
+    homeId,
+    pendingTimeoutMs: entry.pendingTimeoutMs,
+    price: entry.price,
+    log: deps.log,
+  });
+  return new KubernetesBackend(
+    {
+      namePrefix: deps.namePrefix,
+      identityFile: deps.identityFile,
+      hostKeys: deps.hostKeys,
+      log: deps.log,
+      // A shared cluster's free capacity changes by the minute: offers are kept 15 s, not 3 min.
+      offersTtlMs: 15_000,
+      ...deps.tuning,
+    },
+    compute,
+  );
 }

@@ -10,8 +10,13 @@ import type { Logger } from '../logger';
 import { instanceKey, type InstancesStore } from '../state/instances-store';
 import type { RunsStore } from '../state/runs-store';
 
+/** What the sweep needs of a backend (a cloud's, a Slurm cluster's jobs). */
+type Sweepable = Pick<CloudBackend, 'type' | 'namePrefix' | 'terminateById'> & {
+  ownedInstances(): Promise<Pick<CloudInstance, 'id' | 'name'>[]>;
+};
+
 export interface SweepDeps {
-  clouds: () => CloudBackend[];
+  clouds: () => Sweepable[];
   runs: RunsStore;
   instances: InstancesStore;
   log: Logger;
@@ -88,7 +93,7 @@ export class CloudSweep {
     for (const key of this.unowned.keys()) if (!seen.has(key)) this.unowned.delete(key);
   }
 
-  private async end(b: CloudBackend, i: CloudInstance, key: string, why: string): Promise<void> {
+  private async end(b: Sweepable, i: Pick<CloudInstance, 'id' | 'name'>, key: string, why: string): Promise<void> {
     try {
       await this.d.forget?.(key);
       await b.terminateById(i.id);

@@ -23,7 +23,7 @@ describe('backends: in config.yml', () => {
     const rp = parse(
       'backends:\n  - type: runpod\n    creds: {type: api_key, api_key: rpa_x}\n    community_cloud: false\n  - type: vastai\n    creds: {type: api_key, api_key: v}\n',
     );
-    expect(rp.backends.map((b) => [b.type, b.communityCloud])).toEqual([
+    expect(rp.backends.map((b) => [b.type, 'communityCloud' in b ? b.communityCloud : undefined])).toEqual([
       ['runpod', false],
       ['vastai', null],
     ]);

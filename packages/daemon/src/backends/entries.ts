@@ -13,13 +13,19 @@
 // provider's image; Lambda's is ubuntu). `dstack backend add` writes the key sealed
 // (`api_key: sealed:...`, opened with $DSTACK_HOME/secret.key); a key written in clear works too,
 // and `dstack backend list` says so.
-import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, type Node } from 'yaml';
 import { CLOUD_TYPES, type CloudType } from '@dstack/core/cloud-types';
+import { parseKubernetesEntry, type KubernetesEntry } from './kubernetes-entry';
+import { parseSlurmEntry, type SlurmEntry } from './slurm-entry';
+import { type At, type Fail, shown, pairs } from './entry-yaml';
 
 /** dstack's types this build knows but cannot use yet. */
-const LATER_TYPES = ['aws', 'gcp', 'azure', 'kubernetes'];
+const LATER_TYPES = ['aws', 'gcp', 'azure'];
 
-export interface BackendEntry {
+/** One `backends:` entry, by `type`: a GPU cloud's (below) or a cluster's (its own file). */
+export type BackendEntry = CloudEntry | KubernetesEntry | SlurmEntry;
+
+export interface CloudEntry {
   type: CloudType;
   /** As written: clear, or `sealed:<base64>`. */
   apiKey: string;
@@ -33,19 +39,6 @@ export interface BackendEntry {
 }
 
 export const SEALED_PREFIX = 'sealed:';
-
-type At = (node: Node | null | undefined) => string;
-type Fail = (message: string) => never;
-
-function shown(v: unknown): string {
-  if (isMap(v)) return 'a mapping';
-  if (isSeq(v)) return 'a list';
-  return JSON.stringify(isScalar(v) ? v.value : v);
-}
-
-function entries(map: YAMLMap): [string, Node, Node | null][] {
-  return map.items.map((p) => [isScalar(p.key) ? String(p.key.value) : '', p.key as Node, (p.value ?? null) as Node | null]);
-}
 
 /** An `api_url`: https anywhere, http only to this machine (a local proxy or test double). */
 export function checkApiUrl(v: string): string | undefined {
@@ -72,8 +65,19 @@ export function parseBackends(node: Node | null, at: At, fail: Fail): BackendEnt
     const path = `backends[${i}]`;
     const itemNode = item as Node;
     if (!isMap(itemNode)) fail(`${at(itemNode)}: ${path}: expected a mapping with type: and creds:, got ${shown(itemNode)}`);
-    const e: Partial<BackendEntry> = { regions: null, apiUrl: null, sshUser: null, agentUrl: null, communityCloud: null };
-    for (const [key, keyNode, v] of entries(itemNode)) {
+    if (itemNode.get('type') === 'slurm') {
+      if (out.some((o) => o.type === 'slurm')) fail(`${at(itemNode)}: ${path}: a second slurm backend (list its clusters in clusters:)`);
+      out.push(parseSlurmEntry(itemNode, path, at, fail));
+      return;
+    }
+    if (itemNode.get('type') === 'kubernetes') {
+      if (out.some((o) => o.type === 'kubernetes'))
+        fail(`${at(itemNode)}: ${path}: a second kubernetes backend (list its clusters in contexts:)`);
+      out.push(parseKubernetesEntry(itemNode, path, at, fail));
+      return;
+    }
+    const e: Partial<CloudEntry> = { regions: null, apiUrl: null, sshUser: null, agentUrl: null, communityCloud: null };
+    for (const [key, keyNode, v] of pairs(itemNode)) {
       const where = `${at(v ?? keyNode)}: ${path}.${key}`;
       const str = () => {
         if (!isScalar(v) || typeof v.value !== 'string' || !v.value.trim()) fail(`${where}: expected a string, got ${shown(v)}`);
@@ -91,7 +95,7 @@ export function parseBackends(node: Node | null, at: At, fail: Fail): BackendEnt
         }
         case 'creds': {
           if (!isMap(v)) fail(`${where}: expected a mapping (type: api_key, api_key: ...), got ${shown(v)}`);
-          for (const [ck, ckNode, cv] of entries(v)) {
+          for (const [ck, ckNode, cv] of pairs(v)) {
             const cwhere = `${at(cv ?? ckNode)}: ${path}.creds.${ck}`;
             const val = isScalar(cv) && typeof cv.value === 'string' ? cv.value.trim() : undefined;
             if (ck === 'type') {
@@ -147,7 +151,7 @@ export function parseBackends(node: Node | null, at: At, fail: Fail): BackendEnt
     if (e.sshUser && e.type !== 'lambda')
       fail(`${at(itemNode)}: ${path}: ssh_user is for VM clouds (lambda); a ${e.type} instance is its container, reached as root`);
     if (out.some((o) => o.type === e.type)) fail(`${at(itemNode)}: ${path}: a second ${e.type} backend (one entry per type)`);
-    out.push(e as BackendEntry);
+    out.push(e as CloudEntry);
   });
   return out;
 }

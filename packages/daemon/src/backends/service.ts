@@ -15,9 +15,11 @@ import { parseConfig } from '../config';
 import type { Logger } from '../logger';
 import type { InstancesStore } from '../state/instances-store';
 import type { RunsStore } from '../state/runs-store';
-import { cloudBackend, computeFor, sealApiKey, type CloudDeps } from './cloud-backends';
+import { cloudBackend, computeFor, kubernetesBackend, sealApiKey, type CloudDeps } from './cloud-backends';
 import { CLOUD_TYPES, type CloudType } from '@dstack/core/cloud-types';
-import { checkAgentUrl, checkApiUrl, SEALED_PREFIX, type BackendEntry } from './entries';
+import { checkAgentUrl, checkApiUrl, SEALED_PREFIX, type BackendEntry, type CloudEntry } from './entries';
+import { SlurmBackend } from '@dstack/backends/slurm/backend';
+import { slurmBackend } from './slurm-entry';
 
 export interface BackendServiceDeps {
   configFile: string;
@@ -43,14 +45,20 @@ export class BackendService {
   }
 
   /** The cloud backends in use now. */
-  clouds(): CloudBackend[] {
-    return this.d.backends.filter((b): b is CloudBackend => b instanceof CloudBackend);
+  clouds(): (CloudBackend | SlurmBackend)[] {
+    return this.d.backends.filter((b): b is CloudBackend | SlurmBackend => b instanceof CloudBackend || b instanceof SlurmBackend);
   }
 
   private use(e: BackendEntry): void {
     this.drop(e.type);
     try {
-      this.d.backends.push(cloudBackend(e, this.d.cloud));
+      this.d.backends.push(
+        e.type === 'kubernetes'
+          ? kubernetesBackend(e, this.d.cloud)
+          : e.type === 'slurm'
+            ? slurmBackend(e, this.d.cloud)
+            : cloudBackend(e, this.d.cloud),
+      );
       this.broken.delete(e.type);
     } catch (err) {
       this.broken.set(e.type, (err as Error).message);
@@ -71,11 +79,11 @@ export class BackendService {
     const live = this.d.instances.list().filter((i) => i.record.backend === e.type && !['terminated', 'failed'].includes(i.status));
     const base: BackendInfo = {
       type: e.type,
-      regions: e.regions ?? [],
-      apiUrl: e.apiUrl ?? '',
+      regions: e.type === 'kubernetes' ? (e.contexts ?? []) : e.type === 'slurm' ? e.clusters.map((c) => c.name) : (e.regions ?? []),
+      apiUrl: e.type === 'kubernetes' || e.type === 'slurm' ? '' : (e.apiUrl ?? ''),
       status: 'unchecked',
       message: '',
-      keyInClear: !e.apiKey.startsWith(SEALED_PREFIX),
+      keyInClear: e.type !== 'kubernetes' && e.type !== 'slurm' && !e.apiKey.startsWith(SEALED_PREFIX),
       instances: live.length,
       pricePerHour: live.reduce((sum, i) => sum + i.record.price, 0),
     };
@@ -85,6 +93,9 @@ export class BackendService {
     const backend = this.clouds().find((b) => b.type === e.type);
     try {
       await withDeadline(backend!.check(), CHECK_TIMEOUT_MS, `${e.type}: no answer within ${CHECK_TIMEOUT_MS / 1000}s`);
+      // A cluster says what it has free now, of its total.
+      const cluster: Backend | undefined = backend;
+      if (cluster?.describe) return { ...base, status: 'ok', message: await cluster.describe() };
       return { ...base, status: 'ok' };
     } catch (err) {
       return { ...base, status: 'error', message: (err as Error).message };
@@ -93,6 +104,10 @@ export class BackendService {
 
   async add(req: AddBackendRequest): Promise<BackendInfo> {
     const type = req.type.trim();
+    if (type === 'kubernetes')
+      throw new BadRequestError(
+        'kubernetes: add its entry to $DSTACK_HOME/config.yml (type: kubernetes, kubeconfig: {filename: ~/.kube/config}) and restart the daemon',
+      );
     if (!(CLOUD_TYPES as readonly string[]).includes(type)) {
       throw new BadRequestError(`backend type ${JSON.stringify(type)} is not supported (supported: ${CLOUD_TYPES.join(', ')})`);
     }
@@ -105,7 +120,7 @@ export class BackendService {
     const badAgentUrl = agentUrl ? checkAgentUrl(agentUrl) : undefined;
     if (badAgentUrl) throw new BadRequestError(`--agent-url: ${badAgentUrl}, got ${JSON.stringify(agentUrl)}`);
     const regions = req.regions.map((r) => r.trim()).filter(Boolean);
-    const entry: BackendEntry = {
+    const entry: CloudEntry = {
       type: type as CloudType,
       apiKey,
       regions: regions.length ? regions : null,
@@ -122,7 +137,7 @@ export class BackendService {
     } catch (err) {
       throw new BadRequestError(`${(err as Error).message}; nothing was saved`);
     }
-    const sealed: BackendEntry = { ...entry, apiKey: sealApiKey(apiKey, this.d.cloud.secrets) };
+    const sealed: CloudEntry = { ...entry, apiKey: sealApiKey(apiKey, this.d.cloud.secrets) };
     this.edit((seq, doc) => {
       const node = doc.createNode({
         type,

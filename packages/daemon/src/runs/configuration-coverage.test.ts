@@ -4,6 +4,9 @@
 // are read from core's field table and refused list, so a key added later without a row here fails,
 // and each row checks the key's effect: the outcome of the function that reads it, without the key
 // and with it. None is parsed and dropped (home_dir has no effect on purpose, as in dstack, and says so).
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfiguration, type DevEnvironmentConfiguration } from '@dstack/core/config/index';
 import { DEV_ENVIRONMENT_DEPRECATED, DEV_ENVIRONMENT_FIELDS, DEV_ENVIRONMENT_UNSUPPORTED } from '@dstack/core/config/dev-environment';
@@ -15,6 +18,7 @@ import type { RunRow } from '../state/runs-store';
 import { testRunRow } from '../state/test-run-row';
 import { Ending, type EndingDeps } from './ending';
 import { retriesAfter } from './instance-loss';
+import { readJobFiles } from './job-files';
 import { buildJobSpec, defaultBaseImage, defaultPython } from './job-spec';
 import { exceededLimit } from './limits';
 import { planOffers } from './planner';
@@ -58,6 +62,28 @@ const jobSpec =
   ({ config }) =>
     spec(config)[field];
 
+// files: the JobSpec's files as the daemon reads them for a configuration file in a folder holding
+// data.txt (mode 0640): relative local paths start at the file's folder.
+const filesDir = mkdtempSync(join(tmpdir(), 'coverage-files-'));
+writeFileSync(join(filesDir, 'data.txt'), 'hello');
+chmodSync(join(filesDir, 'data.txt'), 0o640);
+const jobFiles: Effect = async ({ config }) =>
+  (await readJobFiles(config, { path: join(filesDir, '.dstack.yml') }, '')).map((f) => ({
+    path: f.path,
+    mode: f.mode,
+    content: Buffer.from(f.content).toString(),
+  }));
+const cloned = (p: Partial<JobSpec['repos'][number]>) => ({
+  url: 'https://example.com/r.git',
+  branch: '',
+  hash: '',
+  path: '/workflow',
+  singleBranch: false,
+  tokenEnv: '',
+  skipIfExists: false,
+  ...p,
+});
+
 // plan: the offers the planner picks from these, as backend/instance type. All fit the default
 // resources; the default spot_policy (on-demand) leaves the spot one out.
 const resources = { cpus: 4, cpuArch: 'x86', memoryGb: 16, diskGb: 200, gpus: [], spot: false };
@@ -78,7 +104,12 @@ const ALL_ON_DEMAND = ['ssh/host-a', 'local/local', 'aws/m5.xlarge'];
 // daemon: the functions that read the key.
 /** The run's name as GetPlan gives it (ApplyRun takes the same). */
 const runName: Effect = async ({ text }) => {
-  const deps = { store: { activeByName: () => undefined }, backends: [], config: {}, log: {} } as unknown as RunServiceDeps;
+  const deps = {
+    store: { activeByName: () => undefined, stoppedByName: () => undefined },
+    backends: [],
+    config: {},
+    log: {},
+  } as unknown as RunServiceDeps;
   const req = GetPlanRequest.fromPartial({ configuration: { path: '.dstack.yml', text: `type: dev-environment\n${text}` }, noRepo: true });
   const p = await new RunService(deps).plan(req);
   return p.runName;
@@ -230,15 +261,21 @@ const COVERAGE: Record<string, Row> = {
   creation_policy: reaches('plan', 'creation_policy: reuse', plan, [ALL_ON_DEMAND, ['ssh/host-a', 'local/local']]),
   fleets: reaches('plan', 'fleets: [my-fleet]', plan, [ALL_ON_DEMAND, ['ssh/host-a']]),
 
+  files: reaches('job-spec', 'files: [data.txt:/opt/data.txt]', jobFiles, [[], [{ path: '/opt/data.txt', mode: 0o640, content: 'hello' }]]),
+  repos: reaches('job-spec', 'repos: ["https://example.com/r.git:/src"]', jobSpec('repos'), [[], [cloned({ path: '/src' })]]),
+  single_branch: reaches(
+    'job-spec',
+    'single_branch: true',
+    jobSpec('repos'),
+    [[cloned({ branch: 'dev' })], [cloned({ branch: 'dev', singleBranch: true })]],
+    'repos: [{url: "https://example.com/r.git", branch: dev}]',
+  ),
   entrypoint: refused('entrypoint: bash'),
-  repos: refused('repos: [.]'),
-  files: refused('files: [data]'),
   commands: refused('commands: [echo hi]'),
   priority: refused('priority: 10'),
   stop_duration: refused('stop_duration: 5m'),
   availability_zones: refused('availability_zones: [us-east-1a]'),
   reservation: refused('reservation: my-reservation'),
-  single_branch: refused('single_branch: true'),
 };
 
 describe('every dev-environment key goes somewhere', () => {

@@ -37,6 +37,7 @@ import { LogGap } from './log-gap';
 import { OrphanSweeper } from './orphans';
 import { Provisioner } from './provision';
 import { reconcileRuns } from './reconcile';
+import { redactRunSecrets } from './redaction';
 import { tickRuns } from './tick';
 
 export interface ControllerDeps {
@@ -136,9 +137,86 @@ export class RunController extends EventEmitter {
     this.provisioner.start(row.id);
   }
 
-  /** Ends the run's current attempt for `reason` (ending.ts); a user's stop overrides a failure's reason. */
-  end(runId: string, reason: TerminationReason, message = '', opts: { abort?: boolean; user?: boolean } = {}): Promise<void> {
+  /**
+   * Ends the run's current attempt for `reason` (ending.ts); a user's stop overrides a failure's reason;
+   * `keep`: its container is kept where the instance allows (the run becomes `stopped`).
+   */
+  end(
+    runId: string,
+    reason: TerminationReason,
+    message = '',
+    opts: { abort?: boolean; user?: boolean; keep?: boolean } = {},
+  ): Promise<void> {
     return this.ending.end(runId, reason, message, opts);
+  }
+
+  /**
+   * Why a stopped run cannot start again in its kept container (its instance or its container is
+   * gone, or another run holds the host); undefined when it can.
+   */
+  async cannotResume(row: RunRow): Promise<string | undefined> {
+    const inst = row.instanceKey ? this.d.instances.get(row.instanceKey) : undefined;
+    if (!inst || inst.status === 'terminated' || inst.status === 'failed') return 'its instance is gone';
+    if (inst.record.backend !== 'local') {
+      // A fleet host (or its blocks) taken by another run since.
+      const mine = row.gpuBlocks ? new Set(row.gpuBlocks.split('/')[0].split(',')) : undefined;
+      const other = this.d.store.unfinished().find(
+        (r) =>
+          r.instanceKey === row.instanceKey &&
+          (!mine ||
+            !r.gpuBlocks ||
+            r.gpuBlocks
+              .split('/')[0]
+              .split(',')
+              .some((b) => mine.has(b))),
+      );
+      if (other) return `${inst.record.name} is busy with run ${other.name}`;
+    }
+    try {
+      const handle = await this.d.agents.connect(row.instanceKey, inst.record);
+      const st = (await handle.rpc.getJob(row.jobId)).status;
+      if (!st?.kept) return 'its kept container is gone from the instance';
+    } catch (err) {
+      return `the agent on ${inst.record.name} does not answer (${(err as Error).message})`;
+    }
+    return undefined;
+  }
+
+  /** A stopped run starts again in its kept container: submitted now, provisioned as a resume (provision.ts). */
+  resume(row: RunRow, configuration?: { masked: DevEnvironmentConfiguration; sealed: Buffer }): RunRow {
+    const next = this.book.move(row.id, 'submitted', {
+      terminationReason: '',
+      statusMessage: '',
+      finishedMs: 0,
+      retryAtMs: 0,
+      ...(configuration ? { configuration: configuration.masked, secrets: configuration.sealed } : {}),
+    });
+    // Its secrets are masked in daemon.log again (the list rebuilt at start holds active runs only).
+    redactRunSecrets(this.d.log, this.book.secretsOf(next));
+    this.book.say(next, `Resuming run ${next.name} in its kept container`);
+    this.provisioner.start(next.id);
+    return next;
+  }
+
+  /**
+   * Ends a stopped run for good: its kept job (and container) is removed from the agent, then the run is
+   * `terminated`. An agent that does not answer removes it at its next orphan sweep (no run owns it).
+   */
+  async discardKept(row: RunRow, reason: TerminationReason): Promise<RunRow> {
+    const inst = row.instanceKey ? this.d.instances.get(row.instanceKey) : undefined;
+    if (inst && row.jobId && inst.status !== 'terminated') {
+      try {
+        const handle = await this.d.agents.connect(row.instanceKey, inst.record);
+        await handle.rpc.removeJob(row.jobId);
+        this.book.say(row, `Removed the kept container of run ${row.name} from ${inst.record.name}`);
+      } catch (err) {
+        this.book.say(
+          row,
+          `Could not remove the kept container now (${(err as Error).message}); it goes when the agent on ${inst.record.name} answers again`,
+        );
+      }
+    }
+    return this.book.move(row.id, 'terminated', { terminationReason: reason, keptJson: '' });
   }
 
   async updateInPlace(runId: string, masked: DevEnvironmentConfiguration, sealed: Buffer): Promise<RunRow> {

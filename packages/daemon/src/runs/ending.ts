@@ -4,6 +4,7 @@
 // that fails is tried again by the tick, with backoff.
 import { isFinished, reasonText, reasonToStatus, retryDelayMs, type TerminationReason } from '@dstack/core/runs/status';
 import type { JobStatus } from '@dstack/core/gen/agent';
+import { formatBytes } from '@dstack/core/bytes';
 import type { InstanceRecord } from '@dstack/backends/backend';
 import type { AgentManager } from '../agent/manager';
 import { isNotFound, type AgentRpc } from '../agent/rpc';
@@ -14,7 +15,9 @@ import type { RunRow, RunsStore } from '../state/runs-store';
 import type { RunBook } from './bookkeeping';
 import { retriesAfter, type InstanceLoss } from './instance-loss';
 import { isJobFinished } from './job-state';
+import { keptJson, keptOf, whyNotKept } from './kept';
 import type { LogGap } from './log-gap';
+import { remoteChanges } from '../sync/pull';
 
 const STOP_GRACE_SECONDS = 10;
 
@@ -39,12 +42,13 @@ export class Ending {
    * its retry policy covers the reason. Concurrent calls share one flow; a user's stop overrides a
    * failure's reason (no retry after a stop).
    */
-  end(runId: string, reason: TerminationReason, message = '', { abort = false, user = false } = {}): Promise<void> {
+  end(runId: string, reason: TerminationReason, message = '', { abort = false, user = false, keep = false } = {}): Promise<void> {
     const live = this.d.book.liveOf(runId);
     const row = this.d.store.get(runId);
     if (!row || isFinished(row.status)) return Promise.resolve();
     if (row.status === 'terminating') {
-      if (user) this.d.store.update(runId, { terminationReason: reason });
+      // An abort ends what a stop in progress meant to keep.
+      if (user) this.d.store.update(runId, { terminationReason: reason, ...(abort ? { keptJson: '' } : {}) });
       live.abort?.abort();
       return live.ending ?? this.start(runId, abort);
     }
@@ -53,7 +57,17 @@ export class Ending {
       this.d.book.move(runId, 'terminated', { terminationReason: reason, statusMessage: message, finishedMs: Date.now() });
       return Promise.resolve();
     }
-    this.d.book.move(runId, 'terminating', { terminationReason: reason, statusMessage: message });
+    // Stop and resume with state: the container stays where the instance can keep it (kept.ts).
+    const asked = keep && !abort && Boolean(row.jobId);
+    const why = asked ? whyNotKept(this.d.book.instanceOf(row)) : undefined;
+    const wantKeep = asked && !why;
+    // A stop that could not keep says why (shown by `dstack stop` and `ps -v`).
+    const said = why ? message || `nothing kept: ${why}` : message;
+    this.d.book.move(runId, 'terminating', {
+      terminationReason: reason,
+      statusMessage: said,
+      keptJson: wantKeep ? keptJson({ pending: true }) : '',
+    });
     live.abort?.abort();
     return this.start(runId, abort);
   }
@@ -86,7 +100,7 @@ export class Ending {
     } else if (row.jobId && record) {
       try {
         const handle = await this.d.agents.connect(row.instanceKey, record);
-        await this.stopJob(row, handle.rpc, abort || row.terminationReason === 'aborted_by_user');
+        await this.stopJob(row, handle.rpc, abort || row.terminationReason === 'aborted_by_user', Boolean(keptOf(row)?.pending));
       } catch (err) {
         // An unreachable agent: try again on later ticks; past a few tries the job is lost with it.
         if (live.cleanupFailures < 3) throw err;
@@ -100,6 +114,17 @@ export class Ending {
     if (row.status !== 'terminating') return;
     live.activity = { attached: live.activity.attached };
     const reason = row.terminationReason as TerminationReason;
+    const kept = keptOf(row);
+    if (kept && !kept.pending) {
+      const done = book.move(runId, 'stopped', { finishedMs: Date.now(), sshAlias: '' });
+      const size = kept.sizeBytes ? `, ${formatBytes(kept.sizeBytes)} of its own` : '';
+      book.say(
+        done,
+        `Run stopped (${reasonText(reason)}); its container ${kept.containerId?.slice(0, 12) ?? ''} is kept on ${kept.instanceName}${size}: \`dstack start ${done.name}\` resumes it, \`dstack delete ${done.name}\` removes it`,
+      );
+      live.cleanupFailures = 0;
+      return;
+    }
     const config = book.configOf(row);
     if (retriesAfter(reason, config.retry, row.submittedMs, Date.now())) {
       const at = Date.now() + retryDelayMs(row.attempt);
@@ -111,6 +136,7 @@ export class Ending {
         instanceKey: '',
         sshAlias: '',
         gpuBlocks: '',
+        keptJson: '',
       });
       // The next attempt's cleanup starts with a clean slate (no inherited backoff).
       live.cleanupFailures = 0;
@@ -118,18 +144,18 @@ export class Ending {
       book.notice(next, `Retrying in ${Math.round((at - Date.now()) / 1000)}s (${reasonText(reason)})`);
       return;
     }
-    const done = book.move(runId, reasonToStatus(reason), { finishedMs: Date.now(), sshAlias: '' });
+    const done = book.move(runId, reasonToStatus(reason), { finishedMs: Date.now(), sshAlias: '', keptJson: '' });
     book.say(done, `Run ${done.status} (${reasonText(reason)})${done.statusMessage ? `: ${done.statusMessage}` : ''}`);
     live.cleanupFailures = 0;
   }
 
-  private async stopJob(row: RunRow, rpc: AgentRpc, abort: boolean): Promise<void> {
+  private async stopJob(row: RunRow, rpc: AgentRpc, abort: boolean, keep = false): Promise<void> {
     let st: JobStatus | undefined;
     try {
       const job = await rpc.getJob(row.jobId);
       st = job.status;
       if (st && !isJobFinished(st.state)) {
-        const stopped = await rpc.stopJob({ jobId: row.jobId, abort, graceSeconds: STOP_GRACE_SECONDS });
+        const stopped = await rpc.stopJob({ jobId: row.jobId, abort, graceSeconds: STOP_GRACE_SECONDS, keep });
         st = stopped.status;
         const deadline = Date.now() + (STOP_GRACE_SECONDS + 30) * 1000;
         while (st && !isJobFinished(st.state) && Date.now() < deadline) {
@@ -143,12 +169,44 @@ export class Ending {
       return; // the agent does not know the job: nothing to stop or remove
     }
     await this.d.logGap.fill(row);
+    if (keep && st?.kept) {
+      await this.keep(row, rpc, st);
+      return;
+    }
+    // A host-mode job keeps nothing: its processes are gone, and its folder goes with RemoveJob.
+    if (keep)
+      this.d.store.update(row.id, { keptJson: '', statusMessage: row.statusMessage || 'nothing kept: a host-mode job has no container' });
     try {
       await rpc.removeJob(row.jobId);
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
     this.d.log.info(`run ${row.name}: job ${row.jobId} stopped and removed`);
+  }
+
+  /**
+   * The job stopped with its container kept: what changed under /workflow on the instance is listed
+   * (for `dstack stop` and `dstack sync NAME --pull`) and the run records what it keeps.
+   */
+  private async keep(row: RunRow, rpc: AgentRpc, st: JobStatus): Promise<void> {
+    let changes: { path: string; change: string }[] = [];
+    try {
+      if (!row.noRepo && row.repoDir)
+        changes = (await remoteChanges(rpc, row.jobId, row.repoDir)).map((c) => ({ path: c.path, change: c.change }));
+    } catch (err) {
+      this.d.book.say(row, `Could not list the files changed on the instance: ${(err as Error).message}`);
+    }
+    const instanceName = this.d.book.instanceOf(row)?.name ?? '';
+    this.d.store.update(row.id, {
+      keptJson: keptJson({
+        containerId: st.containerId,
+        sizeBytes: Number(st.keptSizeBytes ?? 0),
+        keptMs: Date.now(),
+        instanceName,
+        changes,
+      }),
+    });
+    this.d.log.info(`run ${row.name}: job ${row.jobId} stopped, its container kept`);
   }
 
   /** The instance goes back to its backend once no other unfinished run uses it. */

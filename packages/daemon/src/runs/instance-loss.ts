@@ -102,6 +102,7 @@ export function retriesAfter(
  */
 export function endOf(row: RunRow, end: InstanceEnd, now: number): { reason: TerminationReason; message: string } {
   if (end.interrupted) return { reason: 'interrupted_by_no_capacity', message: `the provider took the instance back: ${end.message}` };
+  if (end.failed) return { reason: end.failed, message: end.message };
   const config = row.configuration;
   const ran = row.runningMs + (row.runningSinceMs ? now - row.runningSinceMs : 0);
   if (config.max_duration && ran >= config.max_duration * 1000) {

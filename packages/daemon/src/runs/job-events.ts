@@ -65,6 +65,8 @@ export class JobEvents {
     const { book } = this.d;
     let row = this.d.store.get(runId);
     if (!row || isFinished(row.status) || st.jobId !== row.jobId) return;
+    // The kept job's last status (stopped, container kept), heard while the run resumes it: old news.
+    if (st.kept && isJobFinished(st.state) && row.keptJson && row.status !== 'terminating') return;
     row = this.d.store.update(runId, { jobJson: JSON.stringify(st) });
     if (row.status === 'terminating' || row.status === 'submitted') {
       book.jobStatus(st.jobId, st);

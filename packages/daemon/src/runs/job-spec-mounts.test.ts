@@ -39,9 +39,7 @@ describe('job spec mounts', () => {
     expect(mountsFor(config(''))).toEqual([]);
   });
 
-  it('refuses a network volume instead of dropping it', () => {
-    expect(() => mountsFor(config('volumes: [my-vol:/data, /a:/b]\n'))).toThrow(
-      /^volumes: volume my-vol at \/data: no configured backend offers network volumes/,
-    );
+  it('refuses a network volume that does not exist instead of dropping it', () => {
+    expect(() => mountsFor(config('volumes: [my-vol:/data, /a:/b]\n'))).toThrow(/^volumes: volume my-vol at \/data: no such volume/);
   });
 });

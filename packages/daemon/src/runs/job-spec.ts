@@ -1,12 +1,14 @@
 // The agent's JobSpec for a run: image (dstack's base image for the python version unless `image`;
 // the DinD image with `docker: true`), env (the configuration's, the secrets, dstack's system
 // variables), init (after the deprecated `setup`), IDE, the user's key.
-import { SshServerLimits, type JobLimits, type JobSpec } from '@dstack/core/gen/agent';
+import { SshServerLimits, type JobFile, type JobLimits, type JobSpec } from '@dstack/core/gen/agent';
 import type { DevEnvironmentConfiguration } from '@dstack/core/config/index';
 import type { Offer } from '@dstack/core/gen/daemon';
-import { instanceMounts, networkVolumeRefusal } from '@dstack/core/config/volumes';
+import { instanceMounts } from '@dstack/core/config/volumes';
 import { execFileSync } from 'node:child_process';
 import { DEFAULT_DIND_IMAGE } from '../config';
+import { gitReposFor } from './job-files';
+import { hostVolumeMounts, volumeRefusal } from '../volumes/attach';
 
 /** dstack's base image tag version, as in `dstackai/base:py3.11-0.7-cuda-12.1`. */
 export const BASE_IMAGE_VERSION = '0.7';
@@ -67,6 +69,8 @@ export interface JobSpecInput {
   sshServer?: Partial<SshServerLimits>;
   /** How long the run's earlier attempts ran (max_duration counts them all). */
   ranMs?: number;
+  /** `files:` and `repos:` local folders as read on this machine (job-files.ts readJobFiles). */
+  files?: JobFile[];
 }
 
 /**
@@ -95,13 +99,24 @@ export function gpuCountFor(config: DevEnvironmentConfiguration, offer: Offer): 
 }
 
 /**
- * The instance volumes as the agent's mounts. A network volume never gets here (the planner leaves
- * every offer out for it); should one, the spec is refused rather than sent without it.
+ * The instance volumes as the agent's mounts, and the network volumes the instance has at a host
+ * path (Lambda's /lambda/nfs/NAME), bound the same way. A network volume the offer cannot have never
+ * gets here (the planner leaves such offers out); should one, the spec is refused rather than sent
+ * without it.
  */
-export function mountsFor(config: Pick<DevEnvironmentConfiguration, 'volumes'>): JobSpec['mounts'] {
-  const refusal = networkVolumeRefusal(config.volumes);
+export function mountsFor(
+  config: Pick<DevEnvironmentConfiguration, 'volumes'>,
+  offer?: Pick<Offer, 'backend' | 'region'>,
+): JobSpec['mounts'] {
+  const refusal = volumeRefusal(config.volumes);
   if (refusal) throw new Error(refusal);
-  return instanceMounts(config.volumes).map((m) => ({ source: m.instance_path, target: m.path, readOnly: false, optional: m.optional }));
+  const own = instanceMounts(config.volumes).map((m) => ({
+    source: m.instance_path,
+    target: m.path,
+    readOnly: false,
+    optional: m.optional,
+  }));
+  return offer ? [...own, ...hostVolumeMounts(config.volumes, offer)] : own;
 }
 
 export function buildJobSpec(i: JobSpecInput): JobSpec {
@@ -142,10 +157,12 @@ export function buildJobSpec(i: JobSpecInput): JobSpec {
     expectCode: i.expectCode,
     labels: { 'ai.dstack.run-name': i.runName, 'ai.dstack.run-id': i.runId, 'ai.dstack.home': i.home },
     sshPort: 0,
-    mounts: mountsFor(config),
+    mounts: mountsFor(config, i.offer),
     sshServer: SshServerLimits.fromPartial(i.sshServer ?? {}),
     secretEnv,
     limits: jobLimitsFor(config, i.ranMs),
+    files: i.files ?? [],
+    repos: gitReposFor(config),
   };
 }
 

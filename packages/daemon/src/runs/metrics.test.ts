@@ -41,6 +41,9 @@ describe('utilization_policy reaches the agent and comes back as dstack’s reas
     });
     expect(endOf(row(config(`${POLICY}inactivity_duration: 1h\n`)), end, 1000).reason).toBe('inactivity_duration_exceeded');
     expect(endOf(row(config()), end, 1000).reason).toBe('instance_unreachable');
+    // A container killed for its memory is that, whatever limits the run has.
+    const oom = { ...end, failed: 'container_exited_with_error' as const };
+    expect(endOf(row(config(`${POLICY}inactivity_duration: 1h\n`)), oom, 1000).reason).toBe('container_exited_with_error');
   });
 });
 

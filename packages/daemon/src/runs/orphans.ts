@@ -23,13 +23,9 @@ export interface OrphanSweeperDeps {
 export class OrphanSweeper {
   constructor(private readonly d: OrphanSweeperDeps) {}
 
+  /** Jobs of unfinished runs, and the kept jobs of runs stopped with their state (their containers stay). */
   private owned(): Set<string> {
-    return new Set(
-      this.d.store
-        .unfinished()
-        .map((r) => r.jobId)
-        .filter(Boolean),
-    );
+    return new Set([...this.d.store.unfinished(), ...this.d.store.stopped()].map((r) => r.jobId).filter(Boolean));
   }
 
   /** Every known agent, in parallel: an unreachable host costs one connect timeout, not one per host. */

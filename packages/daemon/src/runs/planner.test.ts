@@ -111,7 +111,7 @@ describe('planning on this machine', () => {
       offers: [],
       total: 0,
       reasons: [
-        'volumes: volume my-vol at /data: no configured backend offers network volumes (dstack-ts has none yet); mount a folder of the instance instead (/instance/path:/data)',
+        'volumes: volume my-vol at /data: no such volume: make one with `dstack apply -f` of a `type: volume` file (see `dstack volume list`)',
       ],
       backendErrors: [],
     });
@@ -139,5 +139,31 @@ describe('creation_policy: reuse (apply --reuse)', () => {
       reasons: expect.arrayContaining(['runpod (local): a new instance (creation_policy: reuse takes existing ones only)']),
     });
     expect((await planOffers([both], spec('  cpu: 1..\n'))).offers).toHaveLength(2);
+  });
+});
+
+describe('a backend whose jobs run on the host (hostOnly: Slurm)', () => {
+  const hostOnly: Backend = {
+    type: 'slurm',
+    hostOnly: true,
+    offers: async () => ({ offers: [], reasons: [] }),
+    createInstance: async () => {
+      throw new Error('unused');
+    },
+    connect: async () => {
+      throw new Error('unused');
+    },
+    release: async () => {},
+    terminate: async () => {},
+  };
+
+  it('is left out for an image, docker: true or privileged, naming the backend', async () => {
+    const base = spec('  cpu: 1..\n');
+    expect((await planOffers([hostOnly], { ...base, image: 'ubuntu:24.04' })).reasons).toEqual([
+      'slurm: image: ubuntu:24.04 cannot run there: its jobs run on the host (no container runtime); leave image: out',
+    ]);
+    expect((await planOffers([hostOnly], { ...base, docker: true })).reasons[0]).toMatch(/^slurm: docker: true cannot run there/);
+    expect((await planOffers([hostOnly], { ...base, privileged: true })).reasons[0]).toMatch(/^slurm: privileged: true is for containers/);
+    expect((await planOffers([hostOnly], base)).reasons).toEqual([]);
   });
 });

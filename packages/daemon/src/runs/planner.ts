@@ -5,11 +5,12 @@
 // this machine at the same price), busy or unreachable ones last. When nothing usable fits, one line
 // per offer or host says why.
 import type { InstanceMount, ResourcesSpec, VolumeMount } from '@dstack/core/config/index';
-import { instanceMounts, networkVolumeRefusal } from '@dstack/core/config/volumes';
+import { instanceMounts } from '@dstack/core/config/volumes';
 import { offerFits } from '@dstack/core/offers/index';
 import type { Offer } from '@dstack/core/gen/daemon';
 import type { Backend, OfferList } from '@dstack/backends/backend';
 import { isUsable, outsideFleets, rankOffers } from '../fleets/preference';
+import { backendVolumeRefusal, offerWithVolumes, volumeRefusal } from '../volumes/attach';
 
 export interface OfferRequirements {
   resources: ResourcesSpec;
@@ -27,7 +28,9 @@ export interface OfferRequirements {
   privileged?: boolean | null;
   /** `docker: true` (Docker-in-Docker) needs a privileged container too. */
   docker?: boolean | null;
-  /** Network volumes: no backend has them (every offer is left out); instance volumes: not on container clouds. */
+  /** A backend whose jobs run on the host (Backend.hostOnly) cannot run an image. */
+  image?: string | null;
+  /** Network volumes: only offers that can attach them (volumes/attach.ts); instance volumes: not on container clouds. */
   volumes?: (VolumeMount | InstanceMount)[];
 }
 
@@ -44,6 +47,16 @@ function containerCloudRefusal(b: Backend, req: OfferRequirements): string | und
     const list = required.map((m) => `${m.instance_path}:${m.path}`).join(', ');
     return `${b.type}: instance volumes (${list}) are not possible where the provider starts the container: mark them \`optional: true\` to run there without them`;
   }
+  return undefined;
+}
+
+/** Why a backend whose jobs run on the host (a Slurm job's step) cannot take this run, or undefined. */
+function hostOnlyRefusal(b: Backend, req: OfferRequirements): string | undefined {
+  if (!b.hostOnly) return undefined;
+  if (req.image)
+    return `${b.type}: image: ${req.image} cannot run there: its jobs run on the host (no container runtime); leave image: out`;
+  if (req.docker) return `${b.type}: docker: true cannot run there: its jobs run on the host (no container runtime)`;
+  if (req.privileged) return `${b.type}: privileged: true is for containers: its jobs run on the host`;
   return undefined;
 }
 
@@ -74,7 +87,7 @@ export function filterOffer(o: Offer, req: OfferRequirements): string | undefine
 }
 
 export async function planOffers(backends: Backend[], req: OfferRequirements, max = 50): Promise<OfferPlan> {
-  const never = networkVolumeRefusal(req.volumes ?? []);
+  const never = volumeRefusal(req.volumes ?? []);
   if (never) return { offers: [], total: 0, reasons: [never], backendErrors: [] };
   const reasons: string[] = [];
   let chosen = backends;
@@ -99,7 +112,7 @@ export async function planOffers(backends: Backend[], req: OfferRequirements, ma
   };
   const backendErrors: string[] = [];
   chosen = chosen.filter((b) => {
-    const why = containerCloudRefusal(b, req);
+    const why = containerCloudRefusal(b, req) ?? hostOnlyRefusal(b, req) ?? backendVolumeRefusal(b, req.volumes ?? []);
     if (why) reasons.push(why);
     return !why;
   });
@@ -115,8 +128,11 @@ export async function planOffers(backends: Backend[], req: OfferRequirements, ma
   for (const l of lists) {
     reasons.push(...l.reasons);
     if (l.error) backendErrors.push(l.error);
-    for (const o of l.offers) {
-      const why = filterOffer(o, req);
+    for (const offer of l.offers) {
+      // Pinned to the volumes' region where the provider would pick one, before the region filter.
+      const v = offerWithVolumes(offer, req.volumes ?? []);
+      const o = 'offer' in v ? v.offer : offer;
+      const why = 'reason' in v ? v.reason : filterOffer(o, req);
       if (why) reasons.push(`${where(o)}: ${why}`);
       else fitting.push(o);
     }

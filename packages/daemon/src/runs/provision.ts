@@ -3,7 +3,7 @@
 // is followed by a check that the run still wants it (a stop aborts the flow at its next step).
 // SubmitJob is idempotent by job_id and uploads by hash, so a resumed flow simply runs again.
 import { isFinished, retryDelayMs, shouldRetry, type RunStatus, type TerminationReason } from '@dstack/core/runs/status';
-import { NoCapacityError, type Backend, type InstanceRecord } from '@dstack/backends/backend';
+import { ContainerCreateError, NoCapacityError, type Backend, type InstanceRecord } from '@dstack/backends/backend';
 import { blockGpuIndices, blockResources, formatGpuBlocks, parseGpuBlocks } from '@dstack/backends/ssh-fleet/blocks';
 import type { Offer } from '@dstack/core/gen/daemon';
 import type { AgentManager } from '../agent/manager';
@@ -17,10 +17,13 @@ import type { UserKey } from '../ssh-config/keys';
 import { instanceKey, type InstancesStore } from '../state/instances-store';
 import type { RunRow, RunsStore } from '../state/runs-store';
 import { isUsable } from '../fleets/preference';
+import { volumeAttachments } from '../volumes/attach';
 import type { RunBook } from './bookkeeping';
 import type { Ending } from './ending';
 import type { JobEvents } from './job-events';
+import { readJobFiles } from './job-files';
 import { buildJobSpec, imageFor } from './job-spec';
+import { keptOf } from './kept';
 import { planOffers } from './planner';
 
 /** What of the instance the run gets: all of it, or its blocks of a split fleet host (their GPUs by index). */
@@ -90,13 +93,16 @@ export class Provisioner {
     const { book } = this.d;
     let row = this.d.store.get(runId);
     if (!row) return;
+    // Resumed from its kept container (dstack start): the same job on the same instance.
+    const kept = keptOf(row);
+    const resuming = Boolean(kept && !kept.pending && row.jobId && row.instanceKey);
     if (!resume) {
       if (row.status !== 'submitted') return;
       const attempt = row.attempt + 1;
       row = book.move(runId, 'provisioning', {
         attempt,
         // Persisted before SubmitJob: a daemon killed in between submits the same job again.
-        jobId: `${row.id.slice(0, 8)}-${attempt}`,
+        jobId: resuming ? row.jobId : `${row.id.slice(0, 8)}-${attempt}`,
         retryAtMs: 0,
         statusMessage: '',
         jobJson: '',
@@ -129,10 +135,20 @@ export class Provisioner {
             name: `${row.name}-0`,
             sshPublicKey: this.d.userKey.publicKey,
             image: imageFor(config, this.d.config.baseImage, this.d.config.dindImage),
-            report: (message) => book.say(row!, message),
+            // The run's status message too, so `dstack ps` shows why it waits.
+            report: (message) => {
+              book.say(row!, message);
+              book.changed(this.d.store.update(runId, { statusMessage: message }));
+            },
+            resources: config.resources,
+            volumes: volumeAttachments(config.volumes, offer),
+            ...(config.max_duration ? { maxDurationS: config.max_duration } : {}),
+            signal,
           });
           break;
         } catch (err) {
+          // A backend that stopped waiting because the run no longer wants it (stopped, or the daemon is shutting down).
+          if (signal.aborted) throw new Aborted();
           if (!(err instanceof NoCapacityError)) throw err;
           tried.push((err as Error).message);
           row = this.check(runId, signal);
@@ -158,6 +174,7 @@ export class Provisioner {
       book.changed(row);
     }
     row = this.check(runId, signal);
+    if (resuming) this.d.instances.setStatus(row.instanceKey, 'busy');
     const handle = await this.d.agents.connect(row.instanceKey, record, (_stage, message) => book.say(row!, message));
     this.d.instances.setAgent(row.instanceKey, {
       version: handle.handshake.agentVersion,
@@ -184,11 +201,18 @@ export class Provisioner {
       home: this.d.home,
       sshServer: this.d.config.sshServer,
       ranMs: row.runningMs,
+      // Read again now: what the job gets is the files as they are when it starts.
+      files: await readJobFiles(config, { path: row.configurationPath }, row.noRepo ? '' : row.repoDir),
     });
-    const job = await handle.rpc.submitJob(spec);
+    const job = await handle.rpc.submitJob(spec, undefined, resuming);
     if (job.status) this.d.jobEvents.onJobStatus(runId, job.status);
     row = this.check(runId, signal);
-    if (hashed && !job.status?.codeReady) await this.upload(row, handle.rpc, signal, hashed);
+    if (hashed && !job.status?.codeReady) await this.upload(row, handle.rpc, signal, hashed, resuming);
+    if (resuming) {
+      // The code merged in: from now on the run is an ordinary running one (a stop may keep it again).
+      this.d.store.update(runId, { keptJson: '' });
+      book.say(row, `Resumed in its kept container on ${record.name}`);
+    }
   }
 
   private async hashRepo(repoDir: string, reuse = true) {
@@ -197,21 +221,43 @@ export class Provisioner {
     return { ...(await this.d.hashCache.hash(listing.files)), listedMs };
   }
 
-  private async upload(row: RunRow, rpc: AgentRpc, signal: AbortSignal, hashed: ReturnType<Provisioner['hashRepo']>): Promise<void> {
+  /**
+   * `resuming`: into a kept container's code dir, which holds what was changed on the instance: only
+   * what changed locally since the last upload goes, merged as live sync does (a file changed on both
+   * sides keeps the instance's version as PATH.remote-conflict); the instance's own edits stay.
+   */
+  private async upload(
+    row: RunRow,
+    rpc: AgentRpc,
+    signal: AbortSignal,
+    hashed: ReturnType<Provisioner['hashRepo']>,
+    resuming = false,
+  ): Promise<void> {
     let early = await hashed;
     // An instance that took a while (a cloud one) gets the repo as it is now, edits made meanwhile included.
     if (Date.now() - early.listedMs > FRESH_LISTING_MS) early = await this.hashRepo(row.repoDir, false);
     const { files, rehashed } = early;
     this.check(row.id, signal);
     let last = 0;
-    const res = await uploadCode(rpc, row.jobId, files, (p) => {
-      const now = Date.now();
-      if (now - last < 200 && p.current !== p.total) return;
-      last = now;
-      this.d.book.progress(row.id, { kind: 'upload', current: p.current, total: p.total, message: p.message });
-    });
+    const res = await uploadCode(
+      rpc,
+      row.jobId,
+      files,
+      (p) => {
+        const now = Date.now();
+        if (now - last < 200 && p.current !== p.total) return;
+        last = now;
+        this.d.book.progress(row.id, { kind: 'upload', current: p.current, total: p.total, message: p.message });
+      },
+      resuming ? { full: true, localChangesOnly: true } : undefined,
+    );
     this.d.book.progress(row.id, { kind: 'upload', current: res.sentBytes, total: res.sentBytes, message: 'uploaded' });
     this.d.book.say(row, `Uploaded the repo: ${res.files} files, ${res.sentBlobs} sent (${res.sentBytes} bytes), ${rehashed} rehashed`);
+    for (const c of res.conflicts) {
+      const line = `Changed here and on the instance: ${c.path}; the instance's version is kept there as ${c.keptAs}`;
+      this.d.book.say(row, line);
+      this.d.book.notice(row, line);
+    }
   }
 
   private failed(runId: string, err: unknown): void {
@@ -225,7 +271,11 @@ export class Provisioner {
       return;
     }
     const reason: TerminationReason =
-      row.status === 'provisioning' && !this.d.agents.current(row.instanceKey) ? 'instance_unreachable' : 'executor_error';
+      err instanceof ContainerCreateError
+        ? 'creating_container_error'
+        : row.status === 'provisioning' && !this.d.agents.current(row.instanceKey)
+          ? 'instance_unreachable'
+          : 'executor_error';
     void this.d.ending.end(runId, reason, message);
   }
 

@@ -34,8 +34,9 @@ import { redactRunSecrets } from './redaction';
 import { runConfigurationView } from './views';
 import { runMetrics } from './metrics';
 import { isUsable } from '../fleets/preference';
+import { volumeRefusal } from '../volumes/attach';
+import { checkFilesAndRepos } from './job-files';
 import { planOffers, type OfferRequirements } from './planner';
-import { networkVolumeRefusal } from '@dstack/core/config/volumes';
 
 export interface Sink<T> {
   write(v: T): void;
@@ -114,11 +115,13 @@ export class RunService {
   }
 
   async plan(req: GetPlanRequest): Promise<Plan> {
-    const { config, secrets, warnings } = this.source(req, 'GetPlan');
+    const { config, path, secrets, warnings } = this.source(req, 'GetPlan');
     const name = this.runName(config, '');
-    const repo = await this.repo(req);
+    // files: and repos: (job-files.ts): read and checked; `repos:` may name the repo to upload.
+    const repo = await this.repo(await checkFilesAndRepos(config, { path, text: req.configuration?.text }, req));
     const offers = await planOffers(this.d.backends, config, req.maxOffers || 50);
-    const current = this.d.store.activeByName(name);
+    // A run stopped with its container kept is the current one too: applying it as it was resumes it.
+    const current = this.d.store.activeByName(name) ?? this.d.store.stoppedByName(name);
     const changed = current ? this.diff(current, config, secrets) : [];
     return {
       runName: name,
@@ -144,6 +147,8 @@ export class RunService {
     const masked = maskConfiguration(config, secrets);
     const sealed = this.d.secrets.sealJson(secrets);
 
+    const stopped = this.d.store.stoppedByName(name);
+    if (stopped && !req.override) return this.resumeByApply(stopped, config, secrets, masked, sealed);
     const current = this.d.store.activeByName(name);
     if (current) {
       const changed = this.diff(current, config, secrets);
@@ -164,13 +169,17 @@ export class RunService {
       }
     }
     // Everything that can be refused is checked before anything is created or stopped.
-    const repo = await this.repo(req);
+    const repo = await this.repo(await checkFilesAndRepos(config, { path, text: req.configuration?.text }, req));
     const offers = await planOffers(this.d.backends, config);
-    // A network volume is never offered, whatever a retry waits for.
-    const never = networkVolumeRefusal(config.volumes);
+    // A network volume that does not exist never will, whatever a retry waits for.
+    const never = volumeRefusal(config.volumes);
     if (never) throw new PreconditionError(`run ${name}: ${never}`);
     if (!offers.offers.some(isUsable) && !config.retry?.on_events.includes('no-capacity')) {
       throw new PreconditionError(`no offer fits the run ${name}: ${offers.reasons.join('; ') || 'no backend has offers'}`);
+    }
+    if (stopped) {
+      this.d.log.info(`run ${name}: discarding its kept container to submit anew`);
+      await this.d.controller.discardKept(stopped, 'stopped_by_user');
     }
     if (current) {
       this.d.log.info(`run ${name}: stopping it to submit the new configuration`);
@@ -206,6 +215,7 @@ export class RunService {
       jobJson: '',
       sshAlias: '',
       gpuBlocks: '',
+      keptJson: '',
     };
     try {
       this.d.store.insert(row);
@@ -217,25 +227,80 @@ export class RunService {
     return this.d.controller.view(this.d.store.get(row.id)!);
   }
 
+  /**
+   * ApplyRun of a run stopped with its container kept, without override: the same configuration (or
+   * one that differs only in what changes in place) resumes it; anything else is refused, naming how
+   * to start it fresh.
+   */
+  private async resumeByApply(
+    stopped: RunRow,
+    config: DevEnvironmentConfiguration,
+    secrets: RunSecrets,
+    masked: DevEnvironmentConfiguration,
+    sealed: Buffer,
+  ): Promise<Run> {
+    const name = stopped.name;
+    const changed = this.diff(stopped, config, secrets);
+    if (changed.length && !isInPlace(changed))
+      throw new ConflictError(
+        `run ${name} is stopped with its container kept, and ${changed.join(', ')} changed: apply with override to discard what it kept and start it fresh, or apply the configuration it ran with to resume it`,
+      );
+    const why = await this.d.controller.cannotResume(stopped);
+    if (why) throw new PreconditionError(`run ${name} cannot resume: ${why}. Start it fresh: \`dstack delete ${name}\`, then apply again`);
+    return this.d.controller.view(this.d.controller.resume(stopped, { masked, sealed }));
+  }
+
+  /** StartRun: a run stopped with its container kept starts again in it. */
+  async start(name: string): Promise<Run> {
+    const row = this.byName(name);
+    if (row.status !== 'stopped') {
+      if (isActive(row.status)) throw new PreconditionError(`run ${name} is ${row.status} already`);
+      throw new PreconditionError(
+        `run ${name} is ${row.status}: it kept nothing to start again (a run stopped with \`dstack stop\` on this machine or a fleet host keeps its container); apply its configuration to start it anew`,
+      );
+    }
+    const why = await this.d.controller.cannotResume(row);
+    if (why)
+      throw new PreconditionError(
+        `run ${name} cannot resume: ${why}. Start it fresh: \`dstack delete ${name}\`, then apply its configuration`,
+      );
+    return this.d.controller.view(this.d.controller.resume(row));
+  }
+
   list(all: boolean): Run[] {
-    return this.d.store.list({ all }).map((r) => this.d.controller.view(r));
+    // Runs stopped with their state are listed with the active ones: they hold a container.
+    const rows = all ? this.d.store.list({ all }) : [...this.d.store.unfinished(), ...this.d.store.stopped()];
+    return rows.sort((a, b) => b.submittedMs - a.submittedMs).map((r) => this.d.controller.view(r));
   }
 
   get(name: string): Run {
     return this.d.controller.view(this.byName(name));
   }
 
-  async stop(name: string, abort: boolean): Promise<Run> {
+  /**
+   * `keep` (`dstack stop`): the container stays where the instance can keep it (the run becomes
+   * `stopped`); an abort (-x, dstack's meaning kept) ends it for good, also the kept container of a
+   * run already stopped.
+   */
+  async stop(name: string, abort: boolean, keep = false): Promise<Run> {
     const row = this.byName(name);
+    if (row.status === 'stopped' && abort) return this.d.controller.view(await this.d.controller.discardKept(row, 'aborted_by_user'));
     if (isFinished(row.status)) return this.d.controller.view(row);
-    const done = this.d.controller.end(row.id, abort ? 'aborted_by_user' : 'stopped_by_user', '', { abort, user: true });
+    const done = this.d.controller.end(row.id, abort ? 'aborted_by_user' : 'stopped_by_user', '', {
+      abort,
+      user: true,
+      keep: keep && !abort,
+    });
     await Promise.race([done, new Promise((r) => setTimeout(r, STOP_WAIT_MS))]);
     return this.d.controller.view(this.d.store.get(row.id)!);
   }
 
-  delete(name: string): void {
+  async delete(name: string): Promise<void> {
     const active = this.d.store.activeByName(name);
     if (active) throw new PreconditionError(`run ${name} is ${active.status}: stop it first (\`dstack stop ${name}\`)`);
+    // Its kept container goes first (from the agent), then the records.
+    const stopped = this.d.store.stoppedByName(name);
+    if (stopped) await this.d.controller.discardKept(stopped, 'stopped_by_user');
     const finished = this.d.store.finishedByName(name);
     if (!finished.length) throw new NotFoundError(`no run named ${JSON.stringify(name)}: see \`dstack ps -a\``);
     for (const r of finished) this.d.controller.deleteFinished(r);

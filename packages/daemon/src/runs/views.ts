@@ -10,6 +10,7 @@ import type { RunRow } from '../state/runs-store';
 import { inactiveSeconds, type ActivityState } from './activity';
 import { jobStateName } from './job-state';
 import { ideLink } from './job-spec';
+import { keptView } from './kept';
 
 export function parseJobStatus(json: string): JobStatus | undefined {
   if (!json) return undefined;
@@ -124,5 +125,6 @@ export function runView(
     runningSeconds: runningSeconds(row, now),
     instanceType: opts.instance?.offer.instanceType ?? '',
     spot: opts.instance?.offer.spot ?? false,
+    kept: keptView(row, opts.instance),
   };
 }

@@ -9,13 +9,15 @@ import type { FleetService } from '../fleets/service';
 import type { SyncService } from '../sync/service';
 import type { BackendService } from '../backends/service';
 import type { SecretService } from '../secrets-service';
+import type { VolumeService } from '../volumes/service';
 
 export interface ServerDeps {
   runs: RunService;
   fleets: FleetService;
-  sync: Pick<SyncService, 'start' | 'stop' | 'get'>;
+  sync: Pick<SyncService, 'start' | 'stop' | 'get' | 'pull'>;
   backends: Pick<BackendService, 'list' | 'add' | 'remove'>;
   secrets: Pick<SecretService, 'set' | 'get' | 'list' | 'delete'>;
+  volumes: Pick<VolumeService, 'apply' | 'list' | 'delete'>;
   log: Logger;
   status: () => StatusResponse;
   shutdown: () => void;
@@ -80,11 +82,12 @@ export function handlers(d: ServerDeps): DaemonServer {
     }),
     listRuns: unary(log, 'ListRuns', (req) => ({ runs: runs.list(req.all) })),
     getRun: unary(log, 'GetRun', (req) => runs.get(req.name)),
-    stopRun: unary(log, 'StopRun', (req) => runs.stop(req.name, req.abort)),
-    deleteRun: unary(log, 'DeleteRun', (req) => {
-      runs.delete(req.name);
+    stopRun: unary(log, 'StopRun', (req) => runs.stop(req.name, req.abort, Boolean(req.keep))),
+    deleteRun: unary(log, 'DeleteRun', async (req) => {
+      await runs.delete(req.name);
       return {};
     }),
+    startRun: unary(log, 'StartRun', (req) => runs.start(req.name)),
     attach: streaming(log, 'Attach', (req, sink) => runs.attach(req, sink)),
     getLogs: streaming(log, 'GetLogs', (req, sink) => runs.getLogs(req, sink)),
     getMetrics: unary(log, 'GetMetrics', (req) => runs.metrics(req)),
@@ -98,6 +101,7 @@ export function handlers(d: ServerDeps): DaemonServer {
     startSync: unary(log, 'StartSync', (req) => d.sync.start(req.name)),
     stopSync: unary(log, 'StopSync', (req) => d.sync.stop(req.name)),
     getSync: unary(log, 'GetSync', (req) => d.sync.get(req.name)),
+    pullSync: unary(log, 'PullSync', (req) => d.sync.pull(req.name)),
     listBackends: unary(log, 'ListBackends', (req) => d.backends.list(req)),
     // The request carries a key: never logged, refusals included (their messages name no key).
     addBackend: unary(log, 'AddBackend', (req) => d.backends.add(req)),
@@ -108,6 +112,12 @@ export function handlers(d: ServerDeps): DaemonServer {
     listSecrets: unary(log, 'ListSecrets', () => d.secrets.list()),
     deleteSecret: unary(log, 'DeleteSecret', (req) => {
       d.secrets.delete(req.name);
+      return {};
+    }),
+    applyVolume: unary(log, 'ApplyVolume', (req) => d.volumes.apply(req.configuration)),
+    listVolumes: unary(log, 'ListVolumes', () => ({ volumes: d.volumes.list() })),
+    deleteVolume: unary(log, 'DeleteVolume', async (req) => {
+      await d.volumes.delete(req.name);
       return {};
     }),
   };

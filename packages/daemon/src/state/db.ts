@@ -154,6 +154,32 @@ export const MIGRATIONS: Migration[] = [
     name: "fleet blocks: the blocks of a split fleet host a run's attempt holds ('': the whole instance)",
     sql: `ALTER TABLE runs ADD COLUMN gpu_blocks TEXT NOT NULL DEFAULT '';`,
   },
+  {
+    version: 7,
+    name: "stop and resume with state: what a run stopped with its container kept holds (JSON; '': nothing kept)",
+    // A `stopped` row still counts in runs_one_active_name (its status is not terminated, failed or
+    // done): a name has one run that is active or stopped with its state.
+    sql: `ALTER TABLE runs ADD COLUMN kept_json TEXT NOT NULL DEFAULT '';`,
+  },
+  {
+    version: 8,
+    name: 'network volumes (`type: volume`, `dstack volume`): one row per name, at one backend and region',
+    sql: `
+      CREATE TABLE volumes (
+        name TEXT PRIMARY KEY,
+        backend TEXT NOT NULL,
+        region TEXT NOT NULL DEFAULT '',
+        size_gb REAL NOT NULL DEFAULT 0,
+        volume_id TEXT NOT NULL DEFAULT '',
+        provider_name TEXT NOT NULL DEFAULT '',
+        host_path TEXT NOT NULL DEFAULT '',
+        external INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL,
+        status_message TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

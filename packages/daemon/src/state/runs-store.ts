@@ -38,6 +38,11 @@ export interface RunRow {
   sshAlias: string;
   /** The blocks of a fleet host split into blocks (`blocks`) this attempt holds, "0,1/4" (of 4); '': the whole instance. */
   gpuBlocks: string;
+  /**
+   * Stop and resume with state (runs/kept.ts `KeptInfo`, JSON): set when a stop that keeps the
+   * container begins, filled in once it is kept; '' when nothing is (to be) kept.
+   */
+  keptJson: string;
 }
 
 const COLUMNS: Record<keyof RunRow, string> = {
@@ -68,9 +73,10 @@ const COLUMNS: Record<keyof RunRow, string> = {
   jobJson: 'job_json',
   sshAlias: 'ssh_alias',
   gpuBlocks: 'gpu_blocks',
+  keptJson: 'kept_json',
 };
 
-const FINISHED_SQL = `('terminated', 'failed', 'done')`;
+const FINISHED_SQL = `('terminated', 'failed', 'done', 'stopped')`;
 
 /**
  * A stored configuration (configuration_json of runs), typed: checked against core's normalized
@@ -136,10 +142,11 @@ export class RunsStore {
     return r ? fromDb(r) : undefined;
   }
 
-  /** The active run of that name, else its latest finished one. */
+  /** The active run of that name, else the one stopped with its state, else its latest finished one. */
   byName(name: string): RunRow | undefined {
     return (
       this.activeByName(name) ??
+      this.stoppedByName(name) ??
       (() => {
         const r = this.db.prepare('SELECT * FROM runs WHERE name = ? ORDER BY submitted_ms DESC LIMIT 1').get(name) as
           | Record<string, unknown>
@@ -158,6 +165,19 @@ export class RunsStore {
 
   unfinished(): RunRow[] {
     return this.list({ all: false });
+  }
+
+  /** Runs stopped with their state kept (status `stopped`): they hold a container, not a job. */
+  stopped(): RunRow[] {
+    return (
+      this.db.prepare(`SELECT * FROM runs WHERE status = 'stopped' ORDER BY submitted_ms DESC`).all() as Record<string, unknown>[]
+    ).map(fromDb);
+  }
+
+  /** The run of that name stopped with its state kept, if any (at most one: runs_one_active_name). */
+  stoppedByName(name: string): RunRow | undefined {
+    const r = this.db.prepare(`SELECT * FROM runs WHERE name = ? AND status = 'stopped'`).get(name) as Record<string, unknown> | undefined;
+    return r ? fromDb(r) : undefined;
   }
 
   /** Fields that are not the status (job progress, activity, ids). */

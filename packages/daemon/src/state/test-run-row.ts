@@ -36,6 +36,7 @@ export function testRunRow(over: Partial<RunRow> & Pick<RunRow, 'id' | 'name'>):
     jobJson: '',
     sshAlias: '',
     gpuBlocks: '',
+    keptJson: '',
     ...over,
   };
 }

@@ -3,7 +3,7 @@
 // job is up (a session starts, with a reconcile), when it is not (a retry: the session pauses, and
 // the next attempt's job gets one of its own), and when the run has ended (sync turns off). A
 // restarted daemon resumes every sync that was on. Sync events go to attached CLIs as notices.
-import type { Run, SyncStatus } from '@dstack/core/gen/daemon';
+import type { PullSyncResponse, Run, SyncStatus } from '@dstack/core/gen/daemon';
 import { isFinished } from '@dstack/core/runs/status';
 import type { AgentManager } from '../agent/manager';
 import type { HashCache } from '../code/hash-cache';
@@ -18,6 +18,7 @@ import { batchNotice, conflictNotice, sendingNotice, startNotice } from './notic
 import { SyncSession, type BatchReport } from './session';
 import { canMove, type SyncState } from './state';
 import { SyncStore } from './store';
+import { pullChanges } from './pull';
 
 /** What the sync needs of the run controller: its events, views, and the run's log. */
 export interface RunEvents {
@@ -114,6 +115,10 @@ export class SyncService {
   /** StartSync and `apply --sync`: on for the run (it starts once the run is up); idempotent. */
   start(name: string): SyncStatus {
     const row = this.byName(name);
+    if (row.status === 'stopped')
+      throw new PreconditionError(
+        `run ${name} is stopped (its container kept): \`dstack start ${name}\` first to sync into it, or \`dstack sync ${name} --pull\` to bring its edits home`,
+      );
     if (isFinished(row.status)) throw new PreconditionError(`run ${name} has ended (${row.status}): there is nothing to sync to`);
     if (row.noRepo || !row.repoDir) throw new PreconditionError(`run ${name} was applied with --no-repo: there is no repo to sync`);
     const before = this.store.get(row.id);
@@ -136,6 +141,32 @@ export class SyncService {
   get(name: string): SyncStatus {
     const row = this.byName(name);
     return this.status(row.id) ?? this.offStatus(name);
+  }
+
+  /**
+   * PullSync: the instance's edits under /workflow come home (pull.ts), for a run whose job has its
+   * code (running) or one stopped with its container kept.
+   */
+  async pull(name: string): Promise<PullSyncResponse> {
+    const row = this.byName(name);
+    if (row.noRepo || !row.repoDir) throw new PreconditionError(`run ${name} was applied with --no-repo: there is no repo to pull into`);
+    if (row.status !== 'running' && row.status !== 'stopped')
+      throw new PreconditionError(
+        `run ${name} is ${row.status}: only a running run, or one stopped with its container kept, has files to pull`,
+      );
+    const inst = this.d.instances.get(row.instanceKey);
+    if (!inst || !row.jobId) throw new PreconditionError(`run ${name} has no instance to pull from`);
+    const handle = await this.d.agents.connect(row.instanceKey, inst.record);
+    const res = await pullChanges(handle.rpc, row.jobId, row.repoDir);
+    const parts = [
+      `${res.pulled.length} pulled`,
+      `${res.conflicts.length} kept aside as *.remote-conflict`,
+      `${res.skipped.length} skipped`,
+    ];
+    this.d.events.note(row, `Pulled from the instance into ${row.repoDir}: ${parts.join(', ')}`);
+    for (const c of res.conflicts)
+      this.d.events.note(row, `Pull conflict: ${c.path} changed here too; the instance's version is ${c.keptAs}`);
+    return res;
   }
 
   /**
