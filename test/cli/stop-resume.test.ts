@@ -2,25 +2,29 @@
 // engine, OpenSSH): `dstack stop` keeps the run's container and lists what changed under /workflow on
 // the instance; `dstack sync NAME --pull` brings those edits home and keeps a conflicting local edit
 // (the instance's version beside it, as live sync names it); `dstack start` resumes in the same
-// container with what was installed (a Python package in site-packages) and the instance's edits,
+// container with what was installed (a package installed with pip) and the instance's edits,
 // merging the local edits made meanwhile, also after the daemon and this machine's agent went away;
 // `dstack apply` of the same configuration resumes too, and of another one starts afresh;
 // `dstack delete` and `dstack stop -x` remove the kept container (asked of the engine).
 //
-// The test image has python3 but no pip (no network here to fetch one): the package is installed as
-// pip installs a pure-Python one, by putting its module into the interpreter's site-packages (purelib),
-// outside /workflow, in the container's own layer: what a stop must keep.
+// The first case runs in the Debian test image plus Debian's python3-pip (made once with apt-get from
+// the machine's mirror, cached): a local package from the repo is `pip install`ed (no index: nothing
+// can be downloaded here) into the interpreter's dist-packages, outside /workflow, in the container's
+// own layer: what a stop must keep.
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { docker } from '../harness/docker';
+import { ensurePipImage } from '../harness/images';
 import { waitFor } from '../harness/util';
 import { dstack, getRun, gitRepo, hasHostBlock, mustDstack, runName, sandbox, ssh, waitForRun, type Sandbox } from './helpers';
 
 let sb: Sandbox;
-beforeAll(() => {
+let pipImage: string;
+beforeAll(async () => {
   sb = sandbox('stop-resume');
-});
+  pipImage = await ensurePipImage(inject('debianImage'));
+}, 15 * 60_000);
 afterAll(async () => {
   await sb.cleanup();
 });
@@ -57,23 +61,30 @@ interface KeptJson {
 describe('dstack stop, dstack sync --pull, dstack start', () => {
   it('stop keeps the container and lists remote edits; pull brings them home; start resumes with the package; delete removes it', async () => {
     const name = runName('resume');
-    const repo = await gitRepo(sb, ['type: dev-environment', `name: ${name}`, ''].join('\n'));
+    const repo = await gitRepo(sb, ['type: dev-environment', `name: ${name}`, `image: ${pipImage}`, ''].join('\n'));
     mkdirSync(join(repo, 'pkg'));
     writeFileSync(join(repo, 'pkg', 'kept_pkg.py'), 'VALUE = "installed-before-stop"\n');
+    writeFileSync(
+      join(repo, 'pkg', 'setup.py'),
+      "from setuptools import setup\nsetup(name='kept-pkg', version='1.0', py_modules=['kept_pkg'])\n",
+    );
     writeFileSync(join(repo, 'train.py'), 'print("v1")\n');
     writeFileSync(join(repo, 'both.txt'), 'base\n');
     writeFileSync(join(repo, '.gitignore'), 'ignored.txt\n__pycache__/\n');
 
     const apply = await dstack(sb, ['apply', '-f', '.dstack.yml', '-y', '-d'], { cwd: repo });
     expect(apply.code, apply.stderr + apply.stdout).toBe(0);
-    // Installed outside /workflow, as pip puts a pure-Python package; edits under /workflow.
+    // Installed with pip, outside /workflow; edits under /workflow.
     const work = await ssh(
       sb,
       name,
       [
         'set -e',
-        `site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')`,
-        'mkdir -p "$site" && cp /workflow/pkg/kept_pkg.py "$site/"',
+        // Debian marks its python externally managed (PEP 668): a system-wide install says so.
+        // Built from a copy: pip builds in the source tree, which would be a remote edit of /workflow.
+        'cp -r /workflow/pkg /tmp/pkg',
+        'pip install -q --break-system-packages --no-index --no-build-isolation /tmp/pkg >/dev/null',
+        'pip show -q kept-pkg >/dev/null',
         'python3 -c "import kept_pkg; print(kept_pkg.VALUE)"',
         'echo "print(\\"edited on the instance\\")" >> /workflow/train.py',
         'echo remote-side > /workflow/both.txt',

@@ -137,8 +137,14 @@ describe('lambda backend, against the API double', () => {
       timeoutMs: 90_000,
       intervalMs: 1000,
     });
-    expect(readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8')).toContain(
-      `lambda: terminated instance ${inst.name} (${inst.id}): its idle_duration is over`,
+    // The daemon logs the termination once the provider has answered, a moment after the double saw it.
+    await waitFor(
+      'the sweep to log why it ended the instance',
+      () =>
+        readFileSync(join(sb.dstackHome, 'daemon.log'), 'utf8').includes(
+          `lambda: terminated instance ${inst.name} (${inst.id}): its idle_duration is over`,
+        ),
+      { timeoutMs: 30_000, intervalMs: 200 },
     );
   });
 

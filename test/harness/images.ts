@@ -3,6 +3,7 @@
 //   cached as a rootfs tarball so later runs import it in seconds;
 // - a busybox image (a static busybox and its applets): nothing but /bin/sh and friends, the
 //   smallest image the agent must serve;
+// - the Debian image plus python3-pip (ensurePipImage), for a suite that installs a package with pip;
 // - the Debian image with OpenSSH's sshd, installed by the container-cloud bootstrap's own install
 //   step (apt-get from the machine's Debian mirror), cached with `docker save`: what a container
 //   cloud's instance looks like once its bootstrap got an sshd in;
@@ -160,24 +161,22 @@ export async function ensureSshdImage(debianImage: string): Promise<string> {
 const DIND_DAEMON_JSON = '{"bridge": "none", "iptables": false, "ip6tables": false, "ip-masq": false}';
 
 /**
- * The Debian image plus docker.io (apt-get from the machine's Debian mirror, in a container on the
- * host network, committed), saved as DIND_TARBALL: a suite loads it into the engine it runs on.
+ * The Debian image plus `packages` (apt-get from the machine's Debian mirror, in a container on the
+ * host network, then `after`), committed as `tag` and saved as `tarball`, which is returned.
  */
-export async function ensureDindTarball(debianImage: string): Promise<string> {
-  if (existsSync(DIND_TARBALL)) return DIND_TARBALL;
-  if (!(await imageExists(DIND_IMAGE))) {
-    const maker = `dind-image-${process.pid}-${Date.now()}`;
+async function aptImageTarball(debianImage: string, tag: string, tarball: string, packages: string, after: string[]): Promise<string> {
+  if (existsSync(tarball)) return tarball;
+  if (!(await imageExists(tag))) {
+    const maker = `apt-image-${process.pid}-${Date.now()}`;
     const script = [
       'set -e',
       'export DEBIAN_FRONTEND=noninteractive',
       `echo 'deb ${debianMirror()} bookworm main' > /etc/apt/sources.list`,
       'apt-get update -q',
-      'apt-get install -y -q --no-install-recommends docker.io',
+      `apt-get install -y -q --no-install-recommends ${packages}`,
       'apt-get clean',
       'rm -rf /var/lib/apt/lists/*',
-      'mkdir -p /etc/docker',
-      `echo '${DIND_DAEMON_JSON}' > /etc/docker/daemon.json`,
-      'command -v dockerd',
+      ...after,
     ].join('\n');
     try {
       const res = await run(
@@ -186,15 +185,35 @@ export async function ensureDindTarball(debianImage: string): Promise<string> {
         { timeoutMs: 10 * 60_000 },
       );
       if (res.code !== 0)
-        throw new Error(`installing docker.io in the Debian test image failed (exit ${res.code}): ${res.stdout}${res.stderr}`);
-      await docker(['commit', '--change', 'CMD ["/bin/bash"]', maker, DIND_IMAGE]);
+        throw new Error(`installing ${packages} in the Debian test image failed (exit ${res.code}): ${res.stdout}${res.stderr}`);
+      await docker(['commit', '--change', 'CMD ["/bin/bash"]', maker, tag]);
     } finally {
       await run('docker', ['-H', DOCKER_HOST, 'rm', '-f', maker]);
     }
   }
   mkdirSync(CACHE_DIR, { recursive: true });
-  const tmp = `${DIND_TARBALL}.${process.pid}.tmp`;
-  await docker(['save', '-o', tmp, DIND_IMAGE], { timeoutMs: 5 * 60_000 });
-  renameSync(tmp, DIND_TARBALL);
-  return DIND_TARBALL;
+  const tmp = `${tarball}.${process.pid}.tmp`;
+  await docker(['save', '-o', tmp, tag], { timeoutMs: 5 * 60_000 });
+  renameSync(tmp, tarball);
+  return tarball;
+}
+
+/** The Debian image plus docker.io, saved as DIND_TARBALL: a suite loads it into the engine it runs on. */
+export function ensureDindTarball(debianImage: string): Promise<string> {
+  return aptImageTarball(debianImage, DIND_IMAGE, DIND_TARBALL, 'docker.io', [
+    'mkdir -p /etc/docker',
+    `echo '${DIND_DAEMON_JSON}' > /etc/docker/daemon.json`,
+    'command -v dockerd',
+  ]);
+}
+
+export const PIP_IMAGE = 'dstack-test/debian-pip:bookworm-v1';
+const PIP_TARBALL = join(CACHE_DIR, 'debian-pip-bookworm-v1.tar');
+
+/** The Debian image plus pip (python3-pip: setuptools and wheel with it), in the test engine. */
+export async function ensurePipImage(debianImage: string): Promise<string> {
+  if (await imageExists(PIP_IMAGE)) return PIP_IMAGE;
+  const tarball = await aptImageTarball(debianImage, PIP_IMAGE, PIP_TARBALL, 'python3-pip', ['python3 -m pip --version']);
+  if (!(await imageExists(PIP_IMAGE))) await docker(['load', '-i', tarball], { timeoutMs: 5 * 60_000 });
+  return PIP_IMAGE;
 }
