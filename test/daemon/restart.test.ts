@@ -88,8 +88,9 @@ describe('daemon restarts', () => {
     await sb.start();
     const name = runName('orphan');
     await sb.apply({ configuration: configSource(`type: dev-environment\nname: ${name}\n${SMALL}`), noRepo: true });
-    await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name, 'running');
-    expect(await containersOf(name)).toHaveLength(1);
+    // Running and reachable comes before the container id is known (container-id.test.ts).
+    const up = await sb.waitForRun(name, (r) => r.status === 'running' && r.sshAlias === name && r.job?.containerId !== '', 'running');
+    expect(await containersOf(name)).toEqual([up.job?.containerId]);
     await sb.kill9();
     for (const f of ['state.db', 'state.db-wal', 'state.db-shm']) rmSync(join(sb.dstackHome, f), { force: true });
     await sb.start();
