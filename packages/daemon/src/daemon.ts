@@ -24,7 +24,6 @@ import { redactStoredSecrets } from './runs/redaction';
 import { SecretBox } from './secrets';
 import { SecretService } from './secrets-service';
 import { SecretsStore } from './state/secrets-store';
-import { useVolumeCatalog } from './volumes/attach';
 import { VolumeService } from './volumes/service';
 import { VolumesStore } from './volumes/store';
 import { handlers } from './server/grpc';
@@ -128,8 +127,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
     redactStoredSecrets(store, secrets, log);
     const userSecrets = new SecretService(new SecretsStore(db, secrets), log);
     const volumesStore = new VolumesStore(db);
-    // The planner, ApplyRun, provisioning and job specs read a run's network volumes from here.
-    useVolumeCatalog(volumesStore);
     const userKey = ensureUserKey(paths.sshKey);
     const ssh = new SshConfigFiles(paths.sshConfig, paths.knownHosts, paths.sshKey);
     const logs = new RunLogs(paths.runsDir);
@@ -221,6 +218,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       instances,
       agents,
       backends,
+      volumes: volumesStore,
       ssh,
       userKey,
       logs,
@@ -246,7 +244,17 @@ export async function startDaemon(opts: DaemonOptions): Promise<RunningDaemon> {
       repoSizeLimit: config.repoSizeLimit,
       log,
     });
-    const runs = new RunService({ store, controller, backends, logs, secrets, config, log, userSecrets: userSecrets.lookup });
+    const runs = new RunService({
+      store,
+      controller,
+      backends,
+      volumes: volumesStore,
+      logs,
+      secrets,
+      config,
+      log,
+      userSecrets: userSecrets.lookup,
+    });
     const fleetsStore = new FleetsStore(db);
     fleetHosts = new FleetHosts({ fleets: fleetsStore, instances, runs: store, agents, log });
     const ctl0 = controller;

@@ -27,6 +27,7 @@ import type { UserKey } from '../ssh-config/keys';
 import type { Db } from '../state/db';
 import type { InstancesStore } from '../state/instances-store';
 import type { RunRow, RunsStore } from '../state/runs-store';
+import type { VolumeCatalog } from '../volumes/attach';
 import { RunBook } from './bookkeeping';
 import { jobLimitsFor } from './job-spec';
 import { Ending } from './ending';
@@ -46,6 +47,8 @@ export interface ControllerDeps {
   instances: InstancesStore;
   agents: AgentManager;
   backends: Backend[];
+  /** The daemon's volumes, for provisioning a run that names network volumes. */
+  volumes: VolumeCatalog;
   ssh: SshConfigFiles;
   userKey: UserKey;
   logs: RunLogs;

@@ -14,7 +14,7 @@ function config(body: string): DevEnvironmentConfiguration {
 describe('job spec mounts', () => {
   it('maps each instance volume, in order, short and object forms alike', () => {
     const c = config('volumes:\n  - /mnt/cache/./pip/:/root/.cache/pip\n  - {instance_path: /srv/hf, path: /hf, optional: true}\n');
-    expect(mountsFor(c)).toEqual([
+    expect(mountsFor(c, undefined)).toEqual([
       { source: '/mnt/cache/pip', target: '/root/.cache/pip', readOnly: false, optional: false },
       { source: '/srv/hf', target: '/hf', readOnly: false, optional: true },
     ]);
@@ -32,14 +32,16 @@ describe('job spec mounts', () => {
       expectCode: true,
       home: '/h',
     });
-    expect(spec.mounts).toEqual(mountsFor(c));
+    expect(spec.mounts).toEqual(mountsFor(c, undefined));
   });
 
   it('sends no mounts without volumes', () => {
-    expect(mountsFor(config(''))).toEqual([]);
+    expect(mountsFor(config(''), undefined)).toEqual([]);
   });
 
   it('refuses a network volume that does not exist instead of dropping it', () => {
-    expect(() => mountsFor(config('volumes: [my-vol:/data, /a:/b]\n'))).toThrow(/^volumes: volume my-vol at \/data: no such volume/);
+    expect(() => mountsFor(config('volumes: [my-vol:/data, /a:/b]\n'), undefined)).toThrow(
+      /^volumes: volume my-vol at \/data: no such volume/,
+    );
   });
 });

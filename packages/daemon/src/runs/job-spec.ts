@@ -8,7 +8,7 @@ import { instanceMounts } from '@dstack/core/config/volumes';
 import { execFileSync } from 'node:child_process';
 import { DEFAULT_DIND_IMAGE } from '../config';
 import { gitReposFor } from './job-files';
-import { hostVolumeMounts, volumeRefusal } from '../volumes/attach';
+import { hostVolumeMounts, volumeRefusal, type VolumeCatalog } from '../volumes/attach';
 
 /** dstack's base image tag version, as in `dstackai/base:py3.11-0.7-cuda-12.1`. */
 export const BASE_IMAGE_VERSION = '0.7';
@@ -53,6 +53,8 @@ export interface JobSpecInput {
   repoId: string;
   /** Every secret filled in. */
   config: DevEnvironmentConfiguration;
+  /** The daemon's volumes, where the configuration's network volumes are looked up; left out: none exist. */
+  volumes?: VolumeCatalog;
   /** Env names whose values are secrets (RunSecrets.env): they go in the spec's secret_env. */
   secretEnvNames: readonly string[];
   offer: Offer;
@@ -106,9 +108,10 @@ export function gpuCountFor(config: DevEnvironmentConfiguration, offer: Offer): 
  */
 export function mountsFor(
   config: Pick<DevEnvironmentConfiguration, 'volumes'>,
+  catalog: VolumeCatalog | undefined,
   offer?: Pick<Offer, 'backend' | 'region'>,
 ): JobSpec['mounts'] {
-  const refusal = volumeRefusal(config.volumes);
+  const refusal = volumeRefusal(catalog, config.volumes);
   if (refusal) throw new Error(refusal);
   const own = instanceMounts(config.volumes).map((m) => ({
     source: m.instance_path,
@@ -116,7 +119,7 @@ export function mountsFor(
     readOnly: false,
     optional: m.optional,
   }));
-  return offer ? [...own, ...hostVolumeMounts(config.volumes, offer)] : own;
+  return offer ? [...own, ...hostVolumeMounts(catalog, config.volumes, offer)] : own;
 }
 
 export function buildJobSpec(i: JobSpecInput): JobSpec {
@@ -157,7 +160,7 @@ export function buildJobSpec(i: JobSpecInput): JobSpec {
     expectCode: i.expectCode,
     labels: { 'ai.dstack.run-name': i.runName, 'ai.dstack.run-id': i.runId, 'ai.dstack.home': i.home },
     sshPort: 0,
-    mounts: mountsFor(config, i.offer),
+    mounts: mountsFor(config, i.volumes, i.offer),
     sshServer: SshServerLimits.fromPartial(i.sshServer ?? {}),
     secretEnv,
     limits: jobLimitsFor(config, i.ranMs),

@@ -10,7 +10,7 @@ import { offerFits } from '@dstack/core/offers/index';
 import type { Offer } from '@dstack/core/gen/daemon';
 import type { Backend, OfferList } from '@dstack/backends/backend';
 import { isUsable, outsideFleets, rankOffers } from '../fleets/preference';
-import { backendVolumeRefusal, offerWithVolumes, volumeRefusal } from '../volumes/attach';
+import { backendVolumeRefusal, offerWithVolumes, volumeRefusal, type VolumeCatalog } from '../volumes/attach';
 
 export interface OfferRequirements {
   resources: ResourcesSpec;
@@ -60,6 +60,13 @@ function hostOnlyRefusal(b: Backend, req: OfferRequirements): string | undefined
   return undefined;
 }
 
+export interface PlanOptions {
+  /** The daemon's volumes, where a run's network volumes are looked up; left out: every one is unknown. */
+  volumes?: VolumeCatalog;
+  /** How many offers to return (the cheapest); 0 or left out: 50. */
+  max?: number;
+}
+
 export interface OfferPlan {
   offers: Offer[];
   total: number;
@@ -86,8 +93,9 @@ export function filterOffer(o: Offer, req: OfferRequirements): string | undefine
   return fit.fits ? undefined : fit.reason;
 }
 
-export async function planOffers(backends: Backend[], req: OfferRequirements, max = 50): Promise<OfferPlan> {
-  const never = volumeRefusal(req.volumes ?? []);
+export async function planOffers(backends: Backend[], req: OfferRequirements, opts: PlanOptions = {}): Promise<OfferPlan> {
+  const { volumes: catalog, max } = opts;
+  const never = volumeRefusal(catalog, req.volumes ?? []);
   if (never) return { offers: [], total: 0, reasons: [never], backendErrors: [] };
   const reasons: string[] = [];
   let chosen = backends;
@@ -112,7 +120,7 @@ export async function planOffers(backends: Backend[], req: OfferRequirements, ma
   };
   const backendErrors: string[] = [];
   chosen = chosen.filter((b) => {
-    const why = containerCloudRefusal(b, req) ?? hostOnlyRefusal(b, req) ?? backendVolumeRefusal(b, req.volumes ?? []);
+    const why = containerCloudRefusal(b, req) ?? hostOnlyRefusal(b, req) ?? backendVolumeRefusal(catalog, b, req.volumes ?? []);
     if (why) reasons.push(why);
     return !why;
   });
@@ -130,7 +138,7 @@ export async function planOffers(backends: Backend[], req: OfferRequirements, ma
     if (l.error) backendErrors.push(l.error);
     for (const offer of l.offers) {
       // Pinned to the volumes' region where the provider would pick one, before the region filter.
-      const v = offerWithVolumes(offer, req.volumes ?? []);
+      const v = offerWithVolumes(catalog, offer, req.volumes ?? []);
       const o = 'offer' in v ? v.offer : offer;
       const why = 'reason' in v ? v.reason : filterOffer(o, req);
       if (why) reasons.push(`${where(o)}: ${why}`);

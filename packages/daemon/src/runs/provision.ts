@@ -17,7 +17,7 @@ import type { UserKey } from '../ssh-config/keys';
 import { instanceKey, type InstancesStore } from '../state/instances-store';
 import type { RunRow, RunsStore } from '../state/runs-store';
 import { isUsable } from '../fleets/preference';
-import { volumeAttachments } from '../volumes/attach';
+import { volumeAttachments, type VolumeCatalog } from '../volumes/attach';
 import type { RunBook } from './bookkeeping';
 import type { Ending } from './ending';
 import type { JobEvents } from './job-events';
@@ -55,6 +55,8 @@ export interface ProvisionDeps {
   instances: InstancesStore;
   agents: Pick<AgentManager, 'connect' | 'current'>;
   backends: Backend[];
+  /** The daemon's volumes: the run's network volumes, attached to the instance and mounted in the job. */
+  volumes: VolumeCatalog;
   userKey: UserKey;
   config: DaemonConfig;
   hashCache: HashCache;
@@ -117,7 +119,7 @@ export class Provisioner {
     // An instance: the one this attempt already has, or one from the best offer.
     let record = book.instanceOf(row);
     if (!record) {
-      const plan = await planOffers(this.d.backends, config);
+      const plan = await planOffers(this.d.backends, config, { volumes: this.d.volumes });
       row = this.check(runId, signal);
       const usable = plan.offers.filter(isUsable);
       if (!usable.length) throw new NoCapacityError(plan.reasons.join('; ') || 'no offers');
@@ -141,7 +143,7 @@ export class Provisioner {
               book.changed(this.d.store.update(runId, { statusMessage: message }));
             },
             resources: config.resources,
-            volumes: volumeAttachments(config.volumes, offer),
+            volumes: volumeAttachments(this.d.volumes, config.volumes, offer),
             ...(config.max_duration ? { maxDurationS: config.max_duration } : {}),
             signal,
           });
@@ -190,6 +192,7 @@ export class Provisioner {
       runName: row.name,
       repoId: row.repoId,
       config,
+      volumes: this.d.volumes,
       secretEnvNames: Object.keys(book.secretsOf(row).env),
       offer: share.offer,
       gpuIndices: share.gpuIndices,

@@ -34,7 +34,7 @@ import { redactRunSecrets } from './redaction';
 import { runConfigurationView } from './views';
 import { runMetrics } from './metrics';
 import { isUsable } from '../fleets/preference';
-import { volumeRefusal } from '../volumes/attach';
+import { volumeRefusal, type VolumeCatalog } from '../volumes/attach';
 import { checkFilesAndRepos } from './job-files';
 import { planOffers, type OfferRequirements } from './planner';
 
@@ -53,6 +53,8 @@ export interface RunServiceDeps {
   secrets: SecretBox;
   config: DaemonConfig;
   log: Logger;
+  /** The daemon's volumes: a run's network volumes are looked up here when it is planned and applied. */
+  volumes: VolumeCatalog;
   /** The user's secrets (`dstack secret`) for `${{ secrets.NAME }}`; none when left out. */
   userSecrets?: (name: string) => string | undefined;
 }
@@ -119,7 +121,7 @@ export class RunService {
     const name = this.runName(config, '');
     // files: and repos: (job-files.ts): read and checked; `repos:` may name the repo to upload.
     const repo = await this.repo(await checkFilesAndRepos(config, { path, text: req.configuration?.text }, req));
-    const offers = await planOffers(this.d.backends, config, req.maxOffers || 50);
+    const offers = await planOffers(this.d.backends, config, { volumes: this.d.volumes, max: req.maxOffers });
     // A run stopped with its container kept is the current one too: applying it as it was resumes it.
     const current = this.d.store.activeByName(name) ?? this.d.store.stoppedByName(name);
     const changed = current ? this.diff(current, config, secrets) : [];
@@ -170,9 +172,9 @@ export class RunService {
     }
     // Everything that can be refused is checked before anything is created or stopped.
     const repo = await this.repo(await checkFilesAndRepos(config, { path, text: req.configuration?.text }, req));
-    const offers = await planOffers(this.d.backends, config);
+    const offers = await planOffers(this.d.backends, config, { volumes: this.d.volumes });
     // A network volume that does not exist never will, whatever a retry waits for.
-    const never = volumeRefusal(config.volumes);
+    const never = volumeRefusal(this.d.volumes, config.volumes);
     if (never) throw new PreconditionError(`run ${name}: ${never}`);
     if (!offers.offers.some(isUsable) && !config.retry?.on_events.includes('no-capacity')) {
       throw new PreconditionError(`no offer fits the run ${name}: ${offers.reasons.join('; ') || 'no backend has offers'}`);
@@ -403,7 +405,7 @@ export class RunService {
       regions: c.regions,
       instance_types: c.instance_types,
     };
-    const plan = await planOffers(this.d.backends, requirements, req.maxOffers || 50);
+    const plan = await planOffers(this.d.backends, requirements, { max: req.maxOffers });
     return { offers: plan.offers, totalOffers: plan.total, noOfferReasons: plan.reasons, backendErrors: plan.backendErrors };
   }
 

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parseConfiguration, type DevEnvironmentConfiguration } from '@dstack/core/config/index';
 import type { Offer } from '@dstack/core/gen/daemon';
 import type { Backend } from '@dstack/backends/backend';
@@ -13,14 +13,13 @@ import type { NetworkVolume, VolumeSupport } from '@dstack/backends/volumes';
 import { planOffers } from '../runs/planner';
 import { mountsFor } from '../runs/job-spec';
 import { openDb } from '../state/db';
-import { hostVolumeMounts, useVolumeCatalog, volumeAttachments } from './attach';
+import { hostVolumeMounts, volumeAttachments } from './attach';
 import { VolumeService } from './service';
 import { VolumesStore } from './store';
 import type { Logger } from '../logger';
 
 const dir = mkdtempSync(join(tmpdir(), 'dstack-volumes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-afterEach(() => useVolumeCatalog(undefined));
 let n = 0;
 
 /** A provider's volumes in memory. */
@@ -68,7 +67,6 @@ function backend(type: string, offers: Offer[], volumes?: VolumeSupport): Backen
 function setup() {
   const db = openDb(join(dir, `${n++}.db`));
   const store = new VolumesStore(db);
-  useVolumeCatalog(store);
   const runpod = fakeVolumes('provider');
   const lambda = fakeVolumes('host');
   const backends = [
@@ -166,43 +164,48 @@ describe('planning a run with network volumes', () => {
     const t = setup();
     await t.apply(runpodVol);
     const c = dev('volumes: [data:/data]\nresources:\n  cpu: 1..\n  memory: 1GB..\n  disk: 1GB..\n');
-    const plan = await planOffers(t.backends, c);
+    const plan = await planOffers(t.backends, c, { volumes: t.store });
     expect(plan.offers.map((o) => `${o.backend} ${o.region}`)).toEqual(['runpod EU-RO-1']);
-    const why = (await planOffers(t.backends, { ...c, volumes: [{ name: ['data'], path: '/data' }], backends: ['lambda', 'local'] }))
-      .reasons;
+    const why = (
+      await planOffers(
+        t.backends,
+        { ...c, volumes: [{ name: ['data'], path: '/data' }], backends: ['lambda', 'local'] },
+        { volumes: t.store },
+      )
+    ).reasons;
     expect(why).toEqual([
       'lambda: volume data is not on lambda (volume data at runpod (EU-RO-1))',
       'local: has no network volumes (volume data at runpod (EU-RO-1))',
     ]);
-    const other = await planOffers(t.backends, { ...c, regions: ['US-KS-2'] });
+    const other = await planOffers(t.backends, { ...c, regions: ['US-KS-2'] }, { volumes: t.store });
     expect(other.offers).toEqual([]);
     expect(other.reasons).toContain('runpod (US-KS-2): volume data is at runpod (EU-RO-1), not in US-KS-2');
     // What the pod is made with.
-    expect(volumeAttachments(c.volumes, plan.offers[0])).toEqual([
+    expect(volumeAttachments(t.store, c.volumes, plan.offers[0])).toEqual([
       { volume: { id: 'id-0', name: 'data', region: 'EU-RO-1', sizeGb: 50, providerState: 'active' }, path: '/data' },
     ]);
     // RunPod mounts it itself: no job mount.
-    expect(mountsFor(c, plan.offers[0])).toEqual([]);
+    expect(mountsFor(c, t.store, plan.offers[0])).toEqual([]);
   });
 
   it('a host-mounted volume (Lambda): its region only, no existing instance, and the job binds its folder', async () => {
     const t = setup();
     await t.apply(lambdaVol);
     const c = dev('volumes:\n  - name: cache\n    path: /cache\n  - /srv/x:/x\nresources:\n  cpu: 1..\n  memory: 1GB..\n  disk: 1GB..\n');
-    const plan = await planOffers(t.backends, { ...c, backends: ['lambda'] });
+    const plan = await planOffers(t.backends, { ...c, backends: ['lambda'] }, { volumes: t.store });
     expect(plan.offers.map((o) => `${o.backend} ${o.region} ${o.instanceName}`)).toEqual(['lambda us-east-1 ']);
-    const none = await planOffers(t.backends, { ...c, backends: ['lambda'], regions: ['us-west-1'] });
+    const none = await planOffers(t.backends, { ...c, backends: ['lambda'], regions: ['us-west-1'] }, { volumes: t.store });
     expect(none.reasons).toEqual(
       expect.arrayContaining([
         'lambda (us-west-1): volume cache is at lambda (us-east-1), not in us-west-1',
         'lambda idle-1: an existing instance: network volumes attach when an instance is made',
       ]),
     );
-    expect(mountsFor(c, plan.offers[0])).toEqual([
+    expect(mountsFor(c, t.store, plan.offers[0])).toEqual([
       { source: '/srv/x', target: '/x', readOnly: false, optional: false },
       { source: '/lambda/nfs/cache', target: '/cache', readOnly: false, optional: false },
     ]);
-    expect(hostVolumeMounts(c.volumes, { backend: 'lambda', region: 'us-east-1' })).toHaveLength(1);
+    expect(hostVolumeMounts(t.store, c.volumes, { backend: 'lambda', region: 'us-east-1' })).toHaveLength(1);
   });
 
   it('`name: [a, b]` takes the first the offer can have; more volumes than an instance takes name the backend', async () => {
@@ -210,10 +213,10 @@ describe('planning a run with network volumes', () => {
     await t.apply(runpodVol);
     await t.apply(lambdaVol);
     const either = dev('volumes:\n  - name: [cache, data]\n    path: /d\nresources:\n  cpu: 1..\n  memory: 1GB..\n  disk: 1GB..\n');
-    const plan = await planOffers(t.backends, either);
+    const plan = await planOffers(t.backends, either, { volumes: t.store });
     expect(plan.offers.map((o) => `${o.backend} ${o.region}`).sort()).toEqual(['lambda us-east-1', 'runpod EU-RO-1']);
     const two = dev('volumes: [data:/a, cache:/b]\n');
-    const refused = await planOffers(t.backends, { ...two, backends: ['runpod'] });
+    const refused = await planOffers(t.backends, { ...two, backends: ['runpod'] }, { volumes: t.store });
     expect(refused.reasons).toEqual([
       'runpod: volume cache is not on runpod (volume data at runpod (EU-RO-1); volume cache at lambda (us-east-1))',
     ]);
