@@ -230,10 +230,43 @@ describe('slurm backend', () => {
     await mustDstack(sb, ['stop', name, '-y'], { timeoutMs: 120_000 });
   }, 420_000);
 
+  it('a job still pending after pending_timeout is cancelled, and the run fails for want of capacity with Slurm’s reason', async () => {
+    // A short pending_timeout, read by the next daemon (the CLI starts it again).
+    const config = join(sb.dstackHome, 'config.yml');
+    writeFileSync(config, readFileSync(config, 'utf8').replace('    pending_timeout: 10m\n', '    pending_timeout: 15s\n'));
+    expect(readFileSync(config, 'utf8')).toContain('    pending_timeout: 15s\n');
+    await mustDstack(sb, ['daemon', 'stop'], { timeoutMs: 60_000 });
+    const hold = await cluster.sh("cd /root && sbatch --parsable -p gpu --gres=gpu:h100:1 -J someone-else --wrap 'sleep 600'");
+    expect(hold.code, hold.stderr).toBe(0);
+    const holdId = hold.stdout.trim();
+    try {
+      await waitFor('the holding job to run', async () => (await squeue()).includes(`${holdId}|someone-else|RUNNING`), {
+        timeoutMs: 30_000,
+      });
+      const name = runName('sltimeout');
+      writeFileSync(join(repo, `${name}.dstack.yml`), devEnv(name, ['  gpu: H100:1', 'retry: false']));
+      const apply = await dstack(sb, ['apply', '-f', `${name}.dstack.yml`, '-y', '-d'], { cwd: repo, timeoutMs: 180_000 });
+      expect(apply.code, apply.stdout + apply.stderr).not.toBe(0);
+      const r = await waitForRun(sb, name, (x) => ['failed', 'terminated'].includes(x.status), 'failed', 120_000);
+      expect(r.terminationReason).toBe('failed_to_start_due_to_no_capacity');
+      expect(r.statusMessage).toMatch(
+        /slurm lab: job dstack-[0-9a-f]{8}-\S+ still pending \(Resources\) after 15s \(pending_timeout\): cancelled/,
+      );
+      // Slurm has it no more; the holding job is untouched.
+      const queue = await squeue();
+      expect(queue).not.toContain(`-${name}-0|`);
+      expect(queue).toContain(`${holdId}|someone-else|RUNNING`);
+    } finally {
+      await cluster.sh(`scancel ${holdId}`);
+    }
+  }, 300_000);
+
   it('a job with this daemon’s prefix that no run owns (a daemon killed after sbatch) is cancelled by the orphan sweep; others are left alone', async () => {
     const id = readFileSync(join(sb.dstackHome, 'daemon-id'), 'utf8').trim();
-    const ghost = (await cluster.sh(`cd /root && sbatch --parsable -p cpu -J dstack-${id}-ghost-0 --wrap 'sleep 600'`)).stdout.trim();
-    const other = (await cluster.sh("cd /root && sbatch --parsable -p cpu -J dstack-00000000-other-0 --wrap 'sleep 600'")).stdout.trim();
+    // On the GPU node: cpu1, cut off twice above, runs jobs again but in this harness leaves a cancelled
+    // one COMPLETING for minutes, which squeue still lists.
+    const ghost = (await cluster.sh(`cd /root && sbatch --parsable -p gpu -J dstack-${id}-ghost-0 --wrap 'sleep 600'`)).stdout.trim();
+    const other = (await cluster.sh("cd /root && sbatch --parsable -p gpu -J dstack-00000000-other-0 --wrap 'sleep 600'")).stdout.trim();
     try {
       await waitFor('the sweep to cancel the orphan', async () => !(await squeue()).includes(`${ghost}|`), {
         timeoutMs: 120_000,
