@@ -12,7 +12,15 @@ describe('leftoversUnder', () => {
   const mine = tempDir('leftovers-mine');
   const other = tempDir('leftovers-other');
   const started: string[] = [];
+  const pids: number[] = [];
   afterAll(async () => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* ended by the test */
+      }
+    }
     if (started.length) await docker(['rm', '-f', ...started]).catch(() => undefined);
     mine.cleanup();
     other.cleanup();
@@ -29,6 +37,7 @@ describe('leftoversUnder', () => {
   it('finds processes and containers of a dir, and endUserHome ends them', async () => {
     const proc = spawn('sleep', ['300'], { cwd: mine.path, detached: true, stdio: 'ignore' });
     proc.unref();
+    if (proc.pid) pids.push(proc.pid);
     const byBind = await container({ 'ai.dstack.job-id': 'leftover-1' }, mine.path);
     const byHome = await container({ 'ai.dstack.job-id': 'leftover-2', 'ai.dstack.home': join(mine.path, 'dh') });
     const elsewhere = await container({ 'ai.dstack.job-id': 'leftover-3' }, other.path);
