@@ -172,19 +172,16 @@ export async function leftoversUnder(dir: string): Promise<Leftovers> {
     // A container removed between `ps` and `inspect` (a parallel suite's cleanup) makes inspect exit 1
     // while it still prints the others: read what it printed, never drop them all.
     const res = await run('docker', ['-H', DOCKER_HOST, 'inspect', ...ids]);
-    let infos: {
+    if (res.code !== 0 && !res.stdout.trim()) {
+      throw new Error(`docker inspect of the test engine's containers failed (exit ${res.code}): ${res.stderr.trim()}`);
+    }
+    const infos = JSON.parse(res.stdout) as {
       Id: string;
       Name: string;
       State: { Status: string };
       Config: { Labels: Record<string, string> };
       HostConfig: { Binds: string[] | null };
     }[];
-    try {
-      if (res.code !== 0 && !res.stdout.trim()) throw new Error('no output');
-      infos = JSON.parse(res.stdout);
-    } catch {
-      throw new Error(`docker inspect of the test engine's containers failed (exit ${res.code}): ${res.stderr.trim()}`);
-    }
     for (const c of infos) {
       const inDir = (path: string) => `${path}/`.startsWith(prefix);
       const sources = (c.HostConfig.Binds ?? []).map((b) => b.split(':')[0]);
